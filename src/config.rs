@@ -1,0 +1,483 @@
+//! The configuration file: parsed once, validated, and turned into typed values.
+//!
+//! Raw serde structs mirror the TOML with `deny_unknown_fields`; everything a later step
+//! could get wrong (time zones, dates, metric keys, secrets) is checked here so that the
+//! rest of the program receives values that are already valid.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::Weekday;
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::metric::{Catalog, MetricDef};
+
+/// The demo configuration bundled into the binary, used when no config is given.
+pub const DEMO_CONFIG: &str = include_str!("../fixtures/demo.toml");
+
+/// A fully validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration came from, for messages.
+    pub origin: String,
+    pub shop: Shop,
+    pub store: StoreConfig,
+    /// Present when the store is a generated demo shop that dawnpost keeps fresh.
+    pub demo: Option<DemoSettings>,
+    pub format: NumberFormat,
+    pub catalog: Catalog,
+}
+
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub name: String,
+    pub timezone: Tz,
+    /// ISO 4217 code, e.g. "GBP".
+    pub currency: String,
+    /// What is printed before amounts, e.g. "£".
+    pub currency_symbol: String,
+    pub week_start: Weekday,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub url: StoreUrl,
+    pub password: Option<Secret>,
+}
+
+/// Where the data lives. Relative SQLite paths are already resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    Sqlite(PathBuf),
+    /// A `postgres://` URL without a password (the password is a [`Secret`]).
+    Postgres(String),
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            StoreUrl::Postgres(u) => f.write_str(u),
+        }
+    }
+}
+
+impl StoreUrl {
+    /// Parses a store URL; relative SQLite paths are taken relative to `base`.
+    pub fn parse(url: &str, base: &Path) -> Result<StoreUrl> {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            if path.is_empty() || path.contains(":memory:") {
+                bail!(
+                    "`{url}` is not a file path: dawnpost keeps its store in a file (sqlite://path/to/file.sqlite)"
+                );
+            }
+            let path = Path::new(path);
+            Ok(StoreUrl::Sqlite(if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                base.join(path)
+            }))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            if let Some(authority) = url.split("://").nth(1).and_then(|r| r.split('/').next())
+                && let Some((userinfo, _)) = authority.rsplit_once('@')
+                && userinfo.contains(':')
+            {
+                bail!(
+                    "the store URL must not contain a password; set `password_env` or `password_file` in [store]"
+                );
+            }
+            Ok(StoreUrl::Postgres(url.to_string()))
+        } else {
+            bail!("unsupported store URL `{url}`: use sqlite://PATH or postgres://USER@HOST/DB")
+        }
+    }
+}
+
+/// A secret value (a password). Its `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    /// The only way to read the value; call it where the secret is handed to a client library.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DemoSettings {
+    pub seed: u64,
+    pub days: u32,
+    pub scale: f64,
+}
+
+/// How numbers are written in the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberFormat {
+    pub thousands_separator: String,
+    pub decimal_separator: String,
+    pub percent_decimals: usize,
+    pub money_decimals: usize,
+}
+
+impl Default for NumberFormat {
+    fn default() -> Self {
+        NumberFormat {
+            thousands_separator: ",".into(),
+            decimal_separator: ".".into(),
+            percent_decimals: 1,
+            money_decimals: 0,
+        }
+    }
+}
+
+// ---- raw TOML shape -------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    shop: RawShop,
+    store: RawStore,
+    demo: Option<RawDemo>,
+    #[serde(default)]
+    format: RawFormat,
+    #[serde(default)]
+    metrics: Vec<Spanned<MetricDef>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShop {
+    name: String,
+    timezone: Tz,
+    currency: Spanned<String>,
+    currency_symbol: Option<String>,
+    #[serde(default = "default_week_start")]
+    week_start: Spanned<String>,
+}
+
+fn default_week_start() -> Spanned<String> {
+    Spanned::new(0..0, "monday".to_string())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: Spanned<String>,
+    password_env: Option<Spanned<String>>,
+    password_file: Option<Spanned<PathBuf>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDemo {
+    #[serde(default = "default_seed")]
+    seed: u64,
+    #[serde(default = "default_days")]
+    days: Spanned<u32>,
+    #[serde(default = "default_scale")]
+    scale: Spanned<f64>,
+}
+
+fn default_seed() -> u64 {
+    7
+}
+fn default_days() -> Spanned<u32> {
+    Spanned::new(0..0, 430)
+}
+fn default_scale() -> Spanned<f64> {
+    Spanned::new(0..0, 1.0)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFormat {
+    thousands_separator: Option<String>,
+    decimal_separator: Option<String>,
+    percent_decimals: Option<usize>,
+    money_decimals: Option<usize>,
+}
+
+/// Where a config comes from and how to resolve its relative paths.
+#[derive(Debug, Clone)]
+pub struct ConfigSource<'a> {
+    /// Shown in messages: a path, or "bundled demo config".
+    pub origin: String,
+    pub text: &'a str,
+    /// Relative paths in the config are resolved against this directory.
+    pub base_dir: PathBuf,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&ConfigSource {
+            origin: path.display().to_string(),
+            text: &text,
+            base_dir,
+        })
+    }
+
+    /// The bundled demo configuration, with its store in `data_dir`.
+    pub fn demo(data_dir: &Path) -> Result<Config> {
+        Config::parse(&ConfigSource {
+            origin: "bundled demo config (fixtures/demo.toml)".into(),
+            text: DEMO_CONFIG,
+            base_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// Parses and validates config text. Every error names the origin, line and key.
+    pub fn parse(src: &ConfigSource<'_>) -> Result<Config> {
+        let origin = &src.origin;
+        let raw: RawConfig = toml::from_str(src.text)
+            .map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
+        let at = |span: Range<usize>, key: &str, msg: String| -> anyhow::Error {
+            anyhow!("{origin}:{}: `{key}`: {msg}", line_of(src.text, span.start))
+        };
+
+        let currency = raw.shop.currency.get_ref().trim().to_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(at(
+                raw.shop.currency.span(),
+                "shop.currency",
+                format!(
+                    "expected a 3-letter ISO 4217 code such as GBP, got {:?}",
+                    raw.shop.currency.get_ref()
+                ),
+            ));
+        }
+        let currency_symbol = raw
+            .shop
+            .currency_symbol
+            .unwrap_or_else(|| default_symbol(&currency));
+        let week_start = match raw.shop.week_start.get_ref().to_lowercase().as_str() {
+            "monday" => Weekday::Mon,
+            "sunday" => Weekday::Sun,
+            "saturday" => Weekday::Sat,
+            other => {
+                return Err(at(
+                    raw.shop.week_start.span(),
+                    "shop.week_start",
+                    format!("expected monday, sunday or saturday, got {other:?}"),
+                ));
+            }
+        };
+
+        let url = StoreUrl::parse(raw.store.url.get_ref(), &src.base_dir)
+            .map_err(|e| at(raw.store.url.span(), "store.url", e.to_string()))?;
+        let password = match (&raw.store.password_env, &raw.store.password_file) {
+            (Some(_), Some(f)) => {
+                return Err(at(
+                    f.span(),
+                    "store.password_file",
+                    "give either password_env or password_file, not both".into(),
+                ));
+            }
+            (Some(var), None) => Some(Secret::new(std::env::var(var.get_ref()).map_err(|_| {
+                at(
+                    var.span(),
+                    "store.password_env",
+                    format!("environment variable {} is not set", var.get_ref()),
+                )
+            })?)),
+            (None, Some(file)) => {
+                let path = src.base_dir.join(file.get_ref());
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    at(
+                        file.span(),
+                        "store.password_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                Some(Secret::new(text.trim_end_matches(['\r', '\n']).to_string()))
+            }
+            (None, None) => None,
+        };
+        if password.is_some() && matches!(url, StoreUrl::Sqlite(_)) {
+            return Err(at(
+                raw.store.url.span(),
+                "store.url",
+                "a SQLite store takes no password".into(),
+            ));
+        }
+
+        let demo = match raw.demo {
+            None => None,
+            Some(d) => {
+                if !(60..=5000).contains(d.days.get_ref()) {
+                    return Err(at(
+                        d.days.span(),
+                        "demo.days",
+                        "must be between 60 and 5000".into(),
+                    ));
+                }
+                let scale = *d.scale.get_ref();
+                if !(0.01..=1000.0).contains(&scale) {
+                    return Err(at(
+                        d.scale.span(),
+                        "demo.scale",
+                        "must be between 0.01 and 1000".into(),
+                    ));
+                }
+                Some(DemoSettings {
+                    seed: d.seed,
+                    days: *d.days.get_ref(),
+                    scale,
+                })
+            }
+        };
+
+        let defaults = NumberFormat::default();
+        let format = NumberFormat {
+            thousands_separator: raw
+                .format
+                .thousands_separator
+                .unwrap_or(defaults.thousands_separator),
+            decimal_separator: raw
+                .format
+                .decimal_separator
+                .unwrap_or(defaults.decimal_separator),
+            percent_decimals: raw
+                .format
+                .percent_decimals
+                .unwrap_or(defaults.percent_decimals)
+                .min(6),
+            money_decimals: raw
+                .format
+                .money_decimals
+                .unwrap_or(defaults.money_decimals)
+                .min(4),
+        };
+
+        let mut catalog = Catalog::builtin();
+        for m in raw.metrics {
+            let span = m.span();
+            let def = m.into_inner();
+            let key = def.key.clone();
+            catalog
+                .add_custom(def)
+                .map_err(|e| at(span, &format!("metrics.{key}"), e.to_string()))?;
+        }
+
+        Ok(Config {
+            origin: origin.clone(),
+            shop: Shop {
+                name: raw.shop.name,
+                timezone: raw.shop.timezone,
+                currency,
+                currency_symbol,
+                week_start,
+            },
+            store: StoreConfig { url, password },
+            demo,
+            format,
+            catalog,
+        })
+    }
+}
+
+fn default_symbol(code: &str) -> String {
+    match code {
+        "GBP" => "£",
+        "USD" | "AUD" | "CAD" | "NZD" => "$",
+        "EUR" => "€",
+        "JPY" => "¥",
+        "INR" => "₹",
+        _ => return format!("{code} "),
+    }
+    .to_string()
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(&ConfigSource {
+            origin: "test.toml".into(),
+            text,
+            base_dir: PathBuf::from("/base"),
+        })
+    }
+
+    const MINIMAL: &str = "[shop]\nname = \"S\"\ntimezone = \"Europe/Paris\"\ncurrency = \"EUR\"\n\n[store]\nurl = \"sqlite://s.db\"\n";
+
+    #[test]
+    fn minimal_config_resolves_relative_sqlite_path() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.store.url, StoreUrl::Sqlite(PathBuf::from("/base/s.db")));
+        assert_eq!(c.shop.timezone, chrono_tz::Europe::Paris);
+        assert_eq!(c.shop.currency_symbol, "€");
+        assert_eq!(c.shop.week_start, Weekday::Mon);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_line() {
+        let text = MINIMAL.replace("currency = \"EUR\"", "currency = \"EUR\"\ncolour = \"red\"");
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.contains("test.toml"), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn bad_timezone_names_line() {
+        let text = MINIMAL.replace("Europe/Paris", "Mars/Olympus");
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn password_in_url_is_refused() {
+        let text = MINIMAL.replace("sqlite://s.db", "postgres://u:hunter2@db/x");
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.contains("test.toml:7: `store.url`"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn bad_currency_names_line_and_key() {
+        let text = MINIMAL.replace("\"EUR\"", "\"euro\"");
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.starts_with("test.toml:4: `shop.currency`"), "{err}");
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bundled_demo_config_parses() {
+        let c = Config::demo(Path::new("/data")).unwrap();
+        assert!(c.demo.is_some());
+        assert!(matches!(c.store.url, StoreUrl::Sqlite(ref p) if p.starts_with("/data")));
+    }
+}

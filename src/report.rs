@@ -1,0 +1,131 @@
+//! The metrics report: every metric of the catalog with its period comparisons for one date.
+//!
+//! `fetch` is the only part that touches the store; `assemble` is pure and is what the
+//! digest builds on.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::compare::{Comparison, Series, compare_all};
+use crate::config::Config;
+use crate::metric::{Aggregate, Direction, Team, Unit};
+use crate::period::{ComparisonKind, fetch_ranges};
+use crate::store::Store;
+
+/// Each metric's rows per breakdown value (`None` = the metric as a whole).
+pub type Fetched = BTreeMap<String, BTreeMap<Option<String>, Series>>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsReport {
+    pub shop: String,
+    pub date: NaiveDate,
+    pub timezone: String,
+    pub currency: String,
+    pub metrics: Vec<MetricResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricResult {
+    pub key: String,
+    pub label: String,
+    pub team: Team,
+    pub unit: Unit,
+    pub direction: Direction,
+    pub aggregate: Aggregate,
+    pub description: String,
+    /// The metric as a whole; empty for a metric reported only per breakdown value.
+    pub comparisons: Vec<Comparison>,
+    /// Per breakdown value (for example per channel), largest first on the report date.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub breakdown: Vec<BreakdownResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakdownResult {
+    pub value: String,
+    pub comparisons: Vec<Comparison>,
+}
+
+impl MetricsReport {
+    pub fn get(&self, key: &str) -> Option<&MetricResult> {
+        self.metrics.iter().find(|m| m.key == key)
+    }
+}
+
+/// Runs every metric's SQL over the days the comparisons for `date` need.
+pub async fn fetch(store: &Store, config: &Config, date: NaiveDate) -> Result<Fetched> {
+    let ranges = fetch_ranges(date, config.shop.week_start);
+    let mut out = Fetched::new();
+    for metric in config.catalog.iter() {
+        let entry = out.entry(metric.key.clone()).or_default();
+        for (first, last) in &ranges {
+            store.metric_series(metric, *first, *last, entry).await?;
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the report from fetched rows. Pure.
+pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsReport {
+    let empty = BTreeMap::new();
+    let week_start = config.shop.week_start;
+    let metrics = config
+        .catalog
+        .iter()
+        .map(|m| {
+            let series = fetched.get(&m.key).unwrap_or(&empty);
+            let (comparisons, breakdown) = if m.breakdown.is_some() {
+                let mut rows: Vec<BreakdownResult> = series
+                    .iter()
+                    .filter_map(|(dim, s)| {
+                        dim.as_ref().map(|d| BreakdownResult {
+                            value: d.clone(),
+                            comparisons: compare_all(s, m, date, week_start),
+                        })
+                    })
+                    .collect();
+                // Ranked by month to date: steadier than one day, and what "top" means in a report.
+                let mtd = ComparisonKind::ALL
+                    .iter()
+                    .position(|k| *k == ComparisonKind::MonthToDate)
+                    .expect("listed");
+                rows.sort_by(|a, b| {
+                    let v =
+                        |r: &BreakdownResult| r.comparisons[mtd].current.get().unwrap_or(f64::MIN);
+                    v(b).total_cmp(&v(a)).then_with(|| a.value.cmp(&b.value))
+                });
+                (Vec::new(), rows)
+            } else {
+                let s = series.get(&None).cloned().unwrap_or_default();
+                (compare_all(&s, m, date, week_start), Vec::new())
+            };
+            MetricResult {
+                key: m.key.clone(),
+                label: m.label.clone(),
+                team: m.team,
+                unit: m.unit,
+                direction: m.direction,
+                aggregate: m.aggregate,
+                description: m.description.clone(),
+                comparisons,
+                breakdown,
+            }
+        })
+        .collect();
+    MetricsReport {
+        shop: config.shop.name.clone(),
+        date,
+        timezone: config.shop.timezone.name().to_string(),
+        currency: config.shop.currency.clone(),
+        metrics,
+    }
+}
+
+/// Fetches and assembles in one go.
+pub async fn build(store: &Store, config: &Config, date: NaiveDate) -> Result<MetricsReport> {
+    let fetched = fetch(store, config, date).await?;
+    Ok(assemble(config, date, &fetched))
+}

@@ -1,0 +1,281 @@
+//! The store: one SQLite file or a PostgreSQL database, migrated on open, behind one API.
+//!
+//! Both backends are reached through sqlx's Any driver and a schema whose types mean the same
+//! on both (see migrations/), so there is one code path. Metric SQL runs on a second, read-only
+//! pool: a metric can read everything and change nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Once;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+
+use crate::compare::{DayRow, Series};
+use crate::config::{StoreConfig, StoreUrl};
+use crate::metric::MetricDef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Every data table, in an order that satisfies foreign keys when filling.
+pub const DATA_TABLES: [&str; 13] = [
+    "products",
+    "orders",
+    "order_lines",
+    "traffic",
+    "ad_spend",
+    "inventory",
+    "campaigns",
+    "campaign_skus",
+    "fulfilment",
+    "returns",
+    "capacity",
+    "feedback",
+    "daily_values",
+];
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    reader: AnyPool,
+    backend: Backend,
+    /// For messages: the URL without any secret.
+    display: String,
+}
+
+static DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Connects, creating and migrating the store if needed.
+    pub async fn open(cfg: &StoreConfig) -> Result<Store> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let display = cfg.url.to_string();
+        let (backend, url, reader_url) = match &cfg.url {
+            StoreUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create directory {}", dir.display()))?;
+                }
+                let encoded = encode_path(&path.to_string_lossy());
+                (
+                    Backend::Sqlite,
+                    format!("sqlite://{encoded}?mode=rwc"),
+                    format!("sqlite://{encoded}?mode=ro"),
+                )
+            }
+            StoreUrl::Postgres(raw) => {
+                let mut url =
+                    url::Url::parse(raw).with_context(|| format!("invalid store URL {display}"))?;
+                if let Some(pw) = &cfg.password {
+                    url.set_password(Some(pw.expose())).map_err(|()| {
+                        anyhow::anyhow!("cannot set a password on store URL {display}")
+                    })?;
+                }
+                let mut reader = url.clone();
+                reader
+                    .query_pairs_mut()
+                    .append_pair("options[default_transaction_read_only]", "on");
+                (Backend::Postgres, url.to_string(), reader.to_string())
+            }
+        };
+        let pool = connect(
+            &url,
+            backend,
+            if backend == Backend::Sqlite { 1 } else { 4 },
+        )
+        .await
+        .with_context(|| format!("cannot open store {display}"))?;
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator
+            .run(&pool)
+            .await
+            .with_context(|| format!("cannot migrate store {display}"))?;
+        let reader = connect(&reader_url, backend, 4)
+            .await
+            .with_context(|| format!("cannot open store {display} for reading"))?;
+        Ok(Store {
+            pool,
+            reader,
+            backend,
+            display,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The writable pool, for imports and the demo generator.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The read-only pool: metric SQL and lookups outside a write transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.pool.close().await;
+    }
+
+    /// Runs a metric's SQL over `first..=last` on the read-only pool and returns its rows
+    /// per breakdown value (`None` for a metric without breakdown).
+    pub async fn metric_series(
+        &self,
+        metric: &MetricDef,
+        first: NaiveDate,
+        last: NaiveDate,
+        into: &mut BTreeMap<Option<String>, Series>,
+    ) -> Result<()> {
+        let den = if metric.aggregate == crate::metric::Aggregate::Ratio {
+            "SUM(m.den)"
+        } else {
+            "0"
+        };
+        let (dim_select, dim_group) = if metric.breakdown.is_some() {
+            (", CAST(m.dim AS TEXT)", ", m.dim")
+        } else {
+            ("", "")
+        };
+        let sql = format!(
+            "SELECT CAST(m.day AS TEXT), CAST(SUM(m.num) AS DOUBLE PRECISION), \
+             CAST({den} AS DOUBLE PRECISION){dim_select} \
+             FROM ({inner}\n) m GROUP BY m.day{dim_group}",
+            inner = metric.sql.trim()
+        );
+        let rows: Vec<AnyRow> = sqlx::query(AssertSqlSafe(sql))
+            .bind(first.to_string())
+            .bind(last.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .with_context(|| {
+                format!(
+                    "metric `{}`: its SQL failed on {}",
+                    metric.key, self.display
+                )
+            })?;
+        for row in rows {
+            let day: Option<String> = row.try_get(0)?;
+            let Some(day) = day else { continue };
+            let day: NaiveDate = day.get(..10).unwrap_or(&day).parse().with_context(|| {
+                format!(
+                    "metric `{}`: `day` {day:?} is not a YYYY-MM-DD date",
+                    metric.key
+                )
+            })?;
+            let num: Option<f64> = row.try_get(1)?;
+            // A NULL sum means the rows exist but carry no value: that day has no data.
+            let Some(num) = num else { continue };
+            let den: Option<f64> = row.try_get(2)?;
+            let dim: Option<String> = if metric.breakdown.is_some() {
+                Some(
+                    row.try_get::<Option<String>, _>(3)?
+                        .unwrap_or_else(|| "(none)".into()),
+                )
+            } else {
+                None
+            };
+            into.entry(dim).or_default().insert(
+                day,
+                DayRow {
+                    num,
+                    den: den.unwrap_or(0.0),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot read store metadata")?;
+        Ok(v)
+    }
+
+    /// Rows in a data table (for `check` and tests).
+    pub async fn count(&self, table: &str) -> Result<i64> {
+        if !DATA_TABLES.contains(&table) && table != "meta" {
+            bail!("unknown table {table}");
+        }
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(&self.pool)
+            .await
+            .with_context(|| format!("cannot count rows of {table}"))?;
+        Ok(n)
+    }
+
+    /// The last day with data in each dated table: how fresh the report can be.
+    pub async fn freshness(&self) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
+        let mut out = Vec::new();
+        for (table, column) in [
+            ("orders", "day"),
+            ("traffic", "day"),
+            ("ad_spend", "day"),
+            ("inventory", "day"),
+            ("fulfilment", "ship_day"),
+            ("returns", "day"),
+            ("capacity", "day"),
+            ("feedback", "day"),
+            ("daily_values", "day"),
+        ] {
+            let v: Option<String> =
+                sqlx::query_scalar(AssertSqlSafe(format!("SELECT MAX({column}) FROM {table}")))
+                    .fetch_one(&self.pool)
+                    .await
+                    .with_context(|| format!("cannot read the last day of {table}"))?;
+            out.push((table, v.and_then(|s| s.parse().ok())));
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Display for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+async fn connect(url: &str, backend: Backend, max: u32) -> Result<AnyPool, sqlx::Error> {
+    let mut opts = AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30));
+    if backend == Backend::Sqlite {
+        opts = opts.after_connect(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Executor;
+                // WAL lets the read-only pool read while an import writes.
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                Ok(())
+            })
+        });
+    }
+    let pool = opts.connect(url).await?;
+    if backend == Backend::Sqlite && url.ends_with("mode=rwc") {
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await?;
+    }
+    Ok(pool)
+}
+
+/// Percent-encodes the characters that would end a path inside a sqlx SQLite URL.
+fn encode_path(path: &str) -> String {
+    path.replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23")
+}

@@ -1,0 +1,586 @@
+//! The data tables as the loaders see them: columns, natural keys and references, and a
+//! batched upsert writer that both `import` and `demo` fill.
+//!
+//! Rows are written with multi-row `INSERT ... ON CONFLICT (natural key) DO UPDATE`, which
+//! SQLite and PostgreSQL spell the same way, so re-loading a nightly export never counts a
+//! row twice.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use anyhow::{Result, anyhow};
+use sqlx::any::AnyArguments;
+use sqlx::{AnyConnection, AnyPool, Arguments, AssertSqlSafe};
+
+/// A column's type as the loaders parse it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ColType {
+    Text,
+    /// One of a fixed set of words.
+    Enum(&'static [&'static str]),
+    /// A whole number, at least `min`.
+    Int {
+        min: i64,
+    },
+    /// A decimal number, at least `min`.
+    Float {
+        min: f64,
+    },
+    /// A local calendar day, `YYYY-MM-DD`.
+    Day,
+    /// A moment: RFC 3339 with an offset, or a local `YYYY-MM-DD HH:MM[:SS]` in the store zone.
+    /// Stored as UTC epoch seconds.
+    Timestamp,
+    /// Not in the file: the local day of the named timestamp column.
+    DayOf(&'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColType,
+    /// A file must have the column and every row a value.
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TableSpec {
+    pub name: &'static str,
+    pub columns: &'static [Column],
+    /// The natural key: re-loading a row with the same key replaces it.
+    pub key: &'static [&'static str],
+    /// (column, referenced table, referenced column).
+    pub refs: &'static [(&'static str, &'static str, &'static str)],
+}
+
+const fn col(name: &'static str, ty: ColType) -> Column {
+    Column {
+        name,
+        ty,
+        required: true,
+    }
+}
+const fn opt(name: &'static str, ty: ColType) -> Column {
+    Column {
+        name,
+        ty,
+        required: false,
+    }
+}
+const MONEY: ColType = ColType::Float { min: 0.0 };
+const COUNT: ColType = ColType::Int { min: 0 };
+const POSITIVE: ColType = ColType::Int { min: 1 };
+
+pub const ORDER_STATUSES: &[&str] = &["placed", "shipped", "delivered", "cancelled", "returned"];
+pub const CUSTOMER_TYPES: &[&str] = &["new", "returning"];
+pub const SENTIMENTS: &[&str] = &["positive", "neutral", "negative"];
+
+pub const PRODUCTS: TableSpec = TableSpec {
+    name: "products",
+    columns: &[
+        col("sku", ColType::Text),
+        col("name", ColType::Text),
+        col("category", ColType::Text),
+        col("unit_price", MONEY),
+        col("unit_cost", MONEY),
+        col("lead_time_days", COUNT),
+    ],
+    key: &["sku"],
+    refs: &[],
+};
+pub const ORDERS: TableSpec = TableSpec {
+    name: "orders",
+    columns: &[
+        col("order_id", ColType::Text),
+        col("placed_at", ColType::Timestamp),
+        col("day", ColType::DayOf("placed_at")),
+        col("channel", ColType::Text),
+        col("customer_id", ColType::Text),
+        col("customer_type", ColType::Enum(CUSTOMER_TYPES)),
+        opt("discount", MONEY),
+        col("status", ColType::Enum(ORDER_STATUSES)),
+    ],
+    key: &["order_id"],
+    refs: &[],
+};
+pub const ORDER_LINES: TableSpec = TableSpec {
+    name: "order_lines",
+    columns: &[
+        col("order_id", ColType::Text),
+        col("sku", ColType::Text),
+        col("quantity", POSITIVE),
+        col("unit_price", MONEY),
+    ],
+    key: &["order_id", "sku"],
+    refs: &[
+        ("order_id", "orders", "order_id"),
+        ("sku", "products", "sku"),
+    ],
+};
+pub const TRAFFIC: TableSpec = TableSpec {
+    name: "traffic",
+    columns: &[
+        col("day", ColType::Day),
+        col("channel", ColType::Text),
+        col("sessions", COUNT),
+        col("product_views", COUNT),
+        col("add_to_carts", COUNT),
+        col("checkouts", COUNT),
+    ],
+    key: &["day", "channel"],
+    refs: &[],
+};
+pub const AD_SPEND: TableSpec = TableSpec {
+    name: "ad_spend",
+    columns: &[
+        col("day", ColType::Day),
+        col("channel", ColType::Text),
+        col("campaign", ColType::Text),
+        col("spend", MONEY),
+        col("impressions", COUNT),
+        col("clicks", COUNT),
+    ],
+    key: &["day", "channel", "campaign"],
+    refs: &[],
+};
+pub const INVENTORY: TableSpec = TableSpec {
+    name: "inventory",
+    columns: &[
+        col("day", ColType::Day),
+        col("sku", ColType::Text),
+        col("on_hand", ColType::Int { min: i64::MIN }),
+        opt("on_order", COUNT),
+    ],
+    key: &["day", "sku"],
+    refs: &[("sku", "products", "sku")],
+};
+/// The campaign calendar. Its file has a `skus` column (SKUs separated by `;`), which the
+/// importer writes to [`CAMPAIGN_SKUS`].
+pub const CAMPAIGNS: TableSpec = TableSpec {
+    name: "campaigns",
+    columns: &[
+        col("campaign", ColType::Text),
+        col("channel", ColType::Text),
+        col("start_day", ColType::Day),
+        col("end_day", ColType::Day),
+    ],
+    key: &["campaign"],
+    refs: &[],
+};
+pub const CAMPAIGN_SKUS: TableSpec = TableSpec {
+    name: "campaign_skus",
+    columns: &[col("campaign", ColType::Text), col("sku", ColType::Text)],
+    key: &["campaign", "sku"],
+    refs: &[
+        ("campaign", "campaigns", "campaign"),
+        ("sku", "products", "sku"),
+    ],
+};
+pub const FULFILMENT: TableSpec = TableSpec {
+    name: "fulfilment",
+    columns: &[
+        col("order_id", ColType::Text),
+        col("carrier", ColType::Text),
+        opt("shipped_at", ColType::Timestamp),
+        opt("ship_day", ColType::DayOf("shipped_at")),
+        opt("delivered_at", ColType::Timestamp),
+        opt("delivery_day", ColType::DayOf("delivered_at")),
+        col("promised_day", ColType::Day),
+    ],
+    key: &["order_id"],
+    refs: &[("order_id", "orders", "order_id")],
+};
+pub const RETURNS: TableSpec = TableSpec {
+    name: "returns",
+    columns: &[
+        col("order_id", ColType::Text),
+        col("sku", ColType::Text),
+        col("day", ColType::Day),
+        col("quantity", POSITIVE),
+        col("reason", ColType::Text),
+    ],
+    key: &["order_id", "sku"],
+    refs: &[
+        ("order_id", "orders", "order_id"),
+        ("sku", "products", "sku"),
+    ],
+};
+pub const CAPACITY: TableSpec = TableSpec {
+    name: "capacity",
+    columns: &[col("day", ColType::Day), col("orders", COUNT)],
+    key: &["day"],
+    refs: &[],
+};
+pub const FEEDBACK: TableSpec = TableSpec {
+    name: "feedback",
+    columns: &[
+        col("feedback_id", ColType::Text),
+        col("day", ColType::Day),
+        col("channel", ColType::Text),
+        col("theme", ColType::Text),
+        col("sentiment", ColType::Enum(SENTIMENTS)),
+        col("text", ColType::Text),
+    ],
+    key: &["feedback_id"],
+    refs: &[],
+};
+pub const DAILY_VALUES: TableSpec = TableSpec {
+    name: "daily_values",
+    columns: &[
+        col("metric", ColType::Text),
+        col("day", ColType::Day),
+        col("value", ColType::Float { min: f64::MIN }),
+    ],
+    key: &["metric", "day"],
+    refs: &[],
+};
+
+/// The tables `dawnpost import` accepts, by name.
+pub const IMPORTABLE: [&TableSpec; 12] = [
+    &PRODUCTS,
+    &ORDERS,
+    &ORDER_LINES,
+    &TRAFFIC,
+    &AD_SPEND,
+    &INVENTORY,
+    &CAMPAIGNS,
+    &FULFILMENT,
+    &RETURNS,
+    &CAPACITY,
+    &FEEDBACK,
+    &DAILY_VALUES,
+];
+
+pub fn spec(name: &str) -> Option<&'static TableSpec> {
+    IMPORTABLE.iter().copied().find(|t| t.name == name)
+}
+
+/// A value bound into an insert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Null,
+}
+
+impl SqlValue {
+    /// Binds the value; a NULL takes the column's type, which PostgreSQL insists on.
+    fn bind(&self, ty: ColType, args: &mut AnyArguments) -> Result<()> {
+        match self {
+            SqlValue::Text(s) => args.add(s.clone()),
+            SqlValue::Int(i) => args.add(*i),
+            SqlValue::Float(f) => args.add(*f),
+            SqlValue::Null => match ty {
+                ColType::Int { .. } | ColType::Timestamp => args.add(None::<i64>),
+                ColType::Float { .. } => args.add(None::<f64>),
+                ColType::Text | ColType::Enum(_) | ColType::Day | ColType::DayOf(_) => {
+                    args.add(None::<String>)
+                }
+            },
+        }
+        .map_err(|e| anyhow!("cannot bind value: {e}"))
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Why a batch was refused, with the offending input line when it can be found.
+#[derive(Debug)]
+pub struct RowError {
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "line {l}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Accumulates rows of one table and writes them in multi-row upserts.
+#[derive(Debug)]
+pub struct BatchWriter {
+    spec: &'static TableSpec,
+    rows: Vec<Vec<SqlValue>>,
+    lines: Vec<u64>,
+    batch_rows: usize,
+    /// The statement for a full batch, built on first use for the connection's backend.
+    full_sql: Option<String>,
+    /// Key hash -> first line, to refuse a key repeated within one file.
+    seen: Option<HashMap<u64, u64>>,
+    written: u64,
+}
+
+impl BatchWriter {
+    /// `check_duplicates` remembers every key (8 bytes and a line number each) to refuse
+    /// repeats within the input.
+    pub fn new(spec: &'static TableSpec, check_duplicates: bool) -> BatchWriter {
+        // SQLite allows 32,766 bound values per statement; stay well under it.
+        let batch_rows = (8_000 / spec.columns.len()).clamp(1, 1_000);
+        BatchWriter {
+            spec,
+            rows: Vec::with_capacity(batch_rows),
+            lines: Vec::with_capacity(batch_rows),
+            batch_rows,
+            full_sql: None,
+            seen: check_duplicates.then(HashMap::new),
+            written: 0,
+        }
+    }
+
+    pub fn table(&self) -> &'static str {
+        self.spec.name
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Queues one row (values in `spec.columns` order); writes a batch when one is full.
+    pub async fn push(
+        &mut self,
+        conn: &mut AnyConnection,
+        lookups: &AnyPool,
+        row: Vec<SqlValue>,
+        line: u64,
+    ) -> Result<(), RowError> {
+        self.queue(row, line)?;
+        if self.rows.len() >= self.batch_rows {
+            self.flush(conn, lookups).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues one row without writing; the caller flushes (in foreign-key order).
+    pub fn queue(&mut self, row: Vec<SqlValue>, line: u64) -> Result<(), RowError> {
+        debug_assert_eq!(row.len(), self.spec.columns.len());
+        if let Some(seen) = &mut self.seen {
+            let mut h = DefaultHasher::new();
+            for k in self.spec.key {
+                let i = column_index(self.spec, k);
+                format!("{:?}", row[i]).hash(&mut h);
+            }
+            if let Some(first) = seen.insert(h.finish(), line) {
+                return Err(RowError {
+                    line: Some(line),
+                    message: format!(
+                        "duplicate key ({}) = ({}): already on line {first}",
+                        self.spec.key.join(", "),
+                        self.key_text(&row)
+                    ),
+                });
+            }
+        }
+        self.rows.push(row);
+        self.lines.push(line);
+        Ok(())
+    }
+
+    fn key_text(&self, row: &[SqlValue]) -> String {
+        self.spec
+            .key
+            .iter()
+            .map(|k| match &row[column_index(self.spec, k)] {
+                SqlValue::Text(s) => format!("{s:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Writes every queued row, a batch per statement.
+    pub async fn flush(
+        &mut self,
+        conn: &mut AnyConnection,
+        lookups: &AnyPool,
+    ) -> Result<(), RowError> {
+        while !self.rows.is_empty() {
+            let n = self.rows.len().min(self.batch_rows);
+            // SQLite resolves `$N` names by a linear search per parameter, which makes big
+            // batches quadratic; plain `?` is positional and free.
+            let positional = conn.backend_name() == "SQLite";
+            let partial_sql;
+            let sql = if n == self.batch_rows {
+                self.full_sql
+                    .get_or_insert_with(|| upsert_sql(self.spec, n, positional))
+            } else {
+                partial_sql = upsert_sql(self.spec, n, positional);
+                &partial_sql
+            };
+            let mut args = AnyArguments::default();
+            for row in &self.rows[..n] {
+                for (v, c) in row.iter().zip(self.spec.columns) {
+                    v.bind(c.ty, &mut args).map_err(|e| RowError {
+                        line: None,
+                        message: e.to_string(),
+                    })?;
+                }
+            }
+            if let Err(e) = sqlx::query_with(AssertSqlSafe(sql.as_str()), args)
+                .execute(&mut *conn)
+                .await
+            {
+                return Err(self.explain(e, n, lookups).await);
+            }
+            self.written += n as u64;
+            self.rows.drain(..n);
+            self.lines.drain(..n);
+        }
+        Ok(())
+    }
+
+    /// Turns a refused batch (the first `n` queued rows) into a message about the row at fault.
+    ///
+    /// References are checked here, after the fact, rather than row by row: a valid file
+    /// pays nothing for them. The lookups run outside the failed transaction.
+    async fn explain(&self, e: sqlx::Error, n: usize, lookups: &AnyPool) -> RowError {
+        let (rows, lines) = (&self.rows[..n], &self.lines[..n]);
+        let is_fk = e
+            .as_database_error()
+            .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::ForeignKeyViolation);
+        if is_fk {
+            for (column, table, target) in self.spec.refs {
+                let i = column_index(self.spec, column);
+                let values: Vec<&str> = rows.iter().filter_map(|r| r[i].as_text()).collect();
+                match missing_reference(lookups, table, target, &values).await {
+                    Ok(Some(missing)) => {
+                        let at = rows
+                            .iter()
+                            .position(|r| r[i].as_text() == Some(missing.as_str()))
+                            .map(|p| lines[p]);
+                        return RowError {
+                            line: at,
+                            message: format!(
+                                "column `{column}`: unknown {column} {missing:?} (not in {table})"
+                            ),
+                        };
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        return RowError {
+                            line: None,
+                            message: format!("{e}; and the lookup of the cause failed: {err}"),
+                        };
+                    }
+                }
+            }
+        }
+        RowError {
+            line: None,
+            message: match (lines.first(), lines.last()) {
+                (Some(a), Some(b)) => format!("lines {a}-{b}: the store refused them: {e}"),
+                _ => format!("the store refused the rows: {e}"),
+            },
+        }
+    }
+}
+
+/// The first of `values` that is not present in `table.column`.
+async fn missing_reference(
+    pool: &AnyPool,
+    table: &str,
+    column: &str,
+    values: &[&str],
+) -> Result<Option<String>> {
+    let mut unique: Vec<&str> = values.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let mut found = std::collections::HashSet::new();
+    for chunk in unique.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {column} FROM {table} WHERE {column} IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        for v in chunk {
+            q = q.bind(v.to_string());
+        }
+        found.extend(q.fetch_all(pool).await?);
+    }
+    Ok(values
+        .iter()
+        .find(|v| !found.contains(**v))
+        .map(|v| v.to_string()))
+}
+
+pub fn column_index(spec: &TableSpec, name: &str) -> usize {
+    spec.columns
+        .iter()
+        .position(|c| c.name == name)
+        .unwrap_or_else(|| panic!("{} has no column {name}", spec.name))
+}
+
+fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool) -> String {
+    let cols: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
+    let n = cols.len();
+    let mut sql = format!("INSERT INTO {} ({}) VALUES ", spec.name, cols.join(", "));
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..n {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if positional {
+                sql.push('?');
+            } else {
+                let _ = write!(sql, "${}", r * n + c + 1);
+            }
+        }
+        sql.push(')');
+    }
+    let updates: Vec<String> = cols
+        .iter()
+        .filter(|c| !spec.key.contains(c))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let _ = write!(sql, " ON CONFLICT ({}) ", spec.key.join(", "));
+    if updates.is_empty() {
+        sql.push_str("DO NOTHING");
+    } else {
+        let _ = write!(sql, "DO UPDATE SET {}", updates.join(", "));
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsert_sql_numbers_placeholders_across_rows() {
+        assert!(
+            upsert_sql(&CAPACITY, 2, true)
+                .starts_with("INSERT INTO capacity (day, orders) VALUES (?, ?), (?, ?) ON")
+        );
+        let sql = upsert_sql(&CAPACITY, 2, false);
+        assert_eq!(
+            sql,
+            "INSERT INTO capacity (day, orders) VALUES ($1, $2), ($3, $4) \
+             ON CONFLICT (day) DO UPDATE SET orders = excluded.orders"
+        );
+        assert!(upsert_sql(&CAMPAIGN_SKUS, 1, false).ends_with("DO NOTHING"));
+    }
+
+    #[test]
+    fn every_key_and_reference_names_a_column() {
+        for spec in IMPORTABLE.iter().chain([&&CAMPAIGN_SKUS]) {
+            for k in spec.key {
+                column_index(spec, k);
+            }
+            for (c, _, _) in spec.refs {
+                column_index(spec, c);
+            }
+        }
+    }
+}

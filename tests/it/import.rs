@@ -1,0 +1,252 @@
+//! CSV import: idempotent upserts, and bad input that names file, line and column while
+//! leaving the store exactly as it was, on both backends.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use dawnpost::import::import_csv;
+
+use crate::support::{Backend, TestStore, both_backends, fixture};
+
+both_backends!(
+    reimport_counts_nothing_twice,
+    bad_rows_name_line_and_column_and_write_nothing,
+    failure_halfway_through_a_large_file_writes_nothing,
+    campaign_reimport_replaces_its_skus,
+);
+
+fn write(t: &TestStore, name: &str, text: &str) -> PathBuf {
+    let p = t.dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+async fn import(t: &TestStore, table: &str, path: &Path) -> anyhow::Result<u64> {
+    Ok(import_csv(&t.store, table, path, t.config.shop.timezone)
+        .await?
+        .rows)
+}
+
+async fn reimport_counts_nothing_twice(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let before = t.fingerprint().await;
+    for table in [
+        "products",
+        "orders",
+        "order_lines",
+        "traffic",
+        "campaigns",
+        "fulfilment",
+        "daily_values",
+    ] {
+        import(&t, table, &fixture(&format!("small/{table}.csv")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(t.fingerprint().await, before);
+    assert_eq!(t.store.count("orders").await.unwrap(), 11);
+
+    // A later export with a changed status and one new order updates and adds.
+    let p = write(
+        &t,
+        "orders2.csv",
+        "order_id,placed_at,channel,customer_id,customer_type,discount,status\n\
+         O03,2024-03-01 09:15,paid_search,c3,new,,delivered\n\
+         O12,2024-03-02 08:00,direct,c11,new,2.5,placed\n",
+    );
+    assert_eq!(import(&t, "orders", &p).await.unwrap(), 2);
+    assert_eq!(t.store.count("orders").await.unwrap(), 12);
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM orders WHERE order_id = 'O03' AND status = 'delivered'")
+            .await,
+        Some(1.0)
+    );
+    assert_eq!(
+        t.scalar("SELECT discount FROM orders WHERE order_id = 'O12'")
+            .await,
+        Some(2.5)
+    );
+}
+
+async fn bad_rows_name_line_and_column_and_write_nothing(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let before = t.fingerprint().await;
+    let lines_header = "order_id,sku,quantity,unit_price\n";
+    // (table, file text, what the message must contain)
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "order_lines",
+            format!("{lines_header}O01,B,1,25\nO02,C,two,15\n"),
+            vec![":3:", "`quantity`", "\"two\" is not a whole number"],
+        ),
+        (
+            "traffic",
+            "day,channel,sessions,product_views,add_to_carts,checkouts\n2024-03-02,organic,1,1,1,1\n2024-02-30,organic,1,1,1,1\n".into(),
+            vec![":3:", "`day`", "\"2024-02-30\" is not a date"],
+        ),
+        (
+            "products",
+            "sku,name,category,unit_price,lead_time_days\nZ,Zed,Home,1,1\n".into(),
+            vec![":1:", "missing required column `unit_cost`"],
+        ),
+        (
+            "order_lines",
+            format!("{lines_header}O01,B,1,25\nO02,C,1,15\nO03,ZZZ,1,15\n"),
+            vec![":4:", "`sku`", "unknown sku \"ZZZ\" (not in products)"],
+        ),
+        (
+            "order_lines",
+            format!("{lines_header}O01,B,1,25\nO99,C,1,15\n"),
+            vec![":3:", "`order_id`", "unknown order_id \"O99\""],
+        ),
+        (
+            "traffic",
+            "day,channel,sessions,product_views,add_to_carts,checkouts\n2024-03-02,organic,1,1,1,1\n2024-03-03,email,1,1,1,1\n2024-03-02,organic,2,2,2,2\n".into(),
+            vec![":4:", "duplicate key (day, channel)", "already on line 2"],
+        ),
+        (
+            "orders",
+            "order_id,placed_at,channel,customer_id,customer_type,discount,status\nO20,2024-03-02 10:00,organic,c1,new,0,lost\n".into(),
+            vec![":2:", "`status`", "\"lost\" is not one of"],
+        ),
+        (
+            "orders",
+            "order_id,placed_at,channel,customer_id,customer_type,discount,status\nO20,2024-03-10 02:30,organic,c1,new,0,placed\n".into(),
+            vec![":2:", "`placed_at`", "does not exist in America/New_York"],
+        ),
+        (
+            "order_lines",
+            format!("{lines_header}O01,B,-1,25\n"),
+            vec![":2:", "`quantity`", "below the minimum 1"],
+        ),
+        (
+            "returns",
+            "order_id,sku,day,quantity,reason\nO04,B,2024-03-02,1,\n".into(),
+            vec![":2:", "`reason`", "a value is required"],
+        ),
+        (
+            "feedback",
+            "feedback_id,day,channel,theme,sentiment,text,colour\n".into(),
+            vec![":1:", "unknown column `colour`"],
+        ),
+        (
+            "campaigns",
+            "campaign,channel,start_day,end_day,skus\nX,email,2024-03-05,2024-03-01,A\n".into(),
+            vec![":2:", "`end_day`", "before start_day"],
+        ),
+        (
+            "order_lines",
+            format!("{lines_header}O01,B,1,25\n\"O02,C,1,15\n"),
+            vec!["malformed CSV"],
+        ),
+    ];
+    for (i, (table, text, needles)) in cases.iter().enumerate() {
+        let p = write(&t, &format!("bad{i}.csv"), text);
+        let err = format!(
+            "{:#}",
+            import(&t, table, &p)
+                .await
+                .expect_err(&format!("case {i} must fail"))
+        );
+        assert!(
+            err.contains(&p.display().to_string()),
+            "case {i}: no file name in {err}"
+        );
+        for n in needles {
+            assert!(err.contains(n), "case {i}: {n:?} not in {err}");
+        }
+        assert_eq!(t.fingerprint().await, before, "case {i} changed the store");
+    }
+    let err = format!(
+        "{:#}",
+        import(&t, "customers", &fixture("small/orders.csv"))
+            .await
+            .unwrap_err()
+    );
+    assert!(err.contains("unknown table `customers`"), "{err}");
+}
+
+async fn failure_halfway_through_a_large_file_writes_nothing(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let before = t.fingerprint().await;
+    // 5,000 orders: many batches are written inside the transaction before row 4,001 fails.
+    let mut orders =
+        String::from("order_id,placed_at,channel,customer_id,customer_type,discount,status\n");
+    for i in 0..5000 {
+        let placed = if i == 3999 {
+            "yesterday".to_string()
+        } else {
+            format!("2024-04-{:02} 12:00", 1 + i % 28)
+        };
+        writeln!(orders, "N{i:05},{placed},organic,c{i},new,0,placed").unwrap();
+    }
+    let p = write(&t, "many_orders.csv", &orders);
+    let err = format!("{:#}", import(&t, "orders", &p).await.unwrap_err());
+    assert!(
+        err.contains(":4001:") && err.contains("`placed_at`"),
+        "{err}"
+    );
+    assert_eq!(t.fingerprint().await, before);
+
+    // A reference failure late in the file: the good orders first, then lines whose last
+    // batch names an unknown SKU.
+    let good: String = orders.replace("yesterday", "2024-04-02 12:00");
+    let p = write(&t, "many_orders_ok.csv", &good);
+    assert_eq!(import(&t, "orders", &p).await.unwrap(), 5000);
+    let after_orders = t.fingerprint().await;
+    let mut lines = String::from("order_id,sku,quantity,unit_price\n");
+    for i in 0..5000 {
+        let sku = if i == 4500 { "NOPE" } else { "A" };
+        writeln!(lines, "N{i:05},{sku},1,10").unwrap();
+    }
+    let p = write(&t, "many_lines.csv", &lines);
+    let err = format!("{:#}", import(&t, "order_lines", &p).await.unwrap_err());
+    assert!(
+        err.contains(":4502:") && err.contains("unknown sku \"NOPE\""),
+        "{err}"
+    );
+    assert_eq!(t.fingerprint().await, after_orders);
+}
+
+async fn campaign_reimport_replaces_its_skus(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let skus = "SELECT COUNT(*) FROM campaign_skus WHERE campaign = 'Leap Sale'";
+    assert_eq!(t.scalar(skus).await, Some(2.0));
+    let p = write(
+        &t,
+        "campaigns2.csv",
+        "campaign,channel,start_day,end_day,skus\nLeap Sale,email,2024-02-28,2024-03-06, A ; B \n",
+    );
+    import(&t, "campaigns", &p).await.unwrap();
+    assert_eq!(t.scalar(skus).await, Some(2.0));
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM campaign_skus WHERE campaign = 'Leap Sale' AND sku = 'A'")
+            .await,
+        Some(1.0)
+    );
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM campaigns WHERE end_day = '2024-03-06'")
+            .await,
+        Some(1.0)
+    );
+    let before = t.fingerprint().await;
+    let p = write(
+        &t,
+        "campaigns3.csv",
+        "campaign,channel,start_day,end_day,skus\nLeap Sale,email,2024-02-28,2024-03-06,A;Q\n",
+    );
+    let err = format!("{:#}", import(&t, "campaigns", &p).await.unwrap_err());
+    assert!(
+        err.contains(":2:") && err.contains("unknown sku \"Q\""),
+        "{err}"
+    );
+    assert_eq!(t.fingerprint().await, before);
+}

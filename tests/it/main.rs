@@ -1,0 +1,8 @@
+//! The integration tests: one binary, one module per concept.
+
+mod support;
+
+mod cli;
+mod demo;
+mod import;
+mod metrics;

@@ -1,0 +1,376 @@
+//! Test support: throwaway stores on SQLite and on a real PostgreSQL server.
+//!
+//! PostgreSQL comes from `DAWNPOST_TEST_POSTGRES_URL`, or from a cluster this test binary
+//! starts with the machine's initdb/pg_ctl on 127.0.0.1 (stopped by a watchdog when the
+//! binary exits). Where PostgreSQL is not installed the PostgreSQL half of a test prints a
+//! notice and returns, unless `DAWNPOST_REQUIRE_POSTGRES=1`, which turns that into a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use dawnpost::config::{Config, ConfigSource};
+use dawnpost::store::Store;
+use sqlx::Connection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an `async fn(Backend)` test once per backend, as `<name>::sqlite` and `<name>::postgres`.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::support::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+pub(crate) use both_backends;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(path: &str) -> PathBuf {
+    repo().join("fixtures").join(path)
+}
+
+/// A store for one test, with its config and a scratch directory.
+pub struct TestStore {
+    pub store: Store,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestStore {
+    /// A fresh, migrated store on `backend` configured by `config_text` (its `[store] url`
+    /// is replaced). None when PostgreSQL is wanted but not available (and not required).
+    pub async fn new(backend: Backend, config_text: &str) -> Option<TestStore> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = match backend {
+            Backend::Sqlite => "sqlite://store.sqlite".to_string(),
+            Backend::Postgres => postgres_database().await?,
+        };
+        let text = replace_store_url(config_text, &url);
+        let config = Config::parse(&ConfigSource {
+            origin: "test config".into(),
+            text: &text,
+            base_dir: dir.path().to_path_buf(),
+        })
+        .expect("test config is valid");
+        let store = Store::open(&config.store).await.expect("store opens");
+        Some(TestStore { store, config, dir })
+    }
+
+    /// The small hand-made shop of fixtures/small, fully imported.
+    pub async fn small(backend: Backend) -> Option<TestStore> {
+        let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+        let t = TestStore::new(backend, &text).await?;
+        for table in [
+            "products",
+            "orders",
+            "order_lines",
+            "traffic",
+            "ad_spend",
+            "inventory",
+            "campaigns",
+            "fulfilment",
+            "returns",
+            "capacity",
+            "feedback",
+            "daily_values",
+        ] {
+            dawnpost::import::import_csv(
+                &t.store,
+                table,
+                &fixture(&format!("small/{table}.csv")),
+                t.config.shop.timezone,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("importing {table}: {e:#}"));
+        }
+        Some(t)
+    }
+
+    /// One number from independent SQL (run on the writable pool, not the metric path).
+    pub async fn scalar(&self, sql: &str) -> Option<f64> {
+        let v: Option<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT CAST(({sql}) AS DOUBLE PRECISION)"
+        )))
+        .fetch_one(self.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        v
+    }
+
+    /// A fingerprint of every data table: row counts and a digest of the rows, to show
+    /// that something changed nothing.
+    pub async fn fingerprint(&self) -> Vec<(String, i64, String)> {
+        let mut out = Vec::new();
+        for table in dawnpost::store::DATA_TABLES {
+            let n = self.store.count(table).await.unwrap();
+            let rows: Vec<sqlx::any::AnyRow> =
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+                    .fetch_all(self.store.pool())
+                    .await
+                    .unwrap();
+            let mut lines: Vec<String> = rows.iter().map(row_text).collect();
+            lines.sort();
+            out.push((table.to_string(), n, lines.join("\n")));
+        }
+        out
+    }
+}
+
+fn row_text(row: &sqlx::any::AnyRow) -> String {
+    use sqlx::{Column, Row};
+    row.columns()
+        .iter()
+        .map(|c| {
+            let i = c.ordinal();
+            if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                format!("{v:?}")
+            } else if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+                format!("{v:?}")
+            } else {
+                format!("{:?}", row.try_get::<Option<f64>, _>(i).ok().flatten())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+fn replace_store_url(config: &str, url: &str) -> String {
+    let mut out = String::new();
+    let mut in_store = false;
+    for line in config.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_store = trimmed == "[store]";
+        }
+        if in_store && trimmed.starts_with("url") {
+            out.push_str(&format!("url = \"{url}\"\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+// ---- PostgreSQL ---------------------------------------------------------------------------
+
+struct Cluster {
+    /// URL of the server, without a database path.
+    base: String,
+    /// Outlives the test binary on purpose: it stops the cluster after we exit.
+    _watchdog: Option<std::process::Child>,
+}
+
+static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+fn require_postgres() -> bool {
+    std::env::var("DAWNPOST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+/// A new, empty database on the test server, as a URL; None (after a notice) when no server
+/// can be had and none is required.
+pub async fn postgres_database() -> Option<String> {
+    let cluster = CLUSTER.get_or_init(|| match std::env::var("DAWNPOST_TEST_POSTGRES_URL") {
+        Ok(url) => Some(Cluster {
+            base: url.trim_end_matches('/').to_string(),
+            _watchdog: None,
+        }),
+        Err(_) => start_cluster(),
+    });
+    let Some(cluster) = cluster else {
+        if require_postgres() {
+            panic!(
+                "PostgreSQL is required (DAWNPOST_REQUIRE_POSTGRES=1) but initdb/pg_ctl were not found"
+            );
+        }
+        eprintln!("notice: PostgreSQL is not installed; skipping the PostgreSQL half of this test");
+        return None;
+    };
+    let name = format!(
+        "dawnpost_t{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = format!("{}/postgres", cluster.base);
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    Some(format!("{}/{name}", cluster.base))
+}
+
+fn find_pg_bin(tool: &str) -> Option<PathBuf> {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join(tool);
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin").join(tool))
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions.into_iter().rev().find(|p| p.exists()).or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(tool))
+                .find(|p| p.exists())
+        })
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Runs a PostgreSQL tool, as the postgres user when we are root (initdb refuses root).
+fn pg_command(tool: &Path, as_postgres: bool) -> Command {
+    if as_postgres {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(tool);
+        c
+    } else {
+        Command::new(tool)
+    }
+}
+
+fn start_cluster() -> Option<Cluster> {
+    let initdb = find_pg_bin("initdb")?;
+    let pg_ctl = find_pg_bin("pg_ctl")?;
+    let root = is_root();
+    let dir = std::env::temp_dir().join(format!("dawnpost-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("pg temp dir");
+    if root {
+        let ok = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot chown {} to postgres", dir.display());
+    }
+    let data = dir.join("data");
+    let out = pg_command(&initdb, root)
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ])
+        .output()
+        .expect("run initdb");
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        l.local_addr().unwrap().port()
+    };
+    let opts = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        dir.display()
+    );
+    let out = pg_command(&pg_ctl, root)
+        .arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(dir.join("log"))
+        .args(["-w", "-o", &opts, "start"])
+        .output()
+        .expect("run pg_ctl");
+    assert!(
+        out.status.success(),
+        "pg_ctl start failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+    );
+    // The watchdog stops the cluster and removes it once this test binary has exited.
+    let stop = if root {
+        format!(
+            "runuser -u postgres -- {} -D {} -m immediate stop",
+            pg_ctl.display(),
+            data.display()
+        )
+    } else {
+        format!(
+            "{} -D {} -m immediate stop",
+            pg_ctl.display(),
+            data.display()
+        )
+    };
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+        pid = std::process::id(),
+        dir = dir.display()
+    );
+    let watchdog = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the cluster watchdog");
+    Some(Cluster {
+        base: format!("postgres://postgres@127.0.0.1:{port}"),
+        _watchdog: Some(watchdog),
+    })
+}
+
+/// Runs the built `dawnpost` binary with a scratch data directory; returns (status, stdout, stderr).
+pub fn dawnpost(
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (std::process::ExitStatus, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dawnpost"));
+    cmd.args(args)
+        .env_remove("DAWNPOST_CONFIG")
+        .env("DAWNPOST_LOG", "warn")
+        .env("NO_COLOR", "1");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run dawnpost");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
