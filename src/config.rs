@@ -47,6 +47,8 @@ pub struct Shop {
 pub struct StoreConfig {
     pub url: StoreUrl,
     pub password: Option<Secret>,
+    /// How long to keep trying to reach the store before giving up.
+    pub connect_timeout: std::time::Duration,
 }
 
 /// Where the data lives. Relative SQLite paths are already resolved.
@@ -180,6 +182,12 @@ struct RawStore {
     url: Spanned<String>,
     password_env: Option<Spanned<String>>,
     password_file: Option<Spanned<PathBuf>>,
+    #[serde(default = "default_connect_timeout")]
+    connect_timeout_secs: u64,
+}
+
+fn default_connect_timeout() -> u64 {
+    10
 }
 
 #[derive(Deserialize)]
@@ -389,7 +397,13 @@ impl Config {
                 currency_symbol,
                 week_start,
             },
-            store: StoreConfig { url, password },
+            store: StoreConfig {
+                url,
+                password,
+                connect_timeout: std::time::Duration::from_secs(
+                    raw.store.connect_timeout_secs.clamp(1, 600),
+                ),
+            },
             demo,
             format,
             catalog,

@@ -88,6 +88,7 @@ impl Store {
             &url,
             backend,
             if backend == Backend::Sqlite { 1 } else { 4 },
+            cfg.connect_timeout,
         )
         .await
         .with_context(|| format!("cannot open store {display}"))?;
@@ -99,7 +100,7 @@ impl Store {
             .run(&pool)
             .await
             .with_context(|| format!("cannot migrate store {display}"))?;
-        let reader = connect(&reader_url, backend, 4)
+        let reader = connect(&reader_url, backend, 4, cfg.connect_timeout)
             .await
             .with_context(|| format!("cannot open store {display} for reading"))?;
         Ok(Store {
@@ -249,10 +250,15 @@ impl std::fmt::Display for Store {
     }
 }
 
-async fn connect(url: &str, backend: Backend, max: u32) -> Result<AnyPool, sqlx::Error> {
+async fn connect(
+    url: &str,
+    backend: Backend,
+    max: u32,
+    timeout: Duration,
+) -> Result<AnyPool, sqlx::Error> {
     let mut opts = AnyPoolOptions::new()
         .max_connections(max)
-        .acquire_timeout(Duration::from_secs(30));
+        .acquire_timeout(timeout);
     if backend == Backend::Sqlite {
         opts = opts.after_connect(|conn, _| {
             Box::pin(async move {

@@ -128,7 +128,7 @@ fn the_database_password_never_appears_in_output() {
     std::fs::write(
         &config,
         "[shop]\nname = \"S\"\ntimezone = \"UTC\"\ncurrency = \"EUR\"\n\n[store]\n\
-         url = \"postgres://dawnpost@127.0.0.1:9/shop?connect_timeout=2\"\npassword_env = \"DP_TEST_DB_PASSWORD\"\n",
+         url = \"postgres://dawnpost@127.0.0.1:9/shop?connect_timeout=2\"\npassword_env = \"DP_TEST_DB_PASSWORD\"\nconnect_timeout_secs = 1\n",
     )
     .unwrap();
     let (status, out, err) = dawnpost(
