@@ -155,10 +155,15 @@ impl Store {
              FROM ({inner}\n) m GROUP BY m.day{dim_group}",
             inner = metric.sql.trim()
         );
+        let mut tx = self
+            .reader
+            .begin()
+            .await
+            .with_context(|| format!("cannot start a read on {}", self.display))?;
         let rows: Vec<AnyRow> = sqlx::query(AssertSqlSafe(sql))
             .bind(first.to_string())
             .bind(last.to_string())
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *tx)
             .await
             .with_context(|| {
                 format!(
@@ -166,6 +171,11 @@ impl Store {
                     metric.key, self.display
                 )
             })?;
+        // Always roll back: PostgreSQL lets a few functions (lo_create, for one) act even in a
+        // read-only transaction, and rolling back undoes them.
+        tx.rollback()
+            .await
+            .context("cannot end the metric transaction")?;
         for row in rows {
             let day: Option<String> = row.try_get(0)?;
             let Some(day) = day else { continue };

@@ -328,10 +328,58 @@ sql = "SELECT day, 1 AS num FROM orders WHERE day BETWEEN $1 AND $2) m GROUP BY 
         .store
         .metric_series(vandal, date("2024-03-01"), date("2024-03-01"), &mut sink)
         .await;
+    assert!(result.is_err(), "the smuggled DELETE must fail");
     let _ = report::build(&small.store, &config, date("2024-03-01")).await;
     assert_eq!(
         small.fingerprint().await,
         before,
         "metric SQL changed the store ({result:?})"
     );
+
+    if b == Backend::Postgres {
+        // Writes that look like a plain SELECT to the parser. A function that deletes is refused
+        // by the read-only transaction; lo_create, which PostgreSQL allows even there, is
+        // undone because metric queries always roll back.
+        sqlx::query(
+            "CREATE FUNCTION wipe() RETURNS BIGINT AS 'DELETE FROM order_lines; SELECT 1::BIGINT' LANGUAGE sql",
+        )
+        .execute(small.store.pool())
+        .await
+        .unwrap();
+        let before = small.fingerprint().await;
+        let mut writer = vandal.clone();
+        writer.sql = "SELECT day, wipe() AS num FROM orders WHERE day BETWEEN $1 AND $2".into();
+        let err = small
+            .store
+            .metric_series(
+                &writer,
+                date("2024-03-01"),
+                date("2024-03-01"),
+                &mut Default::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("read-only transaction"),
+            "{err:#}"
+        );
+        writer.sql =
+            "SELECT day, CAST(CAST(lo_create(0) AS TEXT) AS BIGINT) AS num FROM orders WHERE day BETWEEN $1 AND $2".into();
+        let _ = small
+            .store
+            .metric_series(
+                &writer,
+                date("2024-03-01"),
+                date("2024-03-01"),
+                &mut Default::default(),
+            )
+            .await;
+        assert_eq!(
+            small
+                .scalar("SELECT COUNT(*) FROM pg_largeobject_metadata")
+                .await,
+            Some(0.0)
+        );
+        assert_eq!(small.fingerprint().await, before);
+    }
 }
