@@ -25,10 +25,10 @@ pub struct Series {
 }
 
 impl Series {
+    /// Sets a day's row. Setting rather than adding means that fetching overlapping ranges
+    /// can never count a day twice.
     pub fn insert(&mut self, day: NaiveDate, row: DayRow) {
-        let e = self.days.entry(day).or_default();
-        e.num += row.num;
-        e.den += row.den;
+        self.days.insert(day, row);
     }
 
     /// The metric's value over `period`, by the metric's aggregate.

@@ -14,7 +14,9 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::metric::{Catalog, MetricDef};
+use crate::alert::AlertSettings;
+use crate::metric::{Catalog, MetricDef, Team};
+use crate::okr::{Cycle, KeyResult, Objective, Thresholds, Window};
 
 /// The demo configuration bundled into the binary, used when no config is given.
 pub const DEMO_CONFIG: &str = include_str!("../fixtures/demo.toml");
@@ -30,6 +32,21 @@ pub struct Config {
     pub demo: Option<DemoSettings>,
     pub format: NumberFormat,
     pub catalog: Catalog,
+    pub objectives: Vec<Objective>,
+    pub okr_thresholds: Thresholds,
+    pub alerts: AlertSettings,
+    pub email: EmailSettings,
+}
+
+/// How the digest is addressed and rendered.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub from: lettre::message::Mailbox,
+    /// Who `preview` addresses the message to.
+    pub preview_to: lettre::message::Mailbox,
+    /// Overrides for the embedded templates: any of digest.html.j2, digest.txt.j2,
+    /// subject.txt.j2 found here is used instead.
+    pub templates_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +176,97 @@ struct RawConfig {
     format: RawFormat,
     #[serde(default)]
     metrics: Vec<Spanned<MetricDef>>,
+    #[serde(default)]
+    okr: Thresholds,
+    #[serde(default)]
+    objectives: Vec<Spanned<RawObjective>>,
+    #[serde(default)]
+    alerts: AlertSettings,
+    email: Option<RawEmail>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    from: Spanned<String>,
+    preview_to: Option<Spanned<String>>,
+    templates_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObjective {
+    title: String,
+    owner: String,
+    team: Team,
+    /// "month", "quarter" or "year": the calendar period containing the report date.
+    cycle: Option<Spanned<String>>,
+    cycle_start: Option<DateValue>,
+    cycle_end: Option<DateValue>,
+    key_results: Vec<Spanned<RawKeyResult>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeyResult {
+    title: Option<String>,
+    metric: String,
+    /// Value the metric over the last N days instead of the cycle to date.
+    trailing_days: Option<u32>,
+    baseline: NumberValue,
+    target: NumberValue,
+}
+
+/// A TOML date (2026-10-01) or the same as a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DateValue {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+impl DateValue {
+    fn parse(&self) -> Result<chrono::NaiveDate, String> {
+        let text = match self {
+            DateValue::Toml(d) => d.to_string(),
+            DateValue::Text(s) => s.clone(),
+        };
+        text.parse()
+            .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
+    }
+}
+
+/// A number in the metric's unit: 0.62, "62%", "48h" or "48 h".
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberValue {
+    Number(f64),
+    Integer(i64),
+    Text(String),
+}
+
+impl NumberValue {
+    fn parse(&self) -> Result<f64, String> {
+        match self {
+            NumberValue::Number(n) => Ok(*n),
+            NumberValue::Integer(n) => Ok(*n as f64),
+            NumberValue::Text(t) => {
+                let s = t.trim();
+                let (digits, scale) = if let Some(p) = s.strip_suffix('%') {
+                    (p, 0.01)
+                } else if let Some(h) = s.strip_suffix('h') {
+                    (h, 1.0)
+                } else {
+                    (s, 1.0)
+                };
+                digits
+                    .trim()
+                    .parse::<f64>()
+                    .map(|v| v * scale)
+                    .map_err(|_| format!("{t:?} is not a number (write 0.62, \"62%\" or \"48h\")"))
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -388,6 +496,150 @@ impl Config {
                 .map_err(|e| at(span, &format!("metrics.{key}"), e.to_string()))?;
         }
 
+        let mut objectives = Vec::new();
+        for o in raw.objectives {
+            let span = o.span();
+            let o = o.into_inner();
+            let key = format!("objectives[{:?}]", o.title);
+            let cycle = match (&o.cycle, &o.cycle_start, &o.cycle_end) {
+                (Some(c), None, None) => match c.get_ref().as_str() {
+                    "month" => Cycle::Month,
+                    "quarter" => Cycle::Quarter,
+                    "year" => Cycle::Year,
+                    other => {
+                        return Err(at(
+                            c.span(),
+                            &format!("{key}.cycle"),
+                            format!("expected month, quarter or year, got {other:?}"),
+                        ));
+                    }
+                },
+                (None, Some(s), Some(e)) => {
+                    let start = s
+                        .parse()
+                        .map_err(|m| at(span.clone(), &format!("{key}.cycle_start"), m))?;
+                    let end = e
+                        .parse()
+                        .map_err(|m| at(span.clone(), &format!("{key}.cycle_end"), m))?;
+                    if end < start {
+                        return Err(at(
+                            span,
+                            &format!("{key}.cycle_end"),
+                            format!("the cycle ends ({end}) before it starts ({start})"),
+                        ));
+                    }
+                    Cycle::Fixed { start, end }
+                }
+                _ => {
+                    return Err(at(
+                        span,
+                        &key,
+                        "give either `cycle` (month, quarter, year) or both `cycle_start` and `cycle_end`".into(),
+                    ));
+                }
+            };
+            let mut key_results = Vec::new();
+            for kr in o.key_results {
+                let kr_span = kr.span();
+                let kr = kr.into_inner();
+                let kr_key = format!("{key}.key_results[{:?}]", kr.metric);
+                let err = |field: &str, msg: String| {
+                    at(kr_span.clone(), &format!("{kr_key}.{field}"), msg)
+                };
+                let Some(metric) = catalog.get(&kr.metric) else {
+                    return Err(err("metric", format!("unknown metric `{}`", kr.metric)));
+                };
+                if metric.breakdown.is_some() {
+                    return Err(err(
+                        "metric",
+                        format!(
+                            "`{}` is reported per {}; a key result needs a single value",
+                            kr.metric,
+                            metric.breakdown.as_deref().unwrap_or("value")
+                        ),
+                    ));
+                }
+                let baseline = kr.baseline.parse().map_err(|m| err("baseline", m))?;
+                let target = kr.target.parse().map_err(|m| err("target", m))?;
+                if baseline == target {
+                    return Err(err(
+                        "target",
+                        format!(
+                            "equals the baseline ({baseline}): there is nothing to make progress on"
+                        ),
+                    ));
+                }
+                let window = match kr.trailing_days {
+                    None => Window::CycleToDate,
+                    Some(0) => return Err(err("trailing_days", "must be at least 1".into())),
+                    Some(n) => Window::Trailing(n),
+                };
+                key_results.push(KeyResult {
+                    title: kr.title.unwrap_or_default(),
+                    metric: kr.metric,
+                    window,
+                    baseline,
+                    target,
+                });
+            }
+            if key_results.is_empty() {
+                return Err(at(
+                    span,
+                    &format!("{key}.key_results"),
+                    "an objective needs at least one key result".into(),
+                ));
+            }
+            objectives.push(Objective {
+                title: o.title,
+                owner: o.owner,
+                team: o.team,
+                cycle,
+                key_results,
+            });
+        }
+        let t = raw.okr;
+        if !(0.0 < t.at_risk && t.at_risk <= t.on_track && t.on_track <= 1.0) {
+            return Err(anyhow!(
+                "{origin}: `okr`: thresholds must satisfy 0 < at_risk <= on_track <= 1"
+            ));
+        }
+
+        let email = match raw.email {
+            None => {
+                let me: lettre::message::Mailbox = "dawnpost <dawnpost@localhost>"
+                    .parse()
+                    .expect("valid mailbox");
+                EmailSettings {
+                    from: me.clone(),
+                    preview_to: me,
+                    templates_dir: None,
+                }
+            }
+            Some(e) => {
+                let mailbox = |v: &Spanned<String>, key: &str| {
+                    v.get_ref()
+                        .parse::<lettre::message::Mailbox>()
+                        .map_err(|err| {
+                            at(
+                                v.span(),
+                                key,
+                                format!("{:?} is not an email address: {err}", v.get_ref()),
+                            )
+                        })
+                };
+                let from = mailbox(&e.from, "email.from")?;
+                let preview_to = match &e.preview_to {
+                    Some(v) => mailbox(v, "email.preview_to")?,
+                    None => from.clone(),
+                };
+                EmailSettings {
+                    from,
+                    preview_to,
+                    templates_dir: e.templates_dir.map(|d| src.base_dir.join(d)),
+                }
+            }
+        };
+
         Ok(Config {
             origin: origin.clone(),
             shop: Shop {
@@ -407,6 +659,10 @@ impl Config {
             demo,
             format,
             catalog,
+            objectives,
+            okr_thresholds: t,
+            alerts: raw.alerts,
+            email,
         })
     }
 }

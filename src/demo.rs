@@ -641,6 +641,30 @@ impl Generator {
             .iter()
             .position(|p| p.sku == story::STOCKOUT_SKU)
             .expect("exists");
+        // Merchandising stocks up two days before a campaign: enough for the campaign's lifted
+        // demand plus a lead time of normal sales. The low-cover SKU's delivery is the one
+        // that did not come.
+        let units_per_day_now = self.base_sessions(d) * 0.03 * 1.6;
+        let total_weight_all: f64 = self.products.iter().map(|p| p.weight).sum();
+        let stocking: Vec<(usize, f64, i64)> = self
+            .campaigns
+            .iter()
+            .filter(|c| minus(c.start, 2) == d)
+            .flat_map(|c| {
+                c.skus
+                    .iter()
+                    .map(move |&i| (i, c.demand_lift, (c.end - c.start).num_days() + 1))
+            })
+            .collect();
+        for (i, lift, days) in stocking {
+            if i == low_cover {
+                continue;
+            }
+            let demand = units_per_day_now * self.products[i].weight / total_weight_all;
+            self.on_hand[i] += (demand
+                * (lift * days as f64 * 1.5 + f64::from(self.products[i].lead_time)))
+            .ceil() as i64;
+        }
         // Restocks arriving today.
         for i in 0..self.products.len() {
             let arrived: i64 = self.incoming[i]

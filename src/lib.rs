@@ -4,14 +4,22 @@
 //! and never reads the clock; `store`, `import`, `demo` and `cli` touch the outside world.
 //! See ARCHITECTURE.md.
 
+pub mod alert;
+pub mod chart;
 pub mod cli;
 pub mod compare;
+pub mod compose;
 pub mod config;
 pub mod demo;
+pub mod digest;
 pub mod format;
+pub mod gather;
 pub mod import;
+pub mod message;
 pub mod metric;
+pub mod okr;
 pub mod period;
+pub mod render;
 pub mod report;
 pub mod store;
 pub mod table;

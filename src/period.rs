@@ -135,6 +135,19 @@ pub fn fetch_ranges(d: NaiveDate, week_start: Weekday) -> Vec<(NaiveDate, NaiveD
     ranges
 }
 
+/// Sorts ranges and merges those that overlap or touch.
+pub fn merge_ranges(mut ranges: Vec<(NaiveDate, NaiveDate)>) -> Vec<(NaiveDate, NaiveDate)> {
+    ranges.sort();
+    let mut out: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for (a, b) in ranges {
+        match out.last_mut() {
+            Some(last) if a <= last.1 + Days::new(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
 fn minus(d: NaiveDate, days: u64) -> NaiveDate {
     d.checked_sub_days(Days::new(days)).expect("dates in range")
 }
@@ -212,6 +225,25 @@ mod tests {
         assert!(prev.daily_mean);
         let (_, prev) = ComparisonKind::PreviousDay.periods(d, Weekday::Mon);
         assert_eq!(prev.first(), date("2024-02-29"));
+    }
+
+    #[test]
+    fn merging_ranges() {
+        let r = merge_ranges(vec![
+            (date("2026-01-10"), date("2026-01-20")),
+            (date("2026-01-01"), date("2026-01-05")),
+            (date("2026-01-06"), date("2026-01-07")),
+            (date("2026-01-15"), date("2026-01-25")),
+            (date("2026-03-01"), date("2026-03-01")),
+        ]);
+        assert_eq!(
+            r,
+            vec![
+                (date("2026-01-01"), date("2026-01-07")),
+                (date("2026-01-10"), date("2026-01-25")),
+                (date("2026-03-01"), date("2026-03-01")),
+            ]
+        );
     }
 
     #[test]

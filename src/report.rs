@@ -57,7 +57,19 @@ impl MetricsReport {
 
 /// Runs every metric's SQL over the days the comparisons for `date` need.
 pub async fn fetch(store: &Store, config: &Config, date: NaiveDate) -> Result<Fetched> {
-    let ranges = fetch_ranges(date, config.shop.week_start);
+    fetch_with(store, config, date, &[]).await
+}
+
+/// Like [`fetch`], plus the `extra` ranges (chart windows, key-result windows).
+pub async fn fetch_with(
+    store: &Store,
+    config: &Config,
+    date: NaiveDate,
+    extra: &[(NaiveDate, NaiveDate)],
+) -> Result<Fetched> {
+    let mut ranges = fetch_ranges(date, config.shop.week_start);
+    ranges.extend_from_slice(extra);
+    let ranges = crate::period::merge_ranges(ranges);
     let mut out = Fetched::new();
     for metric in config.catalog.iter() {
         let entry = out.entry(metric.key.clone()).or_default();

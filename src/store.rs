@@ -254,6 +254,157 @@ impl Store {
     }
 }
 
+/// Yesterday's customer feedback on one theme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThemeCount {
+    pub theme: String,
+    pub count: i64,
+    pub negative: i64,
+    /// One comment, a negative one where there is one.
+    pub example: Option<String>,
+}
+
+impl Store {
+    /// Campaigns that overlap `first..=last`, with their promoted SKUs.
+    pub async fn promotions(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Vec<crate::alert::Promotion>> {
+        let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT c.campaign, c.channel, c.start_day, c.end_day, cs.sku \
+             FROM campaigns c LEFT JOIN campaign_skus cs ON cs.campaign = c.campaign \
+             WHERE c.start_day <= $2 AND c.end_day >= $1 ORDER BY c.start_day, c.campaign, cs.sku",
+        )
+        .bind(first.to_string())
+        .bind(last.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .context("cannot read the campaign calendar")?;
+        let mut out: Vec<crate::alert::Promotion> = Vec::new();
+        for (campaign, channel, start, end, sku) in rows {
+            if out.last().is_none_or(|p| p.campaign != campaign) {
+                out.push(crate::alert::Promotion {
+                    campaign,
+                    channel,
+                    start: start.parse().context("campaign start_day")?,
+                    end: end.parse().context("campaign end_day")?,
+                    skus: Vec::new(),
+                });
+            }
+            if let (Some(sku), Some(p)) = (sku, out.last_mut()) {
+                p.skus.push(sku);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stock positions on `d` of the given SKUs: the latest snapshot on or before `d` and
+    /// units sold over the `window` days ending on `d`.
+    pub async fn stock_positions(
+        &self,
+        skus: &[String],
+        d: NaiveDate,
+        window: u32,
+    ) -> Result<BTreeMap<String, crate::alert::StockPosition>> {
+        let from = d - chrono::Days::new(u64::from(window.max(1)) - 1);
+        let mut out = BTreeMap::new();
+        for sku in skus {
+            type Row = (String, String, i64, Option<i64>, Option<i64>);
+            let row: Option<Row> = sqlx::query_as(
+                "SELECT p.sku, p.name, p.lead_time_days, \
+                   (SELECT i.on_hand FROM inventory i WHERE i.sku = p.sku AND i.day <= $2 ORDER BY i.day DESC LIMIT 1), \
+                   (SELECT CAST(SUM(l.quantity) AS BIGINT) FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
+                     WHERE l.sku = p.sku AND o.day BETWEEN $3 AND $2 AND o.status <> 'cancelled') \
+                 FROM products p WHERE p.sku = $1",
+            )
+            .bind(sku.clone())
+            .bind(d.to_string())
+            .bind(from.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .with_context(|| format!("cannot read the stock of {sku}"))?;
+            if let Some((sku, name, lead, on_hand, sold)) = row {
+                out.insert(
+                    sku.clone(),
+                    crate::alert::StockPosition {
+                        sku,
+                        name,
+                        lead_time_days: lead,
+                        on_hand,
+                        units_sold_window: sold.unwrap_or(0),
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// SKUs with no stock at the end of `d`, with their names.
+    pub async fn out_of_stock(&self, d: NaiveDate) -> Result<Vec<(String, String)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT p.sku, p.name FROM inventory i JOIN products p ON p.sku = i.sku \
+             WHERE i.day = $1 AND i.on_hand <= 0 ORDER BY p.sku",
+        )
+        .bind(d.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .context("cannot read stock-outs")?;
+        Ok(rows)
+    }
+
+    /// Product names by SKU.
+    pub async fn product_names(&self) -> Result<BTreeMap<String, String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT sku, name FROM products")
+            .fetch_all(&self.reader)
+            .await
+            .context("cannot read products")?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Feedback themes on `d`, most mentioned first.
+    pub async fn feedback_themes(&self, d: NaiveDate) -> Result<Vec<ThemeCount>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT theme, sentiment, text, feedback_id FROM feedback WHERE day = $1 ORDER BY feedback_id",
+        )
+        .bind(d.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .context("cannot read feedback")?;
+        let mut themes: Vec<ThemeCount> = Vec::new();
+        for (theme, sentiment, text, _) in rows {
+            let i = match themes.iter().position(|t| t.theme == theme) {
+                Some(i) => i,
+                None => {
+                    themes.push(ThemeCount {
+                        theme,
+                        count: 0,
+                        negative: 0,
+                        example: None,
+                    });
+                    themes.len() - 1
+                }
+            };
+            let t = &mut themes[i];
+            t.count += 1;
+            let negative = sentiment == "negative";
+            if negative {
+                t.negative += 1;
+            }
+            if t.example.is_none() || (negative && t.negative == 1) {
+                t.example = Some(text);
+            }
+        }
+        themes.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(b.negative.cmp(&a.negative))
+                .then(a.theme.cmp(&b.theme))
+        });
+        Ok(themes)
+    }
+}
+
 impl std::fmt::Display for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.display)

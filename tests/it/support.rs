@@ -76,20 +76,7 @@ impl TestStore {
     pub async fn small(backend: Backend) -> Option<TestStore> {
         let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
         let t = TestStore::new(backend, &text).await?;
-        for table in [
-            "products",
-            "orders",
-            "order_lines",
-            "traffic",
-            "ad_spend",
-            "inventory",
-            "campaigns",
-            "fulfilment",
-            "returns",
-            "capacity",
-            "feedback",
-            "daily_values",
-        ] {
+        for table in dawnpost::table::IMPORTABLE.iter().map(|t| t.name) {
             dawnpost::import::import_csv(
                 &t.store,
                 table,

@@ -1,0 +1,332 @@
+//! Alerts that join marketing and operations: promoted SKUs running out, and order volume
+//! nearing warehouse capacity.
+//!
+//! Pure: takes the campaign calendar, stock and order figures already read from the store.
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// When alerts fire.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Alert on promoted SKUs with fewer days of cover than this, even within lead time.
+    #[serde(default = "default_min_cover")]
+    pub min_days_of_cover: f64,
+    /// Campaigns starting within this many days after the report date count as promoted.
+    #[serde(default = "default_lookahead")]
+    pub lookahead_days: u32,
+    /// Share of capacity above which order volume raises an alert.
+    #[serde(default = "default_capacity")]
+    pub capacity_threshold: f64,
+}
+
+fn default_min_cover() -> f64 {
+    7.0
+}
+fn default_lookahead() -> u32 {
+    7
+}
+fn default_capacity() -> f64 {
+    0.9
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            min_days_of_cover: default_min_cover(),
+            lookahead_days: default_lookahead(),
+            capacity_threshold: default_capacity(),
+        }
+    }
+}
+
+/// Days of sales that "days of cover" averages over.
+pub const COVER_WINDOW_DAYS: u32 = 14;
+
+/// A campaign from the calendar with its promoted SKUs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Promotion {
+    pub campaign: String,
+    pub channel: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub skus: Vec<String>,
+}
+
+/// A SKU's stock position on the report date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StockPosition {
+    pub sku: String,
+    pub name: String,
+    pub lead_time_days: i64,
+    /// Latest snapshot on or before the report date; None without any snapshot.
+    pub on_hand: Option<i64>,
+    /// Units sold over the [`COVER_WINDOW_DAYS`] days ending on the report date.
+    pub units_sold_window: i64,
+}
+
+impl StockPosition {
+    /// on hand / mean daily units; None when nothing sold (cover is unbounded) or no snapshot.
+    pub fn days_of_cover(&self) -> Option<f64> {
+        let on_hand = self.on_hand?;
+        if self.units_sold_window <= 0 {
+            return None;
+        }
+        Some(on_hand.max(0) as f64 / (self.units_sold_window as f64 / f64::from(COVER_WINDOW_DAYS)))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    OutOfStock,
+    LowCover,
+    Capacity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Warning,
+}
+
+/// One alert, with the facts it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub kind: AlertKind,
+    pub severity: Severity,
+    pub sku: Option<String>,
+    pub product: Option<String>,
+    pub campaign: Option<String>,
+    pub campaign_start: Option<NaiveDate>,
+    pub campaign_end: Option<NaiveDate>,
+    /// The campaign is running on the report date (not only upcoming).
+    pub campaign_running: bool,
+    pub on_hand: Option<i64>,
+    pub days_of_cover: Option<f64>,
+    pub lead_time_days: Option<i64>,
+    /// For capacity alerts: the day, its orders and capacity.
+    pub day: Option<NaiveDate>,
+    pub orders: Option<f64>,
+    pub capacity: Option<f64>,
+}
+
+/// Stock alerts for every SKU promoted on `d` or in the `lookahead_days` after it.
+pub fn stock_alerts(
+    d: NaiveDate,
+    promotions: &[Promotion],
+    stock: &BTreeMap<String, StockPosition>,
+    s: &AlertSettings,
+) -> Vec<Alert> {
+    let horizon = d + Days::new(u64::from(s.lookahead_days));
+    let mut out: Vec<Alert> = Vec::new();
+    for p in promotions
+        .iter()
+        .filter(|p| p.start <= horizon && p.end >= d)
+    {
+        for sku in &p.skus {
+            let Some(pos) = stock.get(sku) else { continue };
+            // One alert per SKU: the earliest campaign that promotes it.
+            if out.iter().any(|a| a.sku.as_deref() == Some(sku.as_str())) {
+                continue;
+            }
+            let cover = pos.days_of_cover();
+            let (kind, severity) = match (pos.on_hand, cover) {
+                (Some(n), _) if n <= 0 => (AlertKind::OutOfStock, Severity::Critical),
+                (_, Some(c)) if c < pos.lead_time_days as f64 => {
+                    (AlertKind::LowCover, Severity::Critical)
+                }
+                (_, Some(c)) if c < s.min_days_of_cover => (AlertKind::LowCover, Severity::Warning),
+                _ => continue,
+            };
+            out.push(Alert {
+                kind,
+                severity,
+                sku: Some(sku.clone()),
+                product: Some(pos.name.clone()),
+                campaign: Some(p.campaign.clone()),
+                campaign_start: Some(p.start),
+                campaign_end: Some(p.end),
+                campaign_running: p.start <= d,
+                on_hand: pos.on_hand,
+                days_of_cover: cover,
+                lead_time_days: Some(pos.lead_time_days),
+                day: None,
+                orders: None,
+                capacity: None,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.severity, a.kind, a.days_of_cover.unwrap_or(0.0))
+            .partial_cmp(&(b.severity, b.kind, b.days_of_cover.unwrap_or(0.0)))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    out
+}
+
+/// A capacity alert when the report date, or the busiest of the 7 days ending on it, ran
+/// above the threshold. `days` maps a day to (orders, capacity).
+pub fn capacity_alert(
+    d: NaiveDate,
+    days: &BTreeMap<NaiveDate, (f64, f64)>,
+    s: &AlertSettings,
+) -> Option<Alert> {
+    let week_start = d - Days::new(6);
+    let share = |(orders, cap): (f64, f64)| if cap > 0.0 { orders / cap } else { 0.0 };
+    let (day, (orders, capacity)) = days
+        .range(week_start..=d)
+        .filter(|(_, v)| v.1 > 0.0)
+        // The report date wins a tie: it is the freshest news.
+        .max_by(|a, b| share(*a.1).total_cmp(&share(*b.1)).then(a.0.cmp(b.0)))
+        .map(|(k, v)| (*k, *v))?;
+    if share((orders, capacity)) <= s.capacity_threshold {
+        return None;
+    }
+    Some(Alert {
+        kind: AlertKind::Capacity,
+        severity: if orders >= capacity {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        sku: None,
+        product: None,
+        campaign: None,
+        campaign_start: None,
+        campaign_end: None,
+        campaign_running: false,
+        on_hand: None,
+        days_of_cover: None,
+        lead_time_days: None,
+        day: Some(day),
+        orders: Some(orders),
+        capacity: Some(capacity),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn promo(name: &str, start: &str, end: &str, skus: &[&str]) -> Promotion {
+        Promotion {
+            campaign: name.into(),
+            channel: "email".into(),
+            start: d(start),
+            end: d(end),
+            skus: skus.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// `sold` units over 14 days is `sold / 14` a day.
+    fn pos(sku: &str, on_hand: i64, sold: i64, lead: i64) -> (String, StockPosition) {
+        (
+            sku.to_string(),
+            StockPosition {
+                sku: sku.into(),
+                name: format!("Product {sku}"),
+                lead_time_days: lead,
+                on_hand: Some(on_hand),
+                units_sold_window: sold,
+            },
+        )
+    }
+
+    #[test]
+    fn cover_just_below_and_just_above_lead_time() {
+        // 28 sold in 14 days = 2 a day. Lead time 10: 19 units = 9.5 days, 21 units = 10.5 days.
+        let stock: BTreeMap<_, _> = [pos("LOW", 19, 28, 10), pos("OK", 21, 28, 10)].into();
+        let promos = [promo("Sale", "2026-11-20", "2026-11-25", &["LOW", "OK"])];
+        let s = AlertSettings {
+            min_days_of_cover: 3.0,
+            ..Default::default()
+        };
+        let a = stock_alerts(d("2026-11-21"), &promos, &stock, &s);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].sku.as_deref(), Some("LOW"));
+        assert_eq!(a[0].days_of_cover, Some(9.5));
+        assert_eq!(
+            (a[0].kind, a[0].severity),
+            (AlertKind::LowCover, Severity::Critical)
+        );
+        assert!(a[0].campaign_running);
+    }
+
+    #[test]
+    fn minimum_cover_applies_within_lead_time() {
+        // Lead time 2 days, 5 days of cover: fine by lead time, short of a 7-day minimum.
+        let stock: BTreeMap<_, _> = [pos("A", 10, 28, 2)].into();
+        let promos = [promo("Sale", "2026-11-21", "2026-11-21", &["A"])];
+        let a = stock_alerts(d("2026-11-21"), &promos, &stock, &AlertSettings::default());
+        assert_eq!(
+            (a[0].kind, a[0].severity, a[0].days_of_cover),
+            (AlertKind::LowCover, Severity::Warning, Some(5.0))
+        );
+    }
+
+    #[test]
+    fn campaigns_starting_in_7_days_count_and_in_8_do_not() {
+        let stock: BTreeMap<_, _> = [pos("IN7", 0, 10, 5), pos("IN8", 0, 10, 5)].into();
+        let promos = [
+            promo("Soon", "2026-11-28", "2026-12-05", &["IN7"]),
+            promo("Later", "2026-11-29", "2026-12-05", &["IN8"]),
+            promo("Over", "2026-11-01", "2026-11-20", &["IN8"]),
+        ];
+        let a = stock_alerts(d("2026-11-21"), &promos, &stock, &AlertSettings::default());
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].sku.as_deref(), Some("IN7"));
+        assert_eq!(
+            (a[0].kind, a[0].severity),
+            (AlertKind::OutOfStock, Severity::Critical)
+        );
+        assert!(!a[0].campaign_running);
+    }
+
+    #[test]
+    fn stock_at_zero_is_out_of_stock_even_without_sales() {
+        let stock: BTreeMap<_, _> = [pos("Z", 0, 0, 5), pos("IDLE", 3, 0, 5)].into();
+        let promos = [promo("Sale", "2026-11-20", "2026-11-25", &["Z", "IDLE"])];
+        let a = stock_alerts(d("2026-11-21"), &promos, &stock, &AlertSettings::default());
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].kind, AlertKind::OutOfStock);
+        assert_eq!(a[0].days_of_cover, None);
+    }
+
+    #[test]
+    fn capacity_on_the_day_or_the_busiest_of_the_week() {
+        let s = AlertSettings::default();
+        let mut days: BTreeMap<NaiveDate, (f64, f64)> = BTreeMap::new();
+        for (i, orders) in [50.0, 60.0, 91.0, 70.0, 60.0, 80.0, 90.0]
+            .iter()
+            .enumerate()
+        {
+            days.insert(d("2026-11-15") + Days::new(i as u64), (*orders, 100.0));
+        }
+        // The 17th ran at 91%: above 90%.
+        let a = capacity_alert(d("2026-11-21"), &days, &s).unwrap();
+        assert_eq!(
+            (a.day, a.orders, a.severity),
+            (Some(d("2026-11-17")), Some(91.0), Severity::Warning)
+        );
+        // Exactly 90% is not above it.
+        days.insert(d("2026-11-17"), (90.0, 100.0));
+        assert_eq!(capacity_alert(d("2026-11-21"), &days, &s), None);
+        // A day eight days back does not count; over capacity is critical.
+        days.insert(d("2026-11-14"), (120.0, 100.0));
+        assert_eq!(capacity_alert(d("2026-11-21"), &days, &s), None);
+        days.insert(d("2026-11-21"), (101.0, 100.0));
+        assert_eq!(
+            capacity_alert(d("2026-11-21"), &days, &s).unwrap().severity,
+            Severity::Critical
+        );
+    }
+}

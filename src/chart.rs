@@ -1,0 +1,560 @@
+//! Charts: PNG images drawn with plotters from numbers the digest already holds.
+//!
+//! Pure (no files, no clock). Drawn at twice their display size for sharp text on high-DPI
+//! screens, on an opaque white background (dark-mode clients must not invert a transparent
+//! chart), with a font embedded in the binary so that no system font is ever looked up.
+
+use std::sync::Once;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::NaiveDate;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+use serde::Serialize;
+
+/// Display size of a time chart, in CSS pixels; the PNG has twice as many.
+pub const WIDTH: u32 = 560;
+pub const HEIGHT: u32 = 260;
+const SCALE: u32 = 2;
+
+/// Colours with a meaning, the same in every chart and in the email's text.
+pub mod palette {
+    use plotters::style::RGBColor;
+    pub const GOOD: RGBColor = RGBColor(0x1a, 0x7f, 0x37);
+    pub const BAD: RGBColor = RGBColor(0xcf, 0x22, 0x2e);
+    pub const WARN: RGBColor = RGBColor(0xbf, 0x87, 0x00);
+    pub const NEUTRAL: RGBColor = RGBColor(0x6e, 0x77, 0x81);
+    pub const PRIMARY: RGBColor = RGBColor(0x1f, 0x5f, 0xbf);
+    pub const COMPARE: RGBColor = RGBColor(0x9a, 0xa4, 0xae);
+    pub const GRID: RGBColor = RGBColor(0xea, 0xee, 0xf2);
+    pub const TEXT: RGBColor = RGBColor(0x3d, 0x44, 0x4d);
+    /// Bars without a good/bad meaning.
+    pub const SERIES_LIGHT: RGBColor = RGBColor(0x79, 0xa6, 0xe6);
+    /// A dark line that is not a series colour (conversion over traffic).
+    pub const TEXT_LIKE: RGBColor = RGBColor(0x24, 0x29, 0x2f);
+    /// For series without a good/bad meaning (traffic channels).
+    pub const SERIES: [RGBColor; 6] = [
+        RGBColor(0x1f, 0x5f, 0xbf),
+        RGBColor(0x0f, 0x8b, 0x8d),
+        RGBColor(0x82, 0x50, 0xdf),
+        RGBColor(0xd9, 0x73, 0x1a),
+        RGBColor(0x8c, 0x95, 0x9f),
+        RGBColor(0xc2, 0x3b, 0x8a),
+    ];
+
+    /// `#rrggbb` for HTML.
+    pub fn hex(c: RGBColor) -> String {
+        format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LineStyle {
+    Solid,
+    Dashed,
+    Bars,
+    /// Stacked filled areas (all `Area` lines of an axis stack in order).
+    Area,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub label: String,
+    pub color: RGBColor,
+    pub style: LineStyle,
+    /// One value per day of the chart; None is a gap.
+    pub values: Vec<Option<f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub lines: Vec<Line>,
+    /// Formats tick labels in the axis unit.
+    pub unit: AxisUnit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AxisUnit {
+    Money(String),
+    Count,
+    Percent,
+    Hours,
+}
+
+impl AxisUnit {
+    /// Percent ticks get a decimal when the axis spans under ten points.
+    fn tick_for(&self, v: f64, span: f64) -> String {
+        match self {
+            AxisUnit::Percent if span < 0.1 => format!("{:.1}%", v * 100.0),
+            _ => self.tick(v),
+        }
+    }
+
+    fn tick(&self, v: f64) -> String {
+        let compact = |v: f64| {
+            if v.abs() >= 1_000_000.0 {
+                format!("{:.1}M", v / 1_000_000.0)
+            } else if v.abs() >= 10_000.0 {
+                format!("{:.0}k", v / 1_000.0)
+            } else if v.abs() >= 1_000.0 {
+                format!("{:.1}k", v / 1_000.0)
+            } else {
+                format!("{v:.0}")
+            }
+        };
+        match self {
+            AxisUnit::Money(sym) => format!("{sym}{}", compact(v)),
+            AxisUnit::Count => compact(v),
+            AxisUnit::Percent => format!("{:.0}%", v * 100.0),
+            AxisUnit::Hours => format!("{v:.0} h"),
+        }
+    }
+}
+
+/// Days on x, one or two value axes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeChart {
+    pub days: Vec<NaiveDate>,
+    pub primary: Axis,
+    pub secondary: Option<Axis>,
+}
+
+/// Key results: progress against the pace the cycle expects by now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressChart {
+    pub rows: Vec<ProgressRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressRow {
+    pub label: String,
+    pub progress: Option<f64>,
+    pub expected: f64,
+    pub color: RGBColor,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChartKind {
+    Time(TimeChart),
+    Progress(ProgressChart),
+}
+
+impl ChartKind {
+    /// Display size in CSS pixels.
+    pub fn size(&self) -> (u32, u32) {
+        match self {
+            ChartKind::Time(_) => (WIDTH, HEIGHT),
+            ChartKind::Progress(p) => (WIDTH, 40 + 34 * p.rows.len().max(1) as u32),
+        }
+    }
+}
+
+static FONT: Once = Once::new();
+const FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+fn register() {
+    FONT.call_once(|| {
+        // plotters keeps a process-wide font table; registering the embedded font under the
+        // family every chart asks for means no system font lookup ever happens.
+        if register_font("sans-serif", FontStyle::Normal, FONT_BYTES).is_err() {
+            tracing::error!("the embedded chart font could not be registered");
+        }
+    });
+}
+
+/// Draws a chart to PNG bytes.
+pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
+    register();
+    let (w, h) = kind.size();
+    let (pw, ph) = (w * SCALE, h * SCALE);
+    let mut rgb = vec![255u8; (pw * ph * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (pw, ph)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        match kind {
+            ChartKind::Time(t) => draw_time(&root, t)?,
+            ChartKind::Progress(p) => draw_progress(&root, p)?,
+        }
+        root.present().map_err(draw_err)?;
+    }
+    let mut png = Vec::new();
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        &mut png,
+        image::codecs::png::CompressionType::Best,
+        image::codecs::png::FilterType::Adaptive,
+    );
+    image::ImageEncoder::write_image(encoder, &rgb, pw, ph, image::ColorType::Rgb8)
+        .context("cannot encode the chart as PNG")?;
+    Ok(png)
+}
+
+fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("cannot draw chart: {e:?}")
+}
+
+fn font(size: u32) -> TextStyle<'static> {
+    ("sans-serif", (size * SCALE) as f64)
+        .into_font()
+        .color(&palette::TEXT)
+}
+
+/// Running totals of the stacked `Area` lines, bottom first.
+fn stacked(axis: &Axis) -> Vec<(usize, Vec<f64>)> {
+    let mut totals: Vec<f64> = Vec::new();
+    let mut out = Vec::new();
+    for (i, l) in axis
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.style == LineStyle::Area)
+    {
+        if totals.is_empty() {
+            totals = vec![0.0; l.values.len()];
+        }
+        for (t, v) in totals.iter_mut().zip(&l.values) {
+            *t += v.unwrap_or(0.0);
+        }
+        out.push((i, totals.clone()));
+    }
+    out
+}
+
+fn range(axis: &Axis, from_zero: bool) -> (f64, f64) {
+    let stack_top = stacked(axis)
+        .last()
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default();
+    let values = axis
+        .lines
+        .iter()
+        .filter(|l| l.style != LineStyle::Area)
+        .flat_map(|l| l.values.iter().flatten().copied())
+        .chain(stack_top);
+    let (mut lo, mut hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        return (0.0, 1.0);
+    }
+    if from_zero {
+        lo = lo.min(0.0);
+    }
+    if (hi - lo).abs() < 1e-9 {
+        hi = lo + 1.0;
+    }
+    let pad = (hi - lo) * 0.08;
+    (if from_zero { lo } else { lo - pad }, hi + pad)
+}
+
+fn segments(values: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for (i, v) in values.iter().enumerate() {
+        match v {
+            Some(v) => out.last_mut().expect("one segment").push((i as f64, *v)),
+            None if !out.last().expect("one segment").is_empty() => out.push(Vec::new()),
+            None => {}
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Result<()> {
+    let n = t.days.len().max(2);
+    let x = -0.6..(n as f64 - 0.4);
+    let (y0, y1) = range(&t.primary, true);
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .margin(10 * SCALE)
+        .margin_top(34 * SCALE)
+        .x_label_area_size(22 * SCALE)
+        .y_label_area_size(44 * SCALE)
+        .right_y_label_area_size(if t.secondary.is_some() { 40 * SCALE } else { 0 });
+    let days = t.days.clone();
+    let x_fmt = move |v: &f64| {
+        let i = v.round();
+        if (v - i).abs() > 1e-6 || i < 0.0 {
+            return String::new();
+        }
+        days.get(i as usize)
+            .map(|d| d.format("%-d %b").to_string())
+            .unwrap_or_default()
+    };
+    let secondary_range = t.secondary.as_ref().map(|a| range(a, false));
+    let (s0, s1) = secondary_range.unwrap_or((0.0, 1.0));
+    let mut chart = builder
+        .build_cartesian_2d(x.clone(), y0..y1)
+        .map_err(draw_err)?
+        .set_secondary_coord(x, s0..s1);
+    let unit = t.primary.unit.clone();
+    let span = y1 - y0;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(6)
+        .y_labels(5)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&|v| unit.tick_for(*v, span))
+        .label_style(font(11))
+        .bold_line_style(palette::GRID.stroke_width(SCALE))
+        .light_line_style(TRANSPARENT)
+        .axis_style(palette::COMPARE.stroke_width(SCALE))
+        .draw()
+        .map_err(draw_err)?;
+    if let Some(sec) = &t.secondary {
+        let unit = sec.unit.clone();
+        let span = s1 - s0;
+        chart
+            .configure_secondary_axes()
+            .y_labels(5)
+            .y_label_formatter(&|v| unit.tick_for(*v, span))
+            .label_style(font(11))
+            .axis_style(palette::COMPARE.stroke_width(SCALE))
+            .draw()
+            .map_err(draw_err)?;
+    }
+    let bar_count = t
+        .primary
+        .lines
+        .iter()
+        .filter(|l| l.style == LineStyle::Bars)
+        .count()
+        .max(1);
+    let mut bar_i = 0;
+    // Stacked areas first, largest total at the back, so each band shows its own colour.
+    for (i, totals) in stacked(&t.primary).into_iter().rev() {
+        let color = t.primary.lines[i].color;
+        let points: Vec<(f64, f64)> = totals
+            .iter()
+            .enumerate()
+            .map(|(x, v)| (x as f64, *v))
+            .collect();
+        chart
+            .draw_series(AreaSeries::new(points, 0.0, color.mix(0.9).filled()))
+            .map_err(draw_err)?;
+    }
+    for line in &t.primary.lines {
+        let style = line.color.stroke_width(3 * SCALE);
+        match line.style {
+            LineStyle::Area => {}
+            LineStyle::Bars => {
+                let width = 0.7 / bar_count as f64;
+                let offset = -0.35 + width * bar_i as f64;
+                bar_i += 1;
+                chart
+                    .draw_series(line.values.iter().enumerate().filter_map(|(i, v)| {
+                        v.map(|v| {
+                            let x0 = i as f64 + offset;
+                            Rectangle::new([(x0, 0.0), (x0 + width * 0.9, v)], line.color.filled())
+                        })
+                    }))
+                    .map_err(draw_err)?;
+            }
+            LineStyle::Solid | LineStyle::Dashed => {
+                for seg in segments(&line.values) {
+                    if line.style == LineStyle::Dashed {
+                        chart
+                            .draw_series(DashedLineSeries::new(seg, 8 * SCALE, 6 * SCALE, style))
+                            .map_err(draw_err)?;
+                    } else {
+                        chart
+                            .draw_series(LineSeries::new(seg, style))
+                            .map_err(draw_err)?;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(sec) = &t.secondary {
+        for line in &sec.lines {
+            let style = line.color.stroke_width(3 * SCALE);
+            for seg in segments(&line.values) {
+                if line.style == LineStyle::Dashed {
+                    chart
+                        .draw_secondary_series(DashedLineSeries::new(
+                            seg,
+                            8 * SCALE,
+                            6 * SCALE,
+                            style,
+                        ))
+                        .map_err(draw_err)?;
+                } else {
+                    chart
+                        .draw_secondary_series(LineSeries::new(seg, style))
+                        .map_err(draw_err)?;
+                }
+            }
+        }
+    }
+    let mut entries: Vec<(&Line, bool)> = t.primary.lines.iter().map(|l| (l, false)).collect();
+    if let Some(sec) = &t.secondary {
+        entries.extend(sec.lines.iter().map(|l| (l, true)));
+    }
+    legend(root, &entries)
+}
+
+/// A one-line legend across the top: a swatch in each series' style, then its label.
+fn legend(root: &DrawingArea<BitMapBackend<'_>, Shift>, entries: &[(&Line, bool)]) -> Result<()> {
+    let style = font(11);
+    let (mut x, y) = ((56 * SCALE) as i32, (14 * SCALE) as i32);
+    for (line, right_axis) in entries {
+        let label = if *right_axis {
+            format!("{} (right)", line.label)
+        } else {
+            line.label.clone()
+        };
+        let swatch = (18 * SCALE) as i32;
+        match line.style {
+            LineStyle::Bars | LineStyle::Area => {
+                root.draw(&Rectangle::new(
+                    [
+                        (x, y - 5 * SCALE as i32),
+                        (x + swatch, y + 5 * SCALE as i32),
+                    ],
+                    line.color.filled(),
+                ))
+                .map_err(draw_err)?;
+            }
+            LineStyle::Solid => {
+                root.draw(&PathElement::new(
+                    vec![(x, y), (x + swatch, y)],
+                    line.color.stroke_width(3 * SCALE),
+                ))
+                .map_err(draw_err)?;
+            }
+            LineStyle::Dashed => {
+                for k in 0..2 {
+                    let a = x + k * 11 * SCALE as i32;
+                    root.draw(&PathElement::new(
+                        vec![(a, y), (a + 7 * SCALE as i32, y)],
+                        line.color.stroke_width(3 * SCALE),
+                    ))
+                    .map_err(draw_err)?;
+                }
+            }
+        }
+        x += swatch + (5 * SCALE) as i32;
+        root.draw(&Text::new(
+            label.clone(),
+            (x, y - 7 * SCALE as i32),
+            style.clone(),
+        ))
+        .map_err(draw_err)?;
+        let (w, _) = root.estimate_text_size(&label, &style).map_err(draw_err)?;
+        x += w as i32 + (14 * SCALE) as i32;
+    }
+    Ok(())
+}
+
+/// Progress below the baseline is drawn down to this floor (and labelled with its value).
+const PROGRESS_FLOOR: f64 = -0.4;
+
+fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart) -> Result<()> {
+    let n = p.rows.len().max(1);
+    let max = p
+        .rows
+        .iter()
+        .filter_map(|r| r.progress)
+        .fold(1.0f64, f64::max)
+        .min(2.0)
+        * 1.12;
+    let min = if p.rows.iter().any(|r| r.progress.is_some_and(|v| v < 0.0)) {
+        PROGRESS_FLOOR - 0.05
+    } else {
+        0.0
+    };
+    let labels: Vec<String> = p.rows.iter().map(|r| r.label.clone()).collect();
+    let mut chart = ChartBuilder::on(root)
+        .margin(10 * SCALE)
+        .x_label_area_size(20 * SCALE)
+        .y_label_area_size(175 * SCALE)
+        .build_cartesian_2d(min..max, -0.5..(n as f64 - 0.5))
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_labels(7)
+        .y_labels(n)
+        .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .y_label_formatter(&|v| {
+            let i = v.round();
+            if (v - i).abs() > 1e-6 || i < 0.0 {
+                return String::new();
+            }
+            labels.get(n - 1 - i as usize).cloned().unwrap_or_default()
+        })
+        .label_style(font(11))
+        .bold_line_style(palette::GRID.stroke_width(SCALE))
+        .light_line_style(TRANSPARENT)
+        .axis_style(palette::COMPARE.stroke_width(SCALE))
+        .draw()
+        .map_err(draw_err)?;
+    for (i, row) in p.rows.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let label = match row.progress {
+            Some(progress) => {
+                let v = progress.clamp(PROGRESS_FLOOR, max);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(0.0, y - 0.28), (v, y + 0.28)],
+                        row.color.filled(),
+                    )))
+                    .map_err(draw_err)?;
+                format!("{:.0}%", progress * 100.0)
+            }
+            None => "no data".to_string(),
+        };
+        // The pace the cycle expects by now: a dark tick across the bar.
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(row.expected, y - 0.42), (row.expected, y + 0.42)],
+                palette::TEXT.stroke_width(3 * SCALE),
+            )))
+            .map_err(draw_err)?;
+        let at = row.progress.unwrap_or(0.0).clamp(0.0, max) + (max - min) * 0.015;
+        chart
+            .draw_series(std::iter::once(Text::new(label, (at, y + 0.12), font(11))))
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_split_at_gaps() {
+        let s = segments(&[Some(1.0), None, Some(2.0), Some(3.0), None]);
+        assert_eq!(s, vec![vec![(0.0, 1.0)], vec![(2.0, 2.0), (3.0, 3.0)]]);
+    }
+
+    #[test]
+    fn a_chart_is_a_png_at_twice_the_display_size() {
+        let days: Vec<NaiveDate> = (0..30)
+            .map(|i| NaiveDate::from_ymd_opt(2026, 10, 23).unwrap() + chrono::Days::new(i))
+            .collect();
+        let chart = ChartKind::Time(TimeChart {
+            days,
+            primary: Axis {
+                lines: vec![Line {
+                    label: "Revenue".into(),
+                    color: palette::PRIMARY,
+                    style: LineStyle::Solid,
+                    values: (0..30)
+                        .map(|i| Some(1000.0 + 10.0 * f64::from(i)))
+                        .collect(),
+                }],
+                unit: AxisUnit::Money("£".into()),
+            },
+            secondary: None,
+        });
+        let png = render_png(&chart).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        // IHDR width and height, big-endian at bytes 16..24.
+        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert_eq!((w, h), (WIDTH * 2, HEIGHT * 2));
+        // Colour type 2: RGB, no alpha channel, so no transparency.
+        assert_eq!(png[25], 2);
+    }
+}

@@ -1,0 +1,85 @@
+//! Composing the morning email for one date: gather, build the digest, draw, render.
+//!
+//! `preview` writes the result to files; `send` (next) will deliver the same message.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Tz;
+
+use crate::config::Config;
+use crate::digest::{self, Digest};
+use crate::gather;
+use crate::message;
+use crate::render::{Rendered, Templates};
+use crate::store::Store;
+
+/// A composed email: the digest it shows and its rendered parts.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub digest: Digest,
+    pub rendered: Rendered,
+}
+
+/// Reads the store and renders the email for report date `d`, generated at `now`.
+pub async fn compose(
+    store: &Store,
+    config: &Config,
+    templates: &Templates,
+    d: NaiveDate,
+    now: DateTime<Tz>,
+) -> Result<Composed> {
+    let inputs = gather::gather(store, config, d).await?;
+    let (digest, specs) = digest::build(config, d, now, &inputs);
+    let images = digest::draw_charts(&specs)?;
+    let rendered = templates.render_digest(&digest, images)?;
+    Ok(Composed { digest, rendered })
+}
+
+/// The files a preview wrote.
+#[derive(Debug, Clone)]
+pub struct PreviewFiles {
+    pub html: PathBuf,
+    pub text: PathBuf,
+    pub eml: PathBuf,
+    pub images: Vec<PathBuf>,
+}
+
+/// Writes `index.html` (with `cid:` references pointed at the chart files beside it),
+/// `digest.txt`, the charts and `digest.eml`, the exact message `send` delivers.
+pub fn write_preview(
+    c: &Composed,
+    config: &Config,
+    now: DateTime<Tz>,
+    out: &Path,
+) -> Result<PreviewFiles> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let write = |name: &str, bytes: &[u8]| -> Result<PathBuf> {
+        let p = out.join(name);
+        std::fs::write(&p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
+        Ok(p)
+    };
+    let mut html = c.rendered.html.clone();
+    let mut images = Vec::new();
+    for (view, png) in &c.rendered.images {
+        images.push(write(&view.file_name, png)?);
+        html = html.replace(
+            &format!("src=\"{}\"", view.src),
+            &format!("src=\"{}\"", view.file_name),
+        );
+    }
+    let msg = message::build(
+        &c.rendered,
+        &config.email.from,
+        &config.email.preview_to,
+        c.digest.date,
+        now,
+    )?;
+    Ok(PreviewFiles {
+        html: write("index.html", html.as_bytes())?,
+        text: write("digest.txt", c.rendered.text.as_bytes())?,
+        eml: write("digest.eml", &msg.formatted())?,
+        images,
+    })
+}

@@ -1,0 +1,1168 @@
+//! The digest: everything the morning email shows, as one serializable value.
+//!
+//! Pure: built from [`DigestInputs`], the config, the report date and the generation time.
+//! Every number is formatted here, so the templates only place text; they compute nothing.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Days, NaiveDate};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::alert::{self, Alert, AlertKind, Severity};
+use crate::chart::{
+    self, Axis, AxisUnit, ChartKind, Line, LineStyle, ProgressChart, ProgressRow, TimeChart,
+    palette,
+};
+use crate::compare::{Comparison, Series, Value, Verdict};
+use crate::config::Config;
+use crate::format::Formatter;
+use crate::gather::{CHART_DAYS, DigestInputs};
+use crate::metric::{Team, Unit};
+use crate::okr::{self, Status};
+use crate::period::{ComparisonKind, Period};
+use crate::report::{self, MetricResult, MetricsReport};
+
+/// The four numbers both teams read first.
+pub const HEADLINE: [&str; 4] = ["net_revenue", "orders", "conversion_rate", "aov"];
+const MARKETING: [&str; 9] = [
+    "sessions",
+    "conversion_rate",
+    "add_to_cart_rate",
+    "cart_abandonment_rate",
+    "new_customers",
+    "repeat_purchase_rate",
+    "ad_spend",
+    "roas",
+    "cac",
+];
+const OPERATIONS: [&str; 10] = [
+    "capacity_utilisation",
+    "fulfilment_hours",
+    "shipped_within_24h",
+    "on_time_delivery",
+    "return_rate",
+    "units",
+    "skus_out_of_stock",
+    "promo_sell_through",
+    "gross_margin",
+    "discount_rate",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Digest {
+    pub shop: String,
+    pub date: NaiveDate,
+    /// "Saturday 21 November 2026".
+    pub date_long: String,
+    /// "Sat 21 Nov".
+    pub date_short: String,
+    pub weekday_short: String,
+    pub timezone: String,
+    /// "22 Nov 2026 06:00 GMT".
+    pub generated_at: String,
+    /// The hidden first line email clients show beside the subject.
+    pub preheader: String,
+    /// Pieces of the subject line.
+    pub subject: Subject,
+    pub freshness: Vec<Freshness>,
+    /// Sources whose data stops before the report date, as a sentence; empty when all are fresh.
+    pub stale_note: String,
+    pub headline: Vec<Tile>,
+    pub marketing: Section,
+    pub operations: Section,
+    pub channels: Vec<ChannelRow>,
+    pub funnel: Vec<FunnelStep>,
+    pub top_returns: Vec<ReturnRow>,
+    pub out_of_stock: Vec<String>,
+    pub objectives: Vec<ObjectiveView>,
+    pub alerts: Vec<AlertView>,
+    /// "2 alerts", "1 alert", "no alerts".
+    pub alerts_phrase: String,
+    pub feedback: Vec<ThemeView>,
+    pub charts: Vec<ChartView>,
+    /// The same charts by id (revenue, orders_capacity, traffic, fulfilment, key_results).
+    pub chart: BTreeMap<String, ChartView>,
+    /// Colours with a meaning, as in the charts.
+    pub colors: Colors,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Subject {
+    pub revenue: String,
+    /// "+8%" against the same weekday last week, or "n/a".
+    pub revenue_change: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Colors {
+    pub good: String,
+    pub bad: String,
+    pub warn: String,
+    pub neutral: String,
+    pub primary: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Freshness {
+    pub source: String,
+    pub last_day: String,
+    pub stale: bool,
+}
+
+/// A change against one earlier period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// "vs last Sat".
+    pub label: String,
+    /// "+8.2%", "-0.4 pts", "n/a".
+    pub change: String,
+    /// The earlier value, formatted.
+    pub previous: String,
+    /// good | bad | neutral | unknown.
+    pub tone: &'static str,
+    /// "▲", "▼" or "·": the direction of the change, for readers who cannot see colour.
+    pub arrow: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tile {
+    pub key: String,
+    pub label: String,
+    pub value: String,
+    pub changes: Vec<Change>,
+}
+
+/// A metric as a table row: yesterday, three changes and month to date.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub key: String,
+    pub label: String,
+    pub value: String,
+    pub vs_day: Change,
+    pub vs_week: Change,
+    pub vs_year: Change,
+    pub mtd: String,
+    pub vs_mtd: Change,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub title: String,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelRow {
+    pub channel: String,
+    pub sessions: String,
+    pub share: String,
+    pub vs_week: Change,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FunnelStep {
+    pub step: String,
+    pub count: String,
+    /// Share of sessions.
+    pub of_sessions: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReturnRow {
+    pub sku: String,
+    pub product: String,
+    pub returned: String,
+    pub sold: String,
+    pub rate: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectiveView {
+    pub title: String,
+    pub owner: String,
+    pub team: String,
+    /// "1 Oct - 31 Dec 2026 · day 52 of 92".
+    pub cycle: String,
+    pub progress: String,
+    pub status: String,
+    pub tone: &'static str,
+    pub key_results: Vec<KrView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KrView {
+    pub title: String,
+    pub current: String,
+    pub baseline: String,
+    pub target: String,
+    pub progress: String,
+    pub expected: String,
+    pub status: String,
+    pub tone: &'static str,
+    /// "last 7 days" or "cycle to date".
+    pub window: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertView {
+    pub kind: AlertKind,
+    pub severity: Severity,
+    /// critical | warning
+    pub tone: &'static str,
+    pub title: String,
+    pub detail: String,
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThemeView {
+    pub theme: String,
+    pub count: i64,
+    pub negative: i64,
+    pub example: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChartView {
+    pub id: String,
+    pub title: String,
+    /// `cid:` reference in the email; preview points it at a file.
+    pub src: String,
+    pub file_name: String,
+    pub alt: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// A chart to draw: its view in the digest and its data.
+#[derive(Debug, Clone)]
+pub struct ChartSpec {
+    pub view: ChartView,
+    pub kind: ChartKind,
+}
+
+/// Builds the digest for report date `d`, generated at `now`.
+pub fn build(
+    config: &Config,
+    d: NaiveDate,
+    now: DateTime<Tz>,
+    inputs: &DigestInputs,
+) -> (Digest, Vec<ChartSpec>) {
+    let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+    let report = report::assemble(config, d, &inputs.fetched);
+    let weekday = d.format("%a").to_string();
+    let ctx = Ctx {
+        f: &f,
+        weekday: &weekday,
+    };
+
+    let headline: Vec<Tile> = HEADLINE
+        .iter()
+        .filter_map(|k| report.get(k))
+        .map(|m| Tile {
+            key: m.key.clone(),
+            label: m.label.clone(),
+            value: f.value(m.unit, m.comparisons[0].current),
+            changes: [
+                ComparisonKind::SameWeekdayLastWeek,
+                ComparisonKind::PreviousDay,
+                ComparisonKind::SameWeekdayLastYear,
+            ]
+            .iter()
+            .map(|k| ctx.change(m, comparison(m, *k)))
+            .collect(),
+        })
+        .collect();
+
+    let custom = |team_matches: &dyn Fn(Team) -> bool| -> Vec<&MetricResult> {
+        report
+            .metrics
+            .iter()
+            .filter(|m| {
+                m.breakdown.is_empty() && !is_builtin(config, &m.key) && team_matches(m.team)
+            })
+            .collect()
+    };
+    let rows = |keys: &[&str], extra: Vec<&MetricResult>| -> Vec<Row> {
+        keys.iter()
+            .filter_map(|k| report.get(k))
+            .chain(extra)
+            .map(|m| ctx.row(m))
+            .collect()
+    };
+    let marketing = Section {
+        title: "Marketing".into(),
+        rows: rows(&MARKETING, custom(&|t| t == Team::Marketing)),
+    };
+    let operations = Section {
+        title: "Operations & merchandising".into(),
+        rows: rows(&OPERATIONS, custom(&|t| t != Team::Marketing)),
+    };
+
+    let alerts = build_alerts(config, d, inputs, &f);
+    let alerts_phrase = match alerts.len() {
+        0 => "no alerts".to_string(),
+        1 => "1 alert".to_string(),
+        n => format!("{n} alerts"),
+    };
+    let (objectives, kr_rows) = build_objectives(config, d, inputs, &f);
+
+    let revenue = report.get("net_revenue");
+    let revenue_value = revenue.map_or("n/a".into(), |m| f.value(m.unit, m.comparisons[0].current));
+    let revenue_change = revenue.map_or("n/a".into(), |m| {
+        let c = comparison(m, ComparisonKind::SameWeekdayLastWeek);
+        match c.rel_change {
+            Some(r) => format!(
+                "{}{:.0}%",
+                if r >= 0.0 { "+" } else { "-" },
+                (r * 100.0).abs()
+            ),
+            None => "n/a".into(),
+        }
+    });
+    let orders = report
+        .get("orders")
+        .map_or("n/a".into(), |m| f.value(m.unit, m.comparisons[0].current));
+    let preheader = format!(
+        "Revenue {revenue_value} ({revenue_change} vs last {weekday}), {orders} orders, {alerts_phrase}. Marketing and operations, side by side."
+    );
+
+    let freshness: Vec<Freshness> = inputs
+        .freshness
+        .iter()
+        .map(|(source, last)| Freshness {
+            source: source.replace('_', " "),
+            last_day: last.map_or("no data".into(), |l| l.format("%-d %b %Y").to_string()),
+            stale: last.is_none_or(|l| l < d),
+        })
+        .collect();
+    let stale: Vec<String> = freshness
+        .iter()
+        .filter(|s| s.stale)
+        .map(|s| format!("{} (last: {})", s.source, s.last_day))
+        .collect();
+    let stale_note = if stale.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Incomplete data for {}: {}.",
+            d.format("%-d %b"),
+            stale.join(", ")
+        )
+    };
+
+    let mut specs = charts(config, d, inputs, &report, &f, &weekday);
+    if !kr_rows.is_empty() {
+        specs.push(kr_chart(&kr_rows));
+    }
+
+    let digest = Digest {
+        shop: config.shop.name.clone(),
+        date: d,
+        date_long: d.format("%A %-d %B %Y").to_string(),
+        date_short: d.format("%a %-d %b").to_string(),
+        weekday_short: weekday.clone(),
+        timezone: config.shop.timezone.name().to_string(),
+        generated_at: now.format("%-d %b %Y %H:%M %Z").to_string(),
+        preheader,
+        subject: Subject {
+            revenue: revenue_value,
+            revenue_change,
+        },
+        freshness,
+        stale_note,
+        headline,
+        marketing,
+        operations,
+        channels: channels(&report, &ctx),
+        funnel: funnel(&report, &f),
+        top_returns: top_returns(config, d, inputs, &f),
+        out_of_stock: inputs
+            .out_of_stock
+            .iter()
+            .map(|(sku, name)| format!("{sku} {name}"))
+            .collect(),
+        objectives,
+        alerts,
+        alerts_phrase,
+        feedback: inputs
+            .feedback
+            .iter()
+            .take(5)
+            .map(|t| ThemeView {
+                theme: t.theme.clone(),
+                count: t.count,
+                negative: t.negative,
+                example: t.example.clone().unwrap_or_default(),
+            })
+            .collect(),
+        charts: specs.iter().map(|s| s.view.clone()).collect(),
+        chart: specs
+            .iter()
+            .map(|s| (s.view.id.clone(), s.view.clone()))
+            .collect(),
+        colors: Colors {
+            good: palette::hex(palette::GOOD),
+            bad: palette::hex(palette::BAD),
+            warn: palette::hex(palette::WARN),
+            neutral: palette::hex(palette::NEUTRAL),
+            primary: palette::hex(palette::PRIMARY),
+        },
+    };
+    (digest, specs)
+}
+
+fn is_builtin(config: &Config, key: &str) -> bool {
+    config.catalog.get(key).is_some_and(|m| m.builtin)
+}
+
+fn comparison(m: &MetricResult, kind: ComparisonKind) -> &Comparison {
+    m.comparisons
+        .iter()
+        .find(|c| c.kind == kind)
+        .expect("every comparison is computed")
+}
+
+fn tone(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Good => "good",
+        Verdict::Bad => "bad",
+        Verdict::Neutral => "neutral",
+        Verdict::Unknown => "unknown",
+    }
+}
+
+fn arrow(c: &Comparison) -> &'static str {
+    match c.abs_change {
+        Some(a) if a > 0.0 => "▲",
+        Some(a) if a < 0.0 => "▼",
+        _ => "·",
+    }
+}
+
+struct Ctx<'a> {
+    f: &'a Formatter,
+    weekday: &'a str,
+}
+
+impl Ctx<'_> {
+    fn change(&self, m: &MetricResult, c: &Comparison) -> Change {
+        let label = match c.kind {
+            ComparisonKind::PreviousDay => "vs day before".to_string(),
+            ComparisonKind::SameWeekdayLastWeek => format!("vs last {}", self.weekday),
+            ComparisonKind::SameWeekdayFourWeekMean => format!("vs 4-{} avg", self.weekday),
+            ComparisonKind::WeekToDate => "vs last week to date".to_string(),
+            ComparisonKind::MonthToDate => "vs last month to date".to_string(),
+            ComparisonKind::SameWeekdayLastYear => "vs last year".to_string(),
+        };
+        let change = self.f.change(m.unit, c);
+        // A change that rounds to nothing at the shown precision reads as no change.
+        let negligible =
+            c.abs_change.is_some() && !change.chars().any(|ch| ch.is_ascii_digit() && ch != '0');
+        Change {
+            label,
+            change: if negligible {
+                change.replacen(['+', '-'], "±", 1)
+            } else {
+                change
+            },
+            previous: self.f.value(m.unit, c.previous),
+            tone: if negligible {
+                "neutral"
+            } else {
+                tone(c.verdict)
+            },
+            arrow: if negligible { "·" } else { arrow(c) },
+        }
+    }
+
+    fn row(&self, m: &MetricResult) -> Row {
+        let mtd = comparison(m, ComparisonKind::MonthToDate);
+        Row {
+            key: m.key.clone(),
+            label: m.label.clone(),
+            value: self.f.value(m.unit, m.comparisons[0].current),
+            vs_day: self.change(m, comparison(m, ComparisonKind::PreviousDay)),
+            vs_week: self.change(m, comparison(m, ComparisonKind::SameWeekdayLastWeek)),
+            vs_year: self.change(m, comparison(m, ComparisonKind::SameWeekdayLastYear)),
+            mtd: self.f.value(m.unit, mtd.current),
+            vs_mtd: self.change(m, mtd),
+        }
+    }
+}
+
+fn channels(report: &MetricsReport, ctx: &Ctx<'_>) -> Vec<ChannelRow> {
+    let Some(m) = report.get("sessions_by_channel") else {
+        return Vec::new();
+    };
+    let total: f64 = m
+        .breakdown
+        .iter()
+        .filter_map(|b| b.comparisons[0].current.get())
+        .sum();
+    let mut rows: Vec<(f64, ChannelRow)> = m
+        .breakdown
+        .iter()
+        .map(|b| {
+            let v = b.comparisons[0].current.get().unwrap_or(0.0);
+            let week = comparison_in(&b.comparisons, ComparisonKind::SameWeekdayLastWeek);
+            (
+                v,
+                ChannelRow {
+                    channel: b.value.replace('_', " "),
+                    sessions: ctx.f.value(m.unit, b.comparisons[0].current),
+                    share: if total > 0.0 {
+                        ctx.f.amount(Unit::Percent, v / total)
+                    } else {
+                        "n/a".into()
+                    },
+                    vs_week: ctx.change(m, week),
+                },
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
+fn comparison_in(cs: &[Comparison], kind: ComparisonKind) -> &Comparison {
+    cs.iter()
+        .find(|c| c.kind == kind)
+        .expect("every comparison is computed")
+}
+
+fn funnel(report: &MetricsReport, f: &Formatter) -> Vec<FunnelStep> {
+    let day = |key: &str, numerator: bool| -> Option<f64> {
+        let m = report.get(key)?;
+        // For a rate, the day's numerator is its count (add_to_cart_rate: add-to-carts).
+        let c = &m.comparisons[0];
+        if numerator { c.current.get() } else { None }
+    };
+    let sessions = day("sessions", true);
+    let carts = report
+        .get("add_to_cart_rate")
+        .and_then(|m| m.comparisons[0].current.get())
+        .zip(sessions)
+        .map(|(r, s)| r * s);
+    let steps = [
+        ("Sessions", sessions),
+        ("Added to cart", carts),
+        ("Started checkout", day("checkouts", true)),
+        ("Ordered", day("orders", true)),
+    ];
+    steps
+        .iter()
+        .map(|(step, v)| FunnelStep {
+            step: step.to_string(),
+            count: v.map_or("no data".into(), |v| f.amount(Unit::Count, v.round())),
+            of_sessions: match (v, sessions) {
+                (Some(v), Some(s)) if s > 0.0 => f.amount(Unit::Percent, v / s),
+                _ => "n/a".into(),
+            },
+        })
+        .collect()
+}
+
+fn top_returns(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    f: &Formatter,
+) -> Vec<ReturnRow> {
+    let Some(by_sku) = inputs.fetched.get("return_rate_by_product") else {
+        return Vec::new();
+    };
+    let (mtd, _) = ComparisonKind::MonthToDate.periods(d, config.shop.week_start);
+    let mut rows: Vec<(f64, f64, &String)> = by_sku
+        .iter()
+        .filter_map(|(sku, s)| {
+            let sku = sku.as_ref()?;
+            let (num, den) = sums(s, &mtd);
+            (num > 0.0).then_some((num, den, sku))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(b.2)));
+    rows.into_iter()
+        .take(3)
+        .map(|(num, den, sku)| ReturnRow {
+            sku: sku.clone(),
+            product: inputs.product_names.get(sku).cloned().unwrap_or_default(),
+            returned: f.amount(Unit::Count, num),
+            sold: f.amount(Unit::Count, den),
+            rate: f.value(Unit::Percent, Value::ratio(num, den)),
+        })
+        .collect()
+}
+
+fn sums(s: &Series, p: &Period) -> (f64, f64) {
+    p.days
+        .iter()
+        .filter_map(|d| s.days.get(d))
+        .fold((0.0, 0.0), |(n, m), r| (n + r.num, m + r.den))
+}
+
+fn build_alerts(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    f: &Formatter,
+) -> Vec<AlertView> {
+    let mut alerts = alert::stock_alerts(d, &inputs.promotions, &inputs.stock, &config.alerts);
+    let capacity: BTreeMap<NaiveDate, (f64, f64)> = inputs
+        .fetched
+        .get("capacity_utilisation")
+        .and_then(|m| m.get(&None))
+        .map(|s| {
+            s.days
+                .iter()
+                .map(|(day, r)| (*day, (r.num, r.den)))
+                .collect()
+        })
+        .unwrap_or_default();
+    alerts.extend(alert::capacity_alert(d, &capacity, &config.alerts));
+    alerts.iter().map(|a| alert_view(a, d, f)).collect()
+}
+
+fn span(a: NaiveDate, b: NaiveDate) -> String {
+    format!("{} - {}", a.format("%-d %b"), b.format("%-d %b"))
+}
+
+fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
+    let tone = match a.severity {
+        Severity::Critical => "critical",
+        Severity::Warning => "warning",
+    };
+    let product = format!(
+        "{} {}",
+        a.sku.as_deref().unwrap_or(""),
+        a.product.as_deref().unwrap_or("")
+    );
+    let campaign = match (&a.campaign, a.campaign_start, a.campaign_end) {
+        (Some(c), Some(s), Some(e)) => {
+            let when = if a.campaign_running {
+                "running"
+            } else {
+                "starts"
+            };
+            format!(
+                "{c} ({}, {when} {})",
+                span(s, e),
+                if a.campaign_running {
+                    String::new()
+                } else {
+                    s.format("%-d %b").to_string()
+                }
+            )
+            .replace(", running )", ", running)")
+            .replace(" )", ")")
+        }
+        _ => String::new(),
+    };
+    let lead = a
+        .lead_time_days
+        .map_or(String::new(), |l| format!("{l} days"));
+    let (title, detail, action) = match a.kind {
+        AlertKind::OutOfStock => (
+            format!("{product}: out of stock while promoted"),
+            format!("Promoted in {campaign}. On hand: 0. Supplier lead time: {lead}."),
+            if a.campaign_running {
+                "Pause the promotion for this SKU or swap it out today; expedite a restock."
+                    .to_string()
+            } else {
+                "Drop it from the campaign before it starts, or expedite a restock.".to_string()
+            },
+        ),
+        AlertKind::LowCover => (
+            format!(
+                "{product}: {} of cover, lead time {lead}",
+                a.days_of_cover.map_or("n/a".into(), |c| f
+                    .amount(Unit::Days, c)
+                    .replace(" d", " days"))
+            ),
+            format!(
+                "Promoted in {campaign}. On hand: {}. Days of cover use the last 14 days' sales.",
+                a.on_hand
+                    .map_or("n/a".into(), |n| f.amount(Unit::Count, n as f64))
+            ),
+            if a.campaign_running {
+                "Expedite a restock, or cap the promotion's spend on this SKU before it sells out."
+                    .to_string()
+            } else {
+                "Expedite a restock before the campaign starts, or drop the SKU from it."
+                    .to_string()
+            },
+        ),
+        AlertKind::Capacity => {
+            let day = a.day.unwrap_or(d);
+            let (o, c) = (a.orders.unwrap_or(0.0), a.capacity.unwrap_or(0.0));
+            let when = if day == d {
+                "yesterday".to_string()
+            } else {
+                day.format("%a %-d %b").to_string()
+            };
+            (
+                format!(
+                    "Orders at {} of warehouse capacity {when}",
+                    f.amount(Unit::Percent, if c > 0.0 { o / c } else { 0.0 })
+                ),
+                format!(
+                    "{} orders against a capacity of {} on {}.",
+                    f.amount(Unit::Count, o),
+                    f.amount(Unit::Count, c),
+                    day.format("%-d %b")
+                ),
+                "Plan extra picking shifts, and tell marketing before adding promotion spend."
+                    .to_string(),
+            )
+        }
+    };
+    AlertView {
+        kind: a.kind,
+        severity: a.severity,
+        tone,
+        title: title.split_whitespace().collect::<Vec<_>>().join(" "),
+        detail,
+        action,
+    }
+}
+
+struct KrChartRow {
+    label: String,
+    progress: Option<f64>,
+    expected: f64,
+    status: Status,
+    current: String,
+    target: String,
+}
+
+fn status_tone(s: Status) -> &'static str {
+    match s {
+        Status::Achieved | Status::OnTrack => "good",
+        Status::AtRisk => "warn",
+        Status::OffTrack => "bad",
+        Status::NoData | Status::NotStarted => "neutral",
+    }
+}
+
+fn build_objectives(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    f: &Formatter,
+) -> (Vec<ObjectiveView>, Vec<KrChartRow>) {
+    let mut views = Vec::new();
+    let mut chart_rows = Vec::new();
+    let empty = Series::default();
+    for o in &config.objectives {
+        let cycle = o.cycle.bounds(d);
+        let mut statuses = Vec::new();
+        let mut krs = Vec::new();
+        for kr in &o.key_results {
+            let Some(metric) = config.catalog.get(&kr.metric) else {
+                continue;
+            };
+            let series = inputs
+                .fetched
+                .get(&kr.metric)
+                .and_then(|m| m.get(&None))
+                .unwrap_or(&empty);
+            let current = match kr.window_days(cycle, d) {
+                Some((a, b)) => series.value(metric.aggregate, &Period::range(a, b)),
+                None => Value::NoData,
+            };
+            let s = okr::kr_status(kr, cycle, d, current, config.okr_thresholds);
+            let title = if kr.title.is_empty() {
+                format!(
+                    "{} {} from {} to {}",
+                    if kr.is_down() { "Decrease" } else { "Increase" },
+                    metric.label.to_lowercase(),
+                    f.amount(metric.unit, kr.baseline),
+                    f.amount(metric.unit, kr.target)
+                )
+            } else {
+                kr.title.clone()
+            };
+            let pct = |v: f64| f.amount(Unit::Percent, v);
+            chart_rows.push(KrChartRow {
+                label: shorten(&metric.label, 30),
+                progress: s.progress,
+                expected: s.expected,
+                status: s.status,
+                current: f.value(metric.unit, s.current),
+                target: f.amount(metric.unit, kr.target),
+            });
+            krs.push(KrView {
+                title,
+                current: f.value(metric.unit, s.current),
+                baseline: f.amount(metric.unit, kr.baseline),
+                target: f.amount(metric.unit, kr.target),
+                progress: s.progress.map_or("n/a".into(), pct),
+                expected: pct(s.expected),
+                status: s.status.label().to_string(),
+                tone: status_tone(s.status),
+                window: match kr.window {
+                    okr::Window::CycleToDate => "cycle to date".into(),
+                    okr::Window::Trailing(n) => format!("last {n} days"),
+                },
+            });
+            statuses.push(s);
+        }
+        let (progress, status) = okr::objective_status(&statuses);
+        let total = (cycle.1 - cycle.0).num_days() + 1;
+        let day = ((d - cycle.0).num_days() + 1).clamp(0, total);
+        views.push(ObjectiveView {
+            title: o.title.clone(),
+            owner: o.owner.clone(),
+            team: format!("{:?}", o.team).to_lowercase(),
+            cycle: format!("{} · day {day} of {total}", span(cycle.0, cycle.1)),
+            progress: progress.map_or("n/a".into(), |p| f.amount(Unit::Percent, p)),
+            status: status.label().to_string(),
+            tone: status_tone(status),
+            key_results: krs,
+        });
+    }
+    (views, chart_rows)
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+fn kr_chart(rows: &[KrChartRow]) -> ChartSpec {
+    let alt_rows: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {} ({} of the way, {}% expected by now, {}; target {})",
+                r.label,
+                r.current,
+                r.progress
+                    .map_or("n/a".into(), |p| format!("{:.0}%", p * 100.0)),
+                (r.expected * 100.0).round(),
+                r.status.label().to_lowercase(),
+                r.target
+            )
+        })
+        .collect();
+    let kind = ChartKind::Progress(ProgressChart {
+        rows: rows
+            .iter()
+            .map(|r| ProgressRow {
+                label: r.label.clone(),
+                progress: r.progress,
+                expected: r.expected,
+                color: match status_tone(r.status) {
+                    "good" => palette::GOOD,
+                    "warn" => palette::WARN,
+                    "bad" => palette::BAD,
+                    _ => palette::NEUTRAL,
+                },
+            })
+            .collect(),
+    });
+    let (width, height) = kind.size();
+    ChartSpec {
+        view: ChartView {
+            id: "key_results".into(),
+            title: "Key results: progress against expected pace".into(),
+            src: "cid:key-results.png".into(),
+            file_name: "key-results.png".into(),
+            alt: format!(
+                "Key results, progress against the pace expected by now (tick). {}.",
+                alt_rows.join("; ")
+            ),
+            width,
+            height,
+        },
+        kind,
+    }
+}
+
+/// Values of one series for each chart day; None where there is no data.
+fn daily(
+    series: Option<&Series>,
+    days: &[NaiveDate],
+    value: impl Fn(f64, f64) -> Option<f64>,
+) -> Vec<Option<f64>> {
+    days.iter()
+        .map(|d| {
+            series
+                .and_then(|s| s.days.get(d))
+                .and_then(|r| value(r.num, r.den))
+        })
+        .collect()
+}
+
+fn ratio(num: f64, den: f64) -> Option<f64> {
+    (den != 0.0).then(|| num / den)
+}
+
+fn charts(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    _report: &MetricsReport,
+    f: &Formatter,
+    weekday: &str,
+) -> Vec<ChartSpec> {
+    let days: Vec<NaiveDate> = (0..CHART_DAYS).rev().map(|i| d - Days::new(i)).collect();
+    let week_before: Vec<NaiveDate> = days.iter().map(|x| *x - Days::new(7)).collect();
+    let get = |key: &str| inputs.fetched.get(key).and_then(|m| m.get(&None));
+    let money = AxisUnit::Money(config.shop.currency_symbol.clone());
+    let first = days[0];
+    let range_label = format!("{} to {}", first.format("%-d %b"), d.format("%-d %b"));
+    let mut out = Vec::new();
+    let spec = |id: &str, title: String, alt: String, kind: ChartKind| {
+        let (width, height) = kind.size();
+        ChartSpec {
+            view: ChartView {
+                id: id.into(),
+                title,
+                src: format!("cid:{}.png", id.replace('_', "-")),
+                file_name: format!("{}.png", id.replace('_', "-")),
+                alt,
+                width,
+                height,
+            },
+            kind,
+        }
+    };
+
+    // 1. Revenue, with the same weekday a week earlier.
+    let revenue = daily(get("net_revenue"), &days, |n, _| Some(n));
+    let revenue_prev = daily(get("net_revenue"), &week_before, |n, _| Some(n));
+    let alt = format!(
+        "Net revenue per day, {range_label}: {}. Yesterday {} against {} on the same day a week earlier; 30-day total {}.",
+        extremes(&revenue, &days, |v| f.amount(Unit::Money, v)),
+        opt(revenue.last().copied().flatten(), |v| f
+            .amount(Unit::Money, v)),
+        opt(revenue_prev.last().copied().flatten(), |v| f
+            .amount(Unit::Money, v)),
+        f.amount(Unit::Money, revenue.iter().flatten().sum())
+    );
+    out.push(spec(
+        "revenue",
+        format!("Net revenue, last 30 days (dashed: a week earlier, same {weekday}s)"),
+        alt,
+        ChartKind::Time(TimeChart {
+            days: days.clone(),
+            primary: Axis {
+                lines: vec![
+                    Line {
+                        label: "A week earlier".into(),
+                        color: palette::COMPARE,
+                        style: LineStyle::Dashed,
+                        values: revenue_prev,
+                    },
+                    Line {
+                        label: "Net revenue".into(),
+                        color: palette::PRIMARY,
+                        style: LineStyle::Solid,
+                        values: revenue,
+                    },
+                ],
+                unit: money,
+            },
+            secondary: None,
+        }),
+    ));
+
+    // 2. Orders against warehouse capacity.
+    let cap = get("capacity_utilisation");
+    let orders = daily(get("orders"), &days, |n, _| Some(n));
+    let capacity = daily(cap, &days, |_, den| (den > 0.0).then_some(den));
+    let busiest = days
+        .iter()
+        .zip(orders.iter().zip(&capacity))
+        .filter_map(|(day, (o, c))| Some((*day, (*o)?, (*c)?)))
+        .max_by(|a, b| (a.1 / a.2).total_cmp(&(b.1 / b.2)));
+    let alt = format!(
+        "Orders per day against warehouse capacity, {range_label}: {}. Yesterday {} orders, capacity {}.{}",
+        extremes(&orders, &days, |v| f.amount(Unit::Count, v)),
+        opt(orders.last().copied().flatten(), |v| f
+            .amount(Unit::Count, v)),
+        opt(capacity.last().copied().flatten(), |v| f
+            .amount(Unit::Count, v)),
+        busiest.map_or(String::new(), |(day, o, c)| format!(
+            " Busiest: {} with {} orders, {} of capacity.",
+            day.format("%-d %b"),
+            f.amount(Unit::Count, o),
+            f.amount(Unit::Percent, o / c)
+        ))
+    );
+    out.push(spec(
+        "orders_capacity",
+        "Orders against warehouse capacity, last 30 days".into(),
+        alt,
+        ChartKind::Time(TimeChart {
+            days: days.clone(),
+            primary: Axis {
+                lines: vec![
+                    Line {
+                        label: "Orders".into(),
+                        color: palette::SERIES_LIGHT,
+                        style: LineStyle::Bars,
+                        values: orders,
+                    },
+                    Line {
+                        label: "Capacity".into(),
+                        color: palette::BAD,
+                        style: LineStyle::Dashed,
+                        values: capacity,
+                    },
+                ],
+                unit: AxisUnit::Count,
+            },
+            secondary: None,
+        }),
+    ));
+
+    // 3. Sessions by channel, and conversion.
+    let by_channel = inputs.fetched.get("sessions_by_channel");
+    let mut channel_lines: Vec<(f64, Line)> = by_channel
+        .map(|m| {
+            m.iter()
+                .filter_map(|(dim, s)| {
+                    let dim = dim.as_ref()?;
+                    let values = daily(Some(s), &days, |n, _| Some(n));
+                    let total: f64 = values.iter().flatten().sum();
+                    Some((
+                        total,
+                        Line {
+                            label: dim.replace('_', " "),
+                            color: palette::PRIMARY,
+                            style: LineStyle::Area,
+                            values,
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    channel_lines.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.label.cmp(&b.1.label)));
+    let channel_lines: Vec<Line> = channel_lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, mut l))| {
+            l.color = palette::SERIES[i % palette::SERIES.len()];
+            l
+        })
+        .collect();
+    let conversion = daily(get("conversion_rate"), &days, ratio);
+    let alt = format!(
+        "Sessions per day by channel, {range_label}. Yesterday: {}. Conversion rate (right axis): {}, yesterday {}.",
+        channel_lines
+            .iter()
+            .map(|l| format!(
+                "{} {}",
+                l.label,
+                opt(l.values.last().copied().flatten(), |v| f
+                    .amount(Unit::Count, v))
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
+        extremes(&conversion, &days, |v| f.amount(Unit::Percent, v)),
+        opt(conversion.last().copied().flatten(), |v| f
+            .amount(Unit::Percent, v)),
+    );
+    out.push(spec(
+        "traffic",
+        "Sessions by channel and conversion rate, last 30 days".into(),
+        alt,
+        ChartKind::Time(TimeChart {
+            days: days.clone(),
+            primary: Axis {
+                lines: channel_lines,
+                unit: AxisUnit::Count,
+            },
+            secondary: Some(Axis {
+                lines: vec![Line {
+                    label: "Conversion".into(),
+                    color: palette::TEXT_LIKE,
+                    style: LineStyle::Dashed,
+                    values: conversion,
+                }],
+                unit: AxisUnit::Percent,
+            }),
+        }),
+    ));
+
+    // 4. Fulfilment: hours to ship and on-time delivery.
+    let hours = daily(get("fulfilment_hours"), &days, ratio);
+    let on_time = daily(get("on_time_delivery"), &days, ratio);
+    let alt = format!(
+        "Hours from order to shipment, {range_label}: {}; yesterday {}. On-time delivery (right axis): {}; yesterday {}.",
+        extremes(&hours, &days, |v| f.amount(Unit::Hours, v)),
+        opt(hours.last().copied().flatten(), |v| f
+            .amount(Unit::Hours, v)),
+        extremes(&on_time, &days, |v| f.amount(Unit::Percent, v)),
+        opt(on_time.last().copied().flatten(), |v| f
+            .amount(Unit::Percent, v)),
+    );
+    out.push(spec(
+        "fulfilment",
+        "Time to ship and on-time delivery, last 30 days".into(),
+        alt,
+        ChartKind::Time(TimeChart {
+            days,
+            primary: Axis {
+                lines: vec![Line {
+                    label: "Hours to ship".into(),
+                    color: palette::SERIES_LIGHT,
+                    style: LineStyle::Bars,
+                    values: hours,
+                }],
+                unit: AxisUnit::Hours,
+            },
+            secondary: Some(Axis {
+                lines: vec![Line {
+                    label: "On-time delivery".into(),
+                    color: palette::TEXT_LIKE,
+                    style: LineStyle::Solid,
+                    values: on_time,
+                }],
+                unit: AxisUnit::Percent,
+            }),
+        }),
+    ));
+    out
+}
+
+fn opt(v: Option<f64>, fmt: impl Fn(f64) -> String) -> String {
+    v.map_or("no data".into(), fmt)
+}
+
+/// "lowest X on D, highest Y on D".
+fn extremes(values: &[Option<f64>], days: &[NaiveDate], fmt: impl Fn(f64) -> String) -> String {
+    let known: Vec<(NaiveDate, f64)> = days
+        .iter()
+        .zip(values)
+        .filter_map(|(d, v)| Some((*d, (*v)?)))
+        .collect();
+    let lo = known.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+    let hi = known.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => format!(
+            "lowest {} on {}, highest {} on {}",
+            fmt(lo.1),
+            lo.0.format("%-d %b"),
+            fmt(hi.1),
+            hi.0.format("%-d %b")
+        ),
+        _ => "no data".into(),
+    }
+}
+
+/// Draws every chart of a digest: (view, PNG bytes).
+pub fn draw_charts(specs: &[ChartSpec]) -> anyhow::Result<Vec<(ChartView, Vec<u8>)>> {
+    specs
+        .iter()
+        .map(|s| Ok((s.view.clone(), chart::render_png(&s.kind)?)))
+        .collect()
+}

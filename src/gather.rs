@@ -1,0 +1,66 @@
+//! Gathering: everything one digest needs, read from the store in one place.
+//!
+//! The only I/O behind a digest; `digest::build` then works on these values alone.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::{Days, NaiveDate};
+
+use crate::alert::{COVER_WINDOW_DAYS, Promotion, StockPosition};
+use crate::config::Config;
+use crate::report::{self, Fetched};
+use crate::store::{Store, ThemeCount};
+
+/// Days of history the charts show.
+pub const CHART_DAYS: u64 = 30;
+
+/// What the store holds for one report date.
+#[derive(Debug, Clone, Default)]
+pub struct DigestInputs {
+    pub fetched: Fetched,
+    /// Campaigns running on the date or starting within the alert look-ahead.
+    pub promotions: Vec<Promotion>,
+    pub stock: BTreeMap<String, StockPosition>,
+    pub out_of_stock: Vec<(String, String)>,
+    pub product_names: BTreeMap<String, String>,
+    pub feedback: Vec<ThemeCount>,
+    /// Last day with data, per source table.
+    pub freshness: Vec<(&'static str, Option<NaiveDate>)>,
+}
+
+/// The metric windows a digest needs beyond the comparisons: charts and key results.
+pub fn extra_ranges(config: &Config, d: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    // Thirty days of charts, and the same weekday a week before each of them.
+    let mut ranges = vec![(d - Days::new(CHART_DAYS - 1 + 7), d)];
+    for o in &config.objectives {
+        let cycle = o.cycle.bounds(d);
+        for kr in &o.key_results {
+            if let Some(w) = kr.window_days(cycle, d) {
+                ranges.push(w);
+            }
+        }
+    }
+    ranges
+}
+
+pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<DigestInputs> {
+    let fetched = report::fetch_with(store, config, d, &extra_ranges(config, d)).await?;
+    let horizon = d + Days::new(u64::from(config.alerts.lookahead_days));
+    let promotions = store.promotions(d, horizon).await?;
+    let mut skus: Vec<String> = promotions
+        .iter()
+        .flat_map(|p| p.skus.iter().cloned())
+        .collect();
+    skus.sort();
+    skus.dedup();
+    Ok(DigestInputs {
+        fetched,
+        stock: store.stock_positions(&skus, d, COVER_WINDOW_DAYS).await?,
+        promotions,
+        out_of_stock: store.out_of_stock(d).await?,
+        product_names: store.product_names().await?,
+        feedback: store.feedback_themes(d).await?,
+        freshness: store.freshness().await?,
+    })
+}
