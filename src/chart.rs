@@ -4,6 +4,7 @@
 //! screens, on an opaque white background (dark-mode clients must not invert a transparent
 //! chart), with a font embedded in the binary so that no system font is ever looked up.
 
+use std::collections::HashMap;
 use std::sync::Once;
 
 use anyhow::{Context, Result, anyhow};
@@ -178,15 +179,103 @@ pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
         }
         root.present().map_err(draw_err)?;
     }
-    let mut png = Vec::new();
-    let encoder = image::codecs::png::PngEncoder::new_with_quality(
-        &mut png,
-        image::codecs::png::CompressionType::Best,
-        image::codecs::png::FilterType::Adaptive,
+    encode_indexed(&rgb, pw, ph)
+}
+
+/// Encodes RGB pixels as an 8-bit palette PNG.
+///
+/// A chart has a few hundred distinct colours, most of them anti-aliasing shades that cover
+/// a handful of pixels each. The 256 most used colours are kept exactly and the rare rest
+/// map to their nearest kept colour, which keeps files small (well under the 60 KB budget)
+/// and quick to compress.
+fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
+    // Charts are mostly long runs of one colour: count runs, not pixels.
+    let mut counts: HashMap<[u8; 3], u32> = HashMap::new();
+    let mut run: Option<([u8; 3], u32)> = None;
+    for px in rgb.chunks_exact(3) {
+        let c = [px[0], px[1], px[2]];
+        match &mut run {
+            Some((rc, n)) if *rc == c => *n += 1,
+            _ => {
+                if let Some((rc, n)) = run {
+                    *counts.entry(rc).or_default() += n;
+                }
+                run = Some((c, 1));
+            }
+        }
+    }
+    if let Some((rc, n)) = run {
+        *counts.entry(rc).or_default() += n;
+    }
+    let mut by_use: Vec<([u8; 3], u32)> = counts.into_iter().collect();
+    by_use.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let palette: Vec<[u8; 3]> = by_use.iter().take(256).map(|(c, _)| *c).collect();
+    let nearest = |c: [u8; 3]| -> u8 {
+        let d = |p: &[u8; 3]| {
+            (0..3)
+                .map(|i| (i32::from(p[i]) - i32::from(c[i])).pow(2))
+                .sum::<i32>()
+        };
+        palette
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, p)| d(p))
+            .map_or(0, |(i, _)| i as u8)
+    };
+    let index: HashMap<[u8; 3], u8> = by_use
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| (*c, if i < 256 { i as u8 } else { nearest(*c) }))
+        .collect();
+    let mut indices = Vec::with_capacity((w * h) as usize);
+    let mut last: Option<([u8; 3], u8)> = None;
+    for px in rgb.chunks_exact(3) {
+        let c = [px[0], px[1], px[2]];
+        let i = match last {
+            Some((lc, li)) if lc == c => li,
+            _ => index[&c],
+        };
+        last = Some((c, i));
+        indices.push(i);
+    }
+    write_png(w, h, &palette, &indices)
+}
+
+/// Writes an 8-bit palette PNG: signature, IHDR, PLTE, IDAT, IEND.
+///
+/// Written here rather than through an encoder crate to choose the deflate level: a low
+/// level compresses a chart's long runs almost as well as the default, several times faster.
+fn write_png(w: u32, h: u32, palette: &[[u8; 3]], indices: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write as _;
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32fast::hash(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    // Bit depth 8, colour type 3 (palette), deflate, adaptive filtering, no interlace.
+    ihdr.extend_from_slice(&[8, 3, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"PLTE", &palette.concat());
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(1));
+    for row in indices.chunks_exact(w as usize) {
+        // Filter type 0 (none) on every scanline: palette indices do not predict well.
+        z.write_all(&[0]).context("cannot compress the chart")?;
+        z.write_all(row).context("cannot compress the chart")?;
+    }
+    chunk(
+        &mut out,
+        b"IDAT",
+        &z.finish().context("cannot compress the chart")?,
     );
-    image::ImageEncoder::write_image(encoder, &rgb, pw, ph, image::ColorType::Rgb8)
-        .context("cannot encode the chart as PNG")?;
-    Ok(png)
+    chunk(&mut out, b"IEND", &[]);
+    Ok(out)
 }
 
 fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
@@ -329,7 +418,7 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
             .map(|(x, v)| (x as f64, *v))
             .collect();
         chart
-            .draw_series(AreaSeries::new(points, 0.0, color.mix(0.9).filled()))
+            .draw_series(AreaSeries::new(points, 0.0, color.filled()))
             .map_err(draw_err)?;
     }
     for line in &t.primary.lines {
@@ -554,7 +643,8 @@ mod tests {
         let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
         let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
         assert_eq!((w, h), (WIDTH * 2, HEIGHT * 2));
-        // Colour type 2: RGB, no alpha channel, so no transparency.
-        assert_eq!(png[25], 2);
+        // Colour type 3: a palette without a tRNS chunk, so no transparency anywhere.
+        assert_eq!(png[25], 3);
+        assert!(!png.windows(4).any(|w| w == b"tRNS"));
     }
 }

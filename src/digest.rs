@@ -352,7 +352,7 @@ pub fn build(
         )
     };
 
-    let mut specs = charts(config, d, inputs, &report, &f, &weekday);
+    let mut specs = charts(config, d, inputs, &f);
     if !kr_rows.is_empty() {
         specs.push(kr_chart(&kr_rows));
     }
@@ -504,6 +504,7 @@ fn channels(report: &MetricsReport, ctx: &Ctx<'_>) -> Vec<ChannelRow> {
     let mut rows: Vec<(f64, ChannelRow)> = m
         .breakdown
         .iter()
+        .filter(|b| b.comparisons[0].current.get().is_some())
         .map(|b| {
             let v = b.comparisons[0].current.get().unwrap_or(0.0);
             let week = comparison_in(&b.comparisons, ComparisonKind::SameWeekdayLastWeek);
@@ -533,23 +534,15 @@ fn comparison_in(cs: &[Comparison], kind: ComparisonKind) -> &Comparison {
 }
 
 fn funnel(report: &MetricsReport, f: &Formatter) -> Vec<FunnelStep> {
-    let day = |key: &str, numerator: bool| -> Option<f64> {
-        let m = report.get(key)?;
-        // For a rate, the day's numerator is its count (add_to_cart_rate: add-to-carts).
-        let c = &m.comparisons[0];
-        if numerator { c.current.get() } else { None }
-    };
-    let sessions = day("sessions", true);
-    let carts = report
-        .get("add_to_cart_rate")
-        .and_then(|m| m.comparisons[0].current.get())
-        .zip(sessions)
-        .map(|(r, s)| r * s);
+    let today = |key: &str| report.get(key).and_then(|m| m.comparisons[0].current.get());
+    let sessions = today("sessions");
+    // Add-to-carts are the numerator of the add-to-cart rate.
+    let carts = today("add_to_cart_rate").zip(sessions).map(|(r, s)| r * s);
     let steps = [
         ("Sessions", sessions),
         ("Added to cart", carts),
-        ("Started checkout", day("checkouts", true)),
-        ("Ordered", day("orders", true)),
+        ("Started checkout", today("checkouts")),
+        ("Ordered", today("orders")),
     ];
     steps
         .iter()
@@ -803,6 +796,7 @@ fn build_objectives(
                 tone: status_tone(s.status),
                 window: match kr.window {
                     okr::Window::CycleToDate => "cycle to date".into(),
+                    okr::Window::Trailing(1) => "yesterday".into(),
                     okr::Window::Trailing(n) => format!("last {n} days"),
                 },
             });
@@ -903,14 +897,7 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
     (den != 0.0).then(|| num / den)
 }
 
-fn charts(
-    config: &Config,
-    d: NaiveDate,
-    inputs: &DigestInputs,
-    _report: &MetricsReport,
-    f: &Formatter,
-    weekday: &str,
-) -> Vec<ChartSpec> {
+fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -> Vec<ChartSpec> {
     let days: Vec<NaiveDate> = (0..CHART_DAYS).rev().map(|i| d - Days::new(i)).collect();
     let week_before: Vec<NaiveDate> = days.iter().map(|x| *x - Days::new(7)).collect();
     let get = |key: &str| inputs.fetched.get(key).and_then(|m| m.get(&None));
@@ -948,7 +935,7 @@ fn charts(
     );
     out.push(spec(
         "revenue",
-        format!("Net revenue, last 30 days (dashed: a week earlier, same {weekday}s)"),
+        "Net revenue, last 30 days (dashed: the week before)".to_string(),
         alt,
         ChartKind::Time(TimeChart {
             days: days.clone(),

@@ -70,12 +70,27 @@ pub async fn fetch_with(
     let mut ranges = fetch_ranges(date, config.shop.week_start);
     ranges.extend_from_slice(extra);
     let ranges = crate::period::merge_ranges(ranges);
+    // Metrics are independent: run them side by side, as many at a time as the read-only
+    // pool has connections.
+    let mut tasks = tokio::task::JoinSet::new();
+    for metric in config.catalog.iter().cloned() {
+        let store = store.clone();
+        let ranges = ranges.clone();
+        tasks.spawn(async move {
+            let started = std::time::Instant::now();
+            let mut series = BTreeMap::new();
+            for (first, last) in &ranges {
+                store.metric_series(&metric, *first, *last, &mut series).await?;
+            }
+            tracing::debug!(metric = %metric.key, ms = started.elapsed().as_secs_f64() * 1e3, "fetched");
+            Ok::<_, anyhow::Error>((metric.key, series))
+        });
+    }
     let mut out = Fetched::new();
-    for metric in config.catalog.iter() {
-        let entry = out.entry(metric.key.clone()).or_default();
-        for (first, last) in &ranges {
-            store.metric_series(metric, *first, *last, entry).await?;
-        }
+    while let Some(done) = tasks.join_next().await {
+        let (key, series) =
+            done.map_err(|e| anyhow::anyhow!("a metric query task failed: {e}"))??;
+        out.insert(key, series);
     }
     Ok(out)
 }

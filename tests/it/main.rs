@@ -4,5 +4,6 @@ mod support;
 
 mod cli;
 mod demo;
+mod email;
 mod import;
 mod metrics;

@@ -1,0 +1,45 @@
+// Checks the digest's HTML against the caniemail data for Gmail and Outlook.
+// usage: node .ci/lint-email.mjs path/to/index.html   (run where @jsx-email/doiuse-email is installed)
+// Every finding must be on the explicit allowlist below (feature and client); anything new fails.
+import { readFileSync } from 'node:fs';
+import { doIUseEmail } from '@jsx-email/doiuse-email';
+
+const OUTLOOK_WORD = ['outlook.windows', 'outlook.windows-mail'];
+const GMAIL_ALL = ['gmail.android', 'gmail.desktop-webmail', 'gmail.ios', 'gmail.mobile-webmail'];
+// feature -> [clients for which the finding is accepted, why]
+const ALLOWED = {
+  '<body> element': [[...GMAIL_ALL, 'outlook.android', 'outlook.ios', 'outlook.macos'], 'reported for every email by this checker'],
+  'align attribute': [['outlook.macos'], 'partial support; cells still align left by default'],
+  'role attribute': [['outlook.windows-mail'], 'role="presentation" is for screen readers; ignoring it is harmless'],
+  'border-radius': [OUTLOOK_WORD, 'status pills lose rounded corners in Outlook'],
+  'border': [OUTLOOK_WORD, 'thin separators; partial support in Word'],
+  'display:none': [['gmail.mobile-webmail', ...OUTLOOK_WORD], 'hidden preheader; also hidden by size and opacity'],
+  'display': [['gmail.android', 'gmail.ios', ...OUTLOOK_WORD], 'images are block-level for spacing only'],
+  'font-size': [OUTLOOK_WORD, 'partial in Word; sizes are also plain px'],
+  'font-weight': [OUTLOOK_WORD, 'partial in Word; bold also uses <strong>'],
+  'height attribute': [['outlook.windows'], 'image heights; the width attribute keeps proportions'],
+  'letter-spacing': [OUTLOOK_WORD, 'cosmetic'],
+  'line-height': [OUTLOOK_WORD, 'cosmetic'],
+  'margin': [[...GMAIL_ALL, 'outlook.android', 'outlook.ios', ...OUTLOOK_WORD], 'spacing also comes from cell padding'],
+  'max-width': [OUTLOOK_WORD, 'images also carry width attributes'],
+  'opacity': [['gmail.mobile-webmail', ...OUTLOOK_WORD], 'preheader hiding only'],
+  'overflow': [['outlook.android', ...OUTLOOK_WORD], 'preheader hiding only'],
+  'padding': [OUTLOOK_WORD, 'Word honours padding on table cells, where the layout puts it'],
+  'text-transform': [OUTLOOK_WORD, 'uppercase labels fall back to their written case'],
+  'white-space': [['gmail.android', 'gmail.ios', ...OUTLOOK_WORD], 'cosmetic'],
+  'width attribute': [['outlook.windows'], 'partial; the 600px column also has a width style'],
+};
+
+const file = process.argv[2];
+const html = readFileSync(file, 'utf8');
+const result = doIUseEmail(html, { emailClients: ['gmail.*', 'outlook.*'] });
+const findings = [...new Set([...(result.errors ?? []), ...(result.warnings ?? [])])];
+const bad = findings.filter((f) => {
+  const m = f.match(/^`([^`]+)` is (?:only partially |not )supported by `([^`]+)`/);
+  if (!m) return true;
+  const allowed = ALLOWED[m[1]];
+  return !allowed || !allowed[0].includes(m[2]);
+});
+for (const f of bad) console.log('NOT ALLOWED: ' + f);
+console.log(`email lint: ${findings.length} distinct findings, ${bad.length} not on the allowlist`);
+process.exit(bad.length === 0 ? 0 : 1);

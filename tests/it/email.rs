@@ -1,0 +1,469 @@
+//! The morning email: the digest of the hand-made shop, its snapshots, the MIME message read
+//! back with an independent parser, hostile text, and rendering in a real browser.
+
+use std::path::Path;
+
+use chrono::{NaiveDate, TimeZone};
+use dawnpost::compose::{Composed, compose, write_preview};
+use dawnpost::render::Templates;
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+use crate::support::{Backend, TestStore, both_backends};
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// 06:00 in New York the morning after 1 Mar 2024: a fixed "now".
+fn now(t: &TestStore) -> chrono::DateTime<chrono_tz::Tz> {
+    t.config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap()
+}
+
+async fn composed(t: &TestStore) -> Composed {
+    let templates = Templates::load(None).unwrap();
+    compose(&t.store, &t.config, &templates, date("2024-03-01"), now(t))
+        .await
+        .unwrap()
+}
+
+/// Snapshot assertions with the generation time filtered out.
+fn with_filters(f: impl FnOnce()) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(
+        r"Generated [^\n<]* by dawnpost",
+        "Generated [time] by dawnpost",
+    );
+    settings.bind(f);
+}
+
+both_backends!(digest_of_the_small_shop);
+
+async fn digest_of_the_small_shop(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let c = composed(&t).await;
+    let d = &c.digest;
+
+    // Headline: net revenue 90, 2 orders, 2 / 200 sessions, 90 / 2 (see metrics.rs).
+    let values: Vec<&str> = d.headline.iter().map(|h| h.value.as_str()).collect();
+    assert_eq!(values, ["$90", "2", "1.0%", "$45"]);
+    assert_eq!(d.headline[0].changes[0].label, "vs last Fri");
+    assert_eq!(d.headline[0].changes[0].change, "+500.0%");
+    assert_eq!(d.headline[0].changes[0].tone, "good");
+
+    // Key results on day 61 of 91: expected 67.0%. Conversion over 29 Feb - 1 Mar is
+    // 4 / 350 = 1.142857%, 64.3% of the way from 0.5% to 1.5%: on track (>= 0.95 × 67.0%).
+    // Time to ship 18 h is past the 24 h target: achieved. The objective: mean 94.6%, and
+    // the status of its weakest key result.
+    let o = &d.objectives[0];
+    assert_eq!(
+        (o.status.as_str(), o.progress.as_str()),
+        ("On track", "94.6%")
+    );
+    assert_eq!(o.cycle, "1 Jan - 31 Mar · day 61 of 91");
+    let k = &o.key_results[0];
+    assert_eq!(k.title, "Increase conversion rate from 0.5% to 1.5%");
+    assert_eq!(
+        (k.current.as_str(), k.progress.as_str(), k.expected.as_str()),
+        ("1.1%", "64.3%", "67.0%")
+    );
+    assert_eq!(k.status, "On track");
+    let k = &o.key_results[1];
+    assert_eq!(
+        (k.title.as_str(), k.current.as_str(), k.progress.as_str()),
+        ("Ship within a day", "18.0 h", "125.0%")
+    );
+    assert_eq!(k.status, "Achieved");
+
+    // B 5 on hand, 3 sold in the 14 days: 23.3 days of cover, above its 21-day lead time;
+    // C 12 on hand, 3 sold: 56 days. 2 orders of a capacity of 4. No alerts.
+    assert!(d.alerts.is_empty(), "{:?}", d.alerts);
+    assert_eq!(d.alerts_phrase, "no alerts");
+    assert_eq!(d.out_of_stock, ["A Alpha Mug"]);
+    let r = &d.top_returns[0];
+    assert_eq!(
+        (
+            r.sku.as_str(),
+            r.returned.as_str(),
+            r.sold.as_str(),
+            r.rate.as_str()
+        ),
+        ("B", "1", "2", "50.0%")
+    );
+    let themes: Vec<(&str, i64, i64)> = d
+        .feedback
+        .iter()
+        .map(|t| (t.theme.as_str(), t.count, t.negative))
+        .collect();
+    // Most mentioned first; ties go to the theme with more negative comments.
+    assert_eq!(
+        themes,
+        [
+            ("delivery speed", 2, 2),
+            ("sizing", 1, 1),
+            ("product quality", 1, 0)
+        ]
+    );
+    assert_eq!(d.feedback[0].example, "Late again, \"very\" annoyed");
+    let funnel: Vec<(&str, &str)> = d
+        .funnel
+        .iter()
+        .map(|s| (s.count.as_str(), s.of_sessions.as_str()))
+        .collect();
+    assert_eq!(
+        funnel,
+        [
+            ("200", "100.0%"),
+            ("30", "15.0%"),
+            ("10", "5.0%"),
+            ("2", "1.0%")
+        ]
+    );
+    assert_eq!(d.stale_note, "");
+    assert_eq!(
+        c.rendered.subject,
+        "Fri 1 Mar: revenue $90 (+500% vs last Fri), no alerts"
+    );
+
+    // Both backends render the very same email.
+    with_filters(|| {
+        insta::assert_snapshot!("small_shop_text", c.rendered.text);
+        insta::assert_snapshot!("small_shop_html", c.rendered.html);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eml_is_the_message_send_delivers() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let c = composed(&t).await;
+    let out = t.dir.path().join("preview");
+    let files = write_preview(&c, &t.config, now(&t), &out).unwrap();
+    let raw = std::fs::read(&files.eml).unwrap();
+    let msg = MessageParser::default()
+        .parse(&raw)
+        .expect("a parsable message");
+
+    assert_eq!(
+        msg.subject(),
+        Some("Fri 1 Mar: revenue $90 (+500% vs last Fri), no alerts")
+    );
+    assert!(msg.date().is_some());
+    let id = msg.message_id().expect("a Message-ID");
+    assert!(
+        id.starts_with("dawnpost.2024-03-01.") && id.ends_with("@small.example"),
+        "{id}"
+    );
+    assert_eq!(
+        msg.from().unwrap().first().unwrap().address(),
+        Some("reports@small.example")
+    );
+    assert_eq!(
+        msg.to().unwrap().first().unwrap().address(),
+        Some("team@small.example")
+    );
+
+    // multipart/alternative [ text/plain, multipart/related [ text/html, image/png... ] ]
+    let root = msg.root_part();
+    let ct = |p: &mail_parser::MessagePart| {
+        let c = p.content_type().unwrap();
+        format!("{}/{}", c.ctype(), c.subtype().unwrap_or(""))
+    };
+    assert_eq!(ct(root), "multipart/alternative");
+    let PartType::Multipart(children) = &root.body else {
+        panic!("root is not multipart")
+    };
+    assert_eq!(children.len(), 2);
+    let text_part = msg.part(children[0]).unwrap();
+    assert_eq!(ct(text_part), "text/plain");
+    let related = msg.part(children[1]).unwrap();
+    assert_eq!(ct(related), "multipart/related");
+    let PartType::Multipart(related_children) = &related.body else {
+        panic!("related is not multipart")
+    };
+    let html_part = msg.part(related_children[0]).unwrap();
+    assert_eq!(ct(html_part), "text/html");
+    let html = html_part.text_contents().unwrap();
+    let text = text_part.text_contents().unwrap();
+
+    let mut cids = Vec::new();
+    for id in &related_children[1..] {
+        let p = msg.part(*id).unwrap();
+        assert_eq!(ct(p), "image/png");
+        assert_eq!(&p.contents()[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(
+            p.contents().len() <= 60 * 1024,
+            "a chart is {} bytes",
+            p.contents().len()
+        );
+        cids.push(p.content_id().unwrap().trim_matches(['<', '>']).to_string());
+    }
+    // Every cid the HTML refers to is an inline part, and every inline part is used.
+    let referenced: Vec<&str> = html
+        .split("src=\"cid:")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(referenced.len(), 5);
+    for r in &referenced {
+        assert!(
+            cids.iter().any(|c| c == r),
+            "cid {r} missing among {cids:?}"
+        );
+    }
+    assert_eq!(cids.len(), referenced.len());
+
+    // The same headline numbers in both parts (worked out in metrics.rs).
+    for n in ["$90", "1.0%", "$45", "+500.0%"] {
+        assert!(
+            text.contains(n) && html.contains(n),
+            "{n} missing from a part"
+        );
+    }
+    assert!(html.len() <= 60 * 1024, "HTML part is {} bytes", html.len());
+    assert!(html.contains("color-scheme: light only"));
+    assert!(
+        !html.contains("<script")
+            && !html.contains("<link")
+            && !html.contains("http://")
+            && !html.contains("https://")
+    );
+    // The stylesheet was inlined: no <style> block is left, styles sit on the elements.
+    assert!(!html.contains("<style"), "CSS not inlined");
+    assert!(html.contains("style=\"font: 13px Helvetica"));
+
+    // The preview's own HTML points the cids at the chart files beside it.
+    let page = std::fs::read_to_string(&files.html).unwrap();
+    assert!(!page.contains("cid:"));
+    for img in &files.images {
+        let name = img.file_name().unwrap().to_str().unwrap();
+        assert!(page.contains(&format!("src=\"{name}\"")), "{name}");
+        assert!(img.exists());
+    }
+    // MIME text is CRLF-canonical; the preview file keeps the template's line ends.
+    assert_eq!(
+        std::fs::read_to_string(&files.text).unwrap(),
+        text.replace("\r\n", "\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_are_escaped_in_html_and_intact_in_text() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let long = "Ω".repeat(500);
+    let name = format!("<script>alert('x')</script> & \"Quotes\" 🧣 شال صوفي {long}");
+    let feedback = "<img src=x onerror=alert(1)> & 'single' \"double\" 👎 מגיע באיחור";
+    let csv = |header: &str, row: Vec<&str>| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(header.split(',')).unwrap();
+        w.write_record(row).unwrap();
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    };
+    let dir = t.dir.path();
+    std::fs::write(
+        dir.join("p.csv"),
+        csv(
+            "sku,name,category,unit_price,unit_cost,lead_time_days",
+            vec!["B", &name, "Apparel", "25", "10", "60"],
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("f.csv"),
+        csv(
+            "feedback_id,day,channel,theme,sentiment,text",
+            vec![
+                "F9",
+                "2024-03-01",
+                "chat",
+                "packaging",
+                "negative",
+                feedback,
+            ],
+        ),
+    )
+    .unwrap();
+    let tz = t.config.shop.timezone;
+    dawnpost::import::import_csv(&t.store, "products", &dir.join("p.csv"), tz)
+        .await
+        .unwrap();
+    dawnpost::import::import_csv(&t.store, "feedback", &dir.join("f.csv"), tz)
+        .await
+        .unwrap();
+
+    // B (promoted) now has a 60-day lead time and 23.3 days of cover: its name is in an alert.
+    let c = composed(&t).await;
+    assert_eq!(c.digest.alerts.len(), 1, "{:?}", c.digest.alerts);
+    let (html, text) = (&c.rendered.html, &c.rendered.text);
+    assert!(text.contains(&name), "product name not intact in the text");
+    assert!(text.contains(feedback), "feedback not intact in the text");
+    assert!(!html.contains("<script>") && !html.contains("<img src=x"));
+    assert!(
+        html.contains("&lt;script&gt;alert("),
+        "product name not escaped"
+    );
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt; &amp; "),
+        "feedback not escaped"
+    );
+    assert!(html.contains("🧣 شال صوفي") && html.contains("👎 מגיע באיחור"));
+    assert!(html.contains(&long));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_override_is_used_and_undefined_variables_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("subject.txt.j2"),
+        "{{ shop }} / {{ date_short }}",
+    )
+    .unwrap();
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let templates = Templates::load(Some(dir.path())).unwrap();
+    let c = compose(&t.store, &t.config, &templates, date("2024-03-01"), now(&t))
+        .await
+        .unwrap();
+    assert_eq!(c.rendered.subject, "Small Test Shop / Fri 1 Mar");
+
+    std::fs::write(
+        dir.path().join("subject.txt.j2"),
+        "{{ shop }} {{ no_such_value }}",
+    )
+    .unwrap();
+    let templates = Templates::load(Some(dir.path())).unwrap();
+    let err = compose(&t.store, &t.config, &templates, date("2024-03-01"), now(&t))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("subject.txt.j2"), "{err:#}");
+}
+
+/// Headless Chromium renders the preview: every image loads, nothing is wider than the
+/// 600-pixel column, and a screenshot is left beside it for people to look at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_email_renders_in_chromium() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|b| which(b))
+    else {
+        if std::env::var("DAWNPOST_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
+            panic!("Chromium is required (DAWNPOST_REQUIRE_CHROMIUM=1) but not installed");
+        }
+        eprintln!("notice: Chromium is not installed; skipping the browser rendering test");
+        return;
+    };
+    let text = dawnpost::config::DEMO_CONFIG;
+    let t = TestStore::new(Backend::Sqlite, text).await.unwrap();
+    let d = date("2026-11-21");
+    let opts = dawnpost::demo::DemoOptions {
+        end: d,
+        days: 400,
+        seed: 7,
+        scale: 0.5,
+    };
+    dawnpost::demo::generate(&t.store, &opts, t.config.shop.timezone, false)
+        .await
+        .unwrap();
+    let templates = Templates::load(None).unwrap();
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2026, 11, 22, 6, 0, 0)
+        .unwrap();
+    let c = compose(&t.store, &t.config, &templates, d, now)
+        .await
+        .unwrap();
+    let out = t.dir.path().join("preview");
+    let files = write_preview(&c, &t.config, now, &out).unwrap();
+
+    // A copy of the page with a probe that reports into the title.
+    let probe = r#"<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const broken = imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src'));
+  const column = document.querySelector('table[width="600"]');
+  const edge = column.getBoundingClientRect().right;
+  const widest = Math.max(...[...column.querySelectorAll('*')].map(e => e.getBoundingClientRect().right)) - edge;
+  const clipped = [...document.querySelectorAll('td, div, span')].filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow === 'hidden' && e.textContent.trim() !== '' && e.offsetParent !== null).length;
+  document.title = 'PROBE ' + JSON.stringify({images: imgs.length, broken, widest: Math.round(widest), column: Math.round(column.getBoundingClientRect().width), clipped, scroll: document.documentElement.scrollWidth});
+});
+</script></body>"#;
+    let page = std::fs::read_to_string(&files.html)
+        .unwrap()
+        .replace("</body>", probe);
+    let probe_path = out.join("probe.html");
+    std::fs::write(&probe_path, page).unwrap();
+    let dom = run_chromium(
+        &chromium,
+        &["--dump-dom", "--virtual-time-budget=5000"],
+        &probe_path,
+    );
+    let title = dom
+        .split("<title>PROBE ")
+        .nth(1)
+        .and_then(|s| s.split("</title>").next())
+        .unwrap_or_else(|| panic!("no probe result in {}", &dom[..dom.len().min(500)]));
+    let r: serde_json::Value = serde_json::from_str(&title.replace("&quot;", "\"")).unwrap();
+    assert_eq!(r["images"], 5, "{r}");
+    assert_eq!(r["broken"], serde_json::json!([]), "{r}");
+    // Nothing sticks out of the 600-pixel column, and the column itself is 600 pixels.
+    assert!(
+        r["widest"].as_f64().unwrap() <= 0.0,
+        "content wider than the column: {r}"
+    );
+    assert_eq!(r["column"], 600, "{r}");
+    assert!(r["scroll"].as_f64().unwrap() <= 700.0, "{r}");
+    assert_eq!(r["clipped"], 0, "{r}");
+
+    // Leave a screenshot for people (kept when DAWNPOST_SCREENSHOT names a path).
+    if let Ok(path) = std::env::var("DAWNPOST_SCREENSHOT") {
+        run_chromium(
+            &chromium,
+            &[&format!("--screenshot={path}"), "--window-size=700,4000"],
+            &files.html,
+        );
+        assert!(Path::new(&path).exists());
+    }
+}
+
+fn which(bin: &str) -> Option<String> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(bin))
+            .find(|p| p.exists())
+            .map(|p| p.display().to_string())
+    })
+}
+
+fn run_chromium(bin: &str, extra: &[&str], page: &Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--allow-file-access-from-files",
+            "--window-size=700,2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
