@@ -189,23 +189,18 @@ pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
 /// map to their nearest kept colour, which keeps files small (well under the 60 KB budget)
 /// and quick to compress.
 fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
-    // Charts are mostly long runs of one colour: count runs, not pixels.
-    let mut counts: HashMap<[u8; 3], u32> = HashMap::new();
-    let mut run: Option<([u8; 3], u32)> = None;
+    // Charts are mostly long runs of one colour: walk the pixels once, as runs.
+    let mut runs: Vec<([u8; 3], u32)> = Vec::new();
     for px in rgb.chunks_exact(3) {
         let c = [px[0], px[1], px[2]];
-        match &mut run {
+        match runs.last_mut() {
             Some((rc, n)) if *rc == c => *n += 1,
-            _ => {
-                if let Some((rc, n)) = run {
-                    *counts.entry(rc).or_default() += n;
-                }
-                run = Some((c, 1));
-            }
+            _ => runs.push((c, 1)),
         }
     }
-    if let Some((rc, n)) = run {
-        *counts.entry(rc).or_default() += n;
+    let mut counts: HashMap<[u8; 3], u32> = HashMap::new();
+    for (c, n) in &runs {
+        *counts.entry(*c).or_default() += n;
     }
     let mut by_use: Vec<([u8; 3], u32)> = counts.into_iter().collect();
     by_use.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -228,15 +223,8 @@ fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
         .map(|(i, (c, _))| (*c, if i < 256 { i as u8 } else { nearest(*c) }))
         .collect();
     let mut indices = Vec::with_capacity((w * h) as usize);
-    let mut last: Option<([u8; 3], u8)> = None;
-    for px in rgb.chunks_exact(3) {
-        let c = [px[0], px[1], px[2]];
-        let i = match last {
-            Some((lc, li)) if lc == c => li,
-            _ => index[&c],
-        };
-        last = Some((c, i));
-        indices.push(i);
+    for (c, n) in &runs {
+        indices.resize(indices.len() + *n as usize, index[c]);
     }
     write_png(w, h, &palette, &indices)
 }

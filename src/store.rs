@@ -51,6 +51,10 @@ pub struct Store {
 
 static DRIVERS: Once = Once::new();
 
+/// Read-only connections: metric queries run this many at a time. Each holds its own page
+/// cache, so more would cost memory without speed on a small machine.
+const READERS: u32 = 2;
+
 impl Store {
     /// Connects, creating and migrating the store if needed.
     pub async fn open(cfg: &StoreConfig) -> Result<Store> {
@@ -100,7 +104,7 @@ impl Store {
             .run(&pool)
             .await
             .with_context(|| format!("cannot migrate store {display}"))?;
-        let reader = connect(&reader_url, backend, 4, cfg.connect_timeout)
+        let reader = connect(&reader_url, backend, READERS, cfg.connect_timeout)
             .await
             .with_context(|| format!("cannot open store {display} for reading"))?;
         Ok(Store {
@@ -427,6 +431,9 @@ async fn connect(
                 // WAL lets the read-only pool read while an import writes.
                 conn.execute("PRAGMA busy_timeout = 10000").await?;
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
+                // A report reads the same recent pages for every metric: keep them in memory.
+                conn.execute("PRAGMA cache_size = -16000").await?;
+                conn.execute("PRAGMA mmap_size = 0").await?;
                 Ok(())
             })
         });
