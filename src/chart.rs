@@ -397,17 +397,22 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
         .count()
         .max(1);
     let mut bar_i = 0;
-    // Stacked areas first, largest total at the back, so each band shows its own colour.
-    for (i, totals) in stacked(&t.primary).into_iter().rev() {
+    // Stacked areas: each band is the polygon between its own running total and the one
+    // below it, so every pixel is filled once.
+    let mut below: Option<Vec<f64>> = None;
+    for (i, totals) in stacked(&t.primary) {
         let color = t.primary.lines[i].color;
-        let points: Vec<(f64, f64)> = totals
+        let lower = below.take().unwrap_or_else(|| vec![0.0; totals.len()]);
+        let mut outline: Vec<(f64, f64)> = totals
             .iter()
             .enumerate()
             .map(|(x, v)| (x as f64, *v))
             .collect();
+        outline.extend(lower.iter().enumerate().rev().map(|(x, v)| (x as f64, *v)));
         chart
-            .draw_series(AreaSeries::new(points, 0.0, color.filled()))
+            .draw_series(std::iter::once(Polygon::new(outline, color.filled())))
             .map_err(draw_err)?;
+        below = Some(totals);
     }
     for line in &t.primary.lines {
         let style = line.color.stroke_width(3 * SCALE);
