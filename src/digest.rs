@@ -634,21 +634,11 @@ fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
     let campaign = match (&a.campaign, a.campaign_start, a.campaign_end) {
         (Some(c), Some(s), Some(e)) => {
             let when = if a.campaign_running {
-                "running"
+                "running".to_string()
             } else {
-                "starts"
+                format!("starts {}", s.format("%a %-d %b"))
             };
-            format!(
-                "{c} ({}, {when} {})",
-                span(s, e),
-                if a.campaign_running {
-                    String::new()
-                } else {
-                    s.format("%-d %b").to_string()
-                }
-            )
-            .replace(", running )", ", running)")
-            .replace(" )", ")")
+            format!("{c} ({}, {when})", span(s, e))
         }
         _ => String::new(),
     };

@@ -298,6 +298,20 @@ async fn hostile_names_are_escaped_in_html_and_intact_in_text() {
     // B (promoted) now has a 60-day lead time and 23.3 days of cover: its name is in an alert.
     let c = composed(&t).await;
     assert_eq!(c.digest.alerts.len(), 1, "{:?}", c.digest.alerts);
+    // 5 on hand, 3 sold over 14 days: 23.3 days of cover against a 60-day lead time.
+    let a = &c.digest.alerts[0];
+    assert!(
+        a.title.ends_with(": 23.3 days of cover, lead time 60 days"),
+        "{}",
+        a.title
+    );
+    assert!(
+        a.detail
+            .starts_with("Promoted in Leap Sale (28 Feb - 5 Mar, running). On hand: 5."),
+        "{}",
+        a.detail
+    );
+    assert_eq!(a.tone, "critical");
     let (html, text) = (&c.rendered.html, &c.rendered.text);
     assert!(text.contains(&name), "product name not intact in the text");
     assert!(text.contains(feedback), "feedback not intact in the text");
