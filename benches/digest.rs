@@ -52,6 +52,7 @@ fn bench(c: &mut Criterion) {
                     let msg = message::build(
                         &composed.rendered,
                         &config.email.from,
+                        None,
                         &config.email.preview_to,
                         d,
                         now,

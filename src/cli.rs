@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::compose::{compose, write_preview};
 use crate::config::Config;
+use crate::deliver::{SendOptions, Transport, send};
 use crate::demo::{self, DemoOptions};
 use crate::format::Formatter;
 use crate::import::{import_csv, parse_day};
@@ -80,6 +81,28 @@ pub enum Command {
         /// Open index.html in the default browser.
         #[arg(long)]
         open: bool,
+    },
+    /// Print who receives a report: every member of its teams, once each.
+    Recipients {
+        #[arg(long)]
+        report: Option<String>,
+    },
+    /// Send a report's digest to everyone not yet served for that date.
+    Send {
+        #[arg(long)]
+        report: Option<String>,
+        /// Report date [default: yesterday in the shop time zone].
+        #[arg(long)]
+        date: Option<String>,
+        /// A test send to these addresses only (not recorded in the delivery ledger).
+        #[arg(long, num_args = 1..)]
+        to: Vec<String>,
+        /// Print what would be sent and to whom; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send again to recipients already served for this date.
+        #[arg(long)]
+        force: bool,
     },
     /// Print every metric with its period comparisons.
     Metrics {
@@ -182,6 +205,76 @@ async fn dispatch(
             }
             if open {
                 open_in_browser(&files.html);
+            }
+            Ok(())
+        }
+        Command::Recipients { report } => {
+            let report = config.report(report.as_deref())?;
+            println!(
+                "report {} (teams: {}), from {}",
+                report.name,
+                report.teams.join(", "),
+                report.from
+            );
+            for r in &report.recipients {
+                println!("  {r}");
+            }
+            println!("{} recipients", report.recipients.len());
+            Ok(())
+        }
+        Command::Send {
+            report,
+            date,
+            to,
+            dry_run,
+            force,
+        } => {
+            refresh_demo(config, store, yesterday).await?;
+            let report = config.report(report.as_deref())?;
+            let date = match date {
+                Some(s) => parse_day(&s).context("--date")?,
+                None => yesterday,
+            };
+            let to = to
+                .iter()
+                .map(|a| {
+                    a.parse()
+                        .map_err(|e| anyhow::anyhow!("--to {a:?} is not an email address: {e}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let transport = Transport::from_config(config);
+            let now = Utc::now().with_timezone(&config.shop.timezone);
+            let opts = SendOptions { to, dry_run, force };
+            let s = send(store, config, report, &transport, date, now, &opts).await?;
+            for r in &s.skipped {
+                println!("already sent: {r} (use --force to send again)");
+            }
+            if dry_run {
+                for r in &s.would_send {
+                    println!("would send: {r}");
+                }
+                println!(
+                    "dry run: {} would be sent via {transport}, {} already served",
+                    s.would_send.len(),
+                    s.skipped.len()
+                );
+                return Ok(());
+            }
+            for r in &s.sent {
+                println!("sent: {r}");
+            }
+            for (r, e) in &s.failed {
+                println!("FAILED: {r}: {e}");
+            }
+            println!(
+                "report {} for {date} via {transport}: {} sent, {} already served, {} failed",
+                report.name,
+                s.sent.len(),
+                s.skipped.len(),
+                s.failed.len()
+            );
+            if !s.failed.is_empty() {
+                bail!("{} recipient(s) were not served", s.failed.len());
             }
             Ok(())
         }

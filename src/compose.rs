@@ -72,6 +72,7 @@ pub fn write_preview(
     let msg = message::build(
         &c.rendered,
         &config.email.from,
+        None,
         &config.email.preview_to,
         c.digest.date,
         now,

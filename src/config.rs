@@ -36,6 +36,57 @@ pub struct Config {
     pub okr_thresholds: Thresholds,
     pub alerts: AlertSettings,
     pub email: EmailSettings,
+    /// Who receives which report.
+    pub reports: Vec<Report>,
+    /// Where the file transport writes messages when no mail server is configured.
+    pub outbox: PathBuf,
+}
+
+/// One report: a digest of this shop for a set of teams.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub name: String,
+    pub from: lettre::message::Mailbox,
+    pub reply_to: Option<lettre::message::Mailbox>,
+    /// Told about delivery failures.
+    pub owner: lettre::message::Mailbox,
+    pub teams: Vec<String>,
+    /// Every member of the teams, once each (by address, case-insensitive), in team order.
+    pub recipients: Vec<lettre::message::Mailbox>,
+}
+
+impl Config {
+    /// The named report, or the only one when `name` is None.
+    pub fn report(&self, name: Option<&str>) -> Result<&Report> {
+        let names = || {
+            self.reports
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match name {
+            Some(n) => self.reports.iter().find(|r| r.name == n).ok_or_else(|| {
+                anyhow!(
+                    "{}: no report named `{n}` (reports: {})",
+                    self.origin,
+                    names()
+                )
+            }),
+            None => match self.reports.as_slice() {
+                [only] => Ok(only),
+                [] => bail!(
+                    "{}: no [[reports]] configured: add one that names its teams",
+                    self.origin
+                ),
+                _ => bail!(
+                    "{}: several reports are configured ({}): choose one with --report",
+                    self.origin,
+                    names()
+                ),
+            },
+        }
+    }
 }
 
 /// How the digest is addressed and rendered.
@@ -183,6 +234,43 @@ struct RawConfig {
     #[serde(default)]
     alerts: AlertSettings,
     email: Option<RawEmail>,
+    #[serde(default)]
+    teams: Vec<Spanned<RawTeam>>,
+    #[serde(default)]
+    reports: Vec<Spanned<RawReport>>,
+    #[serde(default)]
+    delivery: RawDelivery,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTeam {
+    name: String,
+    members: Vec<RawMember>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMember {
+    name: Option<String>,
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    name: String,
+    teams: Vec<String>,
+    from: String,
+    reply_to: Option<String>,
+    owner: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    /// Directory of .eml files, relative to the config file.
+    outbox: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -640,6 +728,87 @@ impl Config {
             }
         };
 
+        let mailbox = |text: &str, span: Range<usize>, key: &str| {
+            text.parse::<lettre::message::Mailbox>().map_err(|err| {
+                at(
+                    span,
+                    key,
+                    format!("{text:?} is not an email address: {err}"),
+                )
+            })
+        };
+        let mut teams: Vec<(String, Vec<lettre::message::Mailbox>)> = Vec::new();
+        for t in raw.teams {
+            let span = t.span();
+            let t = t.into_inner();
+            if teams.iter().any(|(n, _)| *n == t.name) {
+                return Err(at(
+                    span,
+                    &format!("teams[{:?}]", t.name),
+                    "a team with this name already exists".into(),
+                ));
+            }
+            let mut members = Vec::new();
+            for (i, m) in t.members.iter().enumerate() {
+                let key = format!("teams[{:?}].members[{i}].email", t.name);
+                let mut mb = mailbox(&m.email, span.clone(), &key)?;
+                if let Some(name) = &m.name {
+                    mb.name = Some(name.clone());
+                }
+                members.push(mb);
+            }
+            teams.push((t.name, members));
+        }
+        let mut reports = Vec::new();
+        for r in raw.reports {
+            let span = r.span();
+            let r = r.into_inner();
+            let key = format!("reports[{:?}]", r.name);
+            if reports.iter().any(|x: &Report| x.name == r.name) {
+                return Err(at(
+                    span,
+                    &key,
+                    "a report with this name already exists".into(),
+                ));
+            }
+            let mut recipients: Vec<lettre::message::Mailbox> = Vec::new();
+            for team in &r.teams {
+                let Some((_, members)) = teams.iter().find(|(n, _)| n == team) else {
+                    return Err(at(
+                        span,
+                        &format!("{key}.teams"),
+                        format!("unknown team `{team}`"),
+                    ));
+                };
+                for m in members {
+                    // One email per person, however many of the report's teams they are in.
+                    if !recipients
+                        .iter()
+                        .any(|x| x.email.to_string().eq_ignore_ascii_case(m.email.as_ref()))
+                    {
+                        recipients.push(m.clone());
+                    }
+                }
+            }
+            reports.push(Report {
+                from: mailbox(&r.from, span.clone(), &format!("{key}.from"))?,
+                reply_to: r
+                    .reply_to
+                    .as_deref()
+                    .map(|t| mailbox(t, span.clone(), &format!("{key}.reply_to")))
+                    .transpose()?,
+                owner: mailbox(&r.owner, span.clone(), &format!("{key}.owner"))?,
+                name: r.name,
+                teams: r.teams,
+                recipients,
+            });
+        }
+        let outbox = src.base_dir.join(
+            raw.delivery
+                .outbox
+                .unwrap_or_else(|| PathBuf::from("outbox")),
+        );
+
         Ok(Config {
             origin: origin.clone(),
             shop: Shop {
@@ -663,6 +832,8 @@ impl Config {
             okr_thresholds: t,
             alerts: raw.alerts,
             email,
+            reports,
+            outbox,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod compare;
 pub mod compose;
 pub mod config;
+pub mod deliver;
 pub mod demo;
 pub mod digest;
 pub mod format;

@@ -30,6 +30,7 @@ pub fn message_id(date: NaiveDate, to: &Mailbox, now: DateTime<Tz>, from: &Mailb
 pub fn build(
     rendered: &Rendered,
     from: &Mailbox,
+    reply_to: Option<&Mailbox>,
     to: &Mailbox,
     date: NaiveDate,
     now: DateTime<Tz>,
@@ -47,9 +48,11 @@ pub fn build(
     let body = MultiPart::alternative()
         .singlepart(SinglePart::plain(rendered.text.clone()))
         .multipart(related);
-    Message::builder()
-        .from(from.clone())
-        .to(to.clone())
+    let mut builder = Message::builder().from(from.clone()).to(to.clone());
+    if let Some(r) = reply_to {
+        builder = builder.reply_to(r.clone());
+    }
+    builder
         .subject(rendered.subject.clone())
         .date(SystemTime::from(now))
         .message_id(Some(message_id(date, to, now, from)))

@@ -409,6 +409,85 @@ impl Store {
     }
 }
 
+/// One row of the delivery ledger: a report, its date and one recipient (lowercased).
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryKey<'a> {
+    pub report: &'a str,
+    pub date: NaiveDate,
+    pub recipient: &'a str,
+}
+
+/// What the ledger says about one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Claimed for sending; a crash leaves it here, and a re-run sends again.
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+impl Store {
+    /// Recipients (lowercased addresses) already served for a report and date.
+    pub async fn delivered(
+        &self,
+        report: &str,
+        date: NaiveDate,
+    ) -> Result<std::collections::HashSet<String>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT recipient FROM deliveries WHERE report = $1 AND report_date = $2 AND status = 'sent'",
+        )
+        .bind(report)
+        .bind(date.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read the delivery ledger")?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Records one attempt for a recipient: a new row, or the next attempt on the old one.
+    pub async fn record_delivery(
+        &self,
+        key: &DeliveryKey<'_>,
+        status: DeliveryStatus,
+        error: Option<&str>,
+        message_id: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        let attempt = i64::from(status != DeliveryStatus::Pending);
+        sqlx::query(
+            "INSERT INTO deliveries (report, report_date, recipient, status, attempts, last_error, message_id, sent_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (report, report_date, recipient) DO UPDATE SET \
+               status = excluded.status, attempts = deliveries.attempts + excluded.attempts, \
+               last_error = excluded.last_error, message_id = COALESCE(excluded.message_id, deliveries.message_id), \
+               sent_at = COALESCE(excluded.sent_at, deliveries.sent_at), updated_at = excluded.updated_at",
+        )
+        .bind(key.report)
+        .bind(key.date.to_string())
+        .bind(key.recipient)
+        .bind(status.as_str())
+        .bind(attempt)
+        .bind(error.map(str::to_string))
+        .bind(message_id.map(str::to_string))
+        .bind((status == DeliveryStatus::Sent).then_some(now))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot record the delivery to {}", key.recipient))?;
+        Ok(())
+    }
+}
+
 impl std::fmt::Display for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.display)

@@ -37,6 +37,25 @@ fn metrics_with_no_config_builds_the_demo_and_reports_yesterday() {
         "{out}"
     );
     assert!(!err.contains("building the demo shop"), "{err}");
+
+    // The demo's report: three teams, one person in two of them, five people.
+    let (status, out, err) = dawnpost(&["recipients"], &[("DAWNPOST_DATA_DIR", data)]);
+    assert!(status.success(), "{err}");
+    assert!(out.ends_with("5 recipients\n"), "{out}");
+    assert_eq!(out.matches("aiko@northwind.example").count(), 1, "{out}");
+    let (status, out, err) = dawnpost(&["send"], &[("DAWNPOST_DATA_DIR", data)]);
+    assert!(status.success(), "{err}");
+    assert!(
+        out.contains(": 5 sent, 0 already served, 0 failed"),
+        "{out}"
+    );
+    let outbox = std::path::Path::new(data).join("outbox");
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 5);
+    let (status, out, _) = dawnpost(&["send"], &[("DAWNPOST_DATA_DIR", data)]);
+    assert!(
+        status.success() && out.contains(": 0 sent, 5 already served, 0 failed"),
+        "{out}"
+    );
 }
 
 #[test]

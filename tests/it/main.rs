@@ -7,3 +7,4 @@ mod demo;
 mod email;
 mod import;
 mod metrics;
+mod send;

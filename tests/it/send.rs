@@ -1,0 +1,316 @@
+//! Sending through the delivery ledger: one message per recipient, once per report date,
+//! on both backends. (This covers the file outbox; SMTP servers come with the SMTP transport.)
+
+use chrono::{NaiveDate, TimeZone};
+use dawnpost::deliver::{SendOptions, Transport, send};
+use mail_parser::MessageParser;
+
+use crate::support::{Backend, TestStore, both_backends};
+
+both_backends!(
+    each_recipient_once_per_date,
+    a_crash_mid_send_resumes_with_the_rest,
+    failures_are_recorded_truthfully
+);
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn emls(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+async fn ledger(t: &TestStore, d: &str) -> Vec<(String, String, i64)> {
+    let mut rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT recipient, status, attempts FROM deliveries WHERE report = 'morning' AND report_date = $1")
+            .bind(d.to_string())
+            .fetch_all(t.store.pool())
+            .await
+            .unwrap();
+    rows.sort();
+    rows
+}
+
+async fn each_recipient_once_per_date(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let report = t.config.report(None).unwrap();
+    // Three teams; Sam is in two of them (with different capitalisation): four people.
+    let emails: Vec<String> = report
+        .recipients
+        .iter()
+        .map(|m| m.email.to_string().to_lowercase())
+        .collect();
+    assert_eq!(
+        emails,
+        [
+            "mia@small.example",
+            "sam@small.example",
+            "ola@small.example",
+            "kit@small.example"
+        ]
+    );
+
+    let outbox = t.dir.path().join("outbox");
+    let transport = Transport::Outbox(outbox.clone());
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap();
+    let d = date("2024-03-01");
+
+    let dry = SendOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    let s = send(&t.store, &t.config, report, &transport, d, now, &dry)
+        .await
+        .unwrap();
+    assert_eq!(s.would_send.len(), 4);
+    assert!(emls(&outbox).is_empty() && ledger(&t, "2024-03-01").await.is_empty());
+
+    let s = send(
+        &t.store,
+        &t.config,
+        report,
+        &transport,
+        d,
+        now,
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.sent.len(), s.skipped.len(), s.failed.len()), (4, 0, 0));
+    let files = emls(&outbox);
+    assert_eq!(files.len(), 4);
+    let mut seen = Vec::new();
+    for f in &files {
+        let raw = std::fs::read(f).unwrap();
+        let msg = MessageParser::default().parse(&raw).unwrap();
+        let to = msg.to().unwrap();
+        // Each message is addressed to its recipient alone.
+        assert_eq!(to.iter().count(), 1);
+        seen.push(to.first().unwrap().address().unwrap().to_lowercase());
+        assert_eq!(
+            msg.from().unwrap().first().unwrap().address(),
+            Some("reports@small.example")
+        );
+        assert_eq!(
+            msg.reply_to().unwrap().first().unwrap().address(),
+            Some("kit@small.example")
+        );
+        assert_eq!(
+            msg.subject(),
+            Some("Fri 1 Mar: revenue $90 (+500% vs last Fri), no alerts")
+        );
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "kit@small.example",
+            "mia@small.example",
+            "ola@small.example",
+            "sam@small.example"
+        ]
+    );
+    let sent: Vec<(String, String, i64)> = emails_sorted(&emails)
+        .into_iter()
+        .map(|e| (e, "sent".to_string(), 1))
+        .collect();
+    assert_eq!(ledger(&t, "2024-03-01").await, sent);
+
+    // Again: nobody gets it twice.
+    let s = send(
+        &t.store,
+        &t.config,
+        report,
+        &transport,
+        d,
+        now,
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.sent.len(), s.skipped.len()), (0, 4));
+    assert_eq!(emls(&outbox).len(), 4);
+
+    // A test send goes to the named address only and leaves the ledger alone.
+    let to = vec!["Tester <tester@small.example>".parse().unwrap()];
+    let s = send(
+        &t.store,
+        &t.config,
+        report,
+        &transport,
+        d,
+        now,
+        &SendOptions {
+            to,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.sent, ["tester@small.example"]);
+    assert_eq!(emls(&outbox).len(), 5);
+    assert_eq!(ledger(&t, "2024-03-01").await.len(), 4);
+
+    // --force sends again, and the ledger counts the second attempt.
+    let later = now + chrono::Duration::minutes(5);
+    let s = send(
+        &t.store,
+        &t.config,
+        report,
+        &transport,
+        d,
+        later,
+        &SendOptions {
+            force: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.sent.len(), 4);
+    assert_eq!(emls(&outbox).len(), 9);
+    assert!(
+        ledger(&t, "2024-03-01")
+            .await
+            .iter()
+            .all(|(_, st, n)| st == "sent" && *n == 2)
+    );
+}
+
+fn emails_sorted(e: &[String]) -> Vec<String> {
+    let mut v = e.to_vec();
+    v.sort();
+    v
+}
+
+async fn a_crash_mid_send_resumes_with_the_rest(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let report = t.config.report(Some("morning")).unwrap();
+    // As a crash leaves it: two served, one claimed but not confirmed, one not reached.
+    for (r, status) in [
+        ("mia@small.example", "sent"),
+        ("sam@small.example", "sent"),
+        ("ola@small.example", "pending"),
+    ] {
+        sqlx::query(
+            "INSERT INTO deliveries (report, report_date, recipient, status, attempts, updated_at) VALUES ('morning', '2024-03-01', $1, $2, 1, 0)",
+        )
+        .bind(r)
+        .bind(status)
+        .execute(t.store.pool())
+        .await
+        .unwrap();
+    }
+    let outbox = t.dir.path().join("outbox");
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap();
+    let s = send(
+        &t.store,
+        &t.config,
+        report,
+        &Transport::Outbox(outbox.clone()),
+        date("2024-03-01"),
+        now,
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        emails_sorted(&s.sent),
+        ["kit@small.example", "ola@small.example"]
+    );
+    assert_eq!(
+        emails_sorted(&s.skipped),
+        ["mia@small.example", "sam@small.example"]
+    );
+    assert_eq!(emls(&outbox).len(), 2);
+    assert!(
+        ledger(&t, "2024-03-01")
+            .await
+            .iter()
+            .all(|(_, st, _)| st == "sent")
+    );
+}
+
+async fn failures_are_recorded_truthfully(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let report = t.config.report(None).unwrap();
+    // The outbox path is a file: nothing can be written there.
+    let blocked = t.dir.path().join("blocked");
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap();
+    let d = date("2024-03-01");
+    let s = send(
+        &t.store,
+        &t.config,
+        report,
+        &Transport::Outbox(blocked.clone()),
+        d,
+        now,
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.sent.len(), s.failed.len()), (0, 4));
+    let errors: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT last_error FROM deliveries WHERE status = 'failed'")
+            .fetch_all(t.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(errors.len(), 4);
+    assert!(errors.iter().all(|e| {
+        e.as_deref()
+            .is_some_and(|e| e.contains("transient failure") && e.contains("blocked"))
+    }));
+
+    // Once the outbox is writable, a re-run serves everyone, on their second attempt.
+    let outbox = t.dir.path().join("outbox");
+    let s = send(
+        &t.store,
+        &t.config,
+        report,
+        &Transport::Outbox(outbox),
+        d,
+        now,
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.sent.len(), 4);
+    assert!(
+        ledger(&t, "2024-03-01")
+            .await
+            .iter()
+            .all(|(_, st, n)| st == "sent" && *n == 2)
+    );
+}
