@@ -242,7 +242,7 @@ async fn dispatch(
                         .map_err(|e| anyhow::anyhow!("--to {a:?} is not an email address: {e}"))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let transport = Transport::from_config(config);
+            let transport = Transport::from_config(config)?;
             let now = Utc::now().with_timezone(&config.shop.timezone);
             let opts = SendOptions { to, dry_run, force };
             let s = send(store, config, report, &transport, date, now, &opts).await?;

@@ -40,6 +40,33 @@ pub struct Config {
     pub reports: Vec<Report>,
     /// Where the file transport writes messages when no mail server is configured.
     pub outbox: PathBuf,
+    /// The mail server; None means the outbox.
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// How to reach the mail server.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Extra trusted CA certificate (PEM), for a server with a private CA.
+    pub ca_pem: Option<Vec<u8>>,
+    pub timeout: std::time::Duration,
+    /// How long transient failures are retried before a recipient counts as failed.
+    pub retry_for: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// smtp://: STARTTLS, required; never a silent fall back to plain text.
+    StartTls,
+    /// smtps://: TLS from the first byte.
+    ImplicitTls,
+    /// smtp:// with `plaintext = true`: for a local relay only.
+    Plain,
 }
 
 /// One report: a digest of this shop for a set of teams.
@@ -240,6 +267,32 @@ struct RawConfig {
     reports: Vec<Spanned<RawReport>>,
     #[serde(default)]
     delivery: RawDelivery,
+    smtp: Option<Spanned<RawSmtp>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    /// smtp://host:587 (STARTTLS) or smtps://host:465 (implicit TLS).
+    url: String,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    /// Allow smtp:// without TLS (a local relay).
+    #[serde(default)]
+    plaintext: bool,
+    ca_file: Option<PathBuf>,
+    #[serde(default = "default_smtp_timeout")]
+    timeout_secs: u64,
+    #[serde(default = "default_retry_for")]
+    retry_for_secs: u64,
+}
+
+fn default_smtp_timeout() -> u64 {
+    30
+}
+fn default_retry_for() -> u64 {
+    300
 }
 
 #[derive(Deserialize)]
@@ -808,6 +861,99 @@ impl Config {
                 .outbox
                 .unwrap_or_else(|| PathBuf::from("outbox")),
         );
+        let smtp = match raw.smtp {
+            None => None,
+            Some(s) => {
+                let span = s.span();
+                let s = s.into_inner();
+                let err = |key: &str, msg: String| at(span.clone(), &format!("smtp.{key}"), msg);
+                let (scheme, rest) = s.url.split_once("://").ok_or_else(|| {
+                    err(
+                        "url",
+                        format!("{:?} is not smtp://host:port or smtps://host:port", s.url),
+                    )
+                })?;
+                if rest.contains('@') {
+                    return Err(err("url", "must not contain credentials; use username and password_env or password_file".into()));
+                }
+                let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
+                    Some((h, p)) => (
+                        h.to_string(),
+                        p.parse::<u16>()
+                            .map_err(|_| err("url", format!("bad port in {:?}", s.url)))?,
+                    ),
+                    None => (
+                        rest.trim_end_matches('/').to_string(),
+                        if scheme == "smtps" { 465 } else { 587 },
+                    ),
+                };
+                let security = match (scheme, s.plaintext) {
+                    ("smtps", false) => SmtpSecurity::ImplicitTls,
+                    ("smtp", false) => SmtpSecurity::StartTls,
+                    ("smtp", true) => SmtpSecurity::Plain,
+                    ("smtps", true) => {
+                        return Err(err("plaintext", "smtps:// is always encrypted".into()));
+                    }
+                    (other, _) => {
+                        return Err(err(
+                            "url",
+                            format!("unsupported scheme {other:?}: use smtp or smtps"),
+                        ));
+                    }
+                };
+                let password = match (&s.password_env, &s.password_file) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            "password_file",
+                            "give either password_env or password_file, not both".into(),
+                        ));
+                    }
+                    (Some(var), None) => Some(Secret::new(std::env::var(var).map_err(|_| {
+                        err(
+                            "password_env",
+                            format!("environment variable {var} is not set"),
+                        )
+                    })?)),
+                    (None, Some(f)) => {
+                        let path = src.base_dir.join(f);
+                        let text = std::fs::read_to_string(&path).map_err(|e| {
+                            err(
+                                "password_file",
+                                format!("cannot read {}: {e}", path.display()),
+                            )
+                        })?;
+                        Some(Secret::new(text.trim_end_matches(['\r', '\n']).to_string()))
+                    }
+                    (None, None) => None,
+                };
+                if password.is_some() != s.username.is_some() {
+                    return Err(err(
+                        "username",
+                        "username and a password (password_env or password_file) go together"
+                            .into(),
+                    ));
+                }
+                let ca_pem = match &s.ca_file {
+                    Some(f) => {
+                        let path = src.base_dir.join(f);
+                        Some(std::fs::read(&path).map_err(|e| {
+                            err("ca_file", format!("cannot read {}: {e}", path.display()))
+                        })?)
+                    }
+                    None => None,
+                };
+                Some(SmtpSettings {
+                    host,
+                    port,
+                    security,
+                    username: s.username,
+                    password,
+                    ca_pem,
+                    timeout: std::time::Duration::from_secs(s.timeout_secs.clamp(1, 600)),
+                    retry_for: std::time::Duration::from_secs(s.retry_for_secs.min(86_400)),
+                })
+            }
+        };
 
         Ok(Config {
             origin: origin.clone(),
@@ -834,6 +980,7 @@ impl Config {
             email,
             reports,
             outbox,
+            smtp,
         })
     }
 }

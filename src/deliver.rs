@@ -10,10 +10,15 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
+use std::time::{Duration, Instant};
+
 use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::compose::compose;
-use crate::config::{Config, Report};
+use crate::config::{Config, Report, SmtpSecurity};
 use crate::message;
 use crate::render::Templates;
 use crate::store::{DeliveryKey, DeliveryStatus, Store};
@@ -27,6 +32,9 @@ pub enum DeliveryError {
     /// Retrying will not help (a 5xx reply for this recipient).
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// Nothing can be sent: TLS, authentication or the server's capabilities are wrong.
+    #[error("{0}")]
+    Fatal(String),
 }
 
 /// Where messages go.
@@ -34,11 +42,55 @@ pub enum DeliveryError {
 pub enum Transport {
     /// A directory of .eml files.
     Outbox(PathBuf),
+    /// A mail server, over a pooled connection.
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// "smtp://host:587 (STARTTLS)", for messages.
+        describe: String,
+        retry_for: Duration,
+        /// A hard limit on one message's whole exchange with the server.
+        deadline: Duration,
+    },
 }
 
 impl Transport {
-    pub fn from_config(config: &Config) -> Transport {
-        Transport::Outbox(config.outbox.clone())
+    pub fn from_config(config: &Config) -> Result<Transport> {
+        let Some(s) = &config.smtp else {
+            return Ok(Transport::Outbox(config.outbox.clone()));
+        };
+        let mut tls = TlsParameters::builder(s.host.clone());
+        if let Some(pem) = &s.ca_pem {
+            tls = tls.add_root_certificate(Certificate::from_pem(pem).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: `smtp.ca_file` is not a PEM certificate: {e}",
+                    config.origin
+                )
+            })?);
+        }
+        let params = tls
+            .build_rustls()
+            .context("cannot set up TLS for the mail server")?;
+        let (tls, scheme, mode) = match s.security {
+            SmtpSecurity::StartTls => (Tls::Required(params), "smtp", "STARTTLS required"),
+            SmtpSecurity::ImplicitTls => (Tls::Wrapper(params), "smtps", "implicit TLS"),
+            SmtpSecurity::Plain => (Tls::None, "smtp", "plain text, as configured"),
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
+            .port(s.port)
+            .tls(tls)
+            .timeout(Some(s.timeout));
+        if let (Some(user), Some(password)) = (&s.username, &s.password) {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose().to_string(),
+            ));
+        }
+        Ok(Transport::Smtp {
+            transport: builder.build(),
+            describe: format!("{scheme}://{}:{} ({mode})", s.host, s.port),
+            retry_for: s.retry_for,
+            deadline: s.timeout * 3,
+        })
     }
 
     async fn deliver(&self, msg: &lettre::Message, file_stem: &str) -> Result<(), DeliveryError> {
@@ -57,7 +109,77 @@ impl Transport {
                     DeliveryError::Transient(format!("cannot write {}: {e}", path.display()))
                 })
             }
+            Transport::Smtp {
+                transport,
+                describe,
+                deadline,
+                ..
+            } => match tokio::time::timeout(*deadline, transport.send(msg.clone())).await {
+                Ok(result) => result.map(|_| ()).map_err(|e| classify(&e, describe)),
+                // A server that stops answering must not hang the run.
+                Err(_) => Err(DeliveryError::Transient(format!(
+                    "{describe}: no answer within {deadline:?}"
+                ))),
+            },
         }
+    }
+
+    /// Delivers, retrying transient failures with exponential backoff and jitter until the
+    /// transport's deadline.
+    async fn deliver_with_retries(
+        &self,
+        msg: &lettre::Message,
+        file_stem: &str,
+    ) -> Result<u32, (u32, DeliveryError)> {
+        let retry_for = match self {
+            Transport::Smtp { retry_for, .. } => *retry_for,
+            Transport::Outbox(_) => Duration::ZERO,
+        };
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(500);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.deliver(msg, file_stem).await {
+                Ok(()) => return Ok(attempts),
+                Err(DeliveryError::Transient(e)) if started.elapsed() + delay < retry_for => {
+                    tracing::warn!(attempt = attempts, error = %e, "transient failure; retrying in {delay:?}");
+                    tokio::time::sleep(jitter(delay)).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => return Err((attempts, e)),
+            }
+        }
+    }
+}
+
+/// ±25% of `d`, so that many senders retrying at once spread out.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    let factor = 0.75 + f64::from(nanos % 1000) / 2000.0;
+    d.mul_f64(factor)
+}
+
+/// Sorts a lettre error into what the sender should do about it.
+fn classify(e: &lettre::transport::smtp::Error, server: &str) -> DeliveryError {
+    let code = e.status().map(|c| c.to_string());
+    let auth = matches!(code.as_deref(), Some("530" | "534" | "535" | "538"));
+    if e.is_tls() {
+        DeliveryError::Fatal(format!(
+            "TLS with {server} failed (is its certificate trusted? see smtp.ca_file): {e}"
+        ))
+    } else if auth {
+        DeliveryError::Fatal(format!(
+            "{server} refused the login (check smtp.username and the password): {e}"
+        ))
+    } else if e.is_client() {
+        DeliveryError::Fatal(format!("cannot talk to {server} as configured: {e}"))
+    } else if e.is_permanent() {
+        DeliveryError::Permanent(format!("{server}: {e}"))
+    } else {
+        DeliveryError::Transient(format!("{server}: {e}"))
     }
 }
 
@@ -65,6 +187,7 @@ impl std::fmt::Display for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Transport::Outbox(d) => write!(f, "outbox {}", d.display()),
+            Transport::Smtp { describe, .. } => f.write_str(describe),
         }
     }
 }
@@ -167,8 +290,8 @@ pub async fn send(
             report.name,
             k.replace(['@', '/', '\\'], "_")
         );
-        match transport.deliver(&msg, &stem).await {
-            Ok(()) => {
+        match transport.deliver_with_retries(&msg, &stem).await {
+            Ok(_) => {
                 if !test_send {
                     store
                         .record_delivery(&ledger_key, DeliveryStatus::Sent, None, Some(&id), stamp)
@@ -179,7 +302,8 @@ pub async fn send(
                 }
                 summary.sent.push(k);
             }
-            Err(e) => {
+            Err((_, e)) => {
+                let fatal = matches!(e, DeliveryError::Fatal(_));
                 let text = e.to_string();
                 if !test_send {
                     store
@@ -192,9 +316,60 @@ pub async fn send(
                         )
                         .await?;
                 }
+                if fatal {
+                    // Nobody can be served this way: stop, and say why.
+                    anyhow::bail!("{text}");
+                }
                 summary.failed.push((k, text));
             }
         }
     }
+    if !test_send && !summary.failed.is_empty() {
+        tell_owner(transport, report, date, now, &summary).await;
+    }
     Ok(summary)
+}
+
+/// One short message to the report's owner listing who was not served.
+async fn tell_owner(
+    transport: &Transport,
+    report: &Report,
+    date: NaiveDate,
+    now: DateTime<Tz>,
+    s: &SendSummary,
+) {
+    let total = s.sent.len() + s.skipped.len() + s.failed.len();
+    let mut body = format!(
+        "The {} report for {date} was not delivered to {} of {total} recipients:\n\n",
+        report.name,
+        s.failed.len()
+    );
+    for (r, e) in &s.failed {
+        body.push_str(&format!("- {r}: {e}\n"));
+    }
+    body.push_str("\nRun `dawnpost send` again to retry them; those already served are skipped.\n");
+    let msg = lettre::Message::builder()
+        .from(report.from.clone())
+        .to(report.owner.clone())
+        .subject(format!(
+            "dawnpost: {} of {total} not served ({}, {date})",
+            s.failed.len(),
+            report.name
+        ))
+        .date(std::time::SystemTime::from(now))
+        .message_id(Some(
+            message::message_id(date, &report.owner, now, &report.from)
+                .replace("<dawnpost.", "<dawnpost-failures."),
+        ))
+        .body(body);
+    let sent = match msg {
+        Ok(m) => transport
+            .deliver(&m, &format!("{}-{date}-failures", report.name))
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = sent {
+        tracing::error!(owner = %report.owner, error = %e, "could not tell the owner about failed deliveries");
+    }
 }

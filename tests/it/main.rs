@@ -8,3 +8,4 @@ mod email;
 mod import;
 mod metrics;
 mod send;
+mod smtp;

@@ -75,18 +75,27 @@ impl TestStore {
     /// The small hand-made shop of fixtures/small, fully imported.
     pub async fn small(backend: Backend) -> Option<TestStore> {
         let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
-        let t = TestStore::new(backend, &text).await?;
+        Some(
+            TestStore::new(backend, &text)
+                .await?
+                .with_small_data()
+                .await,
+        )
+    }
+
+    /// Imports every CSV of fixtures/small.
+    pub async fn with_small_data(self) -> TestStore {
         for table in dawnpost::table::IMPORTABLE.iter().map(|t| t.name) {
             dawnpost::import::import_csv(
-                &t.store,
+                &self.store,
                 table,
                 &fixture(&format!("small/{table}.csv")),
-                t.config.shop.timezone,
+                self.config.shop.timezone,
             )
             .await
             .unwrap_or_else(|e| panic!("importing {table}: {e:#}"));
         }
-        Some(t)
+        self
     }
 
     /// One number from independent SQL (run on the writable pool, not the metric path).

@@ -1,0 +1,389 @@
+//! Sending through a real SMTP server (aiosmtpd, started here on 127.0.0.1) with STARTTLS,
+//! AUTH and a test CA; messages are read back from its Maildir with an independent parser.
+//!
+//! Skips with a notice where aiosmtpd is not installed (`DAWNPOST_TEST_PYTHON` names a
+//! Python that has it), unless `DAWNPOST_REQUIRE_SMTP=1`, which makes that a failure.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use chrono::{NaiveDate, TimeZone};
+use dawnpost::deliver::{SendOptions, Transport, send};
+use mail_parser::MessageParser;
+
+use crate::support::{Backend, TestStore, fixture, repo};
+
+const PASSWORD: &str = "s3cret-Smtp-pw-9f2";
+
+struct Server {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python() -> Option<String> {
+    let py = std::env::var("DAWNPOST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py)
+        .args(["-c", "import aiosmtpd"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(py);
+    }
+    if std::env::var("DAWNPOST_REQUIRE_SMTP").is_ok_and(|v| v == "1") {
+        panic!("aiosmtpd is required (DAWNPOST_REQUIRE_SMTP=1) but {py} cannot import it");
+    }
+    eprintln!("notice: aiosmtpd is not installed for {py}; skipping this SMTP test");
+    None
+}
+
+fn start(dir: &Path, args: &[&str]) -> Option<Server> {
+    let py = python()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let maildir = dir.join(format!("maildir-{port}"));
+    let mut child = Command::new(py)
+        .arg(repo().join("tests/it/smtp_server.py"))
+        .args(["--port", &port.to_string(), "--maildir"])
+        .arg(&maildir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start aiosmtpd");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "READY", "the SMTP server did not start");
+    Some(Server {
+        child,
+        port,
+        maildir,
+    })
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it.
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=dawnpost test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(dir.join("leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+/// The small shop, sending through `server` (`smtp_extra` is added to its [smtp] table).
+async fn shop(server_port: u16, smtp_extra: &str) -> TestStore {
+    let mut text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    text.push_str(&format!(
+        "\n[smtp]\nurl = \"smtp://127.0.0.1:{server_port}\"\ntimeout_secs = 5\n{smtp_extra}\n"
+    ));
+    TestStore::new(Backend::Sqlite, &text)
+        .await
+        .unwrap()
+        .with_small_data()
+        .await
+}
+
+fn messages(maildir: &Path) -> Vec<mail_parser::Message<'static>> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        for e in std::fs::read_dir(maildir.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let raw = std::fs::read(e.path()).unwrap();
+            out.push(MessageParser::default().parse(&raw).unwrap().into_owned());
+        }
+    }
+    out
+}
+
+fn to(m: &mail_parser::Message<'_>) -> String {
+    m.to()
+        .unwrap()
+        .first()
+        .unwrap()
+        .address()
+        .unwrap()
+        .to_lowercase()
+}
+
+fn d() -> NaiveDate {
+    "2024-03-01".parse().unwrap()
+}
+
+async fn run(t: &TestStore) -> anyhow::Result<dawnpost::deliver::SendSummary> {
+    let report = t.config.report(None).unwrap();
+    let transport = Transport::from_config(&t.config)?;
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap();
+    send(
+        &t.store,
+        &t.config,
+        report,
+        &transport,
+        d(),
+        now,
+        &SendOptions::default(),
+    )
+    .await
+}
+
+async fn ledger_sent(t: &TestStore) -> f64 {
+    t.scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'sent'")
+        .await
+        .unwrap()
+}
+
+fn credentials(dir: &Path, ca: &Path) -> String {
+    std::fs::write(dir.join("smtp-password"), format!("{PASSWORD}\n")).unwrap();
+    format!(
+        "username = \"dawnpost\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
+        dir.join("smtp-password").display(),
+        ca.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_and_auth_to_three_teams_with_an_overlapping_member() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(certs.path());
+    let Some(server) = start(
+        certs.path(),
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--user",
+            "dawnpost",
+            "--password",
+            PASSWORD,
+        ],
+    ) else {
+        return;
+    };
+    let t = shop(server.port, &credentials(certs.path(), &ca)).await;
+    let s = run(&t).await.unwrap();
+    assert_eq!((s.sent.len(), s.failed.len()), (4, 0));
+    let msgs = messages(&server.maildir);
+    let mut got: Vec<String> = msgs.iter().map(to).collect();
+    got.sort();
+    // Sam is in two teams and gets one message.
+    assert_eq!(
+        got,
+        [
+            "kit@small.example",
+            "mia@small.example",
+            "ola@small.example",
+            "sam@small.example"
+        ]
+    );
+    assert!(
+        msgs.iter()
+            .all(|m| m.subject() == Some("Fri 1 Mar: revenue $90 (+500% vs last Fri), no alerts"))
+    );
+    assert_eq!(ledger_sent(&t).await, 4.0);
+    // A second run sends nothing.
+    let s = run(&t).await.unwrap();
+    assert_eq!((s.sent.len(), s.skipped.len()), (0, 4));
+    assert_eq!(messages(&server.maildir).len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_required_but_not_offered_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = start(dir.path(), &[]) else {
+        return;
+    };
+    let t = shop(server.port, "").await;
+    let err = format!("{:#}", run(&t).await.unwrap_err());
+    assert!(err.to_lowercase().contains("tls"), "{err}");
+    assert_eq!(ledger_sent(&t).await, 0.0);
+    assert!(
+        messages(&server.maildir).is_empty(),
+        "nothing may go out in plain text"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_recipient_is_recorded_and_the_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    // A local relay without TLS, allowed only because the config says so.
+    let Some(server) = start(dir.path(), &["--reject", "ola@small.example"]) else {
+        return;
+    };
+    let t = shop(server.port, "plaintext = true").await;
+    let s = run(&t).await.unwrap();
+    assert_eq!(s.sent.len(), 3);
+    assert_eq!(s.failed.len(), 1);
+    assert_eq!(s.failed[0].0, "ola@small.example");
+    assert!(
+        s.failed[0].1.contains("permanent failure") && s.failed[0].1.contains("550"),
+        "{:?}",
+        s.failed
+    );
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM deliveries WHERE recipient = 'ola@small.example'")
+            .fetch_one(t.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    // Three digests and one short summary to the owner (kit).
+    let msgs = messages(&server.maildir);
+    assert_eq!(msgs.len(), 4);
+    let summary: Vec<_> = msgs
+        .iter()
+        .filter(|m| {
+            m.subject()
+                .is_some_and(|s| s.starts_with("dawnpost: 1 of 4 not served"))
+        })
+        .collect();
+    assert_eq!(summary.len(), 1);
+    assert_eq!(to(summary[0]), "kit@small.example");
+    assert!(
+        summary[0]
+            .body_text(0)
+            .unwrap()
+            .contains("ola@small.example")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_451_is_retried_and_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = start(dir.path(), &["--tempfail", "1"]) else {
+        return;
+    };
+    let t = shop(server.port, "plaintext = true\nretry_for_secs = 20").await;
+    let s = run(&t).await.unwrap();
+    assert_eq!((s.sent.len(), s.failed.len()), (4, 0));
+    let mut got: Vec<String> = messages(&server.maildir).iter().map(to).collect();
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 4);
+    assert_eq!(
+        messages(&server.maildir).len(),
+        4,
+        "each recipient exactly once"
+    );
+}
+
+#[test]
+fn the_smtp_password_never_appears_in_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = start(dir.path(), &["--user", "dawnpost", "--password", "wrong"]) else {
+        return;
+    };
+    let config = dir.path().join("shop.toml");
+    let mut text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    text.push_str(&format!(
+        "\n[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nplaintext = true\nusername = \"dawnpost\"\npassword_env = \"DP_TEST_SMTP_PASSWORD\"\ntimeout_secs = 1\nretry_for_secs = 1\n",
+        server.port
+    ));
+    std::fs::write(&config, text).unwrap();
+    let c = config.to_str().unwrap();
+    for table in ["products", "orders", "order_lines"] {
+        let f = fixture(&format!("small/{table}.csv"));
+        let (status, _, err) = crate::support::dawnpost(
+            &["--config", c, "import", table, f.to_str().unwrap()],
+            &[("DP_TEST_SMTP_PASSWORD", PASSWORD)],
+        );
+        assert!(status.success(), "{err}");
+    }
+    let (status, out, err) = crate::support::dawnpost(
+        &["--config", c, "send", "--date", "2024-03-01"],
+        &[
+            ("DP_TEST_SMTP_PASSWORD", PASSWORD),
+            ("DAWNPOST_LOG", "trace"),
+        ],
+    );
+    // The server refuses the login: nobody is served, the run fails.
+    assert!(!status.success(), "{out}");
+    assert!(
+        !out.contains("sent: ") && out.contains("0 sent"),
+        "{out}\n{err}"
+    );
+    assert!(
+        !out.contains(PASSWORD) && !err.contains(PASSWORD),
+        "the password leaked"
+    );
+}

@@ -1,0 +1,62 @@
+"""A throwaway SMTP server for dawnpost's tests (aiosmtpd), on 127.0.0.1.
+
+Stores every accepted message in a Maildir. Options: STARTTLS with a certificate, AUTH
+with one user, 550 for chosen recipients, 451 for the first N messages.
+Prints READY when it listens; runs until killed.
+"""
+import argparse
+import mailbox
+import ssl
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+p = argparse.ArgumentParser()
+p.add_argument("--port", type=int, required=True)
+p.add_argument("--maildir", required=True)
+p.add_argument("--cert")
+p.add_argument("--key")
+p.add_argument("--user")
+p.add_argument("--password")
+p.add_argument("--reject", action="append", default=[])
+p.add_argument("--tempfail", type=int, default=0)
+a = p.parse_args()
+
+
+class Handler:
+    def __init__(self):
+        self.maildir = mailbox.Maildir(a.maildir, create=True)
+        self.tempfail = a.tempfail
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in (r.lower() for r in a.reject):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.tempfail > 0:
+            self.tempfail -= 1
+            return "451 4.3.0 Try again later"
+        self.maildir.add(envelope.original_content)
+        return "250 Message accepted"
+
+
+def authenticate(server, session, envelope, mechanism, auth_data):
+    ok = auth_data.login.decode() == a.user and auth_data.password.decode() == a.password
+    return AuthResult(success=ok)
+
+
+kwargs = {}
+if a.cert:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(a.cert, a.key)
+    kwargs.update(tls_context=ctx, require_starttls=True)
+if a.user:
+    kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=bool(a.cert))
+controller = Controller(Handler(), hostname="127.0.0.1", port=a.port, **kwargs)
+controller.start()
+print("READY", flush=True)
+while True:
+    time.sleep(3600)
