@@ -5,6 +5,7 @@
 //! chart), with a font embedded in the binary so that no system font is ever looked up.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Once;
 
 use anyhow::{Context, Result, anyhow};
@@ -172,7 +173,7 @@ pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
     let mut rgb = vec![255u8; (pw * ph * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (pw, ph)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err)?;
+        // The buffer starts white (every byte 255): no fill needed.
         match kind {
             ChartKind::Time(t) => draw_time(&root, t)?,
             ChartKind::Progress(p) => draw_progress(&root, p)?,
@@ -198,7 +199,7 @@ fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
             _ => runs.push((c, 1)),
         }
     }
-    let mut counts: HashMap<[u8; 3], u32> = HashMap::new();
+    let mut counts: RgbMap<u32> = RgbMap::default();
     for (c, n) in &runs {
         *counts.entry(*c).or_default() += n;
     }
@@ -217,7 +218,7 @@ fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
             .min_by_key(|(_, p)| d(p))
             .map_or(0, |(i, _)| i as u8)
     };
-    let index: HashMap<[u8; 3], u8> = by_use
+    let index: RgbMap<u8> = by_use
         .iter()
         .enumerate()
         .map(|(i, (c, _))| (*c, if i < 256 { i as u8 } else { nearest(*c) }))
@@ -227,6 +228,25 @@ fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
         indices.resize(indices.len() + *n as usize, index[c]);
     }
     write_png(w, h, &palette, &indices)
+}
+
+/// A map keyed by colour. A colour is three bytes: a multiplicative hash of them is all the
+/// spreading a hash table needs, and far cheaper than the default SipHash.
+type RgbMap<V> = HashMap<[u8; 3], V, BuildHasherDefault<RgbHasher>>;
+
+#[derive(Default)]
+struct RgbHasher(u64);
+
+impl Hasher for RgbHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
 }
 
 /// Writes an 8-bit palette PNG: signature, IHDR, PLTE, IDAT, IEND.
@@ -416,6 +436,8 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
     }
     for line in &t.primary.lines {
         let style = line.color.stroke_width(3 * SCALE);
+        // Dashed lines are comparisons and limits: a thinner stroke keeps them secondary.
+        let dashed = line.color.stroke_width(2 * SCALE);
         match line.style {
             LineStyle::Area => {}
             LineStyle::Bars => {
@@ -435,7 +457,7 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
                 for seg in segments(&line.values) {
                     if line.style == LineStyle::Dashed {
                         chart
-                            .draw_series(DashedLineSeries::new(seg, 8 * SCALE, 6 * SCALE, style))
+                            .draw_series(DashedLineSeries::new(seg, 8 * SCALE, 6 * SCALE, dashed))
                             .map_err(draw_err)?;
                     } else {
                         chart
@@ -449,6 +471,8 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
     if let Some(sec) = &t.secondary {
         for line in &sec.lines {
             let style = line.color.stroke_width(3 * SCALE);
+            // Dashed lines are comparisons and limits: a thinner stroke keeps them secondary.
+            let dashed = line.color.stroke_width(2 * SCALE);
             for seg in segments(&line.values) {
                 if line.style == LineStyle::Dashed {
                     chart
@@ -456,7 +480,7 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
                             seg,
                             8 * SCALE,
                             6 * SCALE,
-                            style,
+                            dashed,
                         ))
                         .map_err(draw_err)?;
                 } else {
@@ -508,7 +532,7 @@ fn legend(root: &DrawingArea<BitMapBackend<'_>, Shift>, entries: &[(&Line, bool)
                     let a = x + k * 11 * SCALE as i32;
                     root.draw(&PathElement::new(
                         vec![(a, y), (a + 7 * SCALE as i32, y)],
-                        line.color.stroke_width(3 * SCALE),
+                        line.color.stroke_width(2 * SCALE),
                     ))
                     .map_err(draw_err)?;
                 }
