@@ -21,7 +21,7 @@ use crate::compose::compose;
 use crate::config::{Config, Report, SmtpSecurity};
 use crate::message;
 use crate::render::Templates;
-use crate::store::{DeliveryKey, DeliveryStatus, Store};
+use crate::store::{DeliveryKey, DeliveryOutcome, DeliveryStatus, Store};
 
 /// Why one message was not delivered.
 #[derive(Debug, thiserror::Error)]
@@ -276,7 +276,7 @@ pub async fn send(
         };
         if !test_send {
             store
-                .record_delivery(&ledger_key, DeliveryStatus::Pending, None, None, stamp)
+                .record_delivery(&ledger_key, &DeliveryOutcome::claim(), stamp)
                 .await?;
         }
         // Unique per message (the Message-ID's hash), so a forced re-send keeps the first file.
@@ -291,10 +291,16 @@ pub async fn send(
             k.replace(['@', '/', '\\'], "_")
         );
         match transport.deliver_with_retries(&msg, &stem).await {
-            Ok(_) => {
+            Ok(attempts) => {
                 if !test_send {
+                    let outcome = DeliveryOutcome {
+                        status: DeliveryStatus::Sent,
+                        attempts,
+                        error: None,
+                        message_id: Some(&id),
+                    };
                     store
-                        .record_delivery(&ledger_key, DeliveryStatus::Sent, None, Some(&id), stamp)
+                        .record_delivery(&ledger_key, &outcome, stamp)
                         .await
                         .with_context(|| {
                             format!("{k} was sent but the ledger could not record it")
@@ -302,19 +308,17 @@ pub async fn send(
                 }
                 summary.sent.push(k);
             }
-            Err((_, e)) => {
+            Err((attempts, e)) => {
                 let fatal = matches!(e, DeliveryError::Fatal(_));
                 let text = e.to_string();
                 if !test_send {
-                    store
-                        .record_delivery(
-                            &ledger_key,
-                            DeliveryStatus::Failed,
-                            Some(&text),
-                            None,
-                            stamp,
-                        )
-                        .await?;
+                    let outcome = DeliveryOutcome {
+                        status: DeliveryStatus::Failed,
+                        attempts,
+                        error: Some(&text),
+                        message_id: None,
+                    };
+                    store.record_delivery(&ledger_key, &outcome, stamp).await?;
                 }
                 if fatal {
                     // Nobody can be served this way: stop, and say why.

@@ -917,10 +917,8 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
     let alt = format!(
         "Net revenue per day, {range_label}: {}. Yesterday {} against {} on the same day a week earlier; 30-day total {}.",
         extremes(&revenue, &days, |v| f.amount(Unit::Money, v)),
-        opt(revenue.last().copied().flatten(), |v| f
-            .amount(Unit::Money, v)),
-        opt(revenue_prev.last().copied().flatten(), |v| f
-            .amount(Unit::Money, v)),
+        last(&revenue, |v| f.amount(Unit::Money, v)),
+        last(&revenue_prev, |v| f.amount(Unit::Money, v)),
         f.amount(Unit::Money, revenue.iter().flatten().sum())
     );
     out.push(spec(
@@ -962,10 +960,8 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
     let alt = format!(
         "Orders per day against warehouse capacity, {range_label}: {}. Yesterday {} orders, capacity {}.{}",
         extremes(&orders, &days, |v| f.amount(Unit::Count, v)),
-        opt(orders.last().copied().flatten(), |v| f
-            .amount(Unit::Count, v)),
-        opt(capacity.last().copied().flatten(), |v| f
-            .amount(Unit::Count, v)),
+        last(&orders, |v| f.amount(Unit::Count, v)),
+        last(&capacity, |v| f.amount(Unit::Count, v)),
         busiest.map_or(String::new(), |(day, o, c)| format!(
             " Busiest: {} with {} orders, {} of capacity.",
             day.format("%-d %b"),
@@ -1039,14 +1035,12 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
             .map(|l| format!(
                 "{} {}",
                 l.label,
-                opt(l.values.last().copied().flatten(), |v| f
-                    .amount(Unit::Count, v))
+                last(&l.values, |v| f.amount(Unit::Count, v))
             ))
             .collect::<Vec<_>>()
             .join(", "),
         extremes(&conversion, &days, |v| f.amount(Unit::Percent, v)),
-        opt(conversion.last().copied().flatten(), |v| f
-            .amount(Unit::Percent, v)),
+        last(&conversion, |v| f.amount(Unit::Percent, v)),
     );
     out.push(spec(
         "traffic",
@@ -1076,11 +1070,9 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
     let alt = format!(
         "Hours from order to shipment, {range_label}: {}; yesterday {}. On-time delivery (right axis): {}; yesterday {}.",
         extremes(&hours, &days, |v| f.amount(Unit::Hours, v)),
-        opt(hours.last().copied().flatten(), |v| f
-            .amount(Unit::Hours, v)),
+        last(&hours, |v| f.amount(Unit::Hours, v)),
         extremes(&on_time, &days, |v| f.amount(Unit::Percent, v)),
-        opt(on_time.last().copied().flatten(), |v| f
-            .amount(Unit::Percent, v)),
+        last(&on_time, |v| f.amount(Unit::Percent, v)),
     );
     out.push(spec(
         "fulfilment",
@@ -1111,8 +1103,13 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
     out
 }
 
-fn opt(v: Option<f64>, fmt: impl Fn(f64) -> String) -> String {
-    v.map_or("no data".into(), fmt)
+/// The last (yesterday's) value of a chart series, formatted, or "no data".
+fn last(values: &[Option<f64>], fmt: impl Fn(f64) -> String) -> String {
+    values
+        .last()
+        .copied()
+        .flatten()
+        .map_or("no data".into(), fmt)
 }
 
 /// "lowest X on D, highest Y on D".

@@ -417,6 +417,28 @@ pub struct DeliveryKey<'a> {
     pub recipient: &'a str,
 }
 
+/// What one delivery to one recipient came to.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryOutcome<'a> {
+    pub status: DeliveryStatus,
+    /// Attempts made in this run (retries included); 0 for a claim.
+    pub attempts: u32,
+    pub error: Option<&'a str>,
+    pub message_id: Option<&'a str>,
+}
+
+impl DeliveryOutcome<'_> {
+    /// The row written before a message leaves: a crash leaves it pending.
+    pub fn claim() -> DeliveryOutcome<'static> {
+        DeliveryOutcome {
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            error: None,
+            message_id: None,
+        }
+    }
+}
+
 /// What the ledger says about one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {
@@ -454,16 +476,20 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// Records one attempt for a recipient: a new row, or the next attempt on the old one.
+    /// Records a delivery outcome: a new row, or the next outcome on the old one, with its
+    /// attempts added to those already made.
     pub async fn record_delivery(
         &self,
         key: &DeliveryKey<'_>,
-        status: DeliveryStatus,
-        error: Option<&str>,
-        message_id: Option<&str>,
+        outcome: &DeliveryOutcome<'_>,
         now: i64,
     ) -> Result<()> {
-        let attempt = i64::from(status != DeliveryStatus::Pending);
+        let DeliveryOutcome {
+            status,
+            attempts,
+            error,
+            message_id,
+        } = *outcome;
         sqlx::query(
             "INSERT INTO deliveries (report, report_date, recipient, status, attempts, last_error, message_id, sent_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -476,7 +502,7 @@ impl Store {
         .bind(key.date.to_string())
         .bind(key.recipient)
         .bind(status.as_str())
-        .bind(attempt)
+        .bind(i64::from(attempts))
         .bind(error.map(str::to_string))
         .bind(message_id.map(str::to_string))
         .bind((status == DeliveryStatus::Sent).then_some(now))

@@ -345,6 +345,13 @@ async fn a_451_is_retried_and_delivered_once() {
         4,
         "each recipient exactly once"
     );
+    // The server refused exactly one message once: the ledger counts that retry, and only it.
+    let attempts: Vec<i64> =
+        sqlx::query_scalar("SELECT attempts FROM deliveries ORDER BY attempts")
+            .fetch_all(t.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(attempts, [1, 1, 1, 2]);
 }
 
 #[test]
