@@ -190,15 +190,7 @@ pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
 /// map to their nearest kept colour, which keeps files small (well under the 60 KB budget)
 /// and quick to compress.
 fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
-    // Charts are mostly long runs of one colour: walk the pixels once, as runs.
-    let mut runs: Vec<([u8; 3], u32)> = Vec::new();
-    for px in rgb.chunks_exact(3) {
-        let c = [px[0], px[1], px[2]];
-        match runs.last_mut() {
-            Some((rc, n)) if *rc == c => *n += 1,
-            _ => runs.push((c, 1)),
-        }
-    }
+    let runs = runs(rgb);
     let mut counts: RgbMap<u32> = RgbMap::default();
     for (c, n) in &runs {
         *counts.entry(*c).or_default() += n;
@@ -223,11 +215,54 @@ fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
         .enumerate()
         .map(|(i, (c, _))| (*c, if i < 256 { i as u8 } else { nearest(*c) }))
         .collect();
-    let mut indices = Vec::with_capacity((w * h) as usize);
+    // The scanlines as PNG wants them: a filter byte (0, none: palette indices do not
+    // predict well), then the row's indices.
+    let row = w as usize;
+    let mut raw = Vec::with_capacity((row + 1) * h as usize);
+    let mut col = 0;
     for (c, n) in &runs {
-        indices.resize(indices.len() + *n as usize, index[c]);
+        let i = index[c];
+        let mut n = *n as usize;
+        while n > 0 {
+            if col == 0 {
+                raw.push(0);
+            }
+            let take = n.min(row - col);
+            raw.resize(raw.len() + take, i);
+            col = (col + take) % row;
+            n -= take;
+        }
     }
-    write_png(w, h, &palette, &indices)
+    write_png(w, h, &palette, &raw)
+}
+
+/// Splits RGB pixels into runs of one colour.
+///
+/// Charts are mostly long runs: a pixel continues its run when its three bytes equal the
+/// three before them, so a run is found by comparing the buffer with itself shifted by one
+/// pixel, a block at a time, instead of pixel by pixel.
+fn runs(rgb: &[u8]) -> Vec<([u8; 3], u32)> {
+    const BLOCK: usize = 32;
+    let mut runs = Vec::new();
+    let mut start = 0;
+    while start + 3 <= rgb.len() {
+        let mut k = start + 3;
+        while k + BLOCK <= rgb.len() && rgb[k..k + BLOCK] == rgb[k - 3..k + BLOCK - 3] {
+            k += BLOCK;
+        }
+        while k < rgb.len() && rgb[k] == rgb[k - 3] {
+            k += 1;
+        }
+        // Byte k differs from the byte a pixel before it: the pixel holding k starts a new
+        // run (or the buffer ended).
+        let end = (k / 3 * 3).max(start + 3);
+        runs.push((
+            [rgb[start], rgb[start + 1], rgb[start + 2]],
+            ((end - start) / 3) as u32,
+        ));
+        start = end;
+    }
+    runs
 }
 
 /// A map keyed by colour. A colour is three bytes: a multiplicative hash of them is all the
@@ -253,7 +288,7 @@ impl Hasher for RgbHasher {
 ///
 /// Written here rather than through an encoder crate to choose the deflate level: a low
 /// level compresses a chart's long runs almost as well as the default, several times faster.
-fn write_png(w: u32, h: u32, palette: &[[u8; 3]], indices: &[u8]) -> Result<Vec<u8>> {
+fn write_png(w: u32, h: u32, palette: &[[u8; 3]], scanlines: &[u8]) -> Result<Vec<u8>> {
     use std::io::Write as _;
     fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
@@ -272,11 +307,8 @@ fn write_png(w: u32, h: u32, palette: &[[u8; 3]], indices: &[u8]) -> Result<Vec<
     chunk(&mut out, b"IHDR", &ihdr);
     chunk(&mut out, b"PLTE", &palette.concat());
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(1));
-    for row in indices.chunks_exact(w as usize) {
-        // Filter type 0 (none) on every scanline: palette indices do not predict well.
-        z.write_all(&[0]).context("cannot compress the chart")?;
-        z.write_all(row).context("cannot compress the chart")?;
-    }
+    z.write_all(scanlines)
+        .context("cannot compress the chart")?;
     chunk(
         &mut out,
         b"IDAT",
@@ -627,6 +659,32 @@ fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_match_a_pixel_by_pixel_walk() {
+        // Long runs crossing block edges, single pixels, and colours that share bytes with
+        // their neighbours (a shifted compare must not mistake them for a run).
+        let mut rgb = Vec::new();
+        let mut expect: Vec<([u8; 3], u32)> = Vec::new();
+        let pattern: [([u8; 3], u32); 7] = [
+            ([255, 255, 255], 40),
+            ([1, 2, 3], 1),
+            ([2, 3, 1], 1),
+            ([3, 1, 2], 13),
+            ([255, 255, 255], 1),
+            ([255, 255, 254], 1),
+            ([9, 9, 9], 100),
+        ];
+        for (c, n) in pattern {
+            for _ in 0..n {
+                rgb.extend_from_slice(&c);
+            }
+            expect.push((c, n));
+        }
+        assert_eq!(runs(&rgb), expect);
+        assert_eq!(runs(&rgb[..3]), vec![([255, 255, 255], 1)]);
+        assert!(runs(&[]).is_empty());
+    }
 
     #[test]
     fn segments_split_at_gaps() {
