@@ -166,7 +166,7 @@ fn jitter(d: Duration) -> Duration {
 fn classify(e: &lettre::transport::smtp::Error, server: &str) -> DeliveryError {
     let code = e.status().map(|c| c.to_string());
     let auth = matches!(code.as_deref(), Some("530" | "534" | "535" | "538"));
-    if e.is_tls() {
+    if e.is_tls() || tls_failure(e).is_some() {
         DeliveryError::Fatal(format!(
             "TLS with {server} failed (is its certificate trusted? see smtp.ca_file): {e}"
         ))
@@ -181,6 +181,26 @@ fn classify(e: &lettre::transport::smtp::Error, server: &str) -> DeliveryError {
     } else {
         DeliveryError::Transient(format!("{server}: {e}"))
     }
+}
+
+/// The TLS error inside a connection error, if that is what it is.
+///
+/// lettre reports a failed handshake (an untrusted certificate, say) as a connection error
+/// wrapping an I/O error that carries the rustls error; retrying cannot fix it.
+fn tls_failure(e: &lettre::transport::smtp::Error) -> Option<&rustls::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls);
+        }
+        next = err.source();
+    }
+    None
 }
 
 impl std::fmt::Display for Transport {

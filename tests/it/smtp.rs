@@ -46,13 +46,20 @@ fn python() -> Option<String> {
     None
 }
 
-fn start(dir: &Path, args: &[&str]) -> Option<Server> {
-    let py = python()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+fn start(dir: &Path, args: &[&str]) -> Option<Server> {
+    start_on(dir, free_port(), args)
+}
+
+fn start_on(dir: &Path, port: u16, args: &[&str]) -> Option<Server> {
+    let py = python()?;
     let maildir = dir.join(format!("maildir-{port}"));
     let mut child = Command::new(py)
         .arg(repo().join("tests/it/smtp_server.py"))
@@ -146,9 +153,13 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 
 /// The small shop, sending through `server` (`smtp_extra` is added to its [smtp] table).
 async fn shop(server_port: u16, smtp_extra: &str) -> TestStore {
+    shop_at(&format!("smtp://127.0.0.1:{server_port}"), smtp_extra).await
+}
+
+async fn shop_at(url: &str, smtp_extra: &str) -> TestStore {
     let mut text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
     text.push_str(&format!(
-        "\n[smtp]\nurl = \"smtp://127.0.0.1:{server_port}\"\ntimeout_secs = 5\n{smtp_extra}\n"
+        "\n[smtp]\nurl = \"{url}\"\ntimeout_secs = 5\n{smtp_extra}\n"
     ));
     TestStore::new(Backend::Sqlite, &text)
         .await
@@ -214,7 +225,11 @@ async fn ledger_sent(t: &TestStore) -> f64 {
 }
 
 fn credentials(dir: &Path, ca: &Path) -> String {
-    std::fs::write(dir.join("smtp-password"), format!("{PASSWORD}\n")).unwrap();
+    credentials_with(dir, ca, PASSWORD)
+}
+
+fn credentials_with(dir: &Path, ca: &Path, password: &str) -> String {
+    std::fs::write(dir.join("smtp-password"), format!("{password}\n")).unwrap();
     format!(
         "username = \"dawnpost\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
         dir.join("smtp-password").display(),
@@ -385,12 +400,209 @@ fn the_smtp_password_never_appears_in_output() {
     );
     // The server refuses the login: nobody is served, the run fails.
     assert!(!status.success(), "{out}");
-    assert!(
-        !out.contains("sent: ") && out.contains("0 sent"),
-        "{out}\n{err}"
-    );
+    assert!(!out.contains("sent: "), "{out}\n{err}");
+    assert!(err.contains("refused the login"), "{err}");
     assert!(
         !out.contains(PASSWORD) && !err.contains(PASSWORD),
         "the password leaked"
     );
+}
+
+fn tls_args<'a>(cert: &'a Path, key: &'a Path) -> Vec<&'a str> {
+    vec![
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--user",
+        "dawnpost",
+        "--password",
+        PASSWORD,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_a_clear_error_and_nobody_is_sent() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(certs.path());
+    let Some(server) = start(certs.path(), &tls_args(&cert, &key)) else {
+        return;
+    };
+    let wrong = "not-the-Password-77";
+    let t = shop(server.port, &credentials_with(certs.path(), &ca, wrong)).await;
+    let started = std::time::Instant::now();
+    let err = format!("{:#}", run(&t).await.unwrap_err());
+    assert!(err.contains("refused the login"), "{err}");
+    assert!(err.contains("535"), "{err}");
+    assert!(!err.contains(wrong), "the password leaked: {err}");
+    // Refused at once, not after waiting out a timeout.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(ledger_sent(&t).await, 0.0);
+    assert!(messages(&server.maildir).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_with_auth_delivers() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(certs.path());
+    let mut args = tls_args(&cert, &key);
+    args.push("--implicit");
+    let Some(server) = start(certs.path(), &args) else {
+        return;
+    };
+    let t = shop_at(
+        &format!("smtps://127.0.0.1:{}", server.port),
+        &credentials(certs.path(), &ca),
+    )
+    .await;
+    let s = run(&t).await.unwrap();
+    assert_eq!((s.sent.len(), s.failed.len()), (4, 0));
+    assert_eq!(messages(&server.maildir).len(), 4);
+    assert_eq!(ledger_sent(&t).await, 4.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_refused() {
+    let certs = tempfile::tempdir().unwrap();
+    let (_ca, cert, key) = certificates(certs.path());
+    let Some(server) = start(certs.path(), &tls_args(&cert, &key)) else {
+        return;
+    };
+    // The server's CA is not named: the system roots do not trust it.
+    std::fs::write(certs.path().join("pw"), PASSWORD).unwrap();
+    let extra = format!(
+        "username = \"dawnpost\"\npassword_file = \"{}\"\n",
+        certs.path().join("pw").display()
+    );
+    let t = shop(server.port, &extra).await;
+    let err = format!("{:#}", run(&t).await.unwrap_err());
+    assert!(err.contains("TLS") && err.contains("certificate"), "{err}");
+    assert_eq!(ledger_sent(&t).await, 0.0);
+    assert!(messages(&server.maildir).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_down_then_up_within_the_deadline_gets_each_message_once() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let t = shop(port, "plaintext = true\nretry_for_secs = 30").await;
+    // Nothing listens yet: the first attempts are refused, then the server comes up.
+    let root = dir.path().to_path_buf();
+    let later = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        start_on(&root, port, &[]).unwrap()
+    });
+    let s = run(&t).await.unwrap();
+    let server = later.join().unwrap();
+    assert_eq!((s.sent.len(), s.failed.len()), (4, 0));
+    let mut got: Vec<String> = messages(&server.maildir).iter().map(to).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "kit@small.example",
+            "mia@small.example",
+            "ola@small.example",
+            "sam@small.example"
+        ]
+    );
+    // Only the first recipient met the closed port, and the ledger counts its retries.
+    let attempts: Vec<i64> =
+        sqlx::query_scalar("SELECT attempts FROM deliveries ORDER BY attempts DESC")
+            .fetch_all(t.store.pool())
+            .await
+            .unwrap();
+    assert!(attempts[0] >= 2, "{attempts:?}");
+    assert_eq!(&attempts[1..], [1, 1, 1]);
+}
+
+#[test]
+fn a_send_killed_partway_through_twenty_recipients_then_rerun_serves_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // The server accepts seven messages, then never answers the eighth (once).
+    let Some(server) = start(dir.path(), &["--hang-after", "7"]) else {
+        return;
+    };
+    let people: Vec<String> = (1..=20).map(|i| format!("p{i:02}@crowd.example")).collect();
+    let members: Vec<String> = people
+        .iter()
+        .map(|p| format!("{{ name = \"{p}\", email = \"{p}\" }}"))
+        .collect();
+    let config = dir.path().join("shop.toml");
+    let mut text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    text.push_str(&format!(
+        "\n[[teams]]\nname = \"crowd\"\nmembers = [{}]\n\n[[reports]]\nname = \"crowd\"\nteams = [\"crowd\"]\nfrom = \"reports@small.example\"\nowner = \"kit@small.example\"\n\n[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nplaintext = true\ntimeout_secs = 5\n",
+        members.join(", "),
+        server.port
+    ));
+    std::fs::write(&config, text).unwrap();
+    let c = config.to_str().unwrap();
+    for table in ["products", "orders", "order_lines"] {
+        let f = fixture(&format!("small/{table}.csv"));
+        let (status, _, err) =
+            crate::support::dawnpost(&["--config", c, "import", table, f.to_str().unwrap()], &[]);
+        assert!(status.success(), "{err}");
+    }
+    let args = [
+        "--config",
+        c,
+        "send",
+        "--report",
+        "crowd",
+        "--date",
+        "2024-03-01",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dawnpost"))
+        .args(args)
+        .env("DAWNPOST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until seven are recorded as sent and the eighth has reached the server (which
+    // will never acknowledge it), then kill the sender without warning.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("small.sqlite").display()
+    );
+    let ledger = |status: &str| -> i64 {
+        rt.block_on(async {
+            let Ok(mut conn) = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db).await
+            else {
+                return -1;
+            };
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM deliveries WHERE report = 'crowd' AND status = $1",
+            )
+            .bind(status)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or(-1)
+        })
+    };
+    let waited = std::time::Instant::now();
+    while !(server.maildir.join("hung").exists() && ledger("sent") == 7) {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(60),
+            "the send never reached the eighth recipient"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the send ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(ledger("pending"), 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(messages(&server.maildir).len(), 7);
+
+    let (status, out, err) = crate::support::dawnpost(&args, &[]);
+    assert!(status.success(), "{out}\n{err}");
+    let mut got: Vec<String> = messages(&server.maildir).iter().map(to).collect();
+    got.sort();
+    assert_eq!(got, people, "each recipient exactly once");
+    assert_eq!(ledger("sent"), 20);
+    assert_eq!(ledger("pending"), 0);
 }
