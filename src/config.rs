@@ -57,6 +57,8 @@ pub struct SmtpSettings {
     pub timeout: std::time::Duration,
     /// How long transient failures are retried before a recipient counts as failed.
     pub retry_for: std::time::Duration,
+    /// Messages in flight at once, each on its own pooled connection.
+    pub connections: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,6 +288,12 @@ struct RawSmtp {
     timeout_secs: u64,
     #[serde(default = "default_retry_for")]
     retry_for_secs: u64,
+    #[serde(default = "default_connections")]
+    connections: Spanned<u32>,
+}
+
+fn default_connections() -> Spanned<u32> {
+    Spanned::new(0..0, 4)
 }
 
 fn default_smtp_timeout() -> u64 {
@@ -942,6 +950,14 @@ impl Config {
                     }
                     None => None,
                 };
+                let connections = *s.connections.get_ref();
+                if !(1..=32).contains(&connections) {
+                    return Err(at(
+                        s.connections.span(),
+                        "smtp.connections",
+                        format!("expected 1 to 32 connections, got {connections}"),
+                    ));
+                }
                 Some(SmtpSettings {
                     host,
                     port,
@@ -951,6 +967,7 @@ impl Config {
                     ca_pem,
                     timeout: std::time::Duration::from_secs(s.timeout_secs.clamp(1, 600)),
                     retry_for: std::time::Duration::from_secs(s.retry_for_secs.min(86_400)),
+                    connections: connections as usize,
                 })
             }
         };

@@ -10,9 +10,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
+use futures_util::StreamExt as _;
 use std::time::{Duration, Instant};
 
 use lettre::message::Mailbox;
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -50,6 +52,8 @@ pub enum Transport {
         retry_for: Duration,
         /// A hard limit on one message's whole exchange with the server.
         deadline: Duration,
+        /// Messages in flight at once.
+        connections: usize,
     },
 }
 
@@ -78,7 +82,8 @@ impl Transport {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
             .port(s.port)
             .tls(tls)
-            .timeout(Some(s.timeout));
+            .timeout(Some(s.timeout))
+            .pool_config(PoolConfig::new().max_size(s.connections as u32));
         if let (Some(user), Some(password)) = (&s.username, &s.password) {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
@@ -90,7 +95,16 @@ impl Transport {
             describe: format!("{scheme}://{}:{} ({mode})", s.host, s.port),
             retry_for: s.retry_for,
             deadline: s.timeout * 3,
+            connections: s.connections,
         })
+    }
+
+    /// How many messages may be in flight at once.
+    fn connections(&self) -> usize {
+        match self {
+            Transport::Outbox(_) => 1,
+            Transport::Smtp { connections, .. } => *connections,
+        }
     }
 
     async fn deliver(&self, msg: &lettre::Message, file_stem: &str) -> Result<(), DeliveryError> {
@@ -277,16 +291,84 @@ pub async fn send(
     let templates = Templates::load(config.email.templates_dir.as_deref())?;
     // Built once; only the To header and the Message-ID differ between recipients.
     let composed = compose(store, config, &templates, date, now).await?;
-    for to in targets {
-        let k = key(to);
-        let msg = message::build(
-            &composed.rendered,
-            &report.from,
-            report.reply_to.as_ref(),
-            to,
+    let job = Job {
+        store,
+        report,
+        transport,
+        body: message::body(&composed.rendered),
+        head: message::Head {
+            subject: &composed.rendered.subject,
+            from: &report.from,
+            reply_to: report.reply_to.as_ref(),
             date,
             now,
-        )?;
+        },
+        date,
+        now,
+        record: !test_send,
+        stop: std::sync::atomic::AtomicBool::new(false),
+    };
+    // Several messages in flight, each on its own pooled connection: the server's time per
+    // message, not ours, is what a large send waits on.
+    let outcomes: Vec<Result<Outcome>> = futures_util::stream::iter(targets)
+        .map(|to| job.one(to))
+        .buffer_unordered(transport.connections())
+        .collect()
+        .await;
+    let mut fatal = None;
+    for outcome in outcomes {
+        match outcome? {
+            Outcome::Sent(k) => summary.sent.push(k),
+            Outcome::Failed(k, e) => summary.failed.push((k, e)),
+            Outcome::Fatal(e) => fatal = fatal.or(Some(e)),
+            Outcome::NotTried => {}
+        }
+    }
+    if let Some(e) = fatal {
+        // Nobody can be served this way: say why. Those sent before it are in the ledger.
+        anyhow::bail!("{e}");
+    }
+    summary.sent.sort();
+    summary.failed.sort();
+    if !test_send && !summary.failed.is_empty() {
+        tell_owner(transport, report, date, now, &summary).await;
+    }
+    Ok(summary)
+}
+
+/// What happened to one recipient.
+enum Outcome {
+    Sent(String),
+    Failed(String, String),
+    /// A failure that stops the whole send (TLS, login).
+    Fatal(String),
+    /// Not attempted: an earlier message failed fatally.
+    NotTried,
+}
+
+/// Everything one recipient's delivery needs, shared by the messages in flight.
+struct Job<'a> {
+    store: &'a Store,
+    report: &'a Report,
+    transport: &'a Transport,
+    body: lettre::message::MultiPart,
+    head: message::Head<'a>,
+    date: NaiveDate,
+    now: DateTime<Tz>,
+    /// False for a test send (`--to`): the ledger is for the real recipients.
+    record: bool,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl Job<'_> {
+    async fn one(&self, to: &Mailbox) -> Result<Outcome> {
+        use std::sync::atomic::Ordering;
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(Outcome::NotTried);
+        }
+        let (report, date, now) = (self.report, self.date, self.now);
+        let k = key(to);
+        let msg = message::addressed(&self.body, &self.head, to)?;
         let id = message::message_id(date, to, now, &report.from);
         let stamp = now.timestamp();
         let ledger_key = DeliveryKey {
@@ -294,8 +376,9 @@ pub async fn send(
             date,
             recipient: &k,
         };
-        if !test_send {
-            store
+        if self.record {
+            // Claimed before the message leaves: a crash leaves it pending, never "sent".
+            self.store
                 .record_delivery(&ledger_key, &DeliveryOutcome::claim(), stamp)
                 .await?;
         }
@@ -310,48 +393,45 @@ pub async fn send(
             report.name,
             k.replace(['@', '/', '\\'], "_")
         );
-        match transport.deliver_with_retries(&msg, &stem).await {
+        match self.transport.deliver_with_retries(&msg, &stem).await {
             Ok(attempts) => {
-                if !test_send {
+                if self.record {
                     let outcome = DeliveryOutcome {
                         status: DeliveryStatus::Sent,
                         attempts,
                         error: None,
                         message_id: Some(&id),
                     };
-                    store
+                    self.store
                         .record_delivery(&ledger_key, &outcome, stamp)
                         .await
                         .with_context(|| {
                             format!("{k} was sent but the ledger could not record it")
                         })?;
                 }
-                summary.sent.push(k);
+                Ok(Outcome::Sent(k))
             }
             Err((attempts, e)) => {
-                let fatal = matches!(e, DeliveryError::Fatal(_));
                 let text = e.to_string();
-                if !test_send {
+                if self.record {
                     let outcome = DeliveryOutcome {
                         status: DeliveryStatus::Failed,
                         attempts,
                         error: Some(&text),
                         message_id: None,
                     };
-                    store.record_delivery(&ledger_key, &outcome, stamp).await?;
+                    self.store
+                        .record_delivery(&ledger_key, &outcome, stamp)
+                        .await?;
                 }
-                if fatal {
-                    // Nobody can be served this way: stop, and say why.
-                    anyhow::bail!("{text}");
+                if matches!(e, DeliveryError::Fatal(_)) {
+                    self.stop.store(true, Ordering::Relaxed);
+                    return Ok(Outcome::Fatal(text));
                 }
-                summary.failed.push((k, text));
+                Ok(Outcome::Failed(k, text))
             }
         }
     }
-    if !test_send && !summary.failed.is_empty() {
-        tell_owner(transport, report, date, now, &summary).await;
-    }
-    Ok(summary)
 }
 
 /// One short message to the report's owner listing who was not served.

@@ -35,6 +35,21 @@ pub fn build(
     date: NaiveDate,
     now: DateTime<Tz>,
 ) -> Result<Message> {
+    let head = Head {
+        subject: &rendered.subject,
+        from,
+        reply_to,
+        date,
+        now,
+    };
+    addressed(&body(rendered), &head, to)
+}
+
+/// The MIME body every recipient shares: the text, the HTML and the charts, encoded once.
+///
+/// Encoding the charts (base64) and the HTML (quoted-printable) is most of the work of a
+/// message; a send to many people does it once and copies the result.
+pub fn body(rendered: &Rendered) -> MultiPart {
     let mut related = MultiPart::related().singlepart(SinglePart::html(rendered.html.clone()));
     for (view, png) in &rendered.images {
         let cid = view.src.trim_start_matches("cid:").to_string();
@@ -45,17 +60,31 @@ pub fn build(
             ),
         );
     }
-    let body = MultiPart::alternative()
+    MultiPart::alternative()
         .singlepart(SinglePart::plain(rendered.text.clone()))
-        .multipart(related);
-    let mut builder = Message::builder().from(from.clone()).to(to.clone());
-    if let Some(r) = reply_to {
+        .multipart(related)
+}
+
+/// The headers every recipient shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    pub subject: &'a str,
+    pub from: &'a Mailbox,
+    pub reply_to: Option<&'a Mailbox>,
+    pub date: NaiveDate,
+    pub now: DateTime<Tz>,
+}
+
+/// One recipient's message around a prepared body: To alone, and its own Message-ID.
+pub fn addressed(body: &MultiPart, head: &Head<'_>, to: &Mailbox) -> Result<Message> {
+    let mut builder = Message::builder().from(head.from.clone()).to(to.clone());
+    if let Some(r) = head.reply_to {
         builder = builder.reply_to(r.clone());
     }
     builder
-        .subject(rendered.subject.clone())
-        .date(SystemTime::from(now))
-        .message_id(Some(message_id(date, to, now, from)))
-        .multipart(body)
+        .subject(head.subject)
+        .date(SystemTime::from(head.now))
+        .message_id(Some(message_id(head.date, to, head.now, head.from)))
+        .multipart(body.clone())
         .context("cannot build the email message")
 }

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod demo;
 mod email;
+mod exim;
 mod import;
 mod metrics;
 mod send;

@@ -14,7 +14,7 @@ use mail_parser::MessageParser;
 
 use crate::support::{Backend, TestStore, fixture, repo};
 
-const PASSWORD: &str = "s3cret-Smtp-pw-9f2";
+pub(crate) const PASSWORD: &str = "s3cret-Smtp-pw-9f2";
 
 struct Server {
     child: Child,
@@ -46,7 +46,7 @@ fn python() -> Option<String> {
     None
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -82,7 +82,7 @@ fn start_on(dir: &Path, port: u16, args: &[&str]) -> Option<Server> {
 }
 
 /// A test CA and a server certificate for 127.0.0.1 signed by it.
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
@@ -152,11 +152,11 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 /// The small shop, sending through `server` (`smtp_extra` is added to its [smtp] table).
-async fn shop(server_port: u16, smtp_extra: &str) -> TestStore {
+pub(crate) async fn shop(server_port: u16, smtp_extra: &str) -> TestStore {
     shop_at(&format!("smtp://127.0.0.1:{server_port}"), smtp_extra).await
 }
 
-async fn shop_at(url: &str, smtp_extra: &str) -> TestStore {
+pub(crate) async fn shop_at(url: &str, smtp_extra: &str) -> TestStore {
     let mut text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
     text.push_str(&format!(
         "\n[smtp]\nurl = \"{url}\"\ntimeout_secs = 5\n{smtp_extra}\n"
@@ -168,7 +168,7 @@ async fn shop_at(url: &str, smtp_extra: &str) -> TestStore {
         .await
 }
 
-fn messages(maildir: &Path) -> Vec<mail_parser::Message<'static>> {
+pub(crate) fn messages(maildir: &Path) -> Vec<mail_parser::Message<'static>> {
     let mut out = Vec::new();
     for sub in ["new", "cur"] {
         for e in std::fs::read_dir(maildir.join(sub))
@@ -183,7 +183,7 @@ fn messages(maildir: &Path) -> Vec<mail_parser::Message<'static>> {
     out
 }
 
-fn to(m: &mail_parser::Message<'_>) -> String {
+pub(crate) fn to(m: &mail_parser::Message<'_>) -> String {
     m.to()
         .unwrap()
         .first()
@@ -193,11 +193,11 @@ fn to(m: &mail_parser::Message<'_>) -> String {
         .to_lowercase()
 }
 
-fn d() -> NaiveDate {
+pub(crate) fn d() -> NaiveDate {
     "2024-03-01".parse().unwrap()
 }
 
-async fn run(t: &TestStore) -> anyhow::Result<dawnpost::deliver::SendSummary> {
+pub(crate) async fn run(t: &TestStore) -> anyhow::Result<dawnpost::deliver::SendSummary> {
     let report = t.config.report(None).unwrap();
     let transport = Transport::from_config(&t.config)?;
     let now = t
@@ -218,17 +218,17 @@ async fn run(t: &TestStore) -> anyhow::Result<dawnpost::deliver::SendSummary> {
     .await
 }
 
-async fn ledger_sent(t: &TestStore) -> f64 {
+pub(crate) async fn ledger_sent(t: &TestStore) -> f64 {
     t.scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'sent'")
         .await
         .unwrap()
 }
 
-fn credentials(dir: &Path, ca: &Path) -> String {
+pub(crate) fn credentials(dir: &Path, ca: &Path) -> String {
     credentials_with(dir, ca, PASSWORD)
 }
 
-fn credentials_with(dir: &Path, ca: &Path, password: &str) -> String {
+pub(crate) fn credentials_with(dir: &Path, ca: &Path, password: &str) -> String {
     std::fs::write(dir.join("smtp-password"), format!("{password}\n")).unwrap();
     format!(
         "username = \"dawnpost\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
@@ -509,14 +509,15 @@ async fn a_server_down_then_up_within_the_deadline_gets_each_message_once() {
             "sam@small.example"
         ]
     );
-    // Only the first recipient met the closed port, and the ledger counts its retries.
+    // All four were in flight at once (four connections) and met the closed port: the
+    // ledger counts each one's retries.
     let attempts: Vec<i64> =
         sqlx::query_scalar("SELECT attempts FROM deliveries ORDER BY attempts DESC")
             .fetch_all(t.store.pool())
             .await
             .unwrap();
-    assert!(attempts[0] >= 2, "{attempts:?}");
-    assert_eq!(&attempts[1..], [1, 1, 1]);
+    assert_eq!(attempts.len(), 4);
+    assert!(attempts.iter().all(|a| *a >= 2), "{attempts:?}");
 }
 
 #[test]
@@ -562,8 +563,9 @@ fn a_send_killed_partway_through_twenty_recipients_then_rerun_serves_each_once()
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until seven are recorded as sent and the eighth has reached the server (which
-    // will never acknowledge it), then kill the sender without warning.
+    // Wait until the eighth message has reached the server (which will never acknowledge
+    // it) and the other messages in flight have all settled, then kill the sender without
+    // warning.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = format!(
         "sqlite://{}?mode=ro",
@@ -585,7 +587,7 @@ fn a_send_killed_partway_through_twenty_recipients_then_rerun_serves_each_once()
         })
     };
     let waited = std::time::Instant::now();
-    while !(server.maildir.join("hung").exists() && ledger("sent") == 7) {
+    while !(server.maildir.join("hung").exists() && ledger("sent") == 19) {
         assert!(
             waited.elapsed() < std::time::Duration::from_secs(60),
             "the send never reached the eighth recipient"
@@ -596,7 +598,7 @@ fn a_send_killed_partway_through_twenty_recipients_then_rerun_serves_each_once()
     assert_eq!(ledger("pending"), 1);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(messages(&server.maildir).len(), 7);
+    assert_eq!(messages(&server.maildir).len(), 19);
 
     let (status, out, err) = crate::support::dawnpost(&args, &[]);
     assert!(status.success(), "{out}\n{err}");
