@@ -12,7 +12,7 @@ use chrono::{Days, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::compose::{compose, write_preview};
-use crate::config::Config;
+use crate::config::{Config, Report};
 use crate::deliver::{SendOptions, Transport, send};
 use crate::demo::{self, DemoOptions};
 use crate::format::Formatter;
@@ -20,6 +20,7 @@ use crate::import::{import_csv, parse_day};
 use crate::period::ComparisonKind;
 use crate::render::Templates;
 use crate::report::{self, MetricsReport};
+use crate::shops::{Shop, Shops};
 use crate::store::{DATA_TABLES, Store};
 
 #[derive(Debug, Parser)]
@@ -29,9 +30,10 @@ use crate::store::{DATA_TABLES, Store};
     about = "One shared morning report for marketing and operations"
 )]
 pub struct Cli {
-    /// Configuration file. Without one, the bundled demo shop is used.
+    /// Configuration file: one shop, its store and its reports. Repeat it to serve several
+    /// shops from one process. Without one, the bundled demo shop is used.
     #[arg(long, global = true, env = "DAWNPOST_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub config: Vec<PathBuf>,
 
     /// Where the demo store lives when no config is given
     /// [default: $XDG_DATA_HOME/dawnpost or ~/.local/share/dawnpost].
@@ -122,18 +124,145 @@ pub enum OutputFormat {
 
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> Result<()> {
-    let config = match &cli.config {
-        Some(path) => Config::load(path)?,
-        None => Config::demo(&data_dir(cli.data_dir.as_deref())?)?,
+    let configs = if cli.config.is_empty() {
+        vec![Config::demo(&data_dir(cli.data_dir.as_deref())?)?]
+    } else {
+        cli.config
+            .iter()
+            .map(|p| Config::load(p))
+            .collect::<Result<Vec<_>>>()?
     };
-    let yesterday = yesterday(&config);
-    let store = Store::open(&config.store.clone()).await?;
-    let result = dispatch(cli.command, &config, &store, yesterday).await;
-    store.close().await;
+    let mut shops = Vec::with_capacity(configs.len());
+    for config in configs {
+        let store = Store::open(&config.store.clone()).await?;
+        shops.push(Shop { config, store });
+    }
+    let shops = Shops::new(shops)?;
+    let result = dispatch(cli.command, &shops).await;
+    shops.close().await;
     result
 }
 
-async fn dispatch(
+/// Runs a command that may span shops (it names a report), or hands one that works on a
+/// single shop's store to [`dispatch_one`].
+async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
+    match command {
+        Command::Check => {
+            for shop in shops.iter() {
+                let yesterday = yesterday(&shop.config);
+                refresh_demo(&shop.config, &shop.store, yesterday).await?;
+                check(&shop.config, &shop.store, yesterday).await?;
+            }
+            Ok(())
+        }
+        Command::Recipients { report } => {
+            let (_, report) = shops.report(report.as_deref())?;
+            println!(
+                "report {} (teams: {}), from {}",
+                report.name,
+                report.teams.join(", "),
+                report.from
+            );
+            for r in &report.recipients {
+                println!("  {r}");
+            }
+            println!("{} recipients", report.recipients.len());
+            Ok(())
+        }
+        Command::Send {
+            report,
+            date,
+            to,
+            dry_run,
+            force,
+        } => {
+            let (shop, report) = shops.report(report.as_deref())?;
+            let (config, store) = (&shop.config, &shop.store);
+            let yesterday = yesterday(config);
+            refresh_demo(config, store, yesterday).await?;
+            send_command(config, store, report, yesterday, date, to, dry_run, force).await
+        }
+        other => {
+            let shop = shops.only(other.name())?;
+            dispatch_one(other, &shop.config, &shop.store, yesterday(&shop.config)).await
+        }
+    }
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Check => "check",
+            Command::Import { .. } => "import",
+            Command::Demo { .. } => "demo",
+            Command::Preview { .. } => "preview",
+            Command::Recipients { .. } => "recipients",
+            Command::Send { .. } => "send",
+            Command::Metrics { .. } => "metrics",
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_command(
+    config: &Config,
+    store: &Store,
+    report: &Report,
+    yesterday: NaiveDate,
+    date: Option<String>,
+    to: Vec<String>,
+    dry_run: bool,
+    force: bool,
+) -> Result<()> {
+    let date = match date {
+        Some(s) => parse_day(&s).context("--date")?,
+        None => yesterday,
+    };
+    let to = to
+        .iter()
+        .map(|a| {
+            a.parse()
+                .map_err(|e| anyhow::anyhow!("--to {a:?} is not an email address: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let transport = Transport::from_config(config)?;
+    let now = Utc::now().with_timezone(&config.shop.timezone);
+    let opts = SendOptions { to, dry_run, force };
+    let s = send(store, config, report, &transport, date, now, &opts).await?;
+    for r in &s.skipped {
+        println!("already sent: {r} (use --force to send again)");
+    }
+    if dry_run {
+        for r in &s.would_send {
+            println!("would send: {r}");
+        }
+        println!(
+            "dry run: {} would be sent via {transport}, {} already served",
+            s.would_send.len(),
+            s.skipped.len()
+        );
+        return Ok(());
+    }
+    for r in &s.sent {
+        println!("sent: {r}");
+    }
+    for (r, e) in &s.failed {
+        println!("FAILED: {r}: {e}");
+    }
+    println!(
+        "report {} for {date} via {transport}: {} sent, {} already served, {} failed",
+        report.name,
+        s.sent.len(),
+        s.skipped.len(),
+        s.failed.len()
+    );
+    if !s.failed.is_empty() {
+        bail!("{} recipient(s) were not served", s.failed.len());
+    }
+    Ok(())
+}
+
+async fn dispatch_one(
     command: Command,
     config: &Config,
     store: &Store,
@@ -182,10 +311,6 @@ async fn dispatch(
             );
             Ok(())
         }
-        Command::Check => {
-            refresh_demo(config, store, yesterday).await?;
-            check(config, store, yesterday).await
-        }
         Command::Preview { date, out, open } => {
             refresh_demo(config, store, yesterday).await?;
             let date = match date {
@@ -208,75 +333,8 @@ async fn dispatch(
             }
             Ok(())
         }
-        Command::Recipients { report } => {
-            let report = config.report(report.as_deref())?;
-            println!(
-                "report {} (teams: {}), from {}",
-                report.name,
-                report.teams.join(", "),
-                report.from
-            );
-            for r in &report.recipients {
-                println!("  {r}");
-            }
-            println!("{} recipients", report.recipients.len());
-            Ok(())
-        }
-        Command::Send {
-            report,
-            date,
-            to,
-            dry_run,
-            force,
-        } => {
-            refresh_demo(config, store, yesterday).await?;
-            let report = config.report(report.as_deref())?;
-            let date = match date {
-                Some(s) => parse_day(&s).context("--date")?,
-                None => yesterday,
-            };
-            let to = to
-                .iter()
-                .map(|a| {
-                    a.parse()
-                        .map_err(|e| anyhow::anyhow!("--to {a:?} is not an email address: {e}"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let transport = Transport::from_config(config)?;
-            let now = Utc::now().with_timezone(&config.shop.timezone);
-            let opts = SendOptions { to, dry_run, force };
-            let s = send(store, config, report, &transport, date, now, &opts).await?;
-            for r in &s.skipped {
-                println!("already sent: {r} (use --force to send again)");
-            }
-            if dry_run {
-                for r in &s.would_send {
-                    println!("would send: {r}");
-                }
-                println!(
-                    "dry run: {} would be sent via {transport}, {} already served",
-                    s.would_send.len(),
-                    s.skipped.len()
-                );
-                return Ok(());
-            }
-            for r in &s.sent {
-                println!("sent: {r}");
-            }
-            for (r, e) in &s.failed {
-                println!("FAILED: {r}: {e}");
-            }
-            println!(
-                "report {} for {date} via {transport}: {} sent, {} already served, {} failed",
-                report.name,
-                s.sent.len(),
-                s.skipped.len(),
-                s.failed.len()
-            );
-            if !s.failed.is_empty() {
-                bail!("{} recipient(s) were not served", s.failed.len());
-            }
-            Ok(())
+        Command::Check | Command::Recipients { .. } | Command::Send { .. } => {
+            unreachable!("dispatched across shops")
         }
         Command::Metrics { date, format } => {
             refresh_demo(config, store, yesterday).await?;

@@ -22,5 +22,6 @@ pub mod okr;
 pub mod period;
 pub mod render;
 pub mod report;
+pub mod shops;
 pub mod store;
 pub mod table;

@@ -175,3 +175,105 @@ fn the_database_password_never_appears_in_output() {
     assert!(err.contains(":7: `store.url`"), "{err}");
     assert!(!out.contains(secret) && !err.contains(secret), "{err}");
 }
+
+#[test]
+fn several_shops_each_with_its_own_store_recipients_and_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    // Shop A is the small shop as it is; shop B is a second brand with its own store,
+    // one team and its own report.
+    let a = dir.path().join("a.toml");
+    std::fs::write(
+        &a,
+        format!("{small}\n[delivery]\noutbox = \"outbox-a\"\n").replace("small.sqlite", "a.sqlite"),
+    )
+    .unwrap();
+    let b_text = small
+        .replace("small.sqlite", "b.sqlite")
+        .replace("name = \"Small Test Shop\"", "name = \"Second Brand\"")
+        .replace("name = \"morning\"", "name = \"brand-b\"")
+        .replace(
+            "teams = [\"marketing\", \"merchandising\", \"operations\"]",
+            "teams = [\"merchandising\"]",
+        );
+    let b = dir.path().join("b.toml");
+    std::fs::write(&b, format!("{b_text}\n[delivery]\noutbox = \"outbox-b\"\n")).unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    for config in [a, b] {
+        for table in ["products", "orders", "order_lines"] {
+            let f = fixture(&format!("small/{table}.csv"));
+            let (status, _, err) = dawnpost(
+                &["--config", config, "import", table, f.to_str().unwrap()],
+                &[],
+            );
+            assert!(status.success(), "{err}");
+        }
+    }
+    let both = ["--config", a, "--config", b];
+    let with = |args: &[&str]| dawnpost(&[&both[..], args].concat(), &[]);
+
+    let (status, out, err) = with(&["recipients", "--report", "brand-b"]);
+    assert!(status.success(), "{err}");
+    assert!(
+        out.contains("ola@small.example") && out.ends_with("1 recipients\n"),
+        "{out}"
+    );
+
+    let (status, out, err) = with(&["send", "--report", "brand-b", "--date", "2024-03-01"]);
+    assert!(status.success(), "{out}\n{err}");
+    let (status, out, err) = with(&["send", "--report", "morning", "--date", "2024-03-01"]);
+    assert!(status.success(), "{out}\n{err}");
+    let emls = |sub: &str| {
+        std::fs::read_dir(dir.path().join(sub))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!((emls("outbox-a"), emls("outbox-b")), (4, 1));
+    // Each shop's ledger is in its own store.
+    let ledger = |db: &str| {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let url = format!("sqlite://{}", dir.path().join(db).display());
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT report, recipient FROM deliveries WHERE status = 'sent' ORDER BY recipient",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            rows
+        })
+    };
+    assert_eq!(
+        ledger("b.sqlite"),
+        [("brand-b".to_string(), "ola@small.example".to_string())]
+    );
+    assert_eq!(ledger("a.sqlite").len(), 4);
+    assert!(ledger("a.sqlite").iter().all(|(r, _)| r == "morning"));
+
+    // Without --report, two reports are ambiguous; a store command needs one shop.
+    let (status, _, err) = with(&["send", "--date", "2024-03-01"]);
+    assert!(
+        !status.success() && err.contains("choose one with --report"),
+        "{err}"
+    );
+    let f = fixture("small/orders.csv");
+    let (status, _, err) = with(&["import", "orders", f.to_str().unwrap()]);
+    assert!(
+        !status.success() && err.contains("exactly one --config"),
+        "{err}"
+    );
+    // The same report name in two files is refused, naming both.
+    let (status, _, err) = dawnpost(&["--config", a, "--config", a, "recipients"], &[]);
+    assert!(
+        !status.success() && err.contains("configured twice"),
+        "{err}"
+    );
+    assert_eq!(err.matches("a.toml").count(), 2, "{err}");
+}
