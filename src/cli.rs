@@ -400,7 +400,7 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
     for m in config.catalog.iter() {
         let mut sink = Default::default();
         if let Err(e) = store
-            .metric_series(m, yesterday, yesterday, &mut sink)
+            .metric_series(m, &[(yesterday, yesterday)], &mut sink)
             .await
         {
             failed.push(format!("{e:#}"));

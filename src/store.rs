@@ -134,13 +134,13 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Runs a metric's SQL over `first..=last` on the read-only pool and returns its rows
-    /// per breakdown value (`None` for a metric without breakdown).
+    /// Runs a metric's SQL over each range `first..=last` on the read-only pool, in one
+    /// transaction, and adds its rows per breakdown value (`None` for a metric without
+    /// breakdown) to `into`.
     pub async fn metric_series(
         &self,
         metric: &MetricDef,
-        first: NaiveDate,
-        last: NaiveDate,
+        ranges: &[(NaiveDate, NaiveDate)],
         into: &mut BTreeMap<Option<String>, Series>,
     ) -> Result<()> {
         let den = if metric.aggregate == crate::metric::Aggregate::Ratio {
@@ -164,17 +164,22 @@ impl Store {
             .begin()
             .await
             .with_context(|| format!("cannot start a read on {}", self.display))?;
-        let rows: Vec<AnyRow> = sqlx::query(AssertSqlSafe(sql))
-            .bind(first.to_string())
-            .bind(last.to_string())
-            .fetch_all(&mut *tx)
-            .await
-            .with_context(|| {
-                format!(
-                    "metric `{}`: its SQL failed on {}",
-                    metric.key, self.display
-                )
-            })?;
+        let mut rows: Vec<AnyRow> = Vec::new();
+        for (first, last) in ranges {
+            rows.extend(
+                sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(first.to_string())
+                    .bind(last.to_string())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "metric `{}`: its SQL failed on {}",
+                            metric.key, self.display
+                        )
+                    })?,
+            );
+        }
         // Always roll back: PostgreSQL lets a few functions (lo_create, for one) act even in a
         // read-only transaction, and rolling back undoes them.
         tx.rollback()

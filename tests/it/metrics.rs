@@ -326,7 +326,11 @@ sql = "SELECT day, 1 AS num FROM orders WHERE day BETWEEN $1 AND $2) m GROUP BY 
     let mut sink = Default::default();
     let result = small
         .store
-        .metric_series(vandal, date("2024-03-01"), date("2024-03-01"), &mut sink)
+        .metric_series(
+            vandal,
+            &[(date("2024-03-01"), date("2024-03-01"))],
+            &mut sink,
+        )
         .await;
     assert!(result.is_err(), "the smuggled DELETE must fail");
     let _ = report::build(&small.store, &config, date("2024-03-01")).await;
@@ -353,8 +357,7 @@ sql = "SELECT day, 1 AS num FROM orders WHERE day BETWEEN $1 AND $2) m GROUP BY 
             .store
             .metric_series(
                 &writer,
-                date("2024-03-01"),
-                date("2024-03-01"),
+                &[(date("2024-03-01"), date("2024-03-01"))],
                 &mut Default::default(),
             )
             .await
@@ -369,8 +372,7 @@ sql = "SELECT day, 1 AS num FROM orders WHERE day BETWEEN $1 AND $2) m GROUP BY 
             .store
             .metric_series(
                 &writer,
-                date("2024-03-01"),
-                date("2024-03-01"),
+                &[(date("2024-03-01"), date("2024-03-01"))],
                 &mut Default::default(),
             )
             .await;
