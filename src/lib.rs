@@ -22,6 +22,7 @@ pub mod okr;
 pub mod period;
 pub mod render;
 pub mod report;
+pub mod schedule;
 pub mod shops;
 pub mod store;
 pub mod table;
