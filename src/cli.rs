@@ -20,6 +20,7 @@ use crate::import::{import_csv, parse_day};
 use crate::period::ComparisonKind;
 use crate::render::Templates;
 use crate::report::{self, MetricsReport};
+use crate::scheduler::{ServeOptions, Shutdown, SystemClock, serve};
 use crate::shops::{Shop, Shops};
 use crate::store::{DATA_TABLES, Store};
 
@@ -40,8 +41,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "DAWNPOST_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Log lines as text, or as JSON objects for log shipping.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +117,21 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run every report on its schedule (06:00 local by default) until SIGTERM or SIGINT.
+    Serve,
+    /// List a report's next scheduled times with their UTC offsets.
+    Schedule {
+        #[arg(long)]
+        report: Option<String>,
+        #[arg(long, default_value_t = 7)]
+        count: usize,
+        /// Start from this time: RFC 3339, or "YYYY-MM-DD HH:MM" in the report's zone
+        /// [default: now].
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Per report: recent deliveries (sent, failed, pending) and the next scheduled time.
+    Status,
     /// Print every metric with its period comparisons.
     Metrics {
         /// Report date [default: yesterday in the shop time zone].
@@ -182,6 +208,69 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
             refresh_demo(config, store, yesterday).await?;
             send_command(config, store, report, yesterday, date, to, dry_run, force).await
         }
+        Command::Serve => {
+            let shutdown = std::sync::Arc::new(Shutdown::default());
+            let signals = shutdown.clone();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("stopping: no new work; a send in flight finishes what it started");
+                signals.trigger();
+            });
+            serve(shops, &SystemClock, &shutdown, &ServeOptions::default()).await?;
+            Ok(())
+        }
+        Command::Schedule {
+            report,
+            count,
+            from,
+        } => {
+            let (_, report) = shops.report(report.as_deref())?;
+            let s = &report.schedule;
+            let mut t = match from {
+                Some(text) => parse_instant(&text, s.tz).context("--from")?,
+                None => Utc::now(),
+            };
+            println!(
+                "report {}: \"{}\" in {} (report date: the day before)",
+                report.name, s.expr, s.tz
+            );
+            for _ in 0..count {
+                let Some(next) = s.next_after(t) else { break };
+                let local = next.with_timezone(&s.tz);
+                println!(
+                    "  {}  {}  for {}",
+                    local.format("%a %Y-%m-%d %H:%M %:z %Z"),
+                    next.format("%Y-%m-%dT%H:%MZ"),
+                    s.report_date(next)
+                );
+                t = next;
+            }
+            Ok(())
+        }
+        Command::Status => {
+            let now = Utc::now();
+            for (shop, report) in shops.reports() {
+                let next = report.schedule.next_after(now).map_or("never".into(), |t| {
+                    t.with_timezone(&report.schedule.tz)
+                        .format("%a %Y-%m-%d %H:%M %:z")
+                        .to_string()
+                });
+                println!(
+                    "report {} ({} recipients, {}): next {next}",
+                    report.name,
+                    report.recipients.len(),
+                    shop.store
+                );
+                let rows = shop.store.delivery_counts(&report.name, 7).await?;
+                if rows.is_empty() {
+                    println!("  no deliveries yet");
+                }
+                for (date, sent, failed, pending) in rows {
+                    println!("  {date}: {sent} sent, {failed} failed, {pending} pending");
+                }
+            }
+            Ok(())
+        }
         other => {
             let shop = shops.only(other.name())?;
             dispatch_one(other, &shop.config, &shop.store, yesterday(&shop.config)).await
@@ -199,6 +288,9 @@ impl Command {
             Command::Recipients { .. } => "recipients",
             Command::Send { .. } => "send",
             Command::Metrics { .. } => "metrics",
+            Command::Serve => "serve",
+            Command::Schedule { .. } => "schedule",
+            Command::Status => "status",
         }
     }
 }
@@ -227,7 +319,12 @@ async fn send_command(
         .collect::<Result<Vec<_>>>()?;
     let transport = Transport::from_config(config)?;
     let now = Utc::now().with_timezone(&config.shop.timezone);
-    let opts = SendOptions { to, dry_run, force };
+    let opts = SendOptions {
+        to,
+        dry_run,
+        force,
+        stop: None,
+    };
     let s = send(store, config, report, &transport, date, now, &opts).await?;
     for r in &s.skipped {
         println!("already sent: {r} (use --force to send again)");
@@ -333,7 +430,12 @@ async fn dispatch_one(
             }
             Ok(())
         }
-        Command::Check | Command::Recipients { .. } | Command::Send { .. } => {
+        Command::Check
+        | Command::Recipients { .. }
+        | Command::Send { .. }
+        | Command::Serve
+        | Command::Schedule { .. }
+        | Command::Status => {
             unreachable!("dispatched across shops")
         }
         Command::Metrics { date, format } => {
@@ -526,4 +628,41 @@ fn data_dir(flag: Option<&std::path::Path>) -> Result<PathBuf> {
         Some(home) => Ok(PathBuf::from(home).join(".local/share/dawnpost")),
         None => bail!("no data directory: set DAWNPOST_DATA_DIR or HOME, or pass --config"),
     }
+}
+
+/// SIGTERM (systemd stop) or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// An instant from RFC 3339, or from "YYYY-MM-DD HH:MM" read in `tz`.
+fn parse_instant(text: &str, tz: chrono_tz::Tz) -> Result<chrono::DateTime<Utc>> {
+    use chrono::TimeZone;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+        .map_err(|_| anyhow::anyhow!("{text:?} is neither RFC 3339 nor \"YYYY-MM-DD HH:MM\""))?;
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| anyhow::anyhow!("{text} does not exist in {tz} (a daylight-saving gap)"))
 }

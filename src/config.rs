@@ -82,6 +82,15 @@ pub struct Report {
     pub teams: Vec<String>,
     /// Every member of the teams, once each (by address, case-insensitive), in team order.
     pub recipients: Vec<lettre::message::Mailbox>,
+    /// When it goes out, in its time zone.
+    pub schedule: crate::schedule::Schedule,
+    /// A digest not sent this long after its scheduled time is skipped, not sent late.
+    pub grace: chrono::Duration,
+    /// Tables that must have data for the report date before it is built.
+    pub wait_for: Vec<String>,
+    pub recheck: chrono::Duration,
+    /// After this long past the scheduled time, it goes out anyway with a banner.
+    pub wait: chrono::Duration,
 }
 
 impl Config {
@@ -325,6 +334,28 @@ struct RawReport {
     from: String,
     reply_to: Option<String>,
     owner: String,
+    /// Cron, in `timezone` (default: the shop's).
+    schedule: Option<String>,
+    timezone: Option<String>,
+    #[serde(default = "default_grace_hours")]
+    grace_hours: u32,
+    /// Tables that must have data for the report date before it is built.
+    wait_for: Option<Vec<String>>,
+    #[serde(default = "default_recheck_minutes")]
+    recheck_minutes: u32,
+    /// How long after the scheduled time to wait for data before sending anyway.
+    #[serde(default = "default_wait_minutes")]
+    wait_minutes: u32,
+}
+
+fn default_grace_hours() -> u32 {
+    6
+}
+fn default_recheck_minutes() -> u32 {
+    15
+}
+fn default_wait_minutes() -> u32 {
+    120
 }
 
 #[derive(Deserialize, Default)]
@@ -851,7 +882,52 @@ impl Config {
                     }
                 }
             }
+            let tz = match &r.timezone {
+                Some(name) => name.parse::<Tz>().map_err(|_| {
+                    at(
+                        span.clone(),
+                        &format!("{key}.timezone"),
+                        format!("{name:?} is not an IANA time zone such as Europe/London"),
+                    )
+                })?,
+                None => raw.shop.timezone,
+            };
+            let schedule = crate::schedule::Schedule::parse(
+                r.schedule.as_deref().unwrap_or(crate::schedule::DEFAULT),
+                tz,
+            )
+            .map_err(|e| at(span.clone(), &format!("{key}.schedule"), e))?;
+            let wait_for = r
+                .wait_for
+                .unwrap_or_else(|| vec!["orders".into(), "traffic".into()]);
+            for t in &wait_for {
+                if !crate::store::DATED_TABLES.contains(&t.as_str()) {
+                    return Err(at(
+                        span,
+                        &format!("{key}.wait_for"),
+                        format!(
+                            "unknown table `{t}` (tables with days: {})",
+                            crate::store::DATED_TABLES.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if r.wait_minutes / 60 >= r.grace_hours {
+                return Err(at(
+                    span,
+                    &format!("{key}.wait_minutes"),
+                    format!(
+                        "waiting {} minutes for data leaves nothing of the {} h grace period",
+                        r.wait_minutes, r.grace_hours
+                    ),
+                ));
+            }
             reports.push(Report {
+                schedule,
+                grace: chrono::Duration::hours(i64::from(r.grace_hours)),
+                wait_for,
+                recheck: chrono::Duration::minutes(i64::from(r.recheck_minutes.max(1))),
+                wait: chrono::Duration::minutes(i64::from(r.wait_minutes)),
                 from: mailbox(&r.from, span.clone(), &format!("{key}.from"))?,
                 reply_to: r
                     .reply_to

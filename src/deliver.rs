@@ -234,6 +234,8 @@ pub struct SendOptions {
     pub dry_run: bool,
     /// Send again to recipients the ledger says were served.
     pub force: bool,
+    /// Set on shutdown: no new message starts; those in flight finish and are recorded.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What a send did, recipient by recipient.
@@ -244,6 +246,10 @@ pub struct SendSummary {
     pub skipped: Vec<String>,
     /// (recipient, error)
     pub failed: Vec<(String, String)>,
+    /// How many of the failures were transient (worth trying again later).
+    pub transient: usize,
+    /// Not attempted because the send was stopped (shutdown).
+    pub not_tried: usize,
     /// With --dry-run: who would get it.
     pub would_send: Vec<String>,
 }
@@ -307,6 +313,7 @@ pub async fn send(
         now,
         record: !test_send,
         stop: std::sync::atomic::AtomicBool::new(false),
+        shutdown: opts.stop.clone(),
     };
     // Several messages in flight, each on its own pooled connection: the server's time per
     // message, not ours, is what a large send waits on.
@@ -319,9 +326,12 @@ pub async fn send(
     for outcome in outcomes {
         match outcome? {
             Outcome::Sent(k) => summary.sent.push(k),
-            Outcome::Failed(k, e) => summary.failed.push((k, e)),
+            Outcome::Failed(k, e, transient) => {
+                summary.transient += usize::from(transient);
+                summary.failed.push((k, e));
+            }
             Outcome::Fatal(e) => fatal = fatal.or(Some(e)),
-            Outcome::NotTried => {}
+            Outcome::NotTried => summary.not_tried += 1,
         }
     }
     if let Some(e) = fatal {
@@ -339,7 +349,8 @@ pub async fn send(
 /// What happened to one recipient.
 enum Outcome {
     Sent(String),
-    Failed(String, String),
+    /// Recipient, error, and whether it was transient.
+    Failed(String, String, bool),
     /// A failure that stops the whole send (TLS, login).
     Fatal(String),
     /// Not attempted: an earlier message failed fatally.
@@ -357,13 +368,20 @@ struct Job<'a> {
     now: DateTime<Tz>,
     /// False for a test send (`--to`): the ledger is for the real recipients.
     record: bool,
+    /// Set by a fatal failure: nothing more can be sent.
     stop: std::sync::atomic::AtomicBool,
+    shutdown: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Job<'_> {
     async fn one(&self, to: &Mailbox) -> Result<Outcome> {
         use std::sync::atomic::Ordering;
-        if self.stop.load(Ordering::Relaxed) {
+        if self.stop.load(Ordering::Relaxed)
+            || self
+                .shutdown
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
             return Ok(Outcome::NotTried);
         }
         let (report, date, now) = (self.report, self.date, self.now);
@@ -428,7 +446,8 @@ impl Job<'_> {
                     self.stop.store(true, Ordering::Relaxed);
                     return Ok(Outcome::Fatal(text));
                 }
-                Ok(Outcome::Failed(k, text))
+                let transient = matches!(e, DeliveryError::Transient(_));
+                Ok(Outcome::Failed(k, text, transient))
             }
         }
     }

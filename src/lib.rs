@@ -23,6 +23,7 @@ pub mod period;
 pub mod render;
 pub mod report;
 pub mod schedule;
+pub mod scheduler;
 pub mod shops;
 pub mod store;
 pub mod table;

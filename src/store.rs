@@ -241,17 +241,13 @@ impl Store {
     /// The last day with data in each dated table: how fresh the report can be.
     pub async fn freshness(&self) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
         let mut out = Vec::new();
-        for (table, column) in [
-            ("orders", "day"),
-            ("traffic", "day"),
-            ("ad_spend", "day"),
-            ("inventory", "day"),
-            ("fulfilment", "ship_day"),
-            ("returns", "day"),
-            ("capacity", "day"),
-            ("feedback", "day"),
-            ("daily_values", "day"),
-        ] {
+        for table in DATED_TABLES {
+            // Shipments are dated by the day they left.
+            let column = if table == "fulfilment" {
+                "ship_day"
+            } else {
+                "day"
+            };
             let v: Option<String> =
                 sqlx::query_scalar(AssertSqlSafe(format!("SELECT MAX({column}) FROM {table}")))
                     .fetch_one(&self.pool)
@@ -262,6 +258,19 @@ impl Store {
         Ok(out)
     }
 }
+
+/// The names of the tables with a day column.
+pub const DATED_TABLES: [&str; 9] = [
+    "orders",
+    "traffic",
+    "ad_spend",
+    "inventory",
+    "fulfilment",
+    "returns",
+    "capacity",
+    "feedback",
+    "daily_values",
+];
 
 /// Yesterday's customer feedback on one theme.
 #[derive(Debug, Clone, PartialEq)]
@@ -479,6 +488,35 @@ impl Store {
         .await
         .context("cannot read the delivery ledger")?;
         Ok(rows.into_iter().collect())
+    }
+
+    /// Per report date, newest first: how many recipients are sent, failed and pending.
+    pub async fn delivery_counts(
+        &self,
+        report: &str,
+        limit: i64,
+    ) -> Result<Vec<(NaiveDate, i64, i64, i64)>> {
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT report_date, \
+               CAST(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM deliveries WHERE report = $1 \
+             GROUP BY report_date ORDER BY report_date DESC LIMIT $2",
+        )
+        .bind(report)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read the delivery ledger")?;
+        rows.into_iter()
+            .map(|(d, s, f, p)| {
+                let d = d
+                    .parse()
+                    .with_context(|| format!("bad report date {d:?} in the ledger"))?;
+                Ok((d, s, f, p))
+            })
+            .collect()
     }
 
     /// Records a delivery outcome: a new row, or the next outcome on the old one, with its

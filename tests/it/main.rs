@@ -9,4 +9,5 @@ mod exim;
 mod import;
 mod metrics;
 mod send;
+mod serve;
 mod smtp;

@@ -1,0 +1,313 @@
+//! `serve`: every report on its schedule, delivered through the ledger, with catch-up inside a
+//! grace period, a wait for the day's data, and a clean stop on a signal.
+//!
+//! Time comes from a [`Clock`], so tests run days of schedule in milliseconds. The ledger,
+//! not this process's memory, says what has been delivered: a restart never re-sends.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Result;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use tokio::sync::Notify;
+
+use crate::config::Report;
+use crate::deliver::{SendOptions, Transport, send};
+use crate::shops::{Shop, Shops};
+
+/// Where `serve` gets the time and how it waits.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+    fn sleep_until(&self, t: DateTime<Utc>) -> impl Future<Output = ()> + Send;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    async fn sleep_until(&self, t: DateTime<Utc>) {
+        let d = (t - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// Asks `serve` to stop: no new work starts, a send in flight finishes what it has started.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    flag: Arc<AtomicBool>,
+    notify: Notify,
+}
+
+impl Shutdown {
+    pub fn trigger(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    async fn wait(&self) {
+        let notified = self.notify.notified();
+        if self.is_set() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// The longest `serve` sleeps: a suspended machine or a changed clock is noticed within it.
+const MAX_SLEEP: Duration = Duration::seconds(60);
+
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    /// Stop once the clock passes this (for tests and one-off catch-up runs).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// What one report run did, for the log line and for tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEvent {
+    Delivered {
+        report: String,
+        date: NaiveDate,
+        sent: usize,
+        failed: usize,
+        incomplete: Vec<String>,
+    },
+    /// Past the grace period with recipients not served.
+    Skipped { report: String, date: NaiveDate },
+    /// Data missing; checking again later.
+    Waiting {
+        report: String,
+        date: NaiveDate,
+        missing: Vec<String>,
+    },
+}
+
+/// Runs every report of every shop on its schedule until shut down (or `until`).
+pub async fn serve<C: Clock>(
+    shops: &Shops,
+    clock: &C,
+    shutdown: &Shutdown,
+    opts: &ServeOptions,
+) -> Result<Vec<RunEvent>> {
+    let mut events = Vec::new();
+    // Dates this process has finished with (delivered, or given up on past the grace).
+    let mut done: HashSet<(String, NaiveDate)> = HashSet::new();
+    let mut recheck: HashMap<(String, NaiveDate), DateTime<Utc>> = HashMap::new();
+    let mut transports = HashMap::new();
+    for (shop, _) in shops.reports() {
+        if !transports.contains_key(&shop.config.origin) {
+            transports.insert(
+                shop.config.origin.clone(),
+                Transport::from_config(&shop.config)?,
+            );
+        }
+    }
+    for (_, report) in shops.reports() {
+        tracing::info!(
+            report = %report.name,
+            schedule = %report.schedule.expr,
+            timezone = %report.schedule.tz,
+            next = %next_fire(report, clock.now()).map_or("never".into(), |t| t.to_rfc3339()),
+            "scheduled"
+        );
+    }
+    loop {
+        let now = clock.now();
+        if shutdown.is_set() || opts.until.is_some_and(|u| now >= u) {
+            break;
+        }
+        for (shop, report) in shops.reports() {
+            if shutdown.is_set() {
+                break;
+            }
+            let transport = &transports[&shop.config.origin];
+            if let Some(event) = tick(
+                shop,
+                report,
+                transport,
+                now,
+                &mut done,
+                &mut recheck,
+                shutdown,
+            )
+            .await
+            {
+                events.push(event);
+            }
+        }
+        // Sleep until the next fire or recheck, and never more than a minute.
+        let mut wake = now + MAX_SLEEP;
+        for (_, report) in shops.reports() {
+            if let Some(t) = next_fire(report, now) {
+                wake = wake.min(t);
+            }
+        }
+        for t in recheck.values() {
+            if *t > now {
+                wake = wake.min(*t);
+            }
+        }
+        if let Some(u) = opts.until {
+            wake = wake.min(u);
+        }
+        tokio::select! {
+            () = clock.sleep_until(wake) => {}
+            () = shutdown.wait() => {}
+        }
+    }
+    tracing::info!("serve stopped");
+    Ok(events)
+}
+
+fn next_fire(report: &Report, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    report.schedule.next_after(now)
+}
+
+/// Looks at one report: is a scheduled digest due, late, waiting for data, or done?
+async fn tick(
+    shop: &Shop,
+    report: &Report,
+    transport: &Transport,
+    now: DateTime<Utc>,
+    done: &mut HashSet<(String, NaiveDate)>,
+    recheck: &mut HashMap<(String, NaiveDate), DateTime<Utc>>,
+    shutdown: &Shutdown,
+) -> Option<RunEvent> {
+    let fire = report
+        .schedule
+        .last_at_or_before(now, report.grace + Duration::days(2))?;
+    let date = report.schedule.report_date(fire);
+    let key = (report.name.clone(), date);
+    if done.contains(&key) || recheck.get(&key).is_some_and(|t| now < *t) {
+        return None;
+    }
+    match run(shop, report, transport, fire, date, now, shutdown).await {
+        Ok(Step::Done(event)) => {
+            recheck.remove(&key);
+            done.insert(key);
+            event
+        }
+        Ok(Step::Later(event)) => {
+            recheck.insert(key, now + report.recheck);
+            event
+        }
+        Err(e) => {
+            // A fatal failure (login, TLS, the store): try again later, within the grace.
+            tracing::error!(report = %report.name, %date, error = %format!("{e:#}"), "run failed");
+            recheck.insert(key, now + report.recheck);
+            None
+        }
+    }
+}
+
+enum Step {
+    Done(Option<RunEvent>),
+    Later(Option<RunEvent>),
+}
+
+async fn run(
+    shop: &Shop,
+    report: &Report,
+    transport: &Transport,
+    fire: DateTime<Utc>,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    shutdown: &Shutdown,
+) -> Result<Step> {
+    let served = shop.store.delivered(&report.name, date).await?;
+    let unserved = report
+        .recipients
+        .iter()
+        .filter(|m| !served.contains(&m.email.to_string().to_lowercase()))
+        .count();
+    if unserved == 0 {
+        // Delivered already (by this process before a restart, or by another instance).
+        return Ok(Step::Done(None));
+    }
+    if now - fire > report.grace {
+        tracing::warn!(
+            report = %report.name, %date, scheduled = %fire.to_rfc3339(), unserved,
+            "skipped: past the grace period of {} h", report.grace.num_hours()
+        );
+        return Ok(Step::Done(Some(RunEvent::Skipped {
+            report: report.name.clone(),
+            date,
+        })));
+    }
+    let missing = missing_data(shop, report, date).await?;
+    if !missing.is_empty() && now < fire + report.wait {
+        tracing::info!(report = %report.name, %date, missing = %missing.join(", "), "waiting for data");
+        return Ok(Step::Later(Some(RunEvent::Waiting {
+            report: report.name.clone(),
+            date,
+            missing,
+        })));
+    }
+    let started = std::time::Instant::now();
+    let opts = SendOptions {
+        stop: Some(shutdown.flag.clone()),
+        ..SendOptions::default()
+    };
+    let local_now = now.with_timezone(&shop.config.shop.timezone);
+    let s = send(
+        &shop.store,
+        &shop.config,
+        report,
+        transport,
+        date,
+        local_now,
+        &opts,
+    )
+    .await?;
+    tracing::info!(
+        report = %report.name,
+        %date,
+        sent = s.sent.len(),
+        failed = s.failed.len(),
+        already = s.skipped.len(),
+        incomplete = %missing.join(", "),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "run"
+    );
+    let event = RunEvent::Delivered {
+        report: report.name.clone(),
+        date,
+        sent: s.sent.len(),
+        failed: s.failed.len(),
+        incomplete: missing,
+    };
+    // Transient failures, or a stop part-way, are tried again while the grace lasts;
+    // permanent ones are final (the owner has been told).
+    if s.transient > 0 || s.not_tried > 0 {
+        Ok(Step::Later(Some(event)))
+    } else {
+        Ok(Step::Done(Some(event)))
+    }
+}
+
+/// The tables the report waits for that have no data for `date`.
+async fn missing_data(shop: &Shop, report: &Report, date: NaiveDate) -> Result<Vec<String>> {
+    let fresh = shop.store.freshness().await?;
+    Ok(report
+        .wait_for
+        .iter()
+        .filter(|t| {
+            fresh
+                .iter()
+                .find(|(name, _)| name == t)
+                .is_none_or(|(_, last)| last.is_none_or(|l| l < date))
+        })
+        .cloned()
+        .collect())
+}

@@ -1,0 +1,311 @@
+//! `serve` with an injected clock: days of schedule run in milliseconds, against a real store
+//! and the file outbox, with what went out read back from the outbox and the ledger.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use dawnpost::scheduler::{Clock, RunEvent, ServeOptions, Shutdown, serve};
+use dawnpost::shops::{Shop, Shops};
+
+use crate::support::{Backend, TestStore, fixture};
+
+/// A clock that jumps to whatever time `serve` sleeps until, and remembers each wake.
+struct FakeClock {
+    now: Mutex<DateTime<Utc>>,
+    wakes: Mutex<Vec<DateTime<Utc>>>,
+}
+
+impl FakeClock {
+    fn at(t: DateTime<Utc>) -> FakeClock {
+        FakeClock {
+            now: Mutex::new(t),
+            wakes: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap()
+    }
+
+    async fn sleep_until(&self, t: DateTime<Utc>) {
+        let mut now = self.now.lock().unwrap();
+        if t > *now {
+            *now = t;
+        }
+        self.wakes.lock().unwrap().push(*now);
+    }
+}
+
+/// New York local time.
+fn ny(s: &str) -> DateTime<Utc> {
+    let n = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    chrono_tz::America::New_York
+        .from_local_datetime(&n)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// The small shop (06:00 New York, 4 recipients) with `report_extra` added to its report.
+async fn small(report_extra: &str) -> TestStore {
+    let text = std::fs::read_to_string(fixture("small/config.toml"))
+        .unwrap()
+        .replace(
+            "owner = \"kit@small.example\"",
+            &format!("owner = \"kit@small.example\"\n{report_extra}"),
+        );
+    TestStore::new(Backend::Sqlite, &text)
+        .await
+        .unwrap()
+        .with_small_data()
+        .await
+}
+
+fn shops(t: &TestStore) -> Shops {
+    Shops::new(vec![Shop {
+        config: t.config.clone(),
+        store: t.store.clone(),
+    }])
+    .unwrap()
+}
+
+async fn run(t: &TestStore, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<RunEvent> {
+    run_clocked(t, from, until).await.0
+}
+
+/// Also returns every time `serve` woke.
+async fn run_clocked(
+    t: &TestStore,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> (Vec<RunEvent>, Vec<DateTime<Utc>>) {
+    let clock = FakeClock::at(from);
+    let events = serve(
+        &shops(t),
+        &clock,
+        &Shutdown::default(),
+        &ServeOptions { until: Some(until) },
+    )
+    .await
+    .unwrap();
+    (events, clock.wakes.into_inner().unwrap())
+}
+
+/// Messages in the outbox, as (report date in the file name, recipient).
+fn outbox(t: &TestStore) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(t.dir.path().join("outbox"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+async fn sent(t: &TestStore, date: &str) -> f64 {
+    t.scalar(&format!(
+        "SELECT COUNT(*) FROM deliveries WHERE status = 'sent' AND report_date = '{date}'"
+    ))
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn within_the_grace_period_a_missed_digest_goes_out_and_a_restart_does_not_resend() {
+    let t = small("wait_for = [\"orders\"]").await;
+    // Started at 08:00, two hours after the 06:00 fire: Friday 1 March's digest is caught up.
+    let events = run(&t, ny("2024-03-02 08:00"), ny("2024-03-02 09:00")).await;
+    assert_eq!(
+        events,
+        [RunEvent::Delivered {
+            report: "morning".into(),
+            date: d("2024-03-01"),
+            sent: 4,
+            failed: 0,
+            incomplete: vec![],
+        }]
+    );
+    assert_eq!(sent(&t, "2024-03-01").await, 4.0);
+    assert_eq!(outbox(&t).len(), 4);
+    // A restart an hour later finds the ledger complete and sends nothing.
+    let events = run(&t, ny("2024-03-02 09:00"), ny("2024-03-02 10:00")).await;
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(outbox(&t).len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_grace_period_the_digest_is_skipped() {
+    let t = small("wait_for = [\"orders\"]\ngrace_hours = 6").await;
+    let events = run(&t, ny("2024-03-02 12:01"), ny("2024-03-02 12:30")).await;
+    assert_eq!(
+        events,
+        [RunEvent::Skipped {
+            report: "morning".into(),
+            date: d("2024-03-01"),
+        }]
+    );
+    assert_eq!(sent(&t, "2024-03-01").await, 0.0);
+    assert!(outbox(&t).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_waits_for_the_data_then_sends_with_a_banner_at_the_deadline() {
+    // Orders end on 1 March: the digest for 2 March (06:00 on the 3rd) has none.
+    let t = small("wait_for = [\"orders\"]\nrecheck_minutes = 15\nwait_minutes = 120").await;
+    let events = run(&t, ny("2024-03-03 05:50"), ny("2024-03-03 09:00")).await;
+    let waiting = events
+        .iter()
+        .filter(|e| matches!(e, RunEvent::Waiting { missing, .. } if missing == &["orders"]))
+        .count();
+    // 06:00, 06:15, ... 07:45: eight checks, then the deadline at 08:00.
+    assert_eq!(waiting, 8, "{events:?}");
+    assert_eq!(
+        events.last().unwrap(),
+        &RunEvent::Delivered {
+            report: "morning".into(),
+            date: d("2024-03-02"),
+            sent: 4,
+            failed: 0,
+            incomplete: vec!["orders".into()],
+        }
+    );
+    // The banner is in both parts of what went out.
+    let eml = std::fs::read(t.dir.path().join("outbox").join(&outbox(&t)[0])).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&eml).unwrap();
+    let text = msg.body_text(0).unwrap();
+    let html = msg.body_html(0).unwrap();
+    assert!(
+        text.contains("Incomplete data for 2 Mar") && text.contains("orders"),
+        "{text}"
+    );
+    assert!(html.contains("Incomplete data"), "the HTML has no banner");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_that_arrives_while_waiting_ends_the_wait_without_a_banner() {
+    let t = small("wait_for = [\"orders\"]\nrecheck_minutes = 15\nwait_minutes = 120").await;
+    let events = run(&t, ny("2024-03-03 05:50"), ny("2024-03-03 06:20")).await;
+    assert!(
+        matches!(events.last(), Some(RunEvent::Waiting { .. })),
+        "{events:?}"
+    );
+    // The night's export lands.
+    sqlx::query("INSERT INTO orders (order_id, placed_at, day, channel, customer_id, customer_type, discount, status) VALUES ('LATE1', $1, '2024-03-02', 'organic', 'c9', 'new', 0, 'placed')")
+        .bind(ny("2024-03-02 12:00").timestamp())
+        .execute(t.store.pool())
+        .await
+        .unwrap();
+    // A restart at 06:20 finds the data and sends at once.
+    let events = run(&t, ny("2024-03-03 06:20"), ny("2024-03-03 07:00")).await;
+    assert_eq!(
+        events,
+        [RunEvent::Delivered {
+            report: "morning".into(),
+            date: d("2024-03-02"),
+            sent: 4,
+            failed: 0,
+            incomplete: vec![],
+        }]
+    );
+    let at: f64 = t
+        .scalar("SELECT MIN(sent_at) FROM deliveries WHERE report_date = '2024-03-02'")
+        .await
+        .unwrap();
+    assert_eq!(at as i64, ny("2024-03-03 06:20").timestamp());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_week_of_serve_sends_one_digest_a_day_and_never_sleeps_past_a_minute() {
+    let t = small("wait_for = []").await;
+    let (events, wakes) = run_clocked(&t, ny("2024-03-02 00:00"), ny("2024-03-09 00:00")).await;
+    // Started at midnight, 18 hours after Thursday's 06:00: past the grace, skipped.
+    assert_eq!(
+        events[0],
+        RunEvent::Skipped {
+            report: "morning".into(),
+            date: d("2024-02-29"),
+        }
+    );
+    let dates: Vec<NaiveDate> = events[1..]
+        .iter()
+        .map(|e| match e {
+            RunEvent::Delivered { date, sent: 4, .. } => *date,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let expected: Vec<NaiveDate> = (0..7)
+        .map(|i| d("2024-03-01") + Duration::days(i))
+        .collect();
+    assert_eq!(dates, expected);
+    assert_eq!(outbox(&t).len(), 7 * 4);
+    for day in &expected {
+        assert_eq!(sent(&t, &day.to_string()).await, 4.0, "{day}");
+    }
+    // Each digest left at 06:00 New York time (the ledger's sent_at is the run's clock).
+    let times: Vec<i64> =
+        sqlx::query_scalar("SELECT DISTINCT sent_at FROM deliveries ORDER BY sent_at")
+            .fetch_all(t.store.pool())
+            .await
+            .unwrap();
+    let wanted: Vec<i64> = (2..9)
+        .map(|day| ny(&format!("2024-03-{day:02} 06:00")).timestamp())
+        .collect();
+    assert_eq!(times, wanted);
+    // Awake at least once a minute, and not more often than that needs: no busy loop.
+    let gaps: Vec<i64> = wakes
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_seconds())
+        .collect();
+    assert!(
+        gaps.iter().all(|g| (0..=60).contains(g)),
+        "a sleep longer than a minute"
+    );
+    let minutes = 7 * 24 * 60;
+    assert!(
+        wakes.len() <= minutes + 7 + 1,
+        "{} wakes in {minutes} minutes",
+        wakes.len()
+    );
+    assert!(wakes.len() >= minutes, "{} wakes", wakes.len());
+}
+
+#[test]
+fn a_bad_schedule_or_wait_is_refused_naming_the_key() {
+    let base = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    let with = |extra: &str| {
+        let text = base.replace(
+            "owner = \"kit@small.example\"",
+            &format!("owner = \"kit@small.example\"\n{extra}"),
+        );
+        dawnpost::config::Config::parse(&dawnpost::config::ConfigSource {
+            origin: "shop.toml".into(),
+            text: &text,
+            base_dir: std::env::temp_dir(),
+        })
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
+    };
+    assert!(with("schedule = \"0 6 * * *\"").is_ok());
+    assert!(with("schedule = \"@daily\"\ntimezone = \"Asia/Kolkata\"").is_ok());
+    let err = with("schedule = \"6 * *\"").unwrap_err();
+    assert!(
+        err.starts_with("shop.toml:") && err.contains("reports[\"morning\"].schedule"),
+        "{err}"
+    );
+    let err = with("timezone = \"Mars/Olympus\"").unwrap_err();
+    assert!(err.contains("reports[\"morning\"].timezone"), "{err}");
+    let err = with("wait_for = [\"weather\"]").unwrap_err();
+    assert!(err.contains("wait_for") && err.contains("weather"), "{err}");
+    let err = with("grace_hours = 2\nwait_minutes = 180").unwrap_err();
+    assert!(err.contains("wait_minutes"), "{err}");
+    let err = with("graze_hours = 2").unwrap_err();
+    assert!(err.contains("graze_hours"), "{err}");
+}
