@@ -57,12 +57,14 @@ impl Schedule {
 
     /// The first fire strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        // Start from a wall-clock time safely before `after`: a missing time moves later and
-        // a repeated one maps to its earlier instant, so neither lands before this start.
-        let start = wall(after.with_timezone(&self.tz).naive_local()) - Duration::hours(3);
+        // No wall-clock time before `after`'s can map past it: a missing time moves only to
+        // the end of its gap, which a valid `after` is already beyond, and a repeated time
+        // maps to its earlier instant. Wall times from `after`'s on are walked in order; in
+        // a repeated hour, those already passed map before `after` and are passed over.
+        let start = wall(after.with_timezone(&self.tz).naive_local()) - Duration::seconds(1);
         self.cron
             .after(&start)
-            .take(10_000)
+            .take(100_000)
             .map(|w| self.instant(w.naive_utc()))
             .find(|t| *t > after)
     }
@@ -142,6 +144,10 @@ mod tests {
             s.next_after(at(tz, "2026-11-22 07:00")).unwrap(),
             at(tz, "2026-11-23 00:00")
         );
+        // A fine-grained schedule finds its next second, not nothing.
+        let s = Schedule::parse("* * * * * *", tz).unwrap();
+        let t = at(tz, "2026-11-22 07:00");
+        assert_eq!(s.next_after(t).unwrap(), t + Duration::seconds(1));
         for bad in ["6 * *", "0 6 * * * * * *", "0 61 * * *", "@sometimes", ""] {
             assert!(Schedule::parse(bad, tz).is_err(), "{bad}");
         }

@@ -309,3 +309,121 @@ fn a_bad_schedule_or_wait_is_refused_naming_the_key() {
     let err = with("graze_hours = 2").unwrap_err();
     assert!(err.contains("graze_hours"), "{err}");
 }
+
+/// `dawnpost serve` as a process, sending to 20 people through aiosmtpd (slowed down so a
+/// signal lands mid-send): SIGTERM stops it with exit 0 and a truthful ledger, and a
+/// restart serves the rest, each person once.
+#[test]
+fn sigterm_mid_send_then_a_restart_serves_each_recipient_once() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration as StdDuration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = crate::smtp::start(dir.path(), &["--delay", "0.3"]) else {
+        return;
+    };
+    let people: Vec<String> = (1..=20).map(|i| format!("p{i:02}@crowd.example")).collect();
+    let members: Vec<String> = people
+        .iter()
+        .map(|p| format!("{{ name = \"{p}\", email = \"{p}\" }}"))
+        .collect();
+    let config = dir.path().join("shop.toml");
+    // The small shop's own report fires only on 1 January; the crowd's every second, so
+    // that `serve` has work the moment it starts.
+    let text = std::fs::read_to_string(fixture("small/config.toml"))
+        .unwrap()
+        .replace(
+            "owner = \"kit@small.example\"",
+            "owner = \"kit@small.example\"\nschedule = \"0 6 1 1 *\"",
+        );
+    let text = format!(
+        "{text}\n[[teams]]\nname = \"crowd\"\nmembers = [{}]\n\n[[reports]]\nname = \"crowd\"\nteams = [\"crowd\"]\nfrom = \"reports@small.example\"\nowner = \"kit@small.example\"\nschedule = \"* * * * * *\"\nwait_for = []\n\n[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nplaintext = true\ntimeout_secs = 5\n",
+        members.join(", "),
+        server.port
+    );
+    std::fs::write(&config, text).unwrap();
+    let c = config.to_str().unwrap();
+    for table in ["products", "orders", "order_lines"] {
+        let f = fixture(&format!("small/{table}.csv"));
+        let (status, _, err) =
+            crate::support::dawnpost(&["--config", c, "import", table, f.to_str().unwrap()], &[]);
+        assert!(status.success(), "{err}");
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("small.sqlite").display()
+    );
+    let ledger = |status: &str| -> i64 {
+        rt.block_on(async {
+            let Ok(mut conn) = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db).await
+            else {
+                return -1;
+            };
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM deliveries WHERE report = 'crowd' AND status = $1",
+            )
+            .bind(status)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or(-1)
+        })
+    };
+    let serve = || {
+        Command::new(env!("CARGO_BIN_EXE_dawnpost"))
+            .args(["--config", c, "serve"])
+            .env("DAWNPOST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let term = |child: &mut std::process::Child| {
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let started = Instant::now();
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                started.elapsed() < StdDuration::from_secs(30),
+                "serve did not stop"
+            );
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
+    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let started = Instant::now();
+        while !done() {
+            assert!(started.elapsed() < StdDuration::from_secs(60), "{what}");
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
+    };
+
+    let mut first = serve();
+    wait_for("the first messages", &|| {
+        crate::smtp::messages(&server.maildir).len() >= 3
+    });
+    let status = term(&mut first);
+    assert!(status.success(), "serve exited with {status}");
+    let delivered = crate::smtp::messages(&server.maildir).len() as i64;
+    assert!(delivered < 20, "the signal came too late to test anything");
+    // Messages in flight were finished and recorded; none was left pending.
+    assert_eq!(ledger("sent"), delivered);
+    assert_eq!(ledger("pending"), 0);
+
+    let mut second = serve();
+    wait_for("the rest", &|| ledger("sent") == 20);
+    let status = term(&mut second);
+    assert!(status.success(), "serve exited with {status}");
+    let mut got: Vec<String> = crate::smtp::messages(&server.maildir)
+        .iter()
+        .map(crate::smtp::to)
+        .collect();
+    got.sort();
+    assert_eq!(got, people, "each recipient exactly once");
+}

@@ -16,10 +16,10 @@ use crate::support::{Backend, TestStore, fixture, repo};
 
 pub(crate) const PASSWORD: &str = "s3cret-Smtp-pw-9f2";
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
-    maildir: PathBuf,
+    pub(crate) port: u16,
+    pub(crate) maildir: PathBuf,
 }
 
 impl Drop for Server {
@@ -54,7 +54,7 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-fn start(dir: &Path, args: &[&str]) -> Option<Server> {
+pub(crate) fn start(dir: &Path, args: &[&str]) -> Option<Server> {
     start_on(dir, free_port(), args)
 }
 

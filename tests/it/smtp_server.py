@@ -2,7 +2,8 @@
 
 Stores every accepted message in a Maildir. Options: STARTTLS with a certificate (or
 implicit TLS), AUTH with one user, 550 for chosen recipients, 451 for the first N messages,
-no answer to the DATA of message N+1 (once: a client killed while it waits), and a sink
+no answer to the DATA of message N+1 (once: a client killed while it waits), a delay
+before each reply to DATA, and a sink
 mode that counts messages without storing them (for benchmarks).
 Prints READY when it listens; runs until killed.
 """
@@ -27,6 +28,7 @@ p.add_argument("--tempfail", type=int, default=0)
 p.add_argument("--implicit", action="store_true")
 p.add_argument("--hang-after", type=int, default=-1)
 p.add_argument("--sink", action="store_true")
+p.add_argument("--delay", type=float, default=0.0)
 a = p.parse_args()
 
 
@@ -53,6 +55,8 @@ class Handler:
             open(a.maildir + "/hung", "w").close()
             # Never answer: the client is killed while it waits for this reply.
             await asyncio.sleep(3600)
+        if a.delay:
+            await asyncio.sleep(a.delay)
         self.stored += 1
         if not a.sink:
             self.maildir.add(envelope.original_content)
