@@ -329,6 +329,9 @@ async fn send_command(
     for r in &s.skipped {
         println!("already sent: {r} (use --force to send again)");
     }
+    for r in &s.elsewhere {
+        println!("being sent by another sender: {r}");
+    }
     if dry_run {
         for r in &s.would_send {
             println!("would send: {r}");

@@ -99,6 +99,19 @@ impl Transport {
         })
     }
 
+    /// How long a claim may stay pending while its sender is still at work: every retry of
+    /// one message fits in it.
+    fn lease(&self) -> Duration {
+        match self {
+            Transport::Outbox(_) => Duration::from_secs(60),
+            Transport::Smtp {
+                retry_for,
+                deadline,
+                ..
+            } => *retry_for + *deadline * 2 + Duration::from_secs(60),
+        }
+    }
+
     /// How many messages may be in flight at once.
     fn connections(&self) -> usize {
         match self {
@@ -250,6 +263,8 @@ pub struct SendSummary {
     pub transient: usize,
     /// Not attempted because the send was stopped (shutdown).
     pub not_tried: usize,
+    /// Held by another sender working on the same store.
+    pub elsewhere: Vec<String>,
     /// With --dry-run: who would get it.
     pub would_send: Vec<String>,
 }
@@ -294,6 +309,16 @@ pub async fn send(
         summary.would_send = targets.iter().map(|m| key(m)).collect();
         return Ok(summary);
     }
+    let dead_claims = if test_send {
+        Default::default()
+    } else {
+        store
+            .pending_claims(&report.name, date)
+            .await?
+            .into_iter()
+            .filter(|(_, by)| claimer_is_gone(by))
+            .collect()
+    };
     let templates = Templates::load(config.email.templates_dir.as_deref())?;
     // Built once; only the To header and the Message-ID differ between recipients.
     let composed = compose(store, config, &templates, date, now).await?;
@@ -314,6 +339,10 @@ pub async fn send(
         record: !test_send,
         stop: std::sync::atomic::AtomicBool::new(false),
         shutdown: opts.stop.clone(),
+        claimer: claimer(),
+        lease: transport.lease().as_secs() as i64,
+        dead_claims,
+        force: opts.force,
     };
     // Several messages in flight, each on its own pooled connection: the server's time per
     // message, not ours, is what a large send waits on.
@@ -332,6 +361,7 @@ pub async fn send(
             }
             Outcome::Fatal(e) => fatal = fatal.or(Some(e)),
             Outcome::NotTried => summary.not_tried += 1,
+            Outcome::Elsewhere(k) => summary.elsewhere.push(k),
         }
     }
     if let Some(e) = fatal {
@@ -355,6 +385,8 @@ enum Outcome {
     Fatal(String),
     /// Not attempted: an earlier message failed fatally.
     NotTried,
+    /// Claimed by another sender (another `serve` on the same store), or sent meanwhile.
+    Elsewhere(String),
 }
 
 /// Everything one recipient's delivery needs, shared by the messages in flight.
@@ -371,6 +403,13 @@ struct Job<'a> {
     /// Set by a fatal failure: nothing more can be sent.
     stop: std::sync::atomic::AtomicBool,
     shutdown: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Who this sender is in the ledger's claims: "host:pid".
+    claimer: String,
+    /// A pending claim older than this (seconds) belongs to a sender that is gone.
+    lease: i64,
+    /// Pending claims held by senders on this host that are no longer running.
+    dead_claims: std::collections::HashMap<String, String>,
+    force: bool,
 }
 
 impl Job<'_> {
@@ -395,10 +434,22 @@ impl Job<'_> {
             recipient: &k,
         };
         if self.record {
-            // Claimed before the message leaves: a crash leaves it pending, never "sent".
-            self.store
-                .record_delivery(&ledger_key, &DeliveryOutcome::claim(), stamp)
+            // Claimed before the message leaves: a crash leaves it pending, never "sent", and
+            // another sender on the same store sees the claim and leaves this recipient alone.
+            let won = self
+                .store
+                .claim_delivery(
+                    &ledger_key,
+                    &self.claimer,
+                    stamp,
+                    stamp - self.lease,
+                    self.dead_claims.get(&k).map(String::as_str),
+                    self.force,
+                )
                 .await?;
+            if !won {
+                return Ok(Outcome::Elsewhere(k));
+            }
         }
         // Unique per message (the Message-ID's hash), so a forced re-send keeps the first file.
         let unique = id
@@ -451,6 +502,32 @@ impl Job<'_> {
             }
         }
     }
+}
+
+/// This sender in the ledger's claims: "host:pid".
+fn claimer() -> String {
+    format!("{}:{}", host(), std::process::id())
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// A claim made by another process on this host that is no longer running (killed, or
+/// crashed): its recipients can be taken over at once rather than after the lease.
+fn claimer_is_gone(by: &str) -> bool {
+    let Some((h, pid)) = by.rsplit_once(':') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    h == host()
+        && pid != std::process::id()
+        && std::path::Path::new("/proc").is_dir()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// One short message to the report's owner listing who was not served.

@@ -276,6 +276,7 @@ async fn run(
         sent = s.sent.len(),
         failed = s.failed.len(),
         already = s.skipped.len(),
+        elsewhere = s.elsewhere.len(),
         incomplete = %missing.join(", "),
         duration_ms = started.elapsed().as_millis() as u64,
         "run"
@@ -287,9 +288,9 @@ async fn run(
         failed: s.failed.len(),
         incomplete: missing,
     };
-    // Transient failures, or a stop part-way, are tried again while the grace lasts;
-    // permanent ones are final (the owner has been told).
-    if s.transient > 0 || s.not_tried > 0 {
+    // Transient failures, a stop part-way, or recipients another instance holds are looked
+    // at again while the grace lasts; permanent failures are final (the owner was told).
+    if s.transient > 0 || s.not_tried > 0 || !s.elsewhere.is_empty() {
         Ok(Step::Later(Some(event)))
     } else {
         Ok(Step::Done(Some(event)))

@@ -441,18 +441,6 @@ pub struct DeliveryOutcome<'a> {
     pub message_id: Option<&'a str>,
 }
 
-impl DeliveryOutcome<'_> {
-    /// The row written before a message leaves: a crash leaves it pending.
-    pub fn claim() -> DeliveryOutcome<'static> {
-        DeliveryOutcome {
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            error: None,
-            message_id: None,
-        }
-    }
-}
-
 /// What the ledger says about one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {
@@ -517,6 +505,64 @@ impl Store {
                 Ok((d, s, f, p))
             })
             .collect()
+    }
+
+    /// Claims one recipient for this sender: a new row, or one that failed, or one pending
+    /// under a claim that is stale (older than `stale_before`) or held by `takeover` (a
+    /// sender known to be dead). False when someone else holds it or it was sent, unless
+    /// `force`. One statement, so two senders racing for a recipient cannot both win.
+    pub async fn claim_delivery(
+        &self,
+        key: &DeliveryKey<'_>,
+        claimer: &str,
+        now: i64,
+        stale_before: i64,
+        takeover: Option<&str>,
+        force: bool,
+    ) -> Result<bool> {
+        let won: Option<String> = sqlx::query_scalar(
+            "INSERT INTO deliveries (report, report_date, recipient, status, attempts, updated_at, claimed_by) \
+             VALUES ($1, $2, $3, 'pending', 0, $4, $5) \
+             ON CONFLICT (report, report_date, recipient) DO UPDATE SET \
+               status = 'pending', updated_at = excluded.updated_at, claimed_by = excluded.claimed_by \
+             WHERE deliveries.status = 'failed' OR $6 = 1 \
+               OR (deliveries.status = 'pending' \
+                   AND (deliveries.updated_at < $7 OR deliveries.claimed_by = $8)) \
+             RETURNING recipient",
+        )
+        .bind(key.report)
+        .bind(key.date.to_string())
+        .bind(key.recipient)
+        .bind(now)
+        .bind(claimer)
+        .bind(i64::from(force))
+        .bind(stale_before)
+        .bind(takeover.unwrap_or(""))
+        .fetch_optional(&self.pool)
+        .await
+        .with_context(|| format!("cannot claim the delivery to {}", key.recipient))?;
+        Ok(won.is_some())
+    }
+
+    /// Who holds each pending delivery of a report date.
+    pub async fn pending_claims(
+        &self,
+        report: &str,
+        date: NaiveDate,
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT recipient, claimed_by FROM deliveries \
+             WHERE report = $1 AND report_date = $2 AND status = 'pending'",
+        )
+        .bind(report)
+        .bind(date.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read the delivery ledger")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(r, c)| c.map(|c| (r, c)))
+            .collect())
     }
 
     /// Records a delivery outcome: a new row, or the next outcome on the old one, with its

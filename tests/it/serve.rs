@@ -322,25 +322,8 @@ fn sigterm_mid_send_then_a_restart_serves_each_recipient_once() {
     let Some(server) = crate::smtp::start(dir.path(), &["--delay", "0.3"]) else {
         return;
     };
-    let people: Vec<String> = (1..=20).map(|i| format!("p{i:02}@crowd.example")).collect();
-    let members: Vec<String> = people
-        .iter()
-        .map(|p| format!("{{ name = \"{p}\", email = \"{p}\" }}"))
-        .collect();
+    let (people, text) = crowd(20, server.port);
     let config = dir.path().join("shop.toml");
-    // The small shop's own report fires only on 1 January; the crowd's every second, so
-    // that `serve` has work the moment it starts.
-    let text = std::fs::read_to_string(fixture("small/config.toml"))
-        .unwrap()
-        .replace(
-            "owner = \"kit@small.example\"",
-            "owner = \"kit@small.example\"\nschedule = \"0 6 1 1 *\"",
-        );
-    let text = format!(
-        "{text}\n[[teams]]\nname = \"crowd\"\nmembers = [{}]\n\n[[reports]]\nname = \"crowd\"\nteams = [\"crowd\"]\nfrom = \"reports@small.example\"\nowner = \"kit@small.example\"\nschedule = \"* * * * * *\"\nwait_for = []\n\n[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nplaintext = true\ntimeout_secs = 5\n",
-        members.join(", "),
-        server.port
-    );
     std::fs::write(&config, text).unwrap();
     let c = config.to_str().unwrap();
     for table in ["products", "orders", "order_lines"] {
@@ -426,4 +409,102 @@ fn sigterm_mid_send_then_a_restart_serves_each_recipient_once() {
         .collect();
     got.sort();
     assert_eq!(got, people, "each recipient exactly once");
+}
+
+/// The small shop plus a report to `n` people that fires every second (the shop's own report
+/// fires only on 1 January), sending through the SMTP server on `port`.
+fn crowd(n: usize, port: u16) -> (Vec<String>, String) {
+    let people: Vec<String> = (1..=n).map(|i| format!("p{i:02}@crowd.example")).collect();
+    let members: Vec<String> = people
+        .iter()
+        .map(|p| format!("{{ name = \"{p}\", email = \"{p}\" }}"))
+        .collect();
+    let text = std::fs::read_to_string(fixture("small/config.toml"))
+        .unwrap()
+        .replace(
+            "owner = \"kit@small.example\"",
+            "owner = \"kit@small.example\"\nschedule = \"0 6 1 1 *\"",
+        );
+    let text = format!(
+        "{text}\n[[teams]]\nname = \"crowd\"\nmembers = [{}]\n\n[[reports]]\nname = \"crowd\"\nteams = [\"crowd\"]\nfrom = \"reports@small.example\"\nowner = \"kit@small.example\"\nschedule = \"* * * * * *\"\nwait_for = []\n\n[smtp]\nurl = \"smtp://127.0.0.1:{port}\"\nplaintext = true\ntimeout_secs = 5\n",
+        members.join(", "),
+    );
+    (people, text)
+}
+
+/// Two `serve` processes on one PostgreSQL store, racing for the same 50 recipients: the
+/// claims in the database let each recipient be served once.
+#[test]
+fn two_serve_processes_on_one_postgresql_store_serve_each_recipient_once() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration as StdDuration, Instant};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(url) = rt.block_on(crate::support::postgres_database()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = crate::smtp::start(dir.path(), &["--delay", "0.05"]) else {
+        return;
+    };
+    let (people, text) = crowd(50, server.port);
+    let config = dir.path().join("shop.toml");
+    std::fs::write(&config, crate::support::replace_store_url(&text, &url)).unwrap();
+    let c = config.to_str().unwrap();
+    for table in ["products", "orders", "order_lines"] {
+        let f = fixture(&format!("small/{table}.csv"));
+        let (status, _, err) =
+            crate::support::dawnpost(&["--config", c, "import", table, f.to_str().unwrap()], &[]);
+        assert!(status.success(), "{err}");
+    }
+    let count = |sql: &str| -> i64 {
+        rt.block_on(async {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        })
+    };
+    let serve = || {
+        Command::new(env!("CARGO_BIN_EXE_dawnpost"))
+            .args(["--config", c, "serve"])
+            .env("DAWNPOST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut a = serve();
+    let mut b = serve();
+    let started = Instant::now();
+    while count("SELECT COUNT(*) FROM deliveries WHERE report = 'crowd' AND status = 'sent'") < 50 {
+        assert!(
+            started.elapsed() < StdDuration::from_secs(90),
+            "not everyone was served"
+        );
+        std::thread::sleep(StdDuration::from_millis(50));
+    }
+    // A moment for a duplicate, if there were one, to arrive.
+    std::thread::sleep(StdDuration::from_millis(500));
+    for child in [&mut a, &mut b] {
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "serve exited with {status}");
+    }
+    let mut got: Vec<String> = crate::smtp::messages(&server.maildir)
+        .iter()
+        .map(crate::smtp::to)
+        .collect();
+    got.sort();
+    assert_eq!(got, people, "each recipient exactly once");
+    let senders = count(
+        "SELECT COUNT(DISTINCT claimed_by) FROM deliveries WHERE report = 'crowd' AND status = 'sent'",
+    );
+    eprintln!("{senders} instance(s) served the 50 recipients");
 }

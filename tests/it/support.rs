@@ -146,7 +146,7 @@ fn row_text(row: &sqlx::any::AnyRow) -> String {
         .join("|")
 }
 
-fn replace_store_url(config: &str, url: &str) -> String {
+pub(crate) fn replace_store_url(config: &str, url: &str) -> String {
     let mut out = String::new();
     let mut in_store = false;
     for line in config.lines() {
