@@ -277,3 +277,80 @@ fn several_shops_each_with_its_own_store_recipients_and_outbox() {
     );
     assert_eq!(err.matches("a.toml").count(), 2, "{err}");
 }
+
+#[test]
+fn schedule_status_and_json_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::copy(fixture("small/config.toml"), &config).unwrap();
+    let c = config.to_str().unwrap();
+    // 06:00 New York, across the spring-forward night of 8 March 2026 (worked out by hand:
+    // EST is UTC-5 until 02:00 on the 8th, EDT UTC-4 after).
+    let (status, out, err) = dawnpost(
+        &[
+            "--config",
+            c,
+            "schedule",
+            "--from",
+            "2026-03-07 05:00",
+            "--count",
+            "2",
+        ],
+        &[],
+    );
+    assert!(status.success(), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].contains("Sat 2026-03-07 06:00 -05:00")
+            && lines[1].contains("2026-03-07T11:00Z")
+            && lines[1].ends_with("for 2026-03-06"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("Sun 2026-03-08 06:00 -04:00") && lines[2].contains("2026-03-08T10:00Z"),
+        "{out}"
+    );
+
+    for table in ["products", "orders", "order_lines"] {
+        let f = fixture(&format!("small/{table}.csv"));
+        let (status, _, err) =
+            dawnpost(&["--config", c, "import", table, f.to_str().unwrap()], &[]);
+        assert!(status.success(), "{err}");
+    }
+    let (status, out, _) = dawnpost(&["--config", c, "status"], &[]);
+    assert!(status.success());
+    assert!(
+        out.contains("report morning (4 recipients") && out.contains("no deliveries yet"),
+        "{out}"
+    );
+    let (status, _, err) = dawnpost(&["--config", c, "send", "--date", "2024-03-01"], &[]);
+    assert!(status.success(), "{err}");
+    let (_, out, _) = dawnpost(&["--config", c, "status"], &[]);
+    assert!(
+        out.contains("2024-03-01: 4 sent, 0 failed, 0 pending"),
+        "{out}"
+    );
+
+    // --log-format json: every log line is one JSON object with a level and a message.
+    let (status, _, err) = dawnpost(
+        &[
+            "--config",
+            c,
+            "--log-format",
+            "json",
+            "metrics",
+            "--date",
+            "2024-03-01",
+        ],
+        &[("DAWNPOST_LOG", "dawnpost=debug")],
+    );
+    assert!(status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+    }
+}
