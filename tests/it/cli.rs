@@ -200,14 +200,7 @@ fn several_shops_each_with_its_own_store_recipients_and_outbox() {
     std::fs::write(&b, format!("{b_text}\n[delivery]\noutbox = \"outbox-b\"\n")).unwrap();
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
     for config in [a, b] {
-        for table in ["products", "orders", "order_lines"] {
-            let f = fixture(&format!("small/{table}.csv"));
-            let (status, _, err) = dawnpost(
-                &["--config", config, "import", table, f.to_str().unwrap()],
-                &[],
-            );
-            assert!(status.success(), "{err}");
-        }
+        crate::support::import_small_cli(config);
     }
     let both = ["--config", a, "--config", b];
     let with = |args: &[&str]| dawnpost(&[&both[..], args].concat(), &[]);
@@ -312,12 +305,7 @@ fn schedule_status_and_json_logs() {
         "{out}"
     );
 
-    for table in ["products", "orders", "order_lines"] {
-        let f = fixture(&format!("small/{table}.csv"));
-        let (status, _, err) =
-            dawnpost(&["--config", c, "import", table, f.to_str().unwrap()], &[]);
-        assert!(status.success(), "{err}");
-    }
+    crate::support::import_small_cli(c);
     let (status, out, _) = dawnpost(&["--config", c, "status"], &[]);
     assert!(status.success());
     assert!(

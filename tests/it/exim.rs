@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::smtp::{
-    PASSWORD, certificates, credentials, credentials_with, free_port, ledger_sent, messages, run,
-    shop, to,
+    PASSWORD, SMALL_RECIPIENTS, certificates, credentials, credentials_with, free_port,
+    ledger_sent, messages, run, shop, to,
 };
 
 const EXIM: &str = "/usr/sbin/exim4";
@@ -137,15 +137,7 @@ async fn exim_delivers_to_three_teams_with_an_overlapping_member_once() {
     let msgs = exim.delivered(4);
     let mut got: Vec<String> = msgs.iter().map(to).collect();
     got.sort();
-    assert_eq!(
-        got,
-        [
-            "kit@small.example",
-            "mia@small.example",
-            "ola@small.example",
-            "sam@small.example"
-        ]
-    );
+    assert_eq!(got, SMALL_RECIPIENTS);
     // Exim received it over TLS from an authenticated client, and says so in the trace
     // header it adds.
     let received = msgs[0].header_raw("Received").unwrap_or_default();

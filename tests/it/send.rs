@@ -118,15 +118,7 @@ async fn each_recipient_once_per_date(b: Backend) {
         );
     }
     seen.sort();
-    assert_eq!(
-        seen,
-        [
-            "kit@small.example",
-            "mia@small.example",
-            "ola@small.example",
-            "sam@small.example"
-        ]
-    );
+    assert_eq!(seen, crate::smtp::SMALL_RECIPIENTS);
     let sent: Vec<(String, String, i64)> = emails_sorted(&emails)
         .into_iter()
         .map(|e| (e, "sent".to_string(), 1))

@@ -322,36 +322,13 @@ fn sigterm_mid_send_then_a_restart_serves_each_recipient_once() {
     let Some(server) = crate::smtp::start(dir.path(), &["--delay", "0.3"]) else {
         return;
     };
-    let (people, text) = crowd(20, server.port);
+    let (people, text) = crate::smtp::crowd(20, server.port);
     let config = dir.path().join("shop.toml");
     std::fs::write(&config, text).unwrap();
     let c = config.to_str().unwrap();
-    for table in ["products", "orders", "order_lines"] {
-        let f = fixture(&format!("small/{table}.csv"));
-        let (status, _, err) =
-            crate::support::dawnpost(&["--config", c, "import", table, f.to_str().unwrap()], &[]);
-        assert!(status.success(), "{err}");
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let db = format!(
-        "sqlite://{}?mode=ro",
-        dir.path().join("small.sqlite").display()
-    );
-    let ledger = |status: &str| -> i64 {
-        rt.block_on(async {
-            let Ok(mut conn) = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db).await
-            else {
-                return -1;
-            };
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM deliveries WHERE report = 'crowd' AND status = $1",
-            )
-            .bind(status)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or(-1)
-        })
-    };
+    crate::support::import_small_cli(c);
+    let probe = crate::support::LedgerProbe::new(&dir.path().join("small.sqlite"));
+    let ledger = |status: &str| probe.count("crowd", status);
     let serve = || {
         Command::new(env!("CARGO_BIN_EXE_dawnpost"))
             .args(["--config", c, "serve"])
@@ -411,27 +388,6 @@ fn sigterm_mid_send_then_a_restart_serves_each_recipient_once() {
     assert_eq!(got, people, "each recipient exactly once");
 }
 
-/// The small shop plus a report to `n` people that fires every second (the shop's own report
-/// fires only on 1 January), sending through the SMTP server on `port`.
-fn crowd(n: usize, port: u16) -> (Vec<String>, String) {
-    let people: Vec<String> = (1..=n).map(|i| format!("p{i:02}@crowd.example")).collect();
-    let members: Vec<String> = people
-        .iter()
-        .map(|p| format!("{{ name = \"{p}\", email = \"{p}\" }}"))
-        .collect();
-    let text = std::fs::read_to_string(fixture("small/config.toml"))
-        .unwrap()
-        .replace(
-            "owner = \"kit@small.example\"",
-            "owner = \"kit@small.example\"\nschedule = \"0 6 1 1 *\"",
-        );
-    let text = format!(
-        "{text}\n[[teams]]\nname = \"crowd\"\nmembers = [{}]\n\n[[reports]]\nname = \"crowd\"\nteams = [\"crowd\"]\nfrom = \"reports@small.example\"\nowner = \"kit@small.example\"\nschedule = \"* * * * * *\"\nwait_for = []\n\n[smtp]\nurl = \"smtp://127.0.0.1:{port}\"\nplaintext = true\ntimeout_secs = 5\n",
-        members.join(", "),
-    );
-    (people, text)
-}
-
 /// Two `serve` processes on one PostgreSQL store, racing for the same 50 recipients: the
 /// claims in the database let each recipient be served once.
 #[test]
@@ -447,16 +403,11 @@ fn two_serve_processes_on_one_postgresql_store_serve_each_recipient_once() {
     let Some(server) = crate::smtp::start(dir.path(), &["--delay", "0.05"]) else {
         return;
     };
-    let (people, text) = crowd(50, server.port);
+    let (people, text) = crate::smtp::crowd(50, server.port);
     let config = dir.path().join("shop.toml");
     std::fs::write(&config, crate::support::replace_store_url(&text, &url)).unwrap();
     let c = config.to_str().unwrap();
-    for table in ["products", "orders", "order_lines"] {
-        let f = fixture(&format!("small/{table}.csv"));
-        let (status, _, err) =
-            crate::support::dawnpost(&["--config", c, "import", table, f.to_str().unwrap()], &[]);
-        assert!(status.success(), "{err}");
-    }
+    crate::support::import_small_cli(c);
     let count = |sql: &str| -> i64 {
         rt.block_on(async {
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)

@@ -16,6 +16,14 @@ use crate::support::{Backend, TestStore, fixture, repo};
 
 pub(crate) const PASSWORD: &str = "s3cret-Smtp-pw-9f2";
 
+/// The small shop's report reaches these four, in address order (Sam, in two teams, once).
+pub(crate) const SMALL_RECIPIENTS: [&str; 4] = [
+    "kit@small.example",
+    "mia@small.example",
+    "ola@small.example",
+    "sam@small.example",
+];
+
 pub(crate) struct Server {
     child: Child,
     pub(crate) port: u16,
@@ -263,15 +271,7 @@ async fn starttls_and_auth_to_three_teams_with_an_overlapping_member() {
     let mut got: Vec<String> = msgs.iter().map(to).collect();
     got.sort();
     // Sam is in two teams and gets one message.
-    assert_eq!(
-        got,
-        [
-            "kit@small.example",
-            "mia@small.example",
-            "ola@small.example",
-            "sam@small.example"
-        ]
-    );
+    assert_eq!(got, SMALL_RECIPIENTS);
     assert!(
         msgs.iter()
             .all(|m| m.subject() == Some("Fri 1 Mar: revenue $90 (+500% vs last Fri), no alerts"))
@@ -500,15 +500,7 @@ async fn a_server_down_then_up_within_the_deadline_gets_each_message_once() {
     assert_eq!((s.sent.len(), s.failed.len()), (4, 0));
     let mut got: Vec<String> = messages(&server.maildir).iter().map(to).collect();
     got.sort();
-    assert_eq!(
-        got,
-        [
-            "kit@small.example",
-            "mia@small.example",
-            "ola@small.example",
-            "sam@small.example"
-        ]
-    );
+    assert_eq!(got, SMALL_RECIPIENTS);
     // All four were in flight at once (four connections) and met the closed port: the
     // ledger counts each one's retries.
     let attempts: Vec<i64> =
@@ -527,26 +519,11 @@ fn a_send_killed_partway_through_twenty_recipients_then_rerun_serves_each_once()
     let Some(server) = start(dir.path(), &["--hang-after", "7"]) else {
         return;
     };
-    let people: Vec<String> = (1..=20).map(|i| format!("p{i:02}@crowd.example")).collect();
-    let members: Vec<String> = people
-        .iter()
-        .map(|p| format!("{{ name = \"{p}\", email = \"{p}\" }}"))
-        .collect();
+    let (people, text) = crowd(20, server.port);
     let config = dir.path().join("shop.toml");
-    let mut text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
-    text.push_str(&format!(
-        "\n[[teams]]\nname = \"crowd\"\nmembers = [{}]\n\n[[reports]]\nname = \"crowd\"\nteams = [\"crowd\"]\nfrom = \"reports@small.example\"\nowner = \"kit@small.example\"\n\n[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nplaintext = true\ntimeout_secs = 5\n",
-        members.join(", "),
-        server.port
-    ));
     std::fs::write(&config, text).unwrap();
     let c = config.to_str().unwrap();
-    for table in ["products", "orders", "order_lines"] {
-        let f = fixture(&format!("small/{table}.csv"));
-        let (status, _, err) =
-            crate::support::dawnpost(&["--config", c, "import", table, f.to_str().unwrap()], &[]);
-        assert!(status.success(), "{err}");
-    }
+    crate::support::import_small_cli(c);
     let args = [
         "--config",
         c,
@@ -566,26 +543,8 @@ fn a_send_killed_partway_through_twenty_recipients_then_rerun_serves_each_once()
     // Wait until the eighth message has reached the server (which will never acknowledge
     // it) and the other messages in flight have all settled, then kill the sender without
     // warning.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let db = format!(
-        "sqlite://{}?mode=ro",
-        dir.path().join("small.sqlite").display()
-    );
-    let ledger = |status: &str| -> i64 {
-        rt.block_on(async {
-            let Ok(mut conn) = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db).await
-            else {
-                return -1;
-            };
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM deliveries WHERE report = 'crowd' AND status = $1",
-            )
-            .bind(status)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or(-1)
-        })
-    };
+    let probe = crate::support::LedgerProbe::new(&dir.path().join("small.sqlite"));
+    let ledger = |status: &str| probe.count("crowd", status);
     let waited = std::time::Instant::now();
     while !(server.maildir.join("hung").exists() && ledger("sent") == 19) {
         assert!(
@@ -607,4 +566,25 @@ fn a_send_killed_partway_through_twenty_recipients_then_rerun_serves_each_once()
     assert_eq!(got, people, "each recipient exactly once");
     assert_eq!(ledger("sent"), 20);
     assert_eq!(ledger("pending"), 0);
+}
+
+/// The small shop plus a report to `n` people that fires every second (the shop's own report
+/// fires only on 1 January), sending through the SMTP server on `port`.
+pub(crate) fn crowd(n: usize, port: u16) -> (Vec<String>, String) {
+    let people: Vec<String> = (1..=n).map(|i| format!("p{i:02}@crowd.example")).collect();
+    let members: Vec<String> = people
+        .iter()
+        .map(|p| format!("{{ name = \"{p}\", email = \"{p}\" }}"))
+        .collect();
+    let text = std::fs::read_to_string(fixture("small/config.toml"))
+        .unwrap()
+        .replace(
+            "owner = \"kit@small.example\"",
+            "owner = \"kit@small.example\"\nschedule = \"0 6 1 1 *\"",
+        );
+    let text = format!(
+        "{text}\n[[teams]]\nname = \"crowd\"\nmembers = [{}]\n\n[[reports]]\nname = \"crowd\"\nteams = [\"crowd\"]\nfrom = \"reports@small.example\"\nowner = \"kit@small.example\"\nschedule = \"* * * * * *\"\nwait_for = []\n\n[smtp]\nurl = \"smtp://127.0.0.1:{port}\"\nplaintext = true\ntimeout_secs = 5\n",
+        members.join(", "),
+    );
+    (people, text)
 }

@@ -370,3 +370,47 @@ pub fn dawnpost(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Imports the small shop's products, orders and order lines through the binary, into the
+/// store of the config file `config`.
+pub fn import_small_cli(config: &str) {
+    for table in ["products", "orders", "order_lines"] {
+        let f = fixture(&format!("small/{table}.csv"));
+        let (status, _, err) = dawnpost(
+            &["--config", config, "import", table, f.to_str().unwrap()],
+            &[],
+        );
+        assert!(status.success(), "{table}: {err}");
+    }
+}
+
+/// Counts a report's ledger rows with one status in a SQLite store file, read-only and from
+/// outside the process under test; -1 while the store cannot be read yet.
+pub struct LedgerProbe {
+    rt: tokio::runtime::Runtime,
+    url: String,
+}
+
+impl LedgerProbe {
+    pub fn new(db: &Path) -> LedgerProbe {
+        LedgerProbe {
+            rt: tokio::runtime::Runtime::new().unwrap(),
+            url: format!("sqlite://{}?mode=ro", db.display()),
+        }
+    }
+
+    pub fn count(&self, report: &str, status: &str) -> i64 {
+        self.rt.block_on(async {
+            let Ok(mut conn) = <sqlx::SqliteConnection as Connection>::connect(&self.url).await
+            else {
+                return -1;
+            };
+            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE report = $1 AND status = $2")
+                .bind(report)
+                .bind(status)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or(-1)
+        })
+    }
+}
