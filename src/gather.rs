@@ -45,22 +45,29 @@ pub fn extra_ranges(config: &Config, d: NaiveDate) -> Vec<(NaiveDate, NaiveDate)
 }
 
 pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<DigestInputs> {
-    let fetched = report::fetch_with(store, config, d, &extra_ranges(config, d)).await?;
-    let horizon = d + Days::new(u64::from(config.alerts.lookahead_days));
-    let promotions = store.promotions(d, horizon).await?;
-    let mut skus: Vec<String> = promotions
-        .iter()
-        .flat_map(|p| p.skus.iter().cloned())
-        .collect();
-    skus.sort();
-    skus.dedup();
-    Ok(DigestInputs {
-        fetched,
-        stock: store.stock_positions(&skus, d, COVER_WINDOW_DAYS).await?,
-        promotions,
-        out_of_stock: store.out_of_stock(d).await?,
-        product_names: store.product_names().await?,
-        feedback: store.feedback_themes(d).await?,
-        freshness: store.freshness().await?,
-    })
+    // The metrics run on the read-only pool; the rest reads through the other pool, so the
+    // two proceed side by side.
+    let extra = extra_ranges(config, d);
+    let metrics = report::fetch_with(store, config, d, &extra);
+    let rest = async {
+        let horizon = d + Days::new(u64::from(config.alerts.lookahead_days));
+        let promotions = store.promotions(d, horizon).await?;
+        let mut skus: Vec<String> = promotions
+            .iter()
+            .flat_map(|p| p.skus.iter().cloned())
+            .collect();
+        skus.sort();
+        skus.dedup();
+        Ok::<_, anyhow::Error>(DigestInputs {
+            fetched: Fetched::default(),
+            stock: store.stock_positions(&skus, d, COVER_WINDOW_DAYS).await?,
+            promotions,
+            out_of_stock: store.out_of_stock(d).await?,
+            product_names: store.product_names().await?,
+            feedback: store.feedback_themes(d).await?,
+            freshness: store.freshness().await?,
+        })
+    };
+    let (fetched, rest) = tokio::try_join!(metrics, rest)?;
+    Ok(DigestInputs { fetched, ..rest })
 }
