@@ -339,10 +339,7 @@ fn sigterm_mid_send_then_a_restart_serves_each_recipient_once() {
             .unwrap()
     };
     let term = |child: &mut std::process::Child| {
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
+        let status = sigterm(child.id());
         assert!(status.success());
         let started = Instant::now();
         loop {
@@ -441,10 +438,7 @@ fn two_serve_processes_on_one_postgresql_store_serve_each_recipient_once() {
     // A moment for a duplicate, if there were one, to arrive.
     std::thread::sleep(StdDuration::from_millis(500));
     for child in [&mut a, &mut b] {
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
+        assert!(sigterm(child.id()).success());
         let status = child.wait().unwrap();
         assert!(status.success(), "serve exited with {status}");
     }
@@ -458,4 +452,12 @@ fn two_serve_processes_on_one_postgresql_store_serve_each_recipient_once() {
         "SELECT COUNT(DISTINCT claimed_by) FROM deliveries WHERE report = 'crowd' AND status = 'sent'",
     );
     eprintln!("{senders} instance(s) served the 50 recipients");
+}
+
+/// Sends SIGTERM through the shell's built-in `kill` (no procps needed).
+fn sigterm(pid: u32) -> std::process::ExitStatus {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
+        .status()
+        .unwrap()
 }
