@@ -463,27 +463,7 @@ async fn dispatch_one(
 
 /// Regenerates a demo store that no longer ends yesterday.
 async fn refresh_demo(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<()> {
-    let Some(settings) = config.demo else {
-        return Ok(());
-    };
-    if store.meta(demo::META_END).await?.as_deref() == Some(yesterday.to_string().as_str()) {
-        return Ok(());
-    }
-    tracing::info!(store = %store, end = %yesterday, "building the demo shop");
-    let started = Instant::now();
-    let options = DemoOptions {
-        end: yesterday,
-        days: settings.days,
-        seed: settings.seed,
-        scale: settings.scale,
-    };
-    let summary = demo::generate(store, &options, config.shop.timezone, false).await?;
-    tracing::info!(
-        rows = summary.total(),
-        seconds = started.elapsed().as_secs_f64(),
-        "demo shop ready"
-    );
-    Ok(())
+    demo::refresh(config, store, yesterday).await
 }
 
 async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<()> {

@@ -245,6 +245,8 @@ async fn run(
             date,
         })));
     }
+    // The bundled demo shop moves on with the calendar, as `preview` and `send` see it.
+    crate::demo::refresh(&shop.config, &shop.store, date).await?;
     let missing = missing_data(shop, report, date).await?;
     if !missing.is_empty() && now < fire + report.wait {
         tracing::info!(report = %report.name, %date, missing = %missing.join(", "), "waiting for data");

@@ -461,3 +461,50 @@ fn sigterm(pid: u32) -> std::process::ExitStatus {
         .status()
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_the_bundled_demo_builds_the_day_it_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dawnpost::config::Config::demo(dir.path()).unwrap();
+    let store = dawnpost::store::Store::open(&config.store).await.unwrap();
+    let recipients = config.report(None).unwrap().recipients.len();
+    let tz = config.shop.timezone;
+    let shops = Shops::new(vec![Shop {
+        config,
+        store: store.clone(),
+    }])
+    .unwrap();
+    let at = |s: &str| {
+        let n = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        tz.from_local_datetime(&n).unwrap().with_timezone(&Utc)
+    };
+    let clock = FakeClock::at(at("2026-11-23 06:30"));
+    let events = serve(
+        &shops,
+        &clock,
+        &Shutdown::default(),
+        &ServeOptions {
+            until: Some(at("2026-11-23 07:00")),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        events,
+        [RunEvent::Delivered {
+            report: "morning".into(),
+            date: d("2026-11-22"),
+            sent: recipients,
+            failed: 0,
+            incomplete: vec![],
+        }]
+    );
+    assert_eq!(
+        store
+            .meta(dawnpost::demo::META_END)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2026-11-22")
+    );
+}
