@@ -334,8 +334,6 @@ pub async fn send(
             date,
             now,
         },
-        date,
-        now,
         record: !test_send,
         stop: std::sync::atomic::AtomicBool::new(false),
         shutdown: opts.stop.clone(),
@@ -396,8 +394,6 @@ struct Job<'a> {
     transport: &'a Transport,
     body: lettre::message::MultiPart,
     head: message::Head<'a>,
-    date: NaiveDate,
-    now: DateTime<Tz>,
     /// False for a test send (`--to`): the ledger is for the real recipients.
     record: bool,
     /// Set by a fatal failure: nothing more can be sent.
@@ -423,11 +419,15 @@ impl Job<'_> {
         {
             return Ok(Outcome::NotTried);
         }
-        let (report, date, now) = (self.report, self.date, self.now);
+        let (report, date) = (self.report, self.head.date);
         let k = key(to);
         let msg = message::addressed(&self.body, &self.head, to)?;
-        let id = message::message_id(date, to, now, &report.from);
-        let stamp = now.timestamp();
+        let id = msg
+            .headers()
+            .get_raw("Message-ID")
+            .unwrap_or_default()
+            .to_string();
+        let stamp = self.head.now.timestamp();
         let ledger_key = DeliveryKey {
             report: &report.name,
             date,

@@ -74,23 +74,24 @@ impl Schedule {
             .find(|t| *t > after)
     }
 
-    /// The last fire at or before `now`.
+    /// The last fire at or before `now`, if it is within `horizon` of it.
     pub fn last_at_or_before(
         &self,
         now: DateTime<Utc>,
         horizon: Duration,
     ) -> Option<DateTime<Utc>> {
-        let mut t = self.next_after(now - horizon)?;
-        if t > now {
-            return None;
-        }
-        while let Some(n) = self.next_after(t) {
-            if n > now {
-                break;
-            }
-            t = n;
-        }
-        Some(t)
+        // Walked backwards in wall-clock time. Instants rise with wall time (a repeated time
+        // maps to its first pass, a missing one to the end of its gap), so the first at or
+        // before `now` is the last. Start past `now`'s wall time by more than any repeated
+        // hour: in the second pass of one, later wall times already fired.
+        let start = wall(now.with_timezone(&self.tz).naive_local()) + Duration::hours(3);
+        self.cron
+            .after(&start)
+            .rev()
+            .take(100_000)
+            .map(|w| self.instant(w.naive_utc()))
+            .find(|t| *t <= now)
+            .filter(|t| *t >= now - horizon)
     }
 
     /// The instant of a wall-clock time in the schedule's zone, once.
@@ -180,6 +181,36 @@ mod tests {
         let fire = s.next_after(at(kolkata, "2026-11-22 05:00")).unwrap();
         assert_eq!(fire.to_rfc3339(), "2026-11-22T00:30:00+00:00");
         assert_eq!(s.report_date(fire).to_string(), "2026-11-21");
+    }
+
+    #[test]
+    fn last_at_or_before_across_a_gap_and_a_repeat() {
+        let ny = chrono_tz::America::New_York;
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // 02:30 did not exist on 2026-03-08: it fired at 03:00 EDT (07:00Z).
+        let s = Schedule::parse("30 2 * * *", ny).unwrap();
+        assert_eq!(
+            s.last_at_or_before(utc("2026-03-08T07:05:00Z"), Duration::days(2)),
+            Some(utc("2026-03-08T07:00:00Z"))
+        );
+        // 01:30 on 2026-11-01 fired in the first pass (EDT, 05:30Z); in the second pass
+        // (EST), before and after 01:30 again, that is still the last fire.
+        let s = Schedule::parse("30 1 * * *", ny).unwrap();
+        for now in [
+            "2026-11-01T05:45:00Z",
+            "2026-11-01T06:10:00Z",
+            "2026-11-01T06:45:00Z",
+        ] {
+            assert_eq!(
+                s.last_at_or_before(utc(now), Duration::days(2)),
+                Some(utc("2026-11-01T05:30:00Z")),
+                "{now}"
+            );
+        }
+        assert_eq!(
+            s.last_at_or_before(utc("2026-11-01T05:29:00Z"), Duration::days(2)),
+            Some(utc("2026-10-31T05:30:00Z"))
+        );
     }
 
     #[test]

@@ -47,6 +47,17 @@ fn ny(s: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// The morning report delivered for `date` to `sent` people, failing none.
+fn delivered(date: &str, sent: usize, incomplete: &[&str]) -> RunEvent {
+    RunEvent::Delivered {
+        report: "morning".into(),
+        date: d(date),
+        sent,
+        failed: 0,
+        incomplete: incomplete.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
@@ -123,16 +134,7 @@ async fn within_the_grace_period_a_missed_digest_goes_out_and_a_restart_does_not
     let t = small("wait_for = [\"orders\"]").await;
     // Started at 08:00, two hours after the 06:00 fire: Friday 1 March's digest is caught up.
     let events = run(&t, ny("2024-03-02 08:00"), ny("2024-03-02 09:00")).await;
-    assert_eq!(
-        events,
-        [RunEvent::Delivered {
-            report: "morning".into(),
-            date: d("2024-03-01"),
-            sent: 4,
-            failed: 0,
-            incomplete: vec![],
-        }]
-    );
+    assert_eq!(events, [delivered("2024-03-01", 4, &[])]);
     assert_eq!(sent(&t, "2024-03-01").await, 4.0);
     assert_eq!(outbox(&t).len(), 4);
     // A restart an hour later finds the ledger complete and sends nothing.
@@ -169,13 +171,7 @@ async fn it_waits_for_the_data_then_sends_with_a_banner_at_the_deadline() {
     assert_eq!(waiting, 8, "{events:?}");
     assert_eq!(
         events.last().unwrap(),
-        &RunEvent::Delivered {
-            report: "morning".into(),
-            date: d("2024-03-02"),
-            sent: 4,
-            failed: 0,
-            incomplete: vec!["orders".into()],
-        }
+        &delivered("2024-03-02", 4, &["orders"])
     );
     // The banner is in both parts of what went out.
     let eml = std::fs::read(t.dir.path().join("outbox").join(&outbox(&t)[0])).unwrap();
@@ -205,16 +201,7 @@ async fn data_that_arrives_while_waiting_ends_the_wait_without_a_banner() {
         .unwrap();
     // A restart at 06:20 finds the data and sends at once.
     let events = run(&t, ny("2024-03-03 06:20"), ny("2024-03-03 07:00")).await;
-    assert_eq!(
-        events,
-        [RunEvent::Delivered {
-            report: "morning".into(),
-            date: d("2024-03-02"),
-            sent: 4,
-            failed: 0,
-            incomplete: vec![],
-        }]
-    );
+    assert_eq!(events, [delivered("2024-03-02", 4, &[])]);
     let at: f64 = t
         .scalar("SELECT MIN(sent_at) FROM deliveries WHERE report_date = '2024-03-02'")
         .await
@@ -489,16 +476,7 @@ async fn serve_on_the_bundled_demo_builds_the_day_it_reports() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        events,
-        [RunEvent::Delivered {
-            report: "morning".into(),
-            date: d("2026-11-22"),
-            sent: recipients,
-            failed: 0,
-            incomplete: vec![],
-        }]
-    );
+    assert_eq!(events, [delivered("2026-11-22", recipients, &[])]);
     assert_eq!(
         store
             .meta(dawnpost::demo::META_END)
