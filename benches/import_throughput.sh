@@ -34,7 +34,7 @@ currency = "GBP"
 [store]
 url = "$url"
 TOML
-export DAWNPOST_LOG=warn
+export DAWNPOST_LOG=${DAWNPOST_LOG:-warn}
 $bin --config "$work/bench.toml" import products fixtures/small/products.csv
 ls -la "$work"/*.csv | awk '{print $5, $9}'
 for t in orders order_lines; do

@@ -22,6 +22,7 @@ pub mod okr;
 pub mod period;
 pub mod render;
 pub mod report;
+pub mod rollup;
 pub mod schedule;
 pub mod scheduler;
 pub mod shops;

@@ -57,10 +57,12 @@ impl MetricsReport {
 
 /// Runs every metric's SQL over the days the comparisons for `date` need.
 pub async fn fetch(store: &Store, config: &Config, date: NaiveDate) -> Result<Fetched> {
+    crate::rollup::refresh_if_stale(store).await?;
     fetch_with(store, config, date, &[]).await
 }
 
-/// Like [`fetch`], plus the `extra` ranges (chart windows, key-result windows).
+/// Like [`fetch`], plus the `extra` ranges (chart windows, key-result windows), and without
+/// refreshing the rollups: the caller does, once, before everything it reads.
 pub async fn fetch_with(
     store: &Store,
     config: &Config,

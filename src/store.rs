@@ -318,7 +318,7 @@ impl Store {
     }
 
     /// Stock positions on `d` of the given SKUs: the latest snapshot on or before `d` and
-    /// units sold over the `window` days ending on `d`.
+    /// units sold over the `window` days ending on `d` (from the rollups: refresh them first).
     pub async fn stock_positions(
         &self,
         skus: &[String],
@@ -332,8 +332,8 @@ impl Store {
             let row: Option<Row> = sqlx::query_as(
                 "SELECT p.sku, p.name, p.lead_time_days, \
                    (SELECT i.on_hand FROM inventory i WHERE i.sku = p.sku AND i.day <= $2 ORDER BY i.day DESC LIMIT 1), \
-                   (SELECT CAST(SUM(l.quantity) AS BIGINT) FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
-                     WHERE l.sku = p.sku AND o.day BETWEEN $3 AND $2 AND o.status <> 'cancelled') \
+                   (SELECT CAST(SUM(s.units) AS BIGINT) FROM sales_daily s \
+                     WHERE s.sku = p.sku AND s.day BETWEEN $3 AND $2) \
                  FROM products p WHERE p.sku = $1",
             )
             .bind(sku.clone())

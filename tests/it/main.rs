@@ -8,6 +8,7 @@ mod email;
 mod exim;
 mod import;
 mod metrics;
+mod rollup;
 mod send;
 mod serve;
 mod smtp;

@@ -1,0 +1,72 @@
+-- Daily rollups of orders and their lines (PostgreSQL twin of migrations/sqlite; keep them in
+-- step). Triggers mark each day whose orders or lines change, whoever writes them;
+-- `Store::refresh_rollups` rebuilds the marked days from the raw rows, so a rollup is exact.
+-- Statement-level triggers with transition tables: one insert per statement, not per row.
+
+CREATE TABLE rollup_dirty (
+    day  TEXT COLLATE "C" PRIMARY KEY
+);
+
+CREATE TABLE order_daily (
+    day         TEXT COLLATE "C" PRIMARY KEY,
+    orders      BIGINT NOT NULL,
+    new_orders  BIGINT NOT NULL,
+    discount    DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE sales_daily (
+    day      TEXT COLLATE "C" NOT NULL,
+    sku      TEXT COLLATE "C" NOT NULL,
+    units    BIGINT NOT NULL,
+    revenue  DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (day, sku)
+);
+CREATE INDEX sales_daily_sku ON sales_daily (sku, day, units);
+
+-- Only the branch for the firing operation runs, so each references only the transition
+-- tables its trigger declares.
+CREATE FUNCTION rollup_mark_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM new_rows ON CONFLICT DO NOTHING;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM old_rows ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION rollup_mark_order_lines() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO rollup_dirty (day)
+            SELECT DISTINCT o.day FROM new_rows n JOIN orders o ON o.order_id = n.order_id
+            ON CONFLICT DO NOTHING;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO rollup_dirty (day)
+            SELECT DISTINCT o.day FROM old_rows n JOIN orders o ON o.order_id = n.order_id
+            ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER orders_rollup_insert AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_orders();
+CREATE TRIGGER orders_rollup_update AFTER UPDATE ON orders
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_orders();
+CREATE TRIGGER orders_rollup_delete AFTER DELETE ON orders
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_orders();
+
+CREATE TRIGGER order_lines_rollup_insert AFTER INSERT ON order_lines
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_order_lines();
+CREATE TRIGGER order_lines_rollup_update AFTER UPDATE ON order_lines
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_order_lines();
+CREATE TRIGGER order_lines_rollup_delete AFTER DELETE ON order_lines
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_order_lines();
+
+INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM orders;

@@ -1,0 +1,221 @@
+//! The daily rollups of orders and lines: kept exact through imports and through rows written
+//! by another tool, on both backends.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use dawnpost::compare::Value;
+use dawnpost::period::ComparisonKind::PreviousDay;
+use dawnpost::report::{self, MetricsReport};
+
+use crate::support::{Backend, TestStore, both_backends};
+
+both_backends!(rollups_follow_every_change);
+
+/// net revenue, units and orders on `d`, as the report computes them (through the rollups).
+async fn figures(t: &TestStore, d: &str) -> (f64, f64, f64) {
+    let d: NaiveDate = d.parse().unwrap();
+    let r = report::build(&t.store, &t.config, d).await.unwrap();
+    let v = |r: &MetricsReport, key: &str| match r
+        .get(key)
+        .unwrap()
+        .comparisons
+        .iter()
+        .find(|c| c.kind == PreviousDay)
+        .unwrap()
+        .current
+    {
+        Value::Value(x) => x,
+        other => panic!("{key}: {other:?}"),
+    };
+    (v(&r, "net_revenue"), v(&r, "units"), v(&r, "orders"))
+}
+
+#[track_caller]
+fn near(got: (f64, f64, f64), want: (f64, f64, f64)) {
+    let ok = (got.0 - want.0).abs() < 1e-9 && got.1 == want.1 && got.2 == want.2;
+    assert!(ok, "got {got:?}, expected {want:?}");
+}
+
+/// The rollup tables, compared with sums this test makes itself from the raw rows in Rust.
+async fn assert_rollups_exact(t: &TestStore) {
+    let pool = t.store.pool();
+    let orders: Vec<(String, String, String, f64, String)> =
+        sqlx::query_as("SELECT order_id, day, customer_type, discount, status FROM orders")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let lines: Vec<(String, String, i64, f64)> =
+        sqlx::query_as("SELECT order_id, sku, quantity, unit_price FROM order_lines")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let mut by_day: BTreeMap<String, (i64, i64, f64)> = BTreeMap::new();
+    let mut day_of = BTreeMap::new();
+    for (id, day, kind, discount, status) in &orders {
+        if status == "cancelled" {
+            continue;
+        }
+        day_of.insert(id.clone(), day.clone());
+        let e = by_day.entry(day.clone()).or_default();
+        e.0 += 1;
+        e.1 += i64::from(kind == "new");
+        e.2 += discount;
+    }
+    let mut by_sku: BTreeMap<(String, String), (i64, f64)> = BTreeMap::new();
+    for (id, sku, qty, price) in &lines {
+        if let Some(day) = day_of.get(id) {
+            let e = by_sku.entry((day.clone(), sku.clone())).or_default();
+            e.0 += qty;
+            e.1 += *qty as f64 * price;
+        }
+    }
+
+    let got: Vec<(String, i64, i64, f64)> =
+        sqlx::query_as("SELECT day, orders, new_orders, discount FROM order_daily ORDER BY day")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let want: Vec<(String, i64, i64, f64)> = by_day
+        .into_iter()
+        .map(|(d, (n, new, disc))| (d, n, new, disc))
+        .collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "order_daily: {got:?}\nexpected {want:?}"
+    );
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            g.0 == w.0 && g.1 == w.1 && g.2 == w.2 && (g.3 - w.3).abs() < 1e-9,
+            "order_daily: {g:?}, expected {w:?}"
+        );
+    }
+    let got: Vec<(String, String, i64, f64)> =
+        sqlx::query_as("SELECT day, sku, units, revenue FROM sales_daily ORDER BY day, sku")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let want: Vec<(String, String, i64, f64)> = by_sku
+        .into_iter()
+        .map(|((d, s), (u, r))| (d, s, u, r))
+        .collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "sales_daily: {got:?}\nexpected {want:?}"
+    );
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            g.0 == w.0 && g.1 == w.1 && g.2 == w.2 && (g.3 - w.3).abs() < 1e-9,
+            "sales_daily: {g:?}, expected {w:?}"
+        );
+    }
+}
+
+async fn dirty_days(t: &TestStore) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM rollup_dirty")
+        .fetch_one(t.store.pool())
+        .await
+        .unwrap()
+}
+
+async fn import(t: &TestStore, table: &str, csv: &str) {
+    let path = t.dir.path().join(format!("{table}-edit.csv"));
+    std::fs::write(&path, csv).unwrap();
+    dawnpost::import::import_csv(&t.store, table, &path, t.config.shop.timezone)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+}
+
+async fn exec(t: &TestStore, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(t.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn rollups_follow_every_change(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    // fixtures/small on 1 Mar (New York): O03 10 + 2×15 = 40 (3 units), O04 2×25 = 50
+    // (2 units); O05 (5×10) is cancelled. 29 Feb: O01 2×10 = 20, O02 25 - 5 = 20.
+    assert_eq!(
+        dirty_days(&t).await,
+        0,
+        "each import refreshes what it marked"
+    );
+    assert_rollups_exact(&t).await;
+    near(figures(&t, "2024-03-01").await, (90.0, 5.0, 2.0));
+
+    // An orders export that cancels O03 and reinstates O05: 50 + 50, 2 + 5 units, 2 orders.
+    import(
+        &t,
+        "orders",
+        "order_id,placed_at,channel,customer_id,customer_type,discount,status\n\
+         O03,2024-03-01 09:15,paid_search,c3,new,,cancelled\n\
+         O05,2024-03-01 12:00:00,organic,c9,new,0,placed\n",
+    )
+    .await;
+    assert_eq!(dirty_days(&t).await, 0);
+    assert_rollups_exact(&t).await;
+    near(figures(&t, "2024-03-01").await, (100.0, 7.0, 2.0));
+
+    // A corrected line: O04 sold 3 of B, not 2: +25 and +1 unit.
+    import(
+        &t,
+        "order_lines",
+        "order_id,sku,quantity,unit_price\nO04,B,3,25.00\n",
+    )
+    .await;
+    assert_rollups_exact(&t).await;
+    near(figures(&t, "2024-03-01").await, (125.0, 8.0, 2.0));
+
+    // Another tool writes straight into the store: an order of 1×15 with 2.50 off.
+    exec(
+        &t,
+        "INSERT INTO orders (order_id, placed_at, day, channel, customer_id, customer_type, discount, status) \
+         VALUES ('O99', 1709316000, '2024-03-01', 'email', 'c99', 'new', 2.5, 'placed')",
+    )
+    .await;
+    exec(
+        &t,
+        "INSERT INTO order_lines (order_id, sku, quantity, unit_price) VALUES ('O99', 'C', 1, 15)",
+    )
+    .await;
+    assert_eq!(dirty_days(&t).await, 1, "the triggers mark 1 Mar");
+    near(figures(&t, "2024-03-01").await, (137.5, 9.0, 3.0));
+    assert_eq!(dirty_days(&t).await, 0, "reading the metrics refreshed it");
+    assert_rollups_exact(&t).await;
+
+    // It moves O04 (3×25 = 75) to 29 Feb: 1 Mar loses it and 29 Feb (40) gains it.
+    exec(
+        &t,
+        "UPDATE orders SET day = '2024-02-29' WHERE order_id = 'O04'",
+    )
+    .await;
+    assert_eq!(dirty_days(&t).await, 2, "the old day and the new");
+    near(figures(&t, "2024-03-01").await, (62.5, 6.0, 2.0));
+    near(figures(&t, "2024-02-29").await, (115.0, 6.0, 3.0));
+    assert_rollups_exact(&t).await;
+
+    // And deletes O99: back to O05 alone on 1 Mar.
+    exec(&t, "DELETE FROM order_lines WHERE order_id = 'O99'").await;
+    exec(&t, "DELETE FROM orders WHERE order_id = 'O99'").await;
+    near(figures(&t, "2024-03-01").await, (50.0, 5.0, 1.0));
+    assert_rollups_exact(&t).await;
+
+    // Cancelling every order of a day leaves no rollup rows for it: "no data", never 0.
+    exec(
+        &t,
+        "UPDATE orders SET status = 'cancelled' WHERE day = '2024-03-01'",
+    )
+    .await;
+    let r = report::build(&t.store, &t.config, "2024-03-01".parse().unwrap())
+        .await
+        .unwrap();
+    let net = r.get("net_revenue").unwrap().comparisons[0].current;
+    assert_eq!(net, Value::NoData);
+    assert_rollups_exact(&t).await;
+}
