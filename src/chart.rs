@@ -198,17 +198,20 @@ fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
     let mut by_use: Vec<([u8; 3], u32)> = counts.into_iter().collect();
     by_use.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let palette: Vec<[u8; 3]> = by_use.iter().take(256).map(|(c, _)| *c).collect();
+    // Hundreds of rare shades each search the palette: a plain loop over integer
+    // distances, first minimum wins.
     let nearest = |c: [u8; 3]| -> u8 {
-        let d = |p: &[u8; 3]| {
-            (0..3)
-                .map(|i| (i32::from(p[i]) - i32::from(c[i])).pow(2))
-                .sum::<i32>()
-        };
-        palette
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, p)| d(p))
-            .map_or(0, |(i, _)| i as u8)
+        let (r, g, b) = (i32::from(c[0]), i32::from(c[1]), i32::from(c[2]));
+        let mut best = (i32::MAX, 0u8);
+        for (i, p) in palette.iter().enumerate() {
+            let d = (i32::from(p[0]) - r).pow(2)
+                + (i32::from(p[1]) - g).pow(2)
+                + (i32::from(p[2]) - b).pow(2);
+            if d < best.0 {
+                best = (d, i as u8);
+            }
+        }
+        best.1
     };
     let index: RgbMap<u8> = by_use
         .iter()
