@@ -132,7 +132,7 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
             .await
             .context("cannot record the demo settings")?;
     }
-    crate::rollup::refresh(&mut tx).await?;
+    crate::rollup::refresh(&mut tx, store.backend()).await?;
     tx.commit().await.context("cannot commit the demo shop")?;
     Ok(summary)
 }

@@ -107,7 +107,7 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
         .await
         .map_err(|e| located(&file_name, &e))?;
     // Part of the import's transaction: the import commits with its rollups up to date.
-    crate::rollup::refresh(&mut tx).await?;
+    crate::rollup::refresh(&mut tx, store.backend()).await?;
     tx.commit()
         .await
         .with_context(|| format!("{file_name}: cannot commit the import"))?;

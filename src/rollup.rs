@@ -10,27 +10,42 @@
 use anyhow::{Context, Result};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// Days rebuilt per statement: small enough that one statement stays short on a busy shop
 /// (sqlx warns of statements over a second), large enough to amortise the round trips.
 const CHUNK: usize = 7;
 
+/// PostgreSQL advisory lock that serialises refreshes (an arbitrary constant, "dawnpost
+/// rollups"): two refreshes of one day at once would each insert its rows.
+const PG_REFRESH_LOCK: i64 = 0x6461_776e_726f_6c6c;
+
 /// Rebuilds the rollups for every marked day, on `conn` and inside its transaction, and
 /// returns how many days that was.
 ///
-/// The marks are taken (deleted) before the rebuild: on PostgreSQL a writer that marks one of
-/// those days meanwhile waits for this transaction and then marks it again, so a change is
-/// never lost between the rebuild and the unmarking.
-pub async fn refresh(conn: &mut AnyConnection) -> Result<usize> {
+/// Refreshes take turns (SQLite has one writer; PostgreSQL takes an advisory lock held to the
+/// end of the transaction). The marks are taken before the rebuild, and only committed marks
+/// (and this transaction's own) are visible: a writer still at work keeps its mark for the
+/// next refresh, and every mark taken belongs to rows the rebuild can see.
+pub async fn refresh(conn: &mut AnyConnection, backend: Backend) -> Result<usize> {
     let started = std::time::Instant::now();
-    let days: Vec<String> = sqlx::query("DELETE FROM rollup_dirty RETURNING day")
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_REFRESH_LOCK)
+            .execute(&mut *conn)
+            .await
+            .context("cannot take the rollup refresh lock")?;
+    }
+    let mut days: Vec<String> = sqlx::query("DELETE FROM rollup_dirty RETURNING day")
         .fetch_all(&mut *conn)
         .await
         .context("cannot read the days whose rollups are stale")?
         .iter()
         .map(|r| r.try_get::<String, _>(0))
         .collect::<Result<_, _>>()?;
+    // PostgreSQL keeps every mark, so a day can come back several times.
+    days.sort_unstable();
+    days.dedup();
     for chunk in days.chunks(CHUNK) {
         let list = (1..=chunk.len())
             .map(|i| format!("${i}"))
@@ -86,7 +101,7 @@ pub async fn refresh_if_stale(store: &Store) -> Result<usize> {
         .begin()
         .await
         .with_context(|| format!("cannot start a transaction on {store}"))?;
-    let days = refresh(&mut tx).await?;
+    let days = refresh(&mut tx, store.backend()).await?;
     tx.commit()
         .await
         .with_context(|| format!("cannot commit the rollups of {store}"))?;

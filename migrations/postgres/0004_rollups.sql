@@ -1,10 +1,13 @@
 -- Daily rollups of orders and their lines (PostgreSQL twin of migrations/sqlite; keep them in
 -- step). Triggers mark each day whose orders or lines change, whoever writes them;
--- `Store::refresh_rollups` rebuilds the marked days from the raw rows, so a rollup is exact.
+-- `rollup::refresh` rebuilds the marked days from the raw rows, so a rollup is exact.
 -- Statement-level triggers with transition tables: one insert per statement, not per row.
 
+-- No key: a day may be marked many times. A unique mark would let a writer skip marking a day
+-- that is already marked, and a refresh could then take that mark before the writer commits,
+-- rebuild without the writer's rows, and leave nothing to say the day is stale.
 CREATE TABLE rollup_dirty (
-    day  TEXT COLLATE "C" PRIMARY KEY
+    day  TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE order_daily (
@@ -28,10 +31,10 @@ CREATE INDEX sales_daily_sku ON sales_daily (sku, day, units);
 CREATE FUNCTION rollup_mark_orders() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM new_rows ON CONFLICT DO NOTHING;
+        INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM new_rows;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM old_rows ON CONFLICT DO NOTHING;
+        INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM old_rows;
     END IF;
     RETURN NULL;
 END
@@ -41,13 +44,11 @@ CREATE FUNCTION rollup_mark_order_lines() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO rollup_dirty (day)
-            SELECT DISTINCT o.day FROM new_rows n JOIN orders o ON o.order_id = n.order_id
-            ON CONFLICT DO NOTHING;
+            SELECT DISTINCT o.day FROM new_rows n JOIN orders o ON o.order_id = n.order_id;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO rollup_dirty (day)
-            SELECT DISTINCT o.day FROM old_rows n JOIN orders o ON o.order_id = n.order_id
-            ON CONFLICT DO NOTHING;
+            SELECT DISTINCT o.day FROM old_rows n JOIN orders o ON o.order_id = n.order_id;
     END IF;
     RETURN NULL;
 END

@@ -1,6 +1,6 @@
 -- Daily rollups of orders and their lines, which most metrics read instead of scanning every
 -- order line of a period. Triggers mark each day whose orders or lines change, whoever writes
--- them; `Store::refresh_rollups` rebuilds the marked days from the raw rows (at the end of an
+-- them; `rollup::refresh` rebuilds the marked days from the raw rows (at the end of an
 -- import, and before metrics are read), so a rollup is exact, never an incremental drift.
 -- Cancelled orders are left out, as in every metric.
 
@@ -25,8 +25,10 @@ CREATE TABLE sales_daily (
 -- For per-SKU running totals (sell-through since a campaign began).
 CREATE INDEX sales_daily_sku ON sales_daily (sku, day, units);
 
--- Marks skip days already marked rather than `INSERT OR IGNORE`: inside a trigger, the outer
--- statement's conflict policy (an import's upsert) would override the IGNORE.
+-- One mark per day is enough here: SQLite has one writer at a time, so no refresh can take a
+-- mark while another transaction is still writing that day (PostgreSQL's twin keeps every
+-- mark). Marks skip days already marked rather than `INSERT OR IGNORE`: inside a trigger,
+-- the outer statement's conflict policy (an import's upsert) would override the IGNORE.
 CREATE TRIGGER orders_rollup_insert AFTER INSERT ON orders BEGIN
     INSERT INTO rollup_dirty (day) SELECT NEW.day WHERE NOT EXISTS (SELECT 1 FROM rollup_dirty WHERE day = NEW.day);
 END;

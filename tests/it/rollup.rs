@@ -113,8 +113,9 @@ async fn assert_rollups_exact(t: &TestStore) {
     }
 }
 
+/// Days marked stale (PostgreSQL may mark one day several times).
 async fn dirty_days(t: &TestStore) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM rollup_dirty")
+    sqlx::query_scalar("SELECT COUNT(DISTINCT day) FROM rollup_dirty")
         .fetch_one(t.store.pool())
         .await
         .unwrap()
@@ -217,5 +218,81 @@ async fn rollups_follow_every_change(b: Backend) {
         .unwrap();
     let net = r.get("net_revenue").unwrap().comparisons[0].current;
     assert_eq!(net, Value::NoData);
+    assert_rollups_exact(&t).await;
+}
+
+/// An order on 1 Mar for fixtures/small, committed on its own.
+async fn add_order(conn: &mut sqlx::AnyConnection, id: &str) {
+    sqlx::query(
+        "INSERT INTO orders (order_id, placed_at, day, channel, customer_id, customer_type, discount, status) \
+         VALUES ($1, 1709316000, '2024-03-01', 'email', 'cw', 'returning', 0, 'placed')",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO order_lines (order_id, sku, quantity, unit_price) VALUES ($1, 'A', 1, 10)",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+}
+
+/// PostgreSQL: a refresh that runs while another tool is still writing a day must leave that
+/// day marked. Here 1 Mar is already marked when a writer starts; a refresh takes the mark
+/// and commits before the writer does; the writer's order must still count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_during_a_write_leaves_the_day_marked() {
+    let Some(t) = TestStore::small(Backend::Postgres).await else {
+        return;
+    };
+    let pool = t.store.pool();
+    add_order(&mut pool.acquire().await.unwrap(), "E1").await;
+    let mut writer = pool.begin().await.unwrap();
+    add_order(&mut writer, "E2").await;
+    let mut refresh = pool.begin().await.unwrap();
+    let days = dawnpost::rollup::refresh(&mut refresh, dawnpost::store::Backend::Postgres)
+        .await
+        .unwrap();
+    assert_eq!(days, 1, "the refresh took 1 Mar's committed mark");
+    refresh.commit().await.unwrap();
+    writer.commit().await.unwrap();
+    // The fixture's 90 and 5 units on 1 Mar, plus E1 and E2 at 10 each.
+    near(figures(&t, "2024-03-01").await, (110.0, 7.0, 4.0));
+    assert_rollups_exact(&t).await;
+}
+
+/// PostgreSQL: two refreshes never rebuild one day at once. An import-like transaction marks
+/// 1 Mar with its own order and rebuilds it, and holds that open while another writer's order
+/// marks the day again; a second refresh must wait for the first, then rebuild on top of it
+/// (without the wait, its insert of 1 Mar would collide with the first's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_of_one_day_take_turns() {
+    let Some(t) = TestStore::small(Backend::Postgres).await else {
+        return;
+    };
+    let t = std::sync::Arc::new(t);
+    let pool = t.store.pool().clone();
+    let mut first = pool.begin().await.unwrap();
+    add_order(&mut first, "E1").await;
+    let days = dawnpost::rollup::refresh(&mut first, dawnpost::store::Backend::Postgres)
+        .await
+        .unwrap();
+    assert_eq!(days, 1, "its own mark");
+    add_order(&mut pool.acquire().await.unwrap(), "E2").await;
+    let second = {
+        let t = t.clone();
+        tokio::spawn(async move { dawnpost::rollup::refresh_if_stale(&t.store).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !second.is_finished(),
+        "the second refresh waits for the first"
+    );
+    first.commit().await.unwrap();
+    assert_eq!(second.await.unwrap().unwrap(), 1);
+    near(figures(&t, "2024-03-01").await, (110.0, 7.0, 4.0));
     assert_rollups_exact(&t).await;
 }
