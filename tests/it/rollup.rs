@@ -76,41 +76,42 @@ async fn assert_rollups_exact(t: &TestStore) {
             .fetch_all(pool)
             .await
             .unwrap();
-    let want: Vec<(String, i64, i64, f64)> = by_day
-        .into_iter()
-        .map(|(d, (n, new, disc))| (d, n, new, disc))
-        .collect();
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "order_daily: {got:?}\nexpected {want:?}"
+    same_rows(
+        "order_daily",
+        &got.into_iter()
+            .map(|(d, n, new, x)| ((d, n, new), x))
+            .collect::<Vec<_>>(),
+        &by_day
+            .into_iter()
+            .map(|(d, (n, new, x))| ((d, n, new), x))
+            .collect::<Vec<_>>(),
     );
-    for (g, w) in got.iter().zip(&want) {
-        assert!(
-            g.0 == w.0 && g.1 == w.1 && g.2 == w.2 && (g.3 - w.3).abs() < 1e-9,
-            "order_daily: {g:?}, expected {w:?}"
-        );
-    }
     let got: Vec<(String, String, i64, f64)> =
         sqlx::query_as("SELECT day, sku, units, revenue FROM sales_daily ORDER BY day, sku")
             .fetch_all(pool)
             .await
             .unwrap();
-    let want: Vec<(String, String, i64, f64)> = by_sku
-        .into_iter()
-        .map(|((d, s), (u, r))| (d, s, u, r))
-        .collect();
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "sales_daily: {got:?}\nexpected {want:?}"
+    same_rows(
+        "sales_daily",
+        &got.into_iter()
+            .map(|(d, s, u, r)| ((d, s, u), r))
+            .collect::<Vec<_>>(),
+        &by_sku
+            .into_iter()
+            .map(|((d, s), (u, r))| ((d, s, u), r))
+            .collect::<Vec<_>>(),
     );
-    for (g, w) in got.iter().zip(&want) {
-        assert!(
-            g.0 == w.0 && g.1 == w.1 && g.2 == w.2 && (g.3 - w.3).abs() < 1e-9,
-            "sales_daily: {g:?}, expected {w:?}"
-        );
-    }
+}
+
+/// Rows equal in their exact part and within rounding in their money.
+#[track_caller]
+fn same_rows<K: PartialEq + std::fmt::Debug>(table: &str, got: &[(K, f64)], want: &[(K, f64)]) {
+    let same = got.len() == want.len()
+        && got
+            .iter()
+            .zip(want)
+            .all(|(g, w)| g.0 == w.0 && (g.1 - w.1).abs() < 1e-9);
+    assert!(same, "{table}: {got:?}\nexpected {want:?}");
 }
 
 /// Days marked stale (PostgreSQL may mark one day several times).
