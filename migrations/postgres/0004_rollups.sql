@@ -70,4 +70,17 @@ CREATE TRIGGER order_lines_rollup_update AFTER UPDATE ON order_lines
 CREATE TRIGGER order_lines_rollup_delete AFTER DELETE ON order_lines
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_order_lines();
 
+-- TRUNCATE fires no delete trigger, and a reload (TRUNCATE, then COPY) marks only the days it
+-- loads: every day the rollups hold is marked, so the days that are gone are emptied too.
+CREATE FUNCTION rollup_mark_all() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO rollup_dirty (day) SELECT day FROM order_daily UNION SELECT day FROM sales_daily;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER orders_rollup_truncate AFTER TRUNCATE ON orders
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_all();
+CREATE TRIGGER order_lines_rollup_truncate AFTER TRUNCATE ON order_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark_all();
+
 INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM orders;

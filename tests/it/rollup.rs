@@ -297,3 +297,25 @@ async fn refreshes_of_one_day_take_turns() {
     near(figures(&t, "2024-03-01").await, (110.0, 7.0, 4.0));
     assert_rollups_exact(&t).await;
 }
+
+/// PostgreSQL: a reload by TRUNCATE (which fires no delete trigger) empties the rollups of the
+/// days it removed, and the days loaded again count afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncate_and_reload_leaves_no_stale_day() {
+    let Some(t) = TestStore::small(Backend::Postgres).await else {
+        return;
+    };
+    exec(&t, "TRUNCATE order_lines, orders CASCADE").await;
+    let pool = t.store.pool();
+    add_order(&mut pool.acquire().await.unwrap(), "E1").await;
+    // 1 Mar holds E1 alone (10); 29 Feb, whose orders are gone, has no data.
+    near(figures(&t, "2024-03-01").await, (10.0, 1.0, 1.0));
+    let r = report::build(&t.store, &t.config, "2024-02-29".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        r.get("net_revenue").unwrap().comparisons[0].current,
+        Value::NoData
+    );
+    assert_rollups_exact(&t).await;
+}
