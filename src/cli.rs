@@ -480,6 +480,12 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
         let last = last.map_or_else(|| "no data".to_string(), |d| d.to_string());
         println!("  {table:<14} last day {last}");
     }
+    let stale = crate::rollup::stale_days(store).await?;
+    if stale == 0 {
+        println!("rollups  up to date");
+    } else {
+        println!("rollups  {stale} days to rebuild (on the next report)");
+    }
     // Running every metric once proves its SQL against this store.
     let mut failed = Vec::new();
     for m in config.catalog.iter() {

@@ -85,6 +85,14 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend) -> Result<usize
     Ok(days.len())
 }
 
+/// How many days are marked for a rebuild (PostgreSQL may mark one day several times).
+pub async fn stale_days(store: &Store) -> Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(DISTINCT day) FROM rollup_dirty")
+        .fetch_one(store.reader())
+        .await
+        .with_context(|| format!("cannot check the rollups of {store}"))
+}
+
 /// Refreshes the rollups in a transaction of their own if any day is marked: before metrics
 /// are read, so that rows written by another tool count too.
 pub async fn refresh_if_stale(store: &Store) -> Result<usize> {

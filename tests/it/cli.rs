@@ -119,6 +119,7 @@ fn check_passes_on_the_small_shop_and_import_reports_bad_rows() {
     let (status, out, err) = dawnpost(&["--config", config, "check"], &[]);
     assert!(status.success(), "{err}");
     assert!(out.contains("orders") && out.ends_with("ok\n"), "{out}");
+    assert!(out.contains("\nrollups  up to date\n"), "{out}");
 
     let bad = dir.path().join("lines.csv");
     std::fs::write(&bad, "order_id,sku,quantity,unit_price\nO01,A,1,ten\n").unwrap();

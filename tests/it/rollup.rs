@@ -114,12 +114,8 @@ fn same_rows<K: PartialEq + std::fmt::Debug>(table: &str, got: &[(K, f64)], want
     assert!(same, "{table}: {got:?}\nexpected {want:?}");
 }
 
-/// Days marked stale (PostgreSQL may mark one day several times).
 async fn dirty_days(t: &TestStore) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(DISTINCT day) FROM rollup_dirty")
-        .fetch_one(t.store.pool())
-        .await
-        .unwrap()
+    dawnpost::rollup::stale_days(&t.store).await.unwrap()
 }
 
 async fn import(t: &TestStore, table: &str, csv: &str) {
