@@ -45,10 +45,11 @@ pub fn extra_ranges(config: &Config, d: NaiveDate) -> Vec<(NaiveDate, NaiveDate)
 }
 
 pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<DigestInputs> {
+    // Rows written by another tool since the last import leave their days' rollups stale;
+    // both halves below read the rollups.
+    crate::rollup::refresh_if_stale(store).await?;
     // The metrics run on the read-only pool; the rest reads through the other pool, so the
     // two proceed side by side.
-    // Rows written by another tool since the last import leave their days' rollups stale.
-    crate::rollup::refresh_if_stale(store).await?;
     let extra = extra_ranges(config, d);
     let metrics = report::fetch_with(store, config, d, &extra);
     let rest = async {
