@@ -6,29 +6,36 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use dawnpost::compare::Value;
 use dawnpost::period::ComparisonKind::PreviousDay;
-use dawnpost::report::{self, MetricsReport};
+use dawnpost::report;
 
 use crate::support::{Backend, TestStore, both_backends};
 
 both_backends!(rollups_follow_every_change);
 
-/// net revenue, units and orders on `d`, as the report computes them (through the rollups).
-async fn figures(t: &TestStore, d: &str) -> (f64, f64, f64) {
+/// Metrics' values on `d` (each one's "vs day before" current value), as the report computes
+/// them.
+async fn values_on<const N: usize>(t: &TestStore, d: &str, keys: [&str; N]) -> [Value; N] {
     let d: NaiveDate = d.parse().unwrap();
     let r = report::build(&t.store, &t.config, d).await.unwrap();
-    let v = |r: &MetricsReport, key: &str| match r
-        .get(key)
-        .unwrap()
-        .comparisons
-        .iter()
-        .find(|c| c.kind == PreviousDay)
-        .unwrap()
-        .current
-    {
+    keys.map(|key| {
+        r.get(key)
+            .unwrap()
+            .comparisons
+            .iter()
+            .find(|c| c.kind == PreviousDay)
+            .unwrap()
+            .current
+    })
+}
+
+/// Net revenue, units and orders on `d`, through the rollups.
+async fn figures(t: &TestStore, d: &str) -> (f64, f64, f64) {
+    let keys = ["net_revenue", "units", "orders"];
+    let v = values_on(t, d, keys).await.map(|v| match v {
         Value::Value(x) => x,
-        other => panic!("{key}: {other:?}"),
-    };
-    (v(&r, "net_revenue"), v(&r, "units"), v(&r, "orders"))
+        other => panic!("{keys:?} on {d}: {other:?}"),
+    });
+    (v[0], v[1], v[2])
 }
 
 #[track_caller]
@@ -210,11 +217,10 @@ async fn rollups_follow_every_change(b: Backend) {
         "UPDATE orders SET status = 'cancelled' WHERE day = '2024-03-01'",
     )
     .await;
-    let r = report::build(&t.store, &t.config, "2024-03-01".parse().unwrap())
-        .await
-        .unwrap();
-    let net = r.get("net_revenue").unwrap().comparisons[0].current;
-    assert_eq!(net, Value::NoData);
+    assert_eq!(
+        values_on(&t, "2024-03-01", ["net_revenue"]).await[0],
+        Value::NoData
+    );
     assert_rollups_exact(&t).await;
 }
 
@@ -306,11 +312,8 @@ async fn a_truncate_and_reload_leaves_no_stale_day() {
     add_order(&mut pool.acquire().await.unwrap(), "E1").await;
     // 1 Mar holds E1 alone (10); 29 Feb, whose orders are gone, has no data.
     near(figures(&t, "2024-03-01").await, (10.0, 1.0, 1.0));
-    let r = report::build(&t.store, &t.config, "2024-02-29".parse().unwrap())
-        .await
-        .unwrap();
     assert_eq!(
-        r.get("net_revenue").unwrap().comparisons[0].current,
+        values_on(&t, "2024-02-29", ["net_revenue"]).await[0],
         Value::NoData
     );
     assert_rollups_exact(&t).await;
