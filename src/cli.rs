@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::compose::{compose, write_preview};
 use crate::config::{Config, Report};
-use crate::deliver::{SendOptions, Transport, send};
+use crate::delivery::{SendOptions, Transport, send};
 use crate::demo::{self, DemoOptions};
 use crate::format::Formatter;
 use crate::import::{import_csv, parse_day};
@@ -116,6 +116,10 @@ pub enum Command {
         /// Send again to recipients already served for this date.
         #[arg(long)]
         force: bool,
+        /// Send again to recipients whose delivery is unknown (the server may have their
+        /// message already: check its log first).
+        #[arg(long)]
+        retry_unknown: bool,
     },
     /// Run every report on its schedule (06:00 local by default) until SIGTERM or SIGINT.
     Serve,
@@ -201,12 +205,18 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
             to,
             dry_run,
             force,
+            retry_unknown,
         } => {
             let (shop, report) = shops.report(report.as_deref())?;
             let (config, store) = (&shop.config, &shop.store);
             let yesterday = yesterday(config);
             refresh_demo(config, store, yesterday).await?;
-            send_command(config, store, report, yesterday, date, to, dry_run, force).await
+            let flags = SendFlags {
+                dry_run,
+                force,
+                retry_unknown,
+            };
+            send_command(config, store, report, yesterday, date, to, flags).await
         }
         Command::Serve => {
             let shutdown = std::sync::Arc::new(Shutdown::default());
@@ -265,8 +275,11 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
                 if rows.is_empty() {
                     println!("  no deliveries yet");
                 }
-                for (date, sent, failed, pending) in rows {
-                    println!("  {date}: {sent} sent, {failed} failed, {pending} pending");
+                for (date, c) in rows {
+                    println!(
+                        "  {date}: {} sent, {} failed, {} pending, {} unknown",
+                        c.sent, c.failed, c.pending, c.unknown
+                    );
                 }
             }
             Ok(())
@@ -295,7 +308,14 @@ impl Command {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The switches of `send`.
+#[derive(Debug, Clone, Copy)]
+struct SendFlags {
+    dry_run: bool,
+    force: bool,
+    retry_unknown: bool,
+}
+
 async fn send_command(
     config: &Config,
     store: &Store,
@@ -303,9 +323,13 @@ async fn send_command(
     yesterday: NaiveDate,
     date: Option<String>,
     to: Vec<String>,
-    dry_run: bool,
-    force: bool,
+    flags: SendFlags,
 ) -> Result<()> {
+    let SendFlags {
+        dry_run,
+        force,
+        retry_unknown,
+    } = flags;
     let date = match date {
         Some(s) => parse_day(&s).context("--date")?,
         None => yesterday,
@@ -323,9 +347,15 @@ async fn send_command(
         to,
         dry_run,
         force,
+        retry_unknown,
         stop: None,
     };
-    let s = send(store, config, report, &transport, date, now, &opts).await?;
+    let sent = send(store, config, report, &transport, date, now, &opts).await;
+    transport.close().await;
+    let s = sent?;
+    for r in &s.held {
+        println!("not sent again: {r}: delivery unknown (see --retry-unknown)");
+    }
     for r in &s.skipped {
         println!("already sent: {r} (use --force to send again)");
     }
@@ -349,15 +379,23 @@ async fn send_command(
     for (r, e) in &s.failed {
         println!("FAILED: {r}: {e}");
     }
+    for (r, e) in &s.unknown {
+        println!("UNKNOWN: {r}: {e}");
+    }
     println!(
-        "report {} for {date} via {transport}: {} sent, {} already served, {} failed",
+        "report {} for {date} via {transport}: {} sent, {} already served, {} failed, {} unknown",
         report.name,
         s.sent.len(),
         s.skipped.len(),
-        s.failed.len()
+        s.failed.len(),
+        s.unknown.len() + s.held.len()
     );
-    if !s.failed.is_empty() {
-        bail!("{} recipient(s) were not served", s.failed.len());
+    if s.unserved() > 0 {
+        bail!(
+            "{} recipient(s) were not served and {} may or may not have been",
+            s.failed.len(),
+            s.unknown.len()
+        );
     }
     Ok(())
 }

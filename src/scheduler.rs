@@ -7,15 +7,14 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use tokio::sync::Notify;
 
 use crate::config::Report;
-use crate::deliver::{SendOptions, Transport, send};
+use crate::delivery::{SendOptions, Transport, send};
 use crate::shops::{Shop, Shops};
+pub use crate::shutdown::Shutdown;
 
 /// Where `serve` gets the time and how it waits.
 pub trait Clock: Send + Sync {
@@ -35,32 +34,6 @@ impl Clock for SystemClock {
     async fn sleep_until(&self, t: DateTime<Utc>) {
         let d = (t - Utc::now()).to_std().unwrap_or_default();
         tokio::time::sleep(d).await;
-    }
-}
-
-/// Asks `serve` to stop: no new work starts, a send in flight finishes what it has started.
-#[derive(Debug, Default)]
-pub struct Shutdown {
-    flag: Arc<AtomicBool>,
-    notify: Notify,
-}
-
-impl Shutdown {
-    pub fn trigger(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-
-    pub fn is_set(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
-    async fn wait(&self) {
-        let notified = self.notify.notified();
-        if self.is_set() {
-            return;
-        }
-        notified.await;
     }
 }
 
@@ -97,7 +70,7 @@ pub enum RunEvent {
 pub async fn serve<C: Clock>(
     shops: &Shops,
     clock: &C,
-    shutdown: &Shutdown,
+    shutdown: &Arc<Shutdown>,
     opts: &ServeOptions,
 ) -> Result<Vec<RunEvent>> {
     let mut events = Vec::new();
@@ -182,7 +155,7 @@ async fn tick(
     now: DateTime<Utc>,
     done: &mut HashSet<(String, NaiveDate)>,
     recheck: &mut HashMap<(String, NaiveDate), DateTime<Utc>>,
-    shutdown: &Shutdown,
+    shutdown: &Arc<Shutdown>,
 ) -> Option<RunEvent> {
     let fire = report
         .schedule
@@ -223,13 +196,14 @@ async fn run(
     fire: DateTime<Utc>,
     date: NaiveDate,
     now: DateTime<Utc>,
-    shutdown: &Shutdown,
+    shutdown: &Arc<Shutdown>,
 ) -> Result<Step> {
-    let served = shop.store.delivered(&report.name, date).await?;
+    // Sent, or unknown (never retried automatically): nothing more to do for them.
+    let settled = shop.store.settled(&report.name, date).await?;
     let unserved = report
         .recipients
         .iter()
-        .filter(|m| !served.contains(&m.email.to_string().to_lowercase()))
+        .filter(|m| !settled.contains_key(&m.email.to_string().to_lowercase()))
         .count();
     if unserved == 0 {
         // Delivered already (by this process before a restart, or by another instance).
@@ -258,7 +232,7 @@ async fn run(
     }
     let started = std::time::Instant::now();
     let opts = SendOptions {
-        stop: Some(shutdown.flag.clone()),
+        stop: Some(shutdown.clone()),
         ..SendOptions::default()
     };
     let local_now = now.with_timezone(&shop.config.shop.timezone);
@@ -277,6 +251,7 @@ async fn run(
         %date,
         sent = s.sent.len(),
         failed = s.failed.len(),
+        unknown = s.unknown.len(),
         already = s.skipped.len(),
         elsewhere = s.elsewhere.len(),
         incomplete = %missing.join(", "),
@@ -287,7 +262,7 @@ async fn run(
         report: report.name.clone(),
         date,
         sent: s.sent.len(),
-        failed: s.failed.len(),
+        failed: s.unserved(),
         incomplete: missing,
     };
     // Transient failures, a stop part-way, or recipients another instance holds are looked

@@ -448,6 +448,9 @@ pub enum DeliveryStatus {
     Pending,
     Sent,
     Failed,
+    /// The connection failed after the end of the message: the server may have it. Never
+    /// retried automatically, so a possible loss is preferred to a possible duplicate.
+    Unknown,
 }
 
 impl DeliveryStatus {
@@ -456,39 +459,54 @@ impl DeliveryStatus {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Unknown => "unknown",
         }
     }
 }
 
 impl Store {
-    /// Recipients (lowercased addresses) already served for a report and date.
-    pub async fn delivered(
+    /// Recipients (lowercased addresses) whose delivery for a report and date is settled:
+    /// `sent`, or `unknown` (which only an explicit retry sends to again).
+    pub async fn settled(
         &self,
         report: &str,
         date: NaiveDate,
-    ) -> Result<std::collections::HashSet<String>> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT recipient FROM deliveries WHERE report = $1 AND report_date = $2 AND status = 'sent'",
+    ) -> Result<std::collections::HashMap<String, DeliveryStatus>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT recipient, status FROM deliveries \
+             WHERE report = $1 AND report_date = $2 AND status IN ('sent', 'unknown')",
         )
         .bind(report)
         .bind(date.to_string())
         .fetch_all(&self.pool)
         .await
         .context("cannot read the delivery ledger")?;
-        Ok(rows.into_iter().collect())
+        Ok(rows
+            .into_iter()
+            .map(|(r, s)| {
+                let status = if s == "sent" {
+                    DeliveryStatus::Sent
+                } else {
+                    DeliveryStatus::Unknown
+                };
+                (r, status)
+            })
+            .collect())
     }
 
-    /// Per report date, newest first: how many recipients are sent, failed and pending.
+    /// Per report date, newest first: how many recipients are sent, failed, pending and
+    /// unknown.
     pub async fn delivery_counts(
         &self,
         report: &str,
         limit: i64,
-    ) -> Result<Vec<(NaiveDate, i64, i64, i64)>> {
-        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+    ) -> Result<Vec<(NaiveDate, DeliveryCounts)>> {
+        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT report_date, \
                CAST(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
                CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
-               CAST(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS BIGINT) \
+               CAST(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'unknown' THEN 1 ELSE 0 END) AS BIGINT) \
              FROM deliveries WHERE report = $1 \
              GROUP BY report_date ORDER BY report_date DESC LIMIT $2",
         )
@@ -498,34 +516,33 @@ impl Store {
         .await
         .context("cannot read the delivery ledger")?;
         rows.into_iter()
-            .map(|(d, s, f, p)| {
+            .map(|(d, sent, failed, pending, unknown)| {
                 let d = d
                     .parse()
                     .with_context(|| format!("bad report date {d:?} in the ledger"))?;
-                Ok((d, s, f, p))
+                let counts = DeliveryCounts {
+                    sent,
+                    failed,
+                    pending,
+                    unknown,
+                };
+                Ok((d, counts))
             })
             .collect()
     }
 
     /// Claims one recipient for this sender: a new row, or one that failed, or one pending
-    /// under a claim that is stale (older than `stale_before`) or held by `takeover` (a
-    /// sender known to be dead). False when someone else holds it or it was sent, unless
-    /// `force`. One statement, so two senders racing for a recipient cannot both win.
-    pub async fn claim_delivery(
-        &self,
-        key: &DeliveryKey<'_>,
-        claimer: &str,
-        now: i64,
-        stale_before: i64,
-        takeover: Option<&str>,
-        force: bool,
-    ) -> Result<bool> {
+    /// under a claim that is stale or held by a sender known to be dead. False when someone
+    /// else holds it or it was sent (or is unknown), unless the claim says to override that.
+    /// One statement, so two senders racing for a recipient cannot both win.
+    pub async fn claim_delivery(&self, key: &DeliveryKey<'_>, c: &Claim<'_>) -> Result<bool> {
         let won: Option<String> = sqlx::query_scalar(
             "INSERT INTO deliveries (report, report_date, recipient, status, attempts, updated_at, claimed_by) \
              VALUES ($1, $2, $3, 'pending', 0, $4, $5) \
              ON CONFLICT (report, report_date, recipient) DO UPDATE SET \
                status = 'pending', updated_at = excluded.updated_at, claimed_by = excluded.claimed_by \
              WHERE deliveries.status = 'failed' OR $6 = 1 \
+               OR ($9 = 1 AND deliveries.status = 'unknown') \
                OR (deliveries.status = 'pending' \
                    AND (deliveries.updated_at < $7 OR deliveries.claimed_by = $8)) \
              RETURNING recipient",
@@ -533,11 +550,12 @@ impl Store {
         .bind(key.report)
         .bind(key.date.to_string())
         .bind(key.recipient)
-        .bind(now)
-        .bind(claimer)
-        .bind(i64::from(force))
-        .bind(stale_before)
-        .bind(takeover.unwrap_or(""))
+        .bind(c.now)
+        .bind(c.claimer)
+        .bind(i64::from(c.force))
+        .bind(c.stale_before)
+        .bind(c.takeover.unwrap_or(""))
+        .bind(i64::from(c.retry_unknown))
         .fetch_optional(&self.pool)
         .await
         .with_context(|| format!("cannot claim the delivery to {}", key.recipient))?;
@@ -601,6 +619,60 @@ impl Store {
         .with_context(|| format!("cannot record the delivery to {}", key.recipient))?;
         Ok(())
     }
+}
+
+impl Store {
+    /// Records a recipient that a fatal failure kept from being tried, unless the ledger
+    /// already knows more (sent, unknown, or held by a live claim).
+    pub async fn record_not_attempted(
+        &self,
+        key: &DeliveryKey<'_>,
+        error: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO deliveries (report, report_date, recipient, status, attempts, last_error, updated_at) \
+             VALUES ($1, $2, $3, 'failed', 0, $4, $5) \
+             ON CONFLICT (report, report_date, recipient) DO UPDATE SET \
+               last_error = excluded.last_error, updated_at = excluded.updated_at \
+             WHERE deliveries.status = 'failed'",
+        )
+        .bind(key.report)
+        .bind(key.date.to_string())
+        .bind(key.recipient)
+        .bind(error)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot record the delivery to {}", key.recipient))?;
+        Ok(())
+    }
+}
+
+/// Who claims a delivery, when, and what the claim may take over.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// "host:pid".
+    pub claimer: &'a str,
+    /// Epoch seconds.
+    pub now: i64,
+    /// A pending claim updated before this (epoch seconds) is stale.
+    pub stale_before: i64,
+    /// A claimer known to be dead, whose pending claim is taken over at once.
+    pub takeover: Option<&'a str>,
+    /// Take over even a sent row.
+    pub force: bool,
+    /// Take over an unknown row.
+    pub retry_unknown: bool,
+}
+
+/// How one report date's recipients stand in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryCounts {
+    pub sent: i64,
+    pub failed: i64,
+    pub pending: i64,
+    pub unknown: i64,
 }
 
 impl std::fmt::Display for Store {

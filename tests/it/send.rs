@@ -2,7 +2,7 @@
 //! on both backends. (This covers the file outbox; SMTP servers come with the SMTP transport.)
 
 use chrono::{NaiveDate, TimeZone};
-use dawnpost::deliver::{SendOptions, Transport, send};
+use dawnpost::delivery::{SendOptions, Transport, send};
 use mail_parser::MessageParser;
 
 use crate::support::{Backend, TestStore, both_backends};

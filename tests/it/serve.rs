@@ -99,7 +99,7 @@ async fn run_clocked(
     let events = serve(
         &shops(t),
         &clock,
-        &Shutdown::default(),
+        &std::sync::Arc::new(Shutdown::default()),
         &ServeOptions { until: Some(until) },
     )
     .await
@@ -469,7 +469,7 @@ async fn serve_on_the_bundled_demo_builds_the_day_it_reports() {
     let events = serve(
         &shops,
         &clock,
-        &Shutdown::default(),
+        &std::sync::Arc::new(Shutdown::default()),
         &ServeOptions {
             until: Some(at("2026-11-23 07:00")),
         },

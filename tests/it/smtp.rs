@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use chrono::{NaiveDate, TimeZone};
-use dawnpost::deliver::{SendOptions, Transport, send};
+use dawnpost::delivery::{SendOptions, Transport, send};
 use mail_parser::MessageParser;
 
 use crate::support::{Backend, TestStore, fixture, repo};
@@ -205,7 +205,7 @@ pub(crate) fn d() -> NaiveDate {
     "2024-03-01".parse().unwrap()
 }
 
-pub(crate) async fn run(t: &TestStore) -> anyhow::Result<dawnpost::deliver::SendSummary> {
+pub(crate) async fn run(t: &TestStore) -> anyhow::Result<dawnpost::delivery::SendSummary> {
     let report = t.config.report(None).unwrap();
     let transport = Transport::from_config(&t.config)?;
     let now = t
