@@ -293,10 +293,11 @@ struct RawSmtp {
     #[serde(default)]
     plaintext: bool,
     ca_file: Option<PathBuf>,
+    /// The deadline of each step of a message (seconds; fractions allowed).
     #[serde(default = "default_smtp_timeout")]
-    timeout_secs: u64,
+    timeout_secs: Spanned<f64>,
     #[serde(default = "default_retry_for")]
-    retry_for_secs: u64,
+    retry_for_secs: Spanned<f64>,
     #[serde(default = "default_connections")]
     connections: Spanned<u32>,
 }
@@ -305,11 +306,11 @@ fn default_connections() -> Spanned<u32> {
     Spanned::new(0..0, 4)
 }
 
-fn default_smtp_timeout() -> u64 {
-    30
+fn default_smtp_timeout() -> Spanned<f64> {
+    Spanned::new(0..0, 30.0)
 }
-fn default_retry_for() -> u64 {
-    300
+fn default_retry_for() -> Spanned<f64> {
+    Spanned::new(0..0, 300.0)
 }
 
 #[derive(Deserialize)]
@@ -1026,6 +1027,23 @@ impl Config {
                     }
                     None => None,
                 };
+                let seconds =
+                    |v: &Spanned<f64>, range: std::ops::RangeInclusive<f64>, key: &str| {
+                        let x = *v.get_ref();
+                        if range.contains(&x) {
+                            Ok(std::time::Duration::from_secs_f64(x))
+                        } else {
+                            Err(at(
+                                v.span(),
+                                key,
+                                format!(
+                                    "expected {} to {} seconds, got {x}",
+                                    range.start(),
+                                    range.end()
+                                ),
+                            ))
+                        }
+                    };
                 let connections = *s.connections.get_ref();
                 if !(1..=32).contains(&connections) {
                     return Err(at(
@@ -1041,8 +1059,8 @@ impl Config {
                     username: s.username,
                     password,
                     ca_pem,
-                    timeout: std::time::Duration::from_secs(s.timeout_secs.clamp(1, 600)),
-                    retry_for: std::time::Duration::from_secs(s.retry_for_secs.min(86_400)),
+                    timeout: seconds(&s.timeout_secs, 0.01..=600.0, "smtp.timeout_secs")?,
+                    retry_for: seconds(&s.retry_for_secs, 0.0..=86_400.0, "smtp.retry_for_secs")?,
                     connections: connections as usize,
                 })
             }

@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod email;
 mod exim;
+mod faults;
 mod import;
 mod metrics;
 mod rollup;

@@ -1,10 +1,21 @@
-"""A throwaway SMTP server for dawnpost's tests (aiosmtpd), on 127.0.0.1.
+"""A throwaway SMTP server for dawnpost's tests (aiosmtpd), on 127.0.0.1, that can inject
+faults.
 
 Stores every accepted message in a Maildir. Options: STARTTLS with a certificate (or
 implicit TLS), AUTH with one user, 550 for chosen recipients, 451 for the first N messages,
 no answer to the DATA of message N+1 (once: a client killed while it waits), a delay
-before each reply to DATA, and a sink
-mode that counts messages without storing them (for benchmarks).
+before each reply to DATA, and a sink mode that counts messages without storing them (for
+benchmarks).
+
+Faults:
+  --delay-first CMD=SECS   delay the first reply to MAIL, RCPT or DATA (for DATA the message
+                           is stored first: a server that took it but answers late)
+  --rcpt-fail ADDR=CODE    answer CODE (4xx or 5xx) to RCPT TO:<ADDR>
+  --data-fail ADDR=CODE    answer CODE to the DATA of a message to ADDR
+  --drop-in-data N         close the connection, unanswered and unstored, at the DATA of
+                           the Nth message (0-based)
+  --silent                 accept connections and never say a word
+Every reply to DATA is logged as "CODE recipient" in <maildir>/replies.log.
 Prints READY when it listens; runs until killed.
 """
 import argparse
@@ -29,7 +40,51 @@ p.add_argument("--implicit", action="store_true")
 p.add_argument("--hang-after", type=int, default=-1)
 p.add_argument("--sink", action="store_true")
 p.add_argument("--delay", type=float, default=0.0)
+p.add_argument("--delay-first", action="append", default=[])
+p.add_argument("--rcpt-fail", action="append", default=[])
+p.add_argument("--data-fail", action="append", default=[])
+p.add_argument("--drop-in-data", type=int, default=-1)
+p.add_argument("--silent", action="store_true")
 a = p.parse_args()
+
+if a.silent:
+    import socket
+
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", a.port))
+    s.listen(64)
+    print("READY", flush=True)
+    # Never accept: the kernel completes the handshake, nobody ever greets.
+    while True:
+        time.sleep(3600)
+
+
+def pairs(items):
+    out = {}
+    for item in items:
+        k, v = item.rsplit("=", 1)
+        out[k.lower()] = v
+    return out
+
+
+delay_first = {k.upper(): float(v) for k, v in pairs(a.delay_first).items()}
+rcpt_fail = pairs(a.rcpt_fail)
+data_fail = pairs(a.data_fail)
+REPLY = {"4": "4.0.0 Injected temporary failure", "5": "5.0.0 Injected permanent failure"}
+
+
+def log_reply(code, rcpts):
+    if a.sink:
+        return
+    with open(a.maildir + "/replies.log", "a") as f:
+        f.write(f"{code} {','.join(r.lower() for r in rcpts)}\n")
+
+
+async def first_delay(cmd):
+    secs = delay_first.pop(cmd, None)
+    if secs:
+        await asyncio.sleep(secs)
 
 
 class Handler:
@@ -38,14 +93,43 @@ class Handler:
         self.tempfail = a.tempfail
         self.stored = 0
         self.hung = False
+        self.datas = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        await first_delay("MAIL")
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        await first_delay("RCPT")
         if address.lower() in (r.lower() for r in a.reject):
             return "550 5.1.1 No such user here"
+        code = rcpt_fail.get(address.lower())
+        if code:
+            return f"{code} {REPLY[code[0]]}"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        n = self.datas
+        self.datas += 1
+        if n == a.drop_in_data:
+            log_reply("dropped", envelope.rcpt_tos)
+            server.transport.abort()
+            return "250 never seen"
+        for r in envelope.rcpt_tos:
+            code = data_fail.get(r.lower())
+            if code:
+                log_reply(code, envelope.rcpt_tos)
+                return f"{code} {REPLY[code[0]]}"
+        if "DATA" in delay_first:
+            # The message is taken before the late answer: the case a client cannot tell.
+            self.maildir.add(envelope.original_content)
+            self.stored += 1
+            await first_delay("DATA")
+            log_reply("250", envelope.rcpt_tos)
+            return "250 Message accepted, late"
         if self.tempfail > 0:
             self.tempfail -= 1
             return "451 4.3.0 Try again later"
@@ -60,6 +144,7 @@ class Handler:
         self.stored += 1
         if not a.sink:
             self.maildir.add(envelope.original_content)
+        log_reply("250", envelope.rcpt_tos)
         return "250 Message accepted"
 
 

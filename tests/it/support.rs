@@ -414,3 +414,25 @@ impl LedgerProbe {
         })
     }
 }
+
+/// One ledger row as the tests read it: (recipient, status, attempts, last error).
+pub type LedgerRow = (String, String, i64, Option<String>);
+
+impl LedgerProbe {
+    /// Every ledger row of a report, by recipient.
+    pub fn rows(&self, report: &str) -> Vec<LedgerRow> {
+        self.rt.block_on(async {
+            let mut conn = <sqlx::SqliteConnection as Connection>::connect(&self.url)
+                .await
+                .expect("open the ledger");
+            sqlx::query_as(
+                "SELECT recipient, status, attempts, last_error FROM deliveries \
+                 WHERE report = $1 ORDER BY recipient",
+            )
+            .bind(report)
+            .fetch_all(&mut conn)
+            .await
+            .expect("read the ledger")
+        })
+    }
+}
