@@ -79,6 +79,9 @@ pub struct MetricDef {
     pub sql: String,
     #[serde(skip)]
     pub builtin: bool,
+    /// Where a custom metric is defined ("file:line"), for messages about it.
+    #[serde(skip)]
+    pub origin: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +227,7 @@ mod tests {
             description: String::new(),
             sql: sql.into(),
             builtin: false,
+            origin: None,
         }
     }
 

@@ -42,6 +42,9 @@ impl Schedule {
                 }
             }
         };
+        if !full.starts_with('@') {
+            check_ranges(&full).map_err(|e| format!("{trimmed:?}: {e}"))?;
+        }
         let cron = cron::Schedule::from_str(&full)
             .map_err(|e| format!("{trimmed:?} is not a cron expression: {e}"))?;
         // A schedule that never fires would leave the report silently unsent. (Checked from
@@ -125,9 +128,46 @@ fn wall(local: NaiveDateTime) -> DateTime<Utc> {
     Utc.from_utc_datetime(&local)
 }
 
+/// Numbers out of range in the second, minute, hour, day and month fields, told plainly:
+/// the cron crate's own messages are off by one ("Minutes must be less than 59").
+fn check_ranges(full: &str) -> Result<(), String> {
+    const FIELDS: [(&str, u32, u32); 5] = [
+        ("second", 0, 59),
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of the month", 1, 31),
+        ("month", 1, 12),
+    ];
+    for (field, (name, min, max)) in full.split_whitespace().zip(FIELDS) {
+        for part in field.split(',') {
+            let values = part.split('/').next().unwrap_or_default();
+            for v in values.split('-') {
+                if let Ok(n) = v.parse::<u32>()
+                    && !(min..=max).contains(&n)
+                {
+                    return Err(format!("{name} {n} is out of range ({min} to {max})"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_range_fields_are_named_with_their_real_range() {
+        let tz = chrono_tz::Europe::London;
+        assert!(Schedule::parse("59 23 * * *", tz).is_ok());
+        let e = Schedule::parse("60 6 * * *", tz).unwrap_err();
+        assert!(e.contains("minute 60 is out of range (0 to 59)"), "{e}");
+        let e = Schedule::parse("0 24 * * *", tz).unwrap_err();
+        assert!(e.contains("hour 24 is out of range (0 to 23)"), "{e}");
+        let e = Schedule::parse("0 6 1-32 * *", tz).unwrap_err();
+        assert!(e.contains("day of the month 32"), "{e}");
+    }
 
     fn at(tz: Tz, s: &str) -> DateTime<Utc> {
         let n = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();

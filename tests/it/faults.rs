@@ -339,3 +339,78 @@ fn a_failed_outbox_write_leaves_no_temporary_file() {
         .collect();
     assert_eq!(left, ["taken.eml"], "only the folder that was there");
 }
+
+/// Hostile names and headers: `check` refuses them with file:line, or every command runs on
+/// them to an exit code of 0 or 1. None may panic (exit 101), under systemd a crash loop.
+#[test]
+fn no_command_panics_on_a_config_that_check_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = shop(dir.path(), "");
+    let text = std::fs::read_to_string(&base).unwrap();
+    let long_name = "Ä".repeat(5_000);
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "CR LF in a display name",
+            text.replace("name = \"R2\"", "name = \"R2\\r\\nBcc: x@evil.example\""),
+        ),
+        (
+            "LF in a report name",
+            text.replace("name = \"morning\"", "name = \"mor\\nning\""),
+        ),
+        (
+            "NUL in the shop name",
+            text.replace("Small Test Shop", "Small\\u0000Shop"),
+        ),
+        (
+            "CR in the sender",
+            text.replace("Reports <reports@", "Rep\\rorts <reports@"),
+        ),
+        (
+            "a long, non-ASCII display name",
+            text.replace("name = \"R3\"", &format!("name = \"{long_name}\"")),
+        ),
+        (
+            "quotes and commas in a name",
+            text.replace("name = \"R4\"", "name = \"O'Neil, \\\"Ops\\\" <lead>\""),
+        ),
+    ];
+    let outbox = dir.path().join("preview");
+    let commands: [&[&str]; 6] = [
+        &["recipients"],
+        &["status"],
+        &["schedule", "--count", "2"],
+        &["send", "--date", DATE, "--dry-run"],
+        &["preview", "--date", DATE, "--out", outbox.to_str().unwrap()],
+        &["send", "--date", DATE],
+    ];
+    let mut accepted = 0;
+    for (what, variant) in &cases {
+        std::fs::write(&base, variant).unwrap();
+        let cfg = base.to_str().unwrap();
+        let (s, _, err) = dawnpost(&["--config", cfg, "check"], &[]);
+        assert!(!err.contains("panicked"), "{what}: check panicked: {err}");
+        if !s.success() {
+            assert_eq!(s.code(), Some(1), "{what}: {err}");
+            assert!(
+                err.contains("faults.toml:"),
+                "{what}: names file and line: {err}"
+            );
+            continue;
+        }
+        accepted += 1;
+        for c in commands {
+            let mut args = vec!["--config", cfg];
+            args.extend_from_slice(c);
+            let (s, out, err) = dawnpost(&args, &[]);
+            assert!(
+                matches!(s.code(), Some(0 | 1)) && !err.contains("panicked"),
+                "{what}: {c:?} exited {:?}: {out}\n{err}",
+                s.code()
+            );
+        }
+    }
+    assert_eq!(
+        accepted, 2,
+        "the last two cases are fine and must be accepted"
+    );
+}

@@ -1,0 +1,771 @@
+//! The configuration file: parsed once, validated, and turned into typed values.
+//!
+//! Raw serde structs mirror the TOML with `deny_unknown_fields`; everything a later step
+//! could get wrong (time zones, dates, metric keys, secrets) is checked here so that the
+//! rest of the program receives values that are already valid.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::Weekday;
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::alert::AlertSettings;
+use crate::metric::{Catalog, MetricDef, Team};
+
+mod sections;
+use crate::okr::{Objective, Thresholds};
+
+/// The demo configuration bundled into the binary, used when no config is given.
+pub const DEMO_CONFIG: &str = include_str!("../../fixtures/demo.toml");
+
+/// A fully validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration came from, for messages.
+    pub origin: String,
+    pub shop: Shop,
+    pub store: StoreConfig,
+    /// Present when the store is a generated demo shop that dawnpost keeps fresh.
+    pub demo: Option<DemoSettings>,
+    pub format: NumberFormat,
+    pub catalog: Catalog,
+    pub objectives: Vec<Objective>,
+    pub okr_thresholds: Thresholds,
+    pub alerts: AlertSettings,
+    pub email: EmailSettings,
+    /// Who receives which report.
+    pub reports: Vec<Report>,
+    /// Where the file transport writes messages when no mail server is configured.
+    pub outbox: PathBuf,
+    /// The mail server; None means the outbox.
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// How to reach the mail server.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Extra trusted CA certificate (PEM), for a server with a private CA.
+    pub ca_pem: Option<Vec<u8>>,
+    pub timeout: std::time::Duration,
+    /// How long transient failures are retried before a recipient counts as failed.
+    pub retry_for: std::time::Duration,
+    /// Messages in flight at once, each on its own pooled connection.
+    pub connections: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// smtp://: STARTTLS, required; never a silent fall back to plain text.
+    StartTls,
+    /// smtps://: TLS from the first byte.
+    ImplicitTls,
+    /// smtp:// with `plaintext = true`: for a local relay only.
+    Plain,
+}
+
+/// One report: a digest of this shop for a set of teams.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub name: String,
+    pub from: lettre::message::Mailbox,
+    pub reply_to: Option<lettre::message::Mailbox>,
+    /// Told about delivery failures.
+    pub owner: lettre::message::Mailbox,
+    pub teams: Vec<String>,
+    /// Every member of the teams, once each (by address, case-insensitive), in team order.
+    pub recipients: Vec<lettre::message::Mailbox>,
+    /// When it goes out, in its time zone.
+    pub schedule: crate::schedule::Schedule,
+    /// A digest not sent this long after its scheduled time is skipped, not sent late.
+    pub grace: chrono::Duration,
+    /// Tables that must have data for the report date before it is built.
+    pub wait_for: Vec<String>,
+    pub recheck: chrono::Duration,
+    /// After this long past the scheduled time, it goes out anyway with a banner.
+    pub wait: chrono::Duration,
+}
+
+impl Config {
+    /// The named report, or the only one when `name` is None.
+    pub fn report(&self, name: Option<&str>) -> Result<&Report> {
+        let names = || {
+            self.reports
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match name {
+            Some(n) => self.reports.iter().find(|r| r.name == n).ok_or_else(|| {
+                anyhow!(
+                    "{}: no report named `{n}` (reports: {})",
+                    self.origin,
+                    names()
+                )
+            }),
+            None => match self.reports.as_slice() {
+                [only] => Ok(only),
+                [] => bail!(
+                    "{}: no [[reports]] configured: add one that names its teams",
+                    self.origin
+                ),
+                _ => bail!(
+                    "{}: several reports are configured ({}): choose one with --report",
+                    self.origin,
+                    names()
+                ),
+            },
+        }
+    }
+}
+
+/// How the digest is addressed and rendered.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub from: lettre::message::Mailbox,
+    /// Who `preview` addresses the message to.
+    pub preview_to: lettre::message::Mailbox,
+    /// Overrides for the embedded templates: any of digest.html.j2, digest.txt.j2,
+    /// subject.txt.j2 found here is used instead.
+    pub templates_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub name: String,
+    pub timezone: Tz,
+    /// ISO 4217 code, e.g. "GBP".
+    pub currency: String,
+    /// What is printed before amounts, e.g. "£".
+    pub currency_symbol: String,
+    pub week_start: Weekday,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub url: StoreUrl,
+    pub password: Option<Secret>,
+    /// How long to keep trying to reach the store before giving up.
+    pub connect_timeout: std::time::Duration,
+    /// The deadline of each metric query: past it the metric is unavailable.
+    pub query_timeout: std::time::Duration,
+}
+
+/// Where the data lives. Relative SQLite paths are already resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    Sqlite(PathBuf),
+    /// A `postgres://` URL without a password (the password is a [`Secret`]).
+    Postgres(String),
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            // The query string is never shown: parameters can carry more than they seem to.
+            StoreUrl::Postgres(u) => match u.split_once('?') {
+                Some((base, _)) => write!(f, "{base}?…"),
+                None => f.write_str(u),
+            },
+        }
+    }
+}
+
+impl StoreUrl {
+    /// Parses a store URL; relative SQLite paths are taken relative to `base`.
+    pub fn parse(url: &str, base: &Path) -> Result<StoreUrl> {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            if path.is_empty() || path.contains(":memory:") {
+                bail!(
+                    "`{url}` is not a file path: dawnpost keeps its store in a file (sqlite://path/to/file.sqlite)"
+                );
+            }
+            let path = Path::new(path);
+            Ok(StoreUrl::Sqlite(if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                base.join(path)
+            }))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let parsed =
+                url::Url::parse(url).map_err(|e| anyhow!("not a valid postgres:// URL: {e}"))?;
+            let in_query = parsed.query_pairs().any(|(k, _)| {
+                k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword")
+            });
+            if parsed.password().is_some() || in_query {
+                bail!(
+                    "the store URL must not contain a password (in the user part or as a \
+                     `password`/`sslpassword` parameter); set `password_env` or \
+                     `password_file` in [store]"
+                );
+            }
+            Ok(StoreUrl::Postgres(url.to_string()))
+        } else {
+            bail!("unsupported store URL `{url}`: use sqlite://PATH or postgres://USER@HOST/DB")
+        }
+    }
+}
+
+/// A secret value (a password). Its `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    /// The only way to read the value; call it where the secret is handed to a client library.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DemoSettings {
+    pub seed: u64,
+    pub days: u32,
+    pub scale: f64,
+}
+
+/// How numbers are written in the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberFormat {
+    pub thousands_separator: String,
+    pub decimal_separator: String,
+    pub percent_decimals: usize,
+    pub money_decimals: usize,
+}
+
+impl Default for NumberFormat {
+    fn default() -> Self {
+        NumberFormat {
+            thousands_separator: ",".into(),
+            decimal_separator: ".".into(),
+            percent_decimals: 1,
+            money_decimals: 0,
+        }
+    }
+}
+
+// ---- raw TOML shape -------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    shop: RawShop,
+    store: RawStore,
+    demo: Option<RawDemo>,
+    format: Option<Spanned<RawFormat>>,
+    #[serde(default)]
+    metrics: Vec<Spanned<MetricDef>>,
+    #[serde(default)]
+    okr: Thresholds,
+    #[serde(default)]
+    objectives: Vec<Spanned<RawObjective>>,
+    #[serde(default)]
+    alerts: AlertSettings,
+    email: Option<RawEmail>,
+    #[serde(default)]
+    teams: Vec<Spanned<RawTeam>>,
+    #[serde(default)]
+    reports: Vec<Spanned<RawReport>>,
+    #[serde(default)]
+    delivery: RawDelivery,
+    smtp: Option<Spanned<RawSmtp>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    /// smtp://host:587 (STARTTLS) or smtps://host:465 (implicit TLS).
+    url: String,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    /// Allow smtp:// without TLS (a local relay).
+    #[serde(default)]
+    plaintext: bool,
+    ca_file: Option<PathBuf>,
+    /// The deadline of each step of a message (seconds; fractions allowed).
+    #[serde(default = "default_smtp_timeout")]
+    timeout_secs: Spanned<f64>,
+    #[serde(default = "default_retry_for")]
+    retry_for_secs: Spanned<f64>,
+    #[serde(default = "default_connections")]
+    connections: Spanned<u32>,
+}
+
+fn default_connections() -> Spanned<u32> {
+    Spanned::new(0..0, 4)
+}
+
+fn default_smtp_timeout() -> Spanned<f64> {
+    Spanned::new(0..0, 30.0)
+}
+fn default_retry_for() -> Spanned<f64> {
+    Spanned::new(0..0, 300.0)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTeam {
+    name: String,
+    members: Vec<RawMember>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMember {
+    name: Option<String>,
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    name: String,
+    teams: Vec<String>,
+    from: String,
+    reply_to: Option<String>,
+    owner: String,
+    /// Cron, in `timezone` (default: the shop's).
+    schedule: Option<String>,
+    timezone: Option<String>,
+    #[serde(default = "default_grace_hours")]
+    grace_hours: u32,
+    /// Tables that must have data for the report date before it is built.
+    wait_for: Option<Vec<String>>,
+    #[serde(default = "default_recheck_minutes")]
+    recheck_minutes: u32,
+    /// How long after the scheduled time to wait for data before sending anyway.
+    #[serde(default = "default_wait_minutes")]
+    wait_minutes: u32,
+}
+
+fn default_grace_hours() -> u32 {
+    6
+}
+fn default_recheck_minutes() -> u32 {
+    15
+}
+fn default_wait_minutes() -> u32 {
+    120
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    /// Directory of .eml files, relative to the config file.
+    outbox: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    from: Spanned<String>,
+    preview_to: Option<Spanned<String>>,
+    templates_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObjective {
+    title: String,
+    owner: String,
+    team: Team,
+    /// "month", "quarter" or "year": the calendar period containing the report date.
+    cycle: Option<Spanned<String>>,
+    cycle_start: Option<DateValue>,
+    cycle_end: Option<DateValue>,
+    key_results: Vec<Spanned<RawKeyResult>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeyResult {
+    title: Option<String>,
+    metric: String,
+    /// Value the metric over the last N days instead of the cycle to date.
+    trailing_days: Option<u32>,
+    baseline: NumberValue,
+    target: NumberValue,
+}
+
+/// A TOML date (2026-10-01) or the same as a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DateValue {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+impl DateValue {
+    fn parse(&self) -> Result<chrono::NaiveDate, String> {
+        let text = match self {
+            DateValue::Toml(d) => d.to_string(),
+            DateValue::Text(s) => s.clone(),
+        };
+        text.parse()
+            .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
+    }
+}
+
+/// A number in the metric's unit: 0.62, "62%", "48h" or "48 h".
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberValue {
+    Number(f64),
+    Integer(i64),
+    Text(String),
+}
+
+impl NumberValue {
+    fn parse(&self) -> Result<f64, String> {
+        match self {
+            NumberValue::Number(n) => Ok(*n),
+            NumberValue::Integer(n) => Ok(*n as f64),
+            NumberValue::Text(t) => {
+                let s = t.trim();
+                let (digits, scale) = if let Some(p) = s.strip_suffix('%') {
+                    (p, 0.01)
+                } else if let Some(h) = s.strip_suffix('h') {
+                    (h, 1.0)
+                } else {
+                    (s, 1.0)
+                };
+                digits
+                    .trim()
+                    .parse::<f64>()
+                    .map(|v| v * scale)
+                    .map_err(|_| format!("{t:?} is not a number (write 0.62, \"62%\" or \"48h\")"))
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShop {
+    name: Spanned<String>,
+    timezone: Tz,
+    currency: Spanned<String>,
+    currency_symbol: Option<Spanned<String>>,
+    #[serde(default = "default_week_start")]
+    week_start: Spanned<String>,
+}
+
+fn default_week_start() -> Spanned<String> {
+    Spanned::new(0..0, "monday".to_string())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: Spanned<String>,
+    password_env: Option<Spanned<String>>,
+    password_file: Option<Spanned<PathBuf>>,
+    #[serde(default = "default_connect_timeout")]
+    connect_timeout_secs: u64,
+    /// The deadline of each metric query (seconds).
+    #[serde(default = "default_query_timeout")]
+    query_timeout_secs: Spanned<f64>,
+}
+
+fn default_query_timeout() -> Spanned<f64> {
+    Spanned::new(0..0, 30.0)
+}
+
+fn default_connect_timeout() -> u64 {
+    10
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDemo {
+    #[serde(default = "default_seed")]
+    seed: u64,
+    #[serde(default = "default_days")]
+    days: Spanned<u32>,
+    #[serde(default = "default_scale")]
+    scale: Spanned<f64>,
+}
+
+fn default_seed() -> u64 {
+    7
+}
+fn default_days() -> Spanned<u32> {
+    Spanned::new(0..0, 430)
+}
+fn default_scale() -> Spanned<f64> {
+    Spanned::new(0..0, 1.0)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFormat {
+    thousands_separator: Option<String>,
+    decimal_separator: Option<String>,
+    percent_decimals: Option<usize>,
+    money_decimals: Option<usize>,
+}
+
+/// Where a config comes from and how to resolve its relative paths.
+#[derive(Debug, Clone)]
+pub struct ConfigSource<'a> {
+    /// Shown in messages: a path, or "bundled demo config".
+    pub origin: String,
+    pub text: &'a str,
+    /// Relative paths in the config are resolved against this directory.
+    pub base_dir: PathBuf,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&ConfigSource {
+            origin: path.display().to_string(),
+            text: &text,
+            base_dir,
+        })
+    }
+
+    /// The bundled demo configuration, with its store in `data_dir`.
+    pub fn demo(data_dir: &Path) -> Result<Config> {
+        Config::parse(&ConfigSource {
+            origin: "bundled demo config (fixtures/demo.toml)".into(),
+            text: DEMO_CONFIG,
+            base_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// Parses and validates config text. Every error names the origin, line and key.
+    pub fn parse(src: &ConfigSource<'_>) -> Result<Config> {
+        let origin = &src.origin;
+        let raw: RawConfig =
+            toml::from_str(src.text).map_err(|e| anyhow!("{origin}: {}", toml_error(&e)))?;
+        let cx = sections::Cx {
+            origin,
+            text: src.text,
+            base_dir: &src.base_dir,
+        };
+        let catalog = sections::catalog(&cx, raw.metrics)?;
+        let objectives = sections::objectives(&cx, raw.objectives, &catalog)?;
+        let t = raw.okr;
+        if !(0.0 < t.at_risk && t.at_risk <= t.on_track && t.on_track <= 1.0) {
+            bail!("{origin}: `okr`: thresholds must satisfy 0 < at_risk <= on_track <= 1");
+        }
+        let teams = sections::teams(&cx, raw.teams)?;
+        let shop_tz = raw.shop.timezone;
+        let format = raw
+            .format
+            .unwrap_or_else(|| Spanned::new(0..0, RawFormat::default()));
+        Ok(Config {
+            origin: origin.clone(),
+            shop: sections::shop(&cx, raw.shop)?,
+            store: sections::store(&cx, &raw.store)?,
+            demo: sections::demo(&cx, raw.demo)?,
+            format: sections::format(&cx, format)?,
+            catalog,
+            objectives,
+            okr_thresholds: t,
+            alerts: raw.alerts,
+            email: sections::email(&cx, raw.email)?,
+            reports: sections::reports(&cx, raw.reports, &teams, shop_tz)?,
+            outbox: src.base_dir.join(
+                raw.delivery
+                    .outbox
+                    .unwrap_or_else(|| PathBuf::from("outbox")),
+            ),
+            smtp: sections::smtp(&cx, raw.smtp)?,
+        })
+    }
+}
+
+/// toml's message, with each line of the quoted source cut short: a one-line garbage file
+/// of a megabyte must not come back whole in the error.
+fn toml_error(e: &toml::de::Error) -> String {
+    e.to_string()
+        .trim_end()
+        .lines()
+        .map(|l| {
+            if l.chars().count() > 160 {
+                let cut: String = l.chars().take(160).collect();
+                format!("{cut}…")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn default_symbol(code: &str) -> String {
+    match code {
+        "GBP" => "£",
+        "USD" | "AUD" | "CAD" | "NZD" => "$",
+        "EUR" => "€",
+        "JPY" => "¥",
+        "INR" => "₹",
+        _ => return format!("{code} "),
+    }
+    .to_string()
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(&ConfigSource {
+            origin: "test.toml".into(),
+            text,
+            base_dir: PathBuf::from("/base"),
+        })
+    }
+
+    const MINIMAL: &str = "[shop]\nname = \"S\"\ntimezone = \"Europe/Paris\"\ncurrency = \"EUR\"\n\n[store]\nurl = \"sqlite://s.db\"\n";
+
+    #[test]
+    fn minimal_config_resolves_relative_sqlite_path() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.store.url, StoreUrl::Sqlite(PathBuf::from("/base/s.db")));
+        assert_eq!(c.shop.timezone, chrono_tz::Europe::Paris);
+        assert_eq!(c.shop.currency_symbol, "€");
+        assert_eq!(c.shop.week_start, Weekday::Mon);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_line() {
+        let text = MINIMAL.replace("currency = \"EUR\"", "currency = \"EUR\"\ncolour = \"red\"");
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.contains("test.toml"), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn bad_timezone_names_line() {
+        let text = MINIMAL.replace("Europe/Paris", "Mars/Olympus");
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn password_in_url_is_refused() {
+        let text = MINIMAL.replace("sqlite://s.db", "postgres://u:hunter2@db/x");
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.contains("test.toml:7: `store.url`"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_password_anywhere_in_the_store_url_is_refused() {
+        for url in [
+            "postgres://shop@db/shop?password=hunter2",
+            "postgres://shop@db/shop?sslmode=require&PassWord=hunter2",
+            "postgresql://shop@db/shop?sslpassword=hunter2",
+            "postgres://shop:hunter2@db/shop",
+        ] {
+            let text = MINIMAL.replace("sqlite://s.db", url);
+            let err = format!("{:#}", parse(&text).unwrap_err());
+            assert!(err.starts_with("test.toml:7: `store.url`"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_store_url_is_shown_without_its_query() {
+        let text = MINIMAL.replace(
+            "sqlite://s.db",
+            "postgres://shop@db:5433/shop?sslmode=require",
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.store.url.to_string(), "postgres://shop@db:5433/shop?…");
+    }
+
+    #[test]
+    fn control_characters_in_names_and_headers_are_refused_with_line_and_key() {
+        let team = "\n[[teams]]\nname = \"ops\"\nmembers = [{ name = \"A\\r\\nBcc: x@evil.example\", email = \"a@b.example\" }]\n";
+        let err = format!("{:#}", parse(&format!("{MINIMAL}{team}")).unwrap_err());
+        assert!(
+            err.starts_with("test.toml:9: `teams[\"ops\"].members[0].name`"),
+            "{err}"
+        );
+        assert!(err.contains("control character"), "{err}");
+        let shop = MINIMAL.replace("name = \"S\"", "name = \"S\\u0007\"");
+        let err = format!("{:#}", parse(&shop).unwrap_err());
+        assert!(err.starts_with("test.toml:2: `shop.name`"), "{err}");
+        let from = format!("{MINIMAL}\n[email]\nfrom = \"R\\n <r@b.example>\"\n");
+        let err = format!("{:#}", parse(&from).unwrap_err());
+        assert!(err.starts_with("test.toml:10: `email.from`"), "{err}");
+    }
+
+    #[test]
+    fn separators_must_differ_and_currencies_must_exist() {
+        let text = format!(
+            "{MINIMAL}\n[format]\nthousands_separator = \".\"\ndecimal_separator = \".\"\n"
+        );
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.contains("`format.decimal_separator`"), "{err}");
+        let err = format!(
+            "{:#}",
+            parse(&MINIMAL.replace("\"EUR\"", "\"XYZ\"")).unwrap_err()
+        );
+        assert!(err.starts_with("test.toml:4: `shop.currency`"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_garbage_line_is_not_echoed_whole() {
+        let garbage = "x".repeat(1_000_000);
+        let err = format!("{:#}", parse(&garbage).unwrap_err());
+        assert!(err.len() < 2_000, "{} bytes", err.len());
+    }
+
+    #[test]
+    fn bad_currency_names_line_and_key() {
+        let text = MINIMAL.replace("\"EUR\"", "\"euro\"");
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.starts_with("test.toml:4: `shop.currency`"), "{err}");
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bundled_demo_config_parses() {
+        let c = Config::demo(Path::new("/data")).unwrap();
+        assert!(c.demo.is_some());
+        assert!(matches!(c.store.url, StoreUrl::Sqlite(ref p) if p.starts_with("/data")));
+    }
+}

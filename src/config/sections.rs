@@ -1,0 +1,700 @@
+//! Turning each raw TOML section into typed, validated values, one function per section.
+//!
+//! Every error names the file, the line and the key. Text that ends up in a mail header or a
+//! display name is refused if it holds a control character: a CR or LF there would end the
+//! header, and lettre then fails to format the message at send time.
+
+use std::ops::{Range, RangeInclusive};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Error, Result, anyhow};
+use chrono::Weekday;
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+use toml::Spanned;
+
+use super::*;
+use crate::metric::Catalog;
+use crate::okr::{Cycle, KeyResult, Objective, Window};
+
+/// Where a section's text came from: for messages and relative paths.
+pub(super) struct Cx<'a> {
+    pub origin: &'a str,
+    pub text: &'a str,
+    pub base_dir: &'a Path,
+}
+
+impl Cx<'_> {
+    pub fn at(&self, span: Range<usize>, key: &str, msg: impl Into<String>) -> Error {
+        anyhow!(
+            "{}:{}: `{key}`: {}",
+            self.origin,
+            line_of(self.text, span.start),
+            msg.into()
+        )
+    }
+
+    /// Refuses control characters in text bound for a header or a display name.
+    pub fn plain(&self, text: &str, span: Range<usize>, key: &str) -> Result<()> {
+        match text.chars().find(|c| c.is_control()) {
+            Some(c) => Err(self.at(
+                span,
+                key,
+                format!(
+                    "contains the control character {c:?}: names and header values must be \
+                     one line of plain text"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    pub fn mailbox(&self, text: &str, span: Range<usize>, key: &str) -> Result<Mailbox> {
+        self.plain(text, span.clone(), key)?;
+        text.parse::<Mailbox>().map_err(|err| {
+            self.at(
+                span,
+                key,
+                format!("{:?} is not an email address: {err}", excerpt(text)),
+            )
+        })
+    }
+
+    /// A secret from `password_env` or `password_file` (at most one of them).
+    pub fn secret(
+        &self,
+        env: Option<(&str, Range<usize>)>,
+        file: Option<(&Path, Range<usize>)>,
+        section: &str,
+    ) -> Result<Option<Secret>> {
+        match (env, file) {
+            (Some(_), Some((_, span))) => Err(self.at(
+                span,
+                &format!("{section}.password_file"),
+                "give either password_env or password_file, not both",
+            )),
+            (Some((var, span)), None) => {
+                std::env::var(var)
+                    .map(|v| Some(Secret::new(v)))
+                    .map_err(|_| {
+                        self.at(
+                            span,
+                            &format!("{section}.password_env"),
+                            format!("environment variable {var} is not set"),
+                        )
+                    })
+            }
+            (None, Some((file, span))) => {
+                let path = self.base_dir.join(file);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    self.at(
+                        span,
+                        &format!("{section}.password_file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                Ok(Some(Secret::new(
+                    text.trim_end_matches(['\r', '\n']).to_string(),
+                )))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// The first 80 characters of a value, for an error message about it.
+pub(super) fn excerpt(text: &str) -> String {
+    let mut out: String = text.chars().take(80).collect();
+    if text.chars().nth(80).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The currencies in use today (ISO 4217, active codes).
+const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND \
+    BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP \
+    ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK \
+    JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK \
+    MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG \
+    QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS \
+    TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR \
+    ZMW ZWG ZWL";
+
+pub(super) fn shop(cx: &Cx<'_>, raw: RawShop) -> Result<Shop> {
+    cx.plain(raw.name.get_ref(), raw.name.span(), "shop.name")?;
+    let code = raw.currency.get_ref().trim().to_uppercase();
+    if !ISO_4217.split_whitespace().any(|c| c == code) {
+        return Err(cx.at(
+            raw.currency.span(),
+            "shop.currency",
+            format!(
+                "expected an ISO 4217 currency code such as GBP, got {:?}",
+                excerpt(raw.currency.get_ref())
+            ),
+        ));
+    }
+    let currency_symbol = match raw.currency_symbol {
+        Some(s) => {
+            cx.plain(s.get_ref(), s.span(), "shop.currency_symbol")?;
+            s.into_inner()
+        }
+        None => default_symbol(&code),
+    };
+    let week_start = match raw.week_start.get_ref().to_lowercase().as_str() {
+        "monday" => Weekday::Mon,
+        "sunday" => Weekday::Sun,
+        "saturday" => Weekday::Sat,
+        other => {
+            return Err(cx.at(
+                raw.week_start.span(),
+                "shop.week_start",
+                format!(
+                    "expected monday, sunday or saturday, got {:?}",
+                    excerpt(other)
+                ),
+            ));
+        }
+    };
+    Ok(Shop {
+        name: raw.name.into_inner(),
+        timezone: raw.timezone,
+        currency: code,
+        currency_symbol,
+        week_start,
+    })
+}
+
+pub(super) fn store(cx: &Cx<'_>, raw: &RawStore) -> Result<StoreConfig> {
+    let url = StoreUrl::parse(raw.url.get_ref(), cx.base_dir)
+        .map_err(|e| cx.at(raw.url.span(), "store.url", e.to_string()))?;
+    let password = cx.secret(
+        raw.password_env
+            .as_ref()
+            .map(|v| (v.get_ref().as_str(), v.span())),
+        raw.password_file
+            .as_ref()
+            .map(|f| (f.get_ref().as_path(), f.span())),
+        "store",
+    )?;
+    if password.is_some() && matches!(url, StoreUrl::Sqlite(_)) {
+        return Err(cx.at(
+            raw.url.span(),
+            "store.url",
+            "a SQLite store takes no password",
+        ));
+    }
+    let timeout = *raw.query_timeout_secs.get_ref();
+    if !(0.01..=3600.0).contains(&timeout) {
+        return Err(cx.at(
+            raw.query_timeout_secs.span(),
+            "store.query_timeout_secs",
+            format!("expected 0.01 to 3600 seconds, got {timeout}"),
+        ));
+    }
+    Ok(StoreConfig {
+        url,
+        password,
+        connect_timeout: Duration::from_secs(raw.connect_timeout_secs.clamp(1, 600)),
+        query_timeout: Duration::from_secs_f64(timeout),
+    })
+}
+
+pub(super) fn demo(cx: &Cx<'_>, raw: Option<RawDemo>) -> Result<Option<DemoSettings>> {
+    let Some(d) = raw else { return Ok(None) };
+    if !(60..=5000).contains(d.days.get_ref()) {
+        return Err(cx.at(d.days.span(), "demo.days", "must be between 60 and 5000"));
+    }
+    let scale = *d.scale.get_ref();
+    if !(0.01..=1000.0).contains(&scale) {
+        return Err(cx.at(
+            d.scale.span(),
+            "demo.scale",
+            "must be between 0.01 and 1000",
+        ));
+    }
+    Ok(Some(DemoSettings {
+        seed: d.seed,
+        days: *d.days.get_ref(),
+        scale,
+    }))
+}
+
+pub(super) fn format(cx: &Cx<'_>, raw: Spanned<RawFormat>) -> Result<NumberFormat> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let defaults = NumberFormat::default();
+    let f = NumberFormat {
+        thousands_separator: raw
+            .thousands_separator
+            .unwrap_or(defaults.thousands_separator),
+        decimal_separator: raw.decimal_separator.unwrap_or(defaults.decimal_separator),
+        percent_decimals: raw
+            .percent_decimals
+            .unwrap_or(defaults.percent_decimals)
+            .min(6),
+        money_decimals: raw.money_decimals.unwrap_or(defaults.money_decimals).min(4),
+    };
+    for (key, sep) in [
+        ("format.thousands_separator", &f.thousands_separator),
+        ("format.decimal_separator", &f.decimal_separator),
+    ] {
+        cx.plain(sep, span.clone(), key)?;
+        if sep.chars().count() > 3 || sep.chars().any(|c| c.is_ascii_digit()) {
+            return Err(cx.at(
+                span,
+                key,
+                format!("{sep:?} is not a separator: up to 3 characters, no digits"),
+            ));
+        }
+    }
+    if f.thousands_separator == f.decimal_separator {
+        return Err(cx.at(
+            span,
+            "format.decimal_separator",
+            format!(
+                "equals the thousands separator ({:?}): numbers would be ambiguous",
+                f.decimal_separator
+            ),
+        ));
+    }
+    if f.decimal_separator.is_empty() {
+        return Err(cx.at(span, "format.decimal_separator", "must not be empty"));
+    }
+    Ok(f)
+}
+
+pub(super) fn catalog(cx: &Cx<'_>, raw: Vec<Spanned<MetricDef>>) -> Result<Catalog> {
+    let mut catalog = Catalog::builtin();
+    for m in raw {
+        let span = m.span();
+        let mut def = m.into_inner();
+        let key = format!("metrics.{}", def.key);
+        cx.plain(&def.label, span.clone(), &format!("{key}.label"))?;
+        // Where a failing query is reported, it points at the line that defines it.
+        def.origin = Some(format!("{}:{}", cx.origin, line_of(cx.text, span.start)));
+        catalog
+            .add_custom(def)
+            .map_err(|e| cx.at(span, &key, e.to_string()))?;
+    }
+    Ok(catalog)
+}
+
+pub(super) fn objectives(
+    cx: &Cx<'_>,
+    raw: Vec<Spanned<RawObjective>>,
+    catalog: &Catalog,
+) -> Result<Vec<Objective>> {
+    let mut out = Vec::new();
+    for o in raw {
+        let span = o.span();
+        let o = o.into_inner();
+        let key = format!("objectives[{:?}]", excerpt(&o.title));
+        cx.plain(&o.title, span.clone(), &format!("{key}.title"))?;
+        cx.plain(&o.owner, span.clone(), &format!("{key}.owner"))?;
+        let cycle = cycle(cx, &o, span.clone(), &key)?;
+        let mut key_results = Vec::new();
+        for kr in o.key_results {
+            key_results.push(key_result(cx, kr, catalog, &key)?);
+        }
+        if key_results.is_empty() {
+            return Err(cx.at(
+                span,
+                &format!("{key}.key_results"),
+                "an objective needs at least one key result",
+            ));
+        }
+        out.push(Objective {
+            title: o.title,
+            owner: o.owner,
+            team: o.team,
+            cycle,
+            key_results,
+        });
+    }
+    Ok(out)
+}
+
+fn cycle(cx: &Cx<'_>, o: &RawObjective, span: Range<usize>, key: &str) -> Result<Cycle> {
+    match (&o.cycle, &o.cycle_start, &o.cycle_end) {
+        (Some(c), None, None) => match c.get_ref().as_str() {
+            "month" => Ok(Cycle::Month),
+            "quarter" => Ok(Cycle::Quarter),
+            "year" => Ok(Cycle::Year),
+            other => Err(cx.at(
+                c.span(),
+                &format!("{key}.cycle"),
+                format!("expected month, quarter or year, got {:?}", excerpt(other)),
+            )),
+        },
+        (None, Some(s), Some(e)) => {
+            let start = s
+                .parse()
+                .map_err(|m| cx.at(span.clone(), &format!("{key}.cycle_start"), m))?;
+            let end = e
+                .parse()
+                .map_err(|m| cx.at(span.clone(), &format!("{key}.cycle_end"), m))?;
+            if end < start {
+                return Err(cx.at(
+                    span,
+                    &format!("{key}.cycle_end"),
+                    format!("the cycle ends ({end}) before it starts ({start})"),
+                ));
+            }
+            Ok(Cycle::Fixed { start, end })
+        }
+        _ => Err(cx.at(
+            span,
+            key,
+            "give either `cycle` (month, quarter, year) or both `cycle_start` and `cycle_end`",
+        )),
+    }
+}
+
+fn key_result(
+    cx: &Cx<'_>,
+    kr: Spanned<RawKeyResult>,
+    catalog: &Catalog,
+    objective: &str,
+) -> Result<KeyResult> {
+    let span = kr.span();
+    let kr = kr.into_inner();
+    let key = format!("{objective}.key_results[{:?}]", excerpt(&kr.metric));
+    let err = |field: &str, msg: String| cx.at(span.clone(), &format!("{key}.{field}"), msg);
+    if let Some(t) = &kr.title {
+        cx.plain(t, span.clone(), &format!("{key}.title"))?;
+    }
+    let Some(metric) = catalog.get(&kr.metric) else {
+        return Err(err(
+            "metric",
+            format!("unknown metric `{}`", excerpt(&kr.metric)),
+        ));
+    };
+    if let Some(b) = &metric.breakdown {
+        return Err(err(
+            "metric",
+            format!(
+                "`{}` is reported per {b}; a key result needs a single value",
+                kr.metric
+            ),
+        ));
+    }
+    let baseline = kr.baseline.parse().map_err(|m| err("baseline", m))?;
+    let target = kr.target.parse().map_err(|m| err("target", m))?;
+    if baseline == target {
+        return Err(err(
+            "target",
+            format!("equals the baseline ({baseline}): there is nothing to make progress on"),
+        ));
+    }
+    let window = match kr.trailing_days {
+        None => Window::CycleToDate,
+        Some(0) => return Err(err("trailing_days", "must be at least 1".into())),
+        Some(n) if n > 3660 => return Err(err("trailing_days", "must be at most 3660".into())),
+        Some(n) => Window::Trailing(n),
+    };
+    Ok(KeyResult {
+        title: kr.title.unwrap_or_default(),
+        metric: kr.metric,
+        window,
+        baseline,
+        target,
+    })
+}
+
+pub(super) fn email(cx: &Cx<'_>, raw: Option<RawEmail>) -> Result<EmailSettings> {
+    let Some(e) = raw else {
+        let me: Mailbox = "dawnpost <dawnpost@localhost>"
+            .parse()
+            .expect("valid mailbox");
+        return Ok(EmailSettings {
+            from: me.clone(),
+            preview_to: me,
+            templates_dir: None,
+        });
+    };
+    let from = cx.mailbox(e.from.get_ref(), e.from.span(), "email.from")?;
+    let preview_to = match &e.preview_to {
+        Some(v) => cx.mailbox(v.get_ref(), v.span(), "email.preview_to")?,
+        None => from.clone(),
+    };
+    Ok(EmailSettings {
+        from,
+        preview_to,
+        templates_dir: e.templates_dir.map(|d| cx.base_dir.join(d)),
+    })
+}
+
+pub(super) type Teams = Vec<(String, Vec<Mailbox>)>;
+
+pub(super) fn teams(cx: &Cx<'_>, raw: Vec<Spanned<RawTeam>>) -> Result<Teams> {
+    let mut teams: Teams = Vec::new();
+    for t in raw {
+        let span = t.span();
+        let t = t.into_inner();
+        let key = format!("teams[{:?}]", excerpt(&t.name));
+        cx.plain(&t.name, span.clone(), &format!("{key}.name"))?;
+        if teams.iter().any(|(n, _)| *n == t.name) {
+            return Err(cx.at(span, &key, "a team with this name already exists"));
+        }
+        let mut members = Vec::new();
+        for (i, m) in t.members.iter().enumerate() {
+            let key = format!("{key}.members[{i}]");
+            let mut mb = cx.mailbox(&m.email, span.clone(), &format!("{key}.email"))?;
+            if let Some(name) = &m.name {
+                cx.plain(name, span.clone(), &format!("{key}.name"))?;
+                mb.name = Some(name.clone());
+            }
+            members.push(mb);
+        }
+        teams.push((t.name, members));
+    }
+    Ok(teams)
+}
+
+pub(super) fn reports(
+    cx: &Cx<'_>,
+    raw: Vec<Spanned<RawReport>>,
+    teams: &Teams,
+    shop_tz: Tz,
+) -> Result<Vec<Report>> {
+    let mut reports: Vec<Report> = Vec::new();
+    for r in raw {
+        let span = r.span();
+        let r = r.into_inner();
+        let key = format!("reports[{:?}]", excerpt(&r.name));
+        cx.plain(&r.name, span.clone(), &format!("{key}.name"))?;
+        if reports.iter().any(|x| x.name == r.name) {
+            return Err(cx.at(span, &key, "a report with this name already exists"));
+        }
+        reports.push(report(cx, r, span, &key, teams, shop_tz)?);
+    }
+    Ok(reports)
+}
+
+fn report(
+    cx: &Cx<'_>,
+    r: RawReport,
+    span: Range<usize>,
+    key: &str,
+    teams: &Teams,
+    shop_tz: Tz,
+) -> Result<Report> {
+    let at = |field: &str, msg: String| cx.at(span.clone(), &format!("{key}.{field}"), msg);
+    let mut recipients: Vec<Mailbox> = Vec::new();
+    for team in &r.teams {
+        let Some((_, members)) = teams.iter().find(|(n, _)| n == team) else {
+            return Err(at("teams", format!("unknown team `{}`", excerpt(team))));
+        };
+        for m in members {
+            // One email per person, however many of the report's teams they are in.
+            if !recipients
+                .iter()
+                .any(|x| x.email.to_string().eq_ignore_ascii_case(m.email.as_ref()))
+            {
+                recipients.push(m.clone());
+            }
+        }
+    }
+    let tz = match &r.timezone {
+        Some(name) => name.parse::<Tz>().map_err(|_| {
+            at(
+                "timezone",
+                format!(
+                    "{:?} is not an IANA time zone such as Europe/London",
+                    excerpt(name)
+                ),
+            )
+        })?,
+        None => shop_tz,
+    };
+    let schedule = crate::schedule::Schedule::parse(
+        r.schedule.as_deref().unwrap_or(crate::schedule::DEFAULT),
+        tz,
+    )
+    .map_err(|e| at("schedule", e))?;
+    let wait_for = r
+        .wait_for
+        .unwrap_or_else(|| vec!["orders".into(), "traffic".into()]);
+    if let Some(t) = wait_for
+        .iter()
+        .find(|t| !crate::store::DATED_TABLES.contains(&t.as_str()))
+    {
+        return Err(at(
+            "wait_for",
+            format!(
+                "unknown table `{}` (tables with days: {})",
+                excerpt(t),
+                crate::store::DATED_TABLES.join(", ")
+            ),
+        ));
+    }
+    if r.grace_hours > 24 * 7 {
+        return Err(at("grace_hours", "must be at most 168 (a week)".into()));
+    }
+    if r.wait_minutes / 60 >= r.grace_hours {
+        return Err(at(
+            "wait_minutes",
+            format!(
+                "waiting {} minutes for data leaves nothing of the {} h grace period",
+                r.wait_minutes, r.grace_hours
+            ),
+        ));
+    }
+    Ok(Report {
+        schedule,
+        grace: chrono::Duration::hours(i64::from(r.grace_hours)),
+        wait_for,
+        recheck: chrono::Duration::minutes(i64::from(r.recheck_minutes.clamp(1, 24 * 60))),
+        wait: chrono::Duration::minutes(i64::from(r.wait_minutes)),
+        from: cx.mailbox(&r.from, span.clone(), &format!("{key}.from"))?,
+        reply_to: r
+            .reply_to
+            .as_deref()
+            .map(|t| cx.mailbox(t, span.clone(), &format!("{key}.reply_to")))
+            .transpose()?,
+        owner: cx.mailbox(&r.owner, span.clone(), &format!("{key}.owner"))?,
+        name: r.name,
+        teams: r.teams,
+        recipients,
+    })
+}
+
+pub(super) fn smtp(cx: &Cx<'_>, raw: Option<Spanned<RawSmtp>>) -> Result<Option<SmtpSettings>> {
+    let Some(s) = raw else { return Ok(None) };
+    let span = s.span();
+    let s = s.into_inner();
+    let err = |key: &str, msg: String| cx.at(span.clone(), &format!("smtp.{key}"), msg);
+    let (host, port, security) = smtp_url(&s, &err)?;
+    let password = cx.secret(
+        s.password_env.as_deref().map(|v| (v, span.clone())),
+        s.password_file.as_deref().map(|f| (f, span.clone())),
+        "smtp",
+    )?;
+    if password.is_some() != s.username.is_some() {
+        return Err(err(
+            "username",
+            "username and a password (password_env or password_file) go together".into(),
+        ));
+    }
+    if let Some(u) = &s.username {
+        cx.plain(u, span.clone(), "smtp.username")?;
+    }
+    let ca_pem = match &s.ca_file {
+        Some(f) => Some(ca_file(cx, f, &err)?),
+        None => None,
+    };
+    let connections = *s.connections.get_ref();
+    if !(1..=32).contains(&connections) {
+        return Err(cx.at(
+            s.connections.span(),
+            "smtp.connections",
+            format!("expected 1 to 32 connections, got {connections}"),
+        ));
+    }
+    Ok(Some(SmtpSettings {
+        host,
+        port,
+        security,
+        username: s.username,
+        password,
+        ca_pem,
+        timeout: seconds(cx, &s.timeout_secs, 0.01..=600.0, "smtp.timeout_secs")?,
+        retry_for: seconds(cx, &s.retry_for_secs, 0.0..=86_400.0, "smtp.retry_for_secs")?,
+        connections: connections as usize,
+    }))
+}
+
+fn smtp_url(
+    s: &RawSmtp,
+    err: &impl Fn(&str, String) -> Error,
+) -> Result<(String, u16, SmtpSecurity)> {
+    let (scheme, rest) = s.url.split_once("://").ok_or_else(|| {
+        err(
+            "url",
+            format!(
+                "{:?} is not smtp://host:port or smtps://host:port",
+                excerpt(&s.url)
+            ),
+        )
+    })?;
+    if rest.contains('@') {
+        return Err(err(
+            "url",
+            "must not contain credentials; use username and password_env or password_file".into(),
+        ));
+    }
+    let rest = rest.trim_end_matches('/');
+    if rest.is_empty() || rest.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(err(
+            "url",
+            format!("{:?} has no valid host", excerpt(&s.url)),
+        ));
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (
+            h.to_string(),
+            p.parse::<u16>()
+                .map_err(|_| err("url", format!("bad port in {:?}", excerpt(&s.url))))?,
+        ),
+        None => (rest.to_string(), if scheme == "smtps" { 465 } else { 587 }),
+    };
+    let security = match (scheme, s.plaintext) {
+        ("smtps", false) => SmtpSecurity::ImplicitTls,
+        ("smtp", false) => SmtpSecurity::StartTls,
+        ("smtp", true) => SmtpSecurity::Plain,
+        ("smtps", true) => return Err(err("plaintext", "smtps:// is always encrypted".into())),
+        (other, _) => {
+            return Err(err(
+                "url",
+                format!("unsupported scheme {:?}: use smtp or smtps", excerpt(other)),
+            ));
+        }
+    };
+    Ok((host, port, security))
+}
+
+/// Reads the CA file and checks now that it holds a PEM certificate lettre accepts, so a
+/// wrong file fails `check`, not the morning's send.
+fn ca_file(cx: &Cx<'_>, f: &Path, err: &impl Fn(&str, String) -> Error) -> Result<Vec<u8>> {
+    let path = cx.base_dir.join(f);
+    let pem = std::fs::read(&path)
+        .map_err(|e| err("ca_file", format!("cannot read {}: {e}", path.display())))?;
+    let text = String::from_utf8_lossy(&pem);
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(err(
+            "ca_file",
+            format!("{} holds no PEM certificate", path.display()),
+        ));
+    }
+    lettre::transport::smtp::client::Certificate::from_pem(&pem).map_err(|e| {
+        err(
+            "ca_file",
+            format!("{} is not a usable PEM certificate: {e}", path.display()),
+        )
+    })?;
+    Ok(pem)
+}
+
+fn seconds(
+    cx: &Cx<'_>,
+    v: &Spanned<f64>,
+    range: RangeInclusive<f64>,
+    key: &str,
+) -> Result<Duration> {
+    let x = *v.get_ref();
+    if range.contains(&x) {
+        Ok(Duration::from_secs_f64(x))
+    } else {
+        Err(cx.at(
+            v.span(),
+            key,
+            format!(
+                "expected {} to {} seconds, got {x}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
