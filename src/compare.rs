@@ -61,6 +61,8 @@ pub enum Value {
     NoData,
     /// The denominator was zero (for example, no sessions): the ratio is undefined.
     NotApplicable,
+    /// The metric's query failed or ran past its deadline.
+    Unavailable,
 }
 
 impl Value {
@@ -75,7 +77,7 @@ impl Value {
     pub fn get(self) -> Option<f64> {
         match self {
             Value::Value(v) => Some(v),
-            Value::NoData | Value::NotApplicable => None,
+            Value::NoData | Value::NotApplicable | Value::Unavailable => None,
         }
     }
 }

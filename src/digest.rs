@@ -22,6 +22,7 @@ use crate::metric::{Team, Unit};
 use crate::okr::{self, Status};
 use crate::period::{ComparisonKind, Period};
 use crate::report::{self, MetricResult, MetricsReport};
+use crate::text::{self, cap};
 
 /// The four numbers both teams read first.
 pub const HEADLINE: [&str; 4] = ["net_revenue", "orders", "conversion_rate", "aov"];
@@ -68,6 +69,8 @@ pub struct Digest {
     pub freshness: Vec<Freshness>,
     /// Sources whose data stops before the report date, as a sentence; empty when all are fresh.
     pub stale_note: String,
+    /// Metrics whose queries failed or timed out, as a sentence; empty when all answered.
+    pub unavailable_note: String,
     pub headline: Vec<Tile>,
     pub marketing: Section,
     pub operations: Section,
@@ -300,12 +303,14 @@ pub fn build(
         rows: rows(&OPERATIONS, custom(&|t| t != Team::Marketing)),
     };
 
-    let alerts = build_alerts(config, d, inputs, &f);
+    let mut alerts = build_alerts(config, d, inputs, &f);
     let alerts_phrase = match alerts.len() {
         0 => "no alerts".to_string(),
         1 => "1 alert".to_string(),
         n => format!("{n} alerts"),
     };
+    // Past a dozen, the email lists the first twelve; the count above stays whole.
+    alerts.truncate(12);
     let (objectives, kr_rows) = build_objectives(config, d, inputs, &f);
 
     let revenue = report.get("net_revenue");
@@ -352,6 +357,7 @@ pub fn build(
         )
     };
 
+    let unavailable_note = unavailable_note(config, inputs);
     let mut specs = charts(config, d, inputs, &f);
     if !kr_rows.is_empty() {
         specs.push(kr_chart(&kr_rows));
@@ -372,17 +378,14 @@ pub fn build(
         },
         freshness,
         stale_note,
+        unavailable_note,
         headline,
         marketing,
         operations,
         channels: channels(&report, &ctx),
         funnel: funnel(&report, &f),
         top_returns: top_returns(config, d, inputs, &f),
-        out_of_stock: inputs
-            .out_of_stock
-            .iter()
-            .map(|(sku, name)| format!("{sku} {name}"))
-            .collect(),
+        out_of_stock: out_of_stock(&inputs.out_of_stock),
         objectives,
         alerts,
         alerts_phrase,
@@ -391,10 +394,10 @@ pub fn build(
             .iter()
             .take(5)
             .map(|t| ThemeView {
-                theme: t.theme.clone(),
+                theme: cap(&t.theme, text::THEME),
                 count: t.count,
                 negative: t.negative,
-                example: t.example.clone().unwrap_or_default(),
+                example: cap(t.example.as_deref().unwrap_or_default(), text::COMMENT),
             })
             .collect(),
         charts: specs.iter().map(|s| s.view.clone()).collect(),
@@ -511,7 +514,7 @@ fn channels(report: &MetricsReport, ctx: &Ctx<'_>) -> Vec<ChannelRow> {
             (
                 v,
                 ChannelRow {
-                    channel: b.value.replace('_', " "),
+                    channel: cap(&b.value.replace('_', " "), text::LABEL),
                     sessions: ctx.f.value(m.unit, b.comparisons[0].current),
                     share: if total > 0.0 {
                         ctx.f.amount(Unit::Percent, v / total)
@@ -524,7 +527,8 @@ fn channels(report: &MetricsReport, ctx: &Ctx<'_>) -> Vec<ChannelRow> {
         })
         .collect();
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
-    rows.into_iter().map(|(_, r)| r).collect()
+    // The largest few: a shop with hundreds of tracking sources still gets a short table.
+    rows.into_iter().take(8).map(|(_, r)| r).collect()
 }
 
 fn comparison_in(cs: &[Comparison], kind: ComparisonKind) -> &Comparison {
@@ -579,8 +583,11 @@ fn top_returns(
     rows.into_iter()
         .take(3)
         .map(|(num, den, sku)| ReturnRow {
-            sku: sku.clone(),
-            product: inputs.product_names.get(sku).cloned().unwrap_or_default(),
+            sku: cap(sku, text::NAME),
+            product: cap(
+                inputs.product_names.get(sku).map_or("", String::as_str),
+                text::NAME,
+            ),
             returned: f.amount(Unit::Count, num),
             sold: f.amount(Unit::Count, den),
             rate: f.value(Unit::Percent, Value::ratio(num, den)),
@@ -621,6 +628,20 @@ fn span(a: NaiveDate, b: NaiveDate) -> String {
     format!("{} - {}", a.format("%-d %b"), b.format("%-d %b"))
 }
 
+/// The stock-outs listed by name: the first few, then how many more.
+fn out_of_stock(items: &[(String, String)]) -> Vec<String> {
+    const LISTED: usize = 20;
+    let mut out: Vec<String> = items
+        .iter()
+        .take(LISTED)
+        .map(|(sku, name)| format!("{} {}", cap(sku, text::NAME), cap(name, text::NAME)))
+        .collect();
+    if items.len() > LISTED {
+        out.push(format!("and {} more", items.len() - LISTED));
+    }
+    out
+}
+
 fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
     let tone = match a.severity {
         Severity::Critical => "critical",
@@ -628,8 +649,8 @@ fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
     };
     let product = format!(
         "{} {}",
-        a.sku.as_deref().unwrap_or(""),
-        a.product.as_deref().unwrap_or("")
+        cap(a.sku.as_deref().unwrap_or(""), text::NAME),
+        cap(a.product.as_deref().unwrap_or(""), text::NAME)
     );
     let campaign = match (&a.campaign, a.campaign_start, a.campaign_end) {
         (Some(c), Some(s), Some(e)) => {
@@ -638,7 +659,7 @@ fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
             } else {
                 format!("starts {}", s.format("%a %-d %b"))
             };
-            format!("{c} ({}, {when})", span(s, e))
+            format!("{} ({}, {when})", cap(c, text::LABEL), span(s, e))
         }
         _ => String::new(),
     };
@@ -1139,4 +1160,31 @@ pub fn draw_charts(specs: &[ChartSpec]) -> anyhow::Result<Vec<(ChartView, Vec<u8
         .iter()
         .map(|s| Ok((s.view.clone(), chart::render_png(&s.kind)?)))
         .collect()
+}
+
+/// "Not available today: Orders from email, Refund rate (their queries failed or timed out)."
+fn unavailable_note(config: &Config, inputs: &DigestInputs) -> String {
+    let labels: Vec<String> = inputs
+        .fetched
+        .unavailable
+        .keys()
+        .map(|k| {
+            config
+                .catalog
+                .get(k)
+                .map_or_else(|| k.clone(), |m| m.label.clone())
+        })
+        .map(|l| cap(&l, text::LABEL))
+        .collect();
+    match labels.len() {
+        0 => String::new(),
+        1 => format!(
+            "Not available today: {} (its query failed or timed out; the log says why).",
+            labels[0]
+        ),
+        _ => format!(
+            "Not available today: {} (their queries failed or timed out; the log says why).",
+            labels.join(", ")
+        ),
+    }
 }

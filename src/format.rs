@@ -50,6 +50,7 @@ impl Formatter {
         match v {
             Value::NoData => "no data".into(),
             Value::NotApplicable => "n/a".into(),
+            Value::Unavailable => "unavailable".into(),
             Value::Value(x) => self.amount(unit, x),
         }
     }

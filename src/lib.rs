@@ -29,3 +29,4 @@ pub mod shops;
 pub mod shutdown;
 pub mod store;
 pub mod table;
+pub mod text;

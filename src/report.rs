@@ -15,8 +15,24 @@ use crate::metric::{Aggregate, Direction, Team, Unit};
 use crate::period::{ComparisonKind, fetch_ranges};
 use crate::store::Store;
 
-/// Each metric's rows per breakdown value (`None` = the metric as a whole).
-pub type Fetched = BTreeMap<String, BTreeMap<Option<String>, Series>>;
+/// A metric's rows per breakdown value (`None` = the metric as a whole).
+pub type MetricSeries = BTreeMap<Option<String>, Series>;
+
+/// What the metric queries returned: each metric's rows, or why it is unavailable (its query
+/// failed or ran past its deadline). One bad metric never stops the others.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    pub series: BTreeMap<String, MetricSeries>,
+    /// Metric key → the reason, as logged.
+    pub unavailable: BTreeMap<String, String>,
+}
+
+impl Fetched {
+    /// The rows of a metric that answered.
+    pub fn get(&self, key: &str) -> Option<&MetricSeries> {
+        self.series.get(key)
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricsReport {
@@ -38,6 +54,9 @@ pub struct MetricResult {
     pub description: String,
     /// The metric as a whole; empty for a metric reported only per breakdown value.
     pub comparisons: Vec<Comparison>,
+    /// Why the metric has no values at all: its query failed or timed out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
     /// Per breakdown value (for example per channel), largest first on the report date.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub breakdown: Vec<BreakdownResult>,
@@ -81,16 +100,24 @@ pub async fn fetch_with(
         tasks.spawn(async move {
             let started = std::time::Instant::now();
             let mut series = BTreeMap::new();
-            store.metric_series(&metric, &ranges, &mut series).await?;
+            let result = store.metric_series(&metric, &ranges, &mut series).await;
             tracing::debug!(metric = %metric.key, ms = started.elapsed().as_secs_f64() * 1e3, "fetched");
-            Ok::<_, anyhow::Error>((metric.key, series))
+            (metric.key, result.map(|()| series))
         });
     }
-    let mut out = Fetched::new();
+    let mut out = Fetched::default();
     while let Some(done) = tasks.join_next().await {
-        let (key, series) =
-            done.map_err(|e| anyhow::anyhow!("a metric query task failed: {e}"))??;
-        out.insert(key, series);
+        let (key, result) = done.map_err(|e| anyhow::anyhow!("a metric query task failed: {e}"))?;
+        match result {
+            Ok(series) => {
+                out.series.insert(key, series);
+            }
+            Err(e) => {
+                let why = format!("{e:#}");
+                tracing::warn!(metric = %key, error = %why, "metric unavailable");
+                out.unavailable.insert(key, why);
+            }
+        }
     }
     Ok(out)
 }
@@ -104,7 +131,16 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
         .iter()
         .map(|m| {
             let series = fetched.get(&m.key).unwrap_or(&empty);
-            let (comparisons, breakdown) = if m.breakdown.is_some() {
+            let unavailable = fetched.unavailable.get(&m.key).cloned();
+            let (comparisons, breakdown) = if unavailable.is_some() {
+                let none = Series::default();
+                let mut all = compare_all(&none, m, date, week_start);
+                for c in &mut all {
+                    c.current = crate::compare::Value::Unavailable;
+                    c.previous = crate::compare::Value::Unavailable;
+                }
+                (all, Vec::new())
+            } else if m.breakdown.is_some() {
                 let mut rows: Vec<BreakdownResult> = series
                     .iter()
                     .filter_map(|(dim, s)| {
@@ -138,6 +174,7 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
                 aggregate: m.aggregate,
                 description: m.description.clone(),
                 comparisons,
+                unavailable,
                 breakdown,
             }
         })

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, AssertSqlSafe};
 
 use crate::compare::{DayRow, Series};
 use crate::config::{StoreConfig, StoreUrl};
@@ -44,10 +44,17 @@ pub const DATA_TABLES: [&str; 13] = [
 pub struct Store {
     pool: AnyPool,
     reader: AnyPool,
+    /// SQLite's metric queries run on native connections: only they expose the progress
+    /// handler that enforces the deadline. PostgreSQL's run on `reader`.
+    metric_pool: Option<sqlx::SqlitePool>,
     backend: Backend,
     /// For messages: the URL without any secret.
     display: String,
+    query_timeout: Duration,
 }
+
+/// A metric's rows as its wrapped SQL returns them: day, num, den, dim.
+type MetricRow = (Option<String>, Option<f64>, Option<f64>, Option<String>);
 
 static DRIVERS: Once = Once::new();
 
@@ -104,14 +111,20 @@ impl Store {
             .run(&pool)
             .await
             .with_context(|| format!("cannot migrate store {display}"))?;
-        let reader = connect(&reader_url, backend, READERS, cfg.connect_timeout)
+        let (any_readers, metric_pool) = match backend {
+            Backend::Sqlite => (1, Some(sqlite_metric_pool(&reader_url, cfg).await?)),
+            Backend::Postgres => (READERS, None),
+        };
+        let reader = connect(&reader_url, backend, any_readers, cfg.connect_timeout)
             .await
             .with_context(|| format!("cannot open store {display} for reading"))?;
         Ok(Store {
             pool,
             reader,
+            metric_pool,
             backend,
             display,
+            query_timeout: cfg.query_timeout,
         })
     }
 
@@ -151,42 +164,21 @@ impl Store {
         let (dim_select, dim_group) = if metric.breakdown.is_some() {
             (", CAST(m.dim AS TEXT)", ", m.dim")
         } else {
-            ("", "")
+            (", CAST(NULL AS TEXT)", "")
         };
+        // The same four columns whatever the metric, so one row type reads both backends.
         let sql = format!(
             "SELECT CAST(m.day AS TEXT), CAST(SUM(m.num) AS DOUBLE PRECISION), \
              CAST({den} AS DOUBLE PRECISION){dim_select} \
              FROM ({inner}\n) m GROUP BY m.day{dim_group}",
             inner = metric.sql.trim()
         );
-        let mut tx = self
-            .reader
-            .begin()
-            .await
-            .with_context(|| format!("cannot start a read on {}", self.display))?;
-        let mut rows: Vec<AnyRow> = Vec::new();
-        for (first, last) in ranges {
-            rows.extend(
-                sqlx::query(AssertSqlSafe(sql.clone()))
-                    .bind(first.to_string())
-                    .bind(last.to_string())
-                    .fetch_all(&mut *tx)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "metric `{}`: its SQL failed on {}",
-                            metric.key, self.display
-                        )
-                    })?,
-            );
+        let rows = match &self.metric_pool {
+            Some(pool) => self.sqlite_metric_rows(pool, &sql, ranges).await,
+            None => self.postgres_metric_rows(&sql, ranges).await,
         }
-        // Always roll back: PostgreSQL lets a few functions (lo_create, for one) act even in a
-        // read-only transaction, and rolling back undoes them.
-        tx.rollback()
-            .await
-            .context("cannot end the metric transaction")?;
-        for row in rows {
-            let day: Option<String> = row.try_get(0)?;
+        .map_err(|e| self.metric_error(metric, &e))?;
+        for (day, num, den, dim) in rows {
             let Some(day) = day else { continue };
             let day: NaiveDate = day.get(..10).unwrap_or(&day).parse().with_context(|| {
                 format!(
@@ -194,18 +186,12 @@ impl Store {
                     metric.key
                 )
             })?;
-            let num: Option<f64> = row.try_get(1)?;
             // A NULL sum means the rows exist but carry no value: that day has no data.
             let Some(num) = num else { continue };
-            let den: Option<f64> = row.try_get(2)?;
-            let dim: Option<String> = if metric.breakdown.is_some() {
-                Some(
-                    row.try_get::<Option<String>, _>(3)?
-                        .unwrap_or_else(|| "(none)".into()),
-                )
-            } else {
-                None
-            };
+            let dim = metric
+                .breakdown
+                .is_some()
+                .then(|| dim.unwrap_or_else(|| "(none)".into()));
             into.entry(dim).or_default().insert(
                 day,
                 DayRow {
@@ -215,6 +201,86 @@ impl Store {
             );
         }
         Ok(())
+    }
+
+    /// Runs a metric on SQLite under the deadline: the progress handler, called every few
+    /// thousand steps of the statement, ends it once the deadline has passed.
+    async fn sqlite_metric_rows(
+        &self,
+        pool: &sqlx::SqlitePool,
+        sql: &str,
+        ranges: &[(NaiveDate, NaiveDate)],
+    ) -> Result<Vec<MetricRow>, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        let deadline = std::time::Instant::now() + self.query_timeout;
+        tx.lock_handle()
+            .await?
+            .set_progress_handler(4000, move || std::time::Instant::now() < deadline);
+        let mut rows = Vec::new();
+        let mut result = Ok(());
+        for (first, last) in ranges {
+            match sqlx::query_as::<sqlx::Sqlite, MetricRow>(AssertSqlSafe(sql.to_string()))
+                .bind(first.to_string())
+                .bind(last.to_string())
+                .fetch_all(&mut *tx)
+                .await
+            {
+                Ok(r) => rows.extend(r),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        tx.lock_handle().await?.remove_progress_handler();
+        tx.rollback().await?;
+        result.map(|()| rows)
+    }
+
+    /// Runs a metric on PostgreSQL under `statement_timeout`, in a transaction that is
+    /// always rolled back: PostgreSQL lets a few functions (lo_create, for one) act even in a
+    /// read-only transaction.
+    async fn postgres_metric_rows(
+        &self,
+        sql: &str,
+        ranges: &[(NaiveDate, NaiveDate)],
+    ) -> Result<Vec<MetricRow>, sqlx::Error> {
+        let mut tx = self.reader.begin().await?;
+        let ms = self.query_timeout.as_millis().max(1);
+        sqlx::query(AssertSqlSafe(format!("SET LOCAL statement_timeout = {ms}")))
+            .execute(&mut *tx)
+            .await?;
+        let mut rows = Vec::new();
+        for (first, last) in ranges {
+            rows.extend(
+                sqlx::query_as::<sqlx::Any, MetricRow>(AssertSqlSafe(sql.to_string()))
+                    .bind(first.to_string())
+                    .bind(last.to_string())
+                    .fetch_all(&mut *tx)
+                    .await?,
+            );
+        }
+        tx.rollback().await?;
+        Ok(rows)
+    }
+
+    /// One line about a failed metric: its key, where it is defined, and the database's
+    /// own words once.
+    fn metric_error(&self, metric: &MetricDef, e: &sqlx::Error) -> anyhow::Error {
+        let at = metric
+            .origin
+            .as_deref()
+            .map_or_else(String::new, |o| format!(" ({o})"));
+        let why = match e.as_database_error() {
+            // SQLITE_INTERRUPT from the progress handler; query_canceled from the timeout.
+            Some(d) if matches!(d.code().as_deref(), Some("9" | "57014")) => format!(
+                "its query ran past the {:?} deadline (store.query_timeout_secs)",
+                self.query_timeout
+            ),
+            Some(d) => format!("its SQL failed: {}", d.message()),
+            None => format!("its SQL failed: {e}"),
+        };
+        anyhow::anyhow!("metric `{}`{at} on {}: {why}", metric.key, self.display)
     }
 
     pub async fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -711,6 +777,23 @@ async fn connect(
             .await?;
     }
     Ok(pool)
+}
+
+/// The read-only native SQLite pool that metric queries run on.
+async fn sqlite_metric_pool(url: &str, cfg: &StoreConfig) -> Result<sqlx::SqlitePool> {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::str::FromStr;
+    let options = SqliteConnectOptions::from_str(url)
+        .context("the SQLite store path")?
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-16000")
+        .pragma("mmap_size", "0");
+    SqlitePoolOptions::new()
+        .max_connections(READERS)
+        .acquire_timeout(cfg.connect_timeout)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open store {} for metric queries", cfg.url))
 }
 
 /// Percent-encodes the characters that would end a path inside a sqlx SQLite URL.
