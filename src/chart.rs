@@ -165,9 +165,40 @@ fn register() {
     });
 }
 
+/// Values beyond this magnitude, infinities and NaN are gaps: plotters' tick search never
+/// ends on an infinite range, and no shop's figure is this large.
+const PLOTTABLE: f64 = 1e15;
+
+fn plottable(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite() && x.abs() < PLOTTABLE)
+}
+
+/// The chart with every value that cannot be drawn made a gap.
+fn sanitised(kind: &ChartKind) -> ChartKind {
+    let mut k = kind.clone();
+    match &mut k {
+        ChartKind::Time(t) => {
+            for axis in std::iter::once(&mut t.primary).chain(t.secondary.as_mut()) {
+                for line in &mut axis.lines {
+                    for v in &mut line.values {
+                        *v = plottable(*v);
+                    }
+                }
+            }
+        }
+        ChartKind::Progress(p) => {
+            for r in &mut p.rows {
+                r.progress = plottable(r.progress);
+            }
+        }
+    }
+    k
+}
+
 /// Draws a chart to PNG bytes.
 pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
     register();
+    let kind = &sanitised(kind);
     let (w, h) = kind.size();
     let (pw, ph) = (w * SCALE, h * SCALE);
     let mut rgb = vec![255u8; (pw * ph * 3) as usize];

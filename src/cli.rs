@@ -152,6 +152,22 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The tracing filter for `DAWNPOST_LOG`: a bare level ("debug") is dawnpost's own, and
+/// every dependency stays at `warn` unless named (`debug,sqlx=debug`). Default: info.
+pub fn log_filter(wanted: &str) -> String {
+    let mut out = vec!["warn".to_string()];
+    let mut own = "dawnpost=info".to_string();
+    for d in wanted.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if d.contains('=') || d.contains('[') {
+            out.push(d.to_string());
+        } else {
+            own = format!("dawnpost={d}");
+        }
+    }
+    out.insert(1, own);
+    out.join(",")
+}
+
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> Result<()> {
     let configs = if cli.config.is_empty() {
@@ -308,6 +324,22 @@ impl Command {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn a_bare_level_applies_to_dawnpost_alone() {
+        assert_eq!(log_filter(""), "warn,dawnpost=info");
+        assert_eq!(log_filter("debug"), "warn,dawnpost=debug");
+        assert_eq!(
+            log_filter("debug,sqlx=debug"),
+            "warn,dawnpost=debug,sqlx=debug"
+        );
+        assert_eq!(log_filter("sqlx=trace"), "warn,dawnpost=info,sqlx=trace");
+    }
+}
+
 /// The switches of `send`.
 #[derive(Debug, Clone, Copy)]
 struct SendFlags {
@@ -334,6 +366,9 @@ async fn send_command(
         Some(s) => parse_day(&s).context("--date")?,
         None => yesterday,
     };
+    if !force {
+        refuse_date_without_data(store, date, yesterday).await?;
+    }
     let to = to
         .iter()
         .map(|a| {
@@ -497,6 +532,24 @@ async fn dispatch_one(
             Ok(())
         }
     }
+}
+
+/// A send for a day that has not ended, or for which the store holds no orders and no
+/// traffic, would mail an email of "no data" to everyone: refused unless `--force`.
+async fn refuse_date_without_data(
+    store: &Store,
+    date: NaiveDate,
+    yesterday: NaiveDate,
+) -> Result<()> {
+    if date > yesterday {
+        bail!(
+            "--date {date} is not over yet (the latest report date is {yesterday}); use --force to send anyway"
+        );
+    }
+    if store.rows_on("orders", date).await? == 0 && store.rows_on("traffic", date).await? == 0 {
+        bail!("the store has no orders and no traffic for {date}; use --force to send anyway");
+    }
+    Ok(())
 }
 
 /// Regenerates a demo store that no longer ends yesterday.

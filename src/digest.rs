@@ -616,6 +616,7 @@ fn build_alerts(
         .map(|s| {
             s.days
                 .iter()
+                .filter(|(_, r)| r.num.is_finite() && r.den.is_finite())
                 .map(|(day, r)| (*day, (r.num, r.den)))
                 .collect()
         })
@@ -900,6 +901,8 @@ fn daily(
             series
                 .and_then(|s| s.days.get(d))
                 .and_then(|r| value(r.num, r.den))
+                // An infinity or NaN from a metric's SQL is a gap, in the chart and its text.
+                .filter(|v| v.is_finite())
         })
         .collect()
 }

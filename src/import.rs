@@ -4,6 +4,8 @@
 //! file larger than memory imports, and any bad row leaves the store exactly as it was.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
@@ -32,14 +34,27 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let file_name = path.display().to_string();
+    let record_start = Arc::new(AtomicU64::new(0));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::with_capacity(1 << 16, file));
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{file_name}: cannot read the header line"))?
-        .clone();
+        .from_reader(Bounded {
+            inner: std::io::BufReader::with_capacity(1 << 16, file),
+            read: 0,
+            record_start: record_start.clone(),
+        });
+    let too_long = |line: u64| {
+        anyhow!(
+            "{file_name}:{line}: a record is longer than {} MiB (a missing closing quote, or \
+             not a CSV file?)",
+            MAX_RECORD >> 20
+        )
+    };
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) if is_too_long(&e) => return Err(too_long(1)),
+        Err(e) => return Err(anyhow!("{file_name}: cannot read the header line: {e}")),
+    };
     let layout = Layout::new(spec, &headers).map_err(|e| anyhow!("{file_name}:1: {e}"))?;
 
     let mut tx = store
@@ -54,14 +69,19 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
     let mut record = csv::StringRecord::new();
     let mut rows = 0u64;
     let at = |line: u64, e: &dyn std::fmt::Display| anyhow!("{file_name}:{line}: {e}");
+    let mut last_line = 1;
     loop {
-        let more = reader
-            .read_record(&mut record)
-            .map_err(|e| anyhow!("{file_name}:{}: malformed CSV: {e}", csv_line(&e)))?;
+        record_start.store(reader.position().byte(), Ordering::Relaxed);
+        let more = match reader.read_record(&mut record) {
+            Ok(more) => more,
+            Err(e) if is_too_long(&e) => return Err(too_long(last_line + 1)),
+            Err(e) => bail!("{file_name}:{}: malformed CSV: {e}", csv_line(&e)),
+        };
         if !more {
             break;
         }
         let line = record.position().map_or(0, |p| p.line());
+        last_line = line;
         let row = layout.parse(&record, tz).map_err(|e| at(line, &e))?;
         rows += 1;
         match &mut skus_writer {
@@ -115,6 +135,39 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
         table: spec.name,
         rows,
     })
+}
+
+/// The longest record an import reads: 1 MiB. A file with no line ends (or a quote that is
+/// never closed) is refused at this length instead of filling memory.
+pub const MAX_RECORD: u64 = 1 << 20;
+
+/// A reader that fails once the record being read has grown past [`MAX_RECORD`]. The CSV
+/// reader reads ahead by its buffer (8 KiB) and ours (64 KiB), hence the allowance.
+struct Bounded<R> {
+    inner: R,
+    read: u64,
+    /// Where the record now being read starts, in bytes from the start of the file.
+    record_start: Arc<AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let start = self.record_start.load(Ordering::Relaxed);
+        if self.read.saturating_sub(start) > MAX_RECORD + (128 << 10) {
+            return Err(std::io::Error::other(RecordTooLong));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("record too long")]
+struct RecordTooLong;
+
+fn is_too_long(e: &csv::Error) -> bool {
+    matches!(e.kind(), csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<RecordTooLong>()))
 }
 
 fn located(file: &str, e: &RowError) -> anyhow::Error {
@@ -261,6 +314,9 @@ fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
             if v < min {
                 bail!("{v} is below the minimum {min}");
             }
+            if v.unsigned_abs() as f64 > table::MAX_NUMBER {
+                bail!("{v} is beyond the largest number dawnpost accepts (10^12)");
+            }
             SqlValue::Int(v)
         }
         ColType::Float { min } => {
@@ -273,6 +329,9 @@ fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
             if v < min {
                 bail!("{v} is below the minimum {min}");
             }
+            if v.abs() > table::MAX_NUMBER {
+                bail!("{raw} is beyond the largest number dawnpost accepts (10^12)");
+            }
             SqlValue::Float(v)
         }
         ColType::Day => SqlValue::Text(parse_day(raw)?.to_string()),
@@ -281,13 +340,64 @@ fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
     })
 }
 
+/// The years a date in the data or on the command line may fall in.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// A date written exactly `YYYY-MM-DD` (chrono alone also takes `2026-2-3` and
+/// `+12026-02-03`), within [`YEARS`].
 pub fn parse_day(raw: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| anyhow!("{raw:?} is not a date (YYYY-MM-DD)"))
+    let bad = || anyhow!("{:?} is not a date (YYYY-MM-DD)", excerpt(raw));
+    let b = raw.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return Err(bad());
+    }
+    let d = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| bad())?;
+    in_years(d).map_err(|e| anyhow!("{raw:?}: {e}"))?;
+    Ok(d)
+}
+
+fn in_years(d: NaiveDate) -> Result<()> {
+    use chrono::Datelike;
+    if YEARS.contains(&d.year()) {
+        Ok(())
+    } else {
+        bail!(
+            "the year {} is outside {}-{}",
+            d.year(),
+            YEARS.start(),
+            YEARS.end()
+        )
+    }
+}
+
+/// The first 60 characters of a value, for a message about it.
+fn excerpt(raw: &str) -> String {
+    let mut s: String = raw.chars().take(60).collect();
+    if raw.chars().nth(60).is_some() {
+        s.push('…');
+    }
+    s
 }
 
 /// Epoch seconds of an RFC 3339 timestamp, or of a local date-time in `tz`.
 pub fn parse_timestamp(raw: &str, tz: Tz) -> Result<i64> {
+    let t = parse_moment(raw, tz)?;
+    let day = DateTime::from_timestamp(t, 0)
+        .map(|d| d.date_naive())
+        .ok_or_else(|| anyhow!("{:?} is out of range", excerpt(raw)))?;
+    in_years(day).map_err(|e| anyhow!("{:?}: {e}", excerpt(raw)))?;
+    Ok(t)
+}
+
+fn parse_moment(raw: &str, tz: Tz) -> Result<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.timestamp());
     }

@@ -7,7 +7,9 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = dawnpost::cli::Cli::parse();
-    let filter = EnvFilter::try_from_env("DAWNPOST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let wanted = std::env::var("DAWNPOST_LOG").unwrap_or_default();
+    let filter = EnvFilter::try_new(dawnpost::cli::log_filter(&wanted))
+        .unwrap_or_else(|_| EnvFilter::new(dawnpost::cli::log_filter("")));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -39,7 +39,10 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend) -> Result<usize
     let mut days: Vec<String> = sqlx::query("DELETE FROM rollup_dirty RETURNING day")
         .fetch_all(&mut *conn)
         .await
-        .context("cannot read the days whose rollups are stale")?
+        .context(
+            "cannot take the days whose rollups are stale: this step writes to the store \
+             (is another process writing to it?)",
+        )?
         .iter()
         .map(|r| r.try_get::<String, _>(0))
         .collect::<Result<_, _>>()?;
@@ -108,7 +111,7 @@ pub async fn refresh_if_stale(store: &Store) -> Result<usize> {
         .pool()
         .begin()
         .await
-        .with_context(|| format!("cannot start a transaction on {store}"))?;
+        .with_context(|| format!("cannot start a write to rebuild the rollups of {store}"))?;
     let days = refresh(&mut tx, store.backend()).await?;
     tx.commit()
         .await

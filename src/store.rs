@@ -304,6 +304,21 @@ impl Store {
         Ok(n)
     }
 
+    /// Rows of a dated table on one day.
+    pub async fn rows_on(&self, table: &str, day: NaiveDate) -> Result<i64> {
+        if !DATED_TABLES.contains(&table) {
+            bail!("unknown dated table {table}");
+        }
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE day = $1"
+        )))
+        .bind(day.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .with_context(|| format!("cannot count the rows of {table} on {day}"))?;
+        Ok(n)
+    }
+
     /// The last day with data in each dated table: how fresh the report can be.
     pub async fn freshness(&self) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
         let mut out = Vec::new();
@@ -769,6 +784,12 @@ async fn connect(
                 Ok(())
             })
         });
+    }
+    if backend == Backend::Sqlite {
+        // One plain connection first: the pool would retry a file it cannot open until its
+        // timeout, and then hide why ("unable to open database file") behind "pool timed out".
+        use sqlx::Connection;
+        sqlx::AnyConnection::connect(url).await?.close().await?;
     }
     let pool = opts.connect(url).await?;
     if backend == Backend::Sqlite && url.ends_with("mode=rwc") {

@@ -68,6 +68,10 @@ const fn opt(name: &'static str, ty: ColType) -> Column {
         required: false,
     }
 }
+/// The largest magnitude a number in an import may have: a trillion. Past it a figure is a
+/// mistake, and sums of such figures could overflow to infinity.
+pub const MAX_NUMBER: f64 = 1e12;
+
 const MONEY: ColType = ColType::Float { min: 0.0 };
 const COUNT: ColType = ColType::Int { min: 0 };
 const POSITIVE: ColType = ColType::Int { min: 1 };
@@ -149,7 +153,7 @@ pub const INVENTORY: TableSpec = TableSpec {
     columns: &[
         col("day", ColType::Day),
         col("sku", ColType::Text),
-        col("on_hand", ColType::Int { min: i64::MIN }),
+        col("on_hand", COUNT),
         opt("on_order", COUNT),
     ],
     key: &["day", "sku"],
@@ -230,7 +234,7 @@ pub const DAILY_VALUES: TableSpec = TableSpec {
     columns: &[
         col("metric", ColType::Text),
         col("day", ColType::Day),
-        col("value", ColType::Float { min: f64::MIN }),
+        col("value", ColType::Float { min: -MAX_NUMBER }),
     ],
     key: &["metric", "day"],
     refs: &[],

@@ -8,6 +8,7 @@ mod email;
 mod exim;
 mod faults;
 mod import;
+mod limits;
 mod metrics;
 mod rollup;
 mod send;

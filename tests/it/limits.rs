@@ -1,0 +1,382 @@
+//! Limits: a deadline on every metric query, bounds on what an import accepts, non-finite
+//! values that cannot stop the digest, text from the data that cannot grow the email, and
+//! report dates that cannot mail an empty digest to everyone.
+
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, TimeZone};
+use dawnpost::compare::DayRow;
+use dawnpost::compose::compose;
+use dawnpost::render::Templates;
+
+use crate::support::{Backend, TestStore, both_backends, dawnpost, fixture, import_small_cli};
+
+both_backends!(a_runaway_metric_is_cut_at_its_deadline_and_the_digest_goes_on);
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// The small shop plus one custom metric whose SQL never ends, with a half-second deadline.
+fn runaway_config(b: Backend) -> String {
+    let sql = match b {
+        // A recursive CTE without end: the probe's SQLite case.
+        Backend::Sqlite => {
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) \
+             SELECT $1 AS day, COUNT(*) AS num FROM r WHERE $1 <= $2"
+        }
+        Backend::Postgres => {
+            "SELECT CAST($1 AS TEXT) AS day, 1 AS num FROM (SELECT pg_sleep(600)) s \
+             WHERE CAST($1 AS TEXT) <= CAST($2 AS TEXT)"
+        }
+    };
+    let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    text.replace(
+        "url = \"sqlite://small.sqlite\"",
+        "url = \"sqlite://small.sqlite\"\nquery_timeout_secs = 0.5",
+    ) + &format!(
+        "\n[[metrics]]\nkey = \"runaway\"\nlabel = \"Runaway metric\"\nteam = \"shared\"\n\
+         unit = \"count\"\ndirection = \"neutral\"\naggregate = \"sum\"\nsql = \"{sql}\"\n"
+    )
+}
+
+async fn a_runaway_metric_is_cut_at_its_deadline_and_the_digest_goes_on(b: Backend) {
+    let Some(t) = TestStore::new(b, &runaway_config(b)).await else {
+        return;
+    };
+    let t = t.with_small_data().await;
+    let started = Instant::now();
+    let report = dawnpost::report::build(&t.store, &t.config, day("2024-03-01"))
+        .await
+        .unwrap();
+    // Each range and metric waits at most the deadline; nothing waits the query's 600 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let runaway = report.get("runaway").unwrap();
+    let why = runaway.unavailable.as_deref().unwrap();
+    assert!(
+        why.contains("deadline") && why.contains("test config:"),
+        "{why}"
+    );
+    // The other metrics answered: 4 orders on 1 Mar, counted here with independent SQL.
+    let orders = t
+        .scalar("SELECT COUNT(*) FROM orders WHERE day = '2024-03-01' AND status <> 'cancelled'")
+        .await
+        .unwrap();
+    assert_eq!(
+        report.get("orders").unwrap().comparisons[0].current.get(),
+        Some(orders)
+    );
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap();
+    let c = compose(
+        &t.store,
+        &t.config,
+        &Templates::load(None).unwrap(),
+        day("2024-03-01"),
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(c.digest.unavailable_note.contains("Runaway metric"));
+    assert!(
+        c.rendered
+            .text
+            .contains("Not available today: Runaway metric")
+    );
+    if b == Backend::Postgres {
+        // The server stopped the statement too: nothing of it is still running.
+        let running = t
+            .scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active' \
+                 AND query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()",
+            )
+            .await
+            .unwrap();
+        assert_eq!(running, 0.0);
+    }
+}
+
+/// `check` names the metric and the line that defines it, with the database's words once.
+#[test]
+fn check_names_a_failing_metric_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap()
+        + "\n[[metrics]]\nkey = \"broken\"\nlabel = \"Broken\"\nteam = \"shared\"\n\
+           unit = \"count\"\ndirection = \"neutral\"\naggregate = \"sum\"\n\
+           sql = \"SELECT day, 1 AS num FROM no_such_table WHERE day BETWEEN $1 AND $2\"\n";
+    // The 1-based line of the last [[metrics]] table: the broken one.
+    let lines: Vec<&str> = text.lines().collect();
+    let last = lines.iter().rposition(|l| *l == "[[metrics]]").unwrap() + 1;
+    let config = dir.path().join("shop.toml");
+    std::fs::write(&config, &text).unwrap();
+    let (s, out, err) = dawnpost(&["--config", config.to_str().unwrap(), "check"], &[]);
+    assert_eq!(s.code(), Some(1), "{out}{err}");
+    let want = format!("metric `broken` ({}:{last})", config.display());
+    assert!(err.contains(&want), "{err}");
+    assert_eq!(err.matches("no such table").count(), 1, "{err}");
+}
+
+/// SIGTERM while a digest waits on a query that would run for a minute: `serve` stops within
+/// seconds, exit 0, having sent nothing.
+#[test]
+fn sigterm_stops_serve_while_a_query_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = runaway_config(Backend::Sqlite)
+        .replace("query_timeout_secs = 0.5", "query_timeout_secs = 120")
+        .replace(
+            "owner = \"kit@small.example\"",
+            "owner = \"kit@small.example\"\nschedule = \"* * * * *\"\nwait_for = []",
+        );
+    let config = dir.path().join("shop.toml");
+    std::fs::write(&config, text).unwrap();
+    import_small_cli(config.to_str().unwrap());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dawnpost"))
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("DAWNPOST_LOG", "debug")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough to be inside the metric queries (the rest of a digest takes milliseconds).
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("serve did not stop within 15 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(!dir.path().join("outbox").exists(), "nothing was sent");
+}
+
+const TRAFFIC: &str = "day,channel,sessions,product_views,add_to_carts,checkouts\n";
+
+/// What an import refuses, each with file:line, the store left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_refuse_what_no_shop_means() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let tz = t.config.shop.timezone;
+    let cases: [(&str, &String, &str); 5] = [
+        (
+            "order_lines",
+            &"order_id,sku,quantity,unit_price\nO01,A,2,1e308\n".to_string(),
+            "beyond the largest number",
+        ),
+        (
+            "inventory",
+            &"day,sku,on_hand,on_order\n2024-03-02,A,-3,0\n".to_string(),
+            "below the minimum 0",
+        ),
+        (
+            "traffic",
+            &format!("{TRAFFIC}2026-2-3,email,1,1,1,1\n"),
+            "is not a date",
+        ),
+        (
+            "traffic",
+            &format!("{TRAFFIC}+12026-02-03,email,1,1,1,1\n"),
+            "is not a date",
+        ),
+        (
+            "traffic",
+            &format!("{TRAFFIC}0000-01-01,email,1,1,1,1\n"),
+            "outside 1900-2200",
+        ),
+    ];
+    let before = t.fingerprint().await;
+    for (table, csv, why) in cases {
+        let p = t.dir.path().join("bad.csv");
+        std::fs::write(&p, csv).unwrap();
+        let e = format!(
+            "{:#}",
+            dawnpost::import::import_csv(&t.store, table, &p, tz)
+                .await
+                .unwrap_err()
+        );
+        assert!(e.contains("bad.csv:2:") && e.contains(why), "{table}: {e}");
+    }
+    assert_eq!(t.fingerprint().await, before);
+}
+
+/// A file with no line ends, or a quote never closed, is refused at the record bound with
+/// its line, before memory grows with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_past_the_bound_is_refused_with_its_line() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let tz = t.config.shop.timezone;
+    let p = t.dir.path().join("open-quote.csv");
+    let mut text = String::from(
+        "sku,name,category,unit_price,unit_cost,lead_time_days\nZ,ok,Home,1,1,1\nY,\"",
+    );
+    text.push_str(&"x".repeat(3 << 20));
+    std::fs::write(&p, text).unwrap();
+    let e = format!(
+        "{:#}",
+        dawnpost::import::import_csv(&t.store, "products", &p, tz)
+            .await
+            .unwrap_err()
+    );
+    assert!(
+        e.contains("open-quote.csv:3: a record is longer than 1 MiB"),
+        "{e}"
+    );
+    let e = format!(
+        "{:#}",
+        dawnpost::import::import_csv(&t.store, "products", std::path::Path::new("/dev/zero"), tz)
+            .await
+            .unwrap_err()
+    );
+    assert!(
+        e.contains("/dev/zero:1: a record is longer than 1 MiB"),
+        "{e}"
+    );
+}
+
+/// Infinity and NaN planted in the series the digest reads: it still finishes, and prints
+/// neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_finite_values_cannot_stop_the_digest() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let d = day("2024-03-01");
+    let mut inputs = dawnpost::gather::gather(&t.store, &t.config, d)
+        .await
+        .unwrap();
+    for (i, series) in inputs.fetched.series.values_mut().enumerate() {
+        for s in series.values_mut() {
+            let v = [f64::INFINITY, f64::NAN, f64::NEG_INFINITY][i % 3];
+            s.insert(d, DayRow { num: v, den: 1.0 });
+            s.insert(d - chrono::Days::new(1), DayRow { num: 1.0, den: v });
+        }
+    }
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap();
+    let (digest, specs) = dawnpost::digest::build(&t.config, d, now, &inputs);
+    let images = dawnpost::digest::draw_charts(&specs).unwrap();
+    let rendered = Templates::load(None)
+        .unwrap()
+        .render_digest(&digest, images)
+        .unwrap();
+    for bad in ["inf", "NaN"] {
+        let line = rendered.text.lines().find(|l| l.contains(bad));
+        assert!(line.is_none(), "{bad} in the text: {line:?}");
+    }
+}
+
+/// A 2 MB comment and a 1 MB product name: the HTML stays under 60 KB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_the_data_cannot_grow_the_email() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let tz = t.config.shop.timezone;
+    let dir = t.dir.path();
+    let _ = dir;
+    let name = "N".repeat(1 << 20);
+    let comment = "c".repeat(2 << 20);
+    // Past the import's record bound, so written through SQL, as another tool could.
+    sqlx::query("UPDATE products SET name = $1 WHERE sku = 'B'")
+        .bind(&name)
+        .execute(t.store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE feedback SET text = $1")
+        .bind(&comment)
+        .execute(t.store.pool())
+        .await
+        .unwrap();
+    let now = tz.with_ymd_and_hms(2024, 3, 2, 6, 0, 0).unwrap();
+    let c = compose(
+        &t.store,
+        &t.config,
+        &Templates::load(None).unwrap(),
+        day("2024-03-01"),
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(
+        c.rendered.html.len() < 60_000,
+        "{} bytes",
+        c.rendered.html.len()
+    );
+    assert!(c.rendered.text.contains(&format!("{}…", "c".repeat(279))));
+}
+
+/// A date not yet over, or one with no orders and no traffic, is refused unless --force.
+#[test]
+fn send_refuses_dates_that_would_mail_an_empty_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::copy(fixture("small/config.toml"), &config).unwrap();
+    import_small_cli(config.to_str().unwrap());
+    let cfg = config.to_str().unwrap();
+    let (s, _, err) = dawnpost(&["--config", cfg, "send", "--date", "2099-01-01"], &[]);
+    assert_eq!(s.code(), Some(1));
+    assert!(err.contains("is not over yet"), "{err}");
+    let (s, _, err) = dawnpost(&["--config", cfg, "send", "--date", "2024-01-15"], &[]);
+    assert_eq!(s.code(), Some(1));
+    assert!(
+        err.contains("no orders and no traffic for 2024-01-15"),
+        "{err}"
+    );
+    assert!(!dir.path().join("outbox").exists());
+    let (s, _, err) = dawnpost(&["--config", cfg, "send", "--date", "+10000-01-01"], &[]);
+    assert_eq!(s.code(), Some(1), "{err}");
+    let (s, out, err) = dawnpost(
+        &["--config", cfg, "send", "--date", "2024-01-15", "--force"],
+        &[],
+    );
+    assert!(s.success(), "{out}{err}");
+}
+
+/// `DAWNPOST_LOG=debug` is dawnpost's debug; the dependencies stay quiet.
+#[test]
+fn debug_logs_are_dawnposts_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::copy(fixture("small/config.toml"), &config).unwrap();
+    import_small_cli(config.to_str().unwrap());
+    let out = dir.path().join("preview");
+    let (s, _, err) = dawnpost(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "preview",
+            "--date",
+            "2024-03-01",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("DAWNPOST_LOG", "debug")],
+    );
+    assert!(s.success(), "{err}");
+    assert!(
+        err.contains("dawnpost"),
+        "dawnpost's own debug lines are there: {err}"
+    );
+    assert!(
+        !err.contains("selectors") && !err.contains("sqlx::"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(err.len() < 100_000, "{} bytes of logs", err.len());
+}
