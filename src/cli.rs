@@ -425,11 +425,12 @@ async fn send_command(
         s.failed.len(),
         s.unknown.len() + s.held.len()
     );
-    if s.unserved() > 0 {
+    // An unknown delivery is unresolved until someone looks, even one from an earlier run.
+    let unknown = s.unknown.len() + s.held.len();
+    if !s.failed.is_empty() || unknown > 0 {
         bail!(
-            "{} recipient(s) were not served and {} may or may not have been",
-            s.failed.len(),
-            s.unknown.len()
+            "{} recipient(s) were not served and {unknown} may or may not have been",
+            s.failed.len()
         );
     }
     Ok(())

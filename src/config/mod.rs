@@ -750,6 +750,23 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_file_that_is_not_pem_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+        let text =
+            format!("{MINIMAL}\n[smtp]\nurl = \"smtp://mail.example:587\"\nca_file = \"ca.pem\"\n");
+        let err = Config::parse(&ConfigSource {
+            origin: "test.toml".into(),
+            text: &text,
+            base_dir: dir.path().to_path_buf(),
+        })
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.starts_with("test.toml:9: `smtp.ca_file`"), "{err}");
+        assert!(err.contains("holds no PEM certificate"), "{err}");
+    }
+
+    #[test]
     fn bad_currency_names_line_and_key() {
         let text = MINIMAL.replace("\"EUR\"", "\"euro\"");
         let err = format!("{:#}", parse(&text).unwrap_err());
