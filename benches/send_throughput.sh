@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Send throughput: `dawnpost send` of the demo digest to N recipients through a local SMTP
-# server on 127.0.0.1 with STARTTLS and AUTH, over lettre's pooled connections, each
-# delivery recorded in the SQLite ledger.
+# server on 127.0.0.1 with STARTTLS and AUTH, over `smtp.connections` connections of its own,
+# each delivery recorded in the SQLite ledger.
 #   usage: benches/send_throughput.sh [N] [exim|aiosmtpd]      (default 1000 exim)
 # exim: Debian's Exim (exim4-daemon-light) with the tests' config, delivering every message
 #   into a Maildir; the figure counts until the last message is in it. With
@@ -17,8 +17,11 @@ work=$(mktemp -d)
 chmod 755 "$work"
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
-cargo build --release --quiet
-bin=$PWD/target/release/dawnpost
+# DAWNPOST_BENCH_BIN runs another build (an earlier release, side by side) on the same setup.
+if [ -z "${DAWNPOST_BENCH_BIN:-}" ]; then
+    cargo build --release --quiet
+fi
+bin=${DAWNPOST_BENCH_BIN:-$PWD/target/release/dawnpost}
 
 # A throwaway CA and a server certificate for 127.0.0.1 signed by it.
 (

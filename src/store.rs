@@ -341,17 +341,7 @@ impl Store {
 }
 
 /// The names of the tables with a day column.
-pub const DATED_TABLES: [&str; 9] = [
-    "orders",
-    "traffic",
-    "ad_spend",
-    "inventory",
-    "fulfilment",
-    "returns",
-    "capacity",
-    "feedback",
-    "daily_values",
-];
+pub use crate::table::DATED_TABLES;
 
 /// Yesterday's customer feedback on one theme.
 #[derive(Debug, Clone, PartialEq)]

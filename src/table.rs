@@ -68,6 +68,20 @@ const fn opt(name: &'static str, ty: ColType) -> Column {
         required: false,
     }
 }
+/// The names of the tables with a day column (below `config` and `store`, which both
+/// name them).
+pub const DATED_TABLES: [&str; 9] = [
+    "orders",
+    "traffic",
+    "ad_spend",
+    "inventory",
+    "fulfilment",
+    "returns",
+    "capacity",
+    "feedback",
+    "daily_values",
+];
+
 /// The largest magnitude a number in an import may have: a trillion. Past it a figure is a
 /// mistake, and sums of such figures could overflow to infinity.
 pub const MAX_NUMBER: f64 = 1e12;

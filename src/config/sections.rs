@@ -519,14 +519,14 @@ fn report(
         .unwrap_or_else(|| vec!["orders".into(), "traffic".into()]);
     if let Some(t) = wait_for
         .iter()
-        .find(|t| !crate::store::DATED_TABLES.contains(&t.as_str()))
+        .find(|t| !crate::table::DATED_TABLES.contains(&t.as_str()))
     {
         return Err(at(
             "wait_for",
             format!(
                 "unknown table `{}` (tables with days: {})",
                 excerpt(t),
-                crate::store::DATED_TABLES.join(", ")
+                crate::table::DATED_TABLES.join(", ")
             ),
         ));
     }

@@ -4,30 +4,14 @@
 use std::path::Path;
 
 use chrono::{NaiveDate, TimeZone};
-use dawnpost::compose::{Composed, compose, write_preview};
+use dawnpost::compose::{compose, write_preview};
 use dawnpost::render::Templates;
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
-use crate::support::{Backend, TestStore, both_backends};
+use crate::support::{Backend, TestStore, both_backends, composed, now};
 
 fn date(s: &str) -> NaiveDate {
     s.parse().unwrap()
-}
-
-/// 06:00 in New York the morning after 1 Mar 2024: a fixed "now".
-fn now(t: &TestStore) -> chrono::DateTime<chrono_tz::Tz> {
-    t.config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
-        .unwrap()
-}
-
-async fn composed(t: &TestStore) -> Composed {
-    let templates = Templates::load(None).unwrap();
-    compose(&t.store, &t.config, &templates, date("2024-03-01"), now(t))
-        .await
-        .unwrap()
 }
 
 /// Snapshot assertions with the generation time filtered out.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::smtp::{PASSWORD, certificates, messages, start, to};
+use crate::smtp::{PASSWORD, certificates, credentials, messages, start, to};
 use crate::support::{LedgerProbe, LedgerRow, dawnpost, fixture, import_small_cli};
 
 const REPORT: &str = "morning";
@@ -52,7 +52,6 @@ fn smtp_table(port: u16, timeout: f64, retry_for: f64, extra: &str) -> String {
 /// STARTTLS and AUTH, as the probe's server had them.
 fn tls_and_auth(dir: &Path) -> (Vec<String>, String) {
     let (ca, cert, key) = certificates(dir);
-    std::fs::write(dir.join("smtp-password"), format!("{PASSWORD}\n")).unwrap();
     let args = [
         "--cert",
         cert.to_str().unwrap(),
@@ -63,11 +62,7 @@ fn tls_and_auth(dir: &Path) -> (Vec<String>, String) {
         "--password",
         PASSWORD,
     ];
-    let extra = format!(
-        "username = \"dawnpost\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
-        dir.join("smtp-password").display(),
-        ca.display()
-    );
+    let extra = credentials(dir, &ca);
     (args.iter().map(|s| s.to_string()).collect(), extra)
 }
 

@@ -4,12 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, TimeZone};
+use chrono::NaiveDate;
 use dawnpost::compare::DayRow;
-use dawnpost::compose::compose;
 use dawnpost::render::Templates;
 
-use crate::support::{Backend, TestStore, both_backends, dawnpost, fixture, import_small_cli};
+use crate::support::{
+    Backend, TestStore, both_backends, composed, dawnpost, fixture, import_small_cli, now,
+};
 
 both_backends!(a_runaway_metric_is_cut_at_its_deadline_and_the_digest_goes_on);
 
@@ -70,21 +71,7 @@ async fn a_runaway_metric_is_cut_at_its_deadline_and_the_digest_goes_on(b: Backe
         report.get("orders").unwrap().comparisons[0].current.get(),
         Some(orders)
     );
-    let now = t
-        .config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
-        .unwrap();
-    let c = compose(
-        &t.store,
-        &t.config,
-        &Templates::load(None).unwrap(),
-        day("2024-03-01"),
-        now,
-    )
-    .await
-    .unwrap();
+    let c = composed(&t).await;
     assert!(c.digest.unavailable_note.contains("Runaway metric"));
     assert!(
         c.rendered
@@ -265,13 +252,7 @@ async fn non_finite_values_cannot_stop_the_digest() {
             s.insert(d - chrono::Days::new(1), DayRow { num: 1.0, den: v });
         }
     }
-    let now = t
-        .config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
-        .unwrap();
-    let (digest, specs) = dawnpost::digest::build(&t.config, d, now, &inputs);
+    let (digest, specs) = dawnpost::digest::build(&t.config, d, now(&t), &inputs);
     let images = dawnpost::digest::draw_charts(&specs).unwrap();
     let rendered = Templates::load(None)
         .unwrap()
@@ -287,9 +268,6 @@ async fn non_finite_values_cannot_stop_the_digest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_from_the_data_cannot_grow_the_email() {
     let t = TestStore::small(Backend::Sqlite).await.unwrap();
-    let tz = t.config.shop.timezone;
-    let dir = t.dir.path();
-    let _ = dir;
     let name = "N".repeat(1 << 20);
     let comment = "c".repeat(2 << 20);
     // Past the import's record bound, so written through SQL, as another tool could.
@@ -303,16 +281,7 @@ async fn text_from_the_data_cannot_grow_the_email() {
         .execute(t.store.pool())
         .await
         .unwrap();
-    let now = tz.with_ymd_and_hms(2024, 3, 2, 6, 0, 0).unwrap();
-    let c = compose(
-        &t.store,
-        &t.config,
-        &Templates::load(None).unwrap(),
-        day("2024-03-01"),
-        now,
-    )
-    .await
-    .unwrap();
+    let c = composed(&t).await;
     assert!(
         c.rendered.html.len() < 60_000,
         "{} bytes",

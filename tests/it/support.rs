@@ -436,3 +436,22 @@ impl LedgerProbe {
         })
     }
 }
+
+/// 06:00 in the shop's zone the morning after 1 Mar 2024: the small shop's fixed "now".
+pub fn now(t: &TestStore) -> chrono::DateTime<chrono_tz::Tz> {
+    use chrono::TimeZone;
+    t.config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap()
+}
+
+/// The small shop's email for 1 Mar 2024, composed from its store.
+pub async fn composed(t: &TestStore) -> dawnpost::compose::Composed {
+    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let d = "2024-03-01".parse().unwrap();
+    dawnpost::compose::compose(&t.store, &t.config, &templates, d, now(t))
+        .await
+        .unwrap()
+}
