@@ -260,7 +260,77 @@ pub fn build(
         weekday: &weekday,
     };
 
-    let headline: Vec<Tile> = HEADLINE
+    let headline = headline(&report, &ctx);
+
+    let (marketing, operations) = sections(config, &report, &ctx);
+
+    let mut alerts = build_alerts(config, d, inputs, &f);
+    let alerts_phrase = match alerts.len() {
+        0 => "no alerts".to_string(),
+        1 => "1 alert".to_string(),
+        n => format!("{n} alerts"),
+    };
+    // Past a dozen, the email lists the first twelve; the count above stays whole.
+    alerts.truncate(12);
+    let (objectives, kr_rows) = build_objectives(config, d, inputs, &f);
+
+    let (subject, orders) = subject(&report, &f);
+    let (revenue_value, revenue_change) = (&subject.revenue, &subject.revenue_change);
+    let preheader = format!(
+        "Revenue {revenue_value} ({revenue_change} vs last {weekday}), {orders} orders, {alerts_phrase}. Marketing and operations, side by side."
+    );
+
+    let (freshness, stale_note) = freshness(inputs, d);
+    let unavailable_note = unavailable_note(config, inputs);
+    let mut specs = charts(config, d, inputs, &f);
+    if !kr_rows.is_empty() {
+        specs.push(kr_chart(&kr_rows));
+    }
+
+    let digest = Digest {
+        shop: config.shop.name.clone(),
+        date: d,
+        date_long: d.format("%A %-d %B %Y").to_string(),
+        date_short: d.format("%a %-d %b").to_string(),
+        weekday_short: weekday.clone(),
+        timezone: config.shop.timezone.name().to_string(),
+        generated_at: now.format("%-d %b %Y %H:%M %Z").to_string(),
+        preheader,
+        subject,
+        freshness,
+        stale_note,
+        unavailable_note,
+        headline,
+        marketing,
+        operations,
+        channels: channels(&report, &ctx),
+        funnel: funnel(&report, &f),
+        top_returns: top_returns(config, d, inputs, &f),
+        out_of_stock: out_of_stock(&inputs.out_of_stock),
+        objectives,
+        alerts,
+        alerts_phrase,
+        feedback: feedback(inputs),
+        charts: specs.iter().map(|s| s.view.clone()).collect(),
+        chart: specs
+            .iter()
+            .map(|s| (s.view.id.clone(), s.view.clone()))
+            .collect(),
+        colors: Colors {
+            good: palette::hex(palette::GOOD),
+            bad: palette::hex(palette::BAD),
+            warn: palette::hex(palette::WARN),
+            neutral: palette::hex(palette::NEUTRAL),
+            primary: palette::hex(palette::PRIMARY),
+        },
+    };
+    (digest, specs)
+}
+
+/// The headline tiles: each with its three nearest comparisons.
+fn headline(report: &MetricsReport, ctx: &Ctx<'_>) -> Vec<Tile> {
+    let f = ctx.f;
+    HEADLINE
         .iter()
         .filter_map(|k| report.get(k))
         .map(|m| Tile {
@@ -276,8 +346,11 @@ pub fn build(
             .map(|k| ctx.change(m, comparison(m, *k)))
             .collect(),
         })
-        .collect();
+        .collect()
+}
 
+/// Marketing, and operations with merchandising: the built-in rows, then custom metrics.
+fn sections(config: &Config, report: &MetricsReport, ctx: &Ctx<'_>) -> (Section, Section) {
     let custom = |team_matches: &dyn Fn(Team) -> bool| -> Vec<&MetricResult> {
         report
             .metrics
@@ -302,17 +375,12 @@ pub fn build(
         title: "Operations & merchandising".into(),
         rows: rows(&OPERATIONS, custom(&|t| t != Team::Marketing)),
     };
+    (marketing, operations)
+}
 
-    let mut alerts = build_alerts(config, d, inputs, &f);
-    let alerts_phrase = match alerts.len() {
-        0 => "no alerts".to_string(),
-        1 => "1 alert".to_string(),
-        n => format!("{n} alerts"),
-    };
-    // Past a dozen, the email lists the first twelve; the count above stays whole.
-    alerts.truncate(12);
-    let (objectives, kr_rows) = build_objectives(config, d, inputs, &f);
-
+/// The subject's revenue and its change against the same weekday a week earlier, and
+/// yesterday's orders.
+fn subject(report: &MetricsReport, f: &Formatter) -> (Subject, String) {
     let revenue = report.get("net_revenue");
     let revenue_value = revenue.map_or("n/a".into(), |m| f.value(m.unit, m.comparisons[0].current));
     let revenue_change = revenue.map_or("n/a".into(), |m| {
@@ -329,10 +397,17 @@ pub fn build(
     let orders = report
         .get("orders")
         .map_or("n/a".into(), |m| f.value(m.unit, m.comparisons[0].current));
-    let preheader = format!(
-        "Revenue {revenue_value} ({revenue_change} vs last {weekday}), {orders} orders, {alerts_phrase}. Marketing and operations, side by side."
-    );
+    (
+        Subject {
+            revenue: revenue_value,
+            revenue_change,
+        },
+        orders,
+    )
+}
 
+/// The last day of each source, and the banner sentence for those behind the report date.
+fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String) {
     let freshness: Vec<Freshness> = inputs
         .freshness
         .iter()
@@ -356,64 +431,22 @@ pub fn build(
             stale.join(", ")
         )
     };
+    (freshness, stale_note)
+}
 
-    let unavailable_note = unavailable_note(config, inputs);
-    let mut specs = charts(config, d, inputs, &f);
-    if !kr_rows.is_empty() {
-        specs.push(kr_chart(&kr_rows));
-    }
-
-    let digest = Digest {
-        shop: config.shop.name.clone(),
-        date: d,
-        date_long: d.format("%A %-d %B %Y").to_string(),
-        date_short: d.format("%a %-d %b").to_string(),
-        weekday_short: weekday.clone(),
-        timezone: config.shop.timezone.name().to_string(),
-        generated_at: now.format("%-d %b %Y %H:%M %Z").to_string(),
-        preheader,
-        subject: Subject {
-            revenue: revenue_value,
-            revenue_change,
-        },
-        freshness,
-        stale_note,
-        unavailable_note,
-        headline,
-        marketing,
-        operations,
-        channels: channels(&report, &ctx),
-        funnel: funnel(&report, &f),
-        top_returns: top_returns(config, d, inputs, &f),
-        out_of_stock: out_of_stock(&inputs.out_of_stock),
-        objectives,
-        alerts,
-        alerts_phrase,
-        feedback: inputs
-            .feedback
-            .iter()
-            .take(5)
-            .map(|t| ThemeView {
-                theme: cap(&t.theme, text::THEME),
-                count: t.count,
-                negative: t.negative,
-                example: cap(t.example.as_deref().unwrap_or_default(), text::COMMENT),
-            })
-            .collect(),
-        charts: specs.iter().map(|s| s.view.clone()).collect(),
-        chart: specs
-            .iter()
-            .map(|s| (s.view.id.clone(), s.view.clone()))
-            .collect(),
-        colors: Colors {
-            good: palette::hex(palette::GOOD),
-            bad: palette::hex(palette::BAD),
-            warn: palette::hex(palette::WARN),
-            neutral: palette::hex(palette::NEUTRAL),
-            primary: palette::hex(palette::PRIMARY),
-        },
-    };
-    (digest, specs)
+/// The most mentioned feedback themes, with one comment each.
+fn feedback(inputs: &DigestInputs) -> Vec<ThemeView> {
+    inputs
+        .feedback
+        .iter()
+        .take(5)
+        .map(|t| ThemeView {
+            theme: cap(&t.theme, text::THEME),
+            count: t.count,
+            negative: t.negative,
+            example: cap(t.example.as_deref().unwrap_or_default(), text::COMMENT),
+        })
+        .collect()
 }
 
 fn is_builtin(config: &Config, key: &str) -> bool {
@@ -911,41 +944,73 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
     (den != 0.0).then(|| num / den)
 }
 
+/// What every 30-day chart shares.
+struct ChartCtx<'a> {
+    days: Vec<NaiveDate>,
+    /// Each of `days` a week earlier.
+    week_before: Vec<NaiveDate>,
+    /// "1 Feb to 1 Mar".
+    range_label: String,
+    inputs: &'a DigestInputs,
+    f: &'a Formatter,
+    money: AxisUnit,
+}
+
+impl ChartCtx<'_> {
+    /// A metric's rows as a whole (not per breakdown value).
+    fn get(&self, key: &str) -> Option<&Series> {
+        self.inputs.fetched.get(key).and_then(|m| m.get(&None))
+    }
+}
+
 fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -> Vec<ChartSpec> {
     let days: Vec<NaiveDate> = (0..CHART_DAYS).rev().map(|i| d - Days::new(i)).collect();
-    let week_before: Vec<NaiveDate> = days.iter().map(|x| *x - Days::new(7)).collect();
-    let get = |key: &str| inputs.fetched.get(key).and_then(|m| m.get(&None));
-    let money = AxisUnit::Money(config.shop.currency_symbol.clone());
-    let first = days[0];
-    let range_label = format!("{} to {}", first.format("%-d %b"), d.format("%-d %b"));
-    let mut out = Vec::new();
-    let spec = |id: &str, title: String, alt: String, kind: ChartKind| {
-        let (width, height) = kind.size();
-        ChartSpec {
-            view: ChartView {
-                id: id.into(),
-                title,
-                src: format!("cid:{}.png", id.replace('_', "-")),
-                file_name: format!("{}.png", id.replace('_', "-")),
-                alt,
-                width,
-                height,
-            },
-            kind,
-        }
+    let cx = ChartCtx {
+        week_before: days.iter().map(|x| *x - Days::new(7)).collect(),
+        range_label: format!("{} to {}", days[0].format("%-d %b"), d.format("%-d %b")),
+        days,
+        inputs,
+        f,
+        money: AxisUnit::Money(config.shop.currency_symbol.clone()),
     };
+    vec![
+        revenue_chart(&cx),
+        orders_chart(&cx),
+        traffic_chart(&cx),
+        fulfilment_chart(&cx),
+    ]
+}
 
-    // 1. Revenue, with the same weekday a week earlier.
-    let revenue = daily(get("net_revenue"), &days, |n, _| Some(n));
-    let revenue_prev = daily(get("net_revenue"), &week_before, |n, _| Some(n));
+fn spec(id: &str, title: String, alt: String, kind: ChartKind) -> ChartSpec {
+    let (width, height) = kind.size();
+    ChartSpec {
+        view: ChartView {
+            id: id.into(),
+            title,
+            src: format!("cid:{}.png", id.replace('_', "-")),
+            file_name: format!("{}.png", id.replace('_', "-")),
+            alt,
+            width,
+            height,
+        },
+        kind,
+    }
+}
+
+/// Net revenue per day, with the same weekday a week earlier.
+fn revenue_chart(cx: &ChartCtx<'_>) -> ChartSpec {
+    let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
+    let get = |key: &str| cx.get(key);
+    let revenue = daily(get("net_revenue"), days, |n, _| Some(n));
+    let revenue_prev = daily(get("net_revenue"), &cx.week_before, |n, _| Some(n));
     let alt = format!(
         "Net revenue per day, {range_label}: {}. Yesterday {} against {} on the same day a week earlier; 30-day total {}.",
-        extremes(&revenue, &days, |v| f.amount(Unit::Money, v)),
+        extremes(&revenue, days, |v| f.amount(Unit::Money, v)),
         last(&revenue, |v| f.amount(Unit::Money, v)),
         last(&revenue_prev, |v| f.amount(Unit::Money, v)),
         f.amount(Unit::Money, revenue.iter().flatten().sum())
     );
-    out.push(spec(
+    spec(
         "revenue",
         "Net revenue, last 30 days (dashed: the week before)".to_string(),
         alt,
@@ -966,16 +1031,20 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
                         values: revenue,
                     },
                 ],
-                unit: money,
+                unit: cx.money.clone(),
             },
             secondary: None,
         }),
-    ));
+    )
+}
 
-    // 2. Orders against warehouse capacity.
+/// Orders per day against warehouse capacity.
+fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
+    let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
+    let get = |key: &str| cx.get(key);
     let cap = get("capacity_utilisation");
-    let orders = daily(get("orders"), &days, |n, _| Some(n));
-    let capacity = daily(cap, &days, |_, den| (den > 0.0).then_some(den));
+    let orders = daily(get("orders"), days, |n, _| Some(n));
+    let capacity = daily(cap, days, |_, den| (den > 0.0).then_some(den));
     let busiest = days
         .iter()
         .zip(orders.iter().zip(&capacity))
@@ -983,7 +1052,7 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
         .max_by(|a, b| (a.1 / a.2).total_cmp(&(b.1 / b.2)));
     let alt = format!(
         "Orders per day against warehouse capacity, {range_label}: {}. Yesterday {} orders, capacity {}.{}",
-        extremes(&orders, &days, |v| f.amount(Unit::Count, v)),
+        extremes(&orders, days, |v| f.amount(Unit::Count, v)),
         last(&orders, |v| f.amount(Unit::Count, v)),
         last(&capacity, |v| f.amount(Unit::Count, v)),
         busiest.map_or(String::new(), |(day, o, c)| format!(
@@ -993,7 +1062,7 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
             f.amount(Unit::Percent, o / c)
         ))
     );
-    out.push(spec(
+    spec(
         "orders_capacity",
         "Orders against warehouse capacity, last 30 days".into(),
         alt,
@@ -1018,21 +1087,25 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
             },
             secondary: None,
         }),
-    ));
+    )
+}
 
-    // 3. Sessions by channel, and conversion.
-    let by_channel = inputs.fetched.get("sessions_by_channel");
+/// Sessions per day by channel (the largest few), and conversion.
+fn traffic_chart(cx: &ChartCtx<'_>) -> ChartSpec {
+    let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
+    let get = |key: &str| cx.get(key);
+    let by_channel = cx.inputs.fetched.get("sessions_by_channel");
     let mut channel_lines: Vec<(f64, Line)> = by_channel
         .map(|m| {
             m.iter()
                 .filter_map(|(dim, s)| {
                     let dim = dim.as_ref()?;
-                    let values = daily(Some(s), &days, |n, _| Some(n));
+                    let values = daily(Some(s), days, |n, _| Some(n));
                     let total: f64 = values.iter().flatten().sum();
                     Some((
                         total,
                         Line {
-                            label: dim.replace('_', " "),
+                            label: cap(&dim.replace('_', " "), text::LABEL),
                             color: palette::PRIMARY,
                             style: LineStyle::Area,
                             values,
@@ -1043,15 +1116,17 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
         })
         .unwrap_or_default();
     channel_lines.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.label.cmp(&b.1.label)));
+    // A stack of more bands than this reads as noise, and each adds to the alt text.
     let channel_lines: Vec<Line> = channel_lines
         .into_iter()
+        .take(palette::SERIES.len())
         .enumerate()
         .map(|(i, (_, mut l))| {
             l.color = palette::SERIES[i % palette::SERIES.len()];
             l
         })
         .collect();
-    let conversion = daily(get("conversion_rate"), &days, ratio);
+    let conversion = daily(get("conversion_rate"), days, ratio);
     let alt = format!(
         "Sessions per day by channel, {range_label}. Yesterday: {}. Conversion rate (right axis): {}, yesterday {}.",
         channel_lines
@@ -1063,10 +1138,10 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
             ))
             .collect::<Vec<_>>()
             .join(", "),
-        extremes(&conversion, &days, |v| f.amount(Unit::Percent, v)),
+        extremes(&conversion, days, |v| f.amount(Unit::Percent, v)),
         last(&conversion, |v| f.amount(Unit::Percent, v)),
     );
-    out.push(spec(
+    spec(
         "traffic",
         "Sessions by channel and conversion rate, last 30 days".into(),
         alt,
@@ -1086,24 +1161,28 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
                 unit: AxisUnit::Percent,
             }),
         }),
-    ));
+    )
+}
 
-    // 4. Fulfilment: hours to ship and on-time delivery.
-    let hours = daily(get("fulfilment_hours"), &days, ratio);
-    let on_time = daily(get("on_time_delivery"), &days, ratio);
+/// Hours from order to shipment, and on-time delivery.
+fn fulfilment_chart(cx: &ChartCtx<'_>) -> ChartSpec {
+    let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
+    let get = |key: &str| cx.get(key);
+    let hours = daily(get("fulfilment_hours"), days, ratio);
+    let on_time = daily(get("on_time_delivery"), days, ratio);
     let alt = format!(
         "Hours from order to shipment, {range_label}: {}; yesterday {}. On-time delivery (right axis): {}; yesterday {}.",
-        extremes(&hours, &days, |v| f.amount(Unit::Hours, v)),
+        extremes(&hours, days, |v| f.amount(Unit::Hours, v)),
         last(&hours, |v| f.amount(Unit::Hours, v)),
-        extremes(&on_time, &days, |v| f.amount(Unit::Percent, v)),
+        extremes(&on_time, days, |v| f.amount(Unit::Percent, v)),
         last(&on_time, |v| f.amount(Unit::Percent, v)),
     );
-    out.push(spec(
+    spec(
         "fulfilment",
         "Time to ship and on-time delivery, last 30 days".into(),
         alt,
         ChartKind::Time(TimeChart {
-            days,
+            days: days.clone(),
             primary: Axis {
                 lines: vec![Line {
                     label: "Hours to ship".into(),
@@ -1123,8 +1202,7 @@ fn charts(config: &Config, d: NaiveDate, inputs: &DigestInputs, f: &Formatter) -
                 unit: AxisUnit::Percent,
             }),
         }),
-    ));
-    out
+    )
 }
 
 /// The last (yesterday's) value of a chart series, formatted, or "no data".
