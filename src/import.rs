@@ -90,35 +90,14 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
                 .await
                 .map_err(|e| located(&file_name, &e))?,
             Some(skus) => {
-                // The campaign row must exist before its SKUs, and re-importing a campaign
-                // replaces its SKU list rather than adding to it.
-                let campaign = row[0].clone();
-                writer
-                    .push(&mut tx, lookups, row, line)
-                    .await
-                    .map_err(|e| located(&file_name, &e))?;
-                writer
-                    .flush(&mut tx, lookups)
-                    .await
-                    .map_err(|e| located(&file_name, &e))?;
-                let mut del = sqlx::query("DELETE FROM campaign_skus WHERE campaign = $1");
-                if let SqlValue::Text(c) = &campaign {
-                    del = del.bind(c.clone());
-                }
-                del.execute(&mut *tx).await.map_err(|e| at(line, &e))?;
-                for sku in layout.skus(&record) {
-                    skus.push(
-                        &mut tx,
-                        lookups,
-                        vec![campaign.clone(), SqlValue::Text(sku)],
-                        line,
-                    )
-                    .await
-                    .map_err(|e| located(&file_name, &e))?;
-                }
-                skus.flush(&mut tx, lookups)
-                    .await
-                    .map_err(|e| located(&file_name, &e))?;
+                let sku_list = layout.skus(&record);
+                let ctx = CampaignRow {
+                    tx: &mut tx,
+                    lookups,
+                    file_name: &file_name,
+                    line,
+                };
+                campaign_row(ctx, &mut writer, skus, row, sku_list).await?;
             }
         }
     }
@@ -135,6 +114,57 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
         table: spec.name,
         rows,
     })
+}
+
+/// Where one campaign row is being written.
+struct CampaignRow<'a, 'c> {
+    tx: &'a mut sqlx::Transaction<'c, sqlx::Any>,
+    lookups: &'a sqlx::AnyPool,
+    file_name: &'a str,
+    line: u64,
+}
+
+/// One campaign and its SKUs. The campaign row must exist before its SKUs, and re-importing
+/// a campaign replaces its SKU list rather than adding to it.
+async fn campaign_row(
+    cx: CampaignRow<'_, '_>,
+    writer: &mut BatchWriter,
+    skus: &mut BatchWriter,
+    row: Vec<SqlValue>,
+    sku_list: Vec<String>,
+) -> Result<()> {
+    let CampaignRow {
+        tx,
+        lookups,
+        file_name,
+        line,
+    } = cx;
+    let located = |e: &RowError| located(file_name, e);
+    let campaign = row[0].clone();
+    writer
+        .push(tx, lookups, row, line)
+        .await
+        .map_err(|e| located(&e))?;
+    writer.flush(tx, lookups).await.map_err(|e| located(&e))?;
+    let mut del = sqlx::query("DELETE FROM campaign_skus WHERE campaign = $1");
+    if let SqlValue::Text(c) = &campaign {
+        del = del.bind(c.clone());
+    }
+    del.execute(&mut **tx)
+        .await
+        .map_err(|e| anyhow!("{file_name}:{line}: {e}"))?;
+    for sku in sku_list {
+        skus.push(
+            tx,
+            lookups,
+            vec![campaign.clone(), SqlValue::Text(sku)],
+            line,
+        )
+        .await
+        .map_err(|e| located(&e))?;
+    }
+    skus.flush(tx, lookups).await.map_err(|e| located(&e))?;
+    Ok(())
 }
 
 /// The longest record an import reads: 1 MiB. A file with no line ends (or a quote that is
