@@ -236,7 +236,7 @@ async fn run(
         ..SendOptions::default()
     };
     let local_now = now.with_timezone(&shop.config.shop.timezone);
-    let s = send(
+    let sent = send(
         &shop.store,
         &shop.config,
         report,
@@ -245,7 +245,10 @@ async fn run(
         local_now,
         &opts,
     )
-    .await?;
+    .await;
+    // The next run is hours away: a connection kept until then would be stale.
+    transport.close().await;
+    let s = sent?;
     tracing::info!(
         report = %report.name,
         %date,

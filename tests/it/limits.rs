@@ -349,3 +349,26 @@ fn debug_logs_are_dawnposts_own() {
     );
     assert!(err.len() < 100_000, "{} bytes of logs", err.len());
 }
+
+/// Every command on PostgreSQL used to log sqlx's notice `relation "_sqlx_migrations"
+/// already exists, skipping` at INFO; dependencies now stay at warn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_commands_do_not_log_migration_notices() {
+    let Some(url) = crate::support::postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("small/config.toml"))
+        .unwrap()
+        .replace("sqlite://small.sqlite", &url);
+    let config = dir.path().join("shop.toml");
+    std::fs::write(&config, text).unwrap();
+    for _ in 0..2 {
+        let (s, _, err) = dawnpost(
+            &["--config", config.to_str().unwrap(), "recipients"],
+            &[("DAWNPOST_LOG", "info")],
+        );
+        assert!(s.success(), "{err}");
+        assert!(!err.contains("already exists"), "{err}");
+    }
+}
