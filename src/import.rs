@@ -70,6 +70,7 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
     let mut rows = 0u64;
     let at = |line: u64, e: &dyn std::fmt::Display| anyhow!("{file_name}:{line}: {e}");
     let mut last_line = 1;
+    let mut bad = BadRows::default();
     loop {
         record_start.store(reader.position().byte(), Ordering::Relaxed);
         let more = match reader.read_record(&mut record) {
@@ -82,8 +83,19 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
         }
         let line = record.position().map_or(0, |p| p.line());
         last_line = line;
-        let row = layout.parse(&record, tz).map_err(|e| at(line, &e))?;
+        let row = match layout.parse(&record, tz) {
+            Ok(row) => row,
+            Err(e) => {
+                bad.add(at(line, &e));
+                continue;
+            }
+        };
         rows += 1;
+        // Once a row is bad nothing will be committed: the rest are only checked, so one run
+        // tells every problem (up to a bound) at once.
+        if !bad.is_empty() {
+            continue;
+        }
         match &mut skus_writer {
             None => writer
                 .push(&mut tx, lookups, row, line)
@@ -101,6 +113,10 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
             }
         }
     }
+    if let Some(e) = bad.into_error() {
+        // The transaction is dropped unfinished: nothing of the file is written.
+        return Err(e);
+    }
     writer
         .flush(&mut tx, lookups)
         .await
@@ -114,6 +130,41 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
         table: spec.name,
         rows,
     })
+}
+
+/// The bad rows of a file: the first [`BadRows::SHOWN`] in full, then how many more.
+#[derive(Debug, Default)]
+struct BadRows {
+    shown: Vec<String>,
+    more: u64,
+}
+
+impl BadRows {
+    const SHOWN: usize = 20;
+
+    fn add(&mut self, e: anyhow::Error) {
+        if self.shown.len() < Self::SHOWN {
+            self.shown.push(format!("{e:#}"));
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.shown.is_empty()
+    }
+
+    fn into_error(self) -> Option<anyhow::Error> {
+        if self.shown.is_empty() {
+            return None;
+        }
+        let mut text = self.shown.join("\n");
+        if self.more > 0 {
+            text.push_str(&format!("\n… and {} more bad rows", self.more));
+        }
+        text.push_str("\nnothing was imported");
+        Some(anyhow!(text))
+    }
 }
 
 /// Where one campaign row is being written.
@@ -338,9 +389,7 @@ fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
             SqlValue::Text(lower)
         }
         ColType::Int { min } => {
-            let v: i64 = raw
-                .parse()
-                .map_err(|_| anyhow!("{raw:?} is not a whole number"))?;
+            let v = whole_number(raw)?;
             if v < min {
                 bail!("{v} is below the minimum {min}");
             }
@@ -368,6 +417,20 @@ fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
         ColType::Timestamp => SqlValue::Int(parse_timestamp(raw, tz)?),
         ColType::DayOf(_) => unreachable!("derived columns are not parsed"),
     })
+}
+
+/// A whole number, also as exports write them: `12.0` is 12, `12.5` is refused.
+fn whole_number(raw: &str) -> Result<i64> {
+    if let Ok(v) = raw.parse::<i64>() {
+        return Ok(v);
+    }
+    let not = || anyhow!("{:?} is not a whole number", excerpt(raw));
+    let f: f64 = raw.parse().map_err(|_| not())?;
+    if f.is_finite() && f.fract() == 0.0 && f.abs() <= table::MAX_NUMBER {
+        Ok(f as i64)
+    } else {
+        Err(not())
+    }
 }
 
 /// The years a date in the data or on the command line may fall in.

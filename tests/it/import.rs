@@ -13,6 +13,7 @@ both_backends!(
     bad_rows_name_line_and_column_and_write_nothing,
     failure_halfway_through_a_large_file_writes_nothing,
     campaign_reimport_replaces_its_skus,
+    twenty_five_bad_rows_are_told_in_one_run,
 );
 
 fn write(t: &TestStore, name: &str, text: &str) -> PathBuf {
@@ -249,4 +250,50 @@ async fn campaign_reimport_replaces_its_skus(b: Backend) {
         "{err}"
     );
     assert_eq!(t.fingerprint().await, before);
+}
+
+/// 25 bad rows among good ones: one run names the first 20 with their lines and columns, says
+/// "5 more", and writes nothing. Whole numbers written `12.0` are good; `12.5` is not.
+async fn twenty_five_bad_rows_are_told_in_one_run(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let before = t.fingerprint().await;
+    let mut csv = String::from("day,sku,on_hand,on_order\n");
+    // Lines 2..=51 alternate: a good row (on_hand written 7.0), then a bad one (12.5).
+    for i in 0..25 {
+        writeln!(csv, "2024-03-{:02},A,7.0,0", 2 + i).unwrap();
+        writeln!(csv, "2024-03-0{},B,12.5,0", 2 + i % 7).unwrap();
+    }
+    let p = write(&t, "inventory-bad.csv", &csv);
+    let e = format!("{:#}", import(&t, "inventory", &p).await.unwrap_err());
+    let told: Vec<&str> = e
+        .lines()
+        .filter(|l| l.contains("inventory-bad.csv:"))
+        .collect();
+    assert_eq!(told.len(), 20, "{e}");
+    // The bad rows are the odd lines 3, 5, ..., 41 for the first twenty.
+    for (k, l) in told.iter().enumerate() {
+        let line = 3 + 2 * k;
+        assert!(l.contains(&format!("inventory-bad.csv:{line}:")), "{l}");
+        assert!(l.contains("on_hand") && l.contains("12.5"), "{l}");
+    }
+    assert!(e.contains("… and 5 more bad rows"), "{e}");
+    assert!(e.contains("nothing was imported"), "{e}");
+    assert_eq!(t.fingerprint().await, before, "nothing was written");
+
+    // The good rows alone load, 7.0 as 7.
+    let good: String = csv
+        .lines()
+        .take(1)
+        .chain(csv.lines().skip(1).step_by(2))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let p = write(&t, "inventory-good.csv", &good);
+    assert_eq!(import(&t, "inventory", &p).await.unwrap(), 25);
+    let on_hand = t
+        .scalar("SELECT on_hand FROM inventory WHERE day = '2024-03-02' AND sku = 'A'")
+        .await
+        .unwrap();
+    assert_eq!(on_hand, 7.0);
 }
