@@ -86,7 +86,7 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
         let row = match layout.parse(&record, tz) {
             Ok(row) => row,
             Err(e) => {
-                bad.add(at(line, &e));
+                bad.add(&at(line, &e));
                 continue;
             }
         };
@@ -142,7 +142,7 @@ struct BadRows {
 impl BadRows {
     const SHOWN: usize = 20;
 
-    fn add(&mut self, e: anyhow::Error) {
+    fn add(&mut self, e: &anyhow::Error) {
         if self.shown.len() < Self::SHOWN {
             self.shown.push(format!("{e:#}"));
         } else {
