@@ -183,6 +183,18 @@ impl SmtpClient {
         body: &[u8],
     ) -> Result<(), (Phase, StepError)> {
         let mut params = Vec::new();
+        // An address beyond ASCII (an internationalised mailbox) needs SMTPUTF8 (RFC 6531).
+        let non_ascii = envelope
+            .from()
+            .into_iter()
+            .chain(envelope.to())
+            .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+        if non_ascii {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                return Err((Phase::Envelope, StepError::NoSmtpUtf8));
+            }
+            params.push(MailParameter::SmtpUtfEight);
+        }
         if !body.is_ascii() {
             if !conn.server_info().supports_feature(Extension::EightBitMime) {
                 return Err((Phase::Envelope, StepError::No8BitMime));
@@ -238,6 +250,7 @@ enum StepError {
     Deadline,
     NoStartTls,
     No8BitMime,
+    NoSmtpUtf8,
 }
 
 impl From<lettre::transport::smtp::Error> for StepError {
@@ -263,6 +276,11 @@ impl StepError {
             StepError::No8BitMime => {
                 return DeliveryError::Fatal(format!(
                     "{server} does not accept 8-bit content (8BITMIME)"
+                ));
+            }
+            StepError::NoSmtpUtf8 => {
+                return DeliveryError::Permanent(format!(
+                    "{server} does not accept addresses beyond ASCII (SMTPUTF8)"
                 ));
             }
             StepError::Deadline if phase == Phase::AwaitingReply => {

@@ -409,3 +409,37 @@ fn no_command_panics_on_a_config_that_check_accepts() {
         "the last two cases are fine and must be accepted"
     );
 }
+
+/// An address beyond ASCII needs SMTPUTF8: refused for that recipient alone where the server
+/// does not offer it (nothing sent), delivered where it does.
+#[test]
+fn an_address_beyond_ascii_needs_smtputf8() {
+    for (offer, code) in [(false, 1), (true, 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let args: &[&str] = if offer { &[] } else { &["--no-smtputf8"] };
+        let Some(server) = start(dir.path(), args) else {
+            return;
+        };
+        let config = shop(
+            dir.path(),
+            &smtp_table(server.port, 1.0, 1.0, "plaintext = true\n"),
+        );
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(&recipient(5), "jörg@faults.example");
+        std::fs::write(&config, text).unwrap();
+        let (c, out, err) = send(&config, &[]);
+        assert_eq!(c, Some(code), "SMTPUTF8 offered: {offer}: {out}\n{err}");
+        let rows = LedgerProbe::new(&dir.path().join("faults.sqlite")).rows(REPORT);
+        let jorg = status_of(&rows, "jörg@faults.example");
+        let (per, _) = delivered(&server.maildir);
+        if offer {
+            assert_eq!(jorg.1, "sent");
+            assert_eq!(per.values().sum::<usize>(), 5);
+        } else {
+            assert_eq!(jorg.1, "failed");
+            assert!(jorg.3.as_deref().unwrap().contains("SMTPUTF8"), "{jorg:?}");
+            assert_eq!(per.values().sum::<usize>(), 4);
+        }
+    }
+}

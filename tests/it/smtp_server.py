@@ -15,6 +15,8 @@ Faults:
   --drop-in-data N         close the connection, unanswered and unstored, at the DATA of
                            the Nth message (0-based)
   --silent                 accept connections and never say a word
+  --no-smtputf8            do not offer SMTPUTF8 (addresses beyond ASCII), which aiosmtpd
+                           offers by default
 Every reply to DATA is logged as "CODE recipient" in <maildir>/replies.log.
 Prints READY when it listens; runs until killed.
 """
@@ -45,6 +47,7 @@ p.add_argument("--rcpt-fail", action="append", default=[])
 p.add_argument("--data-fail", action="append", default=[])
 p.add_argument("--drop-in-data", type=int, default=-1)
 p.add_argument("--silent", action="store_true")
+p.add_argument("--no-smtputf8", action="store_true")
 a = p.parse_args()
 
 if a.silent:
@@ -164,6 +167,8 @@ if a.cert:
         kwargs.update(tls_context=ctx, require_starttls=True)
 if a.user:
     kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=bool(a.cert) and not a.implicit)
+if a.no_smtputf8:
+    kwargs.update(enable_SMTPUTF8=False)
 controller = Controller(Handler(), hostname="127.0.0.1", port=a.port, **kwargs)
 controller.start()
 print("READY", flush=True)
