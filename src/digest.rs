@@ -69,6 +69,9 @@ pub struct Digest {
     pub freshness: Vec<Freshness>,
     /// Sources whose data stops before the report date, as a sentence; empty when all are fresh.
     pub stale_note: String,
+    /// Sources with no data at all, or none in the two weeks before, as a quiet sentence for
+    /// the foot of the email; empty when every source has recent data.
+    pub absent_note: String,
     /// Metrics whose queries failed or timed out, as a sentence; empty when all answered.
     pub unavailable_note: String,
     pub headline: Vec<Tile>,
@@ -280,7 +283,7 @@ pub fn build(
         "Revenue {revenue_value} ({revenue_change} vs last {weekday}), {orders} orders, {alerts_phrase}. Marketing and operations, side by side."
     );
 
-    let (freshness, stale_note) = freshness(inputs, d);
+    let (freshness, stale_note, absent_note) = freshness(inputs, d);
     let unavailable_note = unavailable_note(config, inputs);
     let mut specs = charts(config, d, inputs, &f);
     if !kr_rows.is_empty() {
@@ -299,6 +302,7 @@ pub fn build(
         subject,
         freshness,
         stale_note,
+        absent_note,
         unavailable_note,
         headline,
         marketing,
@@ -406,15 +410,25 @@ fn subject(report: &MetricsReport, f: &Formatter) -> (Subject, String) {
     )
 }
 
-/// The last day of each source, and the banner sentence for those behind the report date.
-fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String) {
+/// A source with no row in this many days before the report date is not expected to have
+/// one: it is named in the footer, not in the "incomplete data" banner.
+const EXPECTED_WITHIN_DAYS: u64 = 14;
+
+/// The last day of each source that has data; the banner sentence for those that normally
+/// have data but stop before the report date; and the footer line for those that have none.
+fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, String) {
+    let recent = d - Days::new(EXPECTED_WITHIN_DAYS);
+    let name = |source: &str| source.replace('_', " ");
     let freshness: Vec<Freshness> = inputs
         .freshness
         .iter()
-        .map(|(source, last)| Freshness {
-            source: source.replace('_', " "),
-            last_day: last.map_or("no data".into(), |l| l.format("%-d %b %Y").to_string()),
-            stale: last.is_none_or(|l| l < d),
+        .filter_map(|(source, last)| {
+            let last = (*last)?;
+            Some(Freshness {
+                source: name(source),
+                last_day: last.format("%-d %b %Y").to_string(),
+                stale: last < d && last >= recent,
+            })
         })
         .collect();
     let stale: Vec<String> = freshness
@@ -431,7 +445,30 @@ fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String) {
             stale.join(", ")
         )
     };
-    (freshness, stale_note)
+    let never: Vec<String> = inputs
+        .freshness
+        .iter()
+        .filter(|(_, last)| last.is_none())
+        .map(|(s, _)| name(s))
+        .collect();
+    let old: Vec<String> = inputs
+        .freshness
+        .iter()
+        .filter(|(_, last)| last.is_some_and(|l| l < recent))
+        .map(|(s, _)| name(s))
+        .collect();
+    let mut absent = Vec::new();
+    if !never.is_empty() {
+        absent.push(format!("No data imported yet: {}.", never.join(", ")));
+    }
+    if !old.is_empty() {
+        absent.push(format!(
+            "No data in the {EXPECTED_WITHIN_DAYS} days before {}: {}.",
+            d.format("%-d %b"),
+            old.join(", ")
+        ));
+    }
+    (freshness, stale_note, absent.join(" "))
 }
 
 /// The most mentioned feedback themes, with one comment each.

@@ -25,7 +25,7 @@ pub struct DigestInputs {
     pub out_of_stock: Vec<(String, String)>,
     pub product_names: BTreeMap<String, String>,
     pub feedback: Vec<ThemeCount>,
-    /// Last day with data, per source table.
+    /// Last day with data on or before the report date, per source table.
     pub freshness: Vec<(&'static str, Option<NaiveDate>)>,
 }
 
@@ -68,7 +68,7 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
             out_of_stock: store.out_of_stock(d).await?,
             product_names: store.product_names().await?,
             feedback: store.feedback_themes(d).await?,
-            freshness: store.freshness().await?,
+            freshness: store.freshness_at(d).await?,
         })
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;

@@ -319,6 +319,31 @@ impl Store {
         Ok(n)
     }
 
+    /// The last day with data on or before `d` in each dated table: what a report for `d`
+    /// can know.
+    pub async fn freshness_at(
+        &self,
+        d: NaiveDate,
+    ) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
+        let mut out = Vec::new();
+        for table in DATED_TABLES {
+            let column = if table == "fulfilment" {
+                "ship_day"
+            } else {
+                "day"
+            };
+            let v: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT MAX({column}) FROM {table} WHERE {column} <= $1"
+            )))
+            .bind(d.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .with_context(|| format!("cannot read the last day of {table}"))?;
+            out.push((table, v.and_then(|s| s.parse().ok())));
+        }
+        Ok(out)
+    }
+
     /// The last day with data in each dated table: how fresh the report can be.
     pub async fn freshness(&self) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
         let mut out = Vec::new();

@@ -468,3 +468,47 @@ fn run_chromium(bin: &str, extra: &[&str], page: &Path) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A shop with orders only, and traffic that stopped the day before: the banner names
+/// traffic alone, once; the sources the shop never had are one quiet line at the foot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_banner_names_only_sources_that_stopped() {
+    let text = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap();
+    let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
+    let tz = t.config.shop.timezone;
+    for table in ["products", "orders", "order_lines"] {
+        let f = crate::support::fixture(&format!("small/{table}.csv"));
+        dawnpost::import::import_csv(&t.store, table, &f, tz)
+            .await
+            .unwrap();
+    }
+    let traffic = t.dir.path().join("traffic.csv");
+    std::fs::write(
+        &traffic,
+        "day,channel,sessions,product_views,add_to_carts,checkouts\n2024-02-29,email,50,20,5,2\n",
+    )
+    .unwrap();
+    dawnpost::import::import_csv(&t.store, "traffic", &traffic, tz)
+        .await
+        .unwrap();
+    // Stock counted once, a month before: not expected daily, so not "incomplete".
+    let stock = t.dir.path().join("inventory.csv");
+    std::fs::write(&stock, "day,sku,on_hand,on_order\n2024-02-01,A,5,0\n").unwrap();
+    dawnpost::import::import_csv(&t.store, "inventory", &stock, tz)
+        .await
+        .unwrap();
+    let c = composed(&t).await;
+    assert_eq!(
+        c.digest.stale_note,
+        "Incomplete data for 1 Mar: traffic (last: 29 Feb 2024)."
+    );
+    assert_eq!(
+        c.digest.absent_note,
+        "No data imported yet: ad spend, fulfilment, returns, capacity, feedback, daily values. \
+         No data in the 14 days before 1 Mar: inventory."
+    );
+    assert_eq!(c.rendered.html.matches("Incomplete data").count(), 1);
+    assert_eq!(c.rendered.text.matches("Incomplete data").count(), 1);
+    assert!(c.rendered.text.contains("No data imported yet: ad spend"));
+    assert!(c.rendered.html.contains("No data imported yet: ad spend"));
+}
