@@ -85,6 +85,8 @@ pub struct Digest {
     pub alerts: Vec<AlertView>,
     /// "2 alerts", "1 alert", "no alerts".
     pub alerts_phrase: String,
+    /// What an empty alerts section says: "fine" only for what there is data to check.
+    pub no_alerts_note: String,
     pub feedback: Vec<ThemeView>,
     pub charts: Vec<ChartView>,
     /// The same charts by id (revenue, orders_capacity, traffic, fulfilment, key_results).
@@ -314,6 +316,7 @@ pub fn build(
         objectives,
         alerts,
         alerts_phrase,
+        no_alerts_note: no_alerts_note(inputs, d),
         feedback: feedback(inputs),
         charts: specs.iter().map(|s| s.view.clone()).collect(),
         chart: specs
@@ -469,6 +472,30 @@ fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, St
         ));
     }
     (freshness, stale_note, absent.join(" "))
+}
+
+/// "No alerts: promoted stock and warehouse capacity are fine.", or what could not be
+/// checked: stock or capacity with no data in the two weeks before the report date.
+fn no_alerts_note(inputs: &DigestInputs, d: NaiveDate) -> String {
+    let recent = d - Days::new(EXPECTED_WITHIN_DAYS);
+    let has = |table: &str| {
+        inputs
+            .freshness
+            .iter()
+            .any(|(t, last)| *t == table && last.is_some_and(|l| l >= recent))
+    };
+    match (has("inventory"), has("capacity")) {
+        (true, true) => "No alerts: promoted stock and warehouse capacity are fine.".into(),
+        (true, false) => "No alerts: promoted stock is fine. Warehouse capacity is not checked: \
+                          there is no capacity data."
+            .into(),
+        (false, true) => "No alerts: warehouse capacity is fine. Promoted stock is not checked: \
+                          there is no stock data."
+            .into(),
+        (false, false) => "No alerts could be checked: there is no stock data and no capacity \
+                           data."
+            .into(),
+    }
 }
 
 /// The most mentioned feedback themes, with one comment each.

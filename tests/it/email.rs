@@ -511,4 +511,9 @@ async fn the_banner_names_only_sources_that_stopped() {
     assert_eq!(c.rendered.text.matches("Incomplete data").count(), 1);
     assert!(c.rendered.text.contains("No data imported yet: ad spend"));
     assert!(c.rendered.html.contains("No data imported yet: ad spend"));
+    // Neither stock (a month old) nor capacity can be called fine.
+    let none = "No alerts could be checked: there is no stock data and no capacity data.";
+    assert!(c.digest.alerts.is_empty());
+    assert!(c.rendered.text.contains(none) && c.rendered.html.contains(none));
+    assert!(!c.rendered.text.contains("are fine"));
 }
