@@ -673,7 +673,8 @@ fn top_returns(
         .filter_map(|(sku, s)| {
             let sku = sku.as_ref()?;
             let (num, den) = sums(s, &mtd);
-            (num > 0.0).then_some((num, den, sku))
+            let enough = den >= f64::from(config.email.return_rate_min_units);
+            (num > 0.0 && enough).then_some((num, den, sku))
         })
         .collect();
     rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(b.2)));

@@ -137,7 +137,13 @@ pub struct EmailSettings {
     /// Overrides for the embedded templates: any of digest.html.j2, digest.txt.j2,
     /// subject.txt.j2 found here is used instead.
     pub templates_dir: Option<PathBuf>,
+    /// A product's return rate is listed only with at least this many units sold in the
+    /// month to date: a rate over one or two sales says nothing.
+    pub return_rate_min_units: u32,
 }
+
+/// The default of `email.return_rate_min_units`.
+pub const RETURN_RATE_MIN_UNITS: u32 = 10;
 
 #[derive(Debug, Clone)]
 pub struct Shop {
@@ -382,6 +388,7 @@ struct RawEmail {
     from: Spanned<String>,
     preview_to: Option<Spanned<String>>,
     templates_dir: Option<PathBuf>,
+    return_rate_min_units: Option<u32>,
 }
 
 #[derive(Deserialize)]

@@ -412,6 +412,7 @@ pub(super) fn email(cx: &Cx<'_>, raw: Option<RawEmail>) -> Result<EmailSettings>
             from: me.clone(),
             preview_to: me,
             templates_dir: None,
+            return_rate_min_units: RETURN_RATE_MIN_UNITS,
         });
     };
     let from = cx.mailbox(e.from.get_ref(), e.from.span(), "email.from")?;
@@ -423,6 +424,7 @@ pub(super) fn email(cx: &Cx<'_>, raw: Option<RawEmail>) -> Result<EmailSettings>
         from,
         preview_to,
         templates_dir: e.templates_dir.map(|d| cx.base_dir.join(d)),
+        return_rate_min_units: e.return_rate_min_units.unwrap_or(RETURN_RATE_MIN_UNITS),
     })
 }
 

@@ -517,3 +517,40 @@ async fn the_banner_names_only_sources_that_stopped() {
     assert!(c.rendered.text.contains(none) && c.rendered.html.contains(none));
     assert!(!c.rendered.text.contains("are fine"));
 }
+
+/// A product's return rate is listed only from `email.return_rate_min_units` units sold in
+/// the month to date: at the boundary it is, one unit short it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_rates_need_enough_units_sold() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    // B's units sold on 1 Mar (the month to date), by independent SQL.
+    let sold = t
+        .scalar(
+            "SELECT SUM(l.quantity) FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
+             WHERE o.day = '2024-03-01' AND o.status <> 'cancelled' AND l.sku = 'B'",
+        )
+        .await
+        .unwrap() as u32;
+    assert!(sold > 0);
+    let base = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap();
+    for (min, listed) in [(sold, true), (sold + 1, false)] {
+        let text = base.replace(
+            "return_rate_min_units = 1",
+            &format!("return_rate_min_units = {min}"),
+        );
+        let mut t2 = TestStore::new(Backend::Sqlite, &text).await.unwrap();
+        t2 = t2.with_small_data().await;
+        let c = composed(&t2).await;
+        let skus: Vec<&str> = c
+            .digest
+            .top_returns
+            .iter()
+            .map(|r| r.sku.as_str())
+            .collect();
+        assert_eq!(
+            skus.contains(&"B"),
+            listed,
+            "min {min}, {sold} sold: {skus:?}"
+        );
+    }
+}
