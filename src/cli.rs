@@ -143,8 +143,15 @@ pub enum Command {
         date: Option<String>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
+        /// Every breakdown value in JSON, not only the largest 50 of each metric.
+        #[arg(long)]
+        all: bool,
     },
 }
+
+/// How many breakdown values (channels, SKUs) `metrics --format json` prints per metric
+/// without `--all`: a shop with 20,000 SKUs must not print them all by default.
+pub const JSON_BREAKDOWN_LIMIT: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -515,13 +522,19 @@ async fn dispatch_one(
         | Command::Status => {
             unreachable!("dispatched across shops")
         }
-        Command::Metrics { date, format } => {
+        Command::Metrics { date, format, all } => {
             refresh_demo(config, store, yesterday).await?;
             let date = match date {
                 Some(s) => parse_day(&s).context("--date")?,
                 None => yesterday,
             };
-            let report = report::build(store, config, date).await?;
+            let mut report = report::build(store, config, date).await?;
+            if !all {
+                // Ranked largest first (month to date), so the cut keeps the biggest.
+                for m in &mut report.metrics {
+                    m.breakdown.truncate(JSON_BREAKDOWN_LIMIT);
+                }
+            }
             let mut out = std::io::stdout().lock();
             match format {
                 OutputFormat::Json => {

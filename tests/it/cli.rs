@@ -343,3 +343,65 @@ fn schedule_status_and_json_logs() {
         assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
     }
 }
+
+/// `metrics --format json` prints the largest 50 values of a breakdown; `--all` prints all.
+#[test]
+fn json_breakdowns_are_cut_at_fifty_unless_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::copy(fixture("small/config.toml"), &config).unwrap();
+    let cfg = config.to_str().unwrap();
+    crate::support::import_small_cli(cfg);
+    // 60 channels on 1 Mar, channel k with k sessions.
+    let mut csv = String::from("day,channel,sessions,product_views,add_to_carts,checkouts\n");
+    for k in 1..=60 {
+        csv.push_str(&format!("2024-03-01,ch{k:02},{k},0,0,0\n"));
+    }
+    let traffic = dir.path().join("traffic.csv");
+    std::fs::write(&traffic, csv).unwrap();
+    let (s, _, err) = dawnpost(
+        &[
+            "--config",
+            cfg,
+            "import",
+            "traffic",
+            traffic.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(s.success(), "{err}");
+    let channels = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "--config",
+            cfg,
+            "metrics",
+            "--date",
+            "2024-03-01",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let (s, out, err) = dawnpost(&args, &[]);
+        assert!(s.success(), "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let m = v["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["key"] == "sessions_by_channel")
+            .unwrap()
+            .clone();
+        m["breakdown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["value"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let top = channels(&[]);
+    assert_eq!(top.len(), 50);
+    // The largest first: ch60 down to ch11; the ten smallest are cut.
+    assert_eq!(top[0], "ch60");
+    assert_eq!(top[49], "ch11");
+    assert_eq!(channels(&["--all"]).len(), 60);
+}
