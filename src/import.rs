@@ -413,7 +413,7 @@ fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
             }
             SqlValue::Float(v)
         }
-        ColType::Day => SqlValue::Text(parse_day(raw)?.to_string()),
+        ColType::Day => SqlValue::Text(parse_day_or_moment(raw, tz)?.to_string()),
         ColType::Timestamp => SqlValue::Int(parse_timestamp(raw, tz)?),
         ColType::DayOf(_) => unreachable!("derived columns are not parsed"),
     })
@@ -431,6 +431,22 @@ fn whole_number(raw: &str) -> Result<i64> {
     } else {
         Err(not())
     }
+}
+
+/// A day as `YYYY-MM-DD`, or as a timestamp (as some exports write days), taken as its
+/// local day in the store zone.
+fn parse_day_or_moment(raw: &str, tz: Tz) -> Result<NaiveDate> {
+    if raw.len() == 10 {
+        return parse_day(raw);
+    }
+    parse_timestamp(raw, tz)
+        .map(|t| local_day(t, tz))
+        .map_err(|_| {
+            anyhow!(
+                "{:?} is not a date (YYYY-MM-DD) or a timestamp",
+                excerpt(raw)
+            )
+        })
 }
 
 /// The years a date in the data or on the command line may fall in.

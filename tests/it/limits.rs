@@ -372,3 +372,32 @@ async fn postgres_commands_do_not_log_migration_notices() {
         assert!(!err.contains("already exists"), "{err}");
     }
 }
+
+/// A day written as a timestamp counts for its local day in the shop's zone (New York): 03:30
+/// UTC on 2 Mar is still 1 Mar there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_written_as_timestamps_are_local_days() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let p = t.dir.path().join("returns.csv");
+    std::fs::write(
+        &p,
+        "order_id,sku,day,quantity,reason\nO01,A,2024-03-02T03:30:00Z,1,late\nO02,B,2024-03-02 09:00,1,size\n",
+    )
+    .unwrap();
+    dawnpost::import::import_csv(&t.store, "returns", &p, t.config.shop.timezone)
+        .await
+        .unwrap();
+    let day = |o: &'static str| {
+        let t = &t;
+        async move {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+                "SELECT day FROM returns WHERE order_id = '{o}'"
+            )))
+            .fetch_one(t.store.pool())
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(day("O01").await, "2024-03-01");
+    assert_eq!(day("O02").await, "2024-03-02");
+}
