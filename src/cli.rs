@@ -484,11 +484,12 @@ async fn dispatch_one(
             let s = import_csv(store, &table, &file, config.shop.timezone).await?;
             let secs = started.elapsed().as_secs_f64();
             println!(
-                "imported {} rows into {} from {} in {secs:.2} s ({:.0} rows/s)",
+                "imported {} rows into {} from {} in {secs:.2} s ({:.0} rows/s); rollups rebuilt for {} days",
                 s.rows,
                 s.table,
                 file.display(),
-                s.rows as f64 / secs.max(1e-9)
+                s.rows as f64 / secs.max(1e-9),
+                s.rebuilt_days
             );
             Ok(())
         }

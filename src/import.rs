@@ -20,6 +20,8 @@ pub struct ImportSummary {
     pub table: &'static str,
     /// Data rows read from the file.
     pub rows: u64,
+    /// Days whose rollups were rebuilt: only days with a row that changed.
+    pub rebuilt_days: usize,
 }
 
 /// Imports `path` into `table`. On any error nothing is written.
@@ -122,13 +124,14 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
         .await
         .map_err(|e| located(&file_name, &e))?;
     // Part of the import's transaction: the import commits with its rollups up to date.
-    crate::rollup::refresh(&mut tx, store.backend()).await?;
+    let rebuilt_days = crate::rollup::refresh(&mut tx, store.backend()).await?;
     tx.commit()
         .await
         .with_context(|| format!("{file_name}: cannot commit the import"))?;
     Ok(ImportSummary {
         table: spec.name,
         rows,
+        rebuilt_days,
     })
 }
 

@@ -566,7 +566,19 @@ fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool) -> String {
     if updates.is_empty() {
         sql.push_str("DO NOTHING");
     } else {
-        let _ = write!(sql, "DO UPDATE SET {}", updates.join(", "));
+        // A row whose values are all the same is not written at all, so it fires no trigger
+        // and marks no day for a rollup rebuild: re-importing an unchanged export is cheap.
+        let changed: Vec<String> = cols
+            .iter()
+            .filter(|c| !spec.key.contains(c))
+            .map(|c| format!("{t}.{c} IS DISTINCT FROM excluded.{c}", t = spec.name))
+            .collect();
+        let _ = write!(
+            sql,
+            "DO UPDATE SET {} WHERE {}",
+            updates.join(", "),
+            changed.join(" OR ")
+        );
     }
     sql
 }
@@ -585,7 +597,8 @@ mod tests {
         assert_eq!(
             sql,
             "INSERT INTO capacity (day, orders) VALUES ($1, $2), ($3, $4) \
-             ON CONFLICT (day) DO UPDATE SET orders = excluded.orders"
+             ON CONFLICT (day) DO UPDATE SET orders = excluded.orders \
+             WHERE capacity.orders IS DISTINCT FROM excluded.orders"
         );
         assert!(upsert_sql(&CAMPAIGN_SKUS, 1, false).ends_with("DO NOTHING"));
     }

@@ -14,6 +14,7 @@ both_backends!(
     failure_halfway_through_a_large_file_writes_nothing,
     campaign_reimport_replaces_its_skus,
     twenty_five_bad_rows_are_told_in_one_run,
+    an_unchanged_reimport_rebuilds_no_day,
 );
 
 fn write(t: &TestStore, name: &str, text: &str) -> PathBuf {
@@ -296,4 +297,49 @@ async fn twenty_five_bad_rows_are_told_in_one_run(b: Backend) {
         .await
         .unwrap();
     assert_eq!(on_hand, 7.0);
+}
+
+/// Re-importing an unchanged export writes no row, so no day's rollups are rebuilt; one
+/// changed line rebuilds its order's day alone.
+async fn an_unchanged_reimport_rebuilds_no_day(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let tz = t.config.shop.timezone;
+    for table in ["products", "orders", "order_lines", "traffic"] {
+        let f = fixture(&format!("small/{table}.csv"));
+        let s = import_csv(&t.store, table, &f, tz).await.unwrap();
+        assert_eq!(
+            s.rebuilt_days, 0,
+            "{table}: nothing changed, nothing rebuilt"
+        );
+    }
+    let before = t.fingerprint().await;
+    // O01 (placed on 1 Mar, by independent SQL) now has 3 units of A, not 2.
+    let day: String = sqlx::query_scalar("SELECT day FROM orders WHERE order_id = 'O01'")
+        .fetch_one(t.store.pool())
+        .await
+        .unwrap();
+    let p = write(
+        &t,
+        "line.csv",
+        "order_id,sku,quantity,unit_price\nO01,A,3,10.00\n",
+    );
+    let s = import_csv(&t.store, "order_lines", &p, tz).await.unwrap();
+    assert_eq!(s.rebuilt_days, 1);
+    assert_ne!(t.fingerprint().await, before);
+    let units = t
+        .scalar(&format!(
+            "SELECT SUM(units) FROM sales_daily WHERE day = '{day}' AND sku = 'A'"
+        ))
+        .await
+        .unwrap();
+    let expected = t
+        .scalar(&format!(
+            "SELECT SUM(l.quantity) FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
+             WHERE o.day = '{day}' AND l.sku = 'A' AND o.status <> 'cancelled'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(units, expected);
 }
