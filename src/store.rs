@@ -325,27 +325,18 @@ impl Store {
         &self,
         d: NaiveDate,
     ) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
-        let mut out = Vec::new();
-        for table in DATED_TABLES {
-            let column = if table == "fulfilment" {
-                "ship_day"
-            } else {
-                "day"
-            };
-            let v: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT MAX({column}) FROM {table} WHERE {column} <= $1"
-            )))
-            .bind(d.to_string())
-            .fetch_one(&self.pool)
-            .await
-            .with_context(|| format!("cannot read the last day of {table}"))?;
-            out.push((table, v.and_then(|s| s.parse().ok())));
-        }
-        Ok(out)
+        self.last_days(Some(d)).await
     }
 
     /// The last day with data in each dated table: how fresh the report can be.
     pub async fn freshness(&self) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
+        self.last_days(None).await
+    }
+
+    async fn last_days(
+        &self,
+        up_to: Option<NaiveDate>,
+    ) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
         let mut out = Vec::new();
         for table in DATED_TABLES {
             // Shipments are dated by the day they left.
@@ -354,11 +345,15 @@ impl Store {
             } else {
                 "day"
             };
-            let v: Option<String> =
-                sqlx::query_scalar(AssertSqlSafe(format!("SELECT MAX({column}) FROM {table}")))
-                    .fetch_one(&self.pool)
-                    .await
-                    .with_context(|| format!("cannot read the last day of {table}"))?;
+            // Without a bound, every day qualifies: no day sorts after this text.
+            let bound = up_to.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
+            let v: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT MAX({column}) FROM {table} WHERE {column} <= $1"
+            )))
+            .bind(bound)
+            .fetch_one(&self.pool)
+            .await
+            .with_context(|| format!("cannot read the last day of {table}"))?;
             out.push((table, v.and_then(|s| s.parse().ok())));
         }
         Ok(out)

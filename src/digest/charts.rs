@@ -1,0 +1,379 @@
+//! The digest's charts: one chart spec per chart, with alt text that states its numbers,
+//! built from the fetched series; and drawing them to PNG.
+
+use super::*;
+
+pub(super) fn kr_chart(rows: &[KrChartRow]) -> ChartSpec {
+    let alt_rows: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {} ({} of the way, {}% expected by now, {}; target {})",
+                r.label,
+                r.current,
+                r.progress
+                    .map_or("n/a".into(), |p| format!("{:.0}%", p * 100.0)),
+                (r.expected * 100.0).round(),
+                r.status.label().to_lowercase(),
+                r.target
+            )
+        })
+        .collect();
+    let kind = ChartKind::Progress(ProgressChart {
+        rows: rows
+            .iter()
+            .map(|r| ProgressRow {
+                label: r.label.clone(),
+                progress: r.progress,
+                expected: r.expected,
+                color: match status_tone(r.status) {
+                    "good" => palette::GOOD,
+                    "warn" => palette::WARN,
+                    "bad" => palette::BAD,
+                    _ => palette::NEUTRAL,
+                },
+            })
+            .collect(),
+    });
+    let (width, height) = kind.size();
+    ChartSpec {
+        view: ChartView {
+            id: "key_results".into(),
+            title: "Key results: progress against expected pace".into(),
+            src: "cid:key-results.png".into(),
+            file_name: "key-results.png".into(),
+            alt: format!(
+                "Key results, progress against the pace expected by now (tick). {}.",
+                alt_rows.join("; ")
+            ),
+            width,
+            height,
+        },
+        kind,
+    }
+}
+
+/// Values of one series for each chart day; None where there is no data.
+fn daily(
+    series: Option<&Series>,
+    days: &[NaiveDate],
+    value: impl Fn(f64, f64) -> Option<f64>,
+) -> Vec<Option<f64>> {
+    days.iter()
+        .map(|d| {
+            series
+                .and_then(|s| s.days.get(d))
+                .and_then(|r| value(r.num, r.den))
+                // An infinity or NaN from a metric's SQL is a gap, in the chart and its text.
+                .filter(|v| v.is_finite())
+        })
+        .collect()
+}
+
+fn ratio(num: f64, den: f64) -> Option<f64> {
+    (den != 0.0).then(|| num / den)
+}
+
+/// What every 30-day chart shares.
+struct ChartCtx<'a> {
+    days: Vec<NaiveDate>,
+    /// Each of `days` a week earlier.
+    week_before: Vec<NaiveDate>,
+    /// "1 Feb to 1 Mar".
+    range_label: String,
+    inputs: &'a DigestInputs,
+    f: &'a Formatter,
+    money: AxisUnit,
+}
+
+impl ChartCtx<'_> {
+    /// A metric's rows as a whole (not per breakdown value).
+    fn get(&self, key: &str) -> Option<&Series> {
+        self.inputs.fetched.get(key).and_then(|m| m.get(&None))
+    }
+}
+
+pub(super) fn charts(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    f: &Formatter,
+) -> Vec<ChartSpec> {
+    let days: Vec<NaiveDate> = (0..CHART_DAYS).rev().map(|i| d - Days::new(i)).collect();
+    let cx = ChartCtx {
+        week_before: days.iter().map(|x| *x - Days::new(7)).collect(),
+        range_label: format!("{} to {}", days[0].format("%-d %b"), d.format("%-d %b")),
+        days,
+        inputs,
+        f,
+        money: AxisUnit::Money(config.shop.currency_symbol.clone()),
+    };
+    vec![
+        revenue_chart(&cx),
+        orders_chart(&cx),
+        traffic_chart(&cx),
+        fulfilment_chart(&cx),
+    ]
+}
+
+fn spec(id: &str, title: String, alt: String, kind: ChartKind) -> ChartSpec {
+    let (width, height) = kind.size();
+    ChartSpec {
+        view: ChartView {
+            id: id.into(),
+            title,
+            src: format!("cid:{}.png", id.replace('_', "-")),
+            file_name: format!("{}.png", id.replace('_', "-")),
+            alt,
+            width,
+            height,
+        },
+        kind,
+    }
+}
+
+/// Net revenue per day, with the same weekday a week earlier.
+fn revenue_chart(cx: &ChartCtx<'_>) -> ChartSpec {
+    let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
+    let get = |key: &str| cx.get(key);
+    let revenue = daily(get("net_revenue"), days, |n, _| Some(n));
+    let revenue_prev = daily(get("net_revenue"), &cx.week_before, |n, _| Some(n));
+    let alt = format!(
+        "Net revenue per day, {range_label}: {}. Yesterday {} against {} on the same day a week earlier; 30-day total {}.",
+        extremes(&revenue, days, |v| f.amount(Unit::Money, v)),
+        last(&revenue, |v| f.amount(Unit::Money, v)),
+        last(&revenue_prev, |v| f.amount(Unit::Money, v)),
+        f.amount(Unit::Money, revenue.iter().flatten().sum())
+    );
+    spec(
+        "revenue",
+        "Net revenue, last 30 days (dashed: the week before)".to_string(),
+        alt,
+        ChartKind::Time(TimeChart {
+            days: days.clone(),
+            primary: Axis {
+                lines: vec![
+                    Line {
+                        label: "A week earlier".into(),
+                        color: palette::COMPARE,
+                        style: LineStyle::Dashed,
+                        values: revenue_prev,
+                    },
+                    Line {
+                        label: "Net revenue".into(),
+                        color: palette::PRIMARY,
+                        style: LineStyle::Solid,
+                        values: revenue,
+                    },
+                ],
+                unit: cx.money.clone(),
+            },
+            secondary: None,
+        }),
+    )
+}
+
+/// Orders per day against warehouse capacity.
+fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
+    let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
+    let get = |key: &str| cx.get(key);
+    let cap = get("capacity_utilisation");
+    let orders = daily(get("orders"), days, |n, _| Some(n));
+    let capacity = daily(cap, days, |_, den| (den > 0.0).then_some(den));
+    let busiest = days
+        .iter()
+        .zip(orders.iter().zip(&capacity))
+        .filter_map(|(day, (o, c))| Some((*day, (*o)?, (*c)?)))
+        .max_by(|a, b| (a.1 / a.2).total_cmp(&(b.1 / b.2)));
+    let alt = format!(
+        "Orders per day against warehouse capacity, {range_label}: {}. Yesterday {} orders, capacity {}.{}",
+        extremes(&orders, days, |v| f.amount(Unit::Count, v)),
+        last(&orders, |v| f.amount(Unit::Count, v)),
+        last(&capacity, |v| f.amount(Unit::Count, v)),
+        busiest.map_or(String::new(), |(day, o, c)| format!(
+            " Busiest: {} with {} orders, {} of capacity.",
+            day.format("%-d %b"),
+            f.amount(Unit::Count, o),
+            f.amount(Unit::Percent, o / c)
+        ))
+    );
+    spec(
+        "orders_capacity",
+        "Orders against warehouse capacity, last 30 days".into(),
+        alt,
+        ChartKind::Time(TimeChart {
+            days: days.clone(),
+            primary: Axis {
+                lines: vec![
+                    Line {
+                        label: "Orders".into(),
+                        color: palette::SERIES_LIGHT,
+                        style: LineStyle::Bars,
+                        values: orders,
+                    },
+                    Line {
+                        label: "Capacity".into(),
+                        color: palette::BAD,
+                        style: LineStyle::Dashed,
+                        values: capacity,
+                    },
+                ],
+                unit: AxisUnit::Count,
+            },
+            secondary: None,
+        }),
+    )
+}
+
+/// Sessions per day by channel (the largest few), and conversion.
+fn traffic_chart(cx: &ChartCtx<'_>) -> ChartSpec {
+    let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
+    let get = |key: &str| cx.get(key);
+    let by_channel = cx.inputs.fetched.get("sessions_by_channel");
+    let mut channel_lines: Vec<(f64, Line)> = by_channel
+        .map(|m| {
+            m.iter()
+                .filter_map(|(dim, s)| {
+                    let dim = dim.as_ref()?;
+                    let values = daily(Some(s), days, |n, _| Some(n));
+                    let total: f64 = values.iter().flatten().sum();
+                    Some((
+                        total,
+                        Line {
+                            label: cap(&dim.replace('_', " "), text::LABEL),
+                            color: palette::PRIMARY,
+                            style: LineStyle::Area,
+                            values,
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    channel_lines.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.label.cmp(&b.1.label)));
+    // A stack of more bands than this reads as noise, and each adds to the alt text.
+    let channel_lines: Vec<Line> = channel_lines
+        .into_iter()
+        .take(palette::SERIES.len())
+        .enumerate()
+        .map(|(i, (_, mut l))| {
+            l.color = palette::SERIES[i % palette::SERIES.len()];
+            l
+        })
+        .collect();
+    let conversion = daily(get("conversion_rate"), days, ratio);
+    let alt = format!(
+        "Sessions per day by channel, {range_label}. Yesterday: {}. Conversion rate (right axis): {}, yesterday {}.",
+        channel_lines
+            .iter()
+            .map(|l| format!(
+                "{} {}",
+                l.label,
+                last(&l.values, |v| f.amount(Unit::Count, v))
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
+        extremes(&conversion, days, |v| f.amount(Unit::Percent, v)),
+        last(&conversion, |v| f.amount(Unit::Percent, v)),
+    );
+    spec(
+        "traffic",
+        "Sessions by channel and conversion rate, last 30 days".into(),
+        alt,
+        ChartKind::Time(TimeChart {
+            days: days.clone(),
+            primary: Axis {
+                lines: channel_lines,
+                unit: AxisUnit::Count,
+            },
+            secondary: Some(Axis {
+                lines: vec![Line {
+                    label: "Conversion".into(),
+                    color: palette::TEXT_LIKE,
+                    style: LineStyle::Dashed,
+                    values: conversion,
+                }],
+                unit: AxisUnit::Percent,
+            }),
+        }),
+    )
+}
+
+/// Hours from order to shipment, and on-time delivery.
+fn fulfilment_chart(cx: &ChartCtx<'_>) -> ChartSpec {
+    let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
+    let get = |key: &str| cx.get(key);
+    let hours = daily(get("fulfilment_hours"), days, ratio);
+    let on_time = daily(get("on_time_delivery"), days, ratio);
+    let alt = format!(
+        "Hours from order to shipment, {range_label}: {}; yesterday {}. On-time delivery (right axis): {}; yesterday {}.",
+        extremes(&hours, days, |v| f.amount(Unit::Hours, v)),
+        last(&hours, |v| f.amount(Unit::Hours, v)),
+        extremes(&on_time, days, |v| f.amount(Unit::Percent, v)),
+        last(&on_time, |v| f.amount(Unit::Percent, v)),
+    );
+    spec(
+        "fulfilment",
+        "Time to ship and on-time delivery, last 30 days".into(),
+        alt,
+        ChartKind::Time(TimeChart {
+            days: days.clone(),
+            primary: Axis {
+                lines: vec![Line {
+                    label: "Hours to ship".into(),
+                    color: palette::SERIES_LIGHT,
+                    style: LineStyle::Bars,
+                    values: hours,
+                }],
+                unit: AxisUnit::Hours,
+            },
+            secondary: Some(Axis {
+                lines: vec![Line {
+                    label: "On-time delivery".into(),
+                    color: palette::TEXT_LIKE,
+                    style: LineStyle::Solid,
+                    values: on_time,
+                }],
+                unit: AxisUnit::Percent,
+            }),
+        }),
+    )
+}
+
+/// The last (yesterday's) value of a chart series, formatted, or "no data".
+fn last(values: &[Option<f64>], fmt: impl Fn(f64) -> String) -> String {
+    values
+        .last()
+        .copied()
+        .flatten()
+        .map_or("no data".into(), fmt)
+}
+
+/// "lowest X on D, highest Y on D".
+fn extremes(values: &[Option<f64>], days: &[NaiveDate], fmt: impl Fn(f64) -> String) -> String {
+    let known: Vec<(NaiveDate, f64)> = days
+        .iter()
+        .zip(values)
+        .filter_map(|(d, v)| Some((*d, (*v)?)))
+        .collect();
+    let lo = known.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+    let hi = known.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => format!(
+            "lowest {} on {}, highest {} on {}",
+            fmt(lo.1),
+            lo.0.format("%-d %b"),
+            fmt(hi.1),
+            hi.0.format("%-d %b")
+        ),
+        _ => "no data".into(),
+    }
+}
+
+/// Draws every chart of a digest: (view, PNG bytes).
+pub fn draw_charts(specs: &[ChartSpec]) -> anyhow::Result<Vec<(ChartView, Vec<u8>)>> {
+    specs
+        .iter()
+        .map(|s| Ok((s.view.clone(), chart::render_png(&s.kind)?)))
+        .collect()
+}
