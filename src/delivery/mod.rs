@@ -288,12 +288,12 @@ pub async fn send(
         .buffer_unordered(transport.connections())
         .collect()
         .await;
-    let fatal = tally(&mut summary, outcomes)?;
+    let (fatal, never_tried) = tally(&mut summary, outcomes)?;
     if let Some(e) = fatal {
         // Nobody else can be served this way: those never tried are recorded as failed with
         // the reason, so the ledger and `status` count every recipient.
         if job.record {
-            job.record_not_attempted(&summary.failed, &e).await?;
+            job.record_not_attempted(&never_tried, &e).await?;
         }
         anyhow::bail!("{e}");
     }
@@ -335,11 +335,11 @@ async fn targets(
 }
 
 /// Adds each recipient's outcome to the summary; returns the fatal error, if one stopped
-/// the send.
+/// the send, and the recipients never tried.
 fn tally(
     summary: &mut SendSummary,
     outcomes: Vec<(String, Result<Outcome>)>,
-) -> Result<Option<String>> {
+) -> Result<(Option<String>, Vec<String>)> {
     let mut fatal = None;
     let mut never_tried = Vec::new();
     for (k, outcome) in outcomes {
@@ -361,15 +361,15 @@ fn tally(
     match &fatal {
         Some(e) => summary.failed.extend(
             never_tried
-                .into_iter()
-                .map(|k| (k, format!("not attempted: {e}"))),
+                .iter()
+                .map(|k| (k.clone(), format!("not attempted: {e}"))),
         ),
         None => summary.not_tried = never_tried.len(),
     }
     summary.sent.sort();
     summary.failed.sort();
     summary.unknown.sort();
-    Ok(fatal)
+    Ok((fatal, never_tried))
 }
 
 /// What happened to one recipient.
@@ -492,18 +492,13 @@ impl Job<'_> {
 
     /// Records the recipients a fatal failure kept from being tried, where the ledger has
     /// nothing better to say about them.
-    async fn record_not_attempted(&self, failed: &[(String, String)], fatal: &str) -> Result<()> {
+    async fn record_not_attempted(&self, never_tried: &[String], fatal: &str) -> Result<()> {
         let stamp = self.head.now.timestamp();
-        for (k, e) in failed {
-            if e.starts_with("not attempted") {
-                self.store
-                    .record_not_attempted(
-                        &self.ledger_key(k),
-                        &format!("not attempted: {fatal}"),
-                        stamp,
-                    )
-                    .await?;
-            }
+        let why = format!("not attempted: {fatal}");
+        for k in never_tried {
+            self.store
+                .record_not_attempted(&self.ledger_key(k), &why, stamp)
+                .await?;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::smtp::{PASSWORD, certificates, credentials, messages, start, to};
+use crate::smtp::{PASSWORD, certificates, credentials, messages, start, tls_args, to};
 use crate::support::{LedgerProbe, LedgerRow, dawnpost, fixture, import_small_cli};
 
 const REPORT: &str = "morning";
@@ -52,18 +52,11 @@ fn smtp_table(port: u16, timeout: f64, retry_for: f64, extra: &str) -> String {
 /// STARTTLS and AUTH, as the probe's server had them.
 fn tls_and_auth(dir: &Path) -> (Vec<String>, String) {
     let (ca, cert, key) = certificates(dir);
-    let args = [
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--user",
-        "dawnpost",
-        "--password",
-        PASSWORD,
-    ];
-    let extra = credentials(dir, &ca);
-    (args.iter().map(|s| s.to_string()).collect(), extra)
+    let args = tls_args(&cert, &key)
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    (args, credentials(dir, &ca))
 }
 
 fn send(config: &Path, more: &[&str]) -> (Option<i32>, String, String) {

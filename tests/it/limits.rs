@@ -127,7 +127,10 @@ fn sigterm_stops_serve_while_a_query_runs() {
     import_small_cli(config.to_str().unwrap());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dawnpost"))
         .args(["--config", config.to_str().unwrap(), "serve"])
-        .env("DAWNPOST_LOG", "debug")
+        .env("DAWNPOST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .arg("--log-format")
+        .arg("json")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -151,6 +154,17 @@ fn sigterm_stops_serve_while_a_query_runs() {
     };
     assert_eq!(status.code(), Some(0));
     assert!(!dir.path().join("outbox").exists(), "nothing was sent");
+    // The signal came during the run: its one log line shows it began before the signal
+    // (it lasted about as long as the wait) and sent nobody.
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    let run: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "run")
+        .unwrap_or_else(|| panic!("no run line: {log}"));
+    assert_eq!(run["sent"], 0);
+    assert!(run["duration_ms"].as_u64().unwrap() >= 2_000, "{run}");
 }
 
 const TRAFFIC: &str = "day,channel,sessions,product_views,add_to_carts,checkouts\n";

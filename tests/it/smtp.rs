@@ -249,19 +249,7 @@ pub(crate) fn credentials_with(dir: &Path, ca: &Path, password: &str) -> String 
 async fn starttls_and_auth_to_three_teams_with_an_overlapping_member() {
     let certs = tempfile::tempdir().unwrap();
     let (ca, cert, key) = certificates(certs.path());
-    let Some(server) = start(
-        certs.path(),
-        &[
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--user",
-            "dawnpost",
-            "--password",
-            PASSWORD,
-        ],
-    ) else {
+    let Some(server) = start(certs.path(), &tls_args(&cert, &key)) else {
         return;
     };
     let t = shop(server.port, &credentials(certs.path(), &ca)).await;
@@ -408,7 +396,8 @@ fn the_smtp_password_never_appears_in_output() {
     );
 }
 
-fn tls_args<'a>(cert: &'a Path, key: &'a Path) -> Vec<&'a str> {
+/// The server's arguments for STARTTLS with `cert`/`key` and AUTH as dawnpost/[`PASSWORD`].
+pub(crate) fn tls_args<'a>(cert: &'a Path, key: &'a Path) -> Vec<&'a str> {
     vec![
         "--cert",
         cert.to_str().unwrap(),
