@@ -21,6 +21,10 @@ pub struct AlertSettings {
     /// Share of capacity above which order volume raises an alert.
     #[serde(default = "default_capacity")]
     pub capacity_threshold: f64,
+    /// The lead time of a product whose own is unknown; without it such a product gets no
+    /// stock alert, and the email says so.
+    #[serde(default)]
+    pub default_lead_time_days: Option<u32>,
 }
 
 fn default_min_cover() -> f64 {
@@ -39,6 +43,7 @@ impl Default for AlertSettings {
             min_days_of_cover: default_min_cover(),
             lookahead_days: default_lookahead(),
             capacity_threshold: default_capacity(),
+            default_lead_time_days: None,
         }
     }
 }
@@ -61,7 +66,8 @@ pub struct Promotion {
 pub struct StockPosition {
     pub sku: String,
     pub name: String,
-    pub lead_time_days: i64,
+    /// None where the product has none (then `[alerts] default_lead_time_days` applies).
+    pub lead_time_days: Option<i64>,
     /// Latest snapshot on or before the report date; None without any snapshot.
     pub on_hand: Option<i64>,
     /// Units sold over the [`COVER_WINDOW_DAYS`] days ending on the report date.
@@ -135,9 +141,12 @@ pub fn stock_alerts(
                 continue;
             }
             let cover = pos.days_of_cover();
+            let lead = pos
+                .lead_time_days
+                .or(s.default_lead_time_days.map(i64::from));
             let (kind, severity) = match (pos.on_hand, cover) {
                 (Some(n), _) if n <= 0 => (AlertKind::OutOfStock, Severity::Critical),
-                (_, Some(c)) if c < pos.lead_time_days as f64 => {
+                (_, Some(c)) if lead.is_some_and(|l| c < l as f64) => {
                     (AlertKind::LowCover, Severity::Critical)
                 }
                 (_, Some(c)) if c < s.min_days_of_cover => (AlertKind::LowCover, Severity::Warning),
@@ -154,7 +163,7 @@ pub fn stock_alerts(
                 campaign_running: p.start <= d,
                 on_hand: pos.on_hand,
                 days_of_cover: cover,
-                lead_time_days: Some(pos.lead_time_days),
+                lead_time_days: lead,
                 day: None,
                 orders: None,
                 capacity: None,
@@ -234,7 +243,7 @@ mod tests {
             StockPosition {
                 sku: sku.into(),
                 name: format!("Product {sku}"),
-                lead_time_days: lead,
+                lead_time_days: Some(lead),
                 on_hand: Some(on_hand),
                 units_sold_window: sold,
             },
@@ -259,6 +268,24 @@ mod tests {
             (AlertKind::LowCover, Severity::Critical)
         );
         assert!(a[0].campaign_running);
+    }
+
+    #[test]
+    fn an_unknown_lead_time_takes_the_default_or_skips_the_lead_time_test() {
+        // 19 units at 2 a day = 9.5 days of cover; no lead time of its own.
+        let mut stock: BTreeMap<_, _> = [pos("LOW", 19, 28, 0)].into();
+        stock.get_mut("LOW").unwrap().lead_time_days = None;
+        let promos = [promo("Sale", "2026-11-20", "2026-11-25", &["LOW"])];
+        let mut s = AlertSettings {
+            min_days_of_cover: 3.0,
+            ..Default::default()
+        };
+        assert!(stock_alerts(d("2026-11-21"), &promos, &stock, &s).is_empty());
+        s.default_lead_time_days = Some(10);
+        let a = stock_alerts(d("2026-11-21"), &promos, &stock, &s);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].lead_time_days, Some(10));
+        assert_eq!(a[0].severity, Severity::Critical);
     }
 
     #[test]

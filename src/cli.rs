@@ -16,7 +16,7 @@ use crate::config::{Config, Report};
 use crate::delivery::{SendOptions, Transport, send};
 use crate::demo::{self, DemoOptions};
 use crate::format::Formatter;
-use crate::import::{import_csv, parse_day};
+use crate::ingest::{self, Format, ImportOptions, parse_day};
 use crate::period::ComparisonKind;
 use crate::render::Templates;
 use crate::report::{self, MetricsReport};
@@ -59,12 +59,21 @@ pub enum LogFormat {
 pub enum Command {
     /// Validate the configuration and the store, and run every metric once.
     Check,
-    /// Load a CSV file into a table, all or nothing (re-loading the same rows is safe).
+    /// Load files into the store, each all or nothing (re-loading the same rows is safe).
     Import {
-        /// products, orders, order_lines, traffic, ad_spend, inventory, campaigns,
-        /// fulfilment, returns, capacity, feedback or daily_values.
-        table: String,
-        file: PathBuf,
+        /// shopify-orders, shopify-products, woocommerce-orders, ga4-traffic, google-ads,
+        /// meta-ads, or a table's name for dawnpost's own CSV [default: from the header].
+        #[arg(long)]
+        format: Option<String>,
+        /// Check the files and print what they would load; write nothing.
+        #[arg(long)]
+        check: bool,
+        /// The day a stock snapshot is for (shopify-products) [default: yesterday].
+        #[arg(long)]
+        day: Option<String>,
+        /// The files. `import TABLE FILE`, the older form, still works.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Fill the store with a generated demo shop (replaces its contents).
     Demo {
@@ -479,19 +488,17 @@ async fn dispatch_one(
             }
             Ok(())
         }
-        Command::Import { table, file } => {
-            let started = Instant::now();
-            let s = import_csv(store, &table, &file, config.shop.timezone).await?;
-            let secs = started.elapsed().as_secs_f64();
-            println!(
-                "imported {} rows into {} from {} in {secs:.2} s ({:.0} rows/s); rollups rebuilt for {} days",
-                s.rows,
-                s.table,
-                file.display(),
-                s.rows as f64 / secs.max(1e-9),
-                s.rebuilt_days
-            );
-            Ok(())
+        Command::Import {
+            format,
+            check,
+            day,
+            files,
+        } => {
+            let day = match day {
+                Some(d) => parse_day(&d).context("--day")?,
+                None => yesterday,
+            };
+            import(config, store, format, check, day, files).await
         }
         Command::Preview { date, out, open } => {
             refresh_demo(config, store, yesterday).await?;
@@ -760,4 +767,73 @@ fn parse_instant(text: &str, tz: chrono_tz::Tz) -> Result<chrono::DateTime<Utc>>
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| anyhow::anyhow!("{text} does not exist in {tz} (a daylight-saving gap)"))
+}
+
+/// `dawnpost import`: each file on its own, all or nothing; the run fails if any file did.
+async fn import(
+    config: &Config,
+    store: &Store,
+    format: Option<String>,
+    check: bool,
+    day: NaiveDate,
+    mut files: Vec<PathBuf>,
+) -> Result<()> {
+    let mut format = format.as_deref().map(Format::from_name).transpose()?;
+    // `import orders orders.csv`: a table's name first, where no such file exists.
+    if format.is_none()
+        && files.len() >= 2
+        && !files[0].exists()
+        && let Some(name) = files[0].to_str()
+        && let Ok(f @ Format::Table(_)) = Format::from_name(name)
+    {
+        format = Some(f);
+        files.remove(0);
+    }
+    let opts = ImportOptions {
+        tz: config.shop.timezone,
+        currency: config.shop.currency.clone(),
+        channels: config.channels.clone(),
+        day,
+        check,
+    };
+    let mut failed = 0;
+    for file in &files {
+        let started = Instant::now();
+        match ingest::import_file(store, format, file, &opts).await {
+            Ok(s) => print_import(file, &s, started.elapsed().as_secs_f64()),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} files not imported", files.len());
+    }
+    Ok(())
+}
+
+fn print_import(file: &std::path::Path, s: &ingest::ImportSummary, secs: f64) {
+    let tables: Vec<String> = s.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    match &s.plan {
+        Some(plan) => {
+            println!(
+                "{} ({}): {} rows read, would load:\n{}nothing was written (--check)",
+                file.display(),
+                s.format,
+                s.rows,
+                plan.describe()
+            );
+        }
+        None => println!(
+            "imported {} rows from {} ({}) in {secs:.2} s ({:.0} rows/s): {}; rollups rebuilt \
+             for {} days",
+            s.rows,
+            file.display(),
+            s.format,
+            s.rows as f64 / secs.max(1e-9),
+            tables.join(", "),
+            s.rebuilt_days
+        ),
+    }
 }

@@ -14,7 +14,7 @@ use chrono::{Datelike, Days, LocalResult, NaiveDate, NaiveTime, TimeZone, Weekda
 use chrono_tz::Tz;
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 
-use crate::import::local_day;
+use crate::ingest::local_day;
 use crate::store::{DATA_TABLES, Store};
 use crate::table::{self, BatchWriter, RowError, SqlValue};
 
@@ -956,13 +956,16 @@ impl Generator {
                 text(if new_customer { "new" } else { "returning" }),
                 SqlValue::Float((discount * 100.0).round() / 100.0),
                 text(status),
+                SqlValue::Null,
+                SqlValue::Null,
             ],
             0,
         )?;
-        for (i, qty) in &lines {
+        for (n, (i, qty)) in lines.iter().enumerate() {
             self.w.lines.queue(
                 vec![
                     text(&order_id),
+                    SqlValue::Int(n as i64 + 1),
                     text(&self.products[*i].sku),
                     SqlValue::Int(*qty),
                     SqlValue::Float(self.products[*i].price),

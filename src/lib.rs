@@ -1,7 +1,7 @@
 //! dawnpost: one shared morning report for e-commerce marketing and operations.
 //!
 //! The pure core (`period`, `compare`, `metric`, `report::assemble`, `format`) never does I/O
-//! and never reads the clock; `store`, `import`, `demo` and `cli` touch the outside world.
+//! and never reads the clock; `store`, `ingest`, `demo` and `cli` touch the outside world.
 //! See ARCHITECTURE.md.
 
 pub mod alert;
@@ -15,7 +15,7 @@ pub mod demo;
 pub mod digest;
 pub mod format;
 pub mod gather;
-pub mod import;
+pub mod ingest;
 pub mod message;
 pub mod metric;
 pub mod okr;

@@ -59,7 +59,7 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend) -> Result<usize
             format!("DELETE FROM sales_daily WHERE day IN ({list})"),
             format!(
                 "INSERT INTO order_daily (day, orders, new_orders, discount) \
-                 SELECT day, COUNT(*), SUM(CASE WHEN customer_type = 'new' THEN 1 ELSE 0 END), \
+                 SELECT day, COUNT(*), SUM(CASE WHEN COALESCE(customer_type, derived_type, 'new') = 'new' THEN 1 ELSE 0 END), \
                  SUM(discount) FROM orders \
                  WHERE day IN ({list}) AND status <> 'cancelled' GROUP BY day"
             ),

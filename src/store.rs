@@ -24,7 +24,7 @@ pub enum Backend {
 }
 
 /// Every data table, in an order that satisfies foreign keys when filling.
-pub const DATA_TABLES: [&str; 13] = [
+pub const DATA_TABLES: [&str; 14] = [
     "products",
     "orders",
     "order_lines",
@@ -35,6 +35,7 @@ pub const DATA_TABLES: [&str; 13] = [
     "campaign_skus",
     "fulfilment",
     "returns",
+    "refunds",
     "capacity",
     "feedback",
     "daily_values",
@@ -419,7 +420,7 @@ impl Store {
         let from = d - chrono::Days::new(u64::from(window.max(1)) - 1);
         let mut out = BTreeMap::new();
         for sku in skus {
-            type Row = (String, String, i64, Option<i64>, Option<i64>);
+            type Row = (String, String, Option<i64>, Option<i64>, Option<i64>);
             let row: Option<Row> = sqlx::query_as(
                 "SELECT p.sku, p.name, p.lead_time_days, \
                    (SELECT i.on_hand FROM inventory i WHERE i.sku = p.sku AND i.day <= $2 ORDER BY i.day DESC LIMIT 1), \

@@ -34,6 +34,9 @@ pub enum ColType {
     Timestamp,
     /// Not in the file: the local day of the named timestamp column.
     DayOf(&'static str),
+    /// A line's place in its order, from 1. A file may give it; where it does not, a row
+    /// takes the next place among the file's rows of the same order.
+    Position,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -54,14 +57,14 @@ pub struct TableSpec {
     pub refs: &'static [(&'static str, &'static str, &'static str)],
 }
 
-const fn col(name: &'static str, ty: ColType) -> Column {
+pub const fn col(name: &'static str, ty: ColType) -> Column {
     Column {
         name,
         ty,
         required: true,
     }
 }
-const fn opt(name: &'static str, ty: ColType) -> Column {
+pub const fn opt(name: &'static str, ty: ColType) -> Column {
     Column {
         name,
         ty,
@@ -70,13 +73,14 @@ const fn opt(name: &'static str, ty: ColType) -> Column {
 }
 /// The names of the tables with a day column (below `config` and `store`, which both
 /// name them).
-pub const DATED_TABLES: [&str; 9] = [
+pub const DATED_TABLES: [&str; 10] = [
     "orders",
     "traffic",
     "ad_spend",
     "inventory",
     "fulfilment",
     "returns",
+    "refunds",
     "capacity",
     "feedback",
     "daily_values",
@@ -89,6 +93,10 @@ pub const MAX_NUMBER: f64 = 1e12;
 const MONEY: ColType = ColType::Float { min: 0.0 };
 const COUNT: ColType = ColType::Int { min: 0 };
 const POSITIVE: ColType = ColType::Int { min: 1 };
+/// A quantity that may be negative: exports write cancelled and refunded lines that way.
+const QUANTITY: ColType = ColType::Int {
+    min: -(MAX_NUMBER as i64),
+};
 
 pub const ORDER_STATUSES: &[&str] = &["placed", "shipped", "delivered", "cancelled", "returned"];
 pub const CUSTOMER_TYPES: &[&str] = &["new", "returning"];
@@ -99,10 +107,10 @@ pub const PRODUCTS: TableSpec = TableSpec {
     columns: &[
         col("sku", ColType::Text),
         col("name", ColType::Text),
-        col("category", ColType::Text),
+        opt("category", ColType::Text),
         col("unit_price", MONEY),
-        col("unit_cost", MONEY),
-        col("lead_time_days", COUNT),
+        opt("unit_cost", MONEY),
+        opt("lead_time_days", COUNT),
     ],
     key: &["sku"],
     refs: &[],
@@ -114,10 +122,14 @@ pub const ORDERS: TableSpec = TableSpec {
         col("placed_at", ColType::Timestamp),
         col("day", ColType::DayOf("placed_at")),
         col("channel", ColType::Text),
-        col("customer_id", ColType::Text),
-        col("customer_type", ColType::Enum(CUSTOMER_TYPES)),
+        // A guest checkout has no customer.
+        opt("customer_id", ColType::Text),
+        // Where a file gives none, the importer derives it from the customer's history.
+        opt("customer_type", ColType::Enum(CUSTOMER_TYPES)),
         opt("discount", MONEY),
         col("status", ColType::Enum(ORDER_STATUSES)),
+        opt("country", ColType::Text),
+        opt("region", ColType::Text),
     ],
     key: &["order_id"],
     refs: &[],
@@ -126,11 +138,12 @@ pub const ORDER_LINES: TableSpec = TableSpec {
     name: "order_lines",
     columns: &[
         col("order_id", ColType::Text),
+        opt("line_no", ColType::Position),
         col("sku", ColType::Text),
-        col("quantity", POSITIVE),
+        col("quantity", QUANTITY),
         col("unit_price", MONEY),
     ],
-    key: &["order_id", "sku"],
+    key: &["order_id", "line_no"],
     refs: &[
         ("order_id", "orders", "order_id"),
         ("sku", "products", "sku"),
@@ -142,9 +155,9 @@ pub const TRAFFIC: TableSpec = TableSpec {
         col("day", ColType::Day),
         col("channel", ColType::Text),
         col("sessions", COUNT),
-        col("product_views", COUNT),
-        col("add_to_carts", COUNT),
-        col("checkouts", COUNT),
+        opt("product_views", COUNT),
+        opt("add_to_carts", COUNT),
+        opt("checkouts", COUNT),
     ],
     key: &["day", "channel"],
     refs: &[],
@@ -199,12 +212,12 @@ pub const FULFILMENT: TableSpec = TableSpec {
     name: "fulfilment",
     columns: &[
         col("order_id", ColType::Text),
-        col("carrier", ColType::Text),
+        opt("carrier", ColType::Text),
         opt("shipped_at", ColType::Timestamp),
         opt("ship_day", ColType::DayOf("shipped_at")),
         opt("delivered_at", ColType::Timestamp),
         opt("delivery_day", ColType::DayOf("delivered_at")),
-        col("promised_day", ColType::Day),
+        opt("promised_day", ColType::Day),
     ],
     key: &["order_id"],
     refs: &[("order_id", "orders", "order_id")],
@@ -223,6 +236,19 @@ pub const RETURNS: TableSpec = TableSpec {
         ("order_id", "orders", "order_id"),
         ("sku", "products", "sku"),
     ],
+};
+/// Money given back to a customer, on the day it was given back.
+pub const REFUNDS: TableSpec = TableSpec {
+    name: "refunds",
+    columns: &[
+        col("order_id", ColType::Text),
+        col("refund_id", ColType::Text),
+        col("day", ColType::Day),
+        col("amount", MONEY),
+        opt("units", COUNT),
+    ],
+    key: &["order_id", "refund_id"],
+    refs: &[("order_id", "orders", "order_id")],
 };
 pub const CAPACITY: TableSpec = TableSpec {
     name: "capacity",
@@ -255,7 +281,7 @@ pub const DAILY_VALUES: TableSpec = TableSpec {
 };
 
 /// The tables `dawnpost import` accepts, by name.
-pub const IMPORTABLE: [&TableSpec; 12] = [
+pub const IMPORTABLE: [&TableSpec; 13] = [
     &PRODUCTS,
     &ORDERS,
     &ORDER_LINES,
@@ -265,6 +291,7 @@ pub const IMPORTABLE: [&TableSpec; 12] = [
     &CAMPAIGNS,
     &FULFILMENT,
     &RETURNS,
+    &REFUNDS,
     &CAPACITY,
     &FEEDBACK,
     &DAILY_VALUES,
@@ -291,7 +318,9 @@ impl SqlValue {
             SqlValue::Int(i) => args.add(*i),
             SqlValue::Float(f) => args.add(*f),
             SqlValue::Null => match ty {
-                ColType::Int { .. } | ColType::Timestamp => args.add(None::<i64>),
+                ColType::Int { .. } | ColType::Timestamp | ColType::Position => {
+                    args.add(None::<i64>)
+                }
                 ColType::Float { .. } => args.add(None::<f64>),
                 ColType::Text | ColType::Enum(_) | ColType::Day | ColType::DayOf(_) => {
                     args.add(None::<String>)
@@ -336,6 +365,8 @@ pub struct BatchWriter {
     full_sql: Option<String>,
     /// Key hash -> first line, to refuse a key repeated within one file.
     seen: Option<HashMap<u64, u64>>,
+    /// Insert rows whose key is new and leave existing rows as they are.
+    keep_existing: bool,
     written: u64,
 }
 
@@ -352,8 +383,28 @@ impl BatchWriter {
             batch_rows,
             full_sql: None,
             seen: check_duplicates.then(HashMap::new),
+            keep_existing: false,
             written: 0,
         }
+    }
+
+    /// A writer that only adds rows whose key is new, and skips repeats: for rows an
+    /// export implies (a product named on an order line) that must not overwrite what a
+    /// fuller source said.
+    pub fn keeping(spec: &'static TableSpec) -> BatchWriter {
+        BatchWriter {
+            keep_existing: true,
+            ..BatchWriter::new(spec, false)
+        }
+    }
+
+    pub fn spec(&self) -> &'static TableSpec {
+        self.spec
+    }
+
+    /// Whether the next row would make a full batch: the caller flushes, parents first.
+    pub fn is_full(&self) -> bool {
+        self.rows.len() >= self.batch_rows
     }
 
     pub fn table(&self) -> &'static str {
@@ -430,9 +481,9 @@ impl BatchWriter {
             let partial_sql;
             let sql = if n == self.batch_rows {
                 self.full_sql
-                    .get_or_insert_with(|| upsert_sql(self.spec, n, positional))
+                    .get_or_insert_with(|| upsert_sql(self.spec, n, positional, self.keep_existing))
             } else {
-                partial_sql = upsert_sql(self.spec, n, positional);
+                partial_sql = upsert_sql(self.spec, n, positional, self.keep_existing);
                 &partial_sql
             };
             let mut args = AnyArguments::default();
@@ -539,7 +590,7 @@ pub fn column_index(spec: &TableSpec, name: &str) -> usize {
         .unwrap_or_else(|| panic!("{} has no column {name}", spec.name))
 }
 
-fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool) -> String {
+fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool, keep_existing: bool) -> String {
     let cols: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
     let n = cols.len();
     let mut sql = format!("INSERT INTO {} ({}) VALUES ", spec.name, cols.join(", "));
@@ -563,7 +614,7 @@ fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool) -> String {
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     let _ = write!(sql, " ON CONFLICT ({}) ", spec.key.join(", "));
-    if updates.is_empty() {
+    if updates.is_empty() || keep_existing {
         sql.push_str("DO NOTHING");
     } else {
         // A row whose values are all the same is not written at all, so it fires no trigger
@@ -590,17 +641,18 @@ mod tests {
     #[test]
     fn upsert_sql_numbers_placeholders_across_rows() {
         assert!(
-            upsert_sql(&CAPACITY, 2, true)
+            upsert_sql(&CAPACITY, 2, true, false)
                 .starts_with("INSERT INTO capacity (day, orders) VALUES (?, ?), (?, ?) ON")
         );
-        let sql = upsert_sql(&CAPACITY, 2, false);
+        let sql = upsert_sql(&CAPACITY, 2, false, false);
         assert_eq!(
             sql,
             "INSERT INTO capacity (day, orders) VALUES ($1, $2), ($3, $4) \
              ON CONFLICT (day) DO UPDATE SET orders = excluded.orders \
              WHERE capacity.orders IS DISTINCT FROM excluded.orders"
         );
-        assert!(upsert_sql(&CAMPAIGN_SKUS, 1, false).ends_with("DO NOTHING"));
+        assert!(upsert_sql(&CAMPAIGN_SKUS, 1, false, false).ends_with("DO NOTHING"));
+        assert!(upsert_sql(&CAPACITY, 1, false, true).ends_with("DO NOTHING"));
     }
 
     #[test]

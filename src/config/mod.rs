@@ -4,6 +4,7 @@
 //! could get wrong (time zones, dates, metric keys, secrets) is checked here so that the
 //! rest of the program receives values that are already valid.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,9 @@ pub struct Config {
     pub objectives: Vec<Objective>,
     pub okr_thresholds: Thresholds,
     pub alerts: AlertSettings,
+    /// Platform channel names (GA4 channel groups, "Google Ads", "Meta Ads", Shopify's
+    /// `Source`) to the shop's channels, over the built-in table.
+    pub channels: BTreeMap<String, String>,
     pub email: EmailSettings,
     /// Who receives which report.
     pub reports: Vec<Report>,
@@ -287,6 +291,7 @@ struct RawConfig {
     objectives: Vec<Spanned<RawObjective>>,
     #[serde(default)]
     alerts: AlertSettings,
+    channels: Option<Spanned<BTreeMap<String, String>>>,
     email: Option<RawEmail>,
     #[serde(default)]
     teams: Vec<Spanned<RawTeam>>,
@@ -599,6 +604,10 @@ impl Config {
             objectives,
             okr_thresholds: t,
             alerts: raw.alerts,
+            channels: match raw.channels {
+                Some(c) => sections::channels(&cx, c)?,
+                None => BTreeMap::new(),
+            },
             email: sections::email(&cx, raw.email)?,
             reports: sections::reports(&cx, raw.reports, &teams, shop_tz)?,
             outbox: src.base_dir.join(

@@ -4,6 +4,7 @@
 //! display name is refused if it holds a control character: a CR or LF there would end the
 //! header, and lettre then fails to format the message at send time.
 
+use std::collections::BTreeMap;
 use std::ops::{Range, RangeInclusive};
 use std::path::Path;
 use std::time::Duration;
@@ -401,6 +402,24 @@ fn key_result(
         baseline,
         target,
     })
+}
+
+/// `[channels]`: each name and each shop channel plain text, the shop channel not empty.
+pub(super) fn channels(
+    cx: &Cx<'_>,
+    raw: Spanned<BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, String>> {
+    let span = raw.span();
+    let map = raw.into_inner();
+    for (from, to) in &map {
+        let key = format!("channels.{from}");
+        cx.plain(from, span.clone(), &key)?;
+        cx.plain(to, span.clone(), &key)?;
+        if to.trim().is_empty() {
+            return Err(cx.at(span, &key, "a shop channel name is required"));
+        }
+    }
+    Ok(map)
 }
 
 pub(super) fn email(cx: &Cx<'_>, raw: Option<RawEmail>) -> Result<EmailSettings> {

@@ -4,6 +4,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use super::DeliveryError;
+use crate::text::fnv1a;
 
 /// The longest readable prefix of a file name; the rest is a hash, so any valid address
 /// (up to 254 characters) gives a name well under the usual 255-byte limit.
@@ -25,13 +26,6 @@ pub fn file_stem(report: &str, date: &str, recipient: &str, unique: &str) -> Str
         .collect();
     let hash = fnv1a(format!("{report}\n{date}\n{recipient}\n{unique}").as_bytes());
     format!("{readable}-{hash:016x}")
-}
-
-/// FNV-1a, 64 bits: stable across Rust versions and platforms, unlike `DefaultHasher`.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Writes `bytes` to `dir/stem.eml` through a temporary file that is renamed into place, so a

@@ -701,6 +701,7 @@ fn sums(s: &Series, p: &Period) -> (f64, f64) {
     p.days
         .iter()
         .filter_map(|d| s.days.get(d))
+        .filter(|r| r.num.is_finite() && r.den.is_finite())
         .fold((0.0, 0.0), |(n, m), r| (n + r.num, m + r.den))
 }
 

@@ -272,10 +272,10 @@ async fn hostile_names_are_escaped_in_html_and_intact_in_text() {
     )
     .unwrap();
     let tz = t.config.shop.timezone;
-    dawnpost::import::import_csv(&t.store, "products", &dir.join("p.csv"), tz)
+    dawnpost::ingest::import_csv(&t.store, "products", &dir.join("p.csv"), tz)
         .await
         .unwrap();
-    dawnpost::import::import_csv(&t.store, "feedback", &dir.join("f.csv"), tz)
+    dawnpost::ingest::import_csv(&t.store, "feedback", &dir.join("f.csv"), tz)
         .await
         .unwrap();
 
@@ -478,7 +478,7 @@ async fn the_banner_names_only_sources_that_stopped() {
     let tz = t.config.shop.timezone;
     for table in ["products", "orders", "order_lines"] {
         let f = crate::support::fixture(&format!("small/{table}.csv"));
-        dawnpost::import::import_csv(&t.store, table, &f, tz)
+        dawnpost::ingest::import_csv(&t.store, table, &f, tz)
             .await
             .unwrap();
     }
@@ -488,13 +488,13 @@ async fn the_banner_names_only_sources_that_stopped() {
         "day,channel,sessions,product_views,add_to_carts,checkouts\n2024-02-29,email,50,20,5,2\n",
     )
     .unwrap();
-    dawnpost::import::import_csv(&t.store, "traffic", &traffic, tz)
+    dawnpost::ingest::import_csv(&t.store, "traffic", &traffic, tz)
         .await
         .unwrap();
     // Stock counted once, a month before: not expected daily, so not "incomplete".
     let stock = t.dir.path().join("inventory.csv");
     std::fs::write(&stock, "day,sku,on_hand,on_order\n2024-02-01,A,5,0\n").unwrap();
-    dawnpost::import::import_csv(&t.store, "inventory", &stock, tz)
+    dawnpost::ingest::import_csv(&t.store, "inventory", &stock, tz)
         .await
         .unwrap();
     let c = composed(&t).await;
@@ -504,8 +504,8 @@ async fn the_banner_names_only_sources_that_stopped() {
     );
     assert_eq!(
         c.digest.absent_note,
-        "No data imported yet: ad spend, fulfilment, returns, capacity, feedback, daily values. \
-         No data in the 14 days before 1 Mar: inventory."
+        "No data imported yet: ad spend, fulfilment, returns, refunds, capacity, feedback, \
+         daily values. No data in the 14 days before 1 Mar: inventory."
     );
     assert_eq!(c.rendered.html.matches("Incomplete data").count(), 1);
     assert_eq!(c.rendered.text.matches("Incomplete data").count(), 1);

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use dawnpost::import::import_csv;
+use dawnpost::ingest::import_csv;
 
 use crate::support::{Backend, TestStore, both_backends, fixture};
 
@@ -92,8 +92,8 @@ async fn bad_rows_name_line_and_column_and_write_nothing(b: Backend) {
         ),
         (
             "products",
-            "sku,name,category,unit_price,lead_time_days\nZ,Zed,Home,1,1\n".into(),
-            vec![":1:", "missing required column `unit_cost`"],
+            "sku,name,category,unit_cost,lead_time_days\nZ,Zed,Home,1,1\n".into(),
+            vec![":1:", "missing required column `unit_price`"],
         ),
         (
             "order_lines",
@@ -122,8 +122,8 @@ async fn bad_rows_name_line_and_column_and_write_nothing(b: Backend) {
         ),
         (
             "order_lines",
-            format!("{lines_header}O01,B,-1,25\n"),
-            vec![":2:", "`quantity`", "below the minimum 1"],
+            format!("{lines_header}O01,B,1.5,25\n"),
+            vec![":2:", "`quantity`", "not a whole number"],
         ),
         (
             "returns",
@@ -169,7 +169,11 @@ async fn bad_rows_name_line_and_column_and_write_nothing(b: Backend) {
             .await
             .unwrap_err()
     );
-    assert!(err.contains("unknown table `customers`"), "{err}");
+    assert!(err.contains("unknown format `customers`"), "{err}");
+    assert!(
+        err.contains("shopify-orders") && err.contains("order_lines"),
+        "{err}"
+    );
 }
 
 async fn failure_halfway_through_a_large_file_writes_nothing(b: Backend) {

@@ -207,7 +207,7 @@ async fn imports_refuse_what_no_shop_means() {
         std::fs::write(&p, csv).unwrap();
         let e = format!(
             "{:#}",
-            dawnpost::import::import_csv(&t.store, table, &p, tz)
+            dawnpost::ingest::import_csv(&t.store, table, &p, tz)
                 .await
                 .unwrap_err()
         );
@@ -230,7 +230,7 @@ async fn a_record_past_the_bound_is_refused_with_its_line() {
     std::fs::write(&p, text).unwrap();
     let e = format!(
         "{:#}",
-        dawnpost::import::import_csv(&t.store, "products", &p, tz)
+        dawnpost::ingest::import_csv(&t.store, "products", &p, tz)
             .await
             .unwrap_err()
     );
@@ -240,7 +240,7 @@ async fn a_record_past_the_bound_is_refused_with_its_line() {
     );
     let e = format!(
         "{:#}",
-        dawnpost::import::import_csv(&t.store, "products", std::path::Path::new("/dev/zero"), tz)
+        dawnpost::ingest::import_csv(&t.store, "products", std::path::Path::new("/dev/zero"), tz)
             .await
             .unwrap_err()
     );
@@ -398,7 +398,7 @@ async fn days_written_as_timestamps_are_local_days() {
         "order_id,sku,day,quantity,reason\nO01,A,2024-03-02T03:30:00Z,1,late\nO02,B,2024-03-02 09:00,1,size\n",
     )
     .unwrap();
-    dawnpost::import::import_csv(&t.store, "returns", &p, t.config.shop.timezone)
+    dawnpost::ingest::import_csv(&t.store, "returns", &p, t.config.shop.timezone)
         .await
         .unwrap();
     let day = |o: &'static str| {

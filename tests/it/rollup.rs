@@ -128,7 +128,7 @@ async fn dirty_days(t: &TestStore) -> i64 {
 async fn import(t: &TestStore, table: &str, csv: &str) {
     let path = t.dir.path().join(format!("{table}-edit.csv"));
     std::fs::write(&path, csv).unwrap();
-    dawnpost::import::import_csv(&t.store, table, &path, t.config.shop.timezone)
+    dawnpost::ingest::import_csv(&t.store, table, &path, t.config.shop.timezone)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
 }
@@ -186,7 +186,7 @@ async fn rollups_follow_every_change(b: Backend) {
     .await;
     exec(
         &t,
-        "INSERT INTO order_lines (order_id, sku, quantity, unit_price) VALUES ('O99', 'C', 1, 15)",
+        "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price) VALUES ('O99', 1, 'C', 1, 15)",
     )
     .await;
     assert_eq!(dirty_days(&t).await, 1, "the triggers mark 1 Mar");
@@ -235,7 +235,7 @@ async fn add_order(conn: &mut sqlx::AnyConnection, id: &str) {
     .await
     .unwrap();
     sqlx::query(
-        "INSERT INTO order_lines (order_id, sku, quantity, unit_price) VALUES ($1, 'A', 1, 10)",
+        "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price) VALUES ($1, 1, 'A', 1, 10)",
     )
     .bind(id)
     .execute(&mut *conn)

@@ -86,7 +86,7 @@ impl TestStore {
     /// Imports every CSV of fixtures/small.
     pub async fn with_small_data(self) -> TestStore {
         for table in dawnpost::table::IMPORTABLE.iter().map(|t| t.name) {
-            dawnpost::import::import_csv(
+            dawnpost::ingest::import_csv(
                 &self.store,
                 table,
                 &fixture(&format!("small/{table}.csv")),

@@ -1,0 +1,160 @@
+//! GA4's CSV download of a traffic acquisition report with a Date dimension: `#` lines
+//! (report name, property, date range) before the header, then one row per channel group
+//! and day. Channel groups map to the shop's channels through [`DEFAULT_CHANNELS`], which
+//! `[import.channels]` in the config overrides.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, anyhow, bail};
+
+use super::ImportOptions;
+use super::preset::{Preset, Rows, Target};
+use super::source::{Columns, Header, cell, has_all};
+use super::values::{export_count, export_day};
+use crate::table::{ColType, SqlValue, TableSpec, col};
+
+/// GA4's default channel groups (and the ad platforms' names) to shop channels. A name not
+/// here becomes its own channel, in lower case with `_` for spaces.
+pub const DEFAULT_CHANNELS: [(&str, &str); 22] = [
+    ("Direct", "direct"),
+    ("Organic Search", "organic"),
+    ("Organic Social", "organic_social"),
+    ("Organic Video", "organic_video"),
+    ("Organic Shopping", "organic_shopping"),
+    ("Paid Search", "paid_search"),
+    ("Paid Shopping", "paid_shopping"),
+    ("Paid Social", "paid_social"),
+    ("Paid Video", "paid_video"),
+    ("Paid Other", "paid_other"),
+    ("Cross-network", "cross_network"),
+    ("Display", "display"),
+    ("Email", "email"),
+    ("SMS", "sms"),
+    ("Mobile Push Notifications", "push"),
+    ("Referral", "referral"),
+    ("Affiliates", "affiliates"),
+    ("Audio", "audio"),
+    ("Unassigned", "unassigned"),
+    ("(other)", "other"),
+    ("Google Ads", "paid_search"),
+    ("Meta Ads", "paid_social"),
+];
+
+/// The shop channel for a source's name when the config does not say.
+pub fn default_channel(source: &str) -> String {
+    DEFAULT_CHANNELS
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(source))
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| slug(source))
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
+pub fn matches(h: &Header) -> bool {
+    has_all(h, &["Date", "Sessions"]) && h.iter().any(|c| is_channel_group(c))
+}
+
+fn is_channel_group(header: &str) -> bool {
+    let h = header.to_ascii_lowercase();
+    h.contains("channel group")
+}
+
+/// Sessions only: the acquisition report has no product views, carts or checkouts, and an
+/// upsert of these columns leaves those of another source as they are.
+const SESSIONS: TableSpec = TableSpec {
+    name: "traffic",
+    columns: &[
+        col("day", ColType::Day),
+        col("channel", ColType::Text),
+        col("sessions", ColType::Int { min: 0 }),
+    ],
+    key: &["day", "channel"],
+    refs: &[],
+};
+static TARGETS: [Target; 1] = [Target::upsert(&SESSIONS)];
+
+pub struct Traffic {
+    opts: ImportOptions,
+    date: usize,
+    channel: usize,
+    sessions: usize,
+    /// Sessions per (day, shop channel): several channel groups may map to one channel.
+    sums: BTreeMap<(String, String), i64>,
+}
+
+impl Traffic {
+    pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Traffic> {
+        let c = Columns::new(h);
+        let channel = h
+            .iter()
+            .position(is_channel_group)
+            .ok_or_else(|| anyhow!("missing column `Session default channel group`"))?;
+        Ok(Traffic {
+            opts: opts.clone(),
+            date: c.require(&["Date"])?,
+            channel,
+            sessions: c.require(&["Sessions"])?,
+            sums: BTreeMap::new(),
+        })
+    }
+}
+
+impl Preset for Traffic {
+    fn targets(&self) -> &'static [Target] {
+        &TARGETS
+    }
+
+    fn record(&mut self, r: &csv::StringRecord, _out: &mut Rows) -> Result<()> {
+        let group = cell(r, Some(self.channel));
+        if group.is_empty() {
+            bail!("column `{}`: a value is required", "channel group");
+        }
+        let day =
+            export_day(cell(r, Some(self.date))).map_err(|e| anyhow!("column `Date`: {e}"))?;
+        let sessions = export_count(cell(r, Some(self.sessions)))
+            .map_err(|e| anyhow!("column `Sessions`: {e}"))?
+            .unwrap_or(0);
+        *self
+            .sums
+            .entry((day.to_string(), self.opts.channel(group)))
+            .or_default() += sessions;
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Rows) -> Result<()> {
+        for ((day, channel), sessions) in std::mem::take(&mut self.sums) {
+            out.push((
+                0,
+                vec![
+                    SqlValue::Text(day),
+                    SqlValue::Text(channel),
+                    SqlValue::Int(sessions),
+                ],
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_groups_map_to_shop_channels() {
+        assert_eq!(default_channel("Organic Search"), "organic");
+        assert_eq!(default_channel("paid social"), "paid_social");
+        assert_eq!(default_channel("Partner Sites (EU)"), "partner_sites_eu");
+    }
+}

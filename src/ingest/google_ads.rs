@@ -1,0 +1,139 @@
+//! The Google Ads campaign report as the web interface downloads it (CSV): a title line and
+//! a date-range line before the header, `Total: …` rows at the end, `--` for no value, and
+//! thousands separators inside quoted numbers; some downloads are tab-separated.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, anyhow, bail};
+
+use super::ImportOptions;
+use super::preset::{Preset, Rows, Target};
+use super::source::{Columns, Header, cell, has_all};
+use super::values::{export_count, export_day, export_number};
+use crate::table;
+
+pub fn matches(h: &Header) -> bool {
+    has_all(h, &["Day", "Campaign", "Cost", "Clicks"])
+        && (has_all(h, &["Impr."]) || has_all(h, &["Impressions"]))
+}
+
+static TARGETS: [Target; 1] = [Target::upsert(&table::AD_SPEND)];
+
+pub struct Campaigns {
+    channel: String,
+    currency: String,
+    day: usize,
+    campaign: usize,
+    cost: usize,
+    impressions: usize,
+    clicks: usize,
+    currency_code: Option<usize>,
+    sums: BTreeMap<(String, String), Spend>,
+}
+
+/// One campaign's day, summed over the report's rows (a report segmented by network has
+/// several).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Spend {
+    pub cost: f64,
+    pub impressions: i64,
+    pub clicks: i64,
+}
+
+impl Spend {
+    pub fn add(&mut self, cost: f64, impressions: i64, clicks: i64) {
+        self.cost += cost;
+        self.impressions += impressions;
+        self.clicks += clicks;
+    }
+}
+
+impl Campaigns {
+    pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
+        let c = Columns::new(h);
+        Ok(Campaigns {
+            channel: opts.channel("Google Ads"),
+            currency: opts.currency.clone(),
+            day: c.require(&["Day"])?,
+            campaign: c.require(&["Campaign"])?,
+            cost: c.require(&["Cost"])?,
+            impressions: c.require(&["Impr.", "Impressions"])?,
+            clicks: c.require(&["Clicks"])?,
+            currency_code: c.find(&["Currency code", "Currency"]),
+            sums: BTreeMap::new(),
+        })
+    }
+}
+
+impl Preset for Campaigns {
+    fn targets(&self) -> &'static [Target] {
+        &TARGETS
+    }
+
+    fn record(&mut self, r: &csv::StringRecord, _out: &mut Rows) -> Result<()> {
+        // `Total: Account`, `Total: Campaigns`, … sum the rows above them.
+        if r.iter()
+            .next()
+            .is_some_and(|f| f.trim_start().starts_with("Total"))
+        {
+            return Ok(());
+        }
+        let code = cell(r, self.currency_code);
+        if !code.is_empty()
+            && !self.currency.is_empty()
+            && !code.eq_ignore_ascii_case(&self.currency)
+        {
+            bail!(
+                "column `Currency code`: costs are in {code}, but the shop's currency is {}",
+                self.currency
+            );
+        }
+        let day = export_day(cell(r, Some(self.day))).map_err(|e| anyhow!("column `Day`: {e}"))?;
+        let campaign = cell(r, Some(self.campaign));
+        if campaign.is_empty() {
+            bail!("column `Campaign`: a value is required");
+        }
+        let cost = export_number(cell(r, Some(self.cost)))
+            .map_err(|e| anyhow!("column `Cost`: {e}"))?
+            .unwrap_or(0.0);
+        if cost < 0.0 {
+            bail!("column `Cost`: {cost} is below 0");
+        }
+        let impressions = export_count(cell(r, Some(self.impressions)))
+            .map_err(|e| anyhow!("column `Impr.`: {e}"))?
+            .unwrap_or(0);
+        let clicks = export_count(cell(r, Some(self.clicks)))
+            .map_err(|e| anyhow!("column `Clicks`: {e}"))?
+            .unwrap_or(0);
+        self.sums
+            .entry((day.to_string(), campaign.to_string()))
+            .or_default()
+            .add(cost, impressions, clicks);
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Rows) -> Result<()> {
+        spend_rows(&self.channel, std::mem::take(&mut self.sums), out);
+        Ok(())
+    }
+}
+
+/// Ad spend rows, one per campaign and day, in the ad_spend table's column order.
+pub fn spend_rows(channel: &str, sums: BTreeMap<(String, String), Spend>, out: &mut Rows) {
+    use crate::table::SqlValue::{Float, Int, Text};
+    for ((day, campaign), s) in sums {
+        // Sums of cents in binary floating point: round back to cents.
+        let cost = (s.cost * 100.0).round() / 100.0;
+        out.push((
+            0,
+            vec![
+                Text(day),
+                Text(channel.to_string()),
+                Text(campaign),
+                Float(cost),
+                Int(s.impressions),
+                Int(s.clicks),
+            ],
+        ));
+    }
+}

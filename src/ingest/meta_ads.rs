@@ -1,0 +1,118 @@
+//! The Meta Ads Manager export (Reports > Export table data, CSV) with a daily breakdown:
+//! `Reporting starts`, `Reporting ends`, `Campaign name`, `Amount spent (CUR)` (the
+//! currency code is part of the header), `Impressions`, `Link clicks`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, anyhow, bail};
+
+use super::ImportOptions;
+use super::google_ads::{Spend, spend_rows};
+use super::preset::{Preset, Rows, Target};
+use super::source::{Columns, Header, cell, has_all};
+use super::values::{export_count, export_day, export_number};
+use crate::table;
+
+pub fn matches(h: &Header) -> bool {
+    has_all(h, &["Reporting starts", "Campaign name", "Impressions"])
+        && h.iter()
+            .any(|c| c.to_ascii_lowercase().starts_with("amount spent"))
+}
+
+static TARGETS: [Target; 1] = [Target::upsert(&table::AD_SPEND)];
+
+pub struct Campaigns {
+    channel: String,
+    starts: usize,
+    ends: Option<usize>,
+    day: Option<usize>,
+    campaign: usize,
+    spent: usize,
+    spent_name: String,
+    impressions: usize,
+    clicks: Option<usize>,
+    sums: BTreeMap<(String, String), Spend>,
+}
+
+impl Campaigns {
+    pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
+        let c = Columns::new(h);
+        let (spent, spent_name) = c
+            .starting("Amount spent")
+            .ok_or_else(|| anyhow!("missing column `Amount spent (CUR)`"))?;
+        // `Amount spent (EUR)`: the currency is the header's.
+        if let Some(code) = spent_name
+            .rsplit_once('(')
+            .and_then(|(_, rest)| rest.strip_suffix(')'))
+            && !opts.currency.is_empty()
+            && !code.trim().eq_ignore_ascii_case(&opts.currency)
+        {
+            bail!(
+                "column `{spent_name}`: amounts are in {code}, but the shop's currency is {}",
+                opts.currency
+            );
+        }
+        Ok(Campaigns {
+            channel: opts.channel("Meta Ads"),
+            starts: c.require(&["Reporting starts"])?,
+            ends: c.find(&["Reporting ends"]),
+            day: c.find(&["Day"]),
+            campaign: c.require(&["Campaign name"])?,
+            spent,
+            spent_name: spent_name.to_string(),
+            impressions: c.require(&["Impressions"])?,
+            clicks: c.find(&["Link clicks"]),
+            sums: BTreeMap::new(),
+        })
+    }
+}
+
+impl Preset for Campaigns {
+    fn targets(&self) -> &'static [Target] {
+        &TARGETS
+    }
+
+    fn record(&mut self, r: &csv::StringRecord, _out: &mut Rows) -> Result<()> {
+        let campaign = cell(r, Some(self.campaign));
+        if campaign.is_empty() {
+            // The summary row Ads Manager puts above the campaigns.
+            return Ok(());
+        }
+        let day = match cell(r, self.day) {
+            "" => {
+                let starts = cell(r, Some(self.starts));
+                let ends = cell(r, self.ends);
+                if !ends.is_empty() && ends != starts {
+                    bail!(
+                        "this row covers {starts} to {ends}, and dawnpost needs one row per \
+                         day: in Ads Manager choose Breakdown > By time > Day, then export again"
+                    );
+                }
+                export_day(starts).map_err(|e| anyhow!("column `Reporting starts`: {e}"))?
+            }
+            d => export_day(d).map_err(|e| anyhow!("column `Day`: {e}"))?,
+        };
+        let spent = export_number(cell(r, Some(self.spent)))
+            .map_err(|e| anyhow!("column `{}`: {e}", self.spent_name))?
+            .unwrap_or(0.0);
+        if spent < 0.0 {
+            bail!("column `{}`: {spent} is below 0", self.spent_name);
+        }
+        let impressions = export_count(cell(r, Some(self.impressions)))
+            .map_err(|e| anyhow!("column `Impressions`: {e}"))?
+            .unwrap_or(0);
+        let clicks = export_count(cell(r, self.clicks))
+            .map_err(|e| anyhow!("column `Link clicks`: {e}"))?
+            .unwrap_or(0);
+        self.sums
+            .entry((day.to_string(), campaign.to_string()))
+            .or_default()
+            .add(spent, impressions, clicks);
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Rows) -> Result<()> {
+        spend_rows(&self.channel, std::mem::take(&mut self.sums), out);
+        Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! Opening an export: its encoding, the lines some platforms put before the header, the
+//! separator, and a record reader with a bound on each record.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+/// The longest record an import reads: 1 MiB. A file with no line ends (or a quote that is
+/// never closed) is refused at this length instead of filling memory.
+pub const MAX_RECORD: u64 = 1 << 20;
+
+/// How far into a file the header is looked for: GA4 puts about ten comment lines first.
+const PREAMBLE_BYTES: usize = 64 << 10;
+const PREAMBLE_LINES: usize = 40;
+
+/// A file being imported, positioned after its header.
+#[derive(Debug)]
+pub struct Source {
+    pub name: String,
+    pub headers: csv::StringRecord,
+    /// Lines before the header (a report title, a date range, `#` comments).
+    pub skipped: u64,
+    reader: csv::Reader<Bounded<BufReader<File>>>,
+    record_start: Arc<AtomicU64>,
+    last_line: u64,
+}
+
+/// The first line that looks like a header: its fields, trimmed.
+pub type Header = Vec<String>;
+
+impl Source {
+    /// Opens `path` and takes as its header the first line, after any preamble, that
+    /// `accept` takes. Where none does, the error shows the first line that could be one.
+    /// `flexible` lets records have fewer or more fields than the header (platforms'
+    /// totals rows); dawnpost's own files must not.
+    pub fn open(path: &Path, accept: &dyn Fn(&Header) -> bool, flexible: bool) -> Result<Source> {
+        let name = path.display().to_string();
+        let mut file = File::open(path).with_context(|| format!("cannot open {name}"))?;
+        let mut prefix = Vec::with_capacity(PREAMBLE_BYTES);
+        (&mut file)
+            .take(PREAMBLE_BYTES as u64)
+            .read_to_end(&mut prefix)
+            .with_context(|| format!("cannot read {name}"))?;
+        let bom = check_encoding(&name, &prefix)?;
+        let (offset, skipped, delimiter) = find_header(&name, &prefix[bom..], accept)?;
+        file.seek(SeekFrom::Start((bom + offset) as u64))
+            .with_context(|| format!("cannot read {name}"))?;
+        let record_start = Arc::new(AtomicU64::new(0));
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .delimiter(delimiter)
+            .flexible(flexible)
+            // Only `\n` ends a record: with CRLF as the terminator the reader numbers every
+            // line of a Windows file one short. The `\r` left at a line's end is trimmed.
+            .terminator(csv::Terminator::Any(b'\n'))
+            .trim(csv::Trim::All)
+            .from_reader(Bounded {
+                inner: BufReader::with_capacity(1 << 16, file),
+                read: 0,
+                record_start: record_start.clone(),
+            });
+        let headers = match reader.headers() {
+            Ok(h) => h.clone(),
+            Err(e) if is_too_long(&e) => bail!(
+                "{name}:{}: a record is longer than {} MiB (a missing closing quote, or not \
+                 a CSV file?)",
+                skipped + 1,
+                MAX_RECORD >> 20
+            ),
+            Err(e) => bail!("{name}:{}: cannot read the header line: {e}", skipped + 1),
+        };
+        Ok(Source {
+            name,
+            headers,
+            skipped,
+            reader,
+            record_start,
+            last_line: skipped + 1,
+        })
+    }
+
+    /// Reads the next record into `record` and returns its line, or None at the end.
+    pub fn next(&mut self, record: &mut csv::StringRecord) -> Result<Option<u64>> {
+        self.record_start
+            .store(self.reader.position().byte(), Ordering::Relaxed);
+        match self.reader.read_record(record) {
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line()) + self.skipped;
+                self.last_line = line;
+                Ok(Some(line))
+            }
+            Err(e) if is_too_long(&e) => Err(anyhow!(
+                "{}:{}: a record is longer than {} MiB (a missing closing quote, or not a \
+                 CSV file?)",
+                self.name,
+                self.last_line + 1,
+                MAX_RECORD >> 20
+            )),
+            Err(e) => Err(anyhow!(
+                "{}:{}: malformed CSV: {e}",
+                self.name,
+                e.position().map_or(0, |p| p.line()) + self.skipped
+            )),
+        }
+    }
+}
+
+/// The length of a UTF-8 byte-order mark to skip; other encodings are refused by name.
+fn check_encoding(name: &str, prefix: &[u8]) -> Result<usize> {
+    if prefix.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Ok(3);
+    }
+    if prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]) {
+        bail!("{name}: the file is UTF-16; download it as CSV (UTF-8), or re-save it as UTF-8");
+    }
+    Ok(0)
+}
+
+/// Where the header starts (bytes), how many lines come before it, and its separator.
+fn find_header(
+    name: &str,
+    prefix: &[u8],
+    accept: &dyn Fn(&Header) -> bool,
+) -> Result<(usize, u64, u8)> {
+    let mut offset = 0;
+    let mut first: Option<(u64, Header)> = None;
+    for (n, raw) in prefix
+        .split(|b| *b == b'\n')
+        .take(PREAMBLE_LINES)
+        .enumerate()
+    {
+        let at = offset;
+        offset += raw.len() + 1;
+        let line = String::from_utf8_lossy(raw);
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let delimiter = if line.contains('\t') { b'\t' } else { b',' };
+        let fields = split_line(line, delimiter);
+        if accept(&fields) {
+            return Ok((at, n as u64, delimiter));
+        }
+        first.get_or_insert((n as u64 + 1, fields));
+    }
+    match first {
+        Some((line, fields)) => Err(anyhow!(HeaderNotFound {
+            file: name.to_string(),
+            line,
+            fields,
+        })),
+        None => bail!("{name}: the file is empty (no header line)"),
+    }
+}
+
+/// No line of a file's start was a header the format (or any format) knows.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: not a header dawnpost knows: {}", excerpt_fields(.fields))]
+pub struct HeaderNotFound {
+    pub file: String,
+    pub line: u64,
+    pub fields: Header,
+}
+
+fn excerpt_fields(fields: &Header) -> String {
+    let shown: Vec<String> = fields
+        .iter()
+        .take(8)
+        .map(|f| format!("`{}`", crate::text::cap(f, 40)))
+        .collect();
+    let more = fields.len().saturating_sub(8);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn split_line(line: &str, delimiter: u8) -> Header {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(line.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => record.iter().map(|f| f.trim().to_string()).collect(),
+        _ => vec![line.to_string()],
+    }
+}
+
+/// A reader that fails once the record being read has grown past [`MAX_RECORD`]. The CSV
+/// reader reads ahead by its buffer (8 KiB) and ours (64 KiB), hence the allowance.
+#[derive(Debug)]
+struct Bounded<R> {
+    inner: R,
+    read: u64,
+    /// Where the record now being read starts, in bytes from where reading began.
+    record_start: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let start = self.record_start.load(Ordering::Relaxed);
+        if self.read.saturating_sub(start) > MAX_RECORD + (128 << 10) {
+            return Err(std::io::Error::other(RecordTooLong));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("record too long")]
+struct RecordTooLong;
+
+fn is_too_long(e: &csv::Error) -> bool {
+    matches!(e.kind(), csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<RecordTooLong>()))
+}
+
+/// The columns of a header, found by name whatever their order or case.
+#[derive(Debug)]
+pub struct Columns<'a> {
+    headers: &'a csv::StringRecord,
+}
+
+impl<'a> Columns<'a> {
+    pub fn new(headers: &'a csv::StringRecord) -> Self {
+        Columns { headers }
+    }
+
+    /// The first of `names` the header has.
+    pub fn find(&self, names: &[&str]) -> Option<usize> {
+        names.iter().find_map(|n| {
+            self.headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(n))
+        })
+    }
+
+    /// The first header that starts with `prefix` (Meta puts the currency after the name).
+    pub fn starting(&self, prefix: &str) -> Option<(usize, &'a str)> {
+        self.headers.iter().enumerate().find_map(|(i, h)| {
+            let h = h.trim();
+            (h.len() >= prefix.len() && h[..prefix.len()].eq_ignore_ascii_case(prefix))
+                .then_some((i, h))
+        })
+    }
+
+    pub fn require(&self, names: &[&str]) -> Result<usize> {
+        self.find(names).ok_or_else(|| {
+            anyhow!(
+                "missing column `{}`{}",
+                names[0],
+                if names.len() > 1 {
+                    format!(" (or {})", names[1..].join(", "))
+                } else {
+                    String::new()
+                }
+            )
+        })
+    }
+}
+
+/// A header's fields match `names` (any order, any case) when each is present.
+pub fn has_all(header: &Header, names: &[&str]) -> bool {
+    names
+        .iter()
+        .all(|n| header.iter().any(|h| h.eq_ignore_ascii_case(n)))
+}
+
+/// A record's field at `i`, or empty where the column or the field is missing.
+pub fn cell(record: &csv::StringRecord, i: Option<usize>) -> &str {
+    i.and_then(|i| record.get(i)).unwrap_or("").trim()
+}

@@ -1,0 +1,330 @@
+//! dawnpost's own CSV: one file per table, with the table's column names, in any order.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono_tz::Tz;
+
+use super::source::{Header, Source};
+use super::values::{local_day, parse_value};
+use super::{BadRows, ImportOptions, ImportSummary, Plan, history};
+use crate::store::Store;
+use crate::table::{self, BatchWriter, ColType, RowError, SqlValue, TableSpec};
+
+/// Whether `header` is `spec`'s: every column one of the table's, every required one there.
+pub fn matches(spec: &'static TableSpec, header: &Header) -> bool {
+    header_problem_opt(spec, header).is_none()
+}
+
+/// Why `header` is not `spec`'s.
+pub fn header_problem(spec: &'static TableSpec, header: &Header) -> String {
+    header_problem_opt(spec, header).unwrap_or_else(|| "the header is fine".into())
+}
+
+fn header_problem_opt(spec: &'static TableSpec, header: &Header) -> Option<String> {
+    let record = csv::StringRecord::from(header.clone());
+    Layout::new(spec, &record).err().map(|e| e.to_string())
+}
+
+/// Imports one table's file, already opened at its header.
+pub async fn import(
+    store: &Store,
+    spec: &'static TableSpec,
+    src: &mut Source,
+    opts: &ImportOptions,
+) -> Result<ImportSummary> {
+    let file_name = src.name.clone();
+    let layout = Layout::new(spec, &src.headers)
+        .map_err(|e| anyhow!("{file_name}:{}: {e}", src.skipped + 1))?;
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .with_context(|| format!("cannot start a transaction on {store}"))?;
+    let mut writer = BatchWriter::new(spec, true);
+    let mut skus_writer =
+        (spec.name == "campaigns").then(|| BatchWriter::new(&table::CAMPAIGN_SKUS, true));
+    let lookups = store.reader();
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0u64;
+    let mut bad = BadRows::default();
+    let mut plan = Plan::default();
+    let mut positions = Positions::default();
+    while let Some(line) = src.next(&mut record)? {
+        let row = match layout.parse(&record, opts.tz, &mut positions) {
+            Ok(row) => row,
+            Err(e) => {
+                bad.add(&anyhow!("{file_name}:{line}: {e:#}"));
+                continue;
+            }
+        };
+        rows += 1;
+        // Once a row is bad nothing will be committed: the rest are only checked, so one run
+        // tells every problem (up to a bound) at once.
+        if opts.check {
+            plan.observe(spec, &row);
+            if let Some(skus) = &skus_writer {
+                for sku in layout.skus(&record) {
+                    plan.observe(skus.spec(), &[SqlValue::Null, SqlValue::Text(sku)]);
+                }
+            }
+        }
+        if !bad.is_empty() || opts.check {
+            continue;
+        }
+        match &mut skus_writer {
+            None => {
+                if let Err(e) = writer.push(&mut tx, lookups, row, line).await {
+                    if e.line.is_some() && e.message.starts_with("duplicate key") {
+                        bad.add(&located(&file_name, &e));
+                        continue;
+                    }
+                    return Err(located(&file_name, &e));
+                }
+            }
+            Some(skus) => {
+                let sku_list = layout.skus(&record);
+                let ctx = CampaignRow {
+                    tx: &mut tx,
+                    lookups,
+                    file_name: &file_name,
+                    line,
+                };
+                campaign_row(ctx, &mut writer, skus, row, sku_list).await?;
+            }
+        }
+    }
+    if let Some(e) = bad.into_error() {
+        // The transaction is dropped unfinished: nothing of the file is written.
+        return Err(e);
+    }
+    if opts.check {
+        return Ok(ImportSummary {
+            format: spec.name,
+            rows,
+            tables: plan.rows.iter().map(|(t, n)| (*t, *n)).collect(),
+            rebuilt_days: 0,
+            plan: Some(plan.against(store).await?),
+        });
+    }
+    writer
+        .flush(&mut tx, lookups)
+        .await
+        .map_err(|e| located(&file_name, &e))?;
+    if spec.name == "orders" {
+        history::derive_customer_types(&mut tx).await?;
+    }
+    // Part of the import's transaction: the import commits with its rollups up to date.
+    let rebuilt_days = crate::rollup::refresh(&mut tx, store.backend()).await?;
+    tx.commit()
+        .await
+        .with_context(|| format!("{file_name}: cannot commit the import"))?;
+    let mut tables = vec![(spec.name, writer.written())];
+    if let Some(s) = &skus_writer {
+        tables.push((s.table(), s.written()));
+    }
+    Ok(ImportSummary {
+        format: spec.name,
+        rows,
+        tables,
+        rebuilt_days,
+        plan: None,
+    })
+}
+
+/// The next line position of each order, for a file of order lines without `line_no`.
+#[derive(Debug, Default)]
+struct Positions {
+    next: HashMap<String, i64>,
+}
+
+impl Positions {
+    fn take(&mut self, order: &str) -> i64 {
+        let n = self.next.entry(order.to_string()).or_insert(0);
+        *n += 1;
+        *n
+    }
+}
+
+/// Where one campaign row is being written.
+struct CampaignRow<'a, 'c> {
+    tx: &'a mut sqlx::Transaction<'c, sqlx::Any>,
+    lookups: &'a sqlx::AnyPool,
+    file_name: &'a str,
+    line: u64,
+}
+
+/// One campaign and its SKUs. The campaign row must exist before its SKUs, and re-importing
+/// a campaign replaces its SKU list rather than adding to it.
+async fn campaign_row(
+    cx: CampaignRow<'_, '_>,
+    writer: &mut BatchWriter,
+    skus: &mut BatchWriter,
+    row: Vec<SqlValue>,
+    sku_list: Vec<String>,
+) -> Result<()> {
+    let CampaignRow {
+        tx,
+        lookups,
+        file_name,
+        line,
+    } = cx;
+    let located = |e: &RowError| located(file_name, e);
+    let campaign = row[0].clone();
+    writer
+        .push(tx, lookups, row, line)
+        .await
+        .map_err(|e| located(&e))?;
+    writer.flush(tx, lookups).await.map_err(|e| located(&e))?;
+    let mut del = sqlx::query("DELETE FROM campaign_skus WHERE campaign = $1");
+    if let SqlValue::Text(c) = &campaign {
+        del = del.bind(c.clone());
+    }
+    del.execute(&mut **tx)
+        .await
+        .map_err(|e| anyhow!("{file_name}:{line}: {e}"))?;
+    for sku in sku_list {
+        skus.push(
+            tx,
+            lookups,
+            vec![campaign.clone(), SqlValue::Text(sku)],
+            line,
+        )
+        .await
+        .map_err(|e| located(&e))?;
+    }
+    skus.flush(tx, lookups).await.map_err(|e| located(&e))?;
+    Ok(())
+}
+
+fn located(file: &str, e: &RowError) -> anyhow::Error {
+    match e.line {
+        Some(l) => anyhow!("{file}:{l}: {}", e.message),
+        None => anyhow!("{file}: {}", e.message),
+    }
+}
+
+/// Where each table column is found in the file.
+struct Layout {
+    spec: &'static TableSpec,
+    /// Per table column: its index in the file, if the file has it.
+    sources: Vec<Option<usize>>,
+    /// The `skus` column of a campaigns file.
+    skus: Option<usize>,
+}
+
+impl Layout {
+    fn new(spec: &'static TableSpec, headers: &csv::StringRecord) -> Result<Layout> {
+        let find = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+        let mut sources = Vec::new();
+        for c in spec.columns {
+            let idx = find(c.name);
+            if let ColType::DayOf(_) = c.ty {
+                if idx.is_some() {
+                    bail!(
+                        "column `{}` is derived from the timestamp and must not be in the file",
+                        c.name
+                    );
+                }
+            } else if idx.is_none() && c.required {
+                bail!(
+                    "missing required column `{}` (columns: {})",
+                    c.name,
+                    file_columns(spec)
+                );
+            }
+            sources.push(idx);
+        }
+        let skus =
+            if spec.name == "campaigns" {
+                Some(find("skus").ok_or_else(|| {
+                    anyhow!("missing required column `skus` (SKUs separated by `;`)")
+                })?)
+            } else {
+                None
+            };
+        for (i, h) in headers.iter().enumerate() {
+            if !sources.contains(&Some(i)) && skus != Some(i) {
+                bail!(
+                    "unknown column `{h}` for table {} (columns: {})",
+                    spec.name,
+                    file_columns(spec)
+                );
+            }
+        }
+        Ok(Layout {
+            spec,
+            sources,
+            skus,
+        })
+    }
+
+    fn parse(
+        &self,
+        record: &csv::StringRecord,
+        tz: Tz,
+        positions: &mut Positions,
+    ) -> Result<Vec<SqlValue>> {
+        let mut row = Vec::with_capacity(self.spec.columns.len());
+        for (c, src) in self.spec.columns.iter().zip(&self.sources) {
+            let raw = src.and_then(|i| record.get(i)).unwrap_or("");
+            let value = match c.ty {
+                ColType::DayOf(from) => {
+                    let i = table::column_index(self.spec, from);
+                    match row.get(i) {
+                        Some(SqlValue::Int(epoch)) => {
+                            SqlValue::Text(local_day(*epoch, tz).to_string())
+                        }
+                        _ => SqlValue::Null,
+                    }
+                }
+                ColType::Position if raw.is_empty() => match row.first() {
+                    Some(SqlValue::Text(order)) => SqlValue::Int(positions.take(order)),
+                    _ => SqlValue::Null,
+                },
+                _ if raw.is_empty() => {
+                    if c.required {
+                        bail!("column `{}`: a value is required", c.name);
+                    }
+                    match c.ty {
+                        ColType::Float { .. } if c.name == "discount" => SqlValue::Float(0.0),
+                        ColType::Int { .. } if c.name == "on_order" => SqlValue::Int(0),
+                        _ => SqlValue::Null,
+                    }
+                }
+                ty => parse_value(ty, raw, tz).map_err(|e| anyhow!("column `{}`: {e}", c.name))?,
+            };
+            row.push(value);
+        }
+        if self.spec.name == "campaigns"
+            && let (Some(SqlValue::Text(start)), Some(SqlValue::Text(end))) =
+                (row.get(2), row.get(3))
+            && end < start
+        {
+            bail!("column `end_day`: {end} is before start_day {start}");
+        }
+        Ok(row)
+    }
+
+    fn skus(&self, record: &csv::StringRecord) -> Vec<String> {
+        let raw = self.skus.and_then(|i| record.get(i)).unwrap_or("");
+        raw.split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+}
+
+fn file_columns(spec: &TableSpec) -> String {
+    let mut cols: Vec<&str> = spec
+        .columns
+        .iter()
+        .filter(|c| !matches!(c.ty, ColType::DayOf(_)))
+        .map(|c| c.name)
+        .collect();
+    if spec.name == "campaigns" {
+        cols.push("skus");
+    }
+    cols.join(", ")
+}

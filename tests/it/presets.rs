@@ -1,0 +1,493 @@
+//! Platform exports: each preset's fixture (fixtures/presets, real headers) imported into an
+//! empty store, with every figure worked out by hand from the fixture's rows, on both
+//! backends; re-imports and overlapping exports that count nothing twice; `--check`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use dawnpost::compare::Value;
+use dawnpost::ingest::{Format, ImportOptions, ImportSummary, import_file};
+use dawnpost::period::ComparisonKind::PreviousDay;
+use dawnpost::report;
+
+use crate::support::{Backend, TestStore, both_backends, fixture};
+
+both_backends!(
+    shopify_orders_fill_orders_lines_refunds_and_shipments,
+    shopify_products_fill_costs_and_stock_without_overwriting,
+    woocommerce_orders_spread_revenue_over_units,
+    ga4_traffic_maps_channel_groups,
+    google_ads_reports_in_csv_and_tsv,
+    meta_ads_needs_a_daily_breakdown,
+    check_reports_and_writes_nothing,
+    an_older_store_upgrades_in_place,
+);
+
+/// An empty store with the small shop's settings (New York, USD).
+async fn empty(b: Backend) -> Option<TestStore> {
+    let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    TestStore::new(b, &text).await
+}
+
+fn opts(t: &TestStore) -> ImportOptions {
+    ImportOptions {
+        tz: t.config.shop.timezone,
+        currency: "USD".into(),
+        channels: BTreeMap::new(),
+        day: "2024-03-02".parse().unwrap(),
+        check: false,
+    }
+}
+
+/// Imports a fixture with its format detected from the header, as `import FILE` does.
+async fn load(t: &TestStore, path: &Path, o: &ImportOptions) -> ImportSummary {
+    import_file(&t.store, None, path, o)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
+}
+
+fn preset(name: &str) -> PathBuf {
+    fixture(&format!("presets/{name}"))
+}
+
+/// Metric values on `d` (the day itself), through the metric path.
+async fn values(t: &TestStore, d: &str, keys: &[&str]) -> Vec<f64> {
+    let d: NaiveDate = d.parse().unwrap();
+    let r = report::build(&t.store, &t.config, d).await.unwrap();
+    keys.iter()
+        .map(|k| {
+            let c = r.get(k).unwrap().comparisons.iter();
+            match c.clone().find(|c| c.kind == PreviousDay).unwrap().current {
+                Value::Value(v) => v,
+                other => panic!("{k} on {d}: {other:?}"),
+            }
+        })
+        .collect()
+}
+
+#[track_caller]
+fn close(got: &[f64], want: &[f64]) {
+    let ok = got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-9);
+    assert!(ok, "got {got:?}, expected {want:?}");
+}
+
+async fn count(t: &TestStore, sql: &str) -> f64 {
+    t.scalar(sql).await.unwrap_or(0.0)
+}
+
+async fn shopify_orders_fill_orders_lines_refunds_and_shipments(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let o = opts(&t);
+    let s = load(&t, &preset("shopify_orders.csv"), &o).await;
+    assert_eq!(s.format, "shopify-orders");
+    assert_eq!(s.rows, 7, "one row per line item");
+    let keys = ["net_revenue", "orders", "units", "new_customers", "refunds"];
+    // 1 Mar: #1001 2×12.00 + 1×0.00 less 2.00 off; #1002 (a guest) 20.00, 5.00 refunded.
+    // Revenue 24 + 0 + 20 - 2 - 5 = 37; 2 orders, 4 units, both new (a@ first, a guest).
+    close(
+        &values(&t, "2024-03-01", &keys).await,
+        &[37.0, 2.0, 4.0, 2.0, 5.0],
+    );
+    // 2 Mar: #1003 is cancelled; #1004 (B@, first) 25 + 12; #1005 (a@ again) 12.
+    close(
+        &values(&t, "2024-03-02", &keys[..4]).await,
+        &[49.0, 2.0, 3.0, 1.0],
+    );
+    // The same SKU twice in #1001, one line free.
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM order_lines WHERE order_id = '#1001' AND sku = 'MUG-1'"
+        )
+        .await,
+        2.0
+    );
+    // The custom line without a SKU goes by its name; products come from the lines.
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM products").await, 3.0);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT unit_price FROM products WHERE sku = 'Gift wrap'"
+        )
+        .await,
+        25.0
+    );
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM orders WHERE customer_id IS NULL").await,
+        1.0
+    );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM orders WHERE customer_id LIKE '%@%'"
+        )
+        .await,
+        0.0,
+        "no email address is copied into the store"
+    );
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'").await,
+        1.0
+    );
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM orders WHERE order_id = '#1004' AND country = 'CA' AND region = 'ON'").await,
+        1.0
+    );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM fulfilment WHERE order_id = '#1001' AND ship_day = '2024-03-02'"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM fulfilment").await, 1.0);
+
+    // Re-importing the same export changes nothing and rebuilds no day.
+    let before = t.fingerprint().await;
+    let again = load(&t, &preset("shopify_orders.csv"), &o).await;
+    assert_eq!(again.rebuilt_days, 0);
+    assert_eq!(t.fingerprint().await, before);
+
+    // Next night's export overlaps: #1005 again, and a new #1006 on 3 Mar by a@ (returning).
+    let text = std::fs::read_to_string(preset("shopify_orders.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let r1005 = lines.find(|l| l.starts_with("#1005,")).unwrap();
+    let r1006 = r1005
+        .replace("#1005", "#1006")
+        .replace("2024-03-02 16:00:00", "2024-03-03 08:00:00");
+    let next = t.dir.path().join("orders_export_2.csv");
+    std::fs::write(&next, format!("{header}\n{r1005}\n{r1006}\n")).unwrap();
+    let s = load(&t, &next, &o).await;
+    assert_eq!(s.rebuilt_days, 1, "only 3 Mar is new");
+    close(
+        &values(&t, "2024-03-02", &keys[..4]).await,
+        &[49.0, 2.0, 3.0, 1.0],
+    );
+    close(
+        &values(&t, "2024-03-03", &keys[..4]).await,
+        &[12.0, 1.0, 1.0, 0.0],
+    );
+}
+
+async fn shopify_products_fill_costs_and_stock_without_overwriting(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let o = opts(&t);
+    load(&t, &preset("shopify_orders.csv"), &o).await;
+    let s = load(&t, &preset("shopify_products.csv"), &o).await;
+    assert_eq!(s.format, "shopify-products");
+    assert_eq!(s.tables, vec![("products", 3), ("inventory", 3)]);
+    let p = |sql: &'static str| async { count(&t, sql).await };
+    assert_eq!(
+        p("SELECT unit_cost FROM products WHERE sku = 'MUG-1'").await,
+        4.0
+    );
+    assert_eq!(
+        p("SELECT COUNT(*) FROM products WHERE sku = 'TEE-1' AND unit_cost IS NULL AND name = 'Bravo Tee - M'").await,
+        1.0
+    );
+    assert_eq!(
+        p("SELECT COUNT(*) FROM products WHERE sku = 'TEE-0' AND category = 'Shirts & Tops'").await,
+        1.0,
+        "no Type: the last step of the product category"
+    );
+    // Stock for --day: 30, 5, and the oversold -2 as none on hand.
+    assert_eq!(
+        p("SELECT SUM(on_hand) FROM inventory WHERE day = '2024-03-02'").await,
+        35.0
+    );
+    assert_eq!(
+        p("SELECT on_hand FROM inventory WHERE sku = 'TEE-1'").await,
+        0.0
+    );
+    // 2 Mar margin, over products whose cost is known: MUG-1 twice at 12.00 (cost 4.00);
+    // the gift wrap has no cost and is left out: (24 - 8) / 24.
+    close(
+        &values(&t, "2024-03-02", &["gross_margin"]).await,
+        &[16.0 / 24.0],
+    );
+    // The next orders export names MUG-1 again: its cost and name stay.
+    load(&t, &preset("shopify_orders.csv"), &o).await;
+    assert_eq!(
+        p("SELECT unit_cost FROM products WHERE sku = 'MUG-1'").await,
+        4.0
+    );
+}
+
+async fn woocommerce_orders_spread_revenue_over_units(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let s = load(&t, &preset("woocommerce_orders.csv"), &opts(&t)).await;
+    assert_eq!(s.format, "woocommerce-orders");
+    let keys = ["net_revenue", "orders", "units", "new_customers"];
+    // 1 Mar: #2001 30.00 for 3 units (new), #2002 15.00 for 1 (returning).
+    close(
+        &values(&t, "2024-03-01", &keys).await,
+        &[45.0, 2.0, 4.0, 1.0],
+    );
+    // 2 Mar: #2003 cancelled; #2004 24.00 for 3 units (new).
+    close(
+        &values(&t, "2024-03-02", &keys).await,
+        &[24.0, 1.0, 3.0, 1.0],
+    );
+    // A product name holding a comma stays one product; 30.00 over 3 units is 10.00 each.
+    assert_eq!(
+        count(
+            &t,
+            "SELECT SUM(quantity) FROM order_lines WHERE sku = 'Cap, Blue' AND order_id = '2001'"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT MAX(unit_price) FROM order_lines WHERE order_id = '2001'"
+        )
+        .await,
+        10.0
+    );
+}
+
+async fn ga4_traffic_maps_channel_groups(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let mut o = opts(&t);
+    o.channels.insert("Organic Social".into(), "organic".into());
+    let s = load(&t, &preset("ga4_traffic.csv"), &o).await;
+    assert_eq!(s.format, "ga4-traffic");
+    // Organic Search 1,200 and Organic Social 50 (mapped to organic by the config) on 1 Mar.
+    assert_eq!(
+        count(
+            &t,
+            "SELECT sessions FROM traffic WHERE day = '2024-03-01' AND channel = 'organic'"
+        )
+        .await,
+        1250.0
+    );
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM traffic").await, 5.0);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM traffic WHERE add_to_carts IS NULL"
+        )
+        .await,
+        5.0,
+        "the acquisition report has no funnel counts"
+    );
+    close(&values(&t, "2024-03-01", &["sessions"]).await, &[1550.0]);
+    close(&values(&t, "2024-03-02", &["sessions"]).await, &[1600.0]);
+    let before = t.fingerprint().await;
+    assert_eq!(
+        load(&t, &preset("ga4_traffic.csv"), &o).await.rebuilt_days,
+        0
+    );
+    assert_eq!(t.fingerprint().await, before);
+}
+
+async fn google_ads_reports_in_csv_and_tsv(b: Backend) {
+    for file in ["google_ads.csv", "google_ads_tabs.tsv"] {
+        let Some(t) = empty(b).await else { return };
+        let o = opts(&t);
+        let s = load(&t, &preset(file), &o).await;
+        assert_eq!(s.format, "google-ads", "{file}");
+        // 1 Mar: 1,234.50 + 100.25 spent; the Total rows are not campaigns.
+        close(&values(&t, "2024-03-01", &["ad_spend"]).await, &[1334.75]);
+        close(&values(&t, "2024-03-02", &["ad_spend"]).await, &[99.0]);
+        assert_eq!(
+            count(
+                &t,
+                "SELECT SUM(impressions) FROM ad_spend WHERE day = '2024-03-01'"
+            )
+            .await,
+            15345.0
+        );
+        assert_eq!(count(&t, "SELECT SUM(clicks) FROM ad_spend").await, 576.0);
+        assert_eq!(
+            count(
+                &t,
+                "SELECT COUNT(*) FROM ad_spend WHERE channel = 'paid_search'"
+            )
+            .await,
+            4.0,
+            "{file}: the paused campaign's day of `--` is a day of nothing spent"
+        );
+        let mut eur = o.clone();
+        eur.currency = "EUR".into();
+        let before = t.fingerprint().await;
+        let err = format!(
+            "{:#}",
+            import_file(&t.store, None, &preset(file), &eur)
+                .await
+                .unwrap_err()
+        );
+        assert!(
+            err.contains("costs are in USD, but the shop's currency is EUR"),
+            "{err}"
+        );
+        assert!(err.contains(":4:"), "the first data line is line 4: {err}");
+        assert_eq!(t.fingerprint().await, before);
+    }
+}
+
+async fn meta_ads_needs_a_daily_breakdown(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let o = opts(&t);
+    let s = load(&t, &preset("meta_ads.csv"), &o).await;
+    assert_eq!(s.format, "meta-ads");
+    close(&values(&t, "2024-03-01", &["ad_spend"]).await, &[65.0]);
+    close(&values(&t, "2024-03-02", &["ad_spend"]).await, &[60.5]);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT SUM(clicks) FROM ad_spend WHERE channel = 'paid_social'"
+        )
+        .await,
+        300.0
+    );
+    let before = t.fingerprint().await;
+    let err = format!(
+        "{:#}",
+        import_file(&t.store, None, &preset("meta_ads_no_breakdown.csv"), &o)
+            .await
+            .unwrap_err()
+    );
+    assert!(err.contains("meta_ads_no_breakdown.csv:2:"), "{err}");
+    assert!(err.contains("Breakdown > By time > Day"), "{err}");
+    assert_eq!(t.fingerprint().await, before);
+}
+
+async fn check_reports_and_writes_nothing(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let mut o = opts(&t);
+    o.check = true;
+    let before = t.fingerprint().await;
+    let s = load(&t, &preset("shopify_orders.csv"), &o).await;
+    let plan = s.plan.expect("a check reports a plan");
+    assert_eq!(plan.rows.get("orders"), Some(&5));
+    assert_eq!(plan.rows.get("order_lines"), Some(&7));
+    assert_eq!(plan.rows.get("refunds"), Some(&1));
+    assert_eq!(plan.first_day.as_deref(), Some("2024-03-01"));
+    assert_eq!(plan.last_day.as_deref(), Some("2024-03-02"));
+    let skus: Vec<&str> = plan.new_skus.iter().map(String::as_str).collect();
+    assert_eq!(skus, ["Gift wrap", "MUG-1", "TEE-1"]);
+    let channels: Vec<&str> = plan.new_channels.iter().map(String::as_str).collect();
+    assert_eq!(channels, ["pos", "web"]);
+    assert_eq!(t.fingerprint().await, before, "a check writes nothing");
+
+    // A header no format knows: the error lists every format and what it expects.
+    let odd = t.dir.path().join("odd.csv");
+    std::fs::write(&odd, "Kunde,Betrag\nA,1\n").unwrap();
+    let err = format!(
+        "{:#}",
+        import_file(&t.store, None, &odd, &o).await.unwrap_err()
+    );
+    assert!(
+        err.contains("odd.csv:1: not a header dawnpost knows: `Kunde`, `Betrag`"),
+        "{err}"
+    );
+    for f in dawnpost::ingest::PRESETS {
+        assert!(err.contains(f.name()) && err.contains(f.expects()), "{err}");
+    }
+    // Named explicitly, the wrong format says which of its columns is missing.
+    let err = format!(
+        "{:#}",
+        import_file(
+            &t.store,
+            Some(Format::GoogleAds),
+            &preset("meta_ads.csv"),
+            &o
+        )
+        .await
+        .unwrap_err()
+    );
+    assert!(err.contains("expected the header of google-ads"), "{err}");
+    assert!(err.contains("missing column `Day`"), "{err}");
+}
+
+/// A store made by the previous release (migrations 1-5) with an order of two lines keeps
+/// its rows and figures through the upgrade, and then takes the same SKU twice.
+async fn an_older_store_upgrades_in_place(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    // Start over from the schema of migration 5 on a store of its own.
+    let url = match b {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            t.dir.path().join("old.sqlite").display()
+        ),
+        Backend::Postgres => match crate::support::postgres_database().await {
+            Some(u) => u,
+            None => return,
+        },
+    };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let mut old = match b {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
+    old.migrations = old
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    old.run(&pool).await.unwrap();
+    for sql in [
+        "INSERT INTO products VALUES ('A', 'Alpha', 'Home', 10, 4, 5), ('B', 'Bravo', 'Home', 7, 2, 5)",
+        "INSERT INTO orders VALUES ('O1', 1709301600, '2024-03-01', 'email', 'c1', 'new', 1, 'placed')",
+        "INSERT INTO order_lines VALUES ('O1', 'B', 1, 7), ('O1', 'A', 2, 10)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store_url = match b {
+        Backend::Sqlite => format!("sqlite://{}", t.dir.path().join("old.sqlite").display()),
+        Backend::Postgres => url.clone(),
+    };
+    let text = crate::support::replace_store_url(&text, &store_url);
+    let config = dawnpost::config::Config::parse(&dawnpost::config::ConfigSource {
+        origin: "test config".into(),
+        text: &text,
+        base_dir: dir.path().to_path_buf(),
+    })
+    .unwrap();
+    let store = dawnpost::store::Store::open(&config.store).await.unwrap();
+    let upgraded = TestStore { store, config, dir };
+    // Lines numbered in SKU order; 2×10 + 7 - 1 = 26, 3 units, 1 new customer.
+    assert_eq!(
+        count(
+            &upgraded,
+            "SELECT line_no FROM order_lines WHERE order_id = 'O1' AND sku = 'B'"
+        )
+        .await,
+        2.0
+    );
+    close(
+        &values(
+            &upgraded,
+            "2024-03-01",
+            &["net_revenue", "units", "new_customers"],
+        )
+        .await,
+        &[26.0, 3.0, 1.0],
+    );
+    let more = upgraded.dir.path().join("lines.csv");
+    std::fs::write(
+        &more,
+        "order_id,line_no,sku,quantity,unit_price\nO1,3,A,1,0\n",
+    )
+    .unwrap();
+    dawnpost::ingest::import_csv(
+        &upgraded.store,
+        "order_lines",
+        &more,
+        upgraded.config.shop.timezone,
+    )
+    .await
+    .unwrap();
+    close(&values(&upgraded, "2024-03-01", &["units"]).await, &[4.0]);
+}
