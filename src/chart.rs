@@ -89,6 +89,17 @@ impl AxisUnit {
     fn tick_for(&self, v: f64, span: f64) -> String {
         match self {
             AxisUnit::Percent if span < 0.1 => format!("{:.1}%", v * 100.0),
+            // A span of a few units has ticks between whole numbers: rounded, they would
+            // read 0, 0, 1, 2, 2.
+            AxisUnit::Count | AxisUnit::Hours | AxisUnit::Money(_) if span < 10.0 => {
+                let t = format!("{v:.1}");
+                let t = t.strip_suffix(".0").unwrap_or(&t).to_string();
+                match self {
+                    AxisUnit::Money(sym) => format!("{sym}{t}"),
+                    AxisUnit::Hours => format!("{t} h"),
+                    _ => t,
+                }
+            }
             _ => self.tick(v),
         }
     }
@@ -693,6 +704,16 @@ fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_spans_keep_their_tick_labels_apart() {
+        let ticks: Vec<String> = [0.0, 0.5, 1.0, 1.5, 2.0]
+            .iter()
+            .map(|v| AxisUnit::Count.tick_for(*v, 2.0))
+            .collect();
+        assert_eq!(ticks, ["0", "0.5", "1", "1.5", "2"]);
+        assert_eq!(AxisUnit::Count.tick_for(1500.0, 3000.0), "1.5k");
+    }
 
     #[test]
     fn runs_match_a_pixel_by_pixel_walk() {

@@ -177,9 +177,49 @@ fn validate(def: &MetricDef) -> Result<()> {
     Ok(())
 }
 
+/// The data tables a metric's SQL reads (after FROM or JOIN), with the order rollups read
+/// as `orders`: what must have held a row for the metric to mean anything.
+pub fn sources(sql: &str) -> std::collections::BTreeSet<&'static str> {
+    let words: Vec<String> = sql
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let mut out = std::collections::BTreeSet::new();
+    for pair in words.windows(2) {
+        if pair[0] != "from" && pair[0] != "join" {
+            continue;
+        }
+        let table = match pair[1].as_str() {
+            "order_daily" | "sales_daily" | "order_lines" => "orders",
+            t => match crate::table::DATED_TABLES.iter().find(|d| **d == t) {
+                Some(d) => d,
+                None => continue,
+            },
+        };
+        out.insert(table);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_are_the_tables_read_with_rollups_as_orders() {
+        let c = Catalog::builtin();
+        let of = |k: &str| {
+            sources(&c.get(k).unwrap().sql)
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("conversion_rate"), ["orders", "traffic"]);
+        assert_eq!(of("net_revenue"), ["orders", "refunds"]);
+        assert_eq!(of("on_time_delivery"), ["fulfilment"]);
+        assert_eq!(of("promo_sell_through"), ["inventory", "orders"]);
+        assert_eq!(of("csat"), ["daily_values"]);
+    }
 
     #[test]
     fn builtin_catalog_has_the_metrics_both_teams_read() {

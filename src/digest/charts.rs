@@ -108,12 +108,16 @@ pub(super) fn charts(
         f,
         money: AxisUnit::Money(config.shop.currency_symbol.clone()),
     };
-    vec![
-        revenue_chart(&cx),
-        orders_chart(&cx),
-        traffic_chart(&cx),
-        fulfilment_chart(&cx),
-    ]
+    // A chart of a source the shop has never had is left out, not drawn empty.
+    let has = |key: &str| inputs.fetched.get(key).is_some();
+    let mut out = vec![revenue_chart(&cx), orders_chart(&cx)];
+    if has("sessions_by_channel") || has("conversion_rate") {
+        out.push(traffic_chart(&cx));
+    }
+    if has("fulfilment_hours") || has("on_time_delivery") {
+        out.push(fulfilment_chart(&cx));
+    }
+    out
 }
 
 fn spec(id: &str, title: String, alt: String, kind: ChartKind) -> ChartSpec {

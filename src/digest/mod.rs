@@ -3,7 +3,7 @@
 //! Pure: built from [`DigestInputs`], the config, the report date and the generation time.
 //! Every number is formatted here, so the templates only place text; they compute nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Days, NaiveDate};
 use chrono_tz::Tz;
@@ -30,6 +30,9 @@ use charts::{charts, kr_chart};
 
 /// The four numbers both teams read first.
 pub const HEADLINE: [&str; 4] = ["net_revenue", "orders", "conversion_rate", "aov"];
+/// Where a headline metric is not shown (its source never had data), the next of these
+/// takes its place, so the headline keeps four tiles.
+const HEADLINE_SPARE: [&str; 3] = ["units", "new_customers", "repeat_purchase_rate"];
 const MARKETING: [&str; 9] = [
     "sessions",
     "conversion_rate",
@@ -41,12 +44,13 @@ const MARKETING: [&str; 9] = [
     "roas",
     "cac",
 ];
-const OPERATIONS: [&str; 10] = [
+const OPERATIONS: [&str; 11] = [
     "capacity_utilisation",
     "fulfilment_hours",
     "shipped_within_24h",
     "on_time_delivery",
     "return_rate",
+    "refunds",
     "units",
     "skus_out_of_stock",
     "promo_sell_through",
@@ -76,6 +80,11 @@ pub struct Digest {
     /// Sources with no data at all, or none in the two weeks before, as a quiet sentence for
     /// the foot of the email; empty when every source has recent data.
     pub absent_note: String,
+    /// Whether each source ever held a row: a section of a source the shop does not have
+    /// is left out.
+    pub has_returns: bool,
+    pub has_stock: bool,
+    pub has_feedback: bool,
     /// Metrics whose queries failed or timed out, as a sentence; empty when all answered.
     pub unavailable_note: String,
     pub headline: Vec<Tile>,
@@ -262,7 +271,19 @@ pub fn build(
     inputs: &DigestInputs,
 ) -> (Digest, Vec<ChartSpec>) {
     let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
-    let report = report::assemble(config, d, &inputs.fetched);
+    let never = never_filled(inputs);
+    let hidden = hidden_metrics(config, &never);
+    // A metric whose source never held a row is left out everywhere (tiles, tables,
+    // charts), not shown as "no data": the footer says what is not shown and why.
+    let shown;
+    let inputs = if hidden.is_empty() {
+        inputs
+    } else {
+        shown = without(inputs, &hidden);
+        &shown
+    };
+    let mut report = report::assemble(config, d, &inputs.fetched);
+    report.metrics.retain(|m| !hidden.contains(&m.key));
     let weekday = d.format("%a").to_string();
     let ctx = Ctx {
         f: &f,
@@ -281,7 +302,7 @@ pub fn build(
     };
     // Past a dozen, the email lists the first twelve; the count above stays whole.
     alerts.truncate(12);
-    let (objectives, kr_rows) = build_objectives(config, d, inputs, &f);
+    let (objectives, kr_rows) = build_objectives(config, d, inputs, &f, &hidden);
 
     let (subject, orders) = subject(&report, &f);
     let (revenue_value, revenue_change) = (&subject.revenue, &subject.revenue_change);
@@ -321,6 +342,9 @@ pub fn build(
         alerts,
         alerts_phrase,
         no_alerts_note: no_alerts_note(inputs, d),
+        has_returns: !never.contains("returns"),
+        has_stock: !never.contains("inventory"),
+        has_feedback: !never.contains("feedback"),
         feedback: feedback(inputs),
         charts: specs.iter().map(|s| s.view.clone()).collect(),
         chart: specs
@@ -343,7 +367,9 @@ fn headline(report: &MetricsReport, ctx: &Ctx<'_>) -> Vec<Tile> {
     let f = ctx.f;
     HEADLINE
         .iter()
+        .chain(&HEADLINE_SPARE)
         .filter_map(|k| report.get(k))
+        .take(HEADLINE.len())
         .map(|m| Tile {
             key: m.key.clone(),
             label: m.label.clone(),
@@ -425,7 +451,7 @@ const EXPECTED_WITHIN_DAYS: u64 = 14;
 /// have data but stop before the report date; and the footer line for those that have none.
 fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, String) {
     let recent = d - Days::new(EXPECTED_WITHIN_DAYS);
-    let name = |source: &str| source.replace('_', " ");
+    let name = |source: &str| source_name(source).to_string();
     let freshness: Vec<Freshness> = inputs
         .freshness
         .iter()
@@ -466,7 +492,10 @@ fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, St
         .collect();
     let mut absent = Vec::new();
     if !never.is_empty() {
-        absent.push(format!("No data imported yet: {}.", never.join(", ")));
+        absent.push(format!(
+            "Not shown, no data imported yet: {}.",
+            never.join(", ")
+        ));
     }
     if !old.is_empty() {
         absent.push(format!(
@@ -476,6 +505,54 @@ fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, St
         ));
     }
     (freshness, stale_note, absent.join(" "))
+}
+
+/// A source table as the email names it.
+fn source_name(table: &str) -> &str {
+    match table {
+        "ad_spend" => "ad spend",
+        "inventory" => "stock",
+        "fulfilment" => "shipping",
+        "daily_values" => "daily values",
+        t => t,
+    }
+}
+
+/// The source tables that have never held a row (up to the report date).
+fn never_filled(inputs: &DigestInputs) -> BTreeSet<&'static str> {
+    inputs
+        .freshness
+        .iter()
+        .filter(|(_, last)| last.is_none())
+        .map(|(t, _)| *t)
+        .collect()
+}
+
+/// Metrics that read a source that never held a row. Refunds only adjust other figures
+/// (net revenue less refunds): a shop without any still sees its net revenue, but not a
+/// metric of refunds alone.
+fn hidden_metrics(config: &Config, never: &BTreeSet<&'static str>) -> BTreeSet<String> {
+    config
+        .catalog
+        .iter()
+        .filter(|m| {
+            let read = crate::metric::sources(&m.sql);
+            let mut needed: BTreeSet<&str> =
+                read.iter().copied().filter(|t| *t != "refunds").collect();
+            if needed.is_empty() {
+                needed = read;
+            }
+            needed.iter().any(|t| never.contains(t))
+        })
+        .map(|m| m.key.clone())
+        .collect()
+}
+
+/// The inputs without the hidden metrics' series.
+fn without(inputs: &DigestInputs, hidden: &BTreeSet<String>) -> DigestInputs {
+    let mut out = inputs.clone();
+    out.fetched.series.retain(|k, _| !hidden.contains(k));
+    out
 }
 
 /// "No alerts: promoted stock and warehouse capacity are fine.", or what could not be
@@ -640,6 +717,9 @@ fn comparison_in(cs: &[Comparison], kind: ComparisonKind) -> &Comparison {
 
 fn funnel(report: &MetricsReport, f: &Formatter) -> Vec<FunnelStep> {
     let today = |key: &str| report.get(key).and_then(|m| m.comparisons[0].current.get());
+    if report.get("sessions").is_none() {
+        return Vec::new();
+    }
     let sessions = today("sessions");
     // Add-to-carts are the numerator of the add-to-cart rate.
     let carts = today("add_to_cart_rate").zip(sessions).map(|(r, s)| r * s);
@@ -858,6 +938,7 @@ fn build_objectives(
     d: NaiveDate,
     inputs: &DigestInputs,
     f: &Formatter,
+    hidden: &BTreeSet<String>,
 ) -> (Vec<ObjectiveView>, Vec<KrChartRow>) {
     let mut views = Vec::new();
     let mut chart_rows = Vec::new();
@@ -866,7 +947,12 @@ fn build_objectives(
         let cycle = o.cycle.bounds(d);
         let mut statuses = Vec::new();
         let mut krs = Vec::new();
-        for kr in &o.key_results {
+        // A key result on a metric whose source never had data is left out, like the metric.
+        for kr in o
+            .key_results
+            .iter()
+            .filter(|kr| !hidden.contains(&kr.metric))
+        {
             let Some(metric) = config.catalog.get(&kr.metric) else {
                 continue;
             };
@@ -916,6 +1002,9 @@ fn build_objectives(
                 },
             });
             statuses.push(s);
+        }
+        if krs.is_empty() {
+            continue;
         }
         let (progress, status) = okr::objective_status(&statuses);
         let total = (cycle.1 - cycle.0).num_days() + 1;

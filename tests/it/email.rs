@@ -431,7 +431,7 @@ window.addEventListener('load', () => {
     }
 }
 
-fn which(bin: &str) -> Option<String> {
+pub(crate) fn which(bin: &str) -> Option<String> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|d| d.join(bin))
@@ -440,7 +440,7 @@ fn which(bin: &str) -> Option<String> {
     })
 }
 
-fn run_chromium(bin: &str, extra: &[&str], page: &Path) -> String {
+pub(crate) fn run_chromium(bin: &str, extra: &[&str], page: &Path) -> String {
     let profile = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(bin)
         .args([
@@ -504,13 +504,21 @@ async fn the_banner_names_only_sources_that_stopped() {
     );
     assert_eq!(
         c.digest.absent_note,
-        "No data imported yet: ad spend, fulfilment, returns, refunds, capacity, feedback, \
-         daily values. No data in the 14 days before 1 Mar: inventory."
+        "Not shown, no data imported yet: ad spend, shipping, returns, refunds, capacity, \
+         feedback, daily values. No data in the 14 days before 1 Mar: stock."
     );
     assert_eq!(c.rendered.html.matches("Incomplete data").count(), 1);
     assert_eq!(c.rendered.text.matches("Incomplete data").count(), 1);
-    assert!(c.rendered.text.contains("No data imported yet: ad spend"));
-    assert!(c.rendered.html.contains("No data imported yet: ad spend"));
+    assert!(
+        c.rendered
+            .text
+            .contains("Not shown, no data imported yet: ad spend")
+    );
+    assert!(
+        c.rendered
+            .html
+            .contains("Not shown, no data imported yet: ad spend")
+    );
     // Neither stock (a month old) nor capacity can be called fine.
     let none = "No alerts could be checked: there is no stock data and no capacity data.";
     assert!(c.digest.alerts.is_empty());

@@ -22,6 +22,7 @@ both_backends!(
     meta_ads_needs_a_daily_breakdown,
     check_reports_and_writes_nothing,
     an_older_store_upgrades_in_place,
+    an_orders_only_shop_gets_an_email_of_what_it_has,
 );
 
 /// An empty store with the small shop's settings (New York, USD).
@@ -490,4 +491,122 @@ async fn an_older_store_upgrades_in_place(b: Backend) {
     .await
     .unwrap();
     close(&values(&upgraded, "2024-03-01", &["units"]).await, &[4.0]);
+}
+
+/// A shop with only an orders export (WooCommerce: orders and their lines, no traffic, ads,
+/// stock, shipping or costs): its email shows what it has, and says what it leaves out.
+async fn an_orders_only_shop_gets_an_email_of_what_it_has(b: Backend) {
+    use chrono::TimeZone;
+    let Some(t) = empty(b).await else { return };
+    load(&t, &preset("woocommerce_orders.csv"), &opts(&t)).await;
+    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let d: NaiveDate = "2024-03-02".parse().unwrap();
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 3, 6, 0, 0)
+        .unwrap();
+    let c = dawnpost::compose::compose(&t.store, &t.config, &templates, d, now)
+        .await
+        .unwrap();
+    let g = &c.digest;
+    assert_eq!(
+        g.stale_note, "",
+        "no incomplete-data banner for sources it never had"
+    );
+    assert_eq!(
+        g.absent_note,
+        "Not shown, no data imported yet: traffic, ad spend, stock, shipping, returns, refunds, \
+         capacity, feedback, daily values."
+    );
+    let tiles: Vec<&str> = g.headline.iter().map(|t| t.key.as_str()).collect();
+    assert_eq!(
+        tiles,
+        ["net_revenue", "orders", "aov", "units"],
+        "four tiles of what exists"
+    );
+    assert_eq!(
+        g.no_alerts_note,
+        "No alerts could be checked: there is no stock data and no capacity data."
+    );
+    let margin = g
+        .operations
+        .rows
+        .iter()
+        .find(|r| r.label == "Gross margin")
+        .unwrap();
+    assert_eq!(
+        margin.value, "no data",
+        "no cost is known: never a made-up margin"
+    );
+    let charts: Vec<&str> = g.charts.iter().map(|c| c.id.as_str()).collect();
+    assert!(
+        !charts.contains(&"traffic") && !charts.contains(&"fulfilment"),
+        "{charts:?}"
+    );
+    for absent in [
+        "Sessions",
+        "Conversion rate",
+        "Ad spend",
+        "Time to ship",
+        "On-time delivery",
+        "Traffic by channel",
+        "Funnel",
+        "Most returned",
+        "Out of stock",
+        "Customer feedback",
+        "Warehouse capacity",
+    ] {
+        assert!(!c.rendered.html.contains(absent), "{absent:?} in the HTML");
+        assert!(!c.rendered.text.contains(absent), "{absent:?} in the text");
+    }
+    // 2 Mar: #2004, 24.00 over 3 units; #2003 was cancelled.
+    assert_eq!(g.headline[0].value, "$24");
+
+    // In a browser: every image loads, and a screenshot is left for people to look at.
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|b| crate::email::which(b))
+    else {
+        if std::env::var("DAWNPOST_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
+            panic!("Chromium is required (DAWNPOST_REQUIRE_CHROMIUM=1) but not installed");
+        }
+        return;
+    };
+    let out = t.dir.path().join("preview");
+    let files = dawnpost::compose::write_preview(&c, &t.config, now, &out).unwrap();
+    let probe = r#"<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const broken = imgs.filter(i => !i.complete || i.naturalWidth === 0).length;
+  document.title = 'PROBE ' + JSON.stringify({images: imgs.length, broken, text: document.body.innerText.length});
+});
+</script></body>"#;
+    let page = std::fs::read_to_string(&files.html)
+        .unwrap()
+        .replace("</body>", probe);
+    let probe_path = out.join("probe.html");
+    std::fs::write(&probe_path, page).unwrap();
+    let dom = crate::email::run_chromium(
+        &chromium,
+        &["--dump-dom", "--virtual-time-budget=5000"],
+        &probe_path,
+    );
+    let title = dom
+        .split("<title>PROBE ")
+        .nth(1)
+        .and_then(|s| s.split("</title>").next())
+        .unwrap_or_else(|| panic!("no probe result in {}", &dom[..dom.len().min(500)]));
+    let r: serde_json::Value = serde_json::from_str(&title.replace("&quot;", "\"")).unwrap();
+    assert_eq!(r["images"], g.charts.len(), "{r}");
+    assert_eq!(r["broken"], 0, "{r}");
+    if let Ok(path) = std::env::var("DAWNPOST_SCREENSHOT_ORDERS_ONLY") {
+        crate::email::run_chromium(
+            &chromium,
+            &[&format!("--screenshot={path}"), "--window-size=700,2600"],
+            &files.html,
+        );
+        assert!(Path::new(&path).exists());
+    }
 }
