@@ -400,6 +400,7 @@ async fn send_command(
         force,
         retry_unknown,
         stop: None,
+        import_failures: Vec::new(),
     };
     let sent = send(store, config, report, &transport, date, now, &opts).await;
     transport.close().await;
@@ -789,13 +790,7 @@ async fn import(
         format = Some(f);
         files.remove(0);
     }
-    let opts = ImportOptions {
-        tz: config.shop.timezone,
-        currency: config.shop.currency.clone(),
-        channels: config.channels.clone(),
-        day,
-        check,
-    };
+    let opts = ImportOptions::from_config(config, day, check);
     let mut failed = 0;
     for file in &files {
         let started = Instant::now();

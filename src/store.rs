@@ -41,6 +41,18 @@ pub const DATA_TABLES: [&str; 14] = [
     "daily_values",
 ];
 
+/// A file `serve` picked up, as the store remembers it.
+#[derive(Debug, Clone)]
+pub struct TrackedFile<'a> {
+    pub path: &'a str,
+    pub size: i64,
+    pub hash: &'a str,
+    pub ok: bool,
+    /// What was imported, or why not.
+    pub detail: &'a str,
+    pub at: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -448,6 +460,48 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The size and hash a picked-up file had when last seen, if it was.
+    pub async fn tracked_file(&self, path: &str) -> Result<Option<(i64, String)>> {
+        sqlx::query_as("SELECT size, hash FROM imported_files WHERE path = $1")
+            .bind(path.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .with_context(|| format!("cannot read the picked-up files of {self}"))
+    }
+
+    /// Files whose import failed at or after `since` (epoch seconds), as `path: reason`.
+    pub async fn failed_files_since(&self, since: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT path, detail FROM imported_files WHERE status = 'failed' \
+             AND imported_at >= $1 ORDER BY path LIMIT 100",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .with_context(|| format!("cannot read the picked-up files of {self}"))?;
+        Ok(rows.into_iter().map(|(p, d)| format!("{p}: {d}")).collect())
+    }
+
+    /// Records a picked-up file: imported, or failed with the reason.
+    pub async fn track_file(&self, f: &TrackedFile<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO imported_files (path, size, hash, status, detail, imported_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (path) DO UPDATE SET \
+             size = excluded.size, hash = excluded.hash, status = excluded.status, \
+             detail = excluded.detail, imported_at = excluded.imported_at",
+        )
+        .bind(f.path.to_string())
+        .bind(f.size)
+        .bind(f.hash.to_string())
+        .bind(if f.ok { "imported" } else { "failed" })
+        .bind(crate::text::cap(f.detail, 2_000))
+        .bind(f.at)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot record the picked-up file {}", f.path))?;
+        Ok(())
     }
 
     /// SKUs with no stock at the end of `d`, with their names.

@@ -280,6 +280,17 @@ pub const DAILY_VALUES: TableSpec = TableSpec {
     refs: &[],
 };
 
+/// The platform export formats `dawnpost import` reads (`ingest::PRESETS` by name; kept
+/// here, below `config`, so the config can check a format without depending on `ingest`).
+pub const EXPORT_FORMATS: [&str; 6] = [
+    "shopify-orders",
+    "shopify-products",
+    "woocommerce-orders",
+    "ga4-traffic",
+    "google-ads",
+    "meta-ads",
+];
+
 /// The tables `dawnpost import` accepts, by name.
 pub const IMPORTABLE: [&TableSpec; 13] = [
     &PRODUCTS,

@@ -45,8 +45,23 @@ pub struct Config {
     pub reports: Vec<Report>,
     /// Where the file transport writes messages when no mail server is configured.
     pub outbox: PathBuf,
+    /// Export folders `serve` picks new files up from before each report's data check.
+    pub imports: Vec<NightlyImport>,
     /// The mail server; None means the outbox.
     pub smtp: Option<SmtpSettings>,
+}
+
+/// One `[[imports]]` entry: files matching a pattern, read as one format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NightlyImport {
+    /// The folder (relative paths are from the config file's folder).
+    pub dir: PathBuf,
+    /// The file name pattern: `*` is any run of characters, `?` any one.
+    pub pattern: String,
+    /// A format name (`shopify-orders`, a table's name…); None means told by the header.
+    pub format: Option<String>,
+    /// Files are looked at from this local time of day on; None means at every run.
+    pub after: Option<chrono::NaiveTime>,
 }
 
 /// How to reach the mail server.
@@ -300,6 +315,16 @@ struct RawConfig {
     #[serde(default)]
     delivery: RawDelivery,
     smtp: Option<Spanned<RawSmtp>>,
+    #[serde(default)]
+    imports: Vec<Spanned<RawImport>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImport {
+    path: String,
+    format: Option<String>,
+    time: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -616,6 +641,7 @@ impl Config {
                     .unwrap_or_else(|| PathBuf::from("outbox")),
             ),
             smtp: sections::smtp(&cx, raw.smtp)?,
+            imports: sections::imports(&cx, raw.imports, &src.base_dir)?,
         })
     }
 }

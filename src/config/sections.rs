@@ -404,6 +404,63 @@ fn key_result(
     })
 }
 
+/// `[[imports]]`: a folder and a file name pattern, a known format, and a time of day.
+pub(super) fn imports(
+    cx: &Cx<'_>,
+    raw: Vec<Spanned<RawImport>>,
+    base: &Path,
+) -> Result<Vec<NightlyImport>> {
+    let mut out = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let span = r.span();
+        let r = r.into_inner();
+        let at = |key: &str, msg: String| cx.at(span.clone(), &format!("imports[{i}].{key}"), msg);
+        cx.plain(&r.path, span.clone(), &format!("imports[{i}].path"))?;
+        let path = base.join(&r.path);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                at(
+                    "path",
+                    "needs a file name pattern, e.g. `exports/orders_*.csv`".into(),
+                )
+            })?
+            .to_string();
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if dir.to_string_lossy().contains(['*', '?']) {
+            return Err(at("path", "only the file name may hold `*` or `?`".into()));
+        }
+        if let Some(f) = &r.format
+            && !crate::table::EXPORT_FORMATS.contains(&f.as_str())
+            && crate::table::spec(f).is_none()
+        {
+            return Err(at(
+                "format",
+                format!(
+                    "unknown format `{f}`: one of {}, or a table's name",
+                    crate::table::EXPORT_FORMATS.join(", ")
+                ),
+            ));
+        }
+        let after = match &r.time {
+            None => None,
+            Some(t) => Some(
+                chrono::NaiveTime::parse_from_str(t, "%H:%M")
+                    .map_err(|_| at("time", format!("{t:?} is not a time of day (HH:MM)")))?,
+            ),
+        };
+        out.push(NightlyImport {
+            dir,
+            pattern: name,
+            format: r.format,
+            after,
+        });
+    }
+    Ok(out)
+}
+
 /// `[channels]`: each name and each shop channel plain text, the shop channel not empty.
 pub(super) fn channels(
     cx: &Cx<'_>,

@@ -182,6 +182,9 @@ pub struct SendOptions {
     /// Set on shutdown: no new message starts; those in flight finish and are recorded, and
     /// a digest still being composed is abandoned.
     pub stop: Option<Arc<Shutdown>>,
+    /// Files `serve` could not import before this run (`path: reason`): the owner is told
+    /// of them with any recipients not served.
+    pub import_failures: Vec<String>,
 }
 
 /// What a send did, recipient by recipient.
@@ -297,8 +300,16 @@ pub async fn send(
         }
         anyhow::bail!("{e}");
     }
-    if !test_send && summary.unserved() > 0 {
-        tell_owner(transport, report, date, now, &summary).await;
+    if !test_send && (summary.unserved() > 0 || !opts.import_failures.is_empty()) {
+        tell_owner(
+            transport,
+            report,
+            date,
+            now,
+            &summary,
+            &opts.import_failures,
+        )
+        .await;
     }
     Ok(summary)
 }
@@ -530,14 +541,32 @@ fn claimer_is_gone(by: &str) -> bool {
         && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// The owner's message: who was not served, and whose delivery is unknown.
-fn owner_body(report: &Report, date: NaiveDate, s: &SendSummary) -> String {
+/// The owner's message: who was not served, whose delivery is unknown, and which files
+/// could not be imported.
+fn owner_body(report: &Report, date: NaiveDate, s: &SendSummary, files: &[String]) -> String {
     let total = s.sent.len() + s.skipped.len() + s.unserved();
-    let mut body = format!(
-        "The {} report for {date} was not confirmed for {} of {total} recipients.\n",
-        report.name,
-        s.unserved()
-    );
+    let mut body = if s.unserved() > 0 {
+        format!(
+            "The {} report for {date} was not confirmed for {} of {total} recipients.\n",
+            report.name,
+            s.unserved()
+        )
+    } else {
+        format!(
+            "The {} report for {date} went to all {total} recipients, without the files below.\n",
+            report.name
+        )
+    };
+    if !files.is_empty() {
+        body.push_str("\nFiles not imported (left in place; nothing of them was loaded):\n");
+        for f in files.iter().take(20) {
+            body.push_str(&format!("- {}\n", crate::text::cap(f, 2_000)));
+        }
+        if files.len() > 20 {
+            body.push_str(&format!("- … and {} more\n", files.len() - 20));
+        }
+        body.push_str("Fix a file (or replace it) and `serve` imports it on its next run.\n");
+    }
     if !s.failed.is_empty() {
         body.push_str("\nNot delivered:\n");
         for (r, e) in &s.failed {
@@ -567,22 +596,32 @@ async fn tell_owner(
     date: NaiveDate,
     now: DateTime<Tz>,
     s: &SendSummary,
+    files: &[String],
 ) {
     let total = s.sent.len() + s.skipped.len() + s.unserved();
-    let msg = lettre::Message::builder()
-        .from(report.from.clone())
-        .to(report.owner.clone())
-        .subject(format!(
+    let subject = if s.unserved() > 0 {
+        format!(
             "dawnpost: {} of {total} not served ({}, {date})",
             s.unserved(),
             report.name
-        ))
+        )
+    } else {
+        format!(
+            "dawnpost: {} file(s) not imported ({}, {date})",
+            files.len(),
+            report.name
+        )
+    };
+    let msg = lettre::Message::builder()
+        .from(report.from.clone())
+        .to(report.owner.clone())
+        .subject(subject)
         .date(std::time::SystemTime::from(now))
         .message_id(Some(
             message::message_id(date, &report.owner, now, &report.from)
                 .replace("<dawnpost.", "<dawnpost-failures."),
         ))
-        .body(owner_body(report, date, s));
+        .body(owner_body(report, date, s, files));
     let stem = outbox::file_stem(
         &report.name,
         &date.to_string(),

@@ -14,6 +14,7 @@ mod ga4;
 mod google_ads;
 mod history;
 mod meta_ads;
+pub mod nightly;
 mod preset;
 mod shopify;
 pub mod source;
@@ -171,6 +172,17 @@ pub struct ImportOptions {
 }
 
 impl ImportOptions {
+    /// The options a shop's config gives, with `day` for stock snapshots.
+    pub fn from_config(config: &crate::config::Config, day: NaiveDate, check: bool) -> Self {
+        ImportOptions {
+            tz: config.shop.timezone,
+            currency: config.shop.currency.clone(),
+            channels: config.channels.clone(),
+            day,
+            check,
+        }
+    }
+
     /// The shop channel for a source's channel name.
     pub fn channel(&self, source: &str) -> String {
         self.channels
@@ -292,5 +304,16 @@ impl BadRows {
         }
         text.push_str("\nnothing was imported");
         Some(anyhow!(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_knows_every_format_by_its_name() {
+        let names: Vec<&str> = PRESETS.iter().map(|f| f.name()).collect();
+        assert_eq!(names, table::EXPORT_FORMATS);
     }
 }

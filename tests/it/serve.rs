@@ -486,3 +486,145 @@ async fn serve_on_the_bundled_demo_builds_the_day_it_reports() {
         Some("2026-11-22")
     );
 }
+
+/// The small shop with its night's exports dropped into `drop/`, picked up by `serve`.
+async fn with_imports() -> TestStore {
+    let imports = r#"
+
+[[imports]]
+path = "drop/orders_*.csv"
+format = "orders"
+time = "05:00"
+
+[[imports]]
+path = "drop/lines_*.csv"
+format = "order_lines"
+
+[[imports]]
+path = "drop/traffic_*.csv"
+"#;
+    let text = std::fs::read_to_string(fixture("small/config.toml"))
+        .unwrap()
+        .replace(
+            "owner = \"kit@small.example\"",
+            "owner = \"kit@small.example\"\nwait_for = [\"orders\"]\nwait_minutes = 60",
+        )
+        + imports;
+    TestStore::new(Backend::Sqlite, &text)
+        .await
+        .unwrap()
+        .with_small_data()
+        .await
+}
+
+async fn picked_up(t: &TestStore) -> Vec<(String, String, i64)> {
+    sqlx::query_as("SELECT path, status, imported_at FROM imported_files ORDER BY path")
+        .fetch_all(t.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_imports_the_nights_exports_before_the_send() {
+    let t = with_imports().await;
+    let drop = t.dir.path().join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    // Dropped at 05:50 for Saturday 2 March: one order of 3 × A at 10.00, and a traffic
+    // file with a bad row.
+    std::fs::write(
+        drop.join("orders_0302.csv"),
+        "order_id,placed_at,channel,customer_id,customer_type,discount,status\n\
+         N1,2024-03-02 10:00,email,c77,new,0,placed\n",
+    )
+    .unwrap();
+    std::fs::write(
+        drop.join("lines_0302.csv"),
+        "order_id,sku,quantity,unit_price\nN1,A,3,10.00\n",
+    )
+    .unwrap();
+    let bad = drop.join("traffic_0302.csv");
+    std::fs::write(
+        &bad,
+        "day,channel,sessions,product_views,add_to_carts,checkouts\n2024-03-02,organic,lots,1,1,1\n",
+    )
+    .unwrap();
+    let events = run(&t, ny("2024-03-03 05:50"), ny("2024-03-03 06:30")).await;
+    // The orders came in before the 06:00 check: no wait, and the digest went to all four
+    // (Friday's digest, a day old, is past its grace).
+    assert_eq!(
+        events.last(),
+        Some(&delivered("2024-03-02", 4, &[])),
+        "{events:?}"
+    );
+    let at: f64 = t
+        .scalar("SELECT MIN(sent_at) FROM deliveries WHERE report_date = '2024-03-02'")
+        .await
+        .unwrap();
+    assert_eq!(at as i64, ny("2024-03-03 06:00").timestamp());
+    // Its numbers are the file's: 3 × 10.00 on 2 Mar, and the banner names the traffic that
+    // did not come in.
+    let names = outbox(&t);
+    let digest = names
+        .iter()
+        .find(|n| n.contains("2024-03-02") && n.contains("mia"))
+        .unwrap();
+    let raw = std::fs::read(t.dir.path().join("outbox").join(digest)).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let text = msg.body_text(0).unwrap();
+    assert!(
+        msg.subject().unwrap().contains("revenue $30"),
+        "{:?}",
+        msg.subject()
+    );
+    assert!(
+        text.contains("Incomplete data for 2 Mar: traffic (last: 1 Mar 2024),"),
+        "{text}"
+    );
+    assert!(text.contains("Net revenue: $30"), "{text}");
+    // The owner hears of the bad file, by name and line.
+    let failures = names
+        .iter()
+        .find(|n| n.contains("failures"))
+        .expect("an owner summary");
+    let raw = std::fs::read(t.dir.path().join("outbox").join(failures)).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let body = msg.body_text(0).unwrap();
+    assert!(
+        body.contains("traffic_0302.csv:2: column `sessions`"),
+        "{body}"
+    );
+    assert!(body.contains("went to all 4 recipients"), "{body}");
+    // Nothing of the bad file was loaded; the file is left where it was.
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM traffic WHERE day = '2024-03-02'")
+            .await,
+        Some(0.0)
+    );
+    assert!(bad.exists());
+    let first = picked_up(&t).await;
+    let status: Vec<&str> = first.iter().map(|(_, s, _)| s.as_str()).collect();
+    assert_eq!(status, ["imported", "imported", "failed"]);
+
+    // The next morning the same files are still there: none is imported again.
+    let events = run(&t, ny("2024-03-04 05:50"), ny("2024-03-04 06:30")).await;
+    assert!(
+        matches!(events.last(), Some(RunEvent::Waiting { .. })),
+        "{events:?}"
+    );
+    assert_eq!(picked_up(&t).await, first);
+    // A fixed traffic file is a changed file: it is imported on the next run.
+    std::fs::write(
+        &bad,
+        "day,channel,sessions,product_views,add_to_carts,checkouts\n2024-03-02,organic,120,60,12,6\n",
+    )
+    .unwrap();
+    run(&t, ny("2024-03-04 06:30"), ny("2024-03-04 06:45")).await;
+    assert_eq!(
+        t.scalar("SELECT SUM(sessions) FROM traffic WHERE day = '2024-03-02'")
+            .await,
+        Some(120.0)
+    );
+    let after = picked_up(&t).await;
+    assert_eq!(after[2].1, "imported");
+    assert_eq!(after[..2], first[..2]);
+}
