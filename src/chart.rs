@@ -88,7 +88,13 @@ impl AxisUnit {
     /// Percent ticks get a decimal when the axis spans under ten points.
     fn tick_for(&self, v: f64, span: f64) -> String {
         match self {
-            AxisUnit::Percent if span < 0.1 => format!("{:.1}%", v * 100.0),
+            // As many decimals as a fifth of the span needs: 0.12% to 0.13% has five
+            // distinct ticks, not five of "0.13%".
+            AxisUnit::Percent if span < 0.1 => {
+                let step = (span * 100.0 / 4.0).max(1e-6);
+                let decimals = ((-step.log10()).ceil().max(1.0) as usize).min(4);
+                format!("{:.*}%", decimals, v * 100.0)
+            }
             // A span of a few units has ticks between whole numbers: rounded, they would
             // read 0, 0, 1, 2, 2.
             AxisUnit::Count | AxisUnit::Hours | AxisUnit::Money(_) if span < 10.0 => {
@@ -713,6 +719,12 @@ mod tests {
             .collect();
         assert_eq!(ticks, ["0", "0.5", "1", "1.5", "2"]);
         assert_eq!(AxisUnit::Count.tick_for(1500.0, 3000.0), "1.5k");
+        let pct: Vec<String> = [0.0012, 0.00125, 0.0013]
+            .iter()
+            .map(|v| AxisUnit::Percent.tick_for(*v, 0.0001))
+            .collect();
+        assert_eq!(pct, ["0.120%", "0.125%", "0.130%"]);
+        assert_eq!(AxisUnit::Percent.tick_for(0.05, 0.08), "5.0%");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct DigestInputs {
     pub feedback: Vec<ThemeCount>,
     /// Last day with data on or before the report date, per source table.
     pub freshness: Vec<(&'static str, Option<NaiveDate>)>,
+    /// Optional columns of tables with rows, none of which holds a value.
+    pub empty_columns: Vec<&'static str>,
 }
 
 /// The metric windows a digest needs beyond the comparisons: charts and key results.
@@ -69,6 +71,7 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
             product_names: store.product_names().await?,
             feedback: store.feedback_themes(d).await?,
             freshness: store.freshness_at(d).await?,
+            empty_columns: store.empty_optional_columns().await?,
         })
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;

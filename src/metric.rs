@@ -177,6 +177,14 @@ fn validate(def: &MetricDef) -> Result<()> {
     Ok(())
 }
 
+/// The identifiers in a metric's SQL, lower-cased: the tables and columns it may read.
+pub fn words(sql: &str) -> std::collections::BTreeSet<String> {
+    sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
 /// The data tables a metric's SQL reads (after FROM or JOIN), with the order rollups read
 /// as `orders`: what must have held a row for the metric to mean anything.
 pub fn sources(sql: &str) -> std::collections::BTreeSet<&'static str> {

@@ -462,6 +462,36 @@ impl Store {
         Ok(out)
     }
 
+    /// The optional columns no row holds a value in, of tables that have rows: what the
+    /// shop's exports do not give (a GA4 report has sessions but no carts).
+    pub async fn empty_optional_columns(&self) -> Result<Vec<&'static str>> {
+        const OPTIONAL: [(&str, &[&str]); 2] = [
+            ("traffic", &["product_views", "add_to_carts", "checkouts"]),
+            ("fulfilment", &["promised_day", "delivered_at"]),
+        ];
+        let mut out = Vec::new();
+        for (table, columns) in OPTIONAL {
+            let counts: Vec<String> = columns.iter().map(|c| format!("COUNT({c})")).collect();
+            // Bounded: the first 100,000 rows tell, on a table of any size.
+            let sql = format!(
+                "SELECT COUNT(*), {} FROM (SELECT * FROM {table} LIMIT 100000) t",
+                counts.join(", ")
+            );
+            let row = sqlx::query(AssertSqlSafe(sql))
+                .fetch_one(&self.reader)
+                .await
+                .with_context(|| format!("cannot read the columns of {table}"))?;
+            let rows: i64 = sqlx::Row::try_get(&row, 0)?;
+            for (i, c) in columns.iter().enumerate() {
+                let filled: i64 = sqlx::Row::try_get(&row, i + 1)?;
+                if rows > 0 && filled == 0 {
+                    out.push(*c);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The size and hash a picked-up file had when last seen, if it was.
     pub async fn tracked_file(&self, path: &str) -> Result<Option<(i64, String)>> {
         sqlx::query_as("SELECT size, hash FROM imported_files WHERE path = $1")

@@ -308,17 +308,29 @@ fn fulfilment_chart(cx: &ChartCtx<'_>) -> ChartSpec {
     let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
     let get = |key: &str| cx.get(key);
     let hours = daily(get("fulfilment_hours"), days, ratio);
+    // On-time delivery is left out where it is not shown (no promised days, no deliveries).
+    let shown = cx.inputs.fetched.get("on_time_delivery").is_some();
     let on_time = daily(get("on_time_delivery"), days, ratio);
-    let alt = format!(
-        "Hours from order to shipment, {range_label}: {}; yesterday {}. On-time delivery (right axis): {}; yesterday {}.",
+    let mut alt = format!(
+        "Hours from order to shipment, {range_label}: {}; yesterday {}.",
         extremes(&hours, days, |v| f.amount(Unit::Hours, v)),
         last(&hours, |v| f.amount(Unit::Hours, v)),
-        extremes(&on_time, days, |v| f.amount(Unit::Percent, v)),
-        last(&on_time, |v| f.amount(Unit::Percent, v)),
     );
+    if shown {
+        alt.push_str(&format!(
+            " On-time delivery (right axis): {}; yesterday {}.",
+            extremes(&on_time, days, |v| f.amount(Unit::Percent, v)),
+            last(&on_time, |v| f.amount(Unit::Percent, v)),
+        ));
+    }
+    let title = if shown {
+        "Time to ship and on-time delivery, last 30 days"
+    } else {
+        "Time to ship, last 30 days"
+    };
     spec(
         "fulfilment",
-        "Time to ship and on-time delivery, last 30 days".into(),
+        title.into(),
         alt,
         ChartKind::Time(TimeChart {
             days: days.clone(),
@@ -331,7 +343,7 @@ fn fulfilment_chart(cx: &ChartCtx<'_>) -> ChartSpec {
                 }],
                 unit: AxisUnit::Hours,
             },
-            secondary: Some(Axis {
+            secondary: shown.then(|| Axis {
                 lines: vec![Line {
                     label: "On-time delivery".into(),
                     color: palette::TEXT_LIKE,

@@ -272,7 +272,7 @@ pub fn build(
 ) -> (Digest, Vec<ChartSpec>) {
     let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
     let never = never_filled(inputs);
-    let hidden = hidden_metrics(config, &never);
+    let hidden = hidden_metrics(config, &never, &inputs.empty_columns);
     // A metric whose source never held a row is left out everywhere (tiles, tables,
     // charts), not shown as "no data": the footer says what is not shown and why.
     let shown;
@@ -310,7 +310,19 @@ pub fn build(
         "Revenue {revenue_value} ({revenue_change} vs last {weekday}), {orders} orders, {alerts_phrase}. Marketing and operations, side by side."
     );
 
-    let (freshness, stale_note, absent_note) = freshness(inputs, d);
+    let (freshness, stale_note, mut absent_note) = freshness(inputs, d);
+    if !inputs.empty_columns.is_empty() {
+        let names: Vec<&str> = inputs
+            .empty_columns
+            .iter()
+            .map(|c| column_name(c))
+            .collect();
+        let line = format!(
+            "Not shown, not in the exports so far: {}.",
+            names.join(", ")
+        );
+        absent_note = [absent_note, line].join(" ").trim().to_string();
+    }
     let unavailable_note = unavailable_note(config, inputs);
     let mut specs = charts(config, d, inputs, &f);
     if !kr_rows.is_empty() {
@@ -460,7 +472,9 @@ fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, St
             Some(Freshness {
                 source: name(source),
                 last_day: last.format("%-d %b %Y").to_string(),
-                stale: last < d && last >= recent,
+                // Refunds come when customers ask, not every day: a day without one is
+                // not incomplete data.
+                stale: last < d && last >= recent && *source != "refunds",
             })
         })
         .collect();
@@ -478,10 +492,11 @@ fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, St
             stale.join(", ")
         )
     };
+    // A shop that never refunded has its refunds shown as 0: nothing is left out for them.
     let never: Vec<String> = inputs
         .freshness
         .iter()
-        .filter(|(_, last)| last.is_none())
+        .filter(|(s, last)| last.is_none() && *s != "refunds")
         .map(|(s, _)| name(s))
         .collect();
     let old: Vec<String> = inputs
@@ -505,6 +520,18 @@ fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, St
         ));
     }
     (freshness, stale_note, absent.join(" "))
+}
+
+/// An optional column as the email names it.
+fn column_name(column: &str) -> &str {
+    match column {
+        "product_views" => "product views",
+        "add_to_carts" => "add-to-carts",
+        "checkouts" => "checkouts",
+        "promised_day" => "promised delivery days",
+        "delivered_at" => "deliveries",
+        c => c,
+    }
 }
 
 /// A source table as the email names it.
@@ -531,11 +558,21 @@ fn never_filled(inputs: &DigestInputs) -> BTreeSet<&'static str> {
 /// Metrics that read a source that never held a row. Refunds only adjust other figures
 /// (net revenue less refunds): a shop without any still sees its net revenue, but not a
 /// metric of refunds alone.
-fn hidden_metrics(config: &Config, never: &BTreeSet<&'static str>) -> BTreeSet<String> {
+fn hidden_metrics(
+    config: &Config,
+    never: &BTreeSet<&'static str>,
+    empty_columns: &[&'static str],
+) -> BTreeSet<String> {
     config
         .catalog
         .iter()
         .filter(|m| {
+            // An optional column no export has filled (carts in a GA4 sessions report, a
+            // promised day in a Shopify export) hides the metrics that read it.
+            let words = crate::metric::words(&m.sql);
+            if empty_columns.iter().any(|c| words.contains(*c)) {
+                return true;
+            }
             let read = crate::metric::sources(&m.sql);
             let mut needed: BTreeSet<&str> =
                 read.iter().copied().filter(|t| *t != "refunds").collect();
@@ -717,21 +754,26 @@ fn comparison_in(cs: &[Comparison], kind: ComparisonKind) -> &Comparison {
 
 fn funnel(report: &MetricsReport, f: &Formatter) -> Vec<FunnelStep> {
     let today = |key: &str| report.get(key).and_then(|m| m.comparisons[0].current.get());
-    if report.get("sessions").is_none() {
+    // Without the funnel's middle steps (a traffic export of sessions only) there is no
+    // funnel to show.
+    if report.get("sessions").is_none()
+        || (report.get("add_to_cart_rate").is_none() && report.get("checkouts").is_none())
+    {
         return Vec::new();
     }
     let sessions = today("sessions");
     // Add-to-carts are the numerator of the add-to-cart rate.
     let carts = today("add_to_cart_rate").zip(sessions).map(|(r, s)| r * s);
     let steps = [
-        ("Sessions", sessions),
-        ("Added to cart", carts),
-        ("Started checkout", today("checkouts")),
-        ("Ordered", today("orders")),
+        ("Sessions", "sessions", sessions),
+        ("Added to cart", "add_to_cart_rate", carts),
+        ("Started checkout", "checkouts", today("checkouts")),
+        ("Ordered", "orders", today("orders")),
     ];
     steps
         .iter()
-        .map(|(step, v)| FunnelStep {
+        .filter(|(_, key, _)| report.get(key).is_some())
+        .map(|(step, _, v)| FunnelStep {
             step: step.to_string(),
             count: v.map_or("no data".into(), |v| f.amount(Unit::Count, v.round())),
             of_sessions: match (v, sessions) {

@@ -504,8 +504,8 @@ async fn the_banner_names_only_sources_that_stopped() {
     );
     assert_eq!(
         c.digest.absent_note,
-        "Not shown, no data imported yet: ad spend, shipping, returns, refunds, capacity, \
-         feedback, daily values. No data in the 14 days before 1 Mar: stock."
+        "Not shown, no data imported yet: ad spend, shipping, returns, capacity, feedback, \
+         daily values. No data in the 14 days before 1 Mar: stock."
     );
     assert_eq!(c.rendered.html.matches("Incomplete data").count(), 1);
     assert_eq!(c.rendered.text.matches("Incomplete data").count(), 1);

@@ -23,6 +23,7 @@ both_backends!(
     check_reports_and_writes_nothing,
     an_older_store_upgrades_in_place,
     an_orders_only_shop_gets_an_email_of_what_it_has,
+    three_platform_files_make_a_true_email,
 );
 
 /// An empty store with the small shop's settings (New York, USD).
@@ -517,8 +518,8 @@ async fn an_orders_only_shop_gets_an_email_of_what_it_has(b: Backend) {
     );
     assert_eq!(
         g.absent_note,
-        "Not shown, no data imported yet: traffic, ad spend, stock, shipping, returns, refunds, \
-         capacity, feedback, daily values."
+        "Not shown, no data imported yet: traffic, ad spend, stock, shipping, returns, capacity, \
+         feedback, daily values."
     );
     let tiles: Vec<&str> = g.headline.iter().map(|t| t.key.as_str()).collect();
     assert_eq!(
@@ -608,5 +609,93 @@ window.addEventListener('load', () => {
             &files.html,
         );
         assert!(Path::new(&path).exists());
+    }
+}
+
+/// Done when: a Shopify orders export, a GA4 traffic download and an ad report are all a
+/// shop has, and the email shows true numbers and nothing empty.
+async fn three_platform_files_make_a_true_email(b: Backend) {
+    use chrono::TimeZone;
+    let Some(t) = empty(b).await else { return };
+    let o = opts(&t);
+    for f in ["shopify_orders.csv", "ga4_traffic.csv", "google_ads.csv"] {
+        load(&t, &preset(f), &o).await;
+    }
+    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let d: NaiveDate = "2024-03-02".parse().unwrap();
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 3, 6, 0, 0)
+        .unwrap();
+    let c = dawnpost::compose::compose(&t.store, &t.config, &templates, d, now)
+        .await
+        .unwrap();
+    let g = &c.digest;
+    let tiles: Vec<(&str, &str)> = g
+        .headline
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    // 2 Mar: #1004 (25 + 12) and #1005 (12); sessions 400 + 100 + 1,100 = 1,600.
+    assert_eq!(
+        tiles,
+        [
+            ("net_revenue", "$49"),
+            ("orders", "2"),
+            // 2 / 1,600 = 0.125%, and 49 / 2 = 24.50, at the small shop's precision.
+            ("conversion_rate", "0.1%"),
+            ("aov", "$24")
+        ]
+    );
+    let row = |label: &str| {
+        g.marketing
+            .rows
+            .iter()
+            .chain(&g.operations.rows)
+            .find(|r| r.label == label)
+            .map(|r| r.value.clone())
+    };
+    assert_eq!(row("Sessions").as_deref(), Some("1,600"));
+    assert_eq!(row("Ad spend").as_deref(), Some("$99"));
+    // Ad spend per new customer: 99.00 over B@'s first order (a@ is returning).
+    assert_eq!(row("Customer acquisition cost").as_deref(), Some("$99"));
+    // GA4's acquisition report has no carts or checkouts: those rows are not shown.
+    assert_eq!(row("Add-to-cart rate"), None);
+    assert_eq!(row("Cart abandonment"), None);
+    assert!(g.funnel.is_empty());
+    // Shopify gives no promised day: on-time delivery is not shown; time to ship is.
+    assert_eq!(row("On-time delivery"), None);
+    assert!(row("Time to ship").is_some());
+    assert!(
+        g.absent_note.contains("Not shown, not in the exports so far: product views, add-to-carts, checkouts, promised delivery days, deliveries."),
+        "{}",
+        g.absent_note
+    );
+    // Every row shows a number, but the margin (no product has a cost yet) and the small
+    // shop's own count of email orders (none): "no data" is then the truth.
+    for r in g.marketing.rows.iter().chain(&g.operations.rows) {
+        if r.value == "no data" {
+            assert!(
+                ["Gross margin", "Orders from email"].contains(&r.label.as_str()),
+                "{}: no data",
+                r.label
+            );
+        }
+    }
+    let channels: Vec<&str> = g.channels.iter().map(|c| c.channel.as_str()).collect();
+    assert_eq!(channels, ["organic", "paid search", "email"]);
+    if let Ok(path) = std::env::var("DAWNPOST_SCREENSHOT_THREE_FILES") {
+        let Some(chromium) = crate::email::which("chromium") else {
+            return;
+        };
+        let out = t.dir.path().join("preview");
+        let files = dawnpost::compose::write_preview(&c, &t.config, now, &out).unwrap();
+        crate::email::run_chromium(
+            &chromium,
+            &[&format!("--screenshot={path}"), "--window-size=700,3600"],
+            &files.html,
+        );
     }
 }
