@@ -100,6 +100,8 @@ pub struct Digest {
     pub alerts_phrase: String,
     /// What an empty alerts section says: "fine" only for what there is data to check.
     pub no_alerts_note: String,
+    /// Promoted products whose cover could not be checked against a lead time.
+    pub lead_time_note: String,
     pub feedback: Vec<ThemeView>,
     pub charts: Vec<ChartView>,
     /// The same charts by id (revenue, orders_capacity, traffic, fulfilment, key_results).
@@ -354,6 +356,7 @@ pub fn build(
         alerts,
         alerts_phrase,
         no_alerts_note: no_alerts_note(inputs, d),
+        lead_time_note: lead_time_note(config, inputs),
         has_returns: !never.contains("returns"),
         has_stock: !never.contains("inventory"),
         has_feedback: !never.contains("feedback"),
@@ -614,6 +617,39 @@ fn no_alerts_note(inputs: &DigestInputs, d: NaiveDate) -> String {
                            data."
             .into(),
     }
+}
+
+/// "Lead time unknown for …": promoted products with no lead time of their own, when the
+/// config sets no default, so their cover was checked only against the minimum.
+fn lead_time_note(config: &Config, inputs: &DigestInputs) -> String {
+    if config.alerts.default_lead_time_days.is_some() {
+        return String::new();
+    }
+    let unknown: Vec<String> = inputs
+        .stock
+        .values()
+        .filter(|p| p.lead_time_days.is_none())
+        .map(|p| cap(&p.sku, text::NAME))
+        .collect();
+    if unknown.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = unknown.iter().take(5).map(String::as_str).collect();
+    let more = unknown.len().saturating_sub(5);
+    format!(
+        "Lead time unknown for {} promoted product{} ({}{}): their stock is checked only \
+         against the {}-day minimum. Set `[alerts] default_lead_time_days` to check it \
+         against a lead time.",
+        unknown.len(),
+        if unknown.len() == 1 { "" } else { "s" },
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+        config.alerts.min_days_of_cover
+    )
 }
 
 /// The most mentioned feedback themes, with one comment each.

@@ -24,6 +24,9 @@ both_backends!(
     an_older_store_upgrades_in_place,
     an_orders_only_shop_gets_an_email_of_what_it_has,
     three_platform_files_make_a_true_email,
+    every_fixture_reimports_without_a_change,
+    an_export_with_25_bad_rows_is_told_in_one_run,
+    an_unknown_lead_time_is_said_or_taken_from_the_default,
 );
 
 /// An empty store with the small shop's settings (New York, USD).
@@ -697,5 +700,147 @@ async fn three_platform_files_make_a_true_email(b: Backend) {
             &[&format!("--screenshot={path}"), "--window-size=700,3600"],
             &files.html,
         );
+    }
+}
+
+/// Each preset's fixture loaded twice, and an ad report that overlaps the last by a day:
+/// the second load changes no row and rebuilds no day; the overlap counts nothing twice.
+async fn every_fixture_reimports_without_a_change(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let o = opts(&t);
+    let files = [
+        "shopify_orders.csv",
+        "shopify_products.csv",
+        "woocommerce_orders.csv",
+        "ga4_traffic.csv",
+        "google_ads.csv",
+        "google_ads_tabs.tsv",
+        "meta_ads.csv",
+    ];
+    for f in files {
+        load(&t, &preset(f), &o).await;
+    }
+    let before = t.fingerprint().await;
+    for f in files {
+        let s = load(&t, &preset(f), &o).await;
+        assert_eq!(s.rebuilt_days, 0, "{f}");
+    }
+    assert_eq!(t.fingerprint().await, before);
+    // The next Meta export repeats 2 Mar and adds 3 Mar.
+    let next = t.dir.path().join("meta_next.csv");
+    let text = std::fs::read_to_string(preset("meta_ads.csv")).unwrap();
+    let header = text.lines().next().unwrap();
+    let again = text.lines().find(|l| l.starts_with("2024-03-02")).unwrap();
+    let new_day = again.replace("2024-03-02", "2024-03-03");
+    std::fs::write(&next, format!("{header}\n{again}\n{new_day}\n")).unwrap();
+    load(&t, &next, &o).await;
+    // 2 Mar: Google 99.00 and Meta 60.50, each counted once.
+    close(&values(&t, "2024-03-02", &["ad_spend"]).await, &[159.5]);
+    close(&values(&t, "2024-03-03", &["ad_spend"]).await, &[60.5]);
+}
+
+/// 25 line items of a Shopify export with a bad quantity: the first 20 told with their
+/// lines and column, then how many more, and nothing written.
+async fn an_export_with_25_bad_rows_is_told_in_one_run(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let text = std::fs::read_to_string(preset("shopify_orders.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let first = lines.next().unwrap();
+    let mut out = format!("{header}\n");
+    for i in 0..25 {
+        let row = first.replacen("#1001", &format!("#9{i:03}"), 2).replacen(
+            ",2,Alpha Mug,",
+            ",two,Alpha Mug,",
+            1,
+        );
+        out.push_str(&row);
+        out.push('\n');
+    }
+    let p = t.dir.path().join("bad_orders.csv");
+    std::fs::write(&p, out).unwrap();
+    let before = t.fingerprint().await;
+    let err = format!(
+        "{:#}",
+        import_file(&t.store, None, &p, &opts(&t))
+            .await
+            .unwrap_err()
+    );
+    let told: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("bad_orders.csv:"))
+        .collect();
+    assert_eq!(told.len(), 20, "{err}");
+    assert!(
+        told[0].contains("bad_orders.csv:2: column `Lineitem quantity`"),
+        "{err}"
+    );
+    assert!(told[19].contains("bad_orders.csv:21:"), "{err}");
+    assert!(err.contains("… and 5 more bad rows"), "{err}");
+    assert!(err.ends_with("nothing was imported"), "{err}");
+    assert_eq!(t.fingerprint().await, before);
+}
+
+/// Shopify has no lead times: a promoted product's cover is checked against the config's
+/// default, or the email says it could not be.
+async fn an_unknown_lead_time_is_said_or_taken_from_the_default(b: Backend) {
+    use chrono::TimeZone;
+    let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    for default in [None, Some(100)] {
+        let config = match default {
+            None => text.clone(),
+            Some(n) => format!("{text}\n[alerts]\ndefault_lead_time_days = {n}\n"),
+        };
+        let Some(t) = TestStore::new(b, &config).await else {
+            return;
+        };
+        let o = opts(&t);
+        load(&t, &preset("shopify_orders.csv"), &o).await;
+        load(&t, &preset("shopify_products.csv"), &o).await;
+        let c = t.dir.path().join("campaigns.csv");
+        std::fs::write(
+            &c,
+            "campaign,channel,start_day,end_day,skus\nMug week,email,2024-03-02,2024-03-09,MUG-1\n",
+        )
+        .unwrap();
+        dawnpost::ingest::import_csv(&t.store, "campaigns", &c, t.config.shop.timezone)
+            .await
+            .unwrap();
+        let templates = dawnpost::render::Templates::load(None).unwrap();
+        let d: NaiveDate = "2024-03-02".parse().unwrap();
+        let now = t
+            .config
+            .shop
+            .timezone
+            .with_ymd_and_hms(2024, 3, 3, 6, 0, 0)
+            .unwrap();
+        let g = dawnpost::compose::compose(&t.store, &t.config, &templates, d, now)
+            .await
+            .unwrap()
+            .digest;
+        // MUG-1: 30 on hand; 2 + 1 + 1 + 1 sold in the 14 days to 2 Mar, so 30 / (5 / 14)
+        // = 84 days of cover: fine by the 7-day minimum, short of a 100-day lead time.
+        match default {
+            None => {
+                assert!(g.alerts.is_empty(), "{:?}", g.alerts);
+                assert!(
+                    g.lead_time_note
+                        .starts_with("Lead time unknown for 1 promoted product (MUG-1)"),
+                    "{}",
+                    g.lead_time_note
+                );
+            }
+            Some(_) => {
+                assert_eq!(g.lead_time_note, "");
+                assert_eq!(g.alerts.len(), 1, "{:?}", g.alerts);
+                assert!(
+                    g.alerts[0]
+                        .title
+                        .contains("84.0 days of cover, lead time 100 days"),
+                    "{:?}",
+                    g.alerts[0]
+                );
+            }
+        }
     }
 }
