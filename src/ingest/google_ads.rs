@@ -24,11 +24,39 @@ pub struct Campaigns {
     currency: String,
     day: usize,
     campaign: usize,
-    cost: usize,
-    impressions: usize,
-    clicks: usize,
+    spend: SpendColumns,
     currency_code: Option<usize>,
     sums: BTreeMap<(String, String), Spend>,
+}
+
+/// Where an ad report keeps a row's cost, impressions and clicks, and their names.
+pub struct SpendColumns {
+    pub cost: (usize, String),
+    pub impressions: (usize, &'static str),
+    pub clicks: (Option<usize>, &'static str),
+}
+
+impl SpendColumns {
+    /// A row's figures: no value (`--`, empty) is none; a negative cost is refused.
+    pub fn read(&self, r: &csv::StringRecord) -> Result<Spend> {
+        let (i, name) = &self.cost;
+        let cost = export_number(cell(r, Some(*i)))
+            .map_err(|e| anyhow!("column `{name}`: {e}"))?
+            .unwrap_or(0.0);
+        if cost < 0.0 {
+            bail!("column `{name}`: {cost} is below 0");
+        }
+        let count = |(i, name): (Option<usize>, &str)| {
+            export_count(cell(r, i))
+                .map_err(|e| anyhow!("column `{name}`: {e}"))
+                .map(|v| v.unwrap_or(0))
+        };
+        Ok(Spend {
+            cost,
+            impressions: count((Some(self.impressions.0), self.impressions.1))?,
+            clicks: count(self.clicks)?,
+        })
+    }
 }
 
 /// One campaign's day, summed over the report's rows (a report segmented by network has
@@ -41,10 +69,10 @@ pub struct Spend {
 }
 
 impl Spend {
-    pub fn add(&mut self, cost: f64, impressions: i64, clicks: i64) {
-        self.cost += cost;
-        self.impressions += impressions;
-        self.clicks += clicks;
+    pub fn add(&mut self, other: Spend) {
+        self.cost += other.cost;
+        self.impressions += other.impressions;
+        self.clicks += other.clicks;
     }
 }
 
@@ -56,9 +84,11 @@ impl Campaigns {
             currency: opts.currency.clone(),
             day: c.require(&["Day"])?,
             campaign: c.require(&["Campaign"])?,
-            cost: c.require(&["Cost"])?,
-            impressions: c.require(&["Impr.", "Impressions"])?,
-            clicks: c.require(&["Clicks"])?,
+            spend: SpendColumns {
+                cost: (c.require(&["Cost"])?, "Cost".into()),
+                impressions: (c.require(&["Impr.", "Impressions"])?, "Impr."),
+                clicks: (Some(c.require(&["Clicks"])?), "Clicks"),
+            },
             currency_code: c.find(&["Currency code", "Currency"]),
             sums: BTreeMap::new(),
         })
@@ -93,22 +123,11 @@ impl Preset for Campaigns {
         if campaign.is_empty() {
             bail!("column `Campaign`: a value is required");
         }
-        let cost = export_number(cell(r, Some(self.cost)))
-            .map_err(|e| anyhow!("column `Cost`: {e}"))?
-            .unwrap_or(0.0);
-        if cost < 0.0 {
-            bail!("column `Cost`: {cost} is below 0");
-        }
-        let impressions = export_count(cell(r, Some(self.impressions)))
-            .map_err(|e| anyhow!("column `Impr.`: {e}"))?
-            .unwrap_or(0);
-        let clicks = export_count(cell(r, Some(self.clicks)))
-            .map_err(|e| anyhow!("column `Clicks`: {e}"))?
-            .unwrap_or(0);
+        let spend = self.spend.read(r)?;
         self.sums
             .entry((day.to_string(), campaign.to_string()))
             .or_default()
-            .add(cost, impressions, clicks);
+            .add(spend);
         Ok(())
     }
 

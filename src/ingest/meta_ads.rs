@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use anyhow::{Result, anyhow, bail};
 
 use super::ImportOptions;
-use super::google_ads::{Spend, spend_rows};
+use super::google_ads::{Spend, SpendColumns, spend_rows};
 use super::preset::{Preset, Rows, Target};
 use super::source::{Columns, Header, cell, has_all};
-use super::values::{export_count, export_day, export_number};
+use super::values::export_day;
 use crate::table;
 
 pub fn matches(h: &Header) -> bool {
@@ -27,10 +27,7 @@ pub struct Campaigns {
     ends: Option<usize>,
     day: Option<usize>,
     campaign: usize,
-    spent: usize,
-    spent_name: String,
-    impressions: usize,
-    clicks: Option<usize>,
+    spend: SpendColumns,
     sums: BTreeMap<(String, String), Spend>,
 }
 
@@ -58,10 +55,11 @@ impl Campaigns {
             ends: c.find(&["Reporting ends"]),
             day: c.find(&["Day"]),
             campaign: c.require(&["Campaign name"])?,
-            spent,
-            spent_name: spent_name.to_string(),
-            impressions: c.require(&["Impressions"])?,
-            clicks: c.find(&["Link clicks"]),
+            spend: SpendColumns {
+                cost: (spent, spent_name.to_string()),
+                impressions: (c.require(&["Impressions"])?, "Impressions"),
+                clicks: (c.find(&["Link clicks"]), "Link clicks"),
+            },
             sums: BTreeMap::new(),
         })
     }
@@ -92,22 +90,11 @@ impl Preset for Campaigns {
             }
             d => export_day(d).map_err(|e| anyhow!("column `Day`: {e}"))?,
         };
-        let spent = export_number(cell(r, Some(self.spent)))
-            .map_err(|e| anyhow!("column `{}`: {e}", self.spent_name))?
-            .unwrap_or(0.0);
-        if spent < 0.0 {
-            bail!("column `{}`: {spent} is below 0", self.spent_name);
-        }
-        let impressions = export_count(cell(r, Some(self.impressions)))
-            .map_err(|e| anyhow!("column `Impressions`: {e}"))?
-            .unwrap_or(0);
-        let clicks = export_count(cell(r, self.clicks))
-            .map_err(|e| anyhow!("column `Link clicks`: {e}"))?
-            .unwrap_or(0);
+        let spend = self.spend.read(r)?;
         self.sums
             .entry((day.to_string(), campaign.to_string()))
             .or_default()
-            .add(spent, impressions, clicks);
+            .add(spend);
         Ok(())
     }
 

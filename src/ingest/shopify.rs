@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use super::ImportOptions;
 use super::preset::{Preset, Rows, Target};
 use super::source::{Columns, Header, cell, has_all};
-use super::values::{export_number, local_day, parse_timestamp, whole_number};
+use super::values::{export_number, local_day, parse_timestamp, quantity};
 use crate::table::{self, ColType, SqlValue, TableSpec, col};
 
 pub fn matches_orders(h: &Header) -> bool {
@@ -219,7 +219,7 @@ impl Preset for Orders {
             self.current = Some((id.to_string(), 0));
             self.order_rows(r, id, out)?;
         }
-        let qty = whole_number(cell(r, Some(self.c.qty)))
+        let qty = quantity(cell(r, Some(self.c.qty)))
             .map_err(|e| anyhow!("column `Lineitem quantity`: {e}"))?;
         let price = money(r, Some(self.c.price), "Lineitem price")?.unwrap_or(0.0);
         if price < 0.0 {
@@ -353,7 +353,7 @@ impl Preset for Products {
         let stock = cell(r, c.stock);
         if !stock.is_empty() {
             let qty =
-                whole_number(stock).map_err(|e| anyhow!("column `Variant Inventory Qty`: {e}"))?;
+                quantity(stock).map_err(|e| anyhow!("column `Variant Inventory Qty`: {e}"))?;
             // Oversold stock is negative in Shopify; none is on hand.
             out.push((
                 1,

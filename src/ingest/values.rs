@@ -55,6 +55,15 @@ pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
     })
 }
 
+/// A quantity: a whole number of at most 10^12 either way.
+pub fn quantity(raw: &str) -> Result<i64> {
+    let v = whole_number(raw)?;
+    if v.unsigned_abs() as f64 > table::MAX_NUMBER {
+        bail!("{v} is beyond the largest number dawnpost accepts (10^12)");
+    }
+    Ok(v)
+}
+
 /// A whole number, also as exports write them: `12.0` is 12, `12.5` is refused.
 pub fn whole_number(raw: &str) -> Result<i64> {
     if let Ok(v) = raw.parse::<i64>() {

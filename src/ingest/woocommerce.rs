@@ -169,7 +169,9 @@ fn products(raw: &str) -> Result<Vec<(i64, String)>> {
     let mut rest = raw.trim();
     while !rest.is_empty() {
         let (qty, after) = match rest.split_once('×') {
-            Some((q, a)) if q.trim().parse::<i64>().is_ok() => (q.trim().parse::<i64>()?, a),
+            Some((q, a)) if q.trim().parse::<i64>().is_ok() => {
+                (super::values::quantity(q.trim())?, a)
+            }
             _ => bail!("column `Product(s)`: {rest:?} is not `N× name`"),
         };
         let mut end = after.len();

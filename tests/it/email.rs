@@ -393,22 +393,7 @@ window.addEventListener('load', () => {
   document.title = 'PROBE ' + JSON.stringify({images: imgs.length, broken, widest: Math.round(widest), column: Math.round(column.getBoundingClientRect().width), clipped, scroll: document.documentElement.scrollWidth});
 });
 </script></body>"#;
-    let page = std::fs::read_to_string(&files.html)
-        .unwrap()
-        .replace("</body>", probe);
-    let probe_path = out.join("probe.html");
-    std::fs::write(&probe_path, page).unwrap();
-    let dom = run_chromium(
-        &chromium,
-        &["--dump-dom", "--virtual-time-budget=5000"],
-        &probe_path,
-    );
-    let title = dom
-        .split("<title>PROBE ")
-        .nth(1)
-        .and_then(|s| s.split("</title>").next())
-        .unwrap_or_else(|| panic!("no probe result in {}", &dom[..dom.len().min(500)]));
-    let r: serde_json::Value = serde_json::from_str(&title.replace("&quot;", "\"")).unwrap();
+    let r = probe_in_chromium(&chromium, &files.html, probe);
     assert_eq!(r["images"], 5, "{r}");
     assert_eq!(r["broken"], serde_json::json!([]), "{r}");
     // Nothing sticks out of the 600-pixel column, and the column itself is 600 pixels.
@@ -429,6 +414,27 @@ window.addEventListener('load', () => {
         );
         assert!(Path::new(&path).exists());
     }
+}
+
+/// Loads a copy of `page` with `probe` (a script that ends `</body>` and writes
+/// `PROBE {json}` into the title) in Chromium, and returns the JSON.
+pub(crate) fn probe_in_chromium(chromium: &str, page: &Path, probe: &str) -> serde_json::Value {
+    let html = std::fs::read_to_string(page)
+        .unwrap()
+        .replace("</body>", probe);
+    let probe_path = page.with_file_name("probe.html");
+    std::fs::write(&probe_path, html).unwrap();
+    let dom = run_chromium(
+        chromium,
+        &["--dump-dom", "--virtual-time-budget=5000"],
+        &probe_path,
+    );
+    let title = dom
+        .split("<title>PROBE ")
+        .nth(1)
+        .and_then(|s| s.split("</title>").next())
+        .unwrap_or_else(|| panic!("no probe result in {}", &dom[..dom.len().min(500)]));
+    serde_json::from_str(&title.replace("&quot;", "\"")).unwrap()
 }
 
 pub(crate) fn which(bin: &str) -> Option<String> {

@@ -29,6 +29,70 @@ both_backends!(
     an_unknown_lead_time_is_said_or_taken_from_the_default,
 );
 
+/// Mangled exports: cut anywhere, and every field replaced by values no shop means. Each
+/// import ends in a result (an error naming file and line, or rows), never a panic, and
+/// a failed one leaves the store as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mangled_exports_fail_cleanly() {
+    let t = empty(Backend::Sqlite).await.unwrap();
+    let o = opts(&t);
+    let odd = [
+        "1e400",
+        "-5",
+        "99999999999999999999",
+        "",
+        "--",
+        "NaN",
+        "0x10",
+        "2024-02-30",
+        "×",
+        "\"",
+        "1,2,3",
+    ];
+    for f in [
+        "shopify_orders.csv",
+        "shopify_products.csv",
+        "woocommerce_orders.csv",
+        "ga4_traffic.csv",
+        "google_ads.csv",
+        "meta_ads.csv",
+    ] {
+        let text = std::fs::read_to_string(preset(f)).unwrap();
+        let mut variants: Vec<String> = (1..text.len())
+            .step_by(97)
+            .filter(|n| text.is_char_boundary(*n))
+            .map(|n| text[..n].to_string())
+            .collect();
+        let (head, body) = text.split_at(
+            text.rfind(&text.lines().last().unwrap().to_string())
+                .unwrap(),
+        );
+        for v in odd {
+            let fields: Vec<String> = body
+                .trim_end()
+                .split(',')
+                .enumerate()
+                .map(|(i, x)| {
+                    if i % 2 == 0 {
+                        v.to_string()
+                    } else {
+                        x.to_string()
+                    }
+                })
+                .collect();
+            variants.push(format!("{head}{}\n", fields.join(",")));
+        }
+        for (i, v) in variants.iter().enumerate() {
+            let p = t.dir.path().join(format!("mangled_{i}_{f}"));
+            std::fs::write(&p, v).unwrap();
+            let before = t.fingerprint().await;
+            if import_file(&t.store, None, &p, &o).await.is_err() {
+                assert_eq!(t.fingerprint().await, before, "{f} variant {i}");
+            }
+        }
+    }
+}
+
 /// An empty store with the small shop's settings (New York, USD).
 async fn empty(b: Backend) -> Option<TestStore> {
     let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
@@ -587,22 +651,7 @@ window.addEventListener('load', () => {
   document.title = 'PROBE ' + JSON.stringify({images: imgs.length, broken, text: document.body.innerText.length});
 });
 </script></body>"#;
-    let page = std::fs::read_to_string(&files.html)
-        .unwrap()
-        .replace("</body>", probe);
-    let probe_path = out.join("probe.html");
-    std::fs::write(&probe_path, page).unwrap();
-    let dom = crate::email::run_chromium(
-        &chromium,
-        &["--dump-dom", "--virtual-time-budget=5000"],
-        &probe_path,
-    );
-    let title = dom
-        .split("<title>PROBE ")
-        .nth(1)
-        .and_then(|s| s.split("</title>").next())
-        .unwrap_or_else(|| panic!("no probe result in {}", &dom[..dom.len().min(500)]));
-    let r: serde_json::Value = serde_json::from_str(&title.replace("&quot;", "\"")).unwrap();
+    let r = crate::email::probe_in_chromium(&chromium, &files.html, probe);
     assert_eq!(r["images"], g.charts.len(), "{r}");
     assert_eq!(r["broken"], 0, "{r}");
     if let Ok(path) = std::env::var("DAWNPOST_SCREENSHOT_ORDERS_ONLY") {
