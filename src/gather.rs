@@ -34,7 +34,11 @@ pub struct DigestInputs {
 /// The metric windows a digest needs beyond the comparisons: charts and key results.
 pub fn extra_ranges(config: &Config, d: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
     // Thirty days of charts, and the same weekday a week before each of them.
-    let mut ranges = vec![(d - Days::new(CHART_DAYS - 1 + 7), d)];
+    let mut ranges = vec![
+        (d - Days::new(CHART_DAYS - 1 + 7), d),
+        // The news baseline: the same weekday over the weeks before.
+        (d - Days::new(7 * u64::from(config.news.weeks)), d),
+    ];
     for o in &config.objectives {
         let cycle = o.cycle.bounds(d);
         for kr in &o.key_results {

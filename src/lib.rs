@@ -18,6 +18,7 @@ pub mod gather;
 pub mod ingest;
 pub mod message;
 pub mod metric;
+pub mod news;
 pub mod okr;
 pub mod period;
 pub mod render;

@@ -37,6 +37,8 @@ pub struct Config {
     pub objectives: Vec<Objective>,
     pub okr_thresholds: Thresholds,
     pub alerts: AlertSettings,
+    /// How unusual a change must be to lead the email (`[news]`).
+    pub news: crate::news::NewsSettings,
     /// Platform channel names (GA4 channel groups, "Google Ads", "Meta Ads", Shopify's
     /// `Source`) to the shop's channels, over the built-in table.
     pub channels: BTreeMap<String, String>,
@@ -306,6 +308,7 @@ struct RawConfig {
     objectives: Vec<Spanned<RawObjective>>,
     #[serde(default)]
     alerts: AlertSettings,
+    news: Option<Spanned<crate::news::NewsSettings>>,
     channels: Option<Spanned<BTreeMap<String, String>>>,
     email: Option<RawEmail>,
     #[serde(default)]
@@ -609,6 +612,10 @@ impl Config {
             base_dir: &src.base_dir,
         };
         let catalog = sections::catalog(&cx, raw.metrics)?;
+        let news = match raw.news {
+            Some(n) => sections::news(&cx, n, &catalog)?,
+            None => crate::news::NewsSettings::default(),
+        };
         let objectives = sections::objectives(&cx, raw.objectives, &catalog)?;
         let t = raw.okr;
         if !(0.0 < t.at_risk && t.at_risk <= t.on_track && t.on_track <= 1.0) {
@@ -629,6 +636,7 @@ impl Config {
             objectives,
             okr_thresholds: t,
             alerts: raw.alerts,
+            news,
             channels: match raw.channels {
                 Some(c) => sections::channels(&cx, c)?,
                 None => BTreeMap::new(),

@@ -404,6 +404,45 @@ fn key_result(
     })
 }
 
+/// `[news]`: 4 to 52 weeks, a positive threshold, a p-value in (0, 1), and volumes of
+/// metrics that exist.
+pub(super) fn news(
+    cx: &Cx<'_>,
+    raw: Spanned<crate::news::NewsSettings>,
+    catalog: &Catalog,
+) -> Result<crate::news::NewsSettings> {
+    let span = raw.span();
+    let n = raw.into_inner();
+    let at = |key: &str, msg: String| cx.at(span.clone(), &format!("news.{key}"), msg);
+    if !(4..=52).contains(&n.weeks) {
+        return Err(at("weeks", format!("{} is not between 4 and 52", n.weeks)));
+    }
+    if !(n.threshold.is_finite() && n.threshold > 0.0) {
+        return Err(at(
+            "threshold",
+            format!("{} is not a positive number", n.threshold),
+        ));
+    }
+    if !(n.p_value > 0.0 && n.p_value < 1.0) {
+        return Err(at(
+            "p_value",
+            format!("{} is not between 0 and 1", n.p_value),
+        ));
+    }
+    for (k, v) in &n.min_volume {
+        if catalog.get(k).is_none() {
+            return Err(at(&format!("min_volume.{k}"), format!("no metric `{k}`")));
+        }
+        if !(v.is_finite() && *v >= 0.0) {
+            return Err(at(
+                &format!("min_volume.{k}"),
+                format!("{v} is not a number of at least 0"),
+            ));
+        }
+    }
+    Ok(n)
+}
+
 /// `[[imports]]`: a folder and a file name pattern, a known format, and a time of day.
 pub(super) fn imports(
     cx: &Cx<'_>,

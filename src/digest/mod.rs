@@ -23,6 +23,7 @@ use crate::okr::{self, Status};
 use crate::period::{ComparisonKind, Period};
 use crate::report::{self, MetricResult, MetricsReport};
 mod charts;
+mod news;
 
 use crate::text::{self, cap};
 pub use charts::draw_charts;
@@ -80,6 +81,8 @@ pub struct Digest {
     /// Sources with no data at all, or none in the two weeks before, as a quiet sentence for
     /// the foot of the email; empty when every source has recent data.
     pub absent_note: String,
+    /// What moved: unusual changes, why revenue moved, or that nothing is unusual.
+    pub news: news::News,
     /// Whether each source ever held a row: a section of a source the shop does not have
     /// is left out.
     pub has_returns: bool,
@@ -112,6 +115,9 @@ pub struct Digest {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Subject {
+    /// The first alert, or the most unusual change, in a few words: what a phone shows
+    /// first. Empty on a quiet day.
+    pub lead: String,
     pub revenue: String,
     /// "+8%" against the same weekday last week, or "n/a".
     pub revenue_change: String,
@@ -234,6 +240,8 @@ pub struct AlertView {
     /// critical | warning
     pub tone: &'static str,
     pub title: String,
+    /// The few words a subject line carries: "KNT-003 cover 4.0 days (lead 35)".
+    pub short: String,
     pub detail: String,
     pub action: String,
 }
@@ -306,11 +314,14 @@ pub fn build(
     alerts.truncate(12);
     let (objectives, kr_rows) = build_objectives(config, d, inputs, &f, &hidden);
 
-    let (subject, orders) = subject(&report, &f);
-    let (revenue_value, revenue_change) = (&subject.revenue, &subject.revenue_change);
-    let preheader = format!(
-        "Revenue {revenue_value} ({revenue_change} vs last {weekday}), {orders} orders, {alerts_phrase}. Marketing and operations, side by side."
-    );
+    let news = news::build(config, d, inputs, &report, &f);
+    let (mut subject, orders) = subject(&report, &f);
+    subject.lead = match (alerts.first(), news.items.first()) {
+        (Some(a), _) => a.short.clone(),
+        (None, Some(n)) => n.short.clone(),
+        (None, None) => String::new(),
+    };
+    let preheader = preheader(&subject, &news, &weekday, &orders, &alerts_phrase);
 
     let (freshness, stale_note, mut absent_note) = freshness(inputs, d);
     if !inputs.empty_columns.is_empty() {
@@ -344,6 +355,7 @@ pub fn build(
         freshness,
         stale_note,
         absent_note,
+        news,
         unavailable_note,
         headline,
         marketing,
@@ -375,6 +387,32 @@ pub fn build(
         },
     };
     (digest, specs)
+}
+
+/// What the subject leaves out: the next news, then orders and the alerts count.
+fn preheader(
+    subject: &Subject,
+    news: &news::News,
+    weekday: &str,
+    orders: &str,
+    alerts: &str,
+) -> String {
+    let rest: Vec<&str> = news
+        .items
+        .iter()
+        .map(|n| n.short.as_str())
+        .filter(|s| *s != subject.lead)
+        .take(2)
+        .collect();
+    let mut out = rest.join("; ");
+    if !out.is_empty() {
+        out.push_str(". ");
+    }
+    out.push_str(&format!(
+        "Revenue {} ({} vs last {weekday}), {orders} orders, {alerts}.",
+        subject.revenue, subject.revenue_change
+    ));
+    out
 }
 
 /// The headline tiles: each with its three nearest comparisons.
@@ -451,6 +489,7 @@ fn subject(report: &MetricsReport, f: &Formatter) -> (Subject, String) {
         .map_or("n/a".into(), |m| f.value(m.unit, m.comparisons[0].current));
     (
         Subject {
+            lead: String::new(),
             revenue: revenue_value,
             revenue_change,
         },
@@ -983,10 +1022,24 @@ fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
             )
         }
     };
+    let sku = cap(a.sku.as_deref().unwrap_or(""), 20);
+    let short = match a.kind {
+        AlertKind::OutOfStock => format!("{sku} out of stock"),
+        AlertKind::LowCover => format!(
+            "{sku} cover {}{}",
+            a.days_of_cover.map_or("n/a".into(), |c| f
+                .amount(Unit::Days, c)
+                .replace(" d", " days")),
+            a.lead_time_days
+                .map_or(String::new(), |l| format!(" (lead {l})"))
+        ),
+        AlertKind::Capacity => title.replace(" of warehouse capacity", " of capacity"),
+    };
     AlertView {
         kind: a.kind,
         severity: a.severity,
         tone,
+        short,
         title: title.split_whitespace().collect::<Vec<_>>().join(" "),
         detail,
         action,

@@ -10,6 +10,7 @@ mod faults;
 mod import;
 mod limits;
 mod metrics;
+mod news;
 mod presets;
 mod rollup;
 mod send;

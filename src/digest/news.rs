@@ -1,0 +1,228 @@
+//! "What moved": the news verdicts of `crate::news` in sentences, for the top of the email
+//! and its subject.
+
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::format::Formatter;
+use crate::gather::DigestInputs;
+use crate::metric::{Direction, MetricDef, Unit};
+use crate::news::{self, Extreme, Factor, Judgement, RevenueDay, RevenueSplit};
+use crate::report::MetricsReport;
+use crate::text::{self, cap};
+
+/// At most this many unusual changes lead the email.
+const SHOWN: usize = 5;
+
+/// One unusual change, worded.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewsItem {
+    /// "On-time delivery 64.4% — lowest Monday in 8 weeks (usual 97.0–100.0%)".
+    pub text: String,
+    /// The subject's short form: "On-time delivery 64.4% (usual 98.9%)".
+    pub short: String,
+    /// good, bad or neutral, by the metric's direction.
+    pub tone: String,
+    pub metric: String,
+    #[serde(skip)]
+    pub score: f64,
+}
+
+/// The news section: unusual changes (most unusual first), why revenue moved, and the
+/// line for a quiet day or for too little history.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct News {
+    /// The most unusual changes, at most five.
+    pub items: Vec<NewsItem>,
+    /// Every metric with an unusual change, most unusual first (the items are its head).
+    pub flagged: Vec<String>,
+    pub revenue: String,
+    pub quiet: String,
+}
+
+/// The headline metrics count double when ranking what leads.
+fn weight(key: &str) -> f64 {
+    if super::HEADLINE.contains(&key) {
+        2.0
+    } else {
+        1.0
+    }
+}
+
+pub(super) fn build(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    report: &MetricsReport,
+    f: &Formatter,
+) -> News {
+    let weekday = d.format("%A").to_string();
+    let mut items = Vec::new();
+    let mut judged = 0;
+    for m in config
+        .catalog
+        .iter()
+        .filter(|m| report.get(&m.key).is_some())
+    {
+        let Some(by_dim) = inputs.fetched.get(&m.key) else {
+            continue;
+        };
+        for (dim, series) in by_dim.iter().take(50) {
+            let j = news::judge(m, series, d, &config.news);
+            if j.z().is_some() {
+                judged += 1;
+            }
+            if j.is_unusual() {
+                items.push(item(m, dim.as_deref(), &j, &weekday, f));
+            }
+        }
+    }
+    items.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.text.cmp(&b.text)));
+    let flagged = items.iter().map(|i| i.metric.clone()).collect();
+    items.truncate(SHOWN);
+    let quiet = if !items.is_empty() {
+        String::new()
+    } else if judged == 0 {
+        format!(
+            "Too little history to tell what is unusual: a verdict needs {} earlier {}s with data.",
+            news::MIN_WEEKS,
+            weekday
+        )
+    } else {
+        format!("Nothing unusual: every metric within its usual range for a {weekday}.")
+    };
+    News {
+        items,
+        flagged,
+        revenue: revenue_line(d, inputs, report, f),
+        quiet,
+    }
+}
+
+fn item(m: &MetricDef, dim: Option<&str>, j: &Judgement, weekday: &str, f: &Formatter) -> NewsItem {
+    let b = j.baseline.as_ref().expect("a verdict has a baseline");
+    let value = j.value.expect("a verdict has a value");
+    let z = j.z().unwrap_or(0.0);
+    let label = match dim {
+        Some(d) => format!("{}, {}", m.label, cap(&d.replace('_', " "), text::LABEL)),
+        None => m.label.clone(),
+    };
+    let amount = |v: f64| f.amount(m.unit, v);
+    let usual = if (b.max - b.min).abs() < f64::EPSILON {
+        amount(b.min)
+    } else {
+        format!("{}–{}", amount(b.min), amount(b.max))
+    };
+    let how = match j.extreme() {
+        Some(Extreme::Lowest) => format!("lowest {weekday} in {} weeks", b.days.len()),
+        Some(Extreme::Highest) => format!("highest {weekday} in {} weeks", b.days.len()),
+        None if z < 0.0 => format!("unusually low for a {weekday}"),
+        None => format!("unusually high for a {weekday}"),
+    };
+    let tone = match m.direction {
+        Direction::Neutral => "neutral",
+        Direction::HigherIsBetter if z > 0.0 => "good",
+        Direction::LowerIsBetter if z < 0.0 => "good",
+        _ => "bad",
+    };
+    NewsItem {
+        text: format!("{label} {} — {how} (usual {usual})", amount(value)),
+        short: format!("{label} {} (usual {})", amount(value), amount(b.median)),
+        tone: tone.into(),
+        metric: m.key.clone(),
+        score: z.abs() * weight(&m.key),
+    }
+}
+
+/// The day's (revenue, orders, sessions) and the same weekday a week before, split.
+pub(super) fn revenue_split(
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    report: &MetricsReport,
+) -> Option<RevenueSplit> {
+    let day = |key: &str, on: NaiveDate| {
+        report.get(key)?;
+        let s = inputs.fetched.get(key)?.get(&None)?;
+        news::day_value(s, crate::metric::Aggregate::Sum, on).map(|v| v.0)
+    };
+    let week_before = d.checked_sub_days(Days::new(7))?;
+    let at = |on: NaiveDate| -> Option<RevenueDay> {
+        Some(RevenueDay {
+            revenue: day("net_revenue", on)?,
+            orders: day("orders", on)?,
+            sessions: if report.get("sessions").is_some() {
+                Some(day("sessions", on)?)
+            } else {
+                None
+            },
+        })
+    };
+    news::explain_revenue(at(week_before)?, at(d)?)
+}
+
+/// "Revenue +$7,438 vs last Mon: sessions +$9,800 (paid social +1,400 sessions),
+/// conversion −$600, basket size −$1,760".
+fn revenue_line(
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    report: &MetricsReport,
+    f: &Formatter,
+) -> String {
+    let Some(split) = revenue_split(d, inputs, report) else {
+        return String::new();
+    };
+    let signed = |v: f64| {
+        let a = f.amount(Unit::Money, v.abs());
+        if f.amount(Unit::Money, 0.0) == a {
+            format!("±{a}")
+        } else if v < 0.0 {
+            format!("−{a}")
+        } else {
+            format!("+{a}")
+        }
+    };
+    let parts: Vec<String> = split
+        .parts
+        .iter()
+        .map(|(factor, v)| {
+            let name = match factor {
+                Factor::Sessions => "sessions",
+                Factor::Conversion => "conversion",
+                Factor::BasketSize => "basket size",
+                Factor::Orders => "orders",
+            };
+            match (factor, top_channel(d, inputs)) {
+                (Factor::Sessions, Some((ch, n))) => format!(
+                    "{name} {} ({} {}{} sessions)",
+                    signed(*v),
+                    cap(&ch.replace('_', " "), text::LABEL),
+                    if n < 0.0 { "−" } else { "+" },
+                    f.amount(Unit::Count, n.abs())
+                ),
+                _ => format!("{name} {}", signed(*v)),
+            }
+        })
+        .collect();
+    format!(
+        "Revenue {} vs last {}: {}.",
+        signed(split.change),
+        d.format("%a"),
+        parts.join(", ")
+    )
+}
+
+/// The channel whose sessions changed most against the same weekday a week before.
+fn top_channel(d: NaiveDate, inputs: &DigestInputs) -> Option<(String, f64)> {
+    let by = inputs.fetched.get("sessions_by_channel")?;
+    let before = d.checked_sub_days(Days::new(7))?;
+    by.iter()
+        .filter_map(|(ch, s)| {
+            let now = s.days.get(&d).map_or(0.0, |r| r.num);
+            let then = s.days.get(&before).map_or(0.0, |r| r.num);
+            let delta = now - then;
+            let ch = ch.clone()?;
+            (delta.is_finite() && delta != 0.0).then_some((ch, delta))
+        })
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(&a.0)))
+}

@@ -1,0 +1,144 @@
+//! The morning news on the demo shop: the report day leads with its storylines, and a
+//! stretch of ordinary days is rarely called unusual.
+
+use chrono::{Days, NaiveDate, TimeZone};
+use dawnpost::demo::{DemoOptions, generate};
+use dawnpost::news::{Verdict, judge};
+
+use crate::support::{Backend, TestStore};
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+async fn demo(end: NaiveDate) -> TestStore {
+    let t = TestStore::new(Backend::Sqlite, dawnpost::config::DEMO_CONFIG)
+        .await
+        .unwrap();
+    let o = DemoOptions {
+        end,
+        days: 400,
+        seed: 7,
+        scale: 1.0,
+    };
+    generate(&t.store, &o, t.config.shop.timezone, false)
+        .await
+        .unwrap();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_report_day_leads_with_its_storylines() {
+    let end = d("2026-11-23");
+    let t = demo(end).await;
+    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2026, 11, 24, 6, 0, 0)
+        .unwrap();
+    let c = dawnpost::compose::compose(&t.store, &t.config, &templates, end, now)
+        .await
+        .unwrap();
+    let news = &c.digest.news;
+    let flagged: Vec<&str> = news.flagged.iter().map(String::as_str).collect();
+    // The carrier delay (7 days) and the paid-social promotion (started 4 days ago).
+    for story in [
+        "on_time_delivery",
+        "shipped_within_24h",
+        "fulfilment_hours",
+        "sessions_by_channel",
+    ] {
+        assert!(flagged.contains(&story), "{story} not in {flagged:?}");
+    }
+    let paid = news
+        .items
+        .iter()
+        .find(|n| n.metric == "sessions_by_channel")
+        .unwrap();
+    assert!(
+        paid.text.starts_with("Sessions by channel, paid social"),
+        "{}",
+        paid.text
+    );
+    // Anything else flagged follows from the promotion: its ad spend, and the demand it
+    // triples for the promoted SKUs (orders, revenue, units, new customers, and the orders
+    // it brings towards the warehouse's capacity).
+    let stories = [
+        "on_time_delivery",
+        "shipped_within_24h",
+        "fulfilment_hours",
+        "sessions_by_channel",
+        "ad_spend",
+        "cac",
+        "roas",
+        "sessions",
+        "orders",
+        "net_revenue",
+        "units",
+        "new_customers",
+        "capacity_utilisation",
+        "aov",
+    ];
+    for f in &flagged {
+        assert!(stories.contains(f), "{f} flagged: {:?}", news.items);
+    }
+    assert_eq!(news.items.len(), 5, "the five most unusual lead");
+    assert!(news.revenue.starts_with("Revenue "), "{}", news.revenue);
+    assert!(news.revenue.contains("(paid social +"), "{}", news.revenue);
+    assert_eq!(news.quiet, "");
+    // The text part has the same section, in the same order: alerts, then what moved.
+    let text = &c.rendered.text;
+    let (alerts, moved, tiles) = (
+        text.find("ALERTS").unwrap(),
+        text.find("WHAT MOVED").unwrap(),
+        text.find("HEADLINE").unwrap(),
+    );
+    assert!(alerts < moved && moved < tiles);
+    assert!(text.contains(&news.items[0].text));
+}
+
+/// 56 demo days far from every storyline (135 to 80 days before the end, after the Summer
+/// Sale and before the winter ones): fewer than 2%
+/// of the metric-days that get a verdict are called unusual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordinary_days_are_rarely_news() {
+    let end = d("2026-11-23");
+    let t = demo(end).await;
+    let first = end - Days::new(135);
+    let last = end - Days::new(80);
+    let from = first - Days::new(7 * 8);
+    let fetched = dawnpost::report::fetch_with(&t.store, &t.config, last, &[(from, last)])
+        .await
+        .unwrap();
+    let (mut judged, mut unusual) = (0u32, Vec::new());
+    let mut day = first;
+    while day <= last {
+        for m in t.config.catalog.iter() {
+            let Some(by) = fetched.get(&m.key) else {
+                continue;
+            };
+            for (dim, s) in by {
+                let j = judge(m, s, day, &t.config.news);
+                match j.verdict {
+                    Verdict::Usual { .. } => judged += 1,
+                    Verdict::Unusual { z, .. } => {
+                        judged += 1;
+                        unusual.push(format!("{day} {} {dim:?} z={z:.1}", m.key));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        day = day + Days::new(1);
+    }
+    let rate = unusual.len() as f64 / f64::from(judged);
+    eprintln!(
+        "news: {} of {judged} metric-days unusual ({:.2}%)",
+        unusual.len(),
+        rate * 100.0
+    );
+    assert!(judged > 1000, "{judged}");
+    assert!(rate < 0.02, "{rate}: {unusual:#?}");
+}
