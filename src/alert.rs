@@ -9,7 +9,7 @@ use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// When alerts fire.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSettings {
     /// Alert on promoted SKUs with fewer days of cover than this, even within lead time.
@@ -25,6 +25,73 @@ pub struct AlertSettings {
     /// stock alert, and the email says so.
     #[serde(default)]
     pub default_lead_time_days: Option<u32>,
+    /// `[[alerts.rules]]`: thresholds the shop sets on any metric (their place in the file
+    /// kept, for errors).
+    #[serde(default)]
+    pub rules: Vec<toml::Spanned<AlertRule>>,
+}
+
+/// A threshold the shop sets: when a metric's day is past it, an alert for both teams.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    pub metric: String,
+    pub condition: Condition,
+    /// The level (`below`, `above`; in the metric's own units: 0.9 is 90%), or the relative
+    /// change (`change_below`, `change_above`: 0.25 is +25%).
+    pub value: f64,
+    /// What a change is measured against.
+    #[serde(default)]
+    pub comparison: RuleComparison,
+    #[serde(default = "warning")]
+    pub severity: Severity,
+    /// What to do, said in the alert.
+    pub action: String,
+}
+
+fn warning() -> Severity {
+    Severity::Warning
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    Below,
+    Above,
+    ChangeBelow,
+    ChangeAbove,
+}
+
+/// The comparisons a change rule may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleComparison {
+    DayBefore,
+    #[default]
+    LastWeek,
+    FourWeekMean,
+    LastYear,
+}
+
+/// Whether a rule fires on a day's value and its relative change. Strict: a value exactly
+/// at the threshold does not fire.
+pub fn rule_fires(rule: &AlertRule, current: Option<f64>, rel_change: Option<f64>) -> bool {
+    let past = |v: Option<f64>, below: bool| {
+        v.is_some_and(|v| {
+            v.is_finite()
+                && if below {
+                    v < rule.value
+                } else {
+                    v > rule.value
+                }
+        })
+    };
+    match rule.condition {
+        Condition::Below => past(current, true),
+        Condition::Above => past(current, false),
+        Condition::ChangeBelow => past(rel_change, true),
+        Condition::ChangeAbove => past(rel_change, false),
+    }
 }
 
 fn default_min_cover() -> f64 {
@@ -44,6 +111,7 @@ impl Default for AlertSettings {
             lookahead_days: default_lookahead(),
             capacity_threshold: default_capacity(),
             default_lead_time_days: None,
+            rules: Vec::new(),
         }
     }
 }
@@ -91,9 +159,11 @@ pub enum AlertKind {
     OutOfStock,
     LowCover,
     Capacity,
+    /// A shop's `[[alerts.rules]]` threshold.
+    Rule,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Critical,
@@ -221,6 +291,36 @@ pub fn capacity_alert(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_fire_past_their_threshold_not_at_it() {
+        let rule = |condition, value| AlertRule {
+            metric: "on_time_delivery".into(),
+            condition,
+            value,
+            comparison: RuleComparison::LastWeek,
+            severity: Severity::Critical,
+            action: "Call the carrier.".into(),
+        };
+        let below = rule(Condition::Below, 0.9);
+        assert!(!rule_fires(&below, Some(0.9), None));
+        assert!(rule_fires(&below, Some(0.899_999), None));
+        assert!(!rule_fires(&below, None, None));
+        assert!(!rule_fires(&below, Some(f64::NAN), None));
+        let above = rule(Condition::Above, 0.9);
+        assert!(!rule_fires(&above, Some(0.9), None));
+        assert!(rule_fires(&above, Some(0.900_001), None));
+        let up = rule(Condition::ChangeAbove, 0.25);
+        assert!(!rule_fires(&up, Some(1.0), Some(0.25)));
+        assert!(rule_fires(&up, Some(1.0), Some(0.250_001)));
+        assert!(
+            !rule_fires(&up, Some(1.0), None),
+            "no comparison, no change"
+        );
+        let down = rule(Condition::ChangeBelow, -0.25);
+        assert!(!rule_fires(&down, Some(1.0), Some(-0.25)));
+        assert!(rule_fires(&down, Some(1.0), Some(-0.3)));
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

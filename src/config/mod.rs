@@ -612,6 +612,7 @@ impl Config {
             base_dir: &src.base_dir,
         };
         let catalog = sections::catalog(&cx, raw.metrics)?;
+        let alerts = sections::alerts(&cx, raw.alerts, &catalog)?;
         let news = match raw.news {
             Some(n) => sections::news(&cx, n, &catalog)?,
             None => crate::news::NewsSettings::default(),
@@ -635,7 +636,7 @@ impl Config {
             catalog,
             objectives,
             okr_thresholds: t,
-            alerts: raw.alerts,
+            alerts,
             news,
             channels: match raw.channels {
                 Some(c) => sections::channels(&cx, c)?,

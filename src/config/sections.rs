@@ -404,6 +404,44 @@ fn key_result(
     })
 }
 
+/// `[alerts]`: each rule on a metric that exists (not a breakdown), with a finite value
+/// and a plain sentence of what to do.
+pub(super) fn alerts(cx: &Cx<'_>, raw: AlertSettings, catalog: &Catalog) -> Result<AlertSettings> {
+    for (i, r) in raw.rules.iter().enumerate() {
+        let span = r.span();
+        let rule = r.get_ref();
+        let key = |k: &str| format!("alerts.rules[{i}].{k}");
+        match catalog.get(&rule.metric) {
+            None => {
+                return Err(cx.at(span, &key("metric"), format!("no metric `{}`", rule.metric)));
+            }
+            Some(m) if m.breakdown.is_some() => {
+                return Err(cx.at(
+                    span,
+                    &key("metric"),
+                    format!(
+                        "`{}` is a breakdown; a rule needs a single figure",
+                        rule.metric
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        if !rule.value.is_finite() || rule.value.abs() > 1e12 {
+            return Err(cx.at(
+                span,
+                &key("value"),
+                format!("{} is not a usable number", rule.value),
+            ));
+        }
+        cx.plain(&rule.action, span.clone(), &key("action"))?;
+        if rule.action.trim().is_empty() {
+            return Err(cx.at(span, &key("action"), "say what to do when the rule fires"));
+        }
+    }
+    Ok(raw)
+}
+
 /// `[news]`: 4 to 52 weeks, a positive threshold, a p-value in (0, 1), and volumes of
 /// metrics that exist.
 pub(super) fn news(

@@ -304,7 +304,7 @@ pub fn build(
 
     let (marketing, operations) = sections(config, &report, &ctx);
 
-    let mut alerts = build_alerts(config, d, inputs, &f);
+    let mut alerts = build_alerts(config, d, inputs, &report, &f);
     let alerts_phrase = match alerts.len() {
         0 => "no alerts".to_string(),
         1 => "1 alert".to_string(),
@@ -906,6 +906,7 @@ fn build_alerts(
     config: &Config,
     d: NaiveDate,
     inputs: &DigestInputs,
+    report: &MetricsReport,
     f: &Formatter,
 ) -> Vec<AlertView> {
     let mut alerts = alert::stock_alerts(d, &inputs.promotions, &inputs.stock, &config.alerts);
@@ -922,7 +923,88 @@ fn build_alerts(
         })
         .unwrap_or_default();
     alerts.extend(alert::capacity_alert(d, &capacity, &config.alerts));
-    alerts.iter().map(|a| alert_view(a, d, f)).collect()
+    let mut views: Vec<AlertView> = alerts.iter().map(|a| alert_view(a, d, f)).collect();
+    views.extend(rule_views(config, report, f));
+    // Critical first; within a severity, in the order above.
+    views.sort_by_key(|v| v.severity);
+    views
+}
+
+/// The shop's `[[alerts.rules]]` that the day's figures cross.
+fn rule_views(config: &Config, report: &MetricsReport, f: &Formatter) -> Vec<AlertView> {
+    use crate::alert::{Condition, RuleComparison};
+    let mut out = Vec::new();
+    for rule in config.alerts.rules.iter().map(|r| r.get_ref()) {
+        // A metric the email leaves out (its source never had data) has no rule to cross.
+        let Some(m) = report.get(&rule.metric) else {
+            continue;
+        };
+        let kind = match rule.comparison {
+            RuleComparison::DayBefore => ComparisonKind::PreviousDay,
+            RuleComparison::LastWeek => ComparisonKind::SameWeekdayLastWeek,
+            RuleComparison::FourWeekMean => ComparisonKind::SameWeekdayFourWeekMean,
+            RuleComparison::LastYear => ComparisonKind::SameWeekdayLastYear,
+        };
+        let c = comparison(m, kind);
+        let current = m.comparisons[0].current.get();
+        if !alert::rule_fires(rule, current, c.rel_change) {
+            continue;
+        }
+        let value = f.value(m.unit, m.comparisons[0].current);
+        let (title, detail) = match rule.condition {
+            Condition::Below | Condition::Above => {
+                let word = if rule.condition == Condition::Below {
+                    "below"
+                } else {
+                    "above"
+                };
+                (
+                    format!(
+                        "{} {value}, {word} {}",
+                        m.label,
+                        f.amount(m.unit, rule.value)
+                    ),
+                    format!(
+                        "Your rule: {} {word} {}.",
+                        m.label.to_lowercase(),
+                        f.amount(m.unit, rule.value)
+                    ),
+                )
+            }
+            Condition::ChangeBelow | Condition::ChangeAbove => {
+                let change = c
+                    .rel_change
+                    .map_or("n/a".into(), |r| format!("{:+.0}%", r * 100.0));
+                (
+                    format!("{} {value}, {change} {}", m.label, kind.label()),
+                    format!(
+                        "Your rule: {}, a change {} {:+.0}% {}.",
+                        m.label.to_lowercase(),
+                        if rule.condition == Condition::ChangeBelow {
+                            "below"
+                        } else {
+                            "above"
+                        },
+                        rule.value * 100.0,
+                        kind.label()
+                    ),
+                )
+            }
+        };
+        out.push(AlertView {
+            kind: AlertKind::Rule,
+            severity: rule.severity,
+            tone: match rule.severity {
+                Severity::Critical => "critical",
+                Severity::Warning => "warning",
+            },
+            short: title.clone(),
+            title,
+            detail,
+            action: cap(&rule.action, text::COMMENT),
+        });
+    }
+    out
 }
 
 fn span(a: NaiveDate, b: NaiveDate) -> String {
@@ -1021,6 +1103,8 @@ fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
                     .to_string(),
             )
         }
+        // Rule alerts are worded from their rule (`rule_views`); an `Alert` never is one.
+        AlertKind::Rule => (product, String::new(), String::new()),
     };
     let sku = cap(a.sku.as_deref().unwrap_or(""), 20);
     let short = match a.kind {
@@ -1034,6 +1118,7 @@ fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
                 .map_or(String::new(), |l| format!(" (lead {l})"))
         ),
         AlertKind::Capacity => title.replace(" of warehouse capacity", " of capacity"),
+        AlertKind::Rule => title.clone(),
     };
     AlertView {
         kind: a.kind,

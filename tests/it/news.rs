@@ -85,6 +85,16 @@ async fn the_demo_report_day_leads_with_its_storylines() {
         assert!(stories.contains(f), "{f} flagged: {:?}", news.items);
     }
     assert_eq!(news.items.len(), 5, "the five most unusual lead");
+    // The demo's rule: on-time delivery below 90% is a critical alert, with its action.
+    let rule = c
+        .digest
+        .alerts
+        .iter()
+        .find(|a| a.title.starts_with("On-time delivery"))
+        .expect("the on-time rule fires");
+    assert!(rule.title.ends_with(", below 90.0%"), "{}", rule.title);
+    assert_eq!(rule.tone, "critical");
+    assert!(rule.action.starts_with("Ask the carrier"));
     assert!(news.revenue.starts_with("Revenue "), "{}", news.revenue);
     assert!(news.revenue.contains("(paid social +"), "{}", news.revenue);
     assert_eq!(news.quiet, "");
@@ -141,4 +151,24 @@ async fn ordinary_days_are_rarely_news() {
     );
     assert!(judged > 1000, "{judged}");
     assert!(rate < 0.02, "{rate}: {unusual:#?}");
+}
+
+#[test]
+fn a_rule_on_an_unknown_metric_is_refused_where_it_stands() {
+    let text = format!(
+        "{}\n[[alerts.rules]]\nmetric = \"on_time_delivry\"\ncondition = \"below\"\nvalue = 0.9\naction = \"Call.\"\n",
+        dawnpost::config::DEMO_CONFIG
+    );
+    // The rules in the demo config come first; this one is the third.
+    let line = text.lines().count() - 4;
+    let err = dawnpost::config::Config::parse(&dawnpost::config::ConfigSource {
+        origin: "shop.toml".into(),
+        text: &text,
+        base_dir: std::env::temp_dir(),
+    })
+    .unwrap_err();
+    let e = format!("{err:#}");
+    assert!(e.contains(&format!("shop.toml:{line}")), "{e}");
+    assert!(e.contains("alerts.rules[2].metric"), "{e}");
+    assert!(e.contains("no metric `on_time_delivry`"), "{e}");
 }
