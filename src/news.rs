@@ -340,8 +340,40 @@ pub struct RevenueDay {
 /// A change in revenue split so that its parts add up to it exactly.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RevenueSplit {
+    /// The day compared with (the same weekday a week before).
+    pub vs: Option<NaiveDate>,
     pub change: f64,
-    pub parts: Vec<(Factor, f64)>,
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Part {
+    pub factor: Factor,
+    pub amount: f64,
+}
+
+/// The split of `d` against the same weekday a week before, from each day's net revenue,
+/// orders and (when the shop has traffic) sessions, as `day(metric, date)` gives them.
+pub fn revenue_vs_last_week(
+    d: NaiveDate,
+    day: impl Fn(&str, NaiveDate) -> Option<f64>,
+    with_sessions: bool,
+) -> Option<RevenueSplit> {
+    let before = d.checked_sub_days(Days::new(7))?;
+    let at = |on: NaiveDate| -> Option<RevenueDay> {
+        Some(RevenueDay {
+            revenue: day("net_revenue", on)?,
+            orders: day("orders", on)?,
+            sessions: if with_sessions {
+                Some(day("sessions", on)?)
+            } else {
+                None
+            },
+        })
+    };
+    let mut split = explain_revenue(at(before)?, at(d)?)?;
+    split.vs = Some(before);
+    Some(split)
 }
 
 /// Splits `now.revenue − then.revenue` by Shapley values: each factor's part is its
@@ -379,8 +411,12 @@ pub fn explain_revenue(then: RevenueDay, now: RevenueDay) -> Option<RevenueSplit
         _ => return None,
     };
     Some(RevenueSplit {
+        vs: None,
         change: now.revenue - then.revenue,
-        parts,
+        parts: parts
+            .into_iter()
+            .map(|(factor, amount)| Part { factor, amount })
+            .collect(),
     })
 }
 
@@ -556,7 +592,7 @@ mod tests {
             sessions: Some(12_000.0),
         };
         let s = explain_revenue(then, now).unwrap();
-        let part = |f: Factor| s.parts.iter().find(|p| p.0 == f).unwrap().1;
+        let part = |f: Factor| s.parts.iter().find(|p| p.factor == f).unwrap().amount;
         // By hand: ΔS = 2,000; C 0.02 → 0.018; A 50 → 55.
         // S: 2000 × (1/3 + (0.9 + 1.1)/6 + 0.99/3) = 2000 × 0.996667 = 1,993.33
         // C: −0.002 × (166,666.67 + 1,150,000/6 + 220,000) = −0.002 × 578,333.33 = −1,156.67
@@ -564,7 +600,7 @@ mod tests {
         assert!((part(Factor::Sessions) - 1_993.333_333_3).abs() < 1e-6);
         assert!((part(Factor::Conversion) + 1_156.666_666_7).abs() < 1e-6);
         assert!((part(Factor::BasketSize) - 1_043.333_333_3).abs() < 1e-6);
-        let sum: f64 = s.parts.iter().map(|p| p.1).sum();
+        let sum: f64 = s.parts.iter().map(|p| p.amount).sum();
         assert!((sum - 1880.0).abs() < 0.005, "{sum}");
         // Without traffic: 200 → 216 orders, 50 → 55: orders 16 × 52.5 = 840, basket
         // 5 × 208 = 1,040; 1,880 in all.
@@ -579,8 +615,9 @@ mod tests {
             },
         )
         .unwrap();
+        let parts: Vec<(Factor, f64)> = s.parts.iter().map(|p| (p.factor, p.amount)).collect();
         assert_eq!(
-            s.parts,
+            parts,
             vec![(Factor::Orders, 840.0), (Factor::BasketSize, 1040.0)]
         );
     }

@@ -41,6 +41,9 @@ pub struct MetricsReport {
     pub timezone: String,
     pub currency: String,
     pub metrics: Vec<MetricResult>,
+    /// Why net revenue moved against the same weekday a week before: sessions,
+    /// conversion and basket size (orders and basket size without traffic data).
+    pub explain: Option<crate::news::RevenueSplit>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -179,12 +182,19 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
             }
         })
         .collect();
+    let day = |key: &str, on: NaiveDate| {
+        let s = fetched.get(key)?.get(&None)?;
+        crate::news::day_value(s, Aggregate::Sum, on).map(|v| v.0)
+    };
+    // A shop with traffic data gets the three-way split; one without, orders × basket.
+    let with_sessions = day("sessions", date).is_some();
     MetricsReport {
         shop: config.shop.name.clone(),
         date,
         timezone: config.shop.timezone.name().to_string(),
         currency: config.shop.currency.clone(),
         metrics,
+        explain: crate::news::revenue_vs_last_week(date, day, with_sessions),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::format::Formatter;
 use crate::gather::DigestInputs;
 use crate::metric::{Direction, MetricDef, Unit};
-use crate::news::{self, Extreme, Factor, Judgement, RevenueDay, RevenueSplit};
+use crate::news::{self, Extreme, Factor, Judgement, RevenueSplit};
 use crate::report::MetricsReport;
 use crate::text::{self, cap};
 
@@ -146,19 +146,7 @@ pub(super) fn revenue_split(
         let s = inputs.fetched.get(key)?.get(&None)?;
         news::day_value(s, crate::metric::Aggregate::Sum, on).map(|v| v.0)
     };
-    let week_before = d.checked_sub_days(Days::new(7))?;
-    let at = |on: NaiveDate| -> Option<RevenueDay> {
-        Some(RevenueDay {
-            revenue: day("net_revenue", on)?,
-            orders: day("orders", on)?,
-            sessions: if report.get("sessions").is_some() {
-                Some(day("sessions", on)?)
-            } else {
-                None
-            },
-        })
-    };
-    news::explain_revenue(at(week_before)?, at(d)?)
+    news::revenue_vs_last_week(d, day, report.get("sessions").is_some())
 }
 
 /// "Revenue +$7,438 vs last Mon: sessions +$9,800 (paid social +1,400 sessions),
@@ -185,7 +173,8 @@ fn revenue_line(
     let parts: Vec<String> = split
         .parts
         .iter()
-        .map(|(factor, v)| {
+        .map(|p| {
+            let (factor, v) = (&p.factor, &p.amount);
             let name = match factor {
                 Factor::Sessions => "sessions",
                 Factor::Conversion => "conversion",

@@ -96,6 +96,35 @@ async fn the_demo_report_day_leads_with_its_storylines() {
     assert_eq!(rule.tone, "critical");
     assert!(rule.action.starts_with("Ask the carrier"));
     assert!(news.revenue.starts_with("Revenue "), "{}", news.revenue);
+    // `metrics --format json` carries the same split as `explain`: its change is net
+    // revenue on the day less a week before, by separate SQL on the raw rows, and its
+    // parts add up to it to the cent.
+    let r = dawnpost::report::build(&t.store, &t.config, end)
+        .await
+        .unwrap();
+    let x = r.explain.clone().expect("an explain object");
+    assert_eq!(x.vs, Some(end - Days::new(7)));
+    let net = |day: NaiveDate| {
+        format!(
+            "(SELECT COALESCE(SUM(l.quantity * l.unit_price), 0) FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
+             WHERE o.day = '{day}' AND o.status <> 'cancelled') \
+             - (SELECT COALESCE(SUM(discount), 0) FROM orders WHERE day = '{day}' AND status <> 'cancelled') \
+             - (SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE day = '{day}')"
+        )
+    };
+    let change = t
+        .scalar(&format!("({}) - ({})", net(end), net(end - Days::new(7))))
+        .await
+        .unwrap();
+    assert!(
+        (x.change - change).abs() < 0.005,
+        "{} vs {change}",
+        x.change
+    );
+    let sum: f64 = x.parts.iter().map(|p| p.amount).sum();
+    assert!((sum - change).abs() < 0.005, "{sum} vs {change}");
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["explain"]["parts"][0]["factor"], "sessions");
     assert!(news.revenue.contains("(paid social +"), "{}", news.revenue);
     assert_eq!(news.quiet, "");
     // The text part has the same section, in the same order: alerts, then what moved.
@@ -107,6 +136,16 @@ async fn the_demo_report_day_leads_with_its_storylines() {
     );
     assert!(alerts < moved && moved < tiles);
     assert!(text.contains(&news.items[0].text));
+    insta::assert_snapshot!("demo_news_text", &text[alerts..tiles]);
+    let html = &c.rendered.html;
+    let (a, m) = (
+        html.find(">Alerts <").unwrap(),
+        html.find(">What moved<").unwrap(),
+    );
+    let h = html.find("tile-label").unwrap();
+    assert!(a < m && m < h, "alerts, then what moved, then the tiles");
+    let moved = &html[m..h];
+    insta::assert_snapshot!("demo_news_html", moved);
 }
 
 /// 56 demo days far from every storyline (135 to 80 days before the end, after the Summer
@@ -171,4 +210,42 @@ fn a_rule_on_an_unknown_metric_is_refused_where_it_stands() {
     assert!(e.contains(&format!("shop.toml:{line}")), "{e}");
     assert!(e.contains("alerts.rules[2].metric"), "{e}");
     assert!(e.contains("no metric `on_time_delivry`"), "{e}");
+}
+
+/// A day of the demo with nothing unusual says so in one line, in HTML and text, and its
+/// subject is the revenue alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_day_says_nothing_is_unusual() {
+    let end = d("2026-11-23");
+    let t = demo(end).await;
+    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let mut day = end - Days::new(120);
+    let quiet = loop {
+        assert!(
+            day < end - Days::new(80),
+            "no quiet day in the ordinary stretch"
+        );
+        let now = t
+            .config
+            .shop
+            .timezone
+            .from_utc_datetime(&(day + Days::new(1)).and_hms_opt(8, 0, 0).unwrap());
+        let c = dawnpost::compose::compose(&t.store, &t.config, &templates, day, now)
+            .await
+            .unwrap();
+        if c.digest.news.items.is_empty() && c.digest.alerts.is_empty() {
+            break c;
+        }
+        day = day + Days::new(1);
+    };
+    let weekday = day.format("%A").to_string();
+    let line = format!("Nothing unusual: every metric within its usual range for a {weekday}.");
+    assert_eq!(quiet.digest.news.quiet, line);
+    assert!(quiet.rendered.text.contains(&line));
+    assert!(quiet.rendered.html.contains(&line));
+    assert!(
+        quiet.rendered.subject.contains(": revenue "),
+        "{}",
+        quiet.rendered.subject
+    );
 }
