@@ -242,6 +242,8 @@ pub struct AlertView {
     pub title: String,
     /// The few words a subject line carries: "KNT-003 cover 4.0 days (lead 35)".
     pub short: String,
+    /// The metric a rule alert is about.
+    pub metric: Option<String>,
     pub detail: String,
     pub action: String,
 }
@@ -295,16 +297,25 @@ pub fn build(
     let mut report = report::assemble(config, d, &inputs.fetched);
     report.metrics.retain(|m| !hidden.contains(&m.key));
     let weekday = d.format("%a").to_string();
+    let news = news::build(config, d, inputs, &report, &f);
+    let mut alerts = build_alerts(config, d, inputs, &report, &f);
+    // Only what is news, or past a rule, gets colour and a mark in the tables.
+    let flagged: BTreeSet<String> = news
+        .flagged
+        .iter()
+        .cloned()
+        .chain(alerts.iter().filter_map(|a| a.metric.clone()))
+        .collect();
     let ctx = Ctx {
         f: &f,
         weekday: &weekday,
+        flagged: &flagged,
     };
 
     let headline = headline(&report, &ctx);
 
     let (marketing, operations) = sections(config, &report, &ctx);
 
-    let mut alerts = build_alerts(config, d, inputs, &report, &f);
     let alerts_phrase = match alerts.len() {
         0 => "no alerts".to_string(),
         1 => "1 alert".to_string(),
@@ -314,7 +325,6 @@ pub fn build(
     alerts.truncate(12);
     let (objectives, kr_rows) = build_objectives(config, d, inputs, &f, &hidden);
 
-    let news = news::build(config, d, inputs, &report, &f);
     let (mut subject, orders) = subject(&report, &f);
     subject.lead = match (alerts.first(), news.items.first()) {
         (Some(a), _) => a.short.clone(),
@@ -737,6 +747,8 @@ fn arrow(c: &Comparison) -> &'static str {
 struct Ctx<'a> {
     f: &'a Formatter,
     weekday: &'a str,
+    /// Metrics with news or a rule crossed: their rows keep colour and marks.
+    flagged: &'a BTreeSet<String>,
 }
 
 impl Ctx<'_> {
@@ -770,17 +782,35 @@ impl Ctx<'_> {
         }
     }
 
+    /// A table row: quiet unless the metric is news. A change of nothing, a comparison with
+    /// nothing to compare (n/a), and a percentage of a count under 5 are left blank.
     fn row(&self, m: &MetricResult) -> Row {
         let mtd = comparison(m, ComparisonKind::MonthToDate);
+        let loud = self.flagged.contains(&m.key);
+        let quiet = |c: &Comparison| {
+            let mut ch = self.change(m, c);
+            let tiny_base = m.unit == Unit::Count
+                && c.rel_change.is_some()
+                && c.previous.get().is_some_and(|p| p.abs() < 5.0);
+            if ch.arrow == "·" || ch.change == "n/a" || tiny_base {
+                ch.change = String::new();
+                ch.arrow = "";
+            }
+            if !loud {
+                ch.tone = "plain";
+                ch.arrow = "";
+            }
+            ch
+        };
         Row {
             key: m.key.clone(),
             label: m.label.clone(),
             value: self.f.value(m.unit, m.comparisons[0].current),
-            vs_day: self.change(m, comparison(m, ComparisonKind::PreviousDay)),
-            vs_week: self.change(m, comparison(m, ComparisonKind::SameWeekdayLastWeek)),
-            vs_year: self.change(m, comparison(m, ComparisonKind::SameWeekdayLastYear)),
+            vs_day: quiet(comparison(m, ComparisonKind::PreviousDay)),
+            vs_week: quiet(comparison(m, ComparisonKind::SameWeekdayLastWeek)),
+            vs_year: quiet(comparison(m, ComparisonKind::SameWeekdayLastYear)),
             mtd: self.f.value(m.unit, mtd.current),
-            vs_mtd: self.change(m, mtd),
+            vs_mtd: quiet(mtd),
         }
     }
 }
@@ -999,6 +1029,7 @@ fn rule_views(config: &Config, report: &MetricsReport, f: &Formatter) -> Vec<Ale
                 Severity::Warning => "warning",
             },
             short: title.clone(),
+            metric: Some(rule.metric.clone()),
             title,
             detail,
             action: cap(&rule.action, text::COMMENT),
@@ -1125,6 +1156,7 @@ fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
         severity: a.severity,
         tone,
         short,
+        metric: None,
         title: title.split_whitespace().collect::<Vec<_>>().join(" "),
         detail,
         action,

@@ -137,6 +137,19 @@ async fn the_demo_report_day_leads_with_its_storylines() {
     assert!(alerts < moved && moved < tiles);
     assert!(text.contains(&news.items[0].text));
     insta::assert_snapshot!("demo_news_text", &text[alerts..tiles]);
+    // Quiet rows: only what is news (or past a rule) keeps colour and a mark.
+    let rows: Vec<_> = c
+        .digest
+        .marketing
+        .rows
+        .iter()
+        .chain(&c.digest.operations.rows)
+        .collect();
+    let on_time = rows.iter().find(|r| r.key == "on_time_delivery").unwrap();
+    assert_eq!((on_time.vs_week.tone, on_time.vs_week.arrow), ("bad", "▼"));
+    let checkouts = rows.iter().find(|r| r.key == "add_to_cart_rate").unwrap();
+    assert_eq!((checkouts.vs_week.tone, checkouts.vs_week.arrow), ("plain", ""));
+    assert!(!checkouts.vs_week.change.is_empty(), "the number stays, plain");
     let html = &c.rendered.html;
     let (a, m) = (
         html.find(">Alerts <").unwrap(),
