@@ -147,9 +147,9 @@ async fn the_demo_report_day_leads_with_its_storylines() {
         .collect();
     let on_time = rows.iter().find(|r| r.key == "on_time_delivery").unwrap();
     assert_eq!((on_time.vs_week.tone, on_time.vs_week.arrow), ("bad", "▼"));
-    let checkouts = rows.iter().find(|r| r.key == "add_to_cart_rate").unwrap();
-    assert_eq!((checkouts.vs_week.tone, checkouts.vs_week.arrow), ("plain", ""));
-    assert!(!checkouts.vs_week.change.is_empty(), "the number stays, plain");
+    let carts = rows.iter().find(|r| r.key == "add_to_cart_rate").unwrap();
+    assert_eq!((carts.vs_week.tone, carts.vs_week.arrow), ("plain", ""));
+    assert!(!carts.vs_week.change.is_empty(), "the number stays, plain");
     let html = &c.rendered.html;
     let (a, m) = (
         html.find(">Alerts <").unwrap(),
