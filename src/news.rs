@@ -14,6 +14,8 @@
 //!   baseline days at p < `p_value`;
 //! - fewer than 4 usable weeks: no verdict.
 
+use std::collections::BTreeMap;
+
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +40,7 @@ pub struct NewsSettings {
     pub p_value: f64,
     /// Per metric key: the least volume (a ratio's denominator, a count) that can be news.
     #[serde(default)]
-    pub min_volume: std::collections::BTreeMap<String, f64>,
+    pub min_volume: BTreeMap<String, f64>,
 }
 
 fn default_weeks() -> u32 {
@@ -57,7 +59,7 @@ impl Default for NewsSettings {
             weeks: default_weeks(),
             threshold: default_threshold(),
             p_value: default_p(),
-            min_volume: Default::default(),
+            min_volume: BTreeMap::new(),
         }
     }
 }
@@ -344,6 +346,65 @@ pub struct RevenueSplit {
     pub vs: Option<NaiveDate>,
     pub change: f64,
     pub parts: Vec<Part>,
+    /// Each channel's change in sessions and orders (set by the caller that has them).
+    pub channels: Vec<ChannelChange>,
+}
+
+/// One channel's change against the same weekday a week before.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelChange {
+    pub channel: String,
+    /// The change in sessions; None without traffic data.
+    pub sessions: Option<f64>,
+    /// The change in orders placed through the channel.
+    pub orders: Option<f64>,
+}
+
+/// The channels whose sessions or orders changed between `d` and the same weekday a week
+/// before, the largest change in sessions first (then in orders); at most 20. A day a
+/// channel has no row counts as 0 where the series has any row.
+pub fn channel_changes(
+    d: NaiveDate,
+    sessions: Option<&BTreeMap<Option<String>, Series>>,
+    orders: Option<&BTreeMap<Option<String>, Series>>,
+) -> Vec<ChannelChange> {
+    let Some(before) = d.checked_sub_days(Days::new(7)) else {
+        return Vec::new();
+    };
+    let delta = |by: Option<&BTreeMap<Option<String>, Series>>, ch: &str| {
+        let s = by?.get(&Some(ch.to_string()))?;
+        let at = |day| s.days.get(&day).map_or(0.0, |r| r.num);
+        let v = at(d) - at(before);
+        v.is_finite().then_some(v)
+    };
+    let names: std::collections::BTreeSet<String> = [sessions, orders]
+        .iter()
+        .flatten()
+        .flat_map(|m| m.keys().flatten().cloned())
+        .collect();
+    let mut out: Vec<ChannelChange> = names
+        .into_iter()
+        .map(|ch| ChannelChange {
+            sessions: sessions.and_then(|_| delta(sessions, &ch)),
+            orders: orders.and_then(|_| delta(orders, &ch)),
+            channel: ch,
+        })
+        .filter(|c| c.sessions.unwrap_or(0.0) != 0.0 || c.orders.unwrap_or(0.0) != 0.0)
+        .collect();
+    let size = |c: &ChannelChange| {
+        (
+            c.sessions.unwrap_or(0.0).abs(),
+            c.orders.unwrap_or(0.0).abs(),
+        )
+    };
+    out.sort_by(|a, b| {
+        let (x, y) = (size(a), size(b));
+        y.0.total_cmp(&x.0)
+            .then(y.1.total_cmp(&x.1))
+            .then(a.channel.cmp(&b.channel))
+    });
+    out.truncate(20);
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -412,6 +473,7 @@ pub fn explain_revenue(then: RevenueDay, now: RevenueDay) -> Option<RevenueSplit
     };
     Some(RevenueSplit {
         vs: None,
+        channels: Vec::new(),
         change: now.revenue - then.revenue,
         parts: parts
             .into_iter()
@@ -575,6 +637,61 @@ mod tests {
         assert!((z - 3.012_500_4).abs() < 1e-6, "{z}");
         assert!((p - 0.002_591_05).abs() < 1e-7, "{p}");
         assert_eq!(two_proportion_p(0.0, 100.0, 0.0, 100.0), None);
+    }
+
+    #[test]
+    fn channel_changes_are_ranked_by_sessions() {
+        let day = d("2026-11-23");
+        let week = day - Days::new(7);
+        let series = |pairs: &[(&str, f64, f64)]| -> BTreeMap<Option<String>, Series> {
+            pairs
+                .iter()
+                .map(|(ch, then, now)| {
+                    let mut s = Series::default();
+                    s.insert(
+                        week,
+                        DayRow {
+                            num: *then,
+                            den: 0.0,
+                        },
+                    );
+                    s.insert(
+                        day,
+                        DayRow {
+                            num: *now,
+                            den: 0.0,
+                        },
+                    );
+                    (Some(ch.to_string()), s)
+                })
+                .collect()
+        };
+        let sessions = series(&[
+            ("email", 100.0, 120.0),
+            ("paid_social", 800.0, 2000.0),
+            ("organic", 500.0, 500.0),
+        ]);
+        let orders = series(&[
+            ("email", 4.0, 5.0),
+            ("paid_social", 20.0, 45.0),
+            ("organic", 12.0, 10.0),
+        ]);
+        let c = channel_changes(day, Some(&sessions), Some(&orders));
+        let got: Vec<(&str, Option<f64>, Option<f64>)> = c
+            .iter()
+            .map(|c| (c.channel.as_str(), c.sessions, c.orders))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("paid_social", Some(1200.0), Some(25.0)),
+                ("email", Some(20.0), Some(1.0)),
+                ("organic", Some(0.0), Some(-2.0)),
+            ]
+        );
+        let c = channel_changes(day, None, Some(&orders));
+        assert_eq!(c[0].channel, "paid_social");
+        assert_eq!(c[0].sessions, None);
     }
 
     #[test]

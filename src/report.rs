@@ -194,7 +194,14 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
         timezone: config.shop.timezone.name().to_string(),
         currency: config.shop.currency.clone(),
         metrics,
-        explain: crate::news::revenue_vs_last_week(date, day, with_sessions),
+        explain: crate::news::revenue_vs_last_week(date, day, with_sessions).map(|mut x| {
+            x.channels = crate::news::channel_changes(
+                date,
+                fetched.get("sessions_by_channel").filter(|_| with_sessions),
+                fetched.get("orders_by_channel"),
+            );
+            x
+        }),
     }
 }
 

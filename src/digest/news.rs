@@ -1,7 +1,7 @@
 //! "What moved": the news verdicts of `crate::news` in sentences, for the top of the email
 //! and its subject.
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -41,9 +41,12 @@ pub struct News {
     pub quiet: String,
 }
 
-/// The headline metrics count double when ranking what leads.
-fn weight(key: &str) -> f64 {
-    if super::HEADLINE.contains(&key) {
+/// The headline metrics count double when ranking what leads, one value of a breakdown
+/// (a channel's sessions) half.
+fn weight(key: &str, dim: Option<&str>) -> f64 {
+    if dim.is_some() {
+        0.5
+    } else if super::HEADLINE.contains(&key) {
         2.0
     } else {
         1.0
@@ -131,7 +134,7 @@ fn item(m: &MetricDef, dim: Option<&str>, j: &Judgement, weekday: &str, f: &Form
         short: format!("{label} {} (usual {})", amount(value), amount(b.median)),
         tone: tone.into(),
         metric: m.key.clone(),
-        score: z.abs() * weight(&m.key),
+        score: z.abs() * weight(&m.key, dim),
     }
 }
 
@@ -146,7 +149,17 @@ pub(super) fn revenue_split(
         let s = inputs.fetched.get(key)?.get(&None)?;
         news::day_value(s, crate::metric::Aggregate::Sum, on).map(|v| v.0)
     };
-    news::revenue_vs_last_week(d, day, report.get("sessions").is_some())
+    let with_sessions = report.get("sessions").is_some();
+    let mut split = news::revenue_vs_last_week(d, day, with_sessions)?;
+    split.channels = news::channel_changes(
+        d,
+        inputs
+            .fetched
+            .get("sessions_by_channel")
+            .filter(|_| with_sessions),
+        inputs.fetched.get("orders_by_channel"),
+    );
+    Some(split)
 }
 
 /// "Revenue +$7,438 vs last Mon: sessions +$9,800 (paid social +1,400 sessions),
@@ -181,13 +194,29 @@ fn revenue_line(
                 Factor::BasketSize => "basket size",
                 Factor::Orders => "orders",
             };
-            match (factor, top_channel(d, inputs)) {
-                (Factor::Sessions, Some((ch, n))) => format!(
-                    "{name} {} ({} {}{} sessions)",
+            let top = split.channels.first();
+            let n = |v: f64| {
+                format!(
+                    "{}{}",
+                    if v < 0.0 { "−" } else { "+" },
+                    f.amount(Unit::Count, v.abs())
+                )
+            };
+            match (factor, top) {
+                (Factor::Sessions, Some(c)) if c.sessions.is_some_and(|s| s != 0.0) => format!(
+                    "{name} {} ({} {} sessions{})",
                     signed(*v),
-                    cap(&ch.replace('_', " "), text::LABEL),
-                    if n < 0.0 { "−" } else { "+" },
-                    f.amount(Unit::Count, n.abs())
+                    cap(&c.channel.replace('_', " "), text::LABEL),
+                    n(c.sessions.unwrap_or(0.0)),
+                    c.orders
+                        .filter(|o| *o != 0.0)
+                        .map_or(String::new(), |o| format!(", {} orders", n(o)))
+                ),
+                (Factor::Orders, Some(c)) if c.orders.is_some_and(|o| o != 0.0) => format!(
+                    "{name} {} ({} {} orders)",
+                    signed(*v),
+                    cap(&c.channel.replace('_', " "), text::LABEL),
+                    n(c.orders.unwrap_or(0.0))
                 ),
                 _ => format!("{name} {}", signed(*v)),
             }
@@ -199,19 +228,4 @@ fn revenue_line(
         d.format("%a"),
         parts.join(", ")
     )
-}
-
-/// The channel whose sessions changed most against the same weekday a week before.
-fn top_channel(d: NaiveDate, inputs: &DigestInputs) -> Option<(String, f64)> {
-    let by = inputs.fetched.get("sessions_by_channel")?;
-    let before = d.checked_sub_days(Days::new(7))?;
-    by.iter()
-        .filter_map(|(ch, s)| {
-            let now = s.days.get(&d).map_or(0.0, |r| r.num);
-            let then = s.days.get(&before).map_or(0.0, |r| r.num);
-            let delta = now - then;
-            let ch = ch.clone()?;
-            (delta.is_finite() && delta != 0.0).then_some((ch, delta))
-        })
-        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(&a.0)))
 }

@@ -70,6 +70,7 @@ async fn the_demo_report_day_leads_with_its_storylines() {
         "shipped_within_24h",
         "fulfilment_hours",
         "sessions_by_channel",
+        "orders_by_channel",
         "ad_spend",
         "cac",
         "roas",
@@ -123,6 +124,23 @@ async fn the_demo_report_day_leads_with_its_storylines() {
     );
     let sum: f64 = x.parts.iter().map(|p| p.amount).sum();
     assert!((sum - change).abs() < 0.005, "{sum} vs {change}");
+    // By channel: paid social leads the change in sessions, and the channels' changes in
+    // orders add up to the change in orders, counted by separate SQL.
+    assert_eq!(x.channels[0].channel, "paid_social");
+    assert!(x.channels[0].sessions.unwrap() > 0.0);
+    let orders = |day: NaiveDate| {
+        format!("SELECT COUNT(*) FROM orders WHERE day = '{day}' AND status <> 'cancelled'")
+    };
+    let orders_change = t
+        .scalar(&format!(
+            "({}) - ({})",
+            orders(end),
+            orders(end - Days::new(7))
+        ))
+        .await
+        .unwrap();
+    let by_channel: f64 = x.channels.iter().filter_map(|c| c.orders).sum();
+    assert_eq!(by_channel, orders_change);
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["explain"]["parts"][0]["factor"], "sessions");
     assert!(news.revenue.contains("(paid social +"), "{}", news.revenue);
