@@ -616,6 +616,15 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
         config.catalog.len(),
         failed.len()
     );
+    for s in ingest::nightly::survey(store, config).await {
+        println!(
+            "imports  {} ({}): {} files, {} new or changed",
+            s.entry, s.format, s.files, s.pending
+        );
+        for p in &s.problems {
+            println!("  {p}");
+        }
+    }
     if !failed.is_empty() {
         bail!("{}", failed.join("\n"));
     }

@@ -22,6 +22,48 @@ pub struct PickUp {
     pub failed: Vec<String>,
 }
 
+/// One `[[imports]]` entry as `check` shows it: its folder and pattern, its format, how
+/// many files match, and how many of them are new or changed (the next run imports those).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Survey {
+    pub entry: String,
+    pub format: String,
+    pub files: usize,
+    pub pending: usize,
+    /// Problems listing the folder or reading a file.
+    pub problems: Vec<String>,
+}
+
+/// What `serve` would pick up, without importing anything.
+pub async fn survey(store: &Store, config: &Config) -> Vec<Survey> {
+    let mut out = Vec::new();
+    for entry in &config.imports {
+        let mut pick = PickUp::default();
+        let files = candidates(entry, &mut pick);
+        let mut pending = 0;
+        for path in &files {
+            let shown = path.display().to_string();
+            match (fingerprint(path), store.tracked_file(&shown).await) {
+                (Ok((size, hash)), Ok(Some((s, h)))) if s == size && h == hash => {}
+                (Ok(_), Ok(_)) => pending += 1,
+                (Err(e), _) => pick.failed.push(format!("{shown}: cannot read it: {e}")),
+                (_, Err(e)) => pick.failed.push(format!("{shown}: {e:#}")),
+            }
+        }
+        out.push(Survey {
+            entry: entry.dir.join(&entry.pattern).display().to_string(),
+            format: entry
+                .format
+                .clone()
+                .unwrap_or_else(|| "told by the header".into()),
+            files: files.len(),
+            pending,
+            problems: pick.failed,
+        });
+    }
+    out
+}
+
 /// Imports every file of the config's `[[imports]]` that is new or has changed since it
 /// was last seen (by size and hash). A file that fails is left in place and recorded, so
 /// it is not tried again until it changes.

@@ -548,7 +548,24 @@ async fn serve_imports_the_nights_exports_before_the_send() {
         "day,channel,sessions,product_views,add_to_carts,checkouts\n2024-03-02,organic,lots,1,1,1\n",
     )
     .unwrap();
+    // `check` sees what the next run will pick up.
+    let pending = |t: &TestStore| {
+        let (store, config) = (t.store.clone(), t.config.clone());
+        async move {
+            dawnpost::ingest::nightly::survey(&store, &config)
+                .await
+                .iter()
+                .map(|s| (s.files, s.pending))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(pending(&t).await, [(1, 1), (1, 1), (1, 1)]);
     let events = run(&t, ny("2024-03-03 05:50"), ny("2024-03-03 06:30")).await;
+    assert_eq!(
+        pending(&t).await,
+        [(1, 0), (1, 0), (1, 0)],
+        "the failed file waits for a change"
+    );
     // The orders came in before the 06:00 check: no wait, and the digest went to all four
     // (Friday's digest, a day old, is past its grace).
     assert_eq!(
@@ -618,6 +635,7 @@ async fn serve_imports_the_nights_exports_before_the_send() {
         "day,channel,sessions,product_views,add_to_carts,checkouts\n2024-03-02,organic,120,60,12,6\n",
     )
     .unwrap();
+    assert_eq!(pending(&t).await, [(1, 0), (1, 0), (1, 1)]);
     run(&t, ny("2024-03-04 06:30"), ny("2024-03-04 06:45")).await;
     assert_eq!(
         t.scalar("SELECT SUM(sessions) FROM traffic WHERE day = '2024-03-02'")
