@@ -2,6 +2,8 @@
 //!
 //! Pure: built from [`DigestInputs`], the config, the report date and the generation time.
 //! Every number is formatted here, so the templates only place text; they compute nothing.
+//! Its parts: `news` (what moved), `alerts` (stock, capacity and rules, worded),
+//! `coverage` (what the data covers, and what is left out for it) and `charts`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,12 +24,16 @@ use crate::metric::{Team, Unit};
 use crate::okr::{self, Status};
 use crate::period::{ComparisonKind, Period};
 use crate::report::{self, MetricResult, MetricsReport};
+mod alerts;
 mod charts;
+mod coverage;
 mod news;
 
 use crate::text::{self, cap};
+use alerts::{build_alerts, lead_time_note, no_alerts_note};
 pub use charts::draw_charts;
 use charts::{charts, kr_chart};
+use coverage::{column_name, freshness, hidden_metrics, never_filled, unavailable_note, without};
 
 /// The four numbers both teams read first.
 pub const HEADLINE: [&str; 4] = ["net_revenue", "orders", "conversion_rate", "aov"];
@@ -507,200 +513,6 @@ fn subject(report: &MetricsReport, f: &Formatter) -> (Subject, String) {
     )
 }
 
-/// A source with no row in this many days before the report date is not expected to have
-/// one: it is named in the footer, not in the "incomplete data" banner.
-const EXPECTED_WITHIN_DAYS: u64 = 14;
-
-/// The last day of each source that has data; the banner sentence for those that normally
-/// have data but stop before the report date; and the footer line for those that have none.
-fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, String) {
-    let recent = d - Days::new(EXPECTED_WITHIN_DAYS);
-    let name = |source: &str| source_name(source).to_string();
-    let freshness: Vec<Freshness> = inputs
-        .freshness
-        .iter()
-        .filter_map(|(source, last)| {
-            let last = (*last)?;
-            Some(Freshness {
-                source: name(source),
-                last_day: last.format("%-d %b %Y").to_string(),
-                // Refunds come when customers ask, not every day: a day without one is
-                // not incomplete data.
-                stale: last < d && last >= recent && *source != "refunds",
-            })
-        })
-        .collect();
-    let stale: Vec<String> = freshness
-        .iter()
-        .filter(|s| s.stale)
-        .map(|s| format!("{} (last: {})", s.source, s.last_day))
-        .collect();
-    let stale_note = if stale.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "Incomplete data for {}: {}.",
-            d.format("%-d %b"),
-            stale.join(", ")
-        )
-    };
-    // A shop that never refunded has its refunds shown as 0: nothing is left out for them.
-    let never: Vec<String> = inputs
-        .freshness
-        .iter()
-        .filter(|(s, last)| last.is_none() && *s != "refunds")
-        .map(|(s, _)| name(s))
-        .collect();
-    let old: Vec<String> = inputs
-        .freshness
-        .iter()
-        .filter(|(_, last)| last.is_some_and(|l| l < recent))
-        .map(|(s, _)| name(s))
-        .collect();
-    let mut absent = Vec::new();
-    if !never.is_empty() {
-        absent.push(format!(
-            "Not shown, no data imported yet: {}.",
-            never.join(", ")
-        ));
-    }
-    if !old.is_empty() {
-        absent.push(format!(
-            "No data in the {EXPECTED_WITHIN_DAYS} days before {}: {}.",
-            d.format("%-d %b"),
-            old.join(", ")
-        ));
-    }
-    (freshness, stale_note, absent.join(" "))
-}
-
-/// An optional column as the email names it.
-fn column_name(column: &str) -> &str {
-    match column {
-        "product_views" => "product views",
-        "add_to_carts" => "add-to-carts",
-        "checkouts" => "checkouts",
-        "promised_day" => "promised delivery days",
-        "delivered_at" => "deliveries",
-        c => c,
-    }
-}
-
-/// A source table as the email names it.
-fn source_name(table: &str) -> &str {
-    match table {
-        "ad_spend" => "ad spend",
-        "inventory" => "stock",
-        "fulfilment" => "shipping",
-        "daily_values" => "daily values",
-        t => t,
-    }
-}
-
-/// The source tables that have never held a row (up to the report date).
-fn never_filled(inputs: &DigestInputs) -> BTreeSet<&'static str> {
-    inputs
-        .freshness
-        .iter()
-        .filter(|(_, last)| last.is_none())
-        .map(|(t, _)| *t)
-        .collect()
-}
-
-/// Metrics that read a source that never held a row. Refunds only adjust other figures
-/// (net revenue less refunds): a shop without any still sees its net revenue, but not a
-/// metric of refunds alone.
-fn hidden_metrics(
-    config: &Config,
-    never: &BTreeSet<&'static str>,
-    empty_columns: &[&'static str],
-) -> BTreeSet<String> {
-    config
-        .catalog
-        .iter()
-        .filter(|m| {
-            // An optional column no export has filled (carts in a GA4 sessions report, a
-            // promised day in a Shopify export) hides the metrics that read it.
-            let words = crate::metric::words(&m.sql);
-            if empty_columns.iter().any(|c| words.contains(*c)) {
-                return true;
-            }
-            let read = crate::metric::sources(&m.sql);
-            let mut needed: BTreeSet<&str> =
-                read.iter().copied().filter(|t| *t != "refunds").collect();
-            if needed.is_empty() {
-                needed = read;
-            }
-            needed.iter().any(|t| never.contains(t))
-        })
-        .map(|m| m.key.clone())
-        .collect()
-}
-
-/// The inputs without the hidden metrics' series.
-fn without(inputs: &DigestInputs, hidden: &BTreeSet<String>) -> DigestInputs {
-    let mut out = inputs.clone();
-    out.fetched.series.retain(|k, _| !hidden.contains(k));
-    out
-}
-
-/// "No alerts: promoted stock and warehouse capacity are fine.", or what could not be
-/// checked: stock or capacity with no data in the two weeks before the report date.
-fn no_alerts_note(inputs: &DigestInputs, d: NaiveDate) -> String {
-    let recent = d - Days::new(EXPECTED_WITHIN_DAYS);
-    let has = |table: &str| {
-        inputs
-            .freshness
-            .iter()
-            .any(|(t, last)| *t == table && last.is_some_and(|l| l >= recent))
-    };
-    match (has("inventory"), has("capacity")) {
-        (true, true) => "No alerts: promoted stock and warehouse capacity are fine.".into(),
-        (true, false) => "No alerts: promoted stock is fine. Warehouse capacity is not checked: \
-                          there is no capacity data."
-            .into(),
-        (false, true) => "No alerts: warehouse capacity is fine. Promoted stock is not checked: \
-                          there is no stock data."
-            .into(),
-        (false, false) => "No alerts could be checked: there is no stock data and no capacity \
-                           data."
-            .into(),
-    }
-}
-
-/// "Lead time unknown for …": promoted products with no lead time of their own, when the
-/// config sets no default, so their cover was checked only against the minimum.
-fn lead_time_note(config: &Config, inputs: &DigestInputs) -> String {
-    if config.alerts.default_lead_time_days.is_some() {
-        return String::new();
-    }
-    let unknown: Vec<String> = inputs
-        .stock
-        .values()
-        .filter(|p| p.lead_time_days.is_none())
-        .map(|p| cap(&p.sku, text::NAME))
-        .collect();
-    if unknown.is_empty() {
-        return String::new();
-    }
-    let shown: Vec<&str> = unknown.iter().take(5).map(String::as_str).collect();
-    let more = unknown.len().saturating_sub(5);
-    format!(
-        "Lead time unknown for {} promoted product{} ({}{}): their stock is checked only \
-         against the {}-day minimum. Set `[alerts] default_lead_time_days` to check it \
-         against a lead time.",
-        unknown.len(),
-        if unknown.len() == 1 { "" } else { "s" },
-        shown.join(", "),
-        if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        },
-        config.alerts.min_days_of_cover
-    )
-}
-
 /// The most mentioned feedback themes, with one comment each.
 fn feedback(inputs: &DigestInputs) -> Vec<ThemeView> {
     inputs
@@ -932,112 +744,6 @@ fn sums(s: &Series, p: &Period) -> (f64, f64) {
         .fold((0.0, 0.0), |(n, m), r| (n + r.num, m + r.den))
 }
 
-fn build_alerts(
-    config: &Config,
-    d: NaiveDate,
-    inputs: &DigestInputs,
-    report: &MetricsReport,
-    f: &Formatter,
-) -> Vec<AlertView> {
-    let mut alerts = alert::stock_alerts(d, &inputs.promotions, &inputs.stock, &config.alerts);
-    let capacity: BTreeMap<NaiveDate, (f64, f64)> = inputs
-        .fetched
-        .get("capacity_utilisation")
-        .and_then(|m| m.get(&None))
-        .map(|s| {
-            s.days
-                .iter()
-                .filter(|(_, r)| r.num.is_finite() && r.den.is_finite())
-                .map(|(day, r)| (*day, (r.num, r.den)))
-                .collect()
-        })
-        .unwrap_or_default();
-    alerts.extend(alert::capacity_alert(d, &capacity, &config.alerts));
-    let mut views: Vec<AlertView> = alerts.iter().map(|a| alert_view(a, d, f)).collect();
-    views.extend(rule_views(config, report, f));
-    // Critical first; within a severity, in the order above.
-    views.sort_by_key(|v| v.severity);
-    views
-}
-
-/// The shop's `[[alerts.rules]]` that the day's figures cross.
-fn rule_views(config: &Config, report: &MetricsReport, f: &Formatter) -> Vec<AlertView> {
-    use crate::alert::{Condition, RuleComparison};
-    let mut out = Vec::new();
-    for rule in config.alerts.rules.iter().map(|r| r.get_ref()) {
-        // A metric the email leaves out (its source never had data) has no rule to cross.
-        let Some(m) = report.get(&rule.metric) else {
-            continue;
-        };
-        let kind = match rule.comparison {
-            RuleComparison::DayBefore => ComparisonKind::PreviousDay,
-            RuleComparison::LastWeek => ComparisonKind::SameWeekdayLastWeek,
-            RuleComparison::FourWeekMean => ComparisonKind::SameWeekdayFourWeekMean,
-            RuleComparison::LastYear => ComparisonKind::SameWeekdayLastYear,
-        };
-        let c = comparison(m, kind);
-        let current = m.comparisons[0].current.get();
-        if !alert::rule_fires(rule, current, c.rel_change) {
-            continue;
-        }
-        let value = f.value(m.unit, m.comparisons[0].current);
-        let (title, detail) = match rule.condition {
-            Condition::Below | Condition::Above => {
-                let word = if rule.condition == Condition::Below {
-                    "below"
-                } else {
-                    "above"
-                };
-                (
-                    format!(
-                        "{} {value}, {word} {}",
-                        m.label,
-                        f.amount(m.unit, rule.value)
-                    ),
-                    format!(
-                        "Your rule: {} {word} {}.",
-                        m.label.to_lowercase(),
-                        f.amount(m.unit, rule.value)
-                    ),
-                )
-            }
-            Condition::ChangeBelow | Condition::ChangeAbove => {
-                let change = c
-                    .rel_change
-                    .map_or("n/a".into(), |r| format!("{:+.0}%", r * 100.0));
-                (
-                    format!("{} {value}, {change} {}", m.label, kind.label()),
-                    format!(
-                        "Your rule: {}, a change {} {:+.0}% {}.",
-                        m.label.to_lowercase(),
-                        if rule.condition == Condition::ChangeBelow {
-                            "below"
-                        } else {
-                            "above"
-                        },
-                        rule.value * 100.0,
-                        kind.label()
-                    ),
-                )
-            }
-        };
-        out.push(AlertView {
-            kind: AlertKind::Rule,
-            severity: rule.severity,
-            tone: match rule.severity {
-                Severity::Critical => "critical",
-                Severity::Warning => "warning",
-            },
-            short: title.clone(),
-            metric: Some(rule.metric.clone()),
-            title,
-            detail,
-            action: cap(&rule.action, text::COMMENT),
-        });
-    }
-    out
-}
-
 fn span(a: NaiveDate, b: NaiveDate) -> String {
     format!("{} - {}", a.format("%-d %b"), b.format("%-d %b"))
 }
@@ -1054,113 +760,6 @@ fn out_of_stock(items: &[(String, String)]) -> Vec<String> {
         out.push(format!("and {} more", items.len() - LISTED));
     }
     out
-}
-
-fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
-    let tone = match a.severity {
-        Severity::Critical => "critical",
-        Severity::Warning => "warning",
-    };
-    let product = format!(
-        "{} {}",
-        cap(a.sku.as_deref().unwrap_or(""), text::NAME),
-        cap(a.product.as_deref().unwrap_or(""), text::NAME)
-    );
-    let campaign = match (&a.campaign, a.campaign_start, a.campaign_end) {
-        (Some(c), Some(s), Some(e)) => {
-            let when = if a.campaign_running {
-                "running".to_string()
-            } else {
-                format!("starts {}", s.format("%a %-d %b"))
-            };
-            format!("{} ({}, {when})", cap(c, text::LABEL), span(s, e))
-        }
-        _ => String::new(),
-    };
-    let lead = a
-        .lead_time_days
-        .map_or(String::new(), |l| format!("{l} days"));
-    let (title, detail, action) = match a.kind {
-        AlertKind::OutOfStock => (
-            format!("{product}: out of stock while promoted"),
-            format!("Promoted in {campaign}. On hand: 0. Supplier lead time: {lead}."),
-            if a.campaign_running {
-                "Pause the promotion for this SKU or swap it out today; expedite a restock."
-                    .to_string()
-            } else {
-                "Drop it from the campaign before it starts, or expedite a restock.".to_string()
-            },
-        ),
-        AlertKind::LowCover => (
-            format!(
-                "{product}: {} of cover, lead time {lead}",
-                a.days_of_cover.map_or("n/a".into(), |c| f
-                    .amount(Unit::Days, c)
-                    .replace(" d", " days"))
-            ),
-            format!(
-                "Promoted in {campaign}. On hand: {}. Days of cover use the last 14 days' sales.",
-                a.on_hand
-                    .map_or("n/a".into(), |n| f.amount(Unit::Count, n as f64))
-            ),
-            if a.campaign_running {
-                "Expedite a restock, or cap the promotion's spend on this SKU before it sells out."
-                    .to_string()
-            } else {
-                "Expedite a restock before the campaign starts, or drop the SKU from it."
-                    .to_string()
-            },
-        ),
-        AlertKind::Capacity => {
-            let day = a.day.unwrap_or(d);
-            let (o, c) = (a.orders.unwrap_or(0.0), a.capacity.unwrap_or(0.0));
-            let when = if day == d {
-                "yesterday".to_string()
-            } else {
-                day.format("%a %-d %b").to_string()
-            };
-            (
-                format!(
-                    "Orders at {} of warehouse capacity {when}",
-                    f.amount(Unit::Percent, if c > 0.0 { o / c } else { 0.0 })
-                ),
-                format!(
-                    "{} orders against a capacity of {} on {}.",
-                    f.amount(Unit::Count, o),
-                    f.amount(Unit::Count, c),
-                    day.format("%-d %b")
-                ),
-                "Plan extra picking shifts, and tell marketing before adding promotion spend."
-                    .to_string(),
-            )
-        }
-        // Rule alerts are worded from their rule (`rule_views`); an `Alert` never is one.
-        AlertKind::Rule => (product, String::new(), String::new()),
-    };
-    let sku = cap(a.sku.as_deref().unwrap_or(""), 20);
-    let short = match a.kind {
-        AlertKind::OutOfStock => format!("{sku} out of stock"),
-        AlertKind::LowCover => format!(
-            "{sku} cover {}{}",
-            a.days_of_cover.map_or("n/a".into(), |c| f
-                .amount(Unit::Days, c)
-                .replace(" d", " days")),
-            a.lead_time_days
-                .map_or(String::new(), |l| format!(" (lead {l})"))
-        ),
-        AlertKind::Capacity => title.replace(" of warehouse capacity", " of capacity"),
-        AlertKind::Rule => title.clone(),
-    };
-    AlertView {
-        kind: a.kind,
-        severity: a.severity,
-        tone,
-        short,
-        metric: None,
-        title: title.split_whitespace().collect::<Vec<_>>().join(" "),
-        detail,
-        action,
-    }
 }
 
 struct KrChartRow {
@@ -1277,32 +876,5 @@ fn shorten(s: &str, max: usize) -> String {
     } else {
         let cut: String = s.chars().take(max - 1).collect();
         format!("{}…", cut.trim_end())
-    }
-}
-
-/// "Not available today: Orders from email, Refund rate (their queries failed or timed out)."
-fn unavailable_note(config: &Config, inputs: &DigestInputs) -> String {
-    let labels: Vec<String> = inputs
-        .fetched
-        .unavailable
-        .keys()
-        .map(|k| {
-            config
-                .catalog
-                .get(k)
-                .map_or_else(|| k.clone(), |m| m.label.clone())
-        })
-        .map(|l| cap(&l, text::LABEL))
-        .collect();
-    match labels.len() {
-        0 => String::new(),
-        1 => format!(
-            "Not available today: {} (its query failed or timed out; the log says why).",
-            labels[0]
-        ),
-        _ => format!(
-            "Not available today: {} (their queries failed or timed out; the log says why).",
-            labels.join(", ")
-        ),
     }
 }

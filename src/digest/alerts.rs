@@ -1,0 +1,275 @@
+//! The alerts as the email words them: stock, capacity and the shop's rules, and the notes
+//! for what could not be checked.
+
+use super::coverage::EXPECTED_WITHIN_DAYS;
+use super::*;
+
+pub(super) fn build_alerts(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    report: &MetricsReport,
+    f: &Formatter,
+) -> Vec<AlertView> {
+    let mut alerts = alert::stock_alerts(d, &inputs.promotions, &inputs.stock, &config.alerts);
+    let capacity: BTreeMap<NaiveDate, (f64, f64)> = inputs
+        .fetched
+        .get("capacity_utilisation")
+        .and_then(|m| m.get(&None))
+        .map(|s| {
+            s.days
+                .iter()
+                .filter(|(_, r)| r.num.is_finite() && r.den.is_finite())
+                .map(|(day, r)| (*day, (r.num, r.den)))
+                .collect()
+        })
+        .unwrap_or_default();
+    alerts.extend(alert::capacity_alert(d, &capacity, &config.alerts));
+    let mut views: Vec<AlertView> = alerts.iter().map(|a| alert_view(a, d, f)).collect();
+    views.extend(rule_views(config, report, f));
+    // Critical first; within a severity, in the order above.
+    views.sort_by_key(|v| v.severity);
+    views
+}
+
+/// The shop's `[[alerts.rules]]` that the day's figures cross.
+pub(super) fn rule_views(config: &Config, report: &MetricsReport, f: &Formatter) -> Vec<AlertView> {
+    use crate::alert::{Condition, RuleComparison};
+    let mut out = Vec::new();
+    for rule in config.alerts.rules.iter().map(|r| r.get_ref()) {
+        // A metric the email leaves out (its source never had data) has no rule to cross.
+        let Some(m) = report.get(&rule.metric) else {
+            continue;
+        };
+        let kind = match rule.comparison {
+            RuleComparison::DayBefore => ComparisonKind::PreviousDay,
+            RuleComparison::LastWeek => ComparisonKind::SameWeekdayLastWeek,
+            RuleComparison::FourWeekMean => ComparisonKind::SameWeekdayFourWeekMean,
+            RuleComparison::LastYear => ComparisonKind::SameWeekdayLastYear,
+        };
+        let c = comparison(m, kind);
+        let current = m.comparisons[0].current.get();
+        if !alert::rule_fires(rule, current, c.rel_change) {
+            continue;
+        }
+        let value = f.value(m.unit, m.comparisons[0].current);
+        let (title, detail) = match rule.condition {
+            Condition::Below | Condition::Above => {
+                let word = if rule.condition == Condition::Below {
+                    "below"
+                } else {
+                    "above"
+                };
+                (
+                    format!(
+                        "{} {value}, {word} {}",
+                        m.label,
+                        f.amount(m.unit, rule.value)
+                    ),
+                    format!(
+                        "Your rule: {} {word} {}.",
+                        m.label.to_lowercase(),
+                        f.amount(m.unit, rule.value)
+                    ),
+                )
+            }
+            Condition::ChangeBelow | Condition::ChangeAbove => {
+                let change = c
+                    .rel_change
+                    .map_or("n/a".into(), |r| format!("{:+.0}%", r * 100.0));
+                (
+                    format!("{} {value}, {change} {}", m.label, kind.label()),
+                    format!(
+                        "Your rule: {}, a change {} {:+.0}% {}.",
+                        m.label.to_lowercase(),
+                        if rule.condition == Condition::ChangeBelow {
+                            "below"
+                        } else {
+                            "above"
+                        },
+                        rule.value * 100.0,
+                        kind.label()
+                    ),
+                )
+            }
+        };
+        out.push(AlertView {
+            kind: AlertKind::Rule,
+            severity: rule.severity,
+            tone: match rule.severity {
+                Severity::Critical => "critical",
+                Severity::Warning => "warning",
+            },
+            short: title.clone(),
+            metric: Some(rule.metric.clone()),
+            title,
+            detail,
+            action: cap(&rule.action, text::COMMENT),
+        });
+    }
+    out
+}
+
+pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
+    let tone = match a.severity {
+        Severity::Critical => "critical",
+        Severity::Warning => "warning",
+    };
+    let product = format!(
+        "{} {}",
+        cap(a.sku.as_deref().unwrap_or(""), text::NAME),
+        cap(a.product.as_deref().unwrap_or(""), text::NAME)
+    );
+    let campaign = match (&a.campaign, a.campaign_start, a.campaign_end) {
+        (Some(c), Some(s), Some(e)) => {
+            let when = if a.campaign_running {
+                "running".to_string()
+            } else {
+                format!("starts {}", s.format("%a %-d %b"))
+            };
+            format!("{} ({}, {when})", cap(c, text::LABEL), span(s, e))
+        }
+        _ => String::new(),
+    };
+    let lead = a
+        .lead_time_days
+        .map_or(String::new(), |l| format!("{l} days"));
+    let (title, detail, action) = match a.kind {
+        AlertKind::OutOfStock => (
+            format!("{product}: out of stock while promoted"),
+            format!("Promoted in {campaign}. On hand: 0. Supplier lead time: {lead}."),
+            if a.campaign_running {
+                "Pause the promotion for this SKU or swap it out today; expedite a restock."
+                    .to_string()
+            } else {
+                "Drop it from the campaign before it starts, or expedite a restock.".to_string()
+            },
+        ),
+        AlertKind::LowCover => (
+            format!(
+                "{product}: {} of cover, lead time {lead}",
+                a.days_of_cover.map_or("n/a".into(), |c| f
+                    .amount(Unit::Days, c)
+                    .replace(" d", " days"))
+            ),
+            format!(
+                "Promoted in {campaign}. On hand: {}. Days of cover use the last 14 days' sales.",
+                a.on_hand
+                    .map_or("n/a".into(), |n| f.amount(Unit::Count, n as f64))
+            ),
+            if a.campaign_running {
+                "Expedite a restock, or cap the promotion's spend on this SKU before it sells out."
+                    .to_string()
+            } else {
+                "Expedite a restock before the campaign starts, or drop the SKU from it."
+                    .to_string()
+            },
+        ),
+        AlertKind::Capacity => {
+            let day = a.day.unwrap_or(d);
+            let (o, c) = (a.orders.unwrap_or(0.0), a.capacity.unwrap_or(0.0));
+            let when = if day == d {
+                "yesterday".to_string()
+            } else {
+                day.format("%a %-d %b").to_string()
+            };
+            (
+                format!(
+                    "Orders at {} of warehouse capacity {when}",
+                    f.amount(Unit::Percent, if c > 0.0 { o / c } else { 0.0 })
+                ),
+                format!(
+                    "{} orders against a capacity of {} on {}.",
+                    f.amount(Unit::Count, o),
+                    f.amount(Unit::Count, c),
+                    day.format("%-d %b")
+                ),
+                "Plan extra picking shifts, and tell marketing before adding promotion spend."
+                    .to_string(),
+            )
+        }
+        // Rule alerts are worded from their rule (`rule_views`); an `Alert` never is one.
+        AlertKind::Rule => (product, String::new(), String::new()),
+    };
+    let sku = cap(a.sku.as_deref().unwrap_or(""), 20);
+    let short = match a.kind {
+        AlertKind::OutOfStock => format!("{sku} out of stock"),
+        AlertKind::LowCover => format!(
+            "{sku} cover {}{}",
+            a.days_of_cover.map_or("n/a".into(), |c| f
+                .amount(Unit::Days, c)
+                .replace(" d", " days")),
+            a.lead_time_days
+                .map_or(String::new(), |l| format!(" (lead {l})"))
+        ),
+        AlertKind::Capacity => title.replace(" of warehouse capacity", " of capacity"),
+        AlertKind::Rule => title.clone(),
+    };
+    AlertView {
+        kind: a.kind,
+        severity: a.severity,
+        tone,
+        short,
+        metric: None,
+        title: title.split_whitespace().collect::<Vec<_>>().join(" "),
+        detail,
+        action,
+    }
+}
+
+/// "No alerts: promoted stock and warehouse capacity are fine.", or what could not be
+/// checked: stock or capacity with no data in the two weeks before the report date.
+pub(super) fn no_alerts_note(inputs: &DigestInputs, d: NaiveDate) -> String {
+    let recent = d - Days::new(EXPECTED_WITHIN_DAYS);
+    let has = |table: &str| {
+        inputs
+            .freshness
+            .iter()
+            .any(|(t, last)| *t == table && last.is_some_and(|l| l >= recent))
+    };
+    match (has("inventory"), has("capacity")) {
+        (true, true) => "No alerts: promoted stock and warehouse capacity are fine.".into(),
+        (true, false) => "No alerts: promoted stock is fine. Warehouse capacity is not checked: \
+                          there is no capacity data."
+            .into(),
+        (false, true) => "No alerts: warehouse capacity is fine. Promoted stock is not checked: \
+                          there is no stock data."
+            .into(),
+        (false, false) => "No alerts could be checked: there is no stock data and no capacity \
+                           data."
+            .into(),
+    }
+}
+
+/// "Lead time unknown for …": promoted products with no lead time of their own, when the
+/// config sets no default, so their cover was checked only against the minimum.
+pub(super) fn lead_time_note(config: &Config, inputs: &DigestInputs) -> String {
+    if config.alerts.default_lead_time_days.is_some() {
+        return String::new();
+    }
+    let unknown: Vec<String> = inputs
+        .stock
+        .values()
+        .filter(|p| p.lead_time_days.is_none())
+        .map(|p| cap(&p.sku, text::NAME))
+        .collect();
+    if unknown.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = unknown.iter().take(5).map(String::as_str).collect();
+    let more = unknown.len().saturating_sub(5);
+    format!(
+        "Lead time unknown for {} promoted product{} ({}{}): their stock is checked only \
+         against the {}-day minimum. Set `[alerts] default_lead_time_days` to check it \
+         against a lead time.",
+        unknown.len(),
+        if unknown.len() == 1 { "" } else { "s" },
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+        config.alerts.min_days_of_cover
+    )
+}

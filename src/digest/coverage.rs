@@ -1,0 +1,168 @@
+//! What the shop's data covers: the last day of each source, the banner for sources that
+//! stopped, the footer for those it never had, and the metrics left out for them.
+
+use super::*;
+
+/// A source with no row in this many days before the report date is not expected to have
+/// one: it is named in the footer, not in the "incomplete data" banner.
+pub(super) const EXPECTED_WITHIN_DAYS: u64 = 14;
+
+/// The last day of each source that has data; the banner sentence for those that normally
+/// have data but stop before the report date; and the footer line for those that have none.
+pub(super) fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, String) {
+    let recent = d - Days::new(EXPECTED_WITHIN_DAYS);
+    let name = |source: &str| source_name(source).to_string();
+    let freshness: Vec<Freshness> = inputs
+        .freshness
+        .iter()
+        .filter_map(|(source, last)| {
+            let last = (*last)?;
+            Some(Freshness {
+                source: name(source),
+                last_day: last.format("%-d %b %Y").to_string(),
+                // Refunds come when customers ask, not every day: a day without one is
+                // not incomplete data.
+                stale: last < d && last >= recent && *source != "refunds",
+            })
+        })
+        .collect();
+    let stale: Vec<String> = freshness
+        .iter()
+        .filter(|s| s.stale)
+        .map(|s| format!("{} (last: {})", s.source, s.last_day))
+        .collect();
+    let stale_note = if stale.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Incomplete data for {}: {}.",
+            d.format("%-d %b"),
+            stale.join(", ")
+        )
+    };
+    // A shop that never refunded has its refunds shown as 0: nothing is left out for them.
+    let never: Vec<String> = inputs
+        .freshness
+        .iter()
+        .filter(|(s, last)| last.is_none() && *s != "refunds")
+        .map(|(s, _)| name(s))
+        .collect();
+    let old: Vec<String> = inputs
+        .freshness
+        .iter()
+        .filter(|(_, last)| last.is_some_and(|l| l < recent))
+        .map(|(s, _)| name(s))
+        .collect();
+    let mut absent = Vec::new();
+    if !never.is_empty() {
+        absent.push(format!(
+            "Not shown, no data imported yet: {}.",
+            never.join(", ")
+        ));
+    }
+    if !old.is_empty() {
+        absent.push(format!(
+            "No data in the {EXPECTED_WITHIN_DAYS} days before {}: {}.",
+            d.format("%-d %b"),
+            old.join(", ")
+        ));
+    }
+    (freshness, stale_note, absent.join(" "))
+}
+
+/// An optional column as the email names it.
+pub(super) fn column_name(column: &str) -> &str {
+    match column {
+        "product_views" => "product views",
+        "add_to_carts" => "add-to-carts",
+        "checkouts" => "checkouts",
+        "promised_day" => "promised delivery days",
+        "delivered_at" => "deliveries",
+        c => c,
+    }
+}
+
+/// A source table as the email names it.
+pub(super) fn source_name(table: &str) -> &str {
+    match table {
+        "ad_spend" => "ad spend",
+        "inventory" => "stock",
+        "fulfilment" => "shipping",
+        "daily_values" => "daily values",
+        t => t,
+    }
+}
+
+/// The source tables that have never held a row (up to the report date).
+pub(super) fn never_filled(inputs: &DigestInputs) -> BTreeSet<&'static str> {
+    inputs
+        .freshness
+        .iter()
+        .filter(|(_, last)| last.is_none())
+        .map(|(t, _)| *t)
+        .collect()
+}
+
+/// Metrics that read a source that never held a row. Refunds only adjust other figures
+/// (net revenue less refunds): a shop without any still sees its net revenue, but not a
+/// metric of refunds alone.
+pub(super) fn hidden_metrics(
+    config: &Config,
+    never: &BTreeSet<&'static str>,
+    empty_columns: &[&'static str],
+) -> BTreeSet<String> {
+    config
+        .catalog
+        .iter()
+        .filter(|m| {
+            // An optional column no export has filled (carts in a GA4 sessions report, a
+            // promised day in a Shopify export) hides the metrics that read it.
+            let words = crate::metric::words(&m.sql);
+            if empty_columns.iter().any(|c| words.contains(*c)) {
+                return true;
+            }
+            let read = crate::metric::sources(&m.sql);
+            let mut needed: BTreeSet<&str> =
+                read.iter().copied().filter(|t| *t != "refunds").collect();
+            if needed.is_empty() {
+                needed = read;
+            }
+            needed.iter().any(|t| never.contains(t))
+        })
+        .map(|m| m.key.clone())
+        .collect()
+}
+
+/// The inputs without the hidden metrics' series.
+pub(super) fn without(inputs: &DigestInputs, hidden: &BTreeSet<String>) -> DigestInputs {
+    let mut out = inputs.clone();
+    out.fetched.series.retain(|k, _| !hidden.contains(k));
+    out
+}
+
+/// "Not available today: Orders from email, Refund rate (their queries failed or timed out)."
+pub(super) fn unavailable_note(config: &Config, inputs: &DigestInputs) -> String {
+    let labels: Vec<String> = inputs
+        .fetched
+        .unavailable
+        .keys()
+        .map(|k| {
+            config
+                .catalog
+                .get(k)
+                .map_or_else(|| k.clone(), |m| m.label.clone())
+        })
+        .map(|l| cap(&l, text::LABEL))
+        .collect();
+    match labels.len() {
+        0 => String::new(),
+        1 => format!(
+            "Not available today: {} (its query failed or timed out; the log says why).",
+            labels[0]
+        ),
+        _ => format!(
+            "Not available today: {} (their queries failed or timed out; the log says why).",
+            labels.join(", ")
+        ),
+    }
+}
