@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::format::Formatter;
 use crate::gather::DigestInputs;
 use crate::metric::{Direction, MetricDef, Unit};
-use crate::news::{self, Extreme, Factor, Judgement, RevenueSplit};
+use crate::news::{self, Extreme, Factor, Judgement};
 use crate::report::MetricsReport;
 use crate::text::{self, cap};
 
@@ -98,7 +98,7 @@ pub(super) fn build(
     News {
         items,
         flagged,
-        revenue: revenue_line(d, inputs, report, f),
+        revenue: revenue_line(d, report, f),
         quiet,
     }
 }
@@ -138,39 +138,11 @@ fn item(m: &MetricDef, dim: Option<&str>, j: &Judgement, weekday: &str, f: &Form
     }
 }
 
-/// The day's (revenue, orders, sessions) and the same weekday a week before, split.
-pub(super) fn revenue_split(
-    d: NaiveDate,
-    inputs: &DigestInputs,
-    report: &MetricsReport,
-) -> Option<RevenueSplit> {
-    let day = |key: &str, on: NaiveDate| {
-        report.get(key)?;
-        let s = inputs.fetched.get(key)?.get(&None)?;
-        news::day_value(s, crate::metric::Aggregate::Sum, on).map(|v| v.0)
-    };
-    let with_sessions = report.get("sessions").is_some();
-    let mut split = news::revenue_vs_last_week(d, day, with_sessions)?;
-    split.channels = news::channel_changes(
-        d,
-        inputs
-            .fetched
-            .get("sessions_by_channel")
-            .filter(|_| with_sessions),
-        inputs.fetched.get("orders_by_channel"),
-    );
-    Some(split)
-}
-
 /// "Revenue +$7,438 vs last Mon: sessions +$9,800 (paid social +1,400 sessions),
 /// conversion −$600, basket size −$1,760".
-fn revenue_line(
-    d: NaiveDate,
-    inputs: &DigestInputs,
-    report: &MetricsReport,
-    f: &Formatter,
-) -> String {
-    let Some(split) = revenue_split(d, inputs, report) else {
+/// The split is the report's own `explain`, worked out once in `report::assemble`.
+fn revenue_line(d: NaiveDate, report: &MetricsReport, f: &Formatter) -> String {
+    let Some(split) = &report.explain else {
         return String::new();
     };
     let signed = |v: f64| {

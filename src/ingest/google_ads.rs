@@ -26,7 +26,25 @@ pub struct Campaigns {
     campaign: usize,
     spend: SpendColumns,
     currency_code: Option<usize>,
-    sums: BTreeMap<(String, String), Spend>,
+    sums: SpendSums,
+}
+
+/// Spend per (day, campaign), summed over the rows of a report, and written at its end.
+#[derive(Debug, Default)]
+pub struct SpendSums(BTreeMap<(String, String), Spend>);
+
+impl SpendSums {
+    pub fn add(&mut self, day: chrono::NaiveDate, campaign: &str, spend: Spend) {
+        self.0
+            .entry((day.to_string(), campaign.to_string()))
+            .or_default()
+            .add(spend);
+    }
+
+    /// The ad_spend rows, one per campaign and day, for `channel`.
+    pub fn finish(&mut self, channel: &str, out: &mut Rows) {
+        spend_rows(channel, std::mem::take(&mut self.0), out);
+    }
 }
 
 /// Where an ad report keeps a row's cost, impressions and clicks, and their names.
@@ -90,7 +108,7 @@ impl Campaigns {
                 clicks: (Some(c.require(&["Clicks"])?), "Clicks"),
             },
             currency_code: c.find(&["Currency code", "Currency"]),
-            sums: BTreeMap::new(),
+            sums: SpendSums::default(),
         })
     }
 }
@@ -123,22 +141,18 @@ impl Preset for Campaigns {
         if campaign.is_empty() {
             bail!("column `Campaign`: a value is required");
         }
-        let spend = self.spend.read(r)?;
-        self.sums
-            .entry((day.to_string(), campaign.to_string()))
-            .or_default()
-            .add(spend);
+        self.sums.add(day, campaign, self.spend.read(r)?);
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Rows) -> Result<()> {
-        spend_rows(&self.channel, std::mem::take(&mut self.sums), out);
+        self.sums.finish(&self.channel, out);
         Ok(())
     }
 }
 
 /// Ad spend rows, one per campaign and day, in the ad_spend table's column order.
-pub fn spend_rows(channel: &str, sums: BTreeMap<(String, String), Spend>, out: &mut Rows) {
+fn spend_rows(channel: &str, sums: BTreeMap<(String, String), Spend>, out: &mut Rows) {
     use crate::table::SqlValue::{Float, Int, Text};
     for ((day, campaign), s) in sums {
         // Sums of cents in binary floating point: round back to cents.

@@ -2,12 +2,10 @@
 //! `Reporting starts`, `Reporting ends`, `Campaign name`, `Amount spent (CUR)` (the
 //! currency code is part of the header), `Impressions`, `Link clicks`.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Result, anyhow, bail};
 
 use super::ImportOptions;
-use super::google_ads::{Spend, SpendColumns, spend_rows};
+use super::google_ads::{SpendColumns, SpendSums};
 use super::preset::{Preset, Rows, Target};
 use super::source::{Columns, Header, cell, has_all};
 use super::values::export_day;
@@ -28,7 +26,7 @@ pub struct Campaigns {
     day: Option<usize>,
     campaign: usize,
     spend: SpendColumns,
-    sums: BTreeMap<(String, String), Spend>,
+    sums: SpendSums,
 }
 
 impl Campaigns {
@@ -60,7 +58,7 @@ impl Campaigns {
                 impressions: (c.require(&["Impressions"])?, "Impressions"),
                 clicks: (c.find(&["Link clicks"]), "Link clicks"),
             },
-            sums: BTreeMap::new(),
+            sums: SpendSums::default(),
         })
     }
 }
@@ -90,16 +88,12 @@ impl Preset for Campaigns {
             }
             d => export_day(d).map_err(|e| anyhow!("column `Day`: {e}"))?,
         };
-        let spend = self.spend.read(r)?;
-        self.sums
-            .entry((day.to_string(), campaign.to_string()))
-            .or_default()
-            .add(spend);
+        self.sums.add(day, campaign, self.spend.read(r)?);
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Rows) -> Result<()> {
-        spend_rows(&self.channel, std::mem::take(&mut self.sums), out);
+        self.sums.finish(&self.channel, out);
         Ok(())
     }
 }

@@ -196,3 +196,27 @@ fn located(file: &str, e: &RowError) -> anyhow::Error {
         None => anyhow!("{file}: {}", e.message),
     }
 }
+
+// Values every preset writes.
+
+pub fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_string())
+}
+
+pub fn optional(s: &str) -> SqlValue {
+    if s.is_empty() {
+        SqlValue::Null
+    } else {
+        text(s)
+    }
+}
+
+/// A customer id that is not an email address: the store keeps a hash of it, so the
+/// shop's customers' addresses are not copied into it. No address is a guest.
+pub fn customer(email: &str) -> SqlValue {
+    let email = email.trim().to_lowercase();
+    if email.is_empty() {
+        return SqlValue::Null;
+    }
+    SqlValue::Text(format!("c-{:016x}", crate::text::fnv1a(email.as_bytes())))
+}

@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow, bail};
 use chrono_tz::Tz;
 
 use super::ImportOptions;
-use super::preset::{Preset, Rows, Target};
+use super::preset::{Preset, Rows, Target, customer, optional, text};
 use super::source::{Columns, Header, cell, has_all};
 use super::values::{export_number, local_day, parse_timestamp, quantity};
 use crate::table::{self, ColType, SqlValue, TableSpec, col};
@@ -371,26 +371,4 @@ impl Preset for Products {
 
 fn money(r: &csv::StringRecord, i: Option<usize>, name: &str) -> Result<Option<f64>> {
     export_number(cell(r, i)).map_err(|e| anyhow!("column `{name}`: {e}"))
-}
-
-pub fn text(s: &str) -> SqlValue {
-    SqlValue::Text(s.to_string())
-}
-
-pub fn optional(s: &str) -> SqlValue {
-    if s.is_empty() {
-        SqlValue::Null
-    } else {
-        text(s)
-    }
-}
-
-/// A customer id that is not an email address: the store keeps a hash of it, so the
-/// shop's customers' addresses are not copied into it. No address is a guest.
-pub fn customer(email: &str) -> SqlValue {
-    let email = email.trim().to_lowercase();
-    if email.is_empty() {
-        return SqlValue::Null;
-    }
-    SqlValue::Text(format!("c-{:016x}", crate::text::fnv1a(email.as_bytes())))
 }

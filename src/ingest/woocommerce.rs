@@ -13,8 +13,8 @@ use anyhow::{Result, anyhow, bail};
 use chrono_tz::Tz;
 
 use super::ImportOptions;
-use super::preset::{Preset, Rows, Target};
-use super::shopify::{LINE_PRODUCTS, optional, text};
+use super::preset::{Preset, Rows, Target, customer, optional, text};
+use super::shopify::LINE_PRODUCTS;
 use super::source::{Columns, Header, cell, has_all};
 use super::values::{export_count, export_number, local_day, parse_timestamp};
 use crate::table::{self, SqlValue};
@@ -102,7 +102,7 @@ impl Preset for Orders {
                 SqlValue::Int(placed_at),
                 text(&day),
                 text(&self.channel),
-                super::shopify::customer(cell(r, self.customer)),
+                customer(cell(r, self.customer)),
                 if kind == "new" || kind == "returning" {
                     text(&kind)
                 } else {
