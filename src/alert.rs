@@ -1,5 +1,5 @@
 //! Alerts that join marketing and operations: promoted SKUs running out, and order volume
-//! nearing warehouse capacity.
+//! nearing warehouse capacity, yesterday or in the days ahead.
 //!
 //! Pure: takes the campaign calendar, stock and order figures already read from the store.
 
@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
+
+use crate::forecast::DayForecast;
 
 /// When alerts fire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +161,8 @@ pub enum AlertKind {
     OutOfStock,
     LowCover,
     Capacity,
+    /// A day ahead whose expected orders, at the top of their range, pass the threshold.
+    CapacityAhead,
     /// A shop's `[[alerts.rules]]` threshold.
     Rule,
 }
@@ -185,10 +189,42 @@ pub struct Alert {
     pub on_hand: Option<i64>,
     pub days_of_cover: Option<f64>,
     pub lead_time_days: Option<i64>,
-    /// For capacity alerts: the day, its orders and capacity.
+    /// For capacity alerts: the day, its orders (expected, for a day ahead) and capacity.
     pub day: Option<NaiveDate>,
     pub orders: Option<f64>,
     pub capacity: Option<f64>,
+    /// For a day ahead: the range of its expected orders.
+    pub range: Option<(f64, f64)>,
+    /// The day has no capacity row of its own: the latest known one is assumed.
+    pub capacity_assumed: bool,
+    /// The channel of the campaign, and the uplift its past campaigns suggest.
+    pub channel: Option<String>,
+    pub lift: Option<f64>,
+}
+
+impl Alert {
+    fn new(kind: AlertKind, severity: Severity) -> Alert {
+        Alert {
+            kind,
+            severity,
+            sku: None,
+            product: None,
+            campaign: None,
+            campaign_start: None,
+            campaign_end: None,
+            campaign_running: false,
+            on_hand: None,
+            days_of_cover: None,
+            lead_time_days: None,
+            day: None,
+            orders: None,
+            capacity: None,
+            range: None,
+            capacity_assumed: false,
+            channel: None,
+            lift: None,
+        }
+    }
 }
 
 /// Stock alerts for every SKU promoted on `d` or in the `lookahead_days` after it.
@@ -223,20 +259,17 @@ pub fn stock_alerts(
                 _ => continue,
             };
             out.push(Alert {
-                kind,
-                severity,
                 sku: Some(sku.clone()),
                 product: Some(pos.name.clone()),
                 campaign: Some(p.campaign.clone()),
                 campaign_start: Some(p.start),
                 campaign_end: Some(p.end),
                 campaign_running: p.start <= d,
+                channel: Some(p.channel.clone()),
                 on_hand: pos.on_hand,
                 days_of_cover: cover,
                 lead_time_days: lead,
-                day: None,
-                orders: None,
-                capacity: None,
+                ..Alert::new(kind, severity)
             });
         }
     }
@@ -266,26 +299,64 @@ pub fn capacity_alert(
     if share((orders, capacity)) <= s.capacity_threshold {
         return None;
     }
+    let severity = if orders >= capacity {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
     Some(Alert {
-        kind: AlertKind::Capacity,
-        severity: if orders >= capacity {
-            Severity::Critical
-        } else {
-            Severity::Warning
-        },
-        sku: None,
-        product: None,
-        campaign: None,
-        campaign_start: None,
-        campaign_end: None,
-        campaign_running: false,
-        on_hand: None,
-        days_of_cover: None,
-        lead_time_days: None,
         day: Some(day),
         orders: Some(orders),
         capacity: Some(capacity),
+        ..Alert::new(AlertKind::Capacity, severity)
     })
+}
+
+/// The capacity of `day`: its own row, else the latest before it (then `true`: assumed).
+pub fn capacity_on(plan: &BTreeMap<NaiveDate, f64>, day: NaiveDate) -> Option<(f64, bool)> {
+    if let Some(c) = plan.get(&day) {
+        return Some((*c, false));
+    }
+    plan.range(..day).next_back().map(|(_, c)| (*c, true))
+}
+
+/// A capacity alert for each day ahead whose expected orders, at the top of their range,
+/// are above the threshold's share of that day's capacity. Critical when even the
+/// expectation is above capacity. Strict, like the look back: exactly at it does not fire.
+pub fn capacity_ahead_alerts(
+    forecast: &[DayForecast],
+    plan: &BTreeMap<NaiveDate, f64>,
+    s: &AlertSettings,
+) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for f in forecast {
+        let Some((capacity, assumed)) = capacity_on(plan, f.day) else {
+            continue;
+        };
+        if !(capacity > 0.0 && f.high > s.capacity_threshold * capacity) {
+            continue;
+        }
+        let severity = if f.expected > capacity {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        let driver = f.driver();
+        out.push(Alert {
+            campaign: driver.map(|(c, _)| c.name.clone()),
+            campaign_start: driver.map(|(c, _)| c.start),
+            campaign_end: driver.map(|(c, _)| c.end),
+            channel: driver.map(|(c, _)| c.channel.clone()),
+            lift: driver.map(|(_, u)| u.lift),
+            day: Some(f.day),
+            orders: Some(f.expected),
+            capacity: Some(capacity),
+            range: Some((f.low, f.high)),
+            capacity_assumed: assumed,
+            ..Alert::new(AlertKind::CapacityAhead, severity)
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -455,5 +526,77 @@ mod tests {
             capacity_alert(d("2026-11-21"), &days, &s).unwrap().severity,
             Severity::Critical
         );
+    }
+
+    fn ahead(day: &str, expected: f64, high: f64, campaign: Option<(&str, f64)>) -> DayForecast {
+        use crate::forecast::{Baseline, CampaignSpan, RangeSource, Uplift};
+        let campaigns: Vec<CampaignSpan> = campaign
+            .iter()
+            .map(|(name, _)| CampaignSpan {
+                name: name.to_string(),
+                channel: "email".into(),
+                start: d("2026-12-02"),
+                end: d("2026-12-05"),
+            })
+            .collect();
+        DayForecast {
+            day: d(day),
+            baseline: Baseline {
+                value: expected,
+                median: expected,
+                trend: 1.0,
+                samples: 4,
+            },
+            uplifts: campaign
+                .iter()
+                .map(|(_, lift)| Uplift {
+                    channel: "email".into(),
+                    campaigns: 1,
+                    raw: Some(*lift),
+                    lift: *lift,
+                })
+                .collect(),
+            campaigns,
+            expected,
+            low: expected * 0.9,
+            high,
+            range: RangeSource::Errors,
+        }
+    }
+
+    #[test]
+    fn capacity_ahead_reads_the_top_of_the_range_against_the_threshold() {
+        let s = AlertSettings::default();
+        // Capacity 250 on 3 Dec, none after: 4 Dec assumes 250. 90% of 250 is 225.
+        let plan: BTreeMap<NaiveDate, f64> =
+            [(d("2026-11-30"), 200.0), (d("2026-12-03"), 250.0)].into();
+        let days = [
+            ahead("2026-12-03", 200.0, 225.0, Some(("Gift Guide", 1.2))),
+            ahead("2026-12-04", 200.0, 224.99, None),
+            ahead("2026-12-05", 200.0, 225.01, Some(("Gift Guide", 1.2))),
+            // Before 3 Dec, 30 Nov's 200 applies: 180 is 90% of it, 181 above.
+            ahead("2026-12-02", 150.0, 181.0, None),
+        ];
+        let a = capacity_ahead_alerts(&days, &plan, &s);
+        let flagged: Vec<NaiveDate> = a.iter().filter_map(|a| a.day).collect();
+        // Exactly at 225 does not fire, just under does not, just over does.
+        assert_eq!(flagged, vec![d("2026-12-05"), d("2026-12-02")]);
+        assert_eq!(a[0].capacity, Some(250.0));
+        assert!(a[0].capacity_assumed, "5 Dec has no row of its own");
+        assert_eq!(a[0].campaign.as_deref(), Some("Gift Guide"));
+        assert_eq!(a[0].lift, Some(1.2));
+        assert_eq!(a[0].range, Some((180.0, 225.01)));
+        assert_eq!(a[0].severity, Severity::Warning);
+        assert_eq!((a[1].capacity, a[1].capacity_assumed), (Some(200.0), true));
+        assert_eq!(a[1].campaign, None);
+        // The expectation itself above capacity is critical.
+        let over = [ahead("2026-12-03", 251.0, 280.0, None)];
+        let a = capacity_ahead_alerts(&over, &plan, &s);
+        assert_eq!(
+            (a[0].severity, a[0].capacity_assumed),
+            (Severity::Critical, false)
+        );
+        // No capacity known at all: nothing to compare with.
+        assert!(capacity_ahead_alerts(&over, &BTreeMap::new(), &s).is_empty());
     }
 }

@@ -31,6 +31,8 @@ pub mod palette {
     pub const COMPARE: RGBColor = RGBColor(0x9a, 0xa4, 0xae);
     pub const GRID: RGBColor = RGBColor(0xea, 0xee, 0xf2);
     pub const TEXT: RGBColor = RGBColor(0x3d, 0x44, 0x4d);
+    /// A range around an expectation (the forecast's band).
+    pub const BAND: RGBColor = RGBColor(0xc9, 0xd9, 0xf2);
     /// Bars without a good/bad meaning.
     pub const SERIES_LIGHT: RGBColor = RGBColor(0x79, 0xa6, 0xe6);
     /// A dark line that is not a series colour (conversion over traffic).
@@ -137,6 +139,29 @@ pub struct TimeChart {
     pub days: Vec<NaiveDate>,
     pub primary: Axis,
     pub secondary: Option<Axis>,
+    /// A range drawn as a filled band on the primary axis, under the lines.
+    pub band: Option<Band>,
+    /// A vertical rule before this day's index, with a label: where the forecast begins.
+    pub divider: Option<(usize, String)>,
+    /// Text placed at a day and a value of the primary axis: a line's own label.
+    pub notes: Vec<Note>,
+}
+
+/// A low-high range per day; None is a gap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Band {
+    pub label: String,
+    pub color: RGBColor,
+    pub low: Vec<Option<f64>>,
+    pub high: Vec<Option<f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub day: usize,
+    pub value: f64,
+    pub text: String,
+    pub color: RGBColor,
 }
 
 /// Key results: progress against the pace the cycle expects by now.
@@ -153,6 +178,8 @@ pub struct ProgressRow {
     pub color: RGBColor,
 }
 
+// A digest holds five charts at most: boxing the larger variant would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChartKind {
     Time(TimeChart),
@@ -400,17 +427,21 @@ fn stacked(axis: &Axis) -> Vec<(usize, Vec<f64>)> {
     out
 }
 
-fn range(axis: &Axis, from_zero: bool) -> (f64, f64) {
+fn range(axis: &Axis, band: Option<&Band>, from_zero: bool) -> (f64, f64) {
     let stack_top = stacked(axis)
         .last()
         .map(|(_, t)| t.clone())
         .unwrap_or_default();
+    let band_values = band
+        .into_iter()
+        .flat_map(|b| b.low.iter().chain(&b.high).flatten().copied());
     let values = axis
         .lines
         .iter()
         .filter(|l| l.style != LineStyle::Area)
         .flat_map(|l| l.values.iter().flatten().copied())
-        .chain(stack_top);
+        .chain(stack_top)
+        .chain(band_values);
     let (mut lo, mut hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if lo > hi {
         return (0.0, 1.0);
@@ -441,7 +472,7 @@ fn segments(values: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
 fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Result<()> {
     let n = t.days.len().max(2);
     let x = -0.6..(n as f64 - 0.4);
-    let (y0, y1) = range(&t.primary, true);
+    let (y0, y1) = range(&t.primary, t.band.as_ref(), true);
     let mut builder = ChartBuilder::on(root);
     builder
         .margin(10 * SCALE)
@@ -459,7 +490,7 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
             .map(|d| d.format("%-d %b").to_string())
             .unwrap_or_default()
     };
-    let secondary_range = t.secondary.as_ref().map(|a| range(a, false));
+    let secondary_range = t.secondary.as_ref().map(|a| range(a, None, false));
     let (s0, s1) = secondary_range.unwrap_or((0.0, 1.0));
     let mut chart = builder
         .build_cartesian_2d(x.clone(), y0..y1)
@@ -500,6 +531,27 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
         .count()
         .max(1);
     let mut bar_i = 0;
+    if let Some(b) = &t.band {
+        draw_band(&mut chart, b)?;
+    }
+    if let Some((i, label)) = &t.divider {
+        let x = *i as f64 - 0.5;
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(x, y0), (x, y1)],
+                4 * SCALE,
+                4 * SCALE,
+                palette::NEUTRAL.stroke_width(SCALE),
+            ))
+            .map_err(draw_err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (x + 0.15, y1 - (y1 - y0) * 0.02),
+                font(11).color(&palette::NEUTRAL),
+            )))
+            .map_err(draw_err)?;
+    }
     // Stacked areas: each band is the polygon between its own running total and the one
     // below it, so every pixel is filled once.
     let mut below: Option<Vec<f64>> = None;
@@ -574,11 +626,55 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
             }
         }
     }
-    let mut entries: Vec<(&Line, bool)> = t.primary.lines.iter().map(|l| (l, false)).collect();
+    for n in &t.notes {
+        chart
+            .draw_series(std::iter::once(Text::new(
+                n.text.clone(),
+                (n.day as f64 - 0.3, n.value + (y1 - y0) * 0.09),
+                font(11).color(&n.color),
+            )))
+            .map_err(draw_err)?;
+    }
+    let band_entry = t.band.as_ref().map(|b| Line {
+        label: b.label.clone(),
+        color: b.color,
+        style: LineStyle::Area,
+        values: Vec::new(),
+    });
+    let mut entries: Vec<(&Line, bool)> = band_entry.iter().map(|l| (l, false)).collect();
+    entries.extend(t.primary.lines.iter().map(|l| (l, false)));
     if let Some(sec) = &t.secondary {
         entries.extend(sec.lines.iter().map(|l| (l, true)));
     }
     legend(root, &entries)
+}
+
+/// The band as one polygon per run of days with both ends known.
+fn draw_band<DB: DrawingBackend, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    b: &Band,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let both: Vec<Option<f64>> = b
+        .low
+        .iter()
+        .zip(&b.high)
+        .map(|(l, h)| l.zip(*h).map(|(l, _)| l))
+        .collect();
+    for seg in segments(&both) {
+        let mut outline: Vec<(f64, f64)> = seg
+            .iter()
+            .map(|(x, _)| (*x, b.high[*x as usize].unwrap_or(0.0)))
+            .collect();
+        outline.extend(seg.iter().rev().copied());
+        chart
+            .draw_series(std::iter::once(Polygon::new(outline, b.color.filled())))
+            .map_err(|e| anyhow!("cannot draw chart: {e:?}"))?;
+    }
+    Ok(())
 }
 
 /// A one-line legend across the top: a swatch in each series' style, then its label.
@@ -765,6 +861,9 @@ mod tests {
             .map(|i| NaiveDate::from_ymd_opt(2026, 10, 23).unwrap() + chrono::Days::new(i))
             .collect();
         let chart = ChartKind::Time(TimeChart {
+            band: None,
+            divider: None,
+            notes: Vec::new(),
             days,
             primary: Axis {
                 lines: vec![Line {

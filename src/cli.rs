@@ -145,6 +145,20 @@ pub enum Command {
     },
     /// Per report: recent deliveries (sent, failed, pending) and the next scheduled time.
     Status,
+    /// Replay the expected-orders forecast over past days and print its accuracy.
+    Backtest {
+        /// The last day replayed [default: yesterday in the shop time zone].
+        #[arg(long)]
+        date: Option<String>,
+        /// Days replayed, ending on the date.
+        #[arg(long, default_value_t = 56)]
+        days: u32,
+        /// Forecast each day from 1 to this many days before it [default: `[outlook] days`].
+        #[arg(long)]
+        horizon: Option<u32>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Print every metric with its period comparisons.
     Metrics {
         /// Report date [default: yesterday in the shop time zone].
@@ -333,6 +347,7 @@ impl Command {
             Command::Recipients { .. } => "recipients",
             Command::Send { .. } => "send",
             Command::Metrics { .. } => "metrics",
+            Command::Backtest { .. } => "backtest",
             Command::Serve => "serve",
             Command::Schedule { .. } => "schedule",
             Command::Status => "status",
@@ -531,6 +546,38 @@ async fn dispatch_one(
         | Command::Status => {
             unreachable!("dispatched across shops")
         }
+        Command::Backtest {
+            date,
+            days,
+            horizon,
+            format,
+        } => {
+            refresh_demo(config, store, yesterday).await?;
+            let date = match date {
+                Some(s) => parse_day(&s).context("--date")?,
+                None => yesterday,
+            };
+            if !(1..=3650).contains(&days) {
+                bail!("--days must be between 1 and 3650 (got {days})");
+            }
+            let horizon = horizon.unwrap_or(config.outlook.days);
+            if !(1..=crate::forecast::MAX_DAYS).contains(&horizon) {
+                bail!(
+                    "--horizon must be between 1 and {} (got {horizon})",
+                    crate::forecast::MAX_DAYS
+                );
+            }
+            let b = crate::gather::backtest(store, date, days, horizon).await?;
+            let mut out = std::io::stdout().lock();
+            match format {
+                OutputFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &b)?;
+                    writeln!(out)?;
+                }
+                OutputFormat::Table => write_backtest(&mut out, &b)?,
+            }
+            Ok(())
+        }
         Command::Metrics { date, format, all } => {
             refresh_demo(config, store, yesterday).await?;
             let date = match date {
@@ -555,6 +602,40 @@ async fn dispatch_one(
             Ok(())
         }
     }
+}
+
+fn write_backtest(out: &mut impl Write, b: &crate::forecast::BacktestReport) -> Result<()> {
+    let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let signed = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:+.1}%", v * 100.0));
+    writeln!(
+        out,
+        "Expected orders, replayed over the {} days to {}: each day forecast 1 to {} days before it, from what was known then.",
+        b.days, b.last, b.horizons
+    )?;
+    writeln!(
+        out,
+        "{:<10} {:>6} {:>8} {:>9} {:>7}",
+        "horizon", "days", "MAPE", "in range", "bias"
+    )?;
+    let row = |out: &mut dyn Write, name: String, a: &crate::forecast::Accuracy| {
+        writeln!(
+            out,
+            "{name:<10} {:>6} {:>8} {:>9} {:>7}",
+            a.days,
+            pct(a.mape),
+            pct(a.in_range),
+            signed(a.bias)
+        )
+    };
+    for (h, a) in &b.by_horizon {
+        row(out, format!("{h} day{}", if *h == 1 { "" } else { "s" }), a)?;
+    }
+    row(out, "all".into(), &b.overall)?;
+    writeln!(
+        out,
+        "The range is meant to hold 8 days in 10; bias above 0 means the forecast ran high."
+    )?;
+    Ok(())
 }
 
 /// A send for a day that has not ended, or for which the store holds no orders and no

@@ -4,7 +4,9 @@
 //! should see in yesterday's numbers (the end date) are built in on purpose:
 //! a promotion running now with a traffic spike; one promoted SKU whose days of cover are
 //! below its lead time; a carrier delay over the last week; one product with many returns;
-//! peak days near warehouse capacity; CSAT, NPS and feedback themes.
+//! peak days near warehouse capacity; CSAT, NPS and feedback themes. Ahead of the end
+//! date: a campaign starting in two days that takes one day of the week above 90% of the
+//! capacity planned for it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::f64::consts::PI;
@@ -39,6 +41,14 @@ pub mod story {
     /// Not promoted; its restock is late, so it is out of stock.
     pub const STOCKOUT_SKU: &str = "ACC-004";
     pub const DELAYED_CARRIER: &str = "ParcelCo";
+    /// Starts two days after the end date, on a channel whose past campaign lifted orders
+    /// most: the day it takes above 90% of the capacity planned ahead.
+    pub const UPCOMING_CAMPAIGN: &str = "Gift Guide";
+    pub const UPCOMING_CHANNEL: &str = "paid_search";
+    pub const UPCOMING_STARTS_IN: u64 = 2;
+    pub const UPCOMING_SKUS: [&str; 3] = ["HOM-001", "ACC-002", "FTW-001"];
+    /// Days after the end date the capacity plan covers; later days assume its last value.
+    pub const PLANNED_DAYS: u64 = 4;
     /// Days before the end date when the carrier delay started.
     pub const DELAY_DAYS: u64 = 7;
 }
@@ -226,6 +236,8 @@ struct Generator {
     low_cover_sales: BTreeMap<NaiveDate, i64>,
     /// Orders per day, for the capacity plan written at the end.
     orders_per_day: BTreeMap<NaiveDate, u64>,
+    /// Orders per day that were not cancelled: what the forecast reads.
+    kept_per_day: BTreeMap<NaiveDate, f64>,
     /// Returns that fall on a later day: (day, order, sku, qty, reason).
     pending_returns: BTreeMap<NaiveDate, Vec<(String, String, i64, &'static str)>>,
 }
@@ -453,6 +465,16 @@ impl Generator {
             demand_lift: 3.0,
             discount: 0.15,
         }];
+        campaigns.push(Campaign {
+            name: story::UPCOMING_CAMPAIGN.into(),
+            channel: story::UPCOMING_CHANNEL,
+            start: plus(end, story::UPCOMING_STARTS_IN),
+            end: plus(end, story::UPCOMING_STARTS_IN + 6),
+            skus: story::UPCOMING_SKUS.iter().map(|k| idx(k)).collect(),
+            traffic_lift: 1.8,
+            demand_lift: 2.5,
+            discount: 0.2,
+        });
         // Earlier campaigns, including last year's winter one, so comparisons have history.
         for (name, channel, days_before, len, skus) in [
             (
@@ -507,6 +529,7 @@ impl Generator {
             incoming: vec![Vec::new(); n],
             low_cover_sales: BTreeMap::new(),
             orders_per_day: BTreeMap::new(),
+            kept_per_day: BTreeMap::new(),
             pending_returns: BTreeMap::new(),
         }
     }
@@ -981,6 +1004,7 @@ impl Generator {
             }
         }
         if !cancelled {
+            *self.kept_per_day.entry(d).or_default() += 1.0;
             let (ship_at, ship_day) = if shipped {
                 (
                     SqlValue::Int(shipped_at),
@@ -1099,6 +1123,17 @@ impl Generator {
                 .capacity
                 .queue(vec![text(d.to_string()), SqlValue::Int(cap)], 0)?;
         }
+        if let Some(planned) = self.capacity_ahead() {
+            for k in 1..=story::PLANNED_DAYS {
+                self.w.capacity.queue(
+                    vec![
+                        text(plus(self.o.end, k).to_string()),
+                        SqlValue::Int(planned),
+                    ],
+                    0,
+                )?;
+            }
+        }
         // Low-cover SKU: on the end date about 4 days of cover remain and a restock is on
         // order; walk backwards adding sales back, with a delivery whenever stock would pile up.
         let i = self
@@ -1148,6 +1183,49 @@ impl Generator {
             )?;
         }
         Ok(())
+    }
+}
+
+impl Generator {
+    /// The capacity planned for the days ahead: the warehouse staffs for the busiest day
+    /// it expects, except the upcoming campaign's busiest day. So, at the top of the
+    /// forecast's range, exactly that day runs above 90%; where the two are too close for
+    /// a whole number between them, the campaign's day is above 90% and so may the other be.
+    fn capacity_ahead(&self) -> Option<i64> {
+        use crate::forecast::{self, CampaignSpan, History};
+        let threshold = crate::alert::AlertSettings::default().capacity_threshold;
+        let spans = self
+            .campaigns
+            .iter()
+            .map(|c| CampaignSpan {
+                name: c.name.clone(),
+                channel: c.channel.to_string(),
+                start: c.start,
+                end: c.end,
+            })
+            .collect();
+        let h = History::new(self.kept_per_day.clone(), spans);
+        let ahead = forecast::forecast(&h, self.o.end, 7);
+        let story = ahead
+            .iter()
+            .filter(|f| {
+                f.campaigns
+                    .iter()
+                    .any(|c| c.name == story::UPCOMING_CAMPAIGN)
+            })
+            .max_by(|a, b| a.high.total_cmp(&b.high))?;
+        let others = ahead
+            .iter()
+            .filter(|f| f.day != story.day)
+            .map(|f| f.high)
+            .fold(0.0, f64::max);
+        let between = ((others + story.high) / 2.0 / threshold).round();
+        let planned = if threshold * between >= others && story.high > threshold * between {
+            between
+        } else {
+            ((story.high - 0.01) / threshold).floor()
+        };
+        Some(planned.max(1.0) as i64)
     }
 }
 

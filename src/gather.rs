@@ -9,6 +9,7 @@ use chrono::{Days, NaiveDate};
 
 use crate::alert::{COVER_WINDOW_DAYS, Promotion, StockPosition};
 use crate::config::Config;
+use crate::forecast::{self, History};
 use crate::report::{self, Fetched};
 use crate::store::{Store, ThemeCount};
 
@@ -19,8 +20,13 @@ pub const CHART_DAYS: u64 = 30;
 #[derive(Debug, Clone, Default)]
 pub struct DigestInputs {
     pub fetched: Fetched,
-    /// Campaigns running on the date or starting within the alert look-ahead.
+    /// Campaigns running on the date or starting within the alert look-ahead or the
+    /// outlook, whichever is longer.
     pub promotions: Vec<Promotion>,
+    /// Orders per day and the campaign calendar, for the week ahead.
+    pub history: History,
+    /// Capacity from the latest row on or before the date to the end of the outlook.
+    pub capacity_plan: BTreeMap<NaiveDate, f64>,
     pub stock: BTreeMap<String, StockPosition>,
     pub out_of_stock: Vec<(String, String)>,
     pub product_names: BTreeMap<String, String>,
@@ -59,7 +65,8 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
     let extra = extra_ranges(config, d);
     let metrics = report::fetch_with(store, config, d, &extra);
     let rest = async {
-        let horizon = d + Days::new(u64::from(config.alerts.lookahead_days));
+        let ahead = d + Days::new(u64::from(config.outlook.days));
+        let horizon = ahead.max(d + Days::new(u64::from(config.alerts.lookahead_days)));
         let promotions = store.promotions(d, horizon).await?;
         let mut skus: Vec<String> = promotions
             .iter()
@@ -71,6 +78,8 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
             fetched: Fetched::default(),
             stock: store.stock_positions(&skus, d, COVER_WINDOW_DAYS).await?,
             promotions,
+            history: history(store, d, d, ahead).await?,
+            capacity_plan: store.capacity_plan(d, ahead).await?,
             out_of_stock: store.out_of_stock(d).await?,
             product_names: store.product_names().await?,
             feedback: store.feedback_themes(d).await?,
@@ -80,4 +89,36 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;
     Ok(DigestInputs { fetched, ..rest })
+}
+
+/// The forecast replayed over the `days` ending on `last` (see [`forecast::backtest`]).
+pub async fn backtest(
+    store: &Store,
+    last: NaiveDate,
+    days: u32,
+    horizons: u32,
+) -> Result<forecast::BacktestReport> {
+    crate::rollup::refresh_if_stale(store).await?;
+    // The first replayed forecast is made `horizons` days before the first day replayed,
+    // and needs the history a forecast made then would have had.
+    let first_origin = last - Days::new(u64::from(days) + u64::from(horizons));
+    let h = history(store, first_origin, last, last).await?;
+    Ok(forecast::backtest_report(&h, last, days, horizons))
+}
+
+/// Orders per day from far enough before `origin` for every past campaign the uplift may
+/// read (and the baseline and trend before each) up to `last`, and the campaigns from then
+/// to `ahead`.
+async fn history(
+    store: &Store,
+    origin: NaiveDate,
+    last: NaiveDate,
+    ahead: NaiveDate,
+) -> Result<History> {
+    let campaigns_from = origin - Days::new(forecast::CAMPAIGN_LOOKBACK_DAYS);
+    let orders_from = campaigns_from - Days::new(2 * forecast::TREND_DAYS + 7 * forecast::WEEKS);
+    Ok(History::new(
+        store.daily_orders(orders_from, last).await?,
+        store.campaign_spans(campaigns_from, ahead).await?,
+    ))
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod delivery;
 pub mod demo;
 pub mod digest;
+pub mod forecast;
 pub mod format;
 pub mod gather;
 pub mod ingest;

@@ -75,6 +75,9 @@ static DRIVERS: Once = Once::new();
 /// cache, so more would cost memory without speed on a small machine.
 const READERS: u32 = 2;
 
+/// The most campaigns one forecast reads: a bound on what the calendar can make it do.
+pub const MAX_CAMPAIGNS: i64 = 2000;
+
 impl Store {
     /// Connects, creating and migrating the store if needed.
     pub async fn open(cfg: &StoreConfig) -> Result<Store> {
@@ -419,6 +422,93 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Orders per day from `first` to `last`, from the rollup (refresh it first). Days
+    /// without a row are absent.
+    pub async fn daily_orders(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<BTreeMap<NaiveDate, f64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT day, CAST(orders AS BIGINT) FROM order_daily WHERE day BETWEEN $1 AND $2 ORDER BY day",
+        )
+        .bind(first.to_string())
+        .bind(last.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .context("cannot read orders per day")?;
+        rows.into_iter()
+            .map(|(day, n)| {
+                let day: NaiveDate = day
+                    .parse()
+                    .with_context(|| format!("order_daily: bad day {day:?}"))?;
+                Ok((day, n as f64))
+            })
+            .collect()
+    }
+
+    /// The campaigns that overlap `first..=last`, at most [`MAX_CAMPAIGNS`] of them (the
+    /// latest to start).
+    pub async fn campaign_spans(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Vec<crate::forecast::CampaignSpan>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT campaign, channel, start_day, end_day FROM campaigns \
+             WHERE start_day <= $2 AND end_day >= $1 ORDER BY start_day DESC, campaign LIMIT $3",
+        )
+        .bind(first.to_string())
+        .bind(last.to_string())
+        .bind(MAX_CAMPAIGNS)
+        .fetch_all(&self.reader)
+        .await
+        .context("cannot read the campaign calendar")?;
+        let mut out = rows
+            .into_iter()
+            .map(|(name, channel, start, end)| {
+                Ok(crate::forecast::CampaignSpan {
+                    start: start
+                        .parse()
+                        .with_context(|| format!("campaign {name}: bad start_day {start:?}"))?,
+                    end: end
+                        .parse()
+                        .with_context(|| format!("campaign {name}: bad end_day {end:?}"))?,
+                    name,
+                    channel,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Capacity from the latest row on or before `d` up to `last`: what the days after `d`
+    /// are planned at, and what they are assumed at where no row says.
+    pub async fn capacity_plan(
+        &self,
+        d: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<BTreeMap<NaiveDate, f64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT day, CAST(orders AS BIGINT) FROM capacity WHERE day <= $2 \
+             AND day >= COALESCE((SELECT MAX(day) FROM capacity WHERE day <= $1), $1) ORDER BY day",
+        )
+        .bind(d.to_string())
+        .bind(last.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .context("cannot read the capacity plan")?;
+        rows.into_iter()
+            .map(|(day, n)| {
+                let day: NaiveDate = day
+                    .parse()
+                    .with_context(|| format!("capacity: bad day {day:?}"))?;
+                Ok((day, n as f64))
+            })
+            .collect()
     }
 
     /// Stock positions on `d` of the given SKUs: the latest snapshot on or before `d` and

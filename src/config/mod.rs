@@ -39,6 +39,8 @@ pub struct Config {
     pub alerts: AlertSettings,
     /// How unusual a change must be to lead the email (`[news]`).
     pub news: crate::news::NewsSettings,
+    /// The days "Coming up" covers (`[outlook]`).
+    pub outlook: crate::forecast::OutlookSettings,
     /// Platform channel names (GA4 channel groups, "Google Ads", "Meta Ads", Shopify's
     /// `Source`) to the shop's channels, over the built-in table.
     pub channels: BTreeMap<String, String>,
@@ -309,6 +311,8 @@ struct RawConfig {
     #[serde(default)]
     alerts: AlertSettings,
     news: Option<Spanned<crate::news::NewsSettings>>,
+    #[serde(default)]
+    outlook: Option<Spanned<crate::forecast::OutlookSettings>>,
     channels: Option<Spanned<BTreeMap<String, String>>>,
     email: Option<RawEmail>,
     #[serde(default)]
@@ -638,6 +642,10 @@ impl Config {
             okr_thresholds: t,
             alerts,
             news,
+            outlook: match raw.outlook {
+                Some(o) => sections::outlook(&cx, o)?,
+                None => crate::forecast::OutlookSettings::default(),
+            },
             channels: match raw.channels {
                 Some(c) => sections::channels(&cx, c)?,
                 None => BTreeMap::new(),
@@ -720,6 +728,20 @@ mod tests {
         assert!(err.contains("test.toml"), "{err}");
         assert!(err.contains("line 5"), "{err}");
         assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn the_outlook_takes_1_to_14_days_and_no_other_key() {
+        assert_eq!(parse(MINIMAL).unwrap().outlook.days, 7);
+        let with = |body: &str| format!("{MINIMAL}\n[outlook]\n{body}\n");
+        assert_eq!(parse(&with("days = 10")).unwrap().outlook.days, 10);
+        for bad in ["days = 0", "days = 15"] {
+            let err = format!("{:#}", parse(&with(bad)).unwrap_err());
+            assert!(err.contains("`outlook.days`"), "{err}");
+            assert!(err.contains("is not between 1 and 14"), "{err}");
+        }
+        let err = format!("{:#}", parse(&with("weeks = 4")).unwrap_err());
+        assert!(err.contains("weeks"), "{err}");
     }
 
     #[test]

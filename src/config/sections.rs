@@ -481,6 +481,27 @@ pub(super) fn news(
     Ok(n)
 }
 
+/// `[outlook]`: 1 to 14 days ahead.
+pub(super) fn outlook(
+    cx: &Cx<'_>,
+    raw: Spanned<crate::forecast::OutlookSettings>,
+) -> Result<crate::forecast::OutlookSettings> {
+    let span = raw.span();
+    let o = raw.into_inner();
+    if !(1..=crate::forecast::MAX_DAYS).contains(&o.days) {
+        return Err(cx.at(
+            span,
+            "outlook.days",
+            format!(
+                "{} is not between 1 and {}",
+                o.days,
+                crate::forecast::MAX_DAYS
+            ),
+        ));
+    }
+    Ok(o)
+}
+
 /// `[[imports]]`: a folder and a file name pattern, a known format, and a time of day.
 pub(super) fn imports(
     cx: &Cx<'_>,

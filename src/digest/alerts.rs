@@ -3,12 +3,14 @@
 
 use super::coverage::EXPECTED_WITHIN_DAYS;
 use super::*;
+use crate::forecast::{self, DayForecast};
 
 pub(super) fn build_alerts(
     config: &Config,
     d: NaiveDate,
     inputs: &DigestInputs,
     report: &MetricsReport,
+    ahead: &[DayForecast],
     f: &Formatter,
 ) -> Vec<AlertView> {
     let mut alerts = alert::stock_alerts(d, &inputs.promotions, &inputs.stock, &config.alerts);
@@ -25,6 +27,11 @@ pub(super) fn build_alerts(
         })
         .unwrap_or_default();
     alerts.extend(alert::capacity_alert(d, &capacity, &config.alerts));
+    alerts.extend(alert::capacity_ahead_alerts(
+        ahead,
+        &inputs.capacity_plan,
+        &config.alerts,
+    ));
     let mut views: Vec<AlertView> = alerts.iter().map(|a| alert_view(a, d, f)).collect();
     views.extend(rule_views(config, report, f));
     // Critical first; within a severity, in the order above.
@@ -188,6 +195,7 @@ pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
                     .to_string(),
             )
         }
+        AlertKind::CapacityAhead => capacity_ahead_words(a, d, f),
         // Rule alerts are worded from their rule (`rule_views`); an `Alert` never is one.
         AlertKind::Rule => (product, String::new(), String::new()),
     };
@@ -203,6 +211,12 @@ pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
                 .map_or(String::new(), |l| format!(" (lead {l})"))
         ),
         AlertKind::Capacity => title.replace(" of warehouse capacity", " of capacity"),
+        AlertKind::CapacityAhead => format!(
+            "{}: up to {} orders vs capacity {}",
+            a.day.map(forecast::day_label).unwrap_or_default(),
+            f.amount(Unit::Count, a.range.map_or(0.0, |r| r.1).round()),
+            f.amount(Unit::Count, a.capacity.unwrap_or(0.0))
+        ),
         AlertKind::Rule => title.clone(),
     };
     AlertView {
@@ -215,6 +229,61 @@ pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
         detail,
         action,
     }
+}
+
+/// "Thu 3 Dec: 260-300 orders expected against capacity 250", the campaign behind it, and
+/// what each team can do.
+fn capacity_ahead_words(a: &Alert, d: NaiveDate, f: &Formatter) -> (String, String, String) {
+    let day = a.day.unwrap_or(d);
+    let count = |v: f64| f.amount(Unit::Count, v.round());
+    let (low, high) = a.range.unwrap_or((0.0, 0.0));
+    let capacity = a.capacity.unwrap_or(0.0);
+    let title = format!(
+        "{}: {}-{} orders expected against capacity {}{}",
+        forecast::day_label(day),
+        count(low),
+        count(high),
+        count(capacity),
+        if a.capacity_assumed { " (assumed)" } else { "" }
+    );
+    let mut detail = match (&a.campaign, &a.channel, a.campaign_start, a.campaign_end) {
+        (Some(c), Some(ch), Some(s), Some(e)) => format!(
+            "{} on {} {} ({}): {:+.0}% orders expected from that channel's past campaigns.",
+            cap(c, text::LABEL),
+            channel_words(ch),
+            if s <= d {
+                "is running".to_string()
+            } else {
+                format!("starts {}", forecast::day_label(s))
+            },
+            span(s, e),
+            (a.lift.unwrap_or(1.0) - 1.0) * 100.0
+        ),
+        _ => format!(
+            "The usual {} volume and the recent trend, with no campaign behind it.",
+            forecast::weekday_name(day)
+        ),
+    };
+    if a.capacity_assumed {
+        detail.push_str(" No capacity is planned for that day: the latest known is assumed.");
+    }
+    let marketing = match a.channel.as_deref() {
+        Some("email") => "consider staggering the email send".to_string(),
+        Some(ch) if a.campaign.is_some() => {
+            format!("consider pacing the {} budget that day", channel_words(ch))
+        }
+        _ => "avoid launching a push that day".to_string(),
+    };
+    let action = format!(
+        "Operations: plan extra shifts for {}; marketing: {marketing}.",
+        forecast::day_label(day)
+    );
+    (title, detail, action)
+}
+
+/// A channel as people say it: "paid social".
+pub(super) fn channel_words(channel: &str) -> String {
+    cap(&channel.replace('_', " "), text::LABEL)
 }
 
 /// "No alerts: promoted stock and warehouse capacity are fine.", or what could not be

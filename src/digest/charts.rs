@@ -2,6 +2,8 @@
 //! built from the fetched series; and drawing them to PNG.
 
 use super::*;
+use crate::chart::{Band, Note};
+use crate::forecast::{self, DayForecast};
 
 pub(super) fn kr_chart(rows: &[KrChartRow]) -> ChartSpec {
     let alt_rows: Vec<String> = rows
@@ -97,6 +99,7 @@ pub(super) fn charts(
     config: &Config,
     d: NaiveDate,
     inputs: &DigestInputs,
+    ahead: &[DayForecast],
     f: &Formatter,
 ) -> Vec<ChartSpec> {
     let days: Vec<NaiveDate> = (0..CHART_DAYS).rev().map(|i| d - Days::new(i)).collect();
@@ -110,7 +113,14 @@ pub(super) fn charts(
     };
     // A chart of a source the shop has never had is left out, not drawn empty.
     let has = |key: &str| inputs.fetched.get(key).is_some();
-    let mut out = vec![revenue_chart(&cx), orders_chart(&cx)];
+    // With a forecast, orders are shown with the days ahead, in "Coming up"; without one,
+    // over the last 30 days.
+    let orders = if ahead.is_empty() {
+        orders_chart(&cx)
+    } else {
+        orders_ahead_chart(&cx, d, ahead)
+    };
+    let mut out = vec![revenue_chart(&cx), orders];
     if has("sessions_by_channel") || has("conversion_rate") {
         out.push(traffic_chart(&cx));
     }
@@ -154,6 +164,9 @@ fn revenue_chart(cx: &ChartCtx<'_>) -> ChartSpec {
         "Net revenue, last 30 days (dashed: the week before)".to_string(),
         alt,
         ChartKind::Time(TimeChart {
+            band: None,
+            divider: None,
+            notes: Vec::new(),
             days: days.clone(),
             primary: Axis {
                 lines: vec![
@@ -206,6 +219,9 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
         "Orders against warehouse capacity, last 30 days".into(),
         alt,
         ChartKind::Time(TimeChart {
+            band: None,
+            divider: None,
+            notes: Vec::new(),
             days: days.clone(),
             primary: Axis {
                 lines: vec![
@@ -214,6 +230,108 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
                         color: palette::SERIES_LIGHT,
                         style: LineStyle::Bars,
                         values: orders,
+                    },
+                    Line {
+                        label: "Capacity".into(),
+                        color: palette::BAD,
+                        style: LineStyle::Dashed,
+                        values: capacity,
+                    },
+                ],
+                unit: AxisUnit::Count,
+            },
+            secondary: None,
+        }),
+    )
+}
+
+/// Days of actual orders before the days ahead.
+const ACTUAL_DAYS: u64 = 14;
+
+/// The last 14 days' orders, then the days ahead: expected orders with their range as a
+/// band, and capacity as a labelled line across both.
+fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) -> ChartSpec {
+    let f = cx.f;
+    let past: Vec<NaiveDate> = (0..ACTUAL_DAYS).rev().map(|i| d - Days::new(i)).collect();
+    let days: Vec<NaiveDate> = past
+        .iter()
+        .copied()
+        .chain(ahead.iter().map(|a| a.day))
+        .collect();
+    let actual = daily(cx.get("orders"), &days, |n, _| Some(n));
+    let planned = &cx.inputs.capacity_plan;
+    let capacity: Vec<Option<f64>> = days
+        .iter()
+        .zip(daily(cx.get("capacity_utilisation"), &days, |_, den| {
+            (den > 0.0).then_some(den)
+        }))
+        .map(|(day, past)| past.or_else(|| alert::capacity_on(planned, *day).map(|(c, _)| c)))
+        .collect();
+    let pad = |get: fn(&DayForecast) -> f64| -> Vec<Option<f64>> {
+        std::iter::repeat_n(None, past.len())
+            .chain(ahead.iter().map(|a| Some(get(a))))
+            .collect()
+    };
+    let count = |v: f64| f.amount(Unit::Count, v.round());
+    let ahead_text: Vec<String> = ahead
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} ({}-{})",
+                forecast::day_label(a.day),
+                count(a.expected),
+                count(a.low),
+                count(a.high)
+            )
+        })
+        .collect();
+    let last_capacity = capacity.last().copied().flatten();
+    let alt = format!(
+        "Orders per day, the last {ACTUAL_DAYS} days and the {} ahead. Yesterday {} orders. Expected, with the range of 8 in 10 days: {}. Capacity {}.",
+        ahead.len(),
+        last(&actual[..past.len()], count),
+        ahead_text.join("; "),
+        last_capacity.map_or("unknown".into(), count)
+    );
+    let notes = last_capacity
+        .map(|c| Note {
+            day: days.len().saturating_sub(3),
+            value: c,
+            text: format!("Capacity {}", count(c)),
+            color: palette::BAD,
+        })
+        .into_iter()
+        .collect();
+    spec(
+        "orders_ahead",
+        format!(
+            "Orders: last {ACTUAL_DAYS} days and the {} ahead, against capacity",
+            ahead.len()
+        ),
+        alt,
+        ChartKind::Time(TimeChart {
+            band: Some(Band {
+                label: "Likely range".into(),
+                color: palette::BAND,
+                low: pad(|a| a.low),
+                high: pad(|a| a.high),
+            }),
+            divider: Some((past.len(), "ahead".into())),
+            notes,
+            days,
+            primary: Axis {
+                lines: vec![
+                    Line {
+                        label: "Orders".into(),
+                        color: palette::PRIMARY,
+                        style: LineStyle::Solid,
+                        values: actual,
+                    },
+                    Line {
+                        label: "Expected".into(),
+                        color: palette::PRIMARY,
+                        style: LineStyle::Dashed,
+                        values: pad(|a| a.expected),
                     },
                     Line {
                         label: "Capacity".into(),
@@ -285,6 +403,9 @@ fn traffic_chart(cx: &ChartCtx<'_>) -> ChartSpec {
         "Sessions by channel and conversion rate, last 30 days".into(),
         alt,
         ChartKind::Time(TimeChart {
+            band: None,
+            divider: None,
+            notes: Vec::new(),
             days: days.clone(),
             primary: Axis {
                 lines: channel_lines,
@@ -333,6 +454,9 @@ fn fulfilment_chart(cx: &ChartCtx<'_>) -> ChartSpec {
         title.into(),
         alt,
         ChartKind::Time(TimeChart {
+            band: None,
+            divider: None,
+            notes: Vec::new(),
             days: days.clone(),
             primary: Axis {
                 lines: vec![Line {

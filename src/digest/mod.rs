@@ -28,6 +28,7 @@ mod alerts;
 mod charts;
 mod coverage;
 mod news;
+mod outlook;
 
 use crate::text::{self, cap};
 use alerts::{build_alerts, lead_time_note, no_alerts_note};
@@ -89,6 +90,8 @@ pub struct Digest {
     pub absent_note: String,
     /// What moved: unusual changes, why revenue moved, or that nothing is unusual.
     pub news: news::News,
+    /// Coming up: the campaign calendar and the orders expected against capacity.
+    pub outlook: outlook::Outlook,
     /// Whether each source ever held a row: a section of a source the shop does not have
     /// is left out.
     pub has_returns: bool,
@@ -102,6 +105,8 @@ pub struct Digest {
     pub channels: Vec<ChannelRow>,
     pub funnel: Vec<FunnelStep>,
     pub top_returns: Vec<ReturnRow>,
+    /// Month to date, per channel of the order: units returned over units sold.
+    pub returns_by_channel: Vec<ReturnRow>,
     pub out_of_stock: Vec<String>,
     pub objectives: Vec<ObjectiveView>,
     pub alerts: Vec<AlertView>,
@@ -304,7 +309,8 @@ pub fn build(
     report.metrics.retain(|m| !hidden.contains(&m.key));
     let weekday = d.format("%a").to_string();
     let news = news::build(config, d, inputs, &report, &f);
-    let mut alerts = build_alerts(config, d, inputs, &report, &f);
+    let ahead = crate::forecast::forecast(&inputs.history, d, config.outlook.days);
+    let mut alerts = build_alerts(config, d, inputs, &report, &ahead, &f);
     // Only what is news, or past a rule, gets colour and a mark in the tables.
     let flagged: BTreeSet<String> = news
         .flagged
@@ -353,7 +359,7 @@ pub fn build(
         absent_note = [absent_note, line].join(" ").trim().to_string();
     }
     let unavailable_note = unavailable_note(config, inputs);
-    let mut specs = charts(config, d, inputs, &f);
+    let mut specs = charts(config, d, inputs, &ahead, &f);
     if !kr_rows.is_empty() {
         specs.push(kr_chart(&kr_rows));
     }
@@ -372,6 +378,7 @@ pub fn build(
         stale_note,
         absent_note,
         news,
+        outlook: outlook::build(config, d, inputs, &ahead, &f),
         unavailable_note,
         headline,
         marketing,
@@ -379,6 +386,7 @@ pub fn build(
         channels: channels(&report, &ctx),
         funnel: funnel(&report, &f),
         top_returns: top_returns(config, d, inputs, &f),
+        returns_by_channel: returns_by_channel(config, d, inputs, &f),
         out_of_stock: out_of_stock(&inputs.out_of_stock),
         objectives,
         alerts,
@@ -729,6 +737,39 @@ fn top_returns(
                 inputs.product_names.get(sku).map_or("", String::as_str),
                 text::NAME,
             ),
+            returned: f.amount(Unit::Count, num),
+            sold: f.amount(Unit::Count, den),
+            rate: f.value(Unit::Percent, Value::ratio(num, den)),
+        })
+        .collect()
+}
+
+/// Return rates month to date by order channel, the channels selling most first. `sku`
+/// holds the channel; `product` is empty.
+fn returns_by_channel(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    f: &Formatter,
+) -> Vec<ReturnRow> {
+    let Some(by_channel) = inputs.fetched.get("return_rate_by_channel") else {
+        return Vec::new();
+    };
+    let (mtd, _) = ComparisonKind::MonthToDate.periods(d, config.shop.week_start);
+    let mut rows: Vec<(f64, f64, &String)> = by_channel
+        .iter()
+        .filter_map(|(ch, s)| {
+            let ch = ch.as_ref()?;
+            let (num, den) = sums(s, &mtd);
+            (den > 0.0).then_some((num, den, ch))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(b.2)));
+    rows.into_iter()
+        .take(8)
+        .map(|(num, den, ch)| ReturnRow {
+            sku: alerts::channel_words(ch),
+            product: String::new(),
             returned: f.amount(Unit::Count, num),
             sold: f.amount(Unit::Count, den),
             rate: f.value(Unit::Percent, Value::ratio(num, den)),

@@ -38,6 +38,23 @@ fn metrics_with_no_config_builds_the_demo_and_reports_yesterday() {
     );
     assert!(!err.contains("building the demo shop"), "{err}");
 
+    // The forecast's accuracy over the last 56 days, per horizon and overall.
+    let (status, out, err) = dawnpost(&["backtest"], &[("DAWNPOST_DATA_DIR", data)]);
+    assert!(status.success(), "{err}");
+    let all = out.lines().find(|l| l.starts_with("all ")).unwrap();
+    let cols: Vec<&str> = all.split_whitespace().collect();
+    assert_eq!(cols[1], "392", "{out}");
+    let share: f64 = cols[3].trim_end_matches('%').parse().unwrap();
+    assert!((50.0..=100.0).contains(&share), "{out}");
+    let horizons = out
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert_eq!(horizons, 7, "{out}");
+    let (status, _, err) = dawnpost(&["backtest", "--days", "0"], &[("DAWNPOST_DATA_DIR", data)]);
+    assert!(!status.success());
+    assert!(err.contains("--days must be between 1 and 3650"), "{err}");
+
     // The demo's report: three teams, one person in two of them, five people.
     let (status, out, err) = dawnpost(&["recipients"], &[("DAWNPOST_DATA_DIR", data)]);
     assert!(status.success(), "{err}");

@@ -148,6 +148,35 @@ async fn metrics_match_independent_sql(b: Backend) {
         ))
         .await,
     );
+    // Returns by the channel of their order, month to date, against units sold on it; and
+    // yesterday alone.
+    let by_channel = r.get("return_rate_by_channel").unwrap();
+    assert_eq!(by_channel.breakdown.len(), 5);
+    for (from, kind) in [("2026-11-01", MonthToDate), (d, PreviousDay)] {
+        // Every channel sold that day, so each rate is a value.
+        for b in &by_channel.breakdown {
+            let ch = &b.value;
+            let returned = q(format!(
+                "SELECT COALESCE(SUM(r.quantity), 0) FROM returns r JOIN orders o ON o.order_id = r.order_id \
+                 WHERE o.channel = '{ch}' AND r.day BETWEEN '{from}' AND '{d}'"
+            ))
+            .await;
+            let sold = q(format!(
+                "SELECT SUM(l.quantity) FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
+                 WHERE o.channel = '{ch}' AND o.day BETWEEN '{from}' AND '{d}' AND o.{live}"
+            ))
+            .await;
+            let c = b.comparisons.iter().find(|c| c.kind == kind).unwrap();
+            match c.current {
+                Value::Value(v) => close(v, returned / sold),
+                other => panic!("{ch} {kind:?}: {other:?}"),
+            }
+        }
+    }
+    assert!(
+        q(format!("SELECT COUNT(*) FROM returns WHERE day = '{d}'")).await > 0.0,
+        "yesterday has returns to compare"
+    );
 }
 
 async fn storylines_are_true_yesterday(b: Backend) {

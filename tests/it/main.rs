@@ -11,6 +11,7 @@ mod import;
 mod limits;
 mod metrics;
 mod news;
+mod outlook;
 mod presets;
 mod rollup;
 mod send;
