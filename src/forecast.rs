@@ -85,12 +85,48 @@ pub struct History {
     /// Orders per day; a day between the first and the last with none counts as 0.
     orders: BTreeMap<NaiveDate, f64>,
     campaigns: Vec<CampaignSpan>,
+    /// Each day's baseline as known the day before. It reads only the days before, so it
+    /// is the same whatever later origin asks for it: the errors and the uplifts of every
+    /// forecast (and every replayed one) share it instead of working it out again.
+    one_step: BTreeMap<NaiveDate, f64>,
+    /// The days of history some campaign ran on.
+    campaign_days: std::collections::BTreeSet<NaiveDate>,
 }
 
 impl History {
     pub fn new(orders: BTreeMap<NaiveDate, f64>, campaigns: Vec<CampaignSpan>) -> History {
         let orders = orders.into_iter().filter(|(_, v)| v.is_finite()).collect();
-        History { orders, campaigns }
+        let mut h = History {
+            orders,
+            campaigns,
+            one_step: BTreeMap::new(),
+            campaign_days: Default::default(),
+        };
+        if let (Some(first), Some(last)) = (h.first_day(), h.last_day()) {
+            // Only days with history are ever asked about: each campaign is clipped to them.
+            h.campaign_days = h
+                .campaigns
+                .iter()
+                .flat_map(|c| {
+                    c.start
+                        .max(first)
+                        .iter_days()
+                        .take_while(move |d| *d <= c.end.min(last))
+                })
+                .collect();
+            h.one_step = first
+                .iter_days()
+                .skip(1)
+                .take_while(|d| *d <= last)
+                .filter_map(|d| Some((d, baseline(&h, d - Days::new(1), d)?.value)))
+                .collect();
+        }
+        h
+    }
+
+    /// The baseline of `d` known the day before.
+    fn one_step(&self, d: NaiveDate) -> Option<f64> {
+        self.one_step.get(&d).copied()
     }
 
     pub fn first_day(&self) -> Option<NaiveDate> {
@@ -108,7 +144,7 @@ impl History {
     }
 
     fn campaign_day(&self, d: NaiveDate) -> bool {
-        self.campaigns.iter().any(|c| c.runs_on(d))
+        self.campaign_days.contains(&d)
     }
 
     /// Days of history on or before `origin`.
@@ -240,11 +276,11 @@ pub fn uplift(h: &History, origin: NaiveDate, channel: &str) -> Uplift {
         .filter_map(|c| {
             let (mut actual, mut base) = (0.0, 0.0);
             for d in c.start.iter_days().take_while(|d| *d <= c.end.min(origin)) {
-                let (Some(a), Some(b)) = (h.orders(d), baseline(h, d - Days::new(1), d)) else {
+                let (Some(a), Some(b)) = (h.orders(d), h.one_step(d)) else {
                     continue;
                 };
                 actual += a;
-                base += b.value;
+                base += b;
             }
             (base > 0.0).then(|| actual / base)
         })
@@ -292,8 +328,8 @@ pub fn errors(h: &History, origin: NaiveDate) -> Vec<f64> {
         .filter(|d| !h.campaign_day(*d))
         .filter_map(|d| {
             let actual = h.orders(d)?;
-            let b = baseline(h, d - Days::new(1), d)?;
-            (b.value > 0.0).then(|| actual / b.value)
+            let b = h.one_step(d)?;
+            (b > 0.0).then(|| actual / b)
         })
         .collect()
 }
@@ -359,11 +395,15 @@ impl DayForecast {
 /// 80% of a Poisson count lies within about ±1.2816 standard deviations of its mean.
 const Z80: f64 = 1.281_551_565_545;
 
+/// Uplifts by channel for one origin, each worked out once.
+type Uplifts = BTreeMap<String, Uplift>;
+
 fn forecast_with(
     h: &History,
     origin: NaiveDate,
     target: NaiveDate,
     ratios: Option<RangeRatios>,
+    known: &mut Uplifts,
 ) -> Option<DayForecast> {
     let baseline = baseline(h, origin, target)?;
     let campaigns: Vec<CampaignSpan> = h
@@ -375,7 +415,15 @@ fn forecast_with(
     let mut channels: Vec<&str> = campaigns.iter().map(|c| c.channel.as_str()).collect();
     channels.sort_unstable();
     channels.dedup();
-    let uplifts: Vec<Uplift> = channels.iter().map(|ch| uplift(h, origin, ch)).collect();
+    let uplifts: Vec<Uplift> = channels
+        .iter()
+        .map(|ch| {
+            known
+                .entry(ch.to_string())
+                .or_insert_with(|| uplift(h, origin, ch))
+                .clone()
+        })
+        .collect();
     let expected = baseline.value * uplifts.iter().map(|u| u.lift).product::<f64>();
     let (low, high, range) = match ratios {
         Some(r) => (expected * r.low, expected * r.high, RangeSource::Errors),
@@ -402,7 +450,13 @@ fn forecast_with(
 
 /// The forecast of one day made on `origin`.
 pub fn forecast_day(h: &History, origin: NaiveDate, target: NaiveDate) -> Option<DayForecast> {
-    forecast_with(h, origin, target, range_ratios(&errors(h, origin)))
+    forecast_with(
+        h,
+        origin,
+        target,
+        range_ratios(&errors(h, origin)),
+        &mut Uplifts::new(),
+    )
 }
 
 /// Why a forecast cannot be made on `origin`.
@@ -438,8 +492,9 @@ pub fn forecast(h: &History, origin: NaiveDate, days: u32) -> Vec<DayForecast> {
         return Vec::new();
     }
     let ratios = range_ratios(&errors(h, origin));
+    let mut known = Uplifts::new();
     (1..=u64::from(days.min(MAX_DAYS)))
-        .filter_map(|k| forecast_with(h, origin, origin + Days::new(k), ratios))
+        .filter_map(|k| forecast_with(h, origin, origin + Days::new(k), ratios, &mut known))
         .collect()
 }
 
@@ -722,9 +777,10 @@ mod tests {
 
     #[test]
     fn an_upcoming_campaign_multiplies_the_baseline_by_its_channels_uplift() {
-        let mut h = with_campaigns(1);
-        h.campaigns
-            .push(campaign("Next", "email", "2026-12-03", "2026-12-04"));
+        let past = with_campaigns(1);
+        let mut campaigns = past.campaigns.clone();
+        campaigns.push(campaign("Next", "email", "2026-12-03", "2026-12-04"));
+        let h = History::new(past.orders, campaigns);
         let f = forecast(&h, d("2026-12-01"), 7);
         assert_eq!(f.len(), 7);
         let thu = &f[1];
@@ -733,6 +789,37 @@ mod tests {
         assert_eq!(thu.driver().unwrap().0.name, "Next");
         assert!((f[0].expected - 100.0).abs() < 1e-9);
         assert!(f[0].driver().is_none());
+    }
+
+    #[test]
+    fn a_forecast_reads_nothing_after_its_origin() {
+        // Noisy orders with a campaign after the origin: the forecast made on 10 Nov is the
+        // same whether the store holds the days after it or not.
+        let noisy = |i: u64| 100.0 + ((i * 7919) % 37) as f64;
+        let full = History::new(
+            series("2026-12-01", 200, |i, _| noisy(i)),
+            vec![
+                campaign("Before", "email", "2026-10-01", "2026-10-03"),
+                campaign("After", "email", "2026-11-12", "2026-11-14"),
+            ],
+        );
+        let origin = d("2026-11-10");
+        let cut = History::new(
+            full.orders
+                .range(..=origin)
+                .map(|(k, v)| (*k, *v))
+                .collect(),
+            full.campaigns.clone(),
+        );
+        let (a, b) = (forecast(&full, origin, 7), forecast(&cut, origin, 7));
+        assert_eq!(a.len(), 7);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((x.expected, x.low, x.high), (y.expected, y.low, y.high));
+        }
+        // The campaign after the origin is in the forecast (the calendar is known ahead),
+        // with the lift of the one before it.
+        assert_eq!(a[2].campaigns[0].name, "After");
+        assert_eq!(a[2].uplifts[0].campaigns, 1);
     }
 
     #[test]

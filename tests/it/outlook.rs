@@ -232,3 +232,43 @@ async fn the_demo_backtest_holds_about_eight_days_in_ten() {
     assert_eq!((b.rows[0].day, b.rows[0].horizon), (d("2026-10-07"), 1));
     assert_eq!(b.by_horizon.len(), 7);
 }
+
+crate::support::both_backends!(future_capacity_rows_are_the_plan_and_gaps_are_assumed);
+
+/// The capacity table takes future days like any other; the plan read for the days ahead
+/// starts at the latest row on or before the report date.
+async fn future_capacity_rows_are_the_plan_and_gaps_are_assumed(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let path = t.dir.path().join("capacity-ahead.csv");
+    std::fs::write(
+        &path,
+        "day,orders\n2024-03-03,40\n2024-03-05,45\n2024-03-20,99\n",
+    )
+    .unwrap();
+    dawnpost::ingest::import_csv(&t.store, "capacity", &path, t.config.shop.timezone)
+        .await
+        .unwrap();
+    let today = d("2024-03-01");
+    let plan = t.store.capacity_plan(today, d("2024-03-08")).await.unwrap();
+    // By separate SQL: the latest row on or before the date, then the rows up to 8 Mar.
+    let latest = t
+        .scalar("SELECT orders FROM capacity WHERE day = (SELECT MAX(day) FROM capacity WHERE day <= '2024-03-01')")
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.into_iter().collect::<Vec<_>>(),
+        vec![
+            (today, latest),
+            (d("2024-03-03"), 40.0),
+            (d("2024-03-05"), 45.0)
+        ]
+    );
+    let plan = t.store.capacity_plan(today, d("2024-03-08")).await.unwrap();
+    use dawnpost::alert::capacity_on;
+    assert_eq!(capacity_on(&plan, d("2024-03-02")), Some((latest, true)));
+    assert_eq!(capacity_on(&plan, d("2024-03-03")), Some((40.0, false)));
+    assert_eq!(capacity_on(&plan, d("2024-03-04")), Some((40.0, true)));
+    assert_eq!(capacity_on(&plan, d("2024-03-08")), Some((45.0, true)));
+}
