@@ -320,6 +320,12 @@ pub fn capacity_on(plan: &BTreeMap<NaiveDate, f64>, day: NaiveDate) -> Option<(f
     plan.range(..day).next_back().map(|(_, c)| (*c, true))
 }
 
+/// Whether a day ahead, at the top of its range, is above the threshold's share of
+/// `capacity` (strictly: exactly at it is not).
+pub fn over_threshold(f: &DayForecast, capacity: f64, s: &AlertSettings) -> bool {
+    capacity > 0.0 && f.high > s.capacity_threshold * capacity
+}
+
 /// A capacity alert for each day ahead whose expected orders, at the top of their range,
 /// are above the threshold's share of that day's capacity. Critical when even the
 /// expectation is above capacity. Strict, like the look back: exactly at it does not fire.
@@ -333,7 +339,7 @@ pub fn capacity_ahead_alerts(
         let Some((capacity, assumed)) = capacity_on(plan, f.day) else {
             continue;
         };
-        if !(capacity > 0.0 && f.high > s.capacity_threshold * capacity) {
+        if !over_threshold(f, capacity, s) {
             continue;
         }
         let severity = if f.expected > capacity {

@@ -189,8 +189,7 @@ fn forecast_row(
 ) -> ForecastRow {
     let count = |v: f64| f.amount(Unit::Count, v.round());
     let capacity = alert::capacity_on(&inputs.capacity_plan, day.day);
-    let flagged =
-        capacity.is_some_and(|(c, _)| c > 0.0 && day.high > config.alerts.capacity_threshold * c);
+    let flagged = capacity.is_some_and(|(c, _)| alert::over_threshold(day, c, &config.alerts));
     ForecastRow {
         day: forecast::day_label(day.day),
         expected: count(day.expected),
