@@ -69,10 +69,15 @@ pub fn write_preview(
             &format!("src=\"{}\"", view.file_name),
         );
     }
+    // The preview is the first report's message, list headers and all.
+    let list = config.reports.first().map(|r| message::List {
+        report: &r.name,
+        owner: &r.owner,
+    });
     let msg = message::build(
         &c.rendered,
         &config.email.from,
-        None,
+        list,
         &config.email.preview_to,
         c.digest.date,
         now,

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use lettre::Message;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
 use crate::render::Rendered;
@@ -30,7 +30,7 @@ pub fn message_id(date: NaiveDate, to: &Mailbox, now: DateTime<Tz>, from: &Mailb
 pub fn build(
     rendered: &Rendered,
     from: &Mailbox,
-    reply_to: Option<&Mailbox>,
+    list: Option<List<'_>>,
     to: &Mailbox,
     date: NaiveDate,
     now: DateTime<Tz>,
@@ -38,9 +38,10 @@ pub fn build(
     let head = Head {
         subject: &rendered.subject,
         from,
-        reply_to,
+        reply_to: None,
         date,
         now,
+        list,
     };
     addressed(&body(rendered), &head, to)
 }
@@ -50,7 +51,18 @@ pub fn build(
 /// Encoding the charts (base64) and the HTML (quoted-printable) is most of the work of a
 /// message; a send to many people does it once and copies the result.
 pub fn body(rendered: &Rendered) -> MultiPart {
-    let mut related = MultiPart::related().singlepart(SinglePart::html(rendered.html.clone()));
+    // `type=` names the root part, as RFC 2387 asks; lettre's `related()` leaves it out.
+    // The boundary is a hash of the HTML, so it cannot occur in it.
+    let mut h = DefaultHasher::new();
+    rendered.html.hash(&mut h);
+    let boundary = format!("dawnpost-related-{:016x}", h.finish());
+    let content_type = ContentType::parse(&format!(
+        "multipart/related; type=\"text/html\"; boundary=\"{boundary}\""
+    ))
+    .expect("a valid content type");
+    let mut related = MultiPart::builder()
+        .header(content_type)
+        .singlepart(SinglePart::html(rendered.html.clone()));
     for (view, png) in &rendered.images {
         let cid = view.src.trim_start_matches("cid:").to_string();
         related = related.singlepart(
@@ -65,6 +77,13 @@ pub fn body(rendered: &Rendered) -> MultiPart {
         .multipart(related)
 }
 
+/// The report a message belongs to, for its list headers.
+#[derive(Debug, Clone, Copy)]
+pub struct List<'a> {
+    pub report: &'a str,
+    pub owner: &'a Mailbox,
+}
+
 /// The headers every recipient shares.
 #[derive(Debug, Clone, Copy)]
 pub struct Head<'a> {
@@ -73,13 +92,87 @@ pub struct Head<'a> {
     pub reply_to: Option<&'a Mailbox>,
     pub date: NaiveDate,
     pub now: DateTime<Tz>,
+    pub list: Option<List<'a>>,
+}
+
+/// A header of our own, by name and value.
+macro_rules! text_header {
+    ($ty:ident, $name:literal) => {
+        #[derive(Debug, Clone)]
+        struct $ty(String);
+
+        impl Header for $ty {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($name)
+            }
+
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok($ty(s.to_string()))
+            }
+
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
+}
+
+// RFC 3834: out-of-office replies are not sent back to an auto-generated message.
+text_header!(AutoSubmitted, "Auto-Submitted");
+// RFC 2919 and 2369: clients group the report and offer a way out.
+text_header!(ListId, "List-Id");
+text_header!(ListUnsubscribe, "List-Unsubscribe");
+
+/// `morning.northwind.example` for report "morning" from `@northwind.example`: the report
+/// name as a DNS label (letters, digits and hyphens).
+pub fn list_id(report: &str, from: &Mailbox) -> String {
+    let label: String = report
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    let label = label.trim_matches('-');
+    let label = if label.is_empty() { "report" } else { label };
+    format!("{label}.{}", from.email.domain())
+}
+
+/// A mailto to the owner whose subject says who wants out of which report.
+fn unsubscribe(list: &List<'_>, to: &Mailbox) -> String {
+    let subject = format!("Unsubscribe {} from the {} report", to.email, list.report);
+    let mut encoded = String::new();
+    for b in subject.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("<mailto:{}?subject={encoded}>", list.owner.email)
 }
 
 /// One recipient's message around a prepared body: To alone, and its own Message-ID.
 pub fn addressed(body: &MultiPart, head: &Head<'_>, to: &Mailbox) -> Result<Message> {
-    let mut builder = Message::builder().from(head.from.clone()).to(to.clone());
+    let mut builder = Message::builder()
+        .from(head.from.clone())
+        .to(to.clone())
+        .header(AutoSubmitted("auto-generated".into()));
     if let Some(r) = head.reply_to {
         builder = builder.reply_to(r.clone());
+    }
+    if let Some(list) = &head.list {
+        builder = builder
+            .header(ListId(format!(
+                "{} report <{}>",
+                crate::text::cap(list.report, crate::text::LABEL),
+                list_id(list.report, head.from)
+            )))
+            .header(ListUnsubscribe(unsubscribe(list, to)));
     }
     builder
         .subject(head.subject)

@@ -271,6 +271,10 @@ pub async fn send(
             reply_to: report.reply_to.as_ref(),
             date,
             now,
+            list: Some(message::List {
+                report: &report.name,
+                owner: &report.owner,
+            }),
         },
         record: !test_send,
         fatal: AtomicBool::new(false),

@@ -363,6 +363,10 @@ pub fn build(
     if !kr_rows.is_empty() {
         specs.push(kr_chart(&kr_rows));
     }
+    let tag = cid_tag(config, d, now);
+    for s in &mut specs {
+        s.view.src = format!("cid:{}.{tag}", s.view.id.replace('_', "-"));
+    }
 
     let digest = Digest {
         shop: config.shop.name.clone(),
@@ -411,6 +415,17 @@ pub fn build(
         },
     };
     (digest, specs)
+}
+
+/// `3f2a…@northwind.example`: what makes a chart's Content-ID unique to this one email
+/// (the shop, the report date and the moment it was made), at the sender's domain.
+fn cid_tag(config: &Config, d: NaiveDate, now: DateTime<Tz>) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    config.shop.name.hash(&mut h);
+    d.hash(&mut h);
+    now.timestamp_nanos_opt().unwrap_or_default().hash(&mut h);
+    format!("{:016x}@{}", h.finish(), config.email.from.email.domain())
 }
 
 /// What the subject leaves out: the next news, then orders and the alerts count.

@@ -150,6 +150,27 @@ async fn the_eml_is_the_message_send_delivers() {
         msg.to().unwrap().first().unwrap().address(),
         Some("team@small.example")
     );
+    // Out-of-office replies stay away; clients see a list with a way out, to the owner.
+    let header = |name: &str| {
+        msg.header_raw(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(header("Auto-Submitted"), "auto-generated");
+    let report = &t.config.reports[0];
+    let domain = "small.example";
+    assert_eq!(
+        header("List-Id"),
+        format!("{} report <{}.{domain}>", report.name, report.name)
+    );
+    assert_eq!(
+        header("List-Unsubscribe"),
+        format!(
+            "<mailto:{}?subject=Unsubscribe%20team@small.example%20from%20the%20{}%20report>",
+            report.owner.email, report.name
+        )
+    );
 
     // multipart/alternative [ text/plain, multipart/related [ text/html, image/png... ] ]
     let root = msg.root_part();
@@ -166,6 +187,11 @@ async fn the_eml_is_the_message_send_delivers() {
     assert_eq!(ct(text_part), "text/plain");
     let related = msg.part(children[1]).unwrap();
     assert_eq!(ct(related), "multipart/related");
+    assert_eq!(
+        related.content_type().unwrap().attribute("type"),
+        Some("text/html"),
+        "RFC 2387 names the root part"
+    );
     let PartType::Multipart(related_children) = &related.body else {
         panic!("related is not multipart")
     };
@@ -200,6 +226,34 @@ async fn the_eml_is_the_message_send_delivers() {
         );
     }
     assert_eq!(cids.len(), referenced.len());
+    // Content-IDs are `name.<hash>@domain`: distinct, and unique to this email (another
+    // generation time gives others).
+    let mut distinct = cids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), cids.len());
+    let tag = cids[0].split_once('.').unwrap().1.to_string();
+    assert!(
+        tag.ends_with("@small.example") && tag.len() == 16 + 1 + 13,
+        "{tag}"
+    );
+    for c in &cids {
+        assert_eq!(c.split_once('.').unwrap().1, tag, "{c}");
+    }
+    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let later = dawnpost::compose::compose(
+        &t.store,
+        &t.config,
+        &templates,
+        "2024-03-01".parse().unwrap(),
+        now(&t) + chrono::Duration::seconds(1),
+    )
+    .await
+    .unwrap();
+    assert!(
+        later.digest.charts.iter().all(|v| !v.src.contains(&tag)),
+        "a later email has other Content-IDs"
+    );
 
     // The same headline numbers in both parts (worked out in metrics.rs).
     for n in ["$90", "1.0%", "$45", "+500.0%"] {
