@@ -240,8 +240,8 @@ async fn the_eml_is_the_message_send_delivers() {
     for c in &cids {
         assert_eq!(c.split_once('.').unwrap().1, tag, "{c}");
     }
-    let templates = dawnpost::render::Templates::load(None).unwrap();
-    let later = dawnpost::compose::compose(
+    let templates = Templates::load(None).unwrap();
+    let later = compose(
         &t.store,
         &t.config,
         &templates,
