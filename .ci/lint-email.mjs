@@ -10,7 +10,10 @@ const GMAIL_ALL = ['gmail.android', 'gmail.desktop-webmail', 'gmail.ios', 'gmail
 const ALLOWED = {
   '<body> element': [[...GMAIL_ALL, 'outlook.android', 'outlook.ios', 'outlook.macos'], 'reported for every email by this checker'],
   'align attribute': [['outlook.macos'], 'partial support; cells still align left by default'],
-  'role attribute': [['outlook.windows-mail'], 'role="presentation" is for screen readers; ignoring it is harmless'],
+  'role attribute': [['outlook.windows-mail'], 'role="presentation" and role="article" are for screen readers; ignoring them is harmless'],
+  'aria-label attribute': [['outlook.windows-mail'], 'names the article wrapper for screen readers; ignoring it is harmless'],
+  'dir attribute': [['gmail.mobile-webmail', ...OUTLOOK_WORD], 'left to right is every client\'s default; dir is set for Gmail, which strips <html>'],
+  'text-align': [['gmail.android', 'gmail.ios', ...OUTLOOK_WORD], 'centres the row of tiles; where ignored they sit left, still one or two to a row'],
   'border-radius': [OUTLOOK_WORD, 'status pills lose rounded corners in Outlook'],
   'border': [OUTLOOK_WORD, 'thin separators; partial support in Word'],
   'display:none': [['gmail.mobile-webmail', ...OUTLOOK_WORD], 'hidden preheader; also hidden by size and opacity'],

@@ -1,6 +1,6 @@
 //! Charts: PNG images drawn with plotters from numbers the digest already holds.
 //!
-//! Pure (no files, no clock). Drawn at twice their display size for sharp text on high-DPI
+//! Pure (no files, no clock). Drawn at three times their display size for sharp text on high-DPI
 //! screens, on an opaque white background (dark-mode clients must not invert a transparent
 //! chart), with a font embedded in the binary so that no system font is ever looked up.
 
@@ -12,13 +12,18 @@ use anyhow::{Context, Result, anyhow};
 use chrono::NaiveDate;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 use serde::Serialize;
 
-/// Display size of a time chart, in CSS pixels; the PNG has twice as many.
-pub const WIDTH: u32 = 560;
-pub const HEIGHT: u32 = 260;
-const SCALE: u32 = 2;
+/// Display size of a time chart, in CSS pixels: the column of a 375-pixel phone. The PNG has
+/// three times as many, sharp at 3x pixel density; a wider screen shows it at this size.
+pub const WIDTH: u32 = 343;
+pub const HEIGHT: u32 = 230;
+const SCALE: u32 = 3;
+/// Chart text in CSS pixels at the display size: at 13 px a label with ascenders and
+/// descenders inks about 12 px, above the 11 px a phone needs.
+pub const TEXT_PX: u32 = 13;
 
 /// Colours with a meaning, the same in every chart and in the email's text.
 pub mod palette {
@@ -30,13 +35,13 @@ pub mod palette {
     pub const PRIMARY: RGBColor = RGBColor(0x1f, 0x5f, 0xbf);
     pub const COMPARE: RGBColor = RGBColor(0x9a, 0xa4, 0xae);
     pub const GRID: RGBColor = RGBColor(0xea, 0xee, 0xf2);
+    /// The frame around a chart.
+    pub const FRAME: RGBColor = RGBColor(0xd0, 0xd7, 0xde);
     pub const TEXT: RGBColor = RGBColor(0x3d, 0x44, 0x4d);
     /// A range around an expectation (the forecast's band).
     pub const BAND: RGBColor = RGBColor(0xc9, 0xd9, 0xf2);
     /// Bars without a good/bad meaning.
     pub const SERIES_LIGHT: RGBColor = RGBColor(0x79, 0xa6, 0xe6);
-    /// A dark line that is not a series colour (conversion over traffic).
-    pub const TEXT_LIKE: RGBColor = RGBColor(0x24, 0x29, 0x2f);
     /// For series without a good/bad meaning (traffic channels).
     pub const SERIES: [RGBColor; 6] = [
         RGBColor(0x1f, 0x5f, 0xbf),
@@ -184,7 +189,19 @@ pub struct ProgressRow {
 pub enum ChartKind {
     Time(TimeChart),
     Progress(ProgressChart),
+    Spark(SparkChart),
 }
+
+/// A headline tile's last days as a line without axes, the last day marked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparkChart {
+    pub values: Vec<Option<f64>>,
+    pub color: RGBColor,
+}
+
+/// Display size of a sparkline, in CSS pixels.
+pub const SPARK_WIDTH: u32 = 240;
+pub const SPARK_HEIGHT: u32 = 36;
 
 impl ChartKind {
     /// Display size in CSS pixels.
@@ -192,6 +209,7 @@ impl ChartKind {
         match self {
             ChartKind::Time(_) => (WIDTH, HEIGHT),
             ChartKind::Progress(p) => (WIDTH, 40 + 34 * p.rows.len().max(1) as u32),
+            ChartKind::Spark(_) => (SPARK_WIDTH, SPARK_HEIGHT),
         }
     }
 }
@@ -235,6 +253,11 @@ fn sanitised(kind: &ChartKind) -> ChartKind {
                 r.progress = plottable(r.progress);
             }
         }
+        ChartKind::Spark(sp) => {
+            for v in &mut sp.values {
+                *v = plottable(*v);
+            }
+        }
     }
     k
 }
@@ -252,6 +275,16 @@ pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
         match kind {
             ChartKind::Time(t) => draw_time(&root, t)?,
             ChartKind::Progress(p) => draw_progress(&root, p)?,
+            ChartKind::Spark(sp) => draw_spark(&root, sp)?,
+        }
+        // A thin frame in the image itself, so a white chart looks meant in a dark client
+        // and the image's box is exactly its size (no CSS border to add to it).
+        if !matches!(kind, ChartKind::Spark(_)) {
+            root.draw(&Rectangle::new(
+                [(0, 0), (pw as i32 - 1, ph as i32 - 1)],
+                palette::FRAME.stroke_width(SCALE),
+            ))
+            .map_err(draw_err)?;
         }
         root.present().map_err(draw_err)?;
     }
@@ -473,10 +506,28 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
     let n = t.days.len().max(2);
     let x = -0.6..(n as f64 - 0.4);
     let (y0, y1) = range(&t.primary, t.band.as_ref(), true);
+    let band_entry = t
+        .band
+        .as_ref()
+        .filter(|b| !b.label.is_empty())
+        .map(|b| Line {
+            label: b.label.clone(),
+            color: b.color,
+            style: LineStyle::Area,
+            values: Vec::new(),
+        });
+    let mut entries: Vec<(&Line, bool)> = band_entry.iter().map(|l| (l, false)).collect();
+    entries.extend(t.primary.lines.iter().map(|l| (l, false)));
+    if let Some(sec) = &t.secondary {
+        entries.extend(sec.lines.iter().map(|l| (l, true)));
+    }
+    let places = legend_layout(root, &entries)?;
+    let legend_bottom = places.last().map_or(0, |(_, y)| *y as u32) + 10 * SCALE;
     let mut builder = ChartBuilder::on(root);
     builder
-        .margin(10 * SCALE)
-        .margin_top(34 * SCALE)
+        .margin(8 * SCALE)
+        .margin_right(20 * SCALE)
+        .margin_top(legend_bottom + 6 * SCALE)
         .x_label_area_size(22 * SCALE)
         .y_label_area_size(44 * SCALE)
         .right_y_label_area_size(if t.secondary.is_some() { 40 * SCALE } else { 0 });
@@ -501,11 +552,11 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(6)
+        .x_labels(5)
         .y_labels(5)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&|v| unit.tick_for(*v, span))
-        .label_style(font(11))
+        .label_style(font(TEXT_PX))
         .bold_line_style(palette::GRID.stroke_width(SCALE))
         .light_line_style(TRANSPARENT)
         .axis_style(palette::COMPARE.stroke_width(SCALE))
@@ -518,7 +569,7 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
             .configure_secondary_axes()
             .y_labels(5)
             .y_label_formatter(&|v| unit.tick_for(*v, span))
-            .label_style(font(11))
+            .label_style(font(TEXT_PX))
             .axis_style(palette::COMPARE.stroke_width(SCALE))
             .draw()
             .map_err(draw_err)?;
@@ -547,8 +598,8 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
         chart
             .draw_series(std::iter::once(Text::new(
                 label.clone(),
-                (x + 0.15, y1 - (y1 - y0) * 0.02),
-                font(11).color(&palette::NEUTRAL),
+                (x + 0.15, y0 + (y1 - y0) * 0.12),
+                font(TEXT_PX).color(&palette::NEUTRAL),
             )))
             .map_err(draw_err)?;
     }
@@ -627,26 +678,42 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
         }
     }
     for n in &t.notes {
+        // Right-aligned on its day, so a note on the last day stays inside the chart.
+        let style = font(TEXT_PX)
+            .color(&n.color)
+            .pos(Pos::new(HPos::Right, VPos::Bottom));
         chart
             .draw_series(std::iter::once(Text::new(
                 n.text.clone(),
-                (n.day as f64 - 0.3, n.value + (y1 - y0) * 0.09),
-                font(11).color(&n.color),
+                (n.day as f64 + 0.3, n.value + (y1 - y0) * 0.03),
+                style,
             )))
             .map_err(draw_err)?;
     }
-    let band_entry = t.band.as_ref().map(|b| Line {
-        label: b.label.clone(),
-        color: b.color,
-        style: LineStyle::Area,
-        values: Vec::new(),
-    });
-    let mut entries: Vec<(&Line, bool)> = band_entry.iter().map(|l| (l, false)).collect();
-    entries.extend(t.primary.lines.iter().map(|l| (l, false)));
-    if let Some(sec) = &t.secondary {
-        entries.extend(sec.lines.iter().map(|l| (l, true)));
+    // Yesterday (the last day with a value of each solid line) is marked with a dot.
+    for line in t
+        .primary
+        .lines
+        .iter()
+        .filter(|l| l.style == LineStyle::Solid)
+    {
+        if let Some((i, v)) = line
+            .values
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, v)| Some((i, (*v)?)))
+        {
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (i as f64, v),
+                    (4 * SCALE) as i32,
+                    line.color.filled(),
+                )))
+                .map_err(draw_err)?;
+        }
     }
-    legend(root, &entries)
+    legend(root, &entries, &places)
 }
 
 /// The band as one polygon per run of days with both ends known.
@@ -677,16 +744,50 @@ where
     Ok(())
 }
 
-/// A one-line legend across the top: a swatch in each series' style, then its label.
-fn legend(root: &DrawingArea<BitMapBackend<'_>, Shift>, entries: &[(&Line, bool)]) -> Result<()> {
-    let style = font(11);
-    let (mut x, y) = ((56 * SCALE) as i32, (14 * SCALE) as i32);
+/// Where each legend entry goes: rows of entries across the top, wrapped to the width.
+fn legend_layout(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    entries: &[(&Line, bool)],
+) -> Result<Vec<(i32, i32)>> {
+    let style = font(TEXT_PX);
+    let (left, right) = ((10 * SCALE) as i32, ((WIDTH - 8) * SCALE) as i32);
+    let (mut x, mut y) = (left, (12 * SCALE) as i32);
+    let mut out = Vec::new();
     for (line, right_axis) in entries {
-        let label = if *right_axis {
-            format!("{} (right)", line.label)
-        } else {
-            line.label.clone()
-        };
+        let label = legend_label(line, *right_axis);
+        let (w, _) = root.estimate_text_size(&label, &style).map_err(draw_err)?;
+        let width = (23 * SCALE) as i32 + w as i32;
+        if x > left && x + width > right {
+            x = left;
+            y += (LEGEND_ROW * SCALE) as i32;
+        }
+        out.push((x, y));
+        x += width + (12 * SCALE) as i32;
+    }
+    Ok(out)
+}
+
+/// Height of one legend row, CSS pixels.
+const LEGEND_ROW: u32 = 18;
+
+fn legend_label(line: &Line, right_axis: bool) -> String {
+    if right_axis {
+        format!("{} (right)", line.label)
+    } else {
+        line.label.clone()
+    }
+}
+
+/// The legend across the top: a swatch in each series' style, then its label.
+fn legend(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    entries: &[(&Line, bool)],
+    places: &[(i32, i32)],
+) -> Result<()> {
+    let style = font(TEXT_PX);
+    for ((line, right_axis), (x, y)) in entries.iter().zip(places) {
+        let (x, y) = (*x, *y);
+        let label = legend_label(line, *right_axis);
         let swatch = (18 * SCALE) as i32;
         match line.style {
             LineStyle::Bars | LineStyle::Area => {
@@ -717,15 +818,55 @@ fn legend(root: &DrawingArea<BitMapBackend<'_>, Shift>, entries: &[(&Line, bool)
                 }
             }
         }
-        x += swatch + (5 * SCALE) as i32;
         root.draw(&Text::new(
-            label.clone(),
-            (x, y - 7 * SCALE as i32),
+            label,
+            (x + swatch + (5 * SCALE) as i32, y - 8 * SCALE as i32),
             style.clone(),
         ))
         .map_err(draw_err)?;
-        let (w, _) = root.estimate_text_size(&label, &style).map_err(draw_err)?;
-        x += w as i32 + (14 * SCALE) as i32;
+    }
+    Ok(())
+}
+
+fn draw_spark(root: &DrawingArea<BitMapBackend<'_>, Shift>, sp: &SparkChart) -> Result<()> {
+    let known: Vec<f64> = sp.values.iter().flatten().copied().collect();
+    if known.is_empty() {
+        return Ok(());
+    }
+    let (lo, hi) = known
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    // A flat line sits in the middle rather than on an edge.
+    let (lo, hi) = if hi - lo < 1e-9 {
+        (lo - 1.0, hi + 1.0)
+    } else {
+        (lo, hi)
+    };
+    let n = sp.values.len().max(2);
+    let mut chart = ChartBuilder::on(root)
+        .margin(5 * SCALE)
+        .build_cartesian_2d(-0.2..(n as f64 - 0.8), lo..hi)
+        .map_err(draw_err)?;
+    for seg in segments(&sp.values) {
+        chart
+            .draw_series(LineSeries::new(seg, sp.color.stroke_width(2 * SCALE)))
+            .map_err(draw_err)?;
+    }
+    // Yesterday, marked.
+    if let Some((i, v)) = sp
+        .values
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, v)| Some((i, (*v)?)))
+    {
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (i as f64, v),
+                (3 * SCALE) as i32,
+                sp.color.filled(),
+            )))
+            .map_err(draw_err)?;
     }
     Ok(())
 }
@@ -751,7 +892,7 @@ fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart
     let mut chart = ChartBuilder::on(root)
         .margin(10 * SCALE)
         .x_label_area_size(20 * SCALE)
-        .y_label_area_size(175 * SCALE)
+        .y_label_area_size(118 * SCALE)
         .build_cartesian_2d(min..max, -0.5..(n as f64 - 0.5))
         .map_err(draw_err)?;
     chart
@@ -767,7 +908,7 @@ fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart
             }
             labels.get(n - 1 - i as usize).cloned().unwrap_or_default()
         })
-        .label_style(font(11))
+        .label_style(font(TEXT_PX))
         .bold_line_style(palette::GRID.stroke_width(SCALE))
         .light_line_style(TRANSPARENT)
         .axis_style(palette::COMPARE.stroke_width(SCALE))
@@ -784,6 +925,27 @@ fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart
                         row.color.filled(),
                     )))
                     .map_err(draw_err)?;
+                // A bar cut at the floor or the top gets a break mark: two white slashes
+                // across it, so its length is never read as its value.
+                if progress < PROGRESS_FLOOR || progress > max {
+                    let at = if progress < PROGRESS_FLOOR {
+                        PROGRESS_FLOOR + (max - min) * 0.04
+                    } else {
+                        max - (max - min) * 0.06
+                    };
+                    for k in 0..2 {
+                        let x0 = at + (max - min) * 0.018 * f64::from(k);
+                        chart
+                            .draw_series(std::iter::once(PathElement::new(
+                                vec![
+                                    (x0 - (max - min) * 0.01, y - 0.36),
+                                    (x0 + (max - min) * 0.01, y + 0.36),
+                                ],
+                                WHITE.stroke_width(2 * SCALE),
+                            )))
+                            .map_err(draw_err)?;
+                    }
+                }
                 format!("{:.0}%", progress * 100.0)
             }
             None => "no data".to_string(),
@@ -797,7 +959,11 @@ fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart
             .map_err(draw_err)?;
         let at = row.progress.unwrap_or(0.0).clamp(0.0, max) + (max - min) * 0.015;
         chart
-            .draw_series(std::iter::once(Text::new(label, (at, y + 0.12), font(11))))
+            .draw_series(std::iter::once(Text::new(
+                label,
+                (at, y + 0.12),
+                font(TEXT_PX),
+            )))
             .map_err(draw_err)?;
     }
     Ok(())
@@ -856,7 +1022,7 @@ mod tests {
     }
 
     #[test]
-    fn a_chart_is_a_png_at_twice_the_display_size() {
+    fn a_chart_is_a_png_at_three_times_the_display_size() {
         let days: Vec<NaiveDate> = (0..30)
             .map(|i| NaiveDate::from_ymd_opt(2026, 10, 23).unwrap() + chrono::Days::new(i))
             .collect();
@@ -883,7 +1049,7 @@ mod tests {
         // IHDR width and height, big-endian at bytes 16..24.
         let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
         let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        assert_eq!((w, h), (WIDTH * 2, HEIGHT * 2));
+        assert_eq!((w, h), (WIDTH * 3, HEIGHT * 3));
         // Colour type 3: a palette without a tRNS chunk, so no transparency anywhere.
         assert_eq!(png[25], 3);
         assert!(!png.windows(4).any(|w| w == b"tRNS"));

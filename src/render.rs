@@ -53,6 +53,18 @@ impl Templates {
                 .build()
                 .map_err(|e| anyhow!("template syntax: {e}"))?,
         );
+        // Layout for the plain-text part: wrapping and columns, no figures.
+        env.add_filter(
+            "wrap",
+            |s: String, first: Option<usize>, rest: Option<usize>| {
+                let first = first.unwrap_or(0);
+                crate::text::wrap(&s, first, rest.unwrap_or(first))
+            },
+        );
+        env.add_filter("ljust", |s: String, w: usize| {
+            crate::text::fit(&s, w, false)
+        });
+        env.add_filter("rjust", |s: String, w: usize| crate::text::fit(&s, w, true));
         for (name, embedded) in TEMPLATES {
             let source = match overrides.map(|d| d.join(name)).filter(|p| p.exists()) {
                 Some(path) => std::fs::read_to_string(&path)

@@ -245,6 +245,43 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
     )
 }
 
+/// Days a headline tile's sparkline covers.
+const SPARK_DAYS: u64 = 14;
+
+/// A headline metric's last 14 days as a sparkline, its numbers in the alt text.
+pub(super) fn spark_chart(
+    m: &MetricResult,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    f: &Formatter,
+) -> ChartSpec {
+    let days: Vec<NaiveDate> = (0..SPARK_DAYS).rev().map(|i| d - Days::new(i)).collect();
+    let series = inputs.fetched.get(&m.key).and_then(|s| s.get(&None));
+    let values = match m.aggregate {
+        crate::metric::Aggregate::Sum => daily(series, &days, |n, _| Some(n)),
+        _ => daily(series, &days, ratio),
+    };
+    let fmt = |v: f64| f.amount(m.unit, v);
+    let alt = format!(
+        "{} per day, {} to {}: {}; yesterday {}.",
+        m.label,
+        days[0].format("%-d %b"),
+        d.format("%-d %b"),
+        extremes(&values, &days, fmt),
+        last(&values, fmt)
+    );
+    let id = format!("spark_{}", m.key);
+    spec(
+        &id,
+        format!("{}, last {SPARK_DAYS} days", m.label),
+        alt,
+        ChartKind::Spark(chart::SparkChart {
+            values,
+            color: palette::PRIMARY,
+        }),
+    )
+}
+
 /// Days of actual orders before the days ahead.
 const ACTUAL_DAYS: u64 = 14;
 
@@ -295,7 +332,7 @@ fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) ->
     );
     let notes = last_capacity
         .map(|c| Note {
-            day: days.len().saturating_sub(3),
+            day: days.len().saturating_sub(1),
             value: c,
             text: format!("Capacity {}", count(c)),
             color: palette::BAD,
@@ -305,13 +342,14 @@ fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) ->
     spec(
         "orders_ahead",
         format!(
-            "Orders: last {ACTUAL_DAYS} days and the {} ahead, against capacity",
+            "Orders: last {ACTUAL_DAYS} days and the {} ahead (shaded: the likely range), against capacity",
             ahead.len()
         ),
         alt,
         ChartKind::Time(TimeChart {
             band: Some(Band {
-                label: "Likely range".into(),
+                // Drawn with "Expected", whose range it is: one series, not two.
+                label: String::new(),
                 color: palette::BAND,
                 low: pad(|a| a.low),
                 high: pad(|a| a.high),
@@ -350,7 +388,6 @@ fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) ->
 /// Sessions per day by channel (the largest few), and conversion.
 fn traffic_chart(cx: &ChartCtx<'_>) -> ChartSpec {
     let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
-    let get = |key: &str| cx.get(key);
     let by_channel = cx.inputs.fetched.get("sessions_by_channel");
     let mut channel_lines: Vec<(f64, Line)> = by_channel
         .map(|m| {
@@ -358,9 +395,10 @@ fn traffic_chart(cx: &ChartCtx<'_>) -> ChartSpec {
                 .filter_map(|(dim, s)| {
                     let dim = dim.as_ref()?;
                     let values = daily(Some(s), days, |n, _| Some(n));
-                    let total: f64 = values.iter().flatten().sum();
+                    // Ranked by yesterday: the channel that moved is one of the two named.
+                    let yesterday = values.last().copied().flatten().unwrap_or(0.0);
                     Some((
-                        total,
+                        yesterday,
                         Line {
                             label: cap(&dim.replace('_', " "), text::LABEL),
                             color: palette::PRIMARY,
@@ -373,19 +411,33 @@ fn traffic_chart(cx: &ChartCtx<'_>) -> ChartSpec {
         })
         .unwrap_or_default();
     channel_lines.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.label.cmp(&b.1.label)));
-    // A stack of more bands than this reads as noise, and each adds to the alt text.
+    // Three bands at most on a phone: the two largest channels, and the rest together.
+    let mut rest: Option<Line> = None;
+    for (_, l) in channel_lines.drain(2.min(channel_lines.len())..) {
+        let r = rest.get_or_insert_with(|| Line {
+            label: "Other channels".into(),
+            color: palette::SERIES[2],
+            style: LineStyle::Area,
+            values: vec![None; l.values.len()],
+        });
+        for (a, b) in r.values.iter_mut().zip(&l.values) {
+            *a = match (*a, *b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+            };
+        }
+    }
     let channel_lines: Vec<Line> = channel_lines
         .into_iter()
-        .take(palette::SERIES.len())
         .enumerate()
         .map(|(i, (_, mut l))| {
-            l.color = palette::SERIES[i % palette::SERIES.len()];
+            l.color = palette::SERIES[i];
             l
         })
+        .chain(rest)
         .collect();
-    let conversion = daily(get("conversion_rate"), days, ratio);
     let alt = format!(
-        "Sessions per day by channel, {range_label}. Yesterday: {}. Conversion rate (right axis): {}, yesterday {}.",
+        "Sessions per day by channel, {range_label}. Yesterday: {}.",
         channel_lines
             .iter()
             .map(|l| format!(
@@ -395,12 +447,10 @@ fn traffic_chart(cx: &ChartCtx<'_>) -> ChartSpec {
             ))
             .collect::<Vec<_>>()
             .join(", "),
-        extremes(&conversion, days, |v| f.amount(Unit::Percent, v)),
-        last(&conversion, |v| f.amount(Unit::Percent, v)),
     );
     spec(
         "traffic",
-        "Sessions by channel and conversion rate, last 30 days".into(),
+        "Sessions by channel, last 30 days".into(),
         alt,
         ChartKind::Time(TimeChart {
             band: None,
@@ -411,15 +461,7 @@ fn traffic_chart(cx: &ChartCtx<'_>) -> ChartSpec {
                 lines: channel_lines,
                 unit: AxisUnit::Count,
             },
-            secondary: Some(Axis {
-                lines: vec![Line {
-                    label: "Conversion".into(),
-                    color: palette::TEXT_LIKE,
-                    style: LineStyle::Dashed,
-                    values: conversion,
-                }],
-                unit: AxisUnit::Percent,
-            }),
+            secondary: None,
         }),
     )
 }
@@ -427,31 +469,16 @@ fn traffic_chart(cx: &ChartCtx<'_>) -> ChartSpec {
 /// Hours from order to shipment, and on-time delivery.
 fn fulfilment_chart(cx: &ChartCtx<'_>) -> ChartSpec {
     let (days, f, range_label) = (&cx.days, cx.f, &cx.range_label);
-    let get = |key: &str| cx.get(key);
-    let hours = daily(get("fulfilment_hours"), days, ratio);
-    // On-time delivery is left out where it is not shown (no promised days, no deliveries).
-    let shown = cx.inputs.fetched.get("on_time_delivery").is_some();
-    let on_time = daily(get("on_time_delivery"), days, ratio);
-    let mut alt = format!(
+    let hours = daily(cx.get("fulfilment_hours"), days, ratio);
+    // On-time delivery has its own row and rule: one unit, one axis, on a phone.
+    let alt = format!(
         "Hours from order to shipment, {range_label}: {}; yesterday {}.",
         extremes(&hours, days, |v| f.amount(Unit::Hours, v)),
         last(&hours, |v| f.amount(Unit::Hours, v)),
     );
-    if shown {
-        alt.push_str(&format!(
-            " On-time delivery (right axis): {}; yesterday {}.",
-            extremes(&on_time, days, |v| f.amount(Unit::Percent, v)),
-            last(&on_time, |v| f.amount(Unit::Percent, v)),
-        ));
-    }
-    let title = if shown {
-        "Time to ship and on-time delivery, last 30 days"
-    } else {
-        "Time to ship, last 30 days"
-    };
     spec(
         "fulfilment",
-        title.into(),
+        "Time to ship, last 30 days".into(),
         alt,
         ChartKind::Time(TimeChart {
             band: None,
@@ -467,15 +494,7 @@ fn fulfilment_chart(cx: &ChartCtx<'_>) -> ChartSpec {
                 }],
                 unit: AxisUnit::Hours,
             },
-            secondary: shown.then(|| Axis {
-                lines: vec![Line {
-                    label: "On-time delivery".into(),
-                    color: palette::TEXT_LIKE,
-                    style: LineStyle::Solid,
-                    values: on_time,
-                }],
-                unit: AxisUnit::Percent,
-            }),
+            secondary: None,
         }),
     )
 }

@@ -166,3 +166,23 @@ pub(super) fn unavailable_note(config: &Config, inputs: &DigestInputs) -> String
         ),
     }
 }
+
+/// The foot of the email in one line: how fresh the data is (every source named only when
+/// one is behind), when the email was made, and what the marks mean.
+pub(super) fn footer(freshness: &[Freshness], d: NaiveDate, generated_at: &str) -> String {
+    let behind = freshness.iter().any(|s| s.stale);
+    let data = if freshness.is_empty() {
+        "No data yet.".to_string()
+    } else if behind {
+        let each: Vec<String> = freshness
+            .iter()
+            .map(|s| format!("{} {}", s.source, s.last_day))
+            .collect();
+        format!("Data up to: {}.", each.join(" · "))
+    } else {
+        format!("Data up to {}.", d.format("%a %-d %b"))
+    };
+    format!(
+        "{data} Generated {generated_at} by dawnpost. ✓ good news, ✗ bad, by each metric's goal; ▲ ▼ the direction."
+    )
+}

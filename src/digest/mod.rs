@@ -34,7 +34,9 @@ use crate::text::{self, cap};
 use alerts::{build_alerts, lead_time_note, no_alerts_note};
 pub use charts::draw_charts;
 use charts::{charts, kr_chart};
-use coverage::{column_name, freshness, hidden_metrics, never_filled, unavailable_note, without};
+use coverage::{
+    column_name, footer, freshness, hidden_metrics, never_filled, unavailable_note, without,
+};
 
 /// The four numbers both teams read first.
 pub const HEADLINE: [&str; 4] = ["net_revenue", "orders", "conversion_rate", "aov"];
@@ -85,6 +87,8 @@ pub struct Digest {
     pub freshness: Vec<Freshness>,
     /// Sources whose data stops before the report date, as a sentence; empty when all are fresh.
     pub stale_note: String,
+    /// The foot of the email, one line unless a source is behind.
+    pub footer: String,
     /// Sources with no data at all, or none in the two weeks before, as a quiet sentence for
     /// the foot of the email; empty when every source has recent data.
     pub absent_note: String,
@@ -161,8 +165,11 @@ pub struct Change {
     pub previous: String,
     /// good | bad | neutral | unknown.
     pub tone: &'static str,
-    /// "▲", "▼" or "·": the direction of the change, for readers who cannot see colour.
+    /// "▲", "▼" or "·": the direction of the change.
     pub arrow: &'static str,
+    /// "✓" for good news, "✗" for bad, "" otherwise: the cue besides colour, since an
+    /// arrow up is good for revenue and bad for returns.
+    pub mark: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,7 +177,12 @@ pub struct Tile {
     pub key: String,
     pub label: String,
     pub value: String,
+    /// The one comparison the tile shows: the same weekday last week.
+    pub main: Change,
+    /// Every comparison, for the text part's appendix.
     pub changes: Vec<Change>,
+    /// The last 14 days as a sparkline, yesterday marked.
+    pub spark: Option<ChartView>,
 }
 
 /// A metric as a table row: yesterday, three changes and month to date.
@@ -179,6 +191,11 @@ pub struct Row {
     pub key: String,
     pub label: String,
     pub value: String,
+    /// For a metric that is news: its other comparisons in a few words ("−12% vs day
+    /// before · month to date 81.9%, +26 pts"); empty otherwise.
+    pub note: String,
+    /// Every comparison in full, for the text part's appendix.
+    pub all: Vec<Change>,
     pub vs_day: Change,
     pub vs_week: Change,
     pub vs_year: Change,
@@ -324,9 +341,17 @@ pub fn build(
         flagged: &flagged,
     };
 
-    let headline = headline(&report, &ctx);
+    let mut headline = headline(&report, &ctx);
+    let mut sparks: Vec<ChartSpec> = Vec::new();
+    for t in &mut headline {
+        if let Some(m) = report.get(&t.key) {
+            let spec = charts::spark_chart(m, d, inputs, &f);
+            sparks.push(spec);
+        }
+    }
 
-    let (marketing, operations) = sections(config, &report, &ctx);
+    let tiles: Vec<&str> = headline.iter().map(|t| t.key.as_str()).collect();
+    let (marketing, operations) = sections(config, &report, &ctx, &tiles);
 
     let alerts_phrase = match alerts.len() {
         0 => "no alerts".to_string(),
@@ -346,6 +371,7 @@ pub fn build(
     let preheader = preheader(&subject, &news, &weekday, &orders, &alerts_phrase);
 
     let (freshness, stale_note, mut absent_note) = freshness(inputs, d);
+    let generated_at = now.format("%-d %b %Y %H:%M %Z").to_string();
     if !inputs.empty_columns.is_empty() {
         let names: Vec<&str> = inputs
             .empty_columns
@@ -363,9 +389,17 @@ pub fn build(
     if !kr_rows.is_empty() {
         specs.push(kr_chart(&kr_rows));
     }
+    specs.extend(sparks);
     let tag = cid_tag(config, d, now);
     for s in &mut specs {
         s.view.src = format!("cid:{}.{tag}", s.view.id.replace('_', "-"));
+    }
+    for t in &mut headline {
+        let id = format!("spark_{}", t.key);
+        t.spark = specs
+            .iter()
+            .find(|s| s.view.id == id)
+            .map(|s| s.view.clone());
     }
 
     let digest = Digest {
@@ -375,7 +409,8 @@ pub fn build(
         date_short: d.format("%a %-d %b").to_string(),
         weekday_short: weekday.clone(),
         timezone: config.shop.timezone.name().to_string(),
-        generated_at: now.format("%-d %b %Y %H:%M %Z").to_string(),
+        generated_at: generated_at.clone(),
+        footer: footer(&freshness, d, &generated_at),
         preheader,
         subject,
         freshness,
@@ -466,6 +501,7 @@ fn headline(report: &MetricsReport, ctx: &Ctx<'_>) -> Vec<Tile> {
             key: m.key.clone(),
             label: m.label.clone(),
             value: f.value(m.unit, m.comparisons[0].current),
+            main: ctx.change(m, comparison(m, ComparisonKind::SameWeekdayLastWeek)),
             changes: [
                 ComparisonKind::SameWeekdayLastWeek,
                 ComparisonKind::PreviousDay,
@@ -474,12 +510,18 @@ fn headline(report: &MetricsReport, ctx: &Ctx<'_>) -> Vec<Tile> {
             .iter()
             .map(|k| ctx.change(m, comparison(m, *k)))
             .collect(),
+            spark: None,
         })
         .collect()
 }
 
 /// Marketing, and operations with merchandising: the built-in rows, then custom metrics.
-fn sections(config: &Config, report: &MetricsReport, ctx: &Ctx<'_>) -> (Section, Section) {
+fn sections(
+    config: &Config,
+    report: &MetricsReport,
+    ctx: &Ctx<'_>,
+    shown_as_tile: &[&str],
+) -> (Section, Section) {
     let custom = |team_matches: &dyn Fn(Team) -> bool| -> Vec<&MetricResult> {
         report
             .metrics
@@ -491,6 +533,8 @@ fn sections(config: &Config, report: &MetricsReport, ctx: &Ctx<'_>) -> (Section,
     };
     let rows = |keys: &[&str], extra: Vec<&MetricResult>| -> Vec<Row> {
         keys.iter()
+            // A headline metric is a tile already: no number is printed twice.
+            .filter(|k| !shown_as_tile.contains(*k))
             .filter_map(|k| report.get(k))
             .chain(extra)
             .map(|m| ctx.row(m))
@@ -614,6 +658,11 @@ impl Ctx<'_> {
                 tone(c.verdict)
             },
             arrow: if negligible { "·" } else { arrow(c) },
+            mark: match (negligible, c.verdict) {
+                (false, Verdict::Good) => "✓",
+                (false, Verdict::Bad) => "✗",
+                _ => "",
+            },
         }
     }
 
@@ -634,13 +683,38 @@ impl Ctx<'_> {
             if !loud {
                 ch.tone = "plain";
                 ch.arrow = "";
+                ch.mark = "";
+            }
+            if ch.change.is_empty() {
+                ch.mark = "";
             }
             ch
+        };
+        // The table shows the week's comparison; a metric that is news says the others
+        // in a line of its own.
+        let note = if loud {
+            let others: Vec<String> = [
+                quiet(comparison(m, ComparisonKind::PreviousDay)),
+                quiet(comparison(m, ComparisonKind::SameWeekdayLastYear)),
+            ]
+            .into_iter()
+            .filter(|c| !c.change.is_empty())
+            .map(|c| format!("{} {}", c.change, c.label))
+            .chain(std::iter::once(format!(
+                "month to date {}",
+                self.f.value(m.unit, mtd.current)
+            )))
+            .collect();
+            others.join(" · ")
+        } else {
+            String::new()
         };
         Row {
             key: m.key.clone(),
             label: m.label.clone(),
             value: self.f.value(m.unit, m.comparisons[0].current),
+            note,
+            all: m.comparisons.iter().map(|c| self.change(m, c)).collect(),
             vs_day: quiet(comparison(m, ComparisonKind::PreviousDay)),
             vs_week: quiet(comparison(m, ComparisonKind::SameWeekdayLastWeek)),
             vs_year: quiet(comparison(m, ComparisonKind::SameWeekdayLastYear)),
@@ -882,7 +956,7 @@ fn build_objectives(
             };
             let pct = |v: f64| f.amount(Unit::Percent, v);
             chart_rows.push(KrChartRow {
-                label: shorten(&metric.label, 30),
+                label: shorten(&metric.label, 16),
                 progress: s.progress,
                 expected: s.expected,
                 status: s.status,
