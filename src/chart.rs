@@ -21,9 +21,9 @@ use serde::Serialize;
 pub const WIDTH: u32 = 343;
 pub const HEIGHT: u32 = 230;
 const SCALE: u32 = 3;
-/// Chart text in CSS pixels at the display size: at 13 px a label with ascenders and
-/// descenders inks about 12 px, above the 11 px a phone needs.
-pub const TEXT_PX: u32 = 13;
+/// Chart text in CSS pixels at the display size: at 15 px a label with ascenders and
+/// descenders inks about 12 px (measured in a test), above the 11 px a phone needs.
+pub const TEXT_PX: u32 = 15;
 
 /// Colours with a meaning, the same in every chart and in the email's text.
 pub mod palette {
@@ -33,7 +33,7 @@ pub mod palette {
     pub const WARN: RGBColor = RGBColor(0xbf, 0x87, 0x00);
     pub const NEUTRAL: RGBColor = RGBColor(0x6e, 0x77, 0x81);
     pub const PRIMARY: RGBColor = RGBColor(0x1f, 0x5f, 0xbf);
-    pub const COMPARE: RGBColor = RGBColor(0x9a, 0xa4, 0xae);
+    pub const COMPARE: RGBColor = RGBColor(0x7d, 0x87, 0x93);
     pub const GRID: RGBColor = RGBColor(0xea, 0xee, 0xf2);
     /// The frame around a chart.
     pub const FRAME: RGBColor = RGBColor(0xd0, 0xd7, 0xde);
@@ -41,7 +41,7 @@ pub mod palette {
     /// A range around an expectation (the forecast's band).
     pub const BAND: RGBColor = RGBColor(0xc9, 0xd9, 0xf2);
     /// Bars without a good/bad meaning.
-    pub const SERIES_LIGHT: RGBColor = RGBColor(0x79, 0xa6, 0xe6);
+    pub const SERIES_LIGHT: RGBColor = RGBColor(0x5a, 0x8f, 0xd6);
     /// For series without a good/bad meaning (traffic channels).
     pub const SERIES: [RGBColor; 6] = [
         RGBColor(0x1f, 0x5f, 0xbf),
@@ -51,6 +51,23 @@ pub mod palette {
         RGBColor(0x8c, 0x95, 0x9f),
         RGBColor(0xc2, 0x3b, 0x8a),
     ];
+
+    /// WCAG 2 contrast ratio of two colours, 1 to 21.
+    pub fn contrast(a: RGBColor, b: RGBColor) -> f64 {
+        let lum = |c: RGBColor| {
+            let ch = |x: u8| {
+                let x = f64::from(x) / 255.0;
+                if x <= 0.03928 {
+                    x / 12.92
+                } else {
+                    ((x + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * ch(c.0) + 0.7152 * ch(c.1) + 0.0722 * ch(c.2)
+        };
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
 
     /// `#rrggbb` for HTML.
     pub fn hex(c: RGBColor) -> String {
@@ -264,6 +281,12 @@ fn sanitised(kind: &ChartKind) -> ChartKind {
 
 /// Draws a chart to PNG bytes.
 pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
+    let (rgb, pw, ph) = render_rgb(kind)?;
+    encode_indexed(&rgb, pw, ph)
+}
+
+/// Draws a chart to RGB pixels, with its pixel width and height.
+fn render_rgb(kind: &ChartKind) -> Result<(Vec<u8>, u32, u32)> {
     register();
     let kind = &sanitised(kind);
     let (w, h) = kind.size();
@@ -288,7 +311,7 @@ pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
         }
         root.present().map_err(draw_err)?;
     }
-    encode_indexed(&rgb, pw, ph)
+    Ok((rgb, pw, ph))
 }
 
 /// Encodes RGB pixels as an 8-bit palette PNG.
@@ -1053,5 +1076,86 @@ mod tests {
         // Colour type 3: a palette without a tRNS chunk, so no transparency anywhere.
         assert_eq!(png[25], 3);
         assert!(!png.windows(4).any(|w| w == b"tRNS"));
+    }
+
+    #[test]
+    fn every_colour_a_chart_draws_data_with_is_3_to_1_on_white() {
+        use palette::*;
+        let white = RGBColor(255, 255, 255);
+        let data = [
+            GOOD,
+            BAD,
+            WARN,
+            NEUTRAL,
+            PRIMARY,
+            COMPARE,
+            SERIES_LIGHT,
+            TEXT,
+        ]
+        .into_iter()
+        .chain(SERIES.into_iter().take(3));
+        for c in data {
+            assert!(
+                contrast(c, white) >= 3.0,
+                "{} is {:.2}:1",
+                hex(c),
+                contrast(c, white)
+            );
+        }
+        // By hand: black on white is 21:1, and a colour against itself 1:1.
+        assert!((contrast(RGBColor(0, 0, 0), white) - 21.0).abs() < 1e-9);
+        assert_eq!(contrast(PRIMARY, PRIMARY), 1.0);
+        // The band under the expected line, the grid and the frame are not data: the line
+        // and the numbers beside them carry it.
+        assert!(contrast(BAND, white) < 3.0 && contrast(GRID, white) < 3.0);
+    }
+
+    #[test]
+    fn chart_labels_ink_at_least_11_css_pixels_on_a_343_pixel_display() {
+        // A chart of one labelled series and no values: only the legend is drawn above the
+        // plot. "Typical range" has letters that rise (T, l) and fall (y, p, g).
+        let chart = ChartKind::Time(TimeChart {
+            band: None,
+            divider: None,
+            notes: Vec::new(),
+            days: (0..14)
+                .map(|i| NaiveDate::from_ymd_opt(2026, 11, 1 + i).unwrap())
+                .collect(),
+            primary: Axis {
+                lines: vec![Line {
+                    label: "Typical range".into(),
+                    color: palette::PRIMARY,
+                    style: LineStyle::Solid,
+                    values: vec![None; 14],
+                }],
+                unit: AxisUnit::Count,
+            },
+            secondary: None,
+        });
+        let (rgb, w, _) = render_rgb(&chart).unwrap();
+        let text = palette::TEXT;
+        // The legend's text pixels: the text colour, in the top rows, right of the y axis's
+        // tick labels (whose top one rises to the legend's row): "pical range".
+        let (mut top, mut bottom) = (u32::MAX, 0);
+        for y in 0..(LEGEND_ROW + 8) * SCALE {
+            for x in (50 * SCALE)..w {
+                let i = ((y * w + x) * 3) as usize;
+                let p = (rgb[i], rgb[i + 1], rgb[i + 2]);
+                let dark = i32::from(p.0).abs_diff(i32::from(text.0)) < 40
+                    && i32::from(p.1).abs_diff(i32::from(text.1)) < 40
+                    && i32::from(p.2).abs_diff(i32::from(text.2)) < 40;
+                if dark {
+                    top = top.min(y);
+                    bottom = bottom.max(y);
+                }
+            }
+        }
+        assert!(top < bottom, "no legend text found");
+        // The PNG is drawn at 3x for a 343-pixel display.
+        assert_eq!(w, WIDTH * SCALE);
+        assert_eq!(WIDTH, 343);
+        let css = f64::from(bottom - top + 1) / f64::from(SCALE);
+        eprintln!("legend label inks {css:.1} CSS px");
+        assert!(css >= 11.0, "labels ink {css:.1} CSS px");
     }
 }

@@ -468,6 +468,10 @@ async fn the_email_renders_in_chromium() {
         assert_eq!(r["wide"], serde_json::json!([]), "{r}");
         assert_eq!(r["resized"], serde_json::json!([]), "{r}");
         assert_eq!(r["clipped"], 0, "{r}");
+        // Every colour pair the page uses for text, computed, at least 4.5:1.
+        assert_eq!(r["low"], serde_json::json!([]), "{r}");
+        assert!(r["pairs"].as_u64().unwrap() >= 8, "{r}");
+        assert_eq!(r["uncued"], serde_json::json!([]), "{r}");
         let shot = shots.join(format!("demo-{width}.png"));
         let frame = files.html.with_file_name(format!("frame-{width}.html"));
         std::fs::write(
@@ -506,8 +510,29 @@ window.addEventListener('load', () => {
     const size = parseFloat(getComputedStyle(el).fontSize);
     if (size < small) { small = size; where = n.textContent.trim().slice(0, 40); }
   }
+  // WCAG contrast of each text's colour against the first opaque background behind it.
+  const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = c => { const v = rgb(c).slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const bg = el => { for (let e = el; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; const a = rgb(c); if (a.length === 3 || (a.length === 4 && a[3] > 0)) return c; } return 'rgb(255, 255, 255)'; };
+  const low = [];
+  const seen = new Set();
+  const walk2 = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walk2.nextNode()) {
+    const n = walk2.currentNode, el = n.parentElement;
+    if (!n.textContent.trim() || el.offsetParent === null || el.closest('script')) continue;
+    const fg = getComputedStyle(el).color, back = bg(el);
+    const [a, b] = [lum(fg), lum(back)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const key = fg + ' on ' + back;
+    if (ratio < 4.5 && !seen.has(key)) { seen.add(key); low.push(key + ' ' + ratio.toFixed(2) + ' "' + n.textContent.trim().slice(0, 30) + '"'); }
+  }
+  const pairs = new Set();
+  const walk3 = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walk3.nextNode()) { const el = walk3.currentNode.parentElement; if (walk3.currentNode.textContent.trim() && el.offsetParent !== null) pairs.add(getComputedStyle(el).color + ' on ' + bg(el)); }
+  // Good and bad news carry a glyph or a word besides their colour.
+  const uncued = [...document.querySelectorAll('.good, .bad')].filter(e => e.offsetParent !== null && e.textContent.trim() && !/[✓✗]/.test(e.textContent)).map(e => e.textContent.trim().slice(0, 30));
   const clipped = [...document.querySelectorAll('td, div, span, p')].filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow === 'hidden' && e.textContent.trim() !== '' && e.offsetParent !== null).length;
-  top.document.title = 'PROBE ' + JSON.stringify({vw: window.innerWidth, scroll: document.scrollingElement.scrollWidth, images: imgs.length, broken, wide, resized, small, where, clipped});
+  top.document.title = 'PROBE ' + JSON.stringify({vw: window.innerWidth, scroll: document.scrollingElement.scrollWidth, images: imgs.length, broken, wide, resized, small, where, clipped, low, pairs: pairs.size, uncued});
 });
 </script></body>"#;
 
