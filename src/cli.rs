@@ -103,6 +103,9 @@ pub enum Command {
         /// Open index.html in the default browser.
         #[arg(long)]
         open: bool,
+        /// Write this team's copy (its lead section first) [default: the common one].
+        #[arg(long)]
+        team: Option<String>,
     },
     /// Print who receives a report: every member of its teams, once each.
     Recipients {
@@ -240,7 +243,10 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
                 report.from
             );
             for r in &report.recipients {
-                println!("  {r}");
+                match report.leads.get(&r.email.to_string().to_lowercase()) {
+                    Some(lead) => println!("  {r}  (leads with {})", lead.name()),
+                    None => println!("  {r}"),
+                }
             }
             println!("{} recipients", report.recipients.len());
             Ok(())
@@ -516,7 +522,12 @@ async fn dispatch_one(
             };
             import(config, store, format, check, day, files).await
         }
-        Command::Preview { date, out, open } => {
+        Command::Preview {
+            date,
+            out,
+            open,
+            team,
+        } => {
             refresh_demo(config, store, yesterday).await?;
             let date = match date {
                 Some(s) => parse_day(&s).context("--date")?,
@@ -524,7 +535,22 @@ async fn dispatch_one(
             };
             let now = Utc::now().with_timezone(&config.shop.timezone);
             let templates = Templates::load(config.email.templates_dir.as_deref())?;
-            let composed = compose(store, config, &templates, date, now).await?;
+            let lead = match &team {
+                None => None,
+                Some(name) => *config.team_leads.get(name).with_context(|| {
+                    let known: Vec<&str> = config.team_leads.keys().map(String::as_str).collect();
+                    format!(
+                        "--team: no team `{name}` in {}; the teams are: {}",
+                        config.origin,
+                        known.join(", ")
+                    )
+                })?,
+            };
+            let mut composed = compose(store, config, &templates, date, now).await?;
+            if lead.is_some() {
+                composed.rendered = composed.variant(&templates, lead)?;
+                composed.digest = composed.digest.with_lead(lead);
+            }
             let files = write_preview(&composed, config, now, &out)?;
             println!("subject: {}", composed.rendered.subject);
             println!("{}", files.html.display());

@@ -1,6 +1,7 @@
 //! Composing the morning email for one date: gather, build the digest, draw, render.
 //!
-//! `preview` writes the result to files; `send` (next) will deliver the same message.
+//! `preview` writes the result to files; `send` delivers the same message, one rendering
+//! per team lead among its recipients.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 
-use crate::config::Config;
+use crate::config::{Config, Lead};
 use crate::digest::{self, Digest};
 use crate::gather;
 use crate::message;
@@ -20,6 +21,18 @@ use crate::store::Store;
 pub struct Composed {
     pub digest: Digest,
     pub rendered: Rendered,
+}
+
+impl Composed {
+    /// The copy for a team's lead: the same figures and charts, its section first.
+    pub fn variant(&self, templates: &Templates, lead: Option<Lead>) -> Result<Rendered> {
+        match lead {
+            None => Ok(self.rendered.clone()),
+            Some(_) => {
+                templates.render_digest(&self.digest.with_lead(lead), self.rendered.images.clone())
+            }
+        }
+    }
 }
 
 /// Reads the store and renders the email for report date `d`, generated at `now`.

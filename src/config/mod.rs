@@ -51,6 +51,8 @@ pub struct Config {
     pub outbox: PathBuf,
     /// Export folders `serve` picks new files up from before each report's data check.
     pub imports: Vec<NightlyImport>,
+    /// Each team's lead section, by team name (None: the common order).
+    pub team_leads: BTreeMap<String, Option<Lead>>,
     /// The mail server; None means the outbox.
     pub smtp: Option<SmtpSettings>,
 }
@@ -106,6 +108,9 @@ pub struct Report {
     pub teams: Vec<String>,
     /// Every member of the teams, once each (by address, case-insensitive), in team order.
     pub recipients: Vec<lettre::message::Mailbox>,
+    /// Each recipient's lead section (lower-cased address): that of the first of the
+    /// report's teams they are in. Absent: the common order.
+    pub leads: BTreeMap<String, Lead>,
     /// When it goes out, in its time zone.
     pub schedule: crate::schedule::Schedule,
     /// A digest not sent this long after its scheduled time is skipped, not sent late.
@@ -370,7 +375,31 @@ fn default_retry_for() -> Spanned<f64> {
 #[serde(deny_unknown_fields)]
 struct RawTeam {
     name: String,
+    #[serde(default)]
+    lead: Option<Lead>,
     members: Vec<RawMember>,
+}
+
+/// The section a team's copy of the email puts right after the news.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Lead {
+    Marketing,
+    Operations,
+    /// The operations section, its merchandising rows first.
+    Merchandising,
+}
+
+impl Lead {
+    pub fn name(self) -> &'static str {
+        match self {
+            Lead::Marketing => "marketing",
+            Lead::Operations => "operations",
+            Lead::Merchandising => "merchandising",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -659,6 +688,7 @@ impl Config {
             ),
             smtp: sections::smtp(&cx, raw.smtp)?,
             imports: sections::imports(&cx, raw.imports, &src.base_dir)?,
+            team_leads: teams.iter().map(|(n, l, _)| (n.clone(), *l)).collect(),
         })
     }
 }
@@ -782,6 +812,23 @@ mod tests {
         );
         let c = parse(&text).unwrap();
         assert_eq!(c.store.url.to_string(), "postgres://shop@db:5433/shop?…");
+    }
+
+    #[test]
+    fn a_team_lead_is_one_of_three_sections() {
+        let team = |lead: &str| {
+            format!(
+                "{MINIMAL}\n[[teams]]\nname = \"ops\"\nlead = \"{lead}\"\nmembers = [{{ email = \"a@b.example\" }}]\n"
+            )
+        };
+        let c = parse(&team("merchandising")).unwrap();
+        assert_eq!(c.team_leads["ops"], Some(Lead::Merchandising));
+        let err = format!("{:#}", parse(&team("finance")).unwrap_err());
+        assert!(err.contains("test.toml"), "{err}");
+        assert!(
+            err.contains("finance") && err.contains("marketing"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -602,7 +602,7 @@ pub(super) fn email(cx: &Cx<'_>, raw: Option<RawEmail>) -> Result<EmailSettings>
     })
 }
 
-pub(super) type Teams = Vec<(String, Vec<Mailbox>)>;
+pub(super) type Teams = Vec<(String, Option<Lead>, Vec<Mailbox>)>;
 
 pub(super) fn teams(cx: &Cx<'_>, raw: Vec<Spanned<RawTeam>>) -> Result<Teams> {
     let mut teams: Teams = Vec::new();
@@ -611,7 +611,7 @@ pub(super) fn teams(cx: &Cx<'_>, raw: Vec<Spanned<RawTeam>>) -> Result<Teams> {
         let t = t.into_inner();
         let key = format!("teams[{:?}]", excerpt(&t.name));
         cx.plain(&t.name, span.clone(), &format!("{key}.name"))?;
-        if teams.iter().any(|(n, _)| *n == t.name) {
+        if teams.iter().any(|(n, _, _)| *n == t.name) {
             return Err(cx.at(span, &key, "a team with this name already exists"));
         }
         let mut members = Vec::new();
@@ -624,7 +624,7 @@ pub(super) fn teams(cx: &Cx<'_>, raw: Vec<Spanned<RawTeam>>) -> Result<Teams> {
             }
             members.push(mb);
         }
-        teams.push((t.name, members));
+        teams.push((t.name, t.lead, members));
     }
     Ok(teams)
 }
@@ -659,17 +659,22 @@ fn report(
 ) -> Result<Report> {
     let at = |field: &str, msg: String| cx.at(span.clone(), &format!("{key}.{field}"), msg);
     let mut recipients: Vec<Mailbox> = Vec::new();
+    let mut leads = std::collections::BTreeMap::new();
     for team in &r.teams {
-        let Some((_, members)) = teams.iter().find(|(n, _)| n == team) else {
+        let Some((_, lead, members)) = teams.iter().find(|(n, _, _)| n == team) else {
             return Err(at("teams", format!("unknown team `{}`", excerpt(team))));
         };
         for m in members {
-            // One email per person, however many of the report's teams they are in.
+            // One email per person, however many of the report's teams they are in, in the
+            // order of the first of them.
             if !recipients
                 .iter()
                 .any(|x| x.email.to_string().eq_ignore_ascii_case(m.email.as_ref()))
             {
                 recipients.push(m.clone());
+                if let Some(lead) = lead {
+                    leads.insert(m.email.to_string().to_lowercase(), *lead);
+                }
             }
         }
     }
@@ -734,6 +739,7 @@ fn report(
         name: r.name,
         teams: r.teams,
         recipients,
+        leads,
     })
 }
 

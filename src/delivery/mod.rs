@@ -14,7 +14,7 @@
 pub mod outbox;
 pub mod smtp;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +27,7 @@ use futures_util::StreamExt as _;
 use lettre::message::Mailbox;
 
 use crate::compose::compose;
-use crate::config::{Config, Report};
+use crate::config::{Config, Lead, Report};
 use crate::message;
 use crate::render::Templates;
 use crate::shutdown::Shutdown;
@@ -220,6 +220,14 @@ fn key(m: &Mailbox) -> String {
     m.email.to_string().to_lowercase()
 }
 
+/// The section a recipient's copy leads with; a test send (`--to`) gets the common copy.
+fn lead_of(report: &Report, to: &Mailbox, test_send: bool) -> Option<Lead> {
+    if test_send {
+        return None;
+    }
+    report.leads.get(&key(to)).copied()
+}
+
 /// Sends `report`'s digest for `date` to everyone not yet served.
 pub async fn send(
     store: &Store,
@@ -260,11 +268,19 @@ pub async fn send(
         },
         None => composing.await?,
     };
+    // One rendering per lead among those to be sent to, however many people share it.
+    let mut bodies = BTreeMap::new();
+    for to in &targets {
+        let lead = lead_of(report, to, test_send);
+        if let std::collections::btree_map::Entry::Vacant(e) = bodies.entry(lead) {
+            e.insert(message::body(&composed.variant(&templates, lead)?));
+        }
+    }
     let job = &Job {
         store,
         report,
         transport,
-        body: message::body(&composed.rendered),
+        bodies,
         head: message::Head {
             subject: &composed.rendered.subject,
             from: &report.from,
@@ -407,7 +423,8 @@ struct Job<'a> {
     store: &'a Store,
     report: &'a Report,
     transport: &'a Transport,
-    body: lettre::message::MultiPart,
+    /// The message body for each lead section among the recipients.
+    bodies: BTreeMap<Option<Lead>, lettre::message::MultiPart>,
     head: message::Head<'a>,
     /// False for a test send (`--to`): the ledger is for the real recipients.
     record: bool,
@@ -438,7 +455,8 @@ impl Job<'_> {
             return Ok(Outcome::NotTried);
         }
         let k = key(to);
-        let msg = message::addressed(&self.body, &self.head, to)?;
+        let body = &self.bodies[&lead_of(self.report, to, !self.record)];
+        let msg = message::addressed(body, &self.head, to)?;
         let id = msg
             .headers()
             .get_raw("Message-ID")

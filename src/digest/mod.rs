@@ -17,7 +17,7 @@ use crate::chart::{
     palette,
 };
 use crate::compare::{Comparison, Series, Value, Verdict};
-use crate::config::Config;
+use crate::config::{Config, Lead};
 use crate::format::Formatter;
 use crate::gather::{CHART_DAYS, DigestInputs};
 use crate::metric::{Team, Unit};
@@ -96,6 +96,11 @@ pub struct Digest {
     pub news: news::News,
     /// Coming up: the campaign calendar and the orders expected against capacity.
     pub outlook: outlook::Outlook,
+    /// The sections after the news, in the order this copy shows them: `tiles`, `outlook`,
+    /// `objectives`, `marketing`, `operations`, `feedback`.
+    pub order: Vec<&'static str>,
+    /// The team whose section leads this copy ("marketing"), or empty for the common one.
+    pub lead: String,
     /// Whether each source ever held a row: a section of a source the shop does not have
     /// is left out.
     pub has_returns: bool,
@@ -126,6 +131,39 @@ pub struct Digest {
     pub chart: BTreeMap<String, ChartView>,
     /// Colours with a meaning, as in the charts.
     pub colors: Colors,
+}
+
+/// The sections after the news in the common copy.
+const ORDER: [&str; 6] = [
+    "tiles",
+    "outlook",
+    "objectives",
+    "marketing",
+    "operations",
+    "feedback",
+];
+
+impl Digest {
+    /// The copy for a team: its section right after the news (and, for merchandising, its
+    /// rows first within the operations section). The numbers are the same.
+    pub fn with_lead(&self, lead: Option<Lead>) -> Digest {
+        let mut d = self.clone();
+        let Some(lead) = lead else { return d };
+        let first = match lead {
+            Lead::Marketing => "marketing",
+            Lead::Operations | Lead::Merchandising => "operations",
+        };
+        d.order = std::iter::once(first)
+            .chain(ORDER.iter().copied().filter(|s| *s != first))
+            .collect();
+        if lead == Lead::Merchandising {
+            d.operations
+                .rows
+                .sort_by_key(|r| r.team != Team::Merchandising);
+        }
+        d.lead = lead.name().to_string();
+        d
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -189,6 +227,7 @@ pub struct Tile {
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub key: String,
+    pub team: Team,
     pub label: String,
     pub value: String,
     /// For a metric that is news: its other comparisons in a few words ("−12% vs day
@@ -418,6 +457,8 @@ pub fn build(
         absent_note,
         news,
         outlook: outlook::build(config, d, inputs, &ahead, &f),
+        order: ORDER.to_vec(),
+        lead: String::new(),
         unavailable_note,
         headline,
         marketing,
@@ -711,6 +752,7 @@ impl Ctx<'_> {
         };
         Row {
             key: m.key.clone(),
+            team: m.team,
             label: m.label.clone(),
             value: self.f.value(m.unit, m.comparisons[0].current),
             note,

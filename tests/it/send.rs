@@ -8,6 +8,7 @@ use mail_parser::MessageParser;
 use crate::support::{Backend, TestStore, both_backends};
 
 both_backends!(
+    each_team_reads_its_own_section_first,
     each_recipient_once_per_date,
     a_crash_mid_send_resumes_with_the_rest,
     failures_are_recorded_truthfully
@@ -305,4 +306,119 @@ async fn failures_are_recorded_truthfully(b: Backend) {
             .iter()
             .all(|(_, st, n)| st == "sent" && *n == 2)
     );
+}
+
+/// The sections of an email's HTML, in order, and the rows of its operations table.
+fn layout(html: &str) -> (Vec<String>, Vec<String>) {
+    let after = |s: &str, tag: &str| -> Vec<String> {
+        s.split(tag)
+            .skip(1)
+            .map(|x| {
+                let x = &x[x.find('>').unwrap() + 1..];
+                let end = x.find(['<']).unwrap();
+                x[..end].trim().replace("&amp;", "&")
+            })
+            .collect()
+    };
+    let sections = after(html, "<h2 ");
+    let ops = html
+        .split("Operations &amp; merchandising</h2>")
+        .nth(1)
+        .map(|rest| {
+            let table = &rest[..rest.find("</table>").unwrap()];
+            after(table, "class=\"rowhead\"")
+        })
+        .unwrap_or_default();
+    (sections, ops)
+}
+
+async fn each_team_reads_its_own_section_first(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let report = t.config.report(None).unwrap();
+    let outbox = t.dir.path().join("outbox");
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap();
+    let s = send(
+        &t.store,
+        &t.config,
+        report,
+        &Transport::Outbox(outbox.clone()),
+        date("2024-03-01"),
+        now,
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.sent.len(), 4);
+    let mut by_person = std::collections::BTreeMap::new();
+    for f in emls(&outbox) {
+        let raw = std::fs::read(&f).unwrap();
+        let msg = MessageParser::default().parse(&raw).unwrap();
+        let to = msg
+            .to()
+            .unwrap()
+            .first()
+            .unwrap()
+            .address()
+            .unwrap()
+            .to_lowercase();
+        let html = msg.body_html(0).unwrap().to_string();
+        assert!(by_person.insert(to, html).is_none(), "one email each");
+    }
+    assert_eq!(by_person.len(), 4);
+    // Sam is in marketing and operations: one email, in the order of marketing, the first
+    // of the report's teams he is in.
+    let first = |who: &str| layout(&by_person[who]).0[2].clone();
+    assert_eq!(first("mia@small.example"), "Marketing");
+    assert_eq!(first("sam@small.example"), "Marketing");
+    assert_eq!(first("ola@small.example"), "Operations & merchandising");
+    assert_eq!(first("kit@small.example"), "Operations & merchandising");
+    // Merchandising reads its own rows first within that section; operations its own.
+    let team_of = |label: &str| {
+        t.config
+            .catalog
+            .iter()
+            .find(|m| m.label == label)
+            .map(|m| m.team)
+            .unwrap_or_else(|| panic!("no metric labelled {label}"))
+    };
+    use dawnpost::metric::Team;
+    let ola = layout(&by_person["ola@small.example"]).1;
+    let kit = layout(&by_person["kit@small.example"]).1;
+    assert_eq!(team_of(&ola[0]), Team::Merchandising, "{ola:?}");
+    assert_ne!(team_of(&kit[0]), Team::Merchandising, "{kit:?}");
+    let mut sorted_ola = ola;
+    let mut sorted_kit = kit;
+    sorted_ola.sort();
+    sorted_kit.sort();
+    assert_eq!(sorted_ola, sorted_kit, "the same rows, in another order");
+    // Three copies were made for three leads; the figures are the same in each.
+    let mut bodies: Vec<String> = by_person
+        .values()
+        .map(|h| h.replace(|c: char| c.is_whitespace(), ""))
+        .collect();
+    bodies.sort();
+    bodies.dedup();
+    assert_eq!(bodies.len(), 3);
+    for (who, lead) in [
+        ("mia@small.example", "marketing"),
+        ("ola@small.example", "merchandising"),
+        ("kit@small.example", "operations"),
+    ] {
+        let (sections, ops) = layout(&by_person[who]);
+        insta::assert_snapshot!(
+            format!("variant_{lead}"),
+            format!(
+                "sections: {}\noperations rows: {}",
+                sections.join(" | "),
+                ops.join(" | ")
+            )
+        );
+    }
 }
