@@ -225,7 +225,7 @@ impl ChartKind {
     pub fn size(&self) -> (u32, u32) {
         match self {
             ChartKind::Time(_) => (WIDTH, HEIGHT),
-            ChartKind::Progress(p) => (WIDTH, 40 + 34 * p.rows.len().max(1) as u32),
+            ChartKind::Progress(p) => (WIDTH, 60 + 34 * p.rows.len().max(1) as u32),
             ChartKind::Spark(_) => (SPARK_WIDTH, SPARK_HEIGHT),
         }
     }
@@ -914,6 +914,8 @@ fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart
     let labels: Vec<String> = p.rows.iter().map(|r| r.label.clone()).collect();
     let mut chart = ChartBuilder::on(root)
         .margin(10 * SCALE)
+        // Room above the first row to name the pace tick.
+        .margin_top(30 * SCALE)
         .x_label_area_size(20 * SCALE)
         .y_label_area_size(118 * SCALE)
         .build_cartesian_2d(min..max, -0.5..(n as f64 - 0.5))
@@ -929,7 +931,12 @@ fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart
             if (v - i).abs() > 1e-6 || i < 0.0 {
                 return String::new();
             }
-            labels.get(n - 1 - i as usize).cloned().unwrap_or_default()
+            // Ticks run past the last row (the headroom): those have no label.
+            (n - 1)
+                .checked_sub(i as usize)
+                .and_then(|k| labels.get(k))
+                .cloned()
+                .unwrap_or_default()
         })
         .label_style(font(TEXT_PX))
         .bold_line_style(palette::GRID.stroke_width(SCALE))
@@ -973,7 +980,18 @@ fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart
             }
             None => "no data".to_string(),
         };
-        // The pace the cycle expects by now: a dark tick across the bar.
+        // The pace the cycle expects by now: a dark tick across the bar, named once, above
+        // the first row.
+        if i == 0 {
+            // In the margin above the plot, over the tick's top end.
+            let (x, top) = chart.backend_coord(&(row.expected, y + 0.42));
+            root.draw(&Text::new(
+                "expected by now".to_string(),
+                (x, top - (2 * SCALE) as i32),
+                font(TEXT_PX).pos(Pos::new(HPos::Center, VPos::Bottom)),
+            ))
+            .map_err(draw_err)?;
+        }
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(row.expected, y - 0.42), (row.expected, y + 0.42)],
@@ -1157,5 +1175,24 @@ mod tests {
         let css = f64::from(bottom - top + 1) / f64::from(SCALE);
         eprintln!("legend label inks {css:.1} CSS px");
         assert!(css >= 11.0, "labels ink {css:.1} CSS px");
+    }
+
+    #[test]
+    fn key_result_charts_of_any_length_and_value_draw() {
+        for n in 1..=12 {
+            let rows = (0..n)
+                .map(|i| ProgressRow {
+                    label: format!("Key result number {i} with a long name"),
+                    progress: [None, Some(-3.0), Some(0.5), Some(9.0), Some(f64::NAN)]
+                        .get(i % 5)
+                        .copied()
+                        .flatten(),
+                    expected: 0.6,
+                    color: palette::GOOD,
+                })
+                .collect();
+            let png = render_png(&ChartKind::Progress(ProgressChart { rows })).unwrap();
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        }
     }
 }

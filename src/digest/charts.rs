@@ -214,6 +214,18 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
             f.amount(Unit::Percent, o / c)
         ))
     );
+    let notes = capacity
+        .last()
+        .copied()
+        .flatten()
+        .map(|c| Note {
+            day: days.len().saturating_sub(1),
+            value: c,
+            text: format!("Capacity {}", f.amount(Unit::Count, c)),
+            color: palette::BAD,
+        })
+        .into_iter()
+        .collect();
     spec(
         "orders_capacity",
         "Orders against warehouse capacity, last 30 days".into(),
@@ -221,7 +233,7 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
         ChartKind::Time(TimeChart {
             band: None,
             divider: None,
-            notes: Vec::new(),
+            notes,
             days: days.clone(),
             primary: Axis {
                 lines: vec![
