@@ -653,11 +653,18 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
                 let width = 0.7 / bar_count as f64;
                 let offset = -0.35 + width * bar_i as f64;
                 bar_i += 1;
+                // Yesterday's bar (the last with a value) in the strong colour: marked.
+                let last = line.values.iter().rposition(Option::is_some);
                 chart
                     .draw_series(line.values.iter().enumerate().filter_map(|(i, v)| {
                         v.map(|v| {
                             let x0 = i as f64 + offset;
-                            Rectangle::new([(x0, 0.0), (x0 + width * 0.9, v)], line.color.filled())
+                            let color = if Some(i) == last {
+                                palette::PRIMARY
+                            } else {
+                                line.color
+                            };
+                            Rectangle::new([(x0, 0.0), (x0 + width * 0.9, v)], color.filled())
                         })
                     }))
                     .map_err(draw_err)?;
@@ -1194,5 +1201,45 @@ mod tests {
             let png = render_png(&ChartKind::Progress(ProgressChart { rows })).unwrap();
             assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         }
+    }
+
+    #[test]
+    fn under_deuteranopia_good_and_bad_are_one_colour_so_marks_carry_them() {
+        // Machado, Oliveira and Fernandes (2009), deuteranopia at severity 1, on linear RGB.
+        const M: [[f64; 3]; 3] = [
+            [0.367322, 0.860646, -0.227968],
+            [0.280085, 0.672501, 0.047413],
+            [-0.011820, 0.042940, 0.968881],
+        ];
+        let simulate = |c: RGBColor| {
+            let lin = |x: u8| {
+                let x = f64::from(x) / 255.0;
+                if x <= 0.04045 {
+                    x / 12.92
+                } else {
+                    ((x + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            let srgb = |x: f64| {
+                let x = x.clamp(0.0, 1.0);
+                let v = if x <= 0.003_130_8 {
+                    12.92 * x
+                } else {
+                    1.055 * x.powf(1.0 / 2.4) - 0.055
+                };
+                (v * 255.0).round() as u8
+            };
+            let v = [lin(c.0), lin(c.1), lin(c.2)];
+            let row = |r: [f64; 3]| srgb(r[0] * v[0] + r[1] * v[1] + r[2] * v[2]);
+            RGBColor(row(M[0]), row(M[1]), row(M[2]))
+        };
+        let (good, bad) = (simulate(palette::GOOD), simulate(palette::BAD));
+        // Brightness alike (under 1.5:1 apart): colour alone cannot tell them apart, which is
+        // why every good or bad mark in the email also carries ✓ or ✗ (the Chromium test
+        // checks that), and each keeps 3:1 on white as a graphic.
+        let apart = palette::contrast(good, bad);
+        assert!(apart < 1.5, "{apart}");
+        let white = RGBColor(255, 255, 255);
+        assert!(palette::contrast(good, white) >= 3.0 && palette::contrast(bad, white) >= 3.0);
     }
 }

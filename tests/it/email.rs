@@ -264,6 +264,14 @@ async fn the_eml_is_the_message_send_delivers() {
         "a later email has other Content-IDs"
     );
 
+    // The text part is wrapped for mail clients: no line over 76 characters, URLs aside.
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 76 || line.contains("://"),
+            "{} characters: {line:?}",
+            line.chars().count()
+        );
+    }
     // The same headline numbers in both parts (worked out in metrics.rs).
     for n in ["$90", "1.0%", "$45", "+500.0%"] {
         assert!(
@@ -492,6 +500,29 @@ async fn the_email_renders_in_chromium() {
         );
         assert!(shot.exists());
     }
+    // The page as a reader with deuteranopia sees it (Machado et al. 2009, severity 1, as
+    // an SVG colour matrix), kept beside the others: good and bad must read by their ✓/✗.
+    let matrix = "0.367322 0.860646 -0.227968 0 0 0.280085 0.672501 0.047413 0 0 -0.011820 0.042940 0.968881 0 0 0 0 0 1 0";
+    let frame = files.html.with_file_name("frame-deuteranopia.html");
+    std::fs::write(
+        &frame,
+        format!(
+            "<!DOCTYPE html><html><body style=\"margin:0\"><svg width=\"0\" height=\"0\" style=\"position:absolute\">\
+             <filter id=\"d\" color-interpolation-filters=\"linearRGB\"><feColorMatrix type=\"matrix\" values=\"{matrix}\"/></filter></svg>\
+             <iframe src=\"index.html\" style=\"width:375px;height:6000px;border:0;filter:url(#d)\"></iframe></body></html>"
+        ),
+    )
+    .unwrap();
+    let shot = shots.join("demo-375-deuteranopia.png");
+    run_chromium(
+        &chromium,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=500,6000",
+        ],
+        &frame,
+    );
+    assert!(shot.exists());
 }
 
 /// Reports into the title what a reader's screen shows: its width, the page's, the
