@@ -1,0 +1,121 @@
+//! Shared key results: each objective's key results with progress, pace and status, and
+//! the rows of their chart.
+
+use super::*;
+
+pub(super) struct KrChartRow {
+    pub(super) label: String,
+    pub(super) progress: Option<f64>,
+    pub(super) expected: f64,
+    pub(super) status: Status,
+    pub(super) current: String,
+    pub(super) target: String,
+}
+
+pub(super) fn status_tone(s: Status) -> &'static str {
+    match s {
+        Status::Achieved | Status::OnTrack => "good",
+        Status::AtRisk => "warn",
+        Status::OffTrack => "bad",
+        Status::NoData | Status::NotStarted => "neutral",
+    }
+}
+
+pub(super) fn build_objectives(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    f: &Formatter,
+    hidden: &BTreeSet<String>,
+) -> (Vec<ObjectiveView>, Vec<KrChartRow>) {
+    let mut views = Vec::new();
+    let mut chart_rows = Vec::new();
+    let empty = Series::default();
+    for o in &config.objectives {
+        let cycle = o.cycle.bounds(d);
+        let mut statuses = Vec::new();
+        let mut krs = Vec::new();
+        // A key result on a metric whose source never had data is left out, like the metric.
+        for kr in o
+            .key_results
+            .iter()
+            .filter(|kr| !hidden.contains(&kr.metric))
+        {
+            let Some(metric) = config.catalog.get(&kr.metric) else {
+                continue;
+            };
+            let series = inputs
+                .fetched
+                .get(&kr.metric)
+                .and_then(|m| m.get(&None))
+                .unwrap_or(&empty);
+            let current = match kr.window_days(cycle, d) {
+                Some((a, b)) => series.value(metric.aggregate, &Period::range(a, b)),
+                None => Value::NoData,
+            };
+            let s = okr::kr_status(kr, cycle, d, current, config.okr_thresholds);
+            let title = if kr.title.is_empty() {
+                format!(
+                    "{} {} from {} to {}",
+                    if kr.is_down() { "Decrease" } else { "Increase" },
+                    metric.label.to_lowercase(),
+                    f.amount(metric.unit, kr.baseline),
+                    f.amount(metric.unit, kr.target)
+                )
+            } else {
+                kr.title.clone()
+            };
+            let pct = |v: f64| f.amount(Unit::Percent, v);
+            chart_rows.push(KrChartRow {
+                label: shorten(&metric.label, 16),
+                progress: s.progress,
+                expected: s.expected,
+                status: s.status,
+                current: f.value(metric.unit, s.current),
+                target: f.amount(metric.unit, kr.target),
+            });
+            krs.push(KrView {
+                title,
+                current: f.value(metric.unit, s.current),
+                baseline: f.amount(metric.unit, kr.baseline),
+                target: f.amount(metric.unit, kr.target),
+                progress: s.progress.map_or("n/a".into(), pct),
+                expected: pct(s.expected),
+                status: s.status.label().to_string(),
+                tone: status_tone(s.status),
+                window: match kr.window {
+                    okr::Window::CycleToDate => "cycle to date".into(),
+                    okr::Window::Trailing(1) => "yesterday".into(),
+                    okr::Window::Trailing(n) => format!("last {n} days"),
+                },
+            });
+            statuses.push(s);
+        }
+        if krs.is_empty() {
+            continue;
+        }
+        let (progress, status) = okr::objective_status(&statuses);
+        let total = (cycle.1 - cycle.0).num_days() + 1;
+        let day = ((d - cycle.0).num_days() + 1).clamp(0, total);
+        views.push(ObjectiveView {
+            title: o.title.clone(),
+            owner: o.owner.clone(),
+            team: format!("{:?}", o.team).to_lowercase(),
+            cycle: format!("{} · day {day} of {total}", span(cycle.0, cycle.1)),
+            progress: progress.map_or("n/a".into(), |p| f.amount(Unit::Percent, p)),
+            status: status.label().to_string(),
+            tone: status_tone(status),
+            key_results: krs,
+        });
+    }
+    (views, chart_rows)
+}
+
+pub(super) fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
