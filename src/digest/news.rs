@@ -18,7 +18,7 @@ const SHOWN: usize = 5;
 /// One unusual change, worded.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewsItem {
-    /// "On-time delivery 64.4% — lowest Monday in 8 weeks (usual 97.0–100.0%)".
+    /// "On-time delivery: lowest Monday in 8 weeks (usual 97.0–100.0%)".
     pub text: String,
     /// The subject's short form: "On-time delivery 64.4% (usual 98.9%)".
     pub short: String,
@@ -130,7 +130,9 @@ fn item(m: &MetricDef, dim: Option<&str>, j: &Judgement, weekday: &str, f: &Form
         _ => "bad",
     };
     NewsItem {
-        text: format!("{label} {} — {how} (usual {usual})", amount(value)),
+        // The figure itself is in its tile or row below: the sentence says how unusual it
+        // is, so that no number is printed twice.
+        text: format!("{label}: {how} (usual {usual})"),
         short: format!("{label} {} (usual {})", amount(value), amount(b.median)),
         tone: tone.into(),
         metric: m.key.clone(),

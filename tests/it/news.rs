@@ -86,6 +86,26 @@ async fn the_demo_report_day_leads_with_its_storylines() {
         assert!(stories.contains(f), "{f} flagged: {:?}", news.items);
     }
     assert_eq!(news.items.len(), 5, "the five most unusual lead");
+    // No number twice: a news sentence leaves the figure to the metric's tile or row.
+    let d = &c.digest;
+    for n in &news.items {
+        let shown = d
+            .headline
+            .iter()
+            .find(|t| t.key == n.metric)
+            .map(|t| t.value.clone())
+            .or_else(|| {
+                d.marketing
+                    .rows
+                    .iter()
+                    .chain(&d.operations.rows)
+                    .find(|r| r.key == n.metric)
+                    .map(|r| r.value.clone())
+            });
+        if let Some(v) = shown {
+            assert!(!n.text.contains(&v), "{v} twice: {}", n.text);
+        }
+    }
     // The demo's rule: on-time delivery below 90% is a critical alert, with its action.
     let rule = c
         .digest
