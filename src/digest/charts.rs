@@ -214,18 +214,7 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
             f.amount(Unit::Percent, o / c)
         ))
     );
-    let notes = capacity
-        .last()
-        .copied()
-        .flatten()
-        .map(|c| Note {
-            day: days.len().saturating_sub(1),
-            value: c,
-            text: format!("Capacity {}", f.amount(Unit::Count, c)),
-            color: palette::BAD,
-        })
-        .into_iter()
-        .collect();
+    let notes = capacity_label(&capacity, f);
     spec(
         "orders_capacity",
         "Orders against warehouse capacity, last 30 days".into(),
@@ -255,6 +244,22 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
             secondary: None,
         }),
     )
+}
+
+/// "Capacity 292" on the capacity line's last day: a threshold line says what it is.
+fn capacity_label(capacity: &[Option<f64>], f: &Formatter) -> Vec<Note> {
+    capacity
+        .last()
+        .copied()
+        .flatten()
+        .map(|c| Note {
+            day: capacity.len().saturating_sub(1),
+            value: c,
+            text: format!("Capacity {}", f.amount(Unit::Count, c.round())),
+            color: palette::BAD,
+        })
+        .into_iter()
+        .collect()
 }
 
 /// Days a headline tile's sparkline covers.
@@ -342,15 +347,7 @@ fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) ->
         ahead_text.join("; "),
         last_capacity.map_or("unknown".into(), count)
     );
-    let notes = last_capacity
-        .map(|c| Note {
-            day: days.len().saturating_sub(1),
-            value: c,
-            text: format!("Capacity {}", count(c)),
-            color: palette::BAD,
-        })
-        .into_iter()
-        .collect();
+    let notes = capacity_label(&capacity, f);
     spec(
         "orders_ahead",
         format!(

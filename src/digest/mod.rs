@@ -116,6 +116,7 @@ pub struct Digest {
     pub marketing: Section,
     pub operations: Section,
     pub channels: Vec<ChannelRow>,
+    /// The funnel, for the text part's appendix (the HTML has each step as a tile or row).
     pub funnel: Vec<FunnelStep>,
     pub top_returns: Vec<ReturnRow>,
     /// Month to date, per channel of the order: units returned over units sold.

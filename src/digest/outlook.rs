@@ -84,10 +84,12 @@ pub(super) fn build(
         .iter()
         .filter(|p| p.end >= first && p.start <= last)
         .collect();
+    // A lift read from a handful of orders means nothing: the same gate as the forecast.
+    let liftable = forecast::forecastable(&inputs.history, d).is_ok();
     let campaigns: Vec<CampaignView> = coming
         .iter()
         .take(CAMPAIGNS_LISTED)
-        .map(|p| campaign_view(p, first, inputs, f))
+        .map(|p| campaign_view(p, first, liftable, inputs, f))
         .collect();
     let campaigns_note = match coming.len() {
         0 => format!("No campaigns in the next {} days.", config.outlook.days),
@@ -114,6 +116,7 @@ pub(super) fn build(
 fn campaign_view(
     p: &alert::Promotion,
     first: NaiveDate,
+    liftable: bool,
     inputs: &DigestInputs,
     f: &Formatter,
 ) -> CampaignView {
@@ -122,9 +125,7 @@ fn campaign_view(
     let u = forecast::uplift(&inputs.history, first - Days::new(1), &p.channel);
     let channel = channel_words(&p.channel);
     let lift = match u.campaigns {
-        _ if forecast::forecastable(&inputs.history, first - Days::new(1)).is_err() => {
-            "too few orders yet to estimate its lift".to_string()
-        }
+        _ if !liftable => "too few orders yet to estimate its lift".to_string(),
         0 => "no past campaign to estimate from".to_string(),
         n => format!(
             "{:+.0}% orders expected, from {n} past {channel} campaign{}",

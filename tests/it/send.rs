@@ -214,23 +214,7 @@ async fn a_crash_mid_send_resumes_with_the_rest(b: Backend) {
         .unwrap();
     }
     let outbox = t.dir.path().join("outbox");
-    let now = t
-        .config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
-        .unwrap();
-    let s = send(
-        &t.store,
-        &t.config,
-        report,
-        &Transport::Outbox(outbox.clone()),
-        date("2024-03-01"),
-        now,
-        &SendOptions::default(),
-    )
-    .await
-    .unwrap();
+    let s = send_small(&t, report, &outbox).await;
     assert_eq!(
         emails_sorted(&s.sent),
         ["kit@small.example", "ola@small.example"]
@@ -308,6 +292,31 @@ async fn failures_are_recorded_truthfully(b: Backend) {
     );
 }
 
+/// The small shop's report for 1 Mar 2024, sent at 06:00 the next day to `outbox`.
+async fn send_small(
+    t: &TestStore,
+    report: &dawnpost::config::Report,
+    outbox: &std::path::Path,
+) -> dawnpost::delivery::SendSummary {
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap();
+    send(
+        &t.store,
+        &t.config,
+        report,
+        &Transport::Outbox(outbox.to_path_buf()),
+        date("2024-03-01"),
+        now,
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
 /// The sections of an email's HTML, in order, and the rows of its operations table.
 fn layout(html: &str) -> (Vec<String>, Vec<String>) {
     let after = |s: &str, tag: &str| -> Vec<String> {
@@ -338,23 +347,7 @@ async fn each_team_reads_its_own_section_first(b: Backend) {
     };
     let report = t.config.report(None).unwrap();
     let outbox = t.dir.path().join("outbox");
-    let now = t
-        .config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
-        .unwrap();
-    let s = send(
-        &t.store,
-        &t.config,
-        report,
-        &Transport::Outbox(outbox.clone()),
-        date("2024-03-01"),
-        now,
-        &SendOptions::default(),
-    )
-    .await
-    .unwrap();
+    let s = send_small(&t, report, &outbox).await;
     assert_eq!(s.sent.len(), 4);
     let mut by_person = std::collections::BTreeMap::new();
     for f in emls(&outbox) {

@@ -4,11 +4,9 @@
 //! screens, on an opaque white background (dark-mode clients must not invert a transparent
 //! chart), with a font embedded in the binary so that no system font is ever looked up.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Once;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use chrono::NaiveDate;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -25,55 +23,14 @@ const SCALE: u32 = 3;
 /// descenders inks about 12 px (measured in a test), above the 11 px a phone needs.
 pub const TEXT_PX: u32 = 15;
 
-/// Colours with a meaning, the same in every chart and in the email's text.
-pub mod palette {
-    use plotters::style::RGBColor;
-    pub const GOOD: RGBColor = RGBColor(0x1a, 0x7f, 0x37);
-    pub const BAD: RGBColor = RGBColor(0xcf, 0x22, 0x2e);
-    pub const WARN: RGBColor = RGBColor(0xbf, 0x87, 0x00);
-    pub const NEUTRAL: RGBColor = RGBColor(0x6e, 0x77, 0x81);
-    pub const PRIMARY: RGBColor = RGBColor(0x1f, 0x5f, 0xbf);
-    pub const COMPARE: RGBColor = RGBColor(0x7d, 0x87, 0x93);
-    pub const GRID: RGBColor = RGBColor(0xea, 0xee, 0xf2);
-    /// The frame around a chart.
-    pub const FRAME: RGBColor = RGBColor(0xd0, 0xd7, 0xde);
-    pub const TEXT: RGBColor = RGBColor(0x3d, 0x44, 0x4d);
-    /// A range around an expectation (the forecast's band).
-    pub const BAND: RGBColor = RGBColor(0xc9, 0xd9, 0xf2);
-    /// Bars without a good/bad meaning.
-    pub const SERIES_LIGHT: RGBColor = RGBColor(0x5a, 0x8f, 0xd6);
-    /// For series without a good/bad meaning (traffic channels).
-    pub const SERIES: [RGBColor; 6] = [
-        RGBColor(0x1f, 0x5f, 0xbf),
-        RGBColor(0x0f, 0x8b, 0x8d),
-        RGBColor(0x82, 0x50, 0xdf),
-        RGBColor(0xd9, 0x73, 0x1a),
-        RGBColor(0x8c, 0x95, 0x9f),
-        RGBColor(0xc2, 0x3b, 0x8a),
-    ];
+mod legend;
+pub mod palette;
+mod png;
+mod progress;
 
-    /// WCAG 2 contrast ratio of two colours, 1 to 21.
-    pub fn contrast(a: RGBColor, b: RGBColor) -> f64 {
-        let lum = |c: RGBColor| {
-            let ch = |x: u8| {
-                let x = f64::from(x) / 255.0;
-                if x <= 0.03928 {
-                    x / 12.92
-                } else {
-                    ((x + 0.055) / 1.055).powf(2.4)
-                }
-            };
-            0.2126 * ch(c.0) + 0.7152 * ch(c.1) + 0.0722 * ch(c.2)
-        };
-        let (x, y) = (lum(a), lum(b));
-        (x.max(y) + 0.05) / (x.min(y) + 0.05)
-    }
-
-    /// `#rrggbb` for HTML.
-    pub fn hex(c: RGBColor) -> String {
-        format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
-    }
-}
+use legend::{legend, legend_layout};
+use png::encode_indexed;
+use progress::draw_progress;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum LineStyle {
@@ -232,7 +189,7 @@ impl ChartKind {
 }
 
 static FONT: Once = Once::new();
-const FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 fn register() {
     FONT.call_once(|| {
@@ -312,144 +269,6 @@ fn render_rgb(kind: &ChartKind) -> Result<(Vec<u8>, u32, u32)> {
         root.present().map_err(draw_err)?;
     }
     Ok((rgb, pw, ph))
-}
-
-/// Encodes RGB pixels as an 8-bit palette PNG.
-///
-/// A chart has a few hundred distinct colours, most of them anti-aliasing shades that cover
-/// a handful of pixels each. The 256 most used colours are kept exactly and the rare rest
-/// map to their nearest kept colour, which keeps files small (well under the 60 KB budget)
-/// and quick to compress.
-fn encode_indexed(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
-    let runs = runs(rgb);
-    let mut counts: RgbMap<u32> = RgbMap::default();
-    for (c, n) in &runs {
-        *counts.entry(*c).or_default() += n;
-    }
-    let mut by_use: Vec<([u8; 3], u32)> = counts.into_iter().collect();
-    by_use.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let palette: Vec<[u8; 3]> = by_use.iter().take(256).map(|(c, _)| *c).collect();
-    // Hundreds of rare shades each search the palette: a plain loop over integer
-    // distances, first minimum wins.
-    let nearest = |c: [u8; 3]| -> u8 {
-        let (r, g, b) = (i32::from(c[0]), i32::from(c[1]), i32::from(c[2]));
-        let mut best = (i32::MAX, 0u8);
-        for (i, p) in palette.iter().enumerate() {
-            let d = (i32::from(p[0]) - r).pow(2)
-                + (i32::from(p[1]) - g).pow(2)
-                + (i32::from(p[2]) - b).pow(2);
-            if d < best.0 {
-                best = (d, i as u8);
-            }
-        }
-        best.1
-    };
-    let index: RgbMap<u8> = by_use
-        .iter()
-        .enumerate()
-        .map(|(i, (c, _))| (*c, if i < 256 { i as u8 } else { nearest(*c) }))
-        .collect();
-    // The scanlines as PNG wants them: a filter byte (0, none: palette indices do not
-    // predict well), then the row's indices.
-    let row = w as usize;
-    let mut raw = Vec::with_capacity((row + 1) * h as usize);
-    let mut col = 0;
-    for (c, n) in &runs {
-        let i = index[c];
-        let mut n = *n as usize;
-        while n > 0 {
-            if col == 0 {
-                raw.push(0);
-            }
-            let take = n.min(row - col);
-            raw.resize(raw.len() + take, i);
-            col = (col + take) % row;
-            n -= take;
-        }
-    }
-    write_png(w, h, &palette, &raw)
-}
-
-/// Splits RGB pixels into runs of one colour.
-///
-/// Charts are mostly long runs: a pixel continues its run when its three bytes equal the
-/// three before them, so a run is found by comparing the buffer with itself shifted by one
-/// pixel, a block at a time, instead of pixel by pixel.
-fn runs(rgb: &[u8]) -> Vec<([u8; 3], u32)> {
-    const BLOCK: usize = 32;
-    let mut runs = Vec::new();
-    let mut start = 0;
-    while start + 3 <= rgb.len() {
-        let mut k = start + 3;
-        while k + BLOCK <= rgb.len() && rgb[k..k + BLOCK] == rgb[k - 3..k + BLOCK - 3] {
-            k += BLOCK;
-        }
-        while k < rgb.len() && rgb[k] == rgb[k - 3] {
-            k += 1;
-        }
-        // Byte k differs from the byte a pixel before it: the pixel holding k starts a new
-        // run (or the buffer ended).
-        let end = (k / 3 * 3).max(start + 3);
-        runs.push((
-            [rgb[start], rgb[start + 1], rgb[start + 2]],
-            ((end - start) / 3) as u32,
-        ));
-        start = end;
-    }
-    runs
-}
-
-/// A map keyed by colour. A colour is three bytes: a multiplicative hash of them is all the
-/// spreading a hash table needs, and far cheaper than the default SipHash.
-type RgbMap<V> = HashMap<[u8; 3], V, BuildHasherDefault<RgbHasher>>;
-
-#[derive(Default)]
-struct RgbHasher(u64);
-
-impl Hasher for RgbHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-}
-
-/// Writes an 8-bit palette PNG: signature, IHDR, PLTE, IDAT, IEND.
-///
-/// Written here rather than through an encoder crate to choose the deflate level: a low
-/// level compresses a chart's long runs almost as well as the default, several times faster.
-fn write_png(w: u32, h: u32, palette: &[[u8; 3]], scanlines: &[u8]) -> Result<Vec<u8>> {
-    use std::io::Write as _;
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let crc = crc32fast::hash(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&w.to_be_bytes());
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    // Bit depth 8, colour type 3 (palette), deflate, adaptive filtering, no interlace.
-    ihdr.extend_from_slice(&[8, 3, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"PLTE", &palette.concat());
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(1));
-    z.write_all(scanlines)
-        .context("cannot compress the chart")?;
-    chunk(
-        &mut out,
-        b"IDAT",
-        &z.finish().context("cannot compress the chart")?,
-    );
-    chunk(&mut out, b"IEND", &[]);
-    Ok(out)
 }
 
 fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
@@ -727,21 +546,7 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
         .iter()
         .filter(|l| l.style == LineStyle::Solid)
     {
-        if let Some((i, v)) = line
-            .values
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, v)| Some((i, (*v)?)))
-        {
-            chart
-                .draw_series(std::iter::once(Circle::new(
-                    (i as f64, v),
-                    (4 * SCALE) as i32,
-                    line.color.filled(),
-                )))
-                .map_err(draw_err)?;
-        }
+        mark_last(&mut chart, &line.values, line.color, 4)?;
     }
     legend(root, &entries, &places)
 }
@@ -774,90 +579,6 @@ where
     Ok(())
 }
 
-/// Where each legend entry goes: rows of entries across the top, wrapped to the width.
-fn legend_layout(
-    root: &DrawingArea<BitMapBackend<'_>, Shift>,
-    entries: &[(&Line, bool)],
-) -> Result<Vec<(i32, i32)>> {
-    let style = font(TEXT_PX);
-    let (left, right) = ((10 * SCALE) as i32, ((WIDTH - 8) * SCALE) as i32);
-    let (mut x, mut y) = (left, (12 * SCALE) as i32);
-    let mut out = Vec::new();
-    for (line, right_axis) in entries {
-        let label = legend_label(line, *right_axis);
-        let (w, _) = root.estimate_text_size(&label, &style).map_err(draw_err)?;
-        let width = (23 * SCALE) as i32 + w as i32;
-        if x > left && x + width > right {
-            x = left;
-            y += (LEGEND_ROW * SCALE) as i32;
-        }
-        out.push((x, y));
-        x += width + (12 * SCALE) as i32;
-    }
-    Ok(out)
-}
-
-/// Height of one legend row, CSS pixels.
-const LEGEND_ROW: u32 = 18;
-
-fn legend_label(line: &Line, right_axis: bool) -> String {
-    if right_axis {
-        format!("{} (right)", line.label)
-    } else {
-        line.label.clone()
-    }
-}
-
-/// The legend across the top: a swatch in each series' style, then its label.
-fn legend(
-    root: &DrawingArea<BitMapBackend<'_>, Shift>,
-    entries: &[(&Line, bool)],
-    places: &[(i32, i32)],
-) -> Result<()> {
-    let style = font(TEXT_PX);
-    for ((line, right_axis), (x, y)) in entries.iter().zip(places) {
-        let (x, y) = (*x, *y);
-        let label = legend_label(line, *right_axis);
-        let swatch = (18 * SCALE) as i32;
-        match line.style {
-            LineStyle::Bars | LineStyle::Area => {
-                root.draw(&Rectangle::new(
-                    [
-                        (x, y - 5 * SCALE as i32),
-                        (x + swatch, y + 5 * SCALE as i32),
-                    ],
-                    line.color.filled(),
-                ))
-                .map_err(draw_err)?;
-            }
-            LineStyle::Solid => {
-                root.draw(&PathElement::new(
-                    vec![(x, y), (x + swatch, y)],
-                    line.color.stroke_width(3 * SCALE),
-                ))
-                .map_err(draw_err)?;
-            }
-            LineStyle::Dashed => {
-                for k in 0..2 {
-                    let a = x + k * 11 * SCALE as i32;
-                    root.draw(&PathElement::new(
-                        vec![(a, y), (a + 7 * SCALE as i32, y)],
-                        line.color.stroke_width(2 * SCALE),
-                    ))
-                    .map_err(draw_err)?;
-                }
-            }
-        }
-        root.draw(&Text::new(
-            label,
-            (x + swatch + (5 * SCALE) as i32, y - 8 * SCALE as i32),
-            style.clone(),
-        ))
-        .map_err(draw_err)?;
-    }
-    Ok(())
-}
-
 fn draw_spark(root: &DrawingArea<BitMapBackend<'_>, Shift>, sp: &SparkChart) -> Result<()> {
     let known: Vec<f64> = sp.values.iter().flatten().copied().collect();
     if known.is_empty() {
@@ -883,137 +604,35 @@ fn draw_spark(root: &DrawingArea<BitMapBackend<'_>, Shift>, sp: &SparkChart) -> 
             .map_err(draw_err)?;
     }
     // Yesterday, marked.
-    if let Some((i, v)) = sp
-        .values
+    mark_last(&mut chart, &sp.values, sp.color, 3)
+}
+
+/// A dot of `radius` CSS pixels on the last day with a value: yesterday.
+fn mark_last<DB: DrawingBackend, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    values: &[Option<f64>],
+    color: RGBColor,
+    radius: u32,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let Some((i, v)) = values
         .iter()
         .enumerate()
         .rev()
         .find_map(|(i, v)| Some((i, (*v)?)))
-    {
-        chart
-            .draw_series(std::iter::once(Circle::new(
-                (i as f64, v),
-                (3 * SCALE) as i32,
-                sp.color.filled(),
-            )))
-            .map_err(draw_err)?;
-    }
-    Ok(())
-}
-
-/// Progress below the baseline is drawn down to this floor (and labelled with its value).
-const PROGRESS_FLOOR: f64 = -0.4;
-
-fn draw_progress(root: &DrawingArea<BitMapBackend<'_>, Shift>, p: &ProgressChart) -> Result<()> {
-    let n = p.rows.len().max(1);
-    let max = p
-        .rows
-        .iter()
-        .filter_map(|r| r.progress)
-        .fold(1.0f64, f64::max)
-        .min(2.0)
-        * 1.12;
-    let min = if p.rows.iter().any(|r| r.progress.is_some_and(|v| v < 0.0)) {
-        PROGRESS_FLOOR - 0.05
-    } else {
-        0.0
+    else {
+        return Ok(());
     };
-    let labels: Vec<String> = p.rows.iter().map(|r| r.label.clone()).collect();
-    let mut chart = ChartBuilder::on(root)
-        .margin(10 * SCALE)
-        // Room above the first row to name the pace tick.
-        .margin_top(30 * SCALE)
-        .x_label_area_size(20 * SCALE)
-        .y_label_area_size(118 * SCALE)
-        .build_cartesian_2d(min..max, -0.5..(n as f64 - 0.5))
-        .map_err(draw_err)?;
     chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .x_labels(7)
-        .y_labels(n)
-        .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-        .y_label_formatter(&|v| {
-            let i = v.round();
-            if (v - i).abs() > 1e-6 || i < 0.0 {
-                return String::new();
-            }
-            // Ticks run past the last row (the headroom): those have no label.
-            (n - 1)
-                .checked_sub(i as usize)
-                .and_then(|k| labels.get(k))
-                .cloned()
-                .unwrap_or_default()
-        })
-        .label_style(font(TEXT_PX))
-        .bold_line_style(palette::GRID.stroke_width(SCALE))
-        .light_line_style(TRANSPARENT)
-        .axis_style(palette::COMPARE.stroke_width(SCALE))
-        .draw()
-        .map_err(draw_err)?;
-    for (i, row) in p.rows.iter().enumerate() {
-        let y = (n - 1 - i) as f64;
-        let label = match row.progress {
-            Some(progress) => {
-                let v = progress.clamp(PROGRESS_FLOOR, max);
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(0.0, y - 0.28), (v, y + 0.28)],
-                        row.color.filled(),
-                    )))
-                    .map_err(draw_err)?;
-                // A bar cut at the floor or the top gets a break mark: two white slashes
-                // across it, so its length is never read as its value.
-                if progress < PROGRESS_FLOOR || progress > max {
-                    let at = if progress < PROGRESS_FLOOR {
-                        PROGRESS_FLOOR + (max - min) * 0.04
-                    } else {
-                        max - (max - min) * 0.06
-                    };
-                    for k in 0..2 {
-                        let x0 = at + (max - min) * 0.018 * f64::from(k);
-                        chart
-                            .draw_series(std::iter::once(PathElement::new(
-                                vec![
-                                    (x0 - (max - min) * 0.01, y - 0.36),
-                                    (x0 + (max - min) * 0.01, y + 0.36),
-                                ],
-                                WHITE.stroke_width(2 * SCALE),
-                            )))
-                            .map_err(draw_err)?;
-                    }
-                }
-                format!("{:.0}%", progress * 100.0)
-            }
-            None => "no data".to_string(),
-        };
-        // The pace the cycle expects by now: a dark tick across the bar, named once, above
-        // the first row.
-        if i == 0 {
-            // In the margin above the plot, over the tick's top end.
-            let (x, top) = chart.backend_coord(&(row.expected, y + 0.42));
-            root.draw(&Text::new(
-                "expected by now".to_string(),
-                (x, top - (2 * SCALE) as i32),
-                font(TEXT_PX).pos(Pos::new(HPos::Center, VPos::Bottom)),
-            ))
-            .map_err(draw_err)?;
-        }
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(row.expected, y - 0.42), (row.expected, y + 0.42)],
-                palette::TEXT.stroke_width(3 * SCALE),
-            )))
-            .map_err(draw_err)?;
-        let at = row.progress.unwrap_or(0.0).clamp(0.0, max) + (max - min) * 0.015;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                label,
-                (at, y + 0.12),
-                font(TEXT_PX),
-            )))
-            .map_err(draw_err)?;
-    }
+        .draw_series(std::iter::once(Circle::new(
+            (i as f64, v),
+            (radius * SCALE) as i32,
+            color.filled(),
+        )))
+        .map_err(|e| anyhow!("cannot draw chart: {e:?}"))?;
     Ok(())
 }
 
@@ -1035,32 +654,6 @@ mod tests {
             .collect();
         assert_eq!(pct, ["0.120%", "0.125%", "0.130%"]);
         assert_eq!(AxisUnit::Percent.tick_for(0.05, 0.08), "5.0%");
-    }
-
-    #[test]
-    fn runs_match_a_pixel_by_pixel_walk() {
-        // Long runs crossing block edges, single pixels, and colours that share bytes with
-        // their neighbours (a shifted compare must not mistake them for a run).
-        let mut rgb = Vec::new();
-        let mut expect: Vec<([u8; 3], u32)> = Vec::new();
-        let pattern: [([u8; 3], u32); 7] = [
-            ([255, 255, 255], 40),
-            ([1, 2, 3], 1),
-            ([2, 3, 1], 1),
-            ([3, 1, 2], 13),
-            ([255, 255, 255], 1),
-            ([255, 255, 254], 1),
-            ([9, 9, 9], 100),
-        ];
-        for (c, n) in pattern {
-            for _ in 0..n {
-                rgb.extend_from_slice(&c);
-            }
-            expect.push((c, n));
-        }
-        assert_eq!(runs(&rgb), expect);
-        assert_eq!(runs(&rgb[..3]), vec![([255, 255, 255], 1)]);
-        assert!(runs(&[]).is_empty());
     }
 
     #[test]
@@ -1162,7 +755,7 @@ mod tests {
         // The legend's text pixels: the text colour, in the top rows, right of the y axis's
         // tick labels (whose top one rises to the legend's row): "pical range".
         let (mut top, mut bottom) = (u32::MAX, 0);
-        for y in 0..(LEGEND_ROW + 8) * SCALE {
+        for y in 0..(legend::LEGEND_ROW + 8) * SCALE {
             for x in (50 * SCALE)..w {
                 let i = ((y * w + x) * 3) as usize;
                 let p = (rgb[i], rgb[i + 1], rgb[i + 2]);

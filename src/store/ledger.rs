@@ -1,0 +1,256 @@
+//! The delivery ledger: one row per report, date and recipient, claimed before a message
+//! leaves and marked after, so that nothing is sent twice or recorded as sent unconfirmed.
+
+use super::*;
+
+/// One row of the delivery ledger: a report, its date and one recipient (lowercased).
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryKey<'a> {
+    pub report: &'a str,
+    pub date: NaiveDate,
+    pub recipient: &'a str,
+}
+
+/// What one delivery to one recipient came to.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryOutcome<'a> {
+    pub status: DeliveryStatus,
+    /// Attempts made in this run (retries included); 0 for a claim.
+    pub attempts: u32,
+    pub error: Option<&'a str>,
+    pub message_id: Option<&'a str>,
+}
+
+/// What the ledger says about one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Claimed for sending; a crash leaves it here, and a re-run sends again.
+    Pending,
+    Sent,
+    Failed,
+    /// The connection failed after the end of the message: the server may have it. Never
+    /// retried automatically, so a possible loss is preferred to a possible duplicate.
+    Unknown,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Unknown => "unknown",
+        }
+    }
+}
+
+impl Store {
+    /// Recipients (lowercased addresses) whose delivery for a report and date is settled:
+    /// `sent`, or `unknown` (which only an explicit retry sends to again).
+    pub async fn settled(
+        &self,
+        report: &str,
+        date: NaiveDate,
+    ) -> Result<std::collections::HashMap<String, DeliveryStatus>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT recipient, status FROM deliveries \
+             WHERE report = $1 AND report_date = $2 AND status IN ('sent', 'unknown')",
+        )
+        .bind(report)
+        .bind(date.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read the delivery ledger")?;
+        Ok(rows
+            .into_iter()
+            .map(|(r, s)| {
+                let status = if s == "sent" {
+                    DeliveryStatus::Sent
+                } else {
+                    DeliveryStatus::Unknown
+                };
+                (r, status)
+            })
+            .collect())
+    }
+
+    /// Per report date, newest first: how many recipients are sent, failed, pending and
+    /// unknown.
+    pub async fn delivery_counts(
+        &self,
+        report: &str,
+        limit: i64,
+    ) -> Result<Vec<(NaiveDate, DeliveryCounts)>> {
+        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT report_date, \
+               CAST(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'unknown' THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM deliveries WHERE report = $1 \
+             GROUP BY report_date ORDER BY report_date DESC LIMIT $2",
+        )
+        .bind(report)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read the delivery ledger")?;
+        rows.into_iter()
+            .map(|(d, sent, failed, pending, unknown)| {
+                let d = d
+                    .parse()
+                    .with_context(|| format!("bad report date {d:?} in the ledger"))?;
+                let counts = DeliveryCounts {
+                    sent,
+                    failed,
+                    pending,
+                    unknown,
+                };
+                Ok((d, counts))
+            })
+            .collect()
+    }
+
+    /// Claims one recipient for this sender: a new row, or one that failed, or one pending
+    /// under a claim that is stale or held by a sender known to be dead. False when someone
+    /// else holds it or it was sent (or is unknown), unless the claim says to override that.
+    /// One statement, so two senders racing for a recipient cannot both win.
+    pub async fn claim_delivery(&self, key: &DeliveryKey<'_>, c: &Claim<'_>) -> Result<bool> {
+        let won: Option<String> = sqlx::query_scalar(
+            "INSERT INTO deliveries (report, report_date, recipient, status, attempts, updated_at, claimed_by) \
+             VALUES ($1, $2, $3, 'pending', 0, $4, $5) \
+             ON CONFLICT (report, report_date, recipient) DO UPDATE SET \
+               status = 'pending', updated_at = excluded.updated_at, claimed_by = excluded.claimed_by \
+             WHERE deliveries.status = 'failed' OR $6 = 1 \
+               OR ($9 = 1 AND deliveries.status = 'unknown') \
+               OR (deliveries.status = 'pending' \
+                   AND (deliveries.updated_at < $7 OR deliveries.claimed_by = $8)) \
+             RETURNING recipient",
+        )
+        .bind(key.report)
+        .bind(key.date.to_string())
+        .bind(key.recipient)
+        .bind(c.now)
+        .bind(c.claimer)
+        .bind(i64::from(c.force))
+        .bind(c.stale_before)
+        .bind(c.takeover.unwrap_or(""))
+        .bind(i64::from(c.retry_unknown))
+        .fetch_optional(&self.pool)
+        .await
+        .with_context(|| format!("cannot claim the delivery to {}", key.recipient))?;
+        Ok(won.is_some())
+    }
+
+    /// Who holds each pending delivery of a report date.
+    pub async fn pending_claims(
+        &self,
+        report: &str,
+        date: NaiveDate,
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT recipient, claimed_by FROM deliveries \
+             WHERE report = $1 AND report_date = $2 AND status = 'pending'",
+        )
+        .bind(report)
+        .bind(date.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read the delivery ledger")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(r, c)| c.map(|c| (r, c)))
+            .collect())
+    }
+
+    /// Records a delivery outcome: a new row, or the next outcome on the old one, with its
+    /// attempts added to those already made.
+    pub async fn record_delivery(
+        &self,
+        key: &DeliveryKey<'_>,
+        outcome: &DeliveryOutcome<'_>,
+        now: i64,
+    ) -> Result<()> {
+        let DeliveryOutcome {
+            status,
+            attempts,
+            error,
+            message_id,
+        } = *outcome;
+        sqlx::query(
+            "INSERT INTO deliveries (report, report_date, recipient, status, attempts, last_error, message_id, sent_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (report, report_date, recipient) DO UPDATE SET \
+               status = excluded.status, attempts = deliveries.attempts + excluded.attempts, \
+               last_error = excluded.last_error, message_id = COALESCE(excluded.message_id, deliveries.message_id), \
+               sent_at = COALESCE(excluded.sent_at, deliveries.sent_at), updated_at = excluded.updated_at",
+        )
+        .bind(key.report)
+        .bind(key.date.to_string())
+        .bind(key.recipient)
+        .bind(status.as_str())
+        .bind(i64::from(attempts))
+        .bind(error.map(str::to_string))
+        .bind(message_id.map(str::to_string))
+        .bind((status == DeliveryStatus::Sent).then_some(now))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot record the delivery to {}", key.recipient))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Records a recipient that a fatal failure kept from being tried, unless the ledger
+    /// already knows more (sent, unknown, or held by a live claim).
+    pub async fn record_not_attempted(
+        &self,
+        key: &DeliveryKey<'_>,
+        error: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO deliveries (report, report_date, recipient, status, attempts, last_error, updated_at) \
+             VALUES ($1, $2, $3, 'failed', 0, $4, $5) \
+             ON CONFLICT (report, report_date, recipient) DO UPDATE SET \
+               last_error = excluded.last_error, updated_at = excluded.updated_at \
+             WHERE deliveries.status = 'failed'",
+        )
+        .bind(key.report)
+        .bind(key.date.to_string())
+        .bind(key.recipient)
+        .bind(error)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot record the delivery to {}", key.recipient))?;
+        Ok(())
+    }
+}
+
+/// Who claims a delivery, when, and what the claim may take over.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// "host:pid".
+    pub claimer: &'a str,
+    /// Epoch seconds.
+    pub now: i64,
+    /// A pending claim updated before this (epoch seconds) is stale.
+    pub stale_before: i64,
+    /// A claimer known to be dead, whose pending claim is taken over at once.
+    pub takeover: Option<&'a str>,
+    /// Take over even a sent row.
+    pub force: bool,
+    /// Take over an unknown row.
+    pub retry_unknown: bool,
+}
+
+/// How one report date's recipients stand in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryCounts {
+    pub sent: i64,
+    pub failed: i64,
+    pub pending: i64,
+    pub unknown: i64,
+}
