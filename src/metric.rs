@@ -185,8 +185,8 @@ pub fn words(sql: &str) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// The data tables a metric's SQL reads (after FROM or JOIN), with the order rollups read
-/// as `orders`: what must have held a row for the metric to mean anything.
+/// The dated tables a metric's SQL reads (after FROM or JOIN), with each rollup read as the
+/// table it sums: what must have held a row for the metric to mean anything.
 pub fn sources(sql: &str) -> std::collections::BTreeSet<&'static str> {
     let words: Vec<String> = sql
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -198,9 +198,12 @@ pub fn sources(sql: &str) -> std::collections::BTreeSet<&'static str> {
         if pair[0] != "from" && pair[0] != "join" {
             continue;
         }
-        let table = match pair[1].as_str() {
-            "order_daily" | "sales_daily" | "order_lines" => "orders",
-            t => match crate::table::DATED_TABLES.iter().find(|d| **d == t) {
+        let t = pair[1].as_str();
+        let rollup = crate::table::ROLLUPS.iter().find(|(r, _)| *r == t);
+        let table = match rollup {
+            Some((_, source)) => source,
+            None if t == "order_lines" => "orders",
+            None => match crate::table::DATED_TABLES.iter().find(|d| **d == t) {
                 Some(d) => d,
                 None => continue,
             },
@@ -215,7 +218,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sources_are_the_tables_read_with_rollups_as_orders() {
+    fn sources_are_the_tables_read_with_rollups_as_their_source() {
         let c = Catalog::builtin();
         let of = |k: &str| {
             sources(&c.get(k).unwrap().sql)

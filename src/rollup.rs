@@ -1,11 +1,14 @@
-//! Daily rollups of orders and order lines: rebuilding the days the store's triggers mark.
+//! Daily rollups: rebuilding the days the store's triggers mark.
 //!
-//! `order_daily` (orders, new orders, discounts per day) and `sales_daily` (units and revenue
-//! per day and SKU) hold what most metrics would otherwise sum from every order line of a
-//! period. Triggers on `orders` and `order_lines` (migrations/*/0004_rollups.sql) mark each
-//! day they touch in `rollup_dirty`, whoever writes; [`refresh`] rebuilds exactly those days
-//! from the raw rows. So a rollup is a pure function of the raw rows once refreshed, never an
-//! incremental sum that could drift.
+//! Every table that grows with the orders has a daily rollup that metrics read instead of the
+//! raw rows: `order_daily` and `sales_daily` (migrations/*/0004_rollups.sql), `channel_daily`,
+//! `fulfilment_daily`, `returns_daily`, `refunds_daily` and `feedback_daily` (0008). Triggers on
+//! the raw tables mark each day a change touches in `rollup_dirty`, whoever writes; [`refresh`]
+//! rebuilds every rollup of exactly those days from the raw rows. So a rollup is a pure
+//! function of the raw rows once refreshed, never an incremental sum that could drift.
+//!
+//! A bulk load that rewrites a whole store ([`pause`], then [`mark_every_day`]) skips the
+//! per-row marks of SQLite's triggers and has every day rebuilt once at its end.
 
 use anyhow::{Context, Result};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -19,6 +22,94 @@ const CHUNK: usize = 7;
 /// PostgreSQL advisory lock that serialises refreshes (an arbitrary constant, "dawnpost
 /// rollups"): two refreshes of one day at once would each insert its rows.
 const PG_REFRESH_LOCK: i64 = 0x6461_776e_726f_6c6c;
+
+/// Each rollup and the query that rebuilds its rows for the days `{days}` (a list of
+/// parameters) from the raw rows. Cancelled orders never count, as in every metric; shipments,
+/// returns, refunds and feedback count whatever became of the order, as the metrics always did.
+const REBUILDS: [Rebuild; 7] = [
+    Rebuild {
+        table: "order_daily",
+        columns: "(day, orders, new_orders, discount)",
+        select: "SELECT day, COUNT(*), \
+         SUM(CASE WHEN COALESCE(customer_type, derived_type, 'new') = 'new' THEN 1 ELSE 0 END), \
+         SUM(discount) FROM orders WHERE day IN ({days}) AND status <> 'cancelled' GROUP BY day",
+    },
+    Rebuild {
+        table: "sales_daily",
+        columns: "(day, sku, units, revenue)",
+        select: "SELECT o.day, l.sku, SUM(l.quantity), SUM(l.quantity * l.unit_price) \
+         FROM orders o JOIN order_lines l ON l.order_id = o.order_id \
+         WHERE o.day IN ({days}) AND o.status <> 'cancelled' GROUP BY o.day, l.sku",
+    },
+    // An order without lines still counts as an order of its channel.
+    Rebuild {
+        table: "channel_daily",
+        columns: "(day, channel, orders, units)",
+        select: "SELECT day, channel, COUNT(*), COALESCE(SUM(units), 0) FROM ( \
+           SELECT o.day, o.channel, \
+             (SELECT SUM(l.quantity) FROM order_lines l WHERE l.order_id = o.order_id) AS units \
+           FROM orders o WHERE o.day IN ({days}) AND o.status <> 'cancelled') t \
+         GROUP BY day, channel",
+    },
+    // Shipments on their ship day, deliveries on their delivery day: one row per day of either.
+    Rebuild {
+        table: "fulfilment_daily",
+        columns: "(day, shipped, ship_seconds, shipped_24h, delivered, promised, on_time)",
+        select: "SELECT day, SUM(shipped), SUM(ship_seconds), SUM(shipped_24h), SUM(delivered), \
+           SUM(promised), SUM(on_time) FROM ( \
+           SELECT f.ship_day AS day, 1 AS shipped, f.shipped_at - o.placed_at AS ship_seconds, \
+             CASE WHEN f.shipped_at - o.placed_at <= 86400 THEN 1 ELSE 0 END AS shipped_24h, \
+             0 AS delivered, 0 AS promised, 0 AS on_time \
+           FROM fulfilment f JOIN orders o ON o.order_id = f.order_id WHERE f.ship_day IN ({days}) \
+           UNION ALL \
+           SELECT delivery_day, 0, NULL, 0, 1, \
+             CASE WHEN promised_day IS NOT NULL THEN 1 ELSE 0 END, \
+             CASE WHEN delivery_day <= promised_day THEN 1 ELSE 0 END \
+           FROM fulfilment WHERE delivery_day IN ({days})) t \
+         GROUP BY day",
+    },
+    Rebuild {
+        table: "returns_daily",
+        columns: "(day, sku, channel, units)",
+        select: "SELECT r.day, r.sku, o.channel, SUM(r.quantity) \
+         FROM returns r JOIN orders o ON o.order_id = r.order_id \
+         WHERE r.day IN ({days}) GROUP BY r.day, r.sku, o.channel",
+    },
+    Rebuild {
+        table: "refunds_daily",
+        columns: "(day, refunds, amount, units)",
+        select: "SELECT day, COUNT(*), SUM(amount), SUM(units) FROM refunds \
+         WHERE day IN ({days}) GROUP BY day",
+    },
+    Rebuild {
+        table: "feedback_daily",
+        columns: "(day, theme, sentiment, comments)",
+        select: "SELECT day, theme, sentiment, COUNT(*) FROM feedback \
+         WHERE day IN ({days}) GROUP BY day, theme, sentiment",
+    },
+];
+
+fn tables() -> impl Iterator<Item = &'static str> {
+    REBUILDS.iter().map(|r| r.table)
+}
+
+struct Rebuild {
+    table: &'static str,
+    columns: &'static str,
+    /// Rows for the days `{days}`.
+    select: &'static str,
+}
+
+async fn run(conn: &mut AnyConnection, sql: &str, days: &[String]) -> Result<()> {
+    let mut q = sqlx::query(AssertSqlSafe(sql.to_string()));
+    for day in days {
+        q = q.bind(day.as_str());
+    }
+    q.execute(&mut *conn)
+        .await
+        .context("cannot rebuild the daily rollups")?;
+    Ok(())
+}
 
 /// Rebuilds the rollups for every marked day, on `conn` and inside its transaction, and
 /// returns how many days that was.
@@ -54,30 +145,19 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend) -> Result<usize
             .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let statements = [
-            format!("DELETE FROM order_daily WHERE day IN ({list})"),
-            format!("DELETE FROM sales_daily WHERE day IN ({list})"),
-            format!(
-                "INSERT INTO order_daily (day, orders, new_orders, discount) \
-                 SELECT day, COUNT(*), SUM(CASE WHEN COALESCE(customer_type, derived_type, 'new') = 'new' THEN 1 ELSE 0 END), \
-                 SUM(discount) FROM orders \
-                 WHERE day IN ({list}) AND status <> 'cancelled' GROUP BY day"
-            ),
-            format!(
-                "INSERT INTO sales_daily (day, sku, units, revenue) \
-                 SELECT o.day, l.sku, SUM(l.quantity), SUM(l.quantity * l.unit_price) \
-                 FROM orders o JOIN order_lines l ON l.order_id = o.order_id \
-                 WHERE o.day IN ({list}) AND o.status <> 'cancelled' GROUP BY o.day, l.sku"
-            ),
-        ];
-        for sql in statements {
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for day in chunk {
-                q = q.bind(day.as_str());
+        for r in &REBUILDS {
+            let delete = format!("DELETE FROM {} WHERE day IN ({list})", r.table);
+            let insert = format!(
+                "INSERT INTO {} {} {}",
+                r.table,
+                r.columns,
+                r.select.replace("{days}", &list)
+            );
+            for sql in [delete, insert] {
+                run(conn, &sql, chunk)
+                    .await
+                    .with_context(|| format!("cannot rebuild the rollup {}", r.table))?;
             }
-            q.execute(&mut *conn)
-                .await
-                .context("cannot rebuild the daily rollups")?;
         }
     }
     tracing::debug!(
@@ -86,6 +166,60 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend) -> Result<usize
         "rollups rebuilt"
     );
     Ok(days.len())
+}
+
+/// The raw columns that date a rollup row: every day a rollup can hold is one of these days.
+const DAY_SOURCES: [(&str, &str); 6] = [
+    ("orders", "day"),
+    ("fulfilment", "ship_day"),
+    ("fulfilment", "delivery_day"),
+    ("returns", "day"),
+    ("refunds", "day"),
+    ("feedback", "day"),
+];
+
+/// Stops SQLite's triggers from marking days, for the rest of `conn`'s transaction or until
+/// [`mark_every_day`]. PostgreSQL's triggers run once per statement and are left on.
+pub async fn pause(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    if backend == Backend::Sqlite {
+        sqlx::query("INSERT INTO rollup_paused (one) VALUES (1) ON CONFLICT DO NOTHING")
+            .execute(&mut *conn)
+            .await
+            .context("cannot pause the rollup marks for a bulk load")?;
+    }
+    Ok(())
+}
+
+/// Ends a [`pause`] and marks every day that any raw table or rollup holds, so that the next
+/// [`refresh`] rebuilds them all: the days loaded, and the days whose rows are gone.
+///
+/// Each table's distinct days are found by stepping through its day index (one probe per
+/// day), not by reading its rows.
+pub async fn mark_every_day(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    if backend == Backend::Sqlite {
+        sqlx::query("DELETE FROM rollup_paused")
+            .execute(&mut *conn)
+            .await
+            .context("cannot end the pause of the rollup marks")?;
+    }
+    let sources = DAY_SOURCES.into_iter().chain(tables().map(|t| (t, "day")));
+    for (table, column) in sources {
+        let sql = format!(
+            "INSERT INTO rollup_dirty (day) \
+             WITH RECURSIVE d(day) AS ( \
+               SELECT MIN({column}) FROM {table} \
+               UNION ALL \
+               SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > d.day) FROM d \
+               WHERE d.day IS NOT NULL) \
+             SELECT day FROM d WHERE day IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM rollup_dirty m WHERE m.day = d.day)"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("cannot mark the days of {table}"))?;
+    }
+    Ok(())
 }
 
 /// How many days are marked for a rebuild (PostgreSQL may mark one day several times).
@@ -117,4 +251,13 @@ pub async fn refresh_if_stale(store: &Store) -> Result<usize> {
         .await
         .with_context(|| format!("cannot commit the rollups of {store}"))?;
     Ok(days)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_rollup_is_rebuilt() {
+        let listed: Vec<&str> = crate::table::ROLLUPS.iter().map(|(r, _)| *r).collect();
+        assert_eq!(super::tables().collect::<Vec<_>>(), listed);
+    }
 }

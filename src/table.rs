@@ -86,6 +86,28 @@ pub const DATED_TABLES: [&str; 10] = [
     "daily_values",
 ];
 
+/// Each daily rollup (src/rollup.rs rebuilds them) and the dated table whose rows it sums:
+/// metrics read these instead of the tables that grow with the orders.
+pub const ROLLUPS: [(&str, &str); 7] = [
+    ("order_daily", "orders"),
+    ("sales_daily", "orders"),
+    ("channel_daily", "orders"),
+    ("fulfilment_daily", "fulfilment"),
+    ("returns_daily", "returns"),
+    ("refunds_daily", "refunds"),
+    ("feedback_daily", "feedback"),
+];
+
+/// The tables whose rows grow with the orders: no built-in metric reads them directly.
+pub const RAW_TABLES: [&str; 6] = [
+    "orders",
+    "order_lines",
+    "fulfilment",
+    "returns",
+    "refunds",
+    "feedback",
+];
+
 /// The largest magnitude a number in an import may have: a trillion. Past it a figure is a
 /// mistake, and sums of such figures could overflow to infinity.
 pub const MAX_NUMBER: f64 = 1e12;

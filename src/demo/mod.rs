@@ -116,6 +116,8 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
         .begin()
         .await
         .context("cannot start the demo transaction")?;
+    // Every day is rebuilt at the end: marking them row by row would only repeat that.
+    crate::rollup::pause(&mut tx, store.backend()).await?;
     for t in DATA_TABLES.iter().rev().chain(["meta"].iter()) {
         sqlx::query(AssertSqlSafe(format!("DELETE FROM {t}")))
             .execute(&mut *tx)
@@ -138,6 +140,7 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
             .await
             .context("cannot record the demo settings")?;
     }
+    crate::rollup::mark_every_day(&mut tx, store.backend()).await?;
     crate::rollup::refresh(&mut tx, store.backend()).await?;
     tx.commit().await.context("cannot commit the demo shop")?;
     Ok(summary)

@@ -103,6 +103,11 @@ pub(super) fn never_filled(inputs: &DigestInputs) -> BTreeSet<&'static str> {
         .collect()
 }
 
+/// Optional raw columns and the rollup columns counted from them (fulfilment_daily's), which
+/// mean nothing while the raw column is empty everywhere.
+const ROLLUP_COLUMNS: [(&str, &str); 2] =
+    [("promised_day", "promised"), ("delivered_at", "delivered")];
+
 /// Metrics that read a source that never held a row. Refunds only adjust other figures
 /// (net revenue less refunds): a shop without any still sees its net revenue, but not a
 /// metric of refunds alone.
@@ -118,7 +123,13 @@ pub(super) fn hidden_metrics(
             // An optional column no export has filled (carts in a GA4 sessions report, a
             // promised day in a Shopify export) hides the metrics that read it.
             let words = crate::metric::words(&m.sql);
-            if empty_columns.iter().any(|c| words.contains(*c)) {
+            let reads = |c: &str| {
+                words.contains(c)
+                    || ROLLUP_COLUMNS
+                        .iter()
+                        .any(|(raw, rolled)| *raw == c && words.contains(*rolled))
+            };
+            if empty_columns.iter().any(|c| reads(c)) {
                 return true;
             }
             let read = crate::metric::sources(&m.sql);

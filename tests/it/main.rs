@@ -14,6 +14,7 @@ mod news;
 mod outlook;
 mod presets;
 mod rollup;
+mod scale;
 mod send;
 mod serve;
 mod smtp;
