@@ -371,6 +371,74 @@ impl SqlValue {
     }
 }
 
+/// Writes rows on a task of its own, in the order they are sent, so that whoever makes the
+/// rows goes on making the next ones while the database writes these (on SQLite, the
+/// statements run on sqlx's worker thread: the two halves of a bulk load then use two cores).
+/// The channel is bounded, so memory holds at most [`PIPELINE_DEPTH`] sends ahead.
+#[derive(Debug)]
+pub struct Pipeline {
+    sender: tokio::sync::mpsc::Sender<(usize, Vec<Vec<SqlValue>>, Vec<u64>)>,
+    task: tokio::task::JoinHandle<PipelineResult>,
+}
+
+/// The connection back, and each table's rows written; or the first refused batch.
+type PipelineResult = Result<(sqlx::Transaction<'static, sqlx::Any>, Vec<u64>), RowError>;
+
+/// Sends a [`Pipeline`] may be ahead of the database.
+pub const PIPELINE_DEPTH: usize = 16;
+
+impl Pipeline {
+    /// Starts writing to `tx` with one writer per spec (rows are sent by that index).
+    pub fn start(
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        specs: Vec<&'static TableSpec>,
+        lookups: AnyPool,
+    ) -> Pipeline {
+        let (sender, mut receiver) =
+            tokio::sync::mpsc::channel::<(usize, Vec<Vec<SqlValue>>, Vec<u64>)>(PIPELINE_DEPTH);
+        let task = tokio::spawn(async move {
+            let mut writers: Vec<BatchWriter> = specs
+                .into_iter()
+                .map(|s| BatchWriter::new(s, false))
+                .collect();
+            while let Some((i, rows, lines)) = receiver.recv().await {
+                let w = &mut writers[i];
+                w.extend(rows, lines);
+                w.flush(&mut tx, &lookups).await?;
+            }
+            Ok((tx, writers.iter().map(BatchWriter::written).collect()))
+        });
+        Pipeline { sender, task }
+    }
+
+    /// Sends `w`'s queued rows to be written by writer `i`. Rows sent before are written
+    /// first, so parents sent first satisfy their children's references.
+    pub async fn send(&self, i: usize, w: &mut BatchWriter) -> Result<(), RowError> {
+        let (rows, lines) = w.take();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if self.sender.send((i, rows, lines)).await.is_err() {
+            // The task stopped at a refused batch: `finish` says which.
+            return Err(RowError {
+                line: None,
+                message: "the writer stopped".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits for every row sent to be written; returns the transaction and the rows each
+    /// writer wrote.
+    pub async fn finish(self) -> PipelineResult {
+        drop(self.sender);
+        self.task.await.map_err(|e| RowError {
+            line: None,
+            message: format!("the writer task failed: {e}"),
+        })?
+    }
+}
+
 /// Why a batch was refused, with the offending input line when it can be found.
 #[derive(Debug)]
 pub struct RowError {
@@ -394,8 +462,9 @@ pub struct BatchWriter {
     rows: Vec<Vec<SqlValue>>,
     lines: Vec<u64>,
     batch_rows: usize,
-    /// The statement for a full batch, built on first use for the connection's backend.
-    full_sql: Option<String>,
+    /// The statement for each batch size written so far, built on first use for the
+    /// connection's backend.
+    statements: HashMap<usize, String>,
     /// Key hash -> first line, to refuse a key repeated within one file.
     seen: Option<HashMap<u64, u64>>,
     /// Insert rows whose key is new and leave existing rows as they are.
@@ -414,7 +483,7 @@ impl BatchWriter {
             rows: Vec::with_capacity(batch_rows),
             lines: Vec::with_capacity(batch_rows),
             batch_rows,
-            full_sql: None,
+            statements: HashMap::new(),
             seen: check_duplicates.then(HashMap::new),
             keep_existing: false,
             written: 0,
@@ -446,6 +515,20 @@ impl BatchWriter {
 
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Takes the queued rows (and their input lines) out, to be written elsewhere.
+    pub fn take(&mut self) -> (Vec<Vec<SqlValue>>, Vec<u64>) {
+        (
+            std::mem::take(&mut self.rows),
+            std::mem::take(&mut self.lines),
+        )
+    }
+
+    /// Queues rows taken from a twin writer.
+    fn extend(&mut self, rows: Vec<Vec<SqlValue>>, lines: Vec<u64>) {
+        self.rows.extend(rows);
+        self.lines.extend(lines);
     }
 
     /// Queues one row (values in `spec.columns` order); writes a batch when one is full.
@@ -507,18 +590,15 @@ impl BatchWriter {
         lookups: &AnyPool,
     ) -> Result<(), RowError> {
         while !self.rows.is_empty() {
-            let n = self.rows.len().min(self.batch_rows);
+            let n = batch_size(self.rows.len(), self.batch_rows);
             // SQLite resolves `$N` names by a linear search per parameter, which makes big
             // batches quadratic; plain `?` is positional and free.
             let positional = conn.backend_name() == "SQLite";
-            let partial_sql;
-            let sql = if n == self.batch_rows {
-                self.full_sql
-                    .get_or_insert_with(|| upsert_sql(self.spec, n, positional, self.keep_existing))
-            } else {
-                partial_sql = upsert_sql(self.spec, n, positional, self.keep_existing);
-                &partial_sql
-            };
+            let (spec, keep) = (self.spec, self.keep_existing);
+            let sql = self
+                .statements
+                .entry(n)
+                .or_insert_with(|| upsert_sql(spec, n, positional, keep));
             let mut args = AnyArguments::default();
             for row in &self.rows[..n] {
                 for (v, c) in row.iter().zip(self.spec.columns) {
@@ -623,6 +703,18 @@ pub fn column_index(spec: &TableSpec, name: &str) -> usize {
         .unwrap_or_else(|| panic!("{} has no column {name}", spec.name))
 }
 
+/// How many of `queued` rows the next statement writes: a full batch, or else the largest
+/// power of two that fits. A statement of 1,000 rows takes about a millisecond to parse, and
+/// a writer that flushes every day would otherwise parse a new size each time; with these
+/// sizes a table needs at most a dozen statements, each prepared once per connection.
+fn batch_size(queued: usize, batch_rows: usize) -> usize {
+    if queued >= batch_rows {
+        batch_rows
+    } else {
+        1 << queued.ilog2()
+    }
+}
+
 fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool, keep_existing: bool) -> String {
     let cols: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
     let n = cols.len();
@@ -670,6 +762,23 @@ fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool, keep_existing: bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_full_or_a_power_of_two() {
+        assert_eq!(batch_size(5_000, 727), 727);
+        assert_eq!(batch_size(727, 727), 727);
+        assert_eq!(batch_size(726, 727), 512);
+        assert_eq!(batch_size(3, 727), 2);
+        assert_eq!(batch_size(1, 727), 1);
+        // 726 rows go as 512 + 128 + 64 + 16 + 4 + 2.
+        let (mut left, mut sizes) = (726, Vec::new());
+        while left > 0 {
+            let n = batch_size(left, 727);
+            sizes.push(n);
+            left -= n;
+        }
+        assert_eq!(sizes, [512, 128, 64, 16, 4, 2]);
+    }
 
     #[test]
     fn upsert_sql_numbers_placeholders_across_rows() {

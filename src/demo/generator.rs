@@ -96,9 +96,15 @@ impl Writers {
         ]
     }
 
-    async fn flush(&mut self, conn: &mut AnyConnection, lookups: &AnyPool) -> Result<(), RowError> {
-        for w in self.all() {
-            w.flush(conn, lookups).await?;
+    /// The writers' tables, in the order of [`Writers::all`].
+    pub(super) fn specs(&mut self) -> Vec<&'static TableSpec> {
+        self.all().iter().map(|w| w.spec()).collect()
+    }
+
+    /// Sends every queued row to be written, parents first.
+    async fn send(&mut self, pipeline: &Pipeline) -> Result<(), RowError> {
+        for (i, w) in self.all().into_iter().enumerate() {
+            pipeline.send(i, w).await?;
         }
         Ok(())
     }
@@ -273,11 +279,8 @@ impl Generator {
         )
     }
 
-    pub(super) async fn write(
-        &mut self,
-        conn: &mut AnyConnection,
-        lookups: &AnyPool,
-    ) -> Result<DemoSummary, RowError> {
+    /// Makes the shop day by day and sends each day's rows to `pipeline`.
+    pub(super) async fn write(&mut self, pipeline: &Pipeline) -> Result<(), RowError> {
         for p in &self.products {
             self.w.products.queue(
                 vec![
@@ -317,16 +320,11 @@ impl Generator {
         let mut d = self.start;
         while d <= self.o.end {
             self.day(d, end_of_data)?;
-            self.w.flush(conn, lookups).await?;
+            self.w.send(pipeline).await?;
             d = plus(d, 1);
         }
         self.finish()?;
-        self.w.flush(conn, lookups).await?;
-        let mut summary = DemoSummary::default();
-        for w in self.w.all() {
-            summary.rows.insert(w.table(), w.written());
-        }
-        Ok(summary)
+        self.w.send(pipeline).await
     }
 
     pub(super) fn day(&mut self, d: NaiveDate, end_of_data: i64) -> Result<(), RowError> {

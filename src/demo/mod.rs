@@ -14,11 +14,11 @@ use std::f64::consts::PI;
 use anyhow::{Context, Result, bail};
 use chrono::{Datelike, Days, LocalResult, NaiveDate, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
+use sqlx::AssertSqlSafe;
 
 use crate::ingest::local_day;
 use crate::store::{DATA_TABLES, Store};
-use crate::table::{self, BatchWriter, RowError, SqlValue};
+use crate::table::{self, BatchWriter, Pipeline, RowError, SqlValue, TableSpec};
 
 mod catalog;
 mod generator;
@@ -125,10 +125,19 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
             .with_context(|| format!("cannot clear {t}"))?;
     }
     let mut generator = Generator::new(o, tz);
-    let summary = generator
-        .write(&mut tx, store.reader())
-        .await
-        .map_err(|e| anyhow::anyhow!("demo generator wrote a bad row (a bug): {e}"))?;
+    // The generator makes the next day while the database writes the last one.
+    let specs = generator.w.specs();
+    let pipeline = Pipeline::start(tx, specs.clone(), store.reader().clone());
+    let made = generator.write(&pipeline).await;
+    let written = pipeline.finish().await;
+    let bug = |e: RowError| anyhow::anyhow!("demo generator wrote a bad row (a bug): {e}");
+    // A refused batch stops the writer, and then the generator: the writer's error is the cause.
+    let (mut tx, counts) = written.map_err(bug)?;
+    made.map_err(bug)?;
+    let mut summary = DemoSummary::default();
+    for (spec, n) in specs.iter().zip(counts) {
+        summary.rows.insert(spec.name, n);
+    }
     for (k, v) in [
         (META_SETTINGS, settings_text(o)),
         (META_END, o.end.to_string()),

@@ -162,7 +162,14 @@ impl Store {
         &self.reader
     }
 
+    /// Closes the read-only pools first: SQLite checkpoints the write-ahead log into the
+    /// database and removes it when the last connection closes, which only a writer can do.
+    /// Left behind, a log of a large import is read again by every process that opens the
+    /// store (0.17 s for 300 MB, before its first query).
     pub async fn close(&self) {
+        if let Some(p) = &self.metric_pool {
+            p.close().await;
+        }
         self.reader.close().await;
         self.pool.close().await;
     }
@@ -557,31 +564,40 @@ impl Store {
     }
 
     /// The optional columns no row holds a value in, of tables that have rows: what the
-    /// shop's exports do not give (a GA4 report has sessions but no carts).
+    /// shop's exports do not give (a GA4 report has sessions but no carts). Shipments are
+    /// judged by their rollup (refresh it first): a store of any size answers from one row
+    /// per day.
     pub async fn empty_optional_columns(&self) -> Result<Vec<&'static str>> {
-        const OPTIONAL: [(&str, &[&str]); 2] = [
-            ("traffic", &["product_views", "add_to_carts", "checkouts"]),
-            ("fulfilment", &["promised_day", "delivered_at"]),
-        ];
+        const TRAFFIC: [&str; 3] = ["product_views", "add_to_carts", "checkouts"];
         let mut out = Vec::new();
-        for (table, columns) in OPTIONAL {
-            let counts: Vec<String> = columns.iter().map(|c| format!("COUNT({c})")).collect();
-            // Bounded: the first 100,000 rows tell, on a table of any size.
-            let sql = format!(
-                "SELECT COUNT(*), {} FROM (SELECT * FROM {table} LIMIT 100000) t",
-                counts.join(", ")
-            );
-            let row = sqlx::query(AssertSqlSafe(sql))
-                .fetch_one(&self.reader)
-                .await
-                .with_context(|| format!("cannot read the columns of {table}"))?;
-            let rows: i64 = sqlx::Row::try_get(&row, 0)?;
-            for (i, c) in columns.iter().enumerate() {
-                let filled: i64 = sqlx::Row::try_get(&row, i + 1)?;
-                if rows > 0 && filled == 0 {
-                    out.push(*c);
-                }
+        // Bounded: the first 100,000 rows tell, though traffic has a row per day and channel.
+        let row = sqlx::query(
+            "SELECT COUNT(*), COUNT(product_views), COUNT(add_to_carts), COUNT(checkouts) \
+             FROM (SELECT * FROM traffic LIMIT 100000) t",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .context("cannot read the columns of traffic")?;
+        let rows: i64 = sqlx::Row::try_get(&row, 0)?;
+        for (i, c) in TRAFFIC.iter().enumerate() {
+            let filled: i64 = sqlx::Row::try_get(&row, i + 1)?;
+            if rows > 0 && filled == 0 {
+                out.push(*c);
             }
+        }
+        // A delivery counts as promised when its promised day is known.
+        let (days, delivered, promised): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(SUM(delivered) AS BIGINT), CAST(SUM(promised) AS BIGINT) \
+             FROM fulfilment_daily",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .context("cannot read the columns of fulfilment")?;
+        if days > 0 && promised.unwrap_or(0) == 0 {
+            out.push("promised_day");
+        }
+        if days > 0 && delivered.unwrap_or(0) == 0 {
+            out.push("delivered_at");
         }
         Ok(out)
     }
@@ -718,6 +734,9 @@ async fn connect(
                 // A report reads the same recent pages for every metric: keep them in memory.
                 conn.execute("PRAGMA cache_size = -16000").await?;
                 conn.execute("PRAGMA mmap_size = 0").await?;
+                // A multi-row upsert keeps a journal of the pages it changes, to undo itself
+                // alone; in a file, that journal was a tenth of a bulk load's time.
+                conn.execute("PRAGMA temp_store = MEMORY").await?;
                 Ok(())
             })
         });
