@@ -9,7 +9,7 @@ use super::source::{Header, Source};
 use super::values::{local_day, parse_value};
 use super::{BadRows, ImportOptions, ImportSummary, Plan, history};
 use crate::store::Store;
-use crate::table::{self, BatchWriter, ColType, RowError, SqlValue, TableSpec};
+use crate::table::{self, BatchWriter, ColType, Pipeline, RowError, SqlValue, TableSpec};
 
 /// Whether `header` is `spec`'s: every column one of the table's, every required one there.
 pub fn matches(spec: &'static TableSpec, header: &Header) -> bool {
@@ -36,7 +36,7 @@ pub async fn import(
     let file_name = src.name.clone();
     let layout = Layout::new(spec, &src.headers)
         .map_err(|e| anyhow!("{file_name}:{}: {e}", src.skipped + 1))?;
-    let mut tx = store
+    let tx = store
         .pool()
         .begin()
         .await
@@ -45,6 +45,12 @@ pub async fn import(
     let mut skus_writer =
         (spec.name == "campaigns").then(|| BatchWriter::new(&table::CAMPAIGN_SKUS, true));
     let lookups = store.reader();
+    // Campaigns write two tables row by row; any other table is written on a task of its
+    // own while the file is read.
+    let mut sink = match skus_writer {
+        Some(_) => Sink::Direct(tx),
+        None => Sink::Piped(Pipeline::start(tx, vec![spec], lookups.clone())),
+    };
     let mut record = csv::StringRecord::new();
     let mut rows = 0u64;
     let mut bad = BadRows::default();
@@ -72,33 +78,38 @@ pub async fn import(
         if !bad.is_empty() || opts.check {
             continue;
         }
-        match &mut skus_writer {
-            None => {
-                if let Err(e) = writer.push(&mut tx, lookups, row, line).await {
-                    if e.line.is_some() && e.message.starts_with("duplicate key") {
-                        bad.add(&located(&file_name, &e));
-                        continue;
-                    }
-                    return Err(located(&file_name, &e));
+        match (&mut sink, &mut skus_writer) {
+            (Sink::Piped(pipeline), _) => {
+                if let Err(e) = writer.queue(row, line) {
+                    // A key repeated within the file: noted, and the file read on.
+                    bad.add(&located(&file_name, &e));
+                    continue;
+                }
+                // A refused batch stops the pipeline; `finish` below says why.
+                if writer.is_full() && pipeline.send(0, &mut writer).await.is_err() {
+                    break;
                 }
             }
-            Some(skus) => {
+            (Sink::Direct(tx), Some(skus)) => {
                 let sku_list = layout.skus(&record);
                 let ctx = CampaignRow {
-                    tx: &mut tx,
+                    tx,
                     lookups,
                     file_name: &file_name,
                     line,
                 };
                 campaign_row(ctx, &mut writer, skus, row, sku_list).await?;
             }
+            (Sink::Direct(_), None) => unreachable!("only campaigns are written directly"),
         }
     }
     if let Some(e) = bad.into_error() {
         // The transaction is dropped unfinished: nothing of the file is written.
+        sink.abandon().await;
         return Err(e);
     }
     if opts.check {
+        sink.abandon().await;
         return Ok(ImportSummary {
             format: spec.name,
             rows,
@@ -107,10 +118,25 @@ pub async fn import(
             plan: Some(plan.against(store).await?),
         });
     }
-    writer
-        .flush(&mut tx, lookups)
-        .await
-        .map_err(|e| located(&file_name, &e))?;
+    let (mut tx, written) = match sink {
+        Sink::Direct(mut tx) => {
+            writer
+                .flush(&mut tx, lookups)
+                .await
+                .map_err(|e| located(&file_name, &e))?;
+            (tx, writer.written())
+        }
+        Sink::Piped(pipeline) => {
+            // A send refused here means the writer stopped: `finish` has its reason.
+            let sent = pipeline.send(0, &mut writer).await;
+            let (tx, counts) = pipeline
+                .finish()
+                .await
+                .map_err(|e| located(&file_name, &e))?;
+            sent.map_err(|e| located(&file_name, &e))?;
+            (tx, counts[0])
+        }
+    };
     if spec.name == "orders" {
         history::derive_customer_types(&mut tx).await?;
     }
@@ -119,7 +145,7 @@ pub async fn import(
     tx.commit()
         .await
         .with_context(|| format!("{file_name}: cannot commit the import"))?;
-    let mut tables = vec![(spec.name, writer.written())];
+    let mut tables = vec![(spec.name, written)];
     if let Some(s) = &skus_writer {
         tables.push((s.table(), s.written()));
     }
@@ -130,6 +156,24 @@ pub async fn import(
         rebuilt_days,
         plan: None,
     })
+}
+
+/// Where an import's rows go.
+enum Sink {
+    /// Into the transaction, statement by statement.
+    Direct(sqlx::Transaction<'static, sqlx::Any>),
+    /// Through a writer task that owns the transaction until the end.
+    Piped(Pipeline),
+}
+
+impl Sink {
+    /// Ends without writing more, and waits until the writer task has let the transaction go
+    /// (rolled back), so that no write lock outlives the import.
+    async fn abandon(self) {
+        if let Sink::Piped(p) = self {
+            drop(p.finish().await);
+        }
+    }
 }
 
 /// The next line position of each order, for a file of order lines without `line_no`.

@@ -79,6 +79,10 @@ static DRIVERS: Once = Once::new();
 /// cache, so more would cost memory without speed on a small machine.
 const READERS: u32 = 2;
 
+/// The most comments of one day the digest reads to count themes and pick examples: a bound
+/// on a day of any size (the counts of a bigger day are those of its first comments).
+pub const MAX_FEEDBACK: i64 = 5_000;
+
 /// The most campaigns one forecast reads: a bound on what the calendar can make it do.
 pub const MAX_CAMPAIGNS: i64 = 2000;
 
@@ -166,11 +170,17 @@ impl Store {
     /// database and removes it when the last connection closes, which only a writer can do.
     /// Left behind, a log of a large import is read again by every process that opens the
     /// store (0.17 s for 300 MB, before its first query).
+    ///
+    /// A reader still inside a query (a shutdown during a report) is not waited for beyond
+    /// a second: its query ends with the process, and the log is folded in next time.
     pub async fn close(&self) {
-        if let Some(p) = &self.metric_pool {
-            p.close().await;
-        }
-        self.reader.close().await;
+        let readers = async {
+            if let Some(p) = &self.metric_pool {
+                p.close().await;
+            }
+            self.reader.close().await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), readers).await;
         self.pool.close().await;
     }
 
@@ -669,9 +679,10 @@ impl Store {
     /// Feedback themes on `d`, most mentioned first.
     pub async fn feedback_themes(&self, d: NaiveDate) -> Result<Vec<ThemeCount>> {
         let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT theme, sentiment, text, feedback_id FROM feedback WHERE day = $1 ORDER BY feedback_id",
+            "SELECT theme, sentiment, text, feedback_id FROM feedback WHERE day = $1 ORDER BY feedback_id LIMIT $2",
         )
         .bind(d.to_string())
+        .bind(MAX_FEEDBACK)
         .fetch_all(&self.reader)
         .await
         .context("cannot read feedback")?;
