@@ -720,6 +720,45 @@ impl Store {
     }
 }
 
+/// Drops the indexes of `tables` that no key or constraint needs, inside `conn`'s
+/// transaction, and returns the statements that make them again: a bulk load that fills
+/// tables afresh builds each index once, by sorting, instead of row by row.
+pub async fn drop_secondary_indexes(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    tables: &[&str],
+) -> Result<Vec<String>> {
+    let list = tables
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = match backend {
+        // An index a key makes has no SQL of its own.
+        Backend::Sqlite => format!(
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL \
+             AND tbl_name IN ({list}) ORDER BY name"
+        ),
+        Backend::Postgres => format!(
+            "SELECT i.relname::text, pg_get_indexdef(i.oid) FROM pg_index x \
+             JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+             WHERE t.relname IN ({list}) AND t.relnamespace = current_schema()::regnamespace \
+             AND NOT x.indisprimary AND NOT x.indisunique ORDER BY 1"
+        ),
+    };
+    let indexes: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot list the store's indexes")?;
+    for (name, _) in &indexes {
+        sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("cannot drop the index {name} for a bulk load"))?;
+    }
+    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+}
+
 impl std::fmt::Display for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.display)
