@@ -22,8 +22,11 @@ END=2026-12-01
 PGPORT=${PGPORT:-55439}
 mkdir -p "$WORK"
 
-cargo build --release --quiet
-BIN=$PWD/target/release/dawnpost
+# DAWNPOST_BENCH_BIN runs another build (a copy, or an earlier release) instead.
+if [ -z "${DAWNPOST_BENCH_BIN:-}" ]; then
+    cargo build --release --quiet
+fi
+BIN=${DAWNPOST_BENCH_BIN:-$PWD/target/release/dawnpost}
 
 # A config per store: the demo shop's, pointed at that store, without the [demo] section (so
 # `preview` never regenerates it).

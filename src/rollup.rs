@@ -178,15 +178,18 @@ const DAY_SOURCES: [(&str, &str); 6] = [
     ("feedback", "day"),
 ];
 
-/// Stops SQLite's triggers from marking days, for the rest of `conn`'s transaction or until
-/// [`mark_every_day`]. PostgreSQL's triggers run once per statement and are left on.
+/// Stops the triggers from marking days, for the rest of `conn`'s transaction or until
+/// [`mark_every_day`]: a row on SQLite, a transaction-local setting on PostgreSQL. Neither is
+/// ever seen by another connection.
 pub async fn pause(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
-    if backend == Backend::Sqlite {
-        sqlx::query("INSERT INTO rollup_paused (one) VALUES (1) ON CONFLICT DO NOTHING")
-            .execute(&mut *conn)
-            .await
-            .context("cannot pause the rollup marks for a bulk load")?;
-    }
+    let sql = match backend {
+        Backend::Sqlite => "INSERT INTO rollup_paused (one) VALUES (1) ON CONFLICT DO NOTHING",
+        Backend::Postgres => "SELECT set_config('dawnpost.rollups_paused', 'on', true)",
+    };
+    sqlx::query(sql)
+        .execute(&mut *conn)
+        .await
+        .context("cannot pause the rollup marks for a bulk load")?;
     Ok(())
 }
 
@@ -196,12 +199,14 @@ pub async fn pause(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
 /// Each table's distinct days are found by stepping through its day index (one probe per
 /// day), not by reading its rows.
 pub async fn mark_every_day(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
-    if backend == Backend::Sqlite {
-        sqlx::query("DELETE FROM rollup_paused")
-            .execute(&mut *conn)
-            .await
-            .context("cannot end the pause of the rollup marks")?;
-    }
+    let sql = match backend {
+        Backend::Sqlite => "DELETE FROM rollup_paused",
+        Backend::Postgres => "SELECT set_config('dawnpost.rollups_paused', 'off', true)",
+    };
+    sqlx::query(sql)
+        .execute(&mut *conn)
+        .await
+        .context("cannot end the pause of the rollup marks")?;
     let sources = DAY_SOURCES.into_iter().chain(tables().map(|t| (t, "day")));
     for (table, column) in sources {
         let sql = format!(

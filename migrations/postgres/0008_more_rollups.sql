@@ -2,7 +2,9 @@
 -- migrations/sqlite; keep them in step): orders and units per channel, shipments and
 -- deliveries, returns, refunds and feedback, per day. Statement-level triggers mark every day
 -- a statement touches, as in 0004; `rollup::refresh` rebuilds every rollup of a marked day.
--- PostgreSQL needs no pause for bulk loads: a trigger runs once per statement, not per row.
+-- A bulk load pauses the marks with a transaction-local setting, `dawnpost.rollups_paused`:
+-- a statement trigger's join of its rows to `orders` grows with the table while it is loaded,
+-- since nothing has analysed the rows just written.
 
 CREATE TABLE channel_daily (
     day      TEXT COLLATE "C" NOT NULL,
@@ -48,6 +50,10 @@ CREATE TABLE feedback_daily (
 -- An order's time and channel are read by the shipment and return rollups of other days.
 CREATE OR REPLACE FUNCTION rollup_mark_orders() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- A bulk load that rebuilds every day at its end (rollup::pause) marks nothing.
+    IF current_setting('dawnpost.rollups_paused', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM new_rows;
     END IF;
@@ -68,8 +74,30 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION rollup_mark_order_lines() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- A bulk load that rebuilds every day at its end (rollup::pause) marks nothing.
+    IF current_setting('dawnpost.rollups_paused', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO rollup_dirty (day)
+            SELECT DISTINCT o.day FROM new_rows n JOIN orders o ON o.order_id = n.order_id;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO rollup_dirty (day)
+            SELECT DISTINCT o.day FROM old_rows n JOIN orders o ON o.order_id = n.order_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION rollup_mark_fulfilment() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- A bulk load that rebuilds every day at its end (rollup::pause) marks nothing.
+    IF current_setting('dawnpost.rollups_paused', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO rollup_dirty (day)
             SELECT ship_day FROM new_rows WHERE ship_day IS NOT NULL
@@ -87,6 +115,10 @@ $$;
 -- Returns, refunds and feedback: dated rows, one function for the three.
 CREATE FUNCTION rollup_mark_dated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- A bulk load that rebuilds every day at its end (rollup::pause) marks nothing.
+    IF current_setting('dawnpost.rollups_paused', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO rollup_dirty (day) SELECT DISTINCT day FROM new_rows;
     END IF;

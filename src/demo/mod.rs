@@ -168,6 +168,13 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
             .await
             .with_context(|| format!("cannot make the index again: {sql}"))?;
     }
+    if store.backend() == crate::store::Backend::Postgres {
+        // Statistics for the rows just written, so that the rebuild's joins use the indexes.
+        sqlx::query(AssertSqlSafe(format!("ANALYZE {}", BULK_TABLES.join(", "))))
+            .execute(&mut *tx)
+            .await
+            .context("cannot analyse the demo tables")?;
+    }
     crate::rollup::mark_every_day(&mut tx, store.backend()).await?;
     crate::rollup::refresh(&mut tx, store.backend()).await?;
     tx.commit().await.context("cannot commit the demo shop")?;

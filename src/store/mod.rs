@@ -784,9 +784,6 @@ async fn connect(
                 // A report reads the same recent pages for every metric: keep them in memory.
                 conn.execute("PRAGMA cache_size = -16000").await?;
                 conn.execute("PRAGMA mmap_size = 0").await?;
-                // A multi-row upsert keeps a journal of the pages it changes, to undo itself
-                // alone; in a file, that journal was a tenth of a bulk load's time.
-                conn.execute("PRAGMA temp_store = MEMORY").await?;
                 Ok(())
             })
         });
