@@ -105,9 +105,7 @@ async fn run(conn: &mut AnyConnection, sql: &str, days: &[String]) -> Result<()>
     for day in days {
         q = q.bind(day.as_str());
     }
-    q.execute(&mut *conn)
-        .await
-        .context("cannot rebuild the daily rollups")?;
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -162,23 +162,33 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
             .await
             .context("cannot record the demo settings")?;
     }
+    finish_bulk_load(&mut tx, store.backend(), indexes).await?;
+    tx.commit().await.context("cannot commit the demo shop")?;
+    Ok(summary)
+}
+
+/// After the rows: the indexes dropped before them, statistics on PostgreSQL (so that the
+/// rebuild's joins use those indexes), and every day's rollups.
+async fn finish_bulk_load(
+    tx: &mut sqlx::AnyConnection,
+    backend: crate::store::Backend,
+    indexes: Vec<String>,
+) -> Result<()> {
     for sql in indexes {
         sqlx::query(AssertSqlSafe(sql.clone()))
             .execute(&mut *tx)
             .await
             .with_context(|| format!("cannot make the index again: {sql}"))?;
     }
-    if store.backend() == crate::store::Backend::Postgres {
-        // Statistics for the rows just written, so that the rebuild's joins use the indexes.
+    if backend == crate::store::Backend::Postgres {
         sqlx::query(AssertSqlSafe(format!("ANALYZE {}", BULK_TABLES.join(", "))))
             .execute(&mut *tx)
             .await
             .context("cannot analyse the demo tables")?;
     }
-    crate::rollup::mark_every_day(&mut tx, store.backend()).await?;
-    crate::rollup::refresh(&mut tx, store.backend()).await?;
-    tx.commit().await.context("cannot commit the demo shop")?;
-    Ok(summary)
+    crate::rollup::mark_every_day(tx, backend).await?;
+    crate::rollup::refresh(tx, backend).await?;
+    Ok(())
 }
 
 /// A small, stable PRNG (SplitMix64), so that a seed means the same shop on every platform

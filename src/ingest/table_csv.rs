@@ -42,14 +42,16 @@ pub async fn import(
         .await
         .with_context(|| format!("cannot start a transaction on {store}"))?;
     let mut writer = BatchWriter::new(spec, true);
-    let mut skus_writer =
-        (spec.name == "campaigns").then(|| BatchWriter::new(&table::CAMPAIGN_SKUS, true));
     let lookups = store.reader();
     // Campaigns write two tables row by row; any other table is written on a task of its
     // own while the file is read.
-    let mut sink = match skus_writer {
-        Some(_) => Sink::Direct(tx),
-        None => Sink::Piped(Pipeline::start(tx, vec![spec], lookups.clone())),
+    let mut sink = if spec.name == "campaigns" {
+        Sink::Campaigns {
+            tx,
+            skus: Box::new(BatchWriter::new(&table::CAMPAIGN_SKUS, true)),
+        }
+    } else {
+        Sink::Piped(Pipeline::start(tx, vec![spec], lookups.clone()))
     };
     let mut record = csv::StringRecord::new();
     let mut rows = 0u64;
@@ -69,7 +71,7 @@ pub async fn import(
         // tells every problem (up to a bound) at once.
         if opts.check {
             plan.observe(spec, &row);
-            if let Some(skus) = &skus_writer {
+            if let Sink::Campaigns { skus, .. } = &sink {
                 for sku in layout.skus(&record) {
                     plan.observe(skus.spec(), &[SqlValue::Null, SqlValue::Text(sku)]);
                 }
@@ -78,8 +80,8 @@ pub async fn import(
         if !bad.is_empty() || opts.check {
             continue;
         }
-        match (&mut sink, &mut skus_writer) {
-            (Sink::Piped(pipeline), _) => {
+        match &mut sink {
+            Sink::Piped(pipeline) => {
                 if let Err(e) = writer.queue(row, line) {
                     // A key repeated within the file: noted, and the file read on.
                     bad.add(&located(&file_name, &e));
@@ -90,7 +92,7 @@ pub async fn import(
                     break;
                 }
             }
-            (Sink::Direct(tx), Some(skus)) => {
+            Sink::Campaigns { tx, skus } => {
                 let sku_list = layout.skus(&record);
                 let ctx = CampaignRow {
                     tx,
@@ -100,7 +102,6 @@ pub async fn import(
                 };
                 campaign_row(ctx, &mut writer, skus, row, sku_list).await?;
             }
-            (Sink::Direct(_), None) => unreachable!("only campaigns are written directly"),
         }
     }
     if let Some(e) = bad.into_error() {
@@ -118,13 +119,13 @@ pub async fn import(
             plan: Some(plan.against(store).await?),
         });
     }
-    let (mut tx, written) = match sink {
-        Sink::Direct(mut tx) => {
+    let (mut tx, written, skus_written) = match sink {
+        Sink::Campaigns { mut tx, skus } => {
             writer
                 .flush(&mut tx, lookups)
                 .await
                 .map_err(|e| located(&file_name, &e))?;
-            (tx, writer.written())
+            (tx, writer.written(), Some((skus.table(), skus.written())))
         }
         Sink::Piped(pipeline) => {
             // A send refused here means the writer stopped: `finish` has its reason.
@@ -134,7 +135,7 @@ pub async fn import(
                 .await
                 .map_err(|e| located(&file_name, &e))?;
             sent.map_err(|e| located(&file_name, &e))?;
-            (tx, counts[0])
+            (tx, counts[0], None)
         }
     };
     if spec.name == "orders" {
@@ -146,9 +147,7 @@ pub async fn import(
         .await
         .with_context(|| format!("{file_name}: cannot commit the import"))?;
     let mut tables = vec![(spec.name, written)];
-    if let Some(s) = &skus_writer {
-        tables.push((s.table(), s.written()));
-    }
+    tables.extend(skus_written);
     Ok(ImportSummary {
         format: spec.name,
         rows,
@@ -160,8 +159,12 @@ pub async fn import(
 
 /// Where an import's rows go.
 enum Sink {
-    /// Into the transaction, statement by statement.
-    Direct(sqlx::Transaction<'static, sqlx::Any>),
+    /// Campaigns and their SKUs, into the transaction row by row: a campaign's SKU list is
+    /// replaced, which needs the campaign written first.
+    Campaigns {
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        skus: Box<BatchWriter>,
+    },
     /// Through a writer task that owns the transaction until the end.
     Piped(Pipeline),
 }
