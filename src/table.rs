@@ -363,6 +363,17 @@ impl SqlValue {
         .map_err(|e| anyhow!("cannot bind value: {e}"))
     }
 
+    /// Feeds the value to a key hash: values of different kinds never hash alike by design
+    /// (a text "1" and a number 1 are different keys).
+    fn hash_into(&self, h: &mut impl Hasher) {
+        match self {
+            SqlValue::Text(s) => (0u8, s.as_str()).hash(h),
+            SqlValue::Int(i) => (1u8, i).hash(h),
+            SqlValue::Float(f) => (2u8, f.to_bits()).hash(h),
+            SqlValue::Null => 3u8.hash(h),
+        }
+    }
+
     pub fn as_text(&self) -> Option<&str> {
         match self {
             SqlValue::Text(s) => Some(s),
@@ -552,8 +563,7 @@ impl BatchWriter {
         if let Some(seen) = &mut self.seen {
             let mut h = DefaultHasher::new();
             for k in self.spec.key {
-                let i = column_index(self.spec, k);
-                format!("{:?}", row[i]).hash(&mut h);
+                row[column_index(self.spec, k)].hash_into(&mut h);
             }
             if let Some(first) = seen.insert(h.finish(), line) {
                 return Err(RowError {
@@ -795,6 +805,37 @@ mod tests {
         );
         assert!(upsert_sql(&CAMPAIGN_SKUS, 1, false, false).ends_with("DO NOTHING"));
         assert!(upsert_sql(&CAPACITY, 1, false, true).ends_with("DO NOTHING"));
+    }
+
+    #[test]
+    fn a_key_repeated_in_a_file_is_refused_with_both_lines() {
+        let day = |d: &str| SqlValue::Text(d.into());
+        let mut w = BatchWriter::new(&CAPACITY, true);
+        w.queue(vec![day("2025-01-01"), SqlValue::Int(5)], 2)
+            .unwrap();
+        w.queue(vec![day("2025-01-02"), SqlValue::Int(5)], 3)
+            .unwrap();
+        let e = w
+            .queue(vec![day("2025-01-01"), SqlValue::Int(6)], 4)
+            .unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert!(e.message.ends_with("already on line 2"), "{}", e.message);
+        // A text and a number that print alike are different keys.
+        w.queue(vec![day("7"), SqlValue::Int(1)], 5).unwrap();
+        w.queue(vec![SqlValue::Int(7), SqlValue::Int(1)], 6)
+            .unwrap();
+        w.queue(vec![SqlValue::Float(7.0), SqlValue::Int(1)], 7)
+            .unwrap();
+        w.queue(vec![SqlValue::Null, SqlValue::Int(1)], 8).unwrap();
+        assert_eq!(w.rows.len(), 6);
+        // Without the check, repeats are queued as they come.
+        let mut unchecked = BatchWriter::new(&CAPACITY, false);
+        for line in [2, 3] {
+            unchecked
+                .queue(vec![day("2025-01-01"), SqlValue::Int(5)], line)
+                .unwrap();
+        }
+        assert_eq!(unchecked.rows.len(), 2);
     }
 
     #[test]

@@ -231,10 +231,13 @@ pub async fn import_file(
     let format = format
         .or_else(|| Format::detect(&fields))
         .expect("the header was accepted");
-    match format {
+    let imported = match format {
         Format::Table(spec) => table_csv::import(store, spec, &mut src, opts).await,
         preset => preset::import(store, preset, &mut src, opts).await,
-    }
+    };
+    // The import's transaction is over, committed or rolled back.
+    store.end_bulk().await;
+    imported
 }
 
 /// Imports `path` into `table` (dawnpost's own CSV), with no check-only run.

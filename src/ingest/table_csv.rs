@@ -36,12 +36,9 @@ pub async fn import(
     let file_name = src.name.clone();
     let layout = Layout::new(spec, &src.headers)
         .map_err(|e| anyhow!("{file_name}:{}: {e}", src.skipped + 1))?;
-    let tx = store
-        .pool()
-        .begin()
-        .await
-        .with_context(|| format!("cannot start a transaction on {store}"))?;
-    let mut writer = BatchWriter::new(spec, true);
+    let tx = store.begin_bulk().await?;
+    // Keys the importer numbers itself cannot repeat: they need no memory of the file's keys.
+    let mut writer = BatchWriter::new(spec, !layout.numbers_keys());
     let lookups = store.reader();
     // Campaigns write two tables row by row; any other table is written on a task of its
     // own while the file is read.
@@ -306,6 +303,14 @@ impl Layout {
         })
     }
 
+    /// Whether the key has a position the file does not give, so that the importer numbers
+    /// every row's key uniquely (an order's lines 1, 2, 3 ...).
+    fn numbers_keys(&self) -> bool {
+        self.spec.columns.iter().zip(&self.sources).any(|(c, src)| {
+            c.ty == ColType::Position && src.is_none() && self.spec.key.contains(&c.name)
+        })
+    }
+
     fn parse(
         &self,
         record: &csv::StringRecord,
@@ -374,4 +379,23 @@ fn file_columns(spec: &TableSpec) -> String {
         cols.push("skus");
     }
     cols.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(spec: &'static TableSpec, header: &[&str]) -> Layout {
+        Layout::new(spec, &csv::StringRecord::from(header.to_vec())).unwrap()
+    }
+
+    #[test]
+    fn only_keys_the_importer_numbers_skip_the_duplicate_check() {
+        let lines = ["order_id", "sku", "quantity", "unit_price"];
+        assert!(layout(&table::ORDER_LINES, &lines).numbers_keys());
+        let numbered = ["order_id", "line_no", "sku", "quantity", "unit_price"];
+        assert!(!layout(&table::ORDER_LINES, &numbered).numbers_keys());
+        let traffic = ["day", "channel", "sessions"];
+        assert!(!layout(&table::TRAFFIC, &traffic).numbers_keys());
+    }
 }
