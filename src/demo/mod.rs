@@ -121,15 +121,13 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
             "the store {store} holds data that is not a dawnpost demo; `demo` would replace it (pass --force to do so)"
         );
     }
-    let written = write(store, o, tz).await;
-    // The demo's transaction is over, committed or rolled back.
-    store.end_bulk().await;
-    written
-}
-
-/// Replaces the store's contents, in one transaction.
-async fn write(store: &Store, o: &DemoOptions, tz: Tz) -> Result<DemoSummary> {
-    let mut tx = store.begin_bulk().await?;
+    // The everyday page cache: a larger one made no measured difference here (10.1-10.2 s
+    // against 10.2-10.6 s at 1M order lines) and cost 88 MB.
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .context("cannot start the demo transaction")?;
     // Every day is rebuilt at the end: marking them row by row would only repeat that.
     crate::rollup::pause(&mut tx, store.backend()).await?;
     for t in DATA_TABLES.iter().rev().chain(["meta"].iter()) {

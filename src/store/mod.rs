@@ -171,7 +171,7 @@ impl Store {
         &self.pool
     }
 
-    /// Starts the transaction of a bulk load (an import, the demo), with a larger page cache on
+    /// Starts the transaction of an import, with a larger page cache on
     /// SQLite. The caller calls [`Store::end_bulk`] once the transaction is over, whatever
     /// became of it.
     pub async fn begin_bulk(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
