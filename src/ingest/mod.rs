@@ -231,12 +231,13 @@ pub async fn import_file(
     let format = format
         .or_else(|| Format::detect(&fields))
         .expect("the header was accepted");
+    store.bulk_cache(true).await;
     let imported = match format {
         Format::Table(spec) => table_csv::import(store, spec, &mut src, opts).await,
         preset => preset::import(store, preset, &mut src, opts).await,
     };
     // The import's transaction is over, committed or rolled back.
-    store.end_bulk().await;
+    store.bulk_cache(false).await;
     imported
 }
 

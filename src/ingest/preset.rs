@@ -108,7 +108,11 @@ pub async fn import(
             }
         })
         .collect();
-    let mut tx = store.begin_bulk().await?;
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .with_context(|| format!("cannot start a transaction on {store}"))?;
     let lookups = store.reader();
     let (mut record, mut out) = (csv::StringRecord::new(), Rows::new());
     let (mut rows, mut bad, mut plan) = (0u64, BadRows::default(), Plan::default());

@@ -36,7 +36,11 @@ pub async fn import(
     let file_name = src.name.clone();
     let layout = Layout::new(spec, &src.headers)
         .map_err(|e| anyhow!("{file_name}:{}: {e}", src.skipped + 1))?;
-    let tx = store.begin_bulk().await?;
+    let tx = store
+        .pool()
+        .begin()
+        .await
+        .with_context(|| format!("cannot start a transaction on {store}"))?;
     // Keys the importer numbers itself cannot repeat: they need no memory of the file's keys.
     let mut writer = BatchWriter::new(spec, !layout.numbers_keys());
     let lookups = store.reader();

@@ -86,7 +86,7 @@ const CACHE_KIB: u32 = 16_000;
 /// The writer's page cache during a bulk load, in KiB. A load of a million order lines checks
 /// every line's order and rebuilds every day from the lines, all over a store of some 150 MB;
 /// with the everyday cache a fifth of the writer's time went to reading pages back from the
-/// operating system. Given back when the load ends ([`Store::end_bulk`]).
+/// operating system. Given back when the load ends ([`Store::bulk_cache`]).
 const BULK_CACHE_KIB: u32 = 65_536;
 
 /// The most comments of one day the digest reads to count themes and pick examples: a bound
@@ -171,36 +171,18 @@ impl Store {
         &self.pool
     }
 
-    /// Starts the transaction of an import, with a larger page cache on
-    /// SQLite. The caller calls [`Store::end_bulk`] once the transaction is over, whatever
-    /// became of it.
-    pub async fn begin_bulk(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .with_context(|| format!("cannot start a transaction on {self}"))?;
-        if self.backend == Backend::Sqlite {
-            sqlx::query(AssertSqlSafe(format!(
-                "PRAGMA cache_size = -{BULK_CACHE_KIB}"
-            )))
-            .execute(&mut *tx)
-            .await
-            .context("cannot size the page cache for the load")?;
-        }
-        Ok(tx)
-    }
-
-    /// Gives the writer its everyday page cache back after a bulk load, so that a long-running
-    /// `serve` does not keep a load's pages. SQLite has one writer connection, so this reaches
-    /// the one the load used. A failure only leaves the larger cache: it is logged, not fatal.
-    pub async fn end_bulk(&self) {
+    /// Gives SQLite's writer the larger page cache of a bulk load (`true`), or its everyday
+    /// one back (`false`), so that a long-running `serve` does not keep a load's pages. SQLite
+    /// has one writer connection, so this reaches the one every load uses. A failure only
+    /// leaves the cache as it was: it is logged, not fatal.
+    pub async fn bulk_cache(&self, bulk: bool) {
         if self.backend != Backend::Sqlite {
             return;
         }
-        let sql = format!("PRAGMA cache_size = -{CACHE_KIB}");
+        let kib = if bulk { BULK_CACHE_KIB } else { CACHE_KIB };
+        let sql = format!("PRAGMA cache_size = -{kib}");
         if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(&self.pool).await {
-            tracing::warn!(store = %self, error = %e, "cannot shrink the page cache after a load");
+            tracing::warn!(store = %self, error = %e, "cannot size the writer's page cache");
         }
     }
 
