@@ -7,8 +7,8 @@
 //! rebuilds every rollup of exactly those days from the raw rows. So a rollup is a pure
 //! function of the raw rows once refreshed, never an incremental sum that could drift.
 //!
-//! A bulk load that rewrites a whole store ([`pause`], then [`mark_every_day`]) skips the
-//! per-row marks of SQLite's triggers and has every day rebuilt once at its end.
+//! A bulk load that rewrites a whole store sets its tables' triggers aside
+//! ([`crate::store::SetAside`]) and has every day rebuilt once at its end ([`mark_every_day`]).
 
 use anyhow::{Context, Result};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -176,35 +176,13 @@ const DAY_SOURCES: [(&str, &str); 6] = [
     ("feedback", "day"),
 ];
 
-/// Stops the triggers from marking days, for the rest of `conn`'s transaction or until
-/// [`mark_every_day`]: a row on SQLite, a transaction-local setting on PostgreSQL. Neither is
-/// ever seen by another connection.
-pub async fn pause(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
-    let sql = match backend {
-        Backend::Sqlite => "INSERT INTO rollup_paused (one) VALUES (1) ON CONFLICT DO NOTHING",
-        Backend::Postgres => "SELECT set_config('dawnpost.rollups_paused', 'on', true)",
-    };
-    sqlx::query(sql)
-        .execute(&mut *conn)
-        .await
-        .context("cannot pause the rollup marks for a bulk load")?;
-    Ok(())
-}
-
-/// Ends a [`pause`] and marks every day that any raw table or rollup holds, so that the next
-/// [`refresh`] rebuilds them all: the days loaded, and the days whose rows are gone.
+/// Marks every day that any raw table or rollup holds, so that the next [`refresh`] rebuilds
+/// them all: the days a bulk load wrote without its tables' triggers, and the days whose rows
+/// are gone.
 ///
 /// Each table's distinct days are found by stepping through its day index (one probe per
 /// day), not by reading its rows.
-pub async fn mark_every_day(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
-    let sql = match backend {
-        Backend::Sqlite => "DELETE FROM rollup_paused",
-        Backend::Postgres => "SELECT set_config('dawnpost.rollups_paused', 'off', true)",
-    };
-    sqlx::query(sql)
-        .execute(&mut *conn)
-        .await
-        .context("cannot end the pause of the rollup marks")?;
+pub async fn mark_every_day(conn: &mut AnyConnection) -> Result<()> {
     let sources = DAY_SOURCES.into_iter().chain(tables().map(|t| (t, "day")));
     for (table, column) in sources {
         let sql = format!(

@@ -745,43 +745,120 @@ impl Store {
     }
 }
 
-/// Drops the indexes of `tables` that no key or constraint needs, inside `conn`'s
-/// transaction, and returns the statements that make them again: a bulk load that fills
-/// tables afresh builds each index once, by sorting, instead of row by row.
-pub async fn drop_secondary_indexes(
-    conn: &mut sqlx::AnyConnection,
-    backend: Backend,
-    tables: &[&str],
-) -> Result<Vec<String>> {
-    let list = tables
-        .iter()
-        .map(|t| format!("'{t}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = match backend {
-        // An index a key makes has no SQL of its own.
-        Backend::Sqlite => format!(
-            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL \
-             AND tbl_name IN ({list}) ORDER BY name"
-        ),
-        Backend::Postgres => format!(
-            "SELECT i.relname::text, pg_get_indexdef(i.oid) FROM pg_index x \
-             JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
-             WHERE t.relname IN ({list}) AND t.relnamespace = current_schema()::regnamespace \
-             AND NOT x.indisprimary AND NOT x.indisunique ORDER BY 1"
-        ),
-    };
-    let indexes: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
-        .context("cannot list the store's indexes")?;
-    for (name, _) in &indexes {
-        sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("cannot drop the index {name} for a bulk load"))?;
+/// What a bulk load sets aside while it fills tables afresh, as the statements that make it
+/// again: each index no key needs (built once at the end, by sorting, instead of row by row),
+/// each trigger (a bulk load marks every day for a rebuild instead, once), and on PostgreSQL
+/// each foreign key from those tables (checked once at the end, by one join, instead of a
+/// lookup per row; SQLite cannot drop one and checks its keys as before).
+///
+/// All of it happens inside the load's transaction: no other connection ever sees the tables
+/// without their indexes, triggers or keys.
+#[derive(Debug)]
+#[must_use = "what is set aside must be restored before the load commits"]
+pub struct SetAside {
+    restore: Vec<String>,
+}
+
+impl SetAside {
+    /// Sets aside the indexes, triggers and (on PostgreSQL) foreign keys of `tables`.
+    pub async fn take(
+        conn: &mut sqlx::AnyConnection,
+        backend: Backend,
+        tables: &[&str],
+    ) -> Result<SetAside> {
+        let list = tables
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut restore = Vec::new();
+        for (what, sql) in set_aside_queries(backend, &list) {
+            let found: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(sql))
+                .fetch_all(&mut *conn)
+                .await
+                .with_context(|| format!("cannot list the store's {what}"))?;
+            for (drop, make) in found {
+                sqlx::query(AssertSqlSafe(drop.clone()))
+                    .execute(&mut *conn)
+                    .await
+                    .with_context(|| format!("cannot set aside for a bulk load: {drop}"))?;
+                restore.push(make);
+            }
+        }
+        Ok(SetAside { restore })
     }
-    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+
+    /// Makes again what [`SetAside::take`] set aside, in the same order.
+    pub async fn restore(self, conn: &mut sqlx::AnyConnection) -> Result<()> {
+        for sql in self.restore {
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("cannot make again after a bulk load: {sql}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// For each kind of thing set aside, a query giving the statement that drops each one and
+/// the statement that makes it again. Indexes come first: a trigger or key made again after
+/// them finds them in place.
+fn set_aside_queries(backend: Backend, tables: &str) -> Vec<(&'static str, String)> {
+    match backend {
+        // An index a key makes has no SQL of its own; SQLite keeps its foreign keys.
+        Backend::Sqlite => vec![
+            (
+                "indexes",
+                format!(
+                    "SELECT 'DROP INDEX ' || name, sql FROM sqlite_schema WHERE type = 'index' \
+                     AND sql IS NOT NULL AND tbl_name IN ({tables}) ORDER BY name"
+                ),
+            ),
+            (
+                "triggers",
+                format!(
+                    "SELECT 'DROP TRIGGER ' || name, sql FROM sqlite_schema \
+                     WHERE type = 'trigger' AND tbl_name IN ({tables}) ORDER BY name"
+                ),
+            ),
+        ],
+        Backend::Postgres => vec![
+            (
+                "indexes",
+                format!(
+                    "SELECT 'DROP INDEX ' || quote_ident(i.relname), pg_get_indexdef(i.oid) \
+                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+                     JOIN pg_class t ON t.oid = x.indrelid WHERE t.relname IN ({tables}) \
+                     AND t.relnamespace = current_schema()::regnamespace \
+                     AND NOT x.indisprimary AND NOT x.indisunique ORDER BY i.relname"
+                ),
+            ),
+            (
+                "triggers",
+                format!(
+                    "SELECT 'DROP TRIGGER ' || quote_ident(g.tgname) || ' ON ' \
+                     || quote_ident(t.relname), pg_get_triggerdef(g.oid) \
+                     FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid \
+                     WHERE t.relname IN ({tables}) AND NOT g.tgisinternal \
+                     AND t.relnamespace = current_schema()::regnamespace \
+                     ORDER BY t.relname, g.tgname"
+                ),
+            ),
+            (
+                "foreign keys",
+                format!(
+                    "SELECT 'ALTER TABLE ' || quote_ident(t.relname) || ' DROP CONSTRAINT ' \
+                     || quote_ident(c.conname), 'ALTER TABLE ' || quote_ident(t.relname) \
+                     || ' ADD CONSTRAINT ' || quote_ident(c.conname) || ' ' \
+                     || pg_get_constraintdef(c.oid) \
+                     FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+                     WHERE c.contype = 'f' AND t.relname IN ({tables}) \
+                     AND t.relnamespace = current_schema()::regnamespace \
+                     ORDER BY t.relname, c.conname"
+                ),
+            ),
+        ],
+    }
 }
 
 impl std::fmt::Display for Store {

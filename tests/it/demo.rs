@@ -48,7 +48,11 @@ fn close(a: f64, b: f64) {
     assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} != {b}");
 }
 
-both_backends!(metrics_match_independent_sql, storylines_are_true_yesterday);
+both_backends!(
+    metrics_match_independent_sql,
+    storylines_are_true_yesterday,
+    a_demo_gives_back_every_index_trigger_and_key
+);
 
 async fn metrics_match_independent_sql(b: Backend) {
     let Some(t) = demo_store(b).await else { return };
@@ -349,4 +353,72 @@ async fn demo_refuses_to_replace_real_data() {
         .unwrap_err();
     assert!(format!("{err:#}").contains("--force"), "{err:#}");
     assert_eq!(t.store.count("orders").await.unwrap(), 11);
+}
+
+/// Every index, trigger and foreign key of the store, as the catalog spells it.
+async fn schema_objects(t: &TestStore, b: Backend) -> Vec<(String, String)> {
+    let sql = match b {
+        Backend::Sqlite => {
+            "SELECT type || ' ' || name, COALESCE(sql, '') FROM sqlite_schema \
+             WHERE type IN ('index', 'trigger') ORDER BY 1"
+        }
+        Backend::Postgres => {
+            "SELECT 'index ' || indexname, indexdef FROM pg_indexes \
+             WHERE schemaname = current_schema() \
+             UNION ALL SELECT 'trigger ' || g.tgname, pg_get_triggerdef(g.oid) FROM pg_trigger g \
+             JOIN pg_class c ON c.oid = g.tgrelid \
+             WHERE NOT g.tgisinternal AND c.relnamespace = current_schema()::regnamespace \
+             UNION ALL SELECT 'key ' || conname, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE contype = 'f' AND connamespace = current_schema()::regnamespace ORDER BY 1"
+        }
+    };
+    sqlx::query_as(sql).fetch_all(t.store.pool()).await.unwrap()
+}
+
+/// The demo sets its tables' indexes, triggers and (on PostgreSQL) foreign keys aside while
+/// it writes: afterwards each is back as it was, and does its work.
+async fn a_demo_gives_back_every_index_trigger_and_key(b: Backend) {
+    let Some(t) = TestStore::new(b, dawnpost::config::DEMO_CONFIG).await else {
+        return;
+    };
+    let before = schema_objects(&t, b).await;
+    let triggers = before.iter().filter(|(k, _)| k.starts_with("trigger ")).count();
+    assert!(triggers >= 18, "{before:?}");
+    let o = DemoOptions {
+        days: 60,
+        scale: 0.1,
+        ..options()
+    };
+    // The second demo replaces the first: its deletes run with everything set aside too.
+    for _ in 0..2 {
+        demo::generate(&t.store, &o, t.config.shop.timezone, true)
+            .await
+            .unwrap();
+        assert_eq!(schema_objects(&t, b).await, before);
+    }
+    // The keys hold again: a line of an order the store does not have is refused.
+    let orphan = sqlx::query(
+        "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price) \
+         SELECT 'no-such-order', 1, sku, 1, 1.0 FROM products LIMIT 1",
+    )
+    .execute(t.store.pool())
+    .await;
+    assert!(orphan.is_err(), "an order line without its order was written");
+    // The triggers mark again: a new order marks its day.
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM rollup_dirty").await,
+        Some(0.0)
+    );
+    sqlx::query(
+        "INSERT INTO orders (order_id, placed_at, day, channel, status) \
+         VALUES ('after-the-demo', 1700000000, '2001-02-03', 'email', 'placed')",
+    )
+    .execute(t.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM rollup_dirty WHERE day = '2001-02-03'")
+            .await,
+        Some(1.0)
+    );
 }
