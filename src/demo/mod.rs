@@ -158,7 +158,7 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
 }
 
 /// After the rows: what was set aside before them, statistics on PostgreSQL (so that the
-/// rebuild's joins use the indexes), and every day's rollups.
+/// rebuild plans with the rows' true sizes), and every day's rollups.
 async fn finish_bulk_load(
     tx: &mut sqlx::AnyConnection,
     backend: crate::store::Backend,
@@ -171,8 +171,7 @@ async fn finish_bulk_load(
             .await
             .context("cannot analyse the demo tables")?;
     }
-    crate::rollup::mark_every_day(tx).await?;
-    crate::rollup::refresh(tx, backend).await?;
+    crate::rollup::rebuild_all(tx, backend).await?;
     Ok(())
 }
 

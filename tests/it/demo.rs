@@ -56,6 +56,7 @@ both_backends!(
 
 async fn metrics_match_independent_sql(b: Backend) {
     let Some(t) = demo_store(b).await else { return };
+    assert_keys_hold(&t, b).await;
     let d = END;
     let r = report::build(&t.store, &t.config, d.parse().unwrap())
         .await
@@ -355,6 +356,26 @@ async fn demo_refuses_to_replace_real_data() {
     assert_eq!(t.store.count("orders").await.unwrap(), 11);
 }
 
+/// Every row's references resolve: on PostgreSQL the demo writes without its foreign keys
+/// and makes them again at the end, and this checks that as SQL of its own.
+async fn assert_keys_hold(t: &TestStore, b: Backend) {
+    let broken = match b {
+        Backend::Sqlite => sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(t.store.pool())
+            .await
+            .unwrap()
+            .len(),
+        Backend::Postgres => {
+            let sql = "SELECT COUNT(*) FROM order_lines l LEFT JOIN orders o USING (order_id) \
+                       LEFT JOIN products p USING (sku) \
+                       WHERE o.order_id IS NULL OR p.sku IS NULL";
+            t.scalar(sql).await.unwrap() as usize
+        }
+    };
+    assert_eq!(broken, 0, "rows whose references do not resolve");
+    assert!(t.scalar("SELECT COUNT(*) FROM order_lines").await.unwrap() > 0.0);
+}
+
 /// Every index, trigger and foreign key of the store, as the catalog spells it.
 async fn schema_objects(t: &TestStore, b: Backend) -> Vec<(String, String)> {
     let sql = match b {
@@ -382,7 +403,10 @@ async fn a_demo_gives_back_every_index_trigger_and_key(b: Backend) {
         return;
     };
     let before = schema_objects(&t, b).await;
-    let triggers = before.iter().filter(|(k, _)| k.starts_with("trigger ")).count();
+    let triggers = before
+        .iter()
+        .filter(|(k, _)| k.starts_with("trigger "))
+        .count();
     assert!(triggers >= 18, "{before:?}");
     let o = DemoOptions {
         days: 60,
@@ -395,6 +419,7 @@ async fn a_demo_gives_back_every_index_trigger_and_key(b: Backend) {
             .await
             .unwrap();
         assert_eq!(schema_objects(&t, b).await, before);
+        assert_keys_hold(&t, b).await;
     }
     // The keys hold again: a line of an order the store does not have is refused.
     let orphan = sqlx::query(
@@ -403,7 +428,10 @@ async fn a_demo_gives_back_every_index_trigger_and_key(b: Backend) {
     )
     .execute(t.store.pool())
     .await;
-    assert!(orphan.is_err(), "an order line without its order was written");
+    assert!(
+        orphan.is_err(),
+        "an order line without its order was written"
+    );
     // The triggers mark again: a new order marks its day.
     assert_eq!(
         t.scalar("SELECT COUNT(*) FROM rollup_dirty").await,
