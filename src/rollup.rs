@@ -118,13 +118,7 @@ async fn run(conn: &mut AnyConnection, sql: &str, days: &[String]) -> Result<()>
 /// next refresh, and every mark taken belongs to rows the rebuild can see.
 pub async fn refresh(conn: &mut AnyConnection, backend: Backend) -> Result<usize> {
     let started = std::time::Instant::now();
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PG_REFRESH_LOCK)
-            .execute(&mut *conn)
-            .await
-            .context("cannot take the rollup refresh lock")?;
-    }
+    take_turn(conn, backend).await?;
     let mut days: Vec<String> = sqlx::query("DELETE FROM rollup_dirty RETURNING day")
         .fetch_all(&mut *conn)
         .await
@@ -139,23 +133,8 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend) -> Result<usize
     days.sort_unstable();
     days.dedup();
     for chunk in days.chunks(CHUNK) {
-        let list = (1..=chunk.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         for r in &REBUILDS {
-            let delete = format!("DELETE FROM {} WHERE day IN ({list})", r.table);
-            let insert = format!(
-                "INSERT INTO {} {} {}",
-                r.table,
-                r.columns,
-                r.select.replace("{days}", &list)
-            );
-            for sql in [delete, insert] {
-                run(conn, &sql, chunk)
-                    .await
-                    .with_context(|| format!("cannot rebuild the rollup {}", r.table))?;
-            }
+            rebuild(conn, r, Some(chunk)).await?;
         }
     }
     tracing::debug!(
@@ -164,6 +143,44 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend) -> Result<usize
         "rollups rebuilt"
     );
     Ok(days.len())
+}
+
+/// Waits for any other refresh to end: SQLite has one writer already; PostgreSQL takes an
+/// advisory lock held to the end of the transaction.
+async fn take_turn(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_REFRESH_LOCK)
+            .execute(&mut *conn)
+            .await
+            .context("cannot take the rollup refresh lock")?;
+    }
+    Ok(())
+}
+
+/// Rebuilds `r`'s rows of `days` from the raw rows; `None` is every day.
+async fn rebuild(conn: &mut AnyConnection, r: &Rebuild, days: Option<&[String]>) -> Result<()> {
+    let (filter, select) = match days {
+        Some(days) => {
+            let list = (1..=days.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                format!(" WHERE day IN ({list})"),
+                r.select.replace("{days}", &list),
+            )
+        }
+        None => (String::new(), every_day(r.select)),
+    };
+    let delete = format!("DELETE FROM {}{filter}", r.table);
+    let insert = format!("INSERT INTO {} {} {select}", r.table, r.columns);
+    for sql in [delete, insert] {
+        run(conn, &sql, days.unwrap_or_default())
+            .await
+            .with_context(|| format!("cannot rebuild the rollup {}", r.table))?;
+    }
+    Ok(())
 }
 
 /// Rebuilds every rollup of every day from the raw rows, for a bulk load that wrote the raw
@@ -180,28 +197,13 @@ pub async fn rebuild_all(conn: &mut AnyConnection, backend: Backend) -> Result<(
         return Ok(());
     }
     let started = std::time::Instant::now();
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(PG_REFRESH_LOCK)
-        .execute(&mut *conn)
-        .await
-        .context("cannot take the rollup refresh lock")?;
+    take_turn(conn, backend).await?;
     sqlx::query("DELETE FROM rollup_dirty")
         .execute(&mut *conn)
         .await
         .context("cannot take the rollup marks")?;
     for r in &REBUILDS {
-        let delete = format!("DELETE FROM {}", r.table);
-        let insert = format!(
-            "INSERT INTO {} {} {}",
-            r.table,
-            r.columns,
-            every_day(r.select)
-        );
-        for sql in [delete, insert] {
-            run(conn, &sql, &[])
-                .await
-                .with_context(|| format!("cannot rebuild the rollup {}", r.table))?;
-        }
+        rebuild(conn, r, None).await?;
     }
     tracing::debug!(
         ms = started.elapsed().as_secs_f64() * 1e3,

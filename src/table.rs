@@ -595,8 +595,9 @@ impl BatchWriter {
     }
 
     /// Writes every queued row, a batch per statement. Each batch's values are bound while
-    /// the database writes the batch before it: on SQLite the two run on two threads, and
-    /// binding is about half as long as the writing.
+    /// the database writes the batch before it: on SQLite the writing runs on sqlx's worker
+    /// thread, and binding after it, in turn, left that thread idle half the time
+    /// (`demo --scale 12`: 15.6-17.1 s this way, 17.1-18.9 s in turn).
     pub async fn flush(
         &mut self,
         conn: &mut AnyConnection,
@@ -797,6 +798,25 @@ fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool, keep_existing: bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The future is started before the work runs, and finished after it.
+    #[tokio::test]
+    async fn alongside_starts_the_future_then_works_then_waits() {
+        let log = std::cell::RefCell::new(Vec::new());
+        let fut = async {
+            log.borrow_mut().push("started");
+            tokio::task::yield_now().await;
+            log.borrow_mut().push("finished");
+            1
+        };
+        let out = alongside(fut, || {
+            log.borrow_mut().push("work");
+            2
+        })
+        .await;
+        assert_eq!(out, (1, 2));
+        assert_eq!(*log.borrow(), ["started", "work", "finished"]);
+    }
 
     #[test]
     fn batches_are_full_or_a_power_of_two() {
