@@ -356,8 +356,10 @@ async fn demo_refuses_to_replace_real_data() {
     assert_eq!(t.store.count("orders").await.unwrap(), 11);
 }
 
-/// Every row's references resolve: on PostgreSQL the demo writes without its foreign keys
-/// and makes them again at the end, and this checks that as SQL of its own.
+/// The references hold. On SQLite, every one (`PRAGMA foreign_key_check`). On PostgreSQL,
+/// where the demo writes without its foreign keys and makes them again at the end, the
+/// order and product of every line and the order of every shipment and return, by SQL of
+/// the test's own.
 async fn assert_keys_hold(t: &TestStore, b: Backend) {
     let broken = match b {
         Backend::Sqlite => sqlx::query("PRAGMA foreign_key_check")
@@ -366,9 +368,13 @@ async fn assert_keys_hold(t: &TestStore, b: Backend) {
             .unwrap()
             .len(),
         Backend::Postgres => {
-            let sql = "SELECT COUNT(*) FROM order_lines l LEFT JOIN orders o USING (order_id) \
-                       LEFT JOIN products p USING (sku) \
-                       WHERE o.order_id IS NULL OR p.sku IS NULL";
+            let sql = "SELECT COUNT(*) FROM ( \
+                       SELECT l.order_id, l.sku FROM order_lines l \
+                       UNION ALL SELECT order_id, NULL FROM fulfilment \
+                       UNION ALL SELECT order_id, sku FROM returns) r \
+                       LEFT JOIN orders o ON o.order_id = r.order_id \
+                       LEFT JOIN products p ON p.sku = r.sku \
+                       WHERE o.order_id IS NULL OR (r.sku IS NOT NULL AND p.sku IS NULL)";
             t.scalar(sql).await.unwrap() as usize
         }
     };
