@@ -7,9 +7,11 @@ use chrono::{NaiveDate, TimeZone};
 use criterion::{Criterion, criterion_group, criterion_main};
 use dawnpost::config::{Config, ConfigSource, DEMO_CONFIG};
 use dawnpost::demo::{self, DemoOptions};
-use dawnpost::render::Templates;
+use dawnpost::email::render::Templates;
+use dawnpost::email::{compose, message};
 use dawnpost::store::Store;
-use dawnpost::{chart, compose, digest, gather, message};
+use dawnpost::store::gather;
+use dawnpost::{chart, digest};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -11,17 +11,17 @@ use anyhow::{Context, Result, bail};
 use chrono::{Days, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::compose::{compose, write_preview};
 use crate::config::{Config, Report};
 use crate::delivery::{SendOptions, Transport, send};
 use crate::demo::{self, DemoOptions};
-use crate::format::Formatter;
+use crate::digest::format::Formatter;
+use crate::email::compose::{compose, write_preview};
+use crate::email::render::Templates;
 use crate::ingest::{self, Format, ImportOptions, parse_day};
-use crate::period::ComparisonKind;
-use crate::render::Templates;
-use crate::report::{self, MetricsReport};
+use crate::metrics::period::ComparisonKind;
 use crate::scheduler::{ServeOptions, Shutdown, SystemClock, serve};
 use crate::shops::{Shop, Shops};
+use crate::store::report::{self, MetricsReport};
 use crate::store::{DATA_TABLES, Store};
 
 #[derive(Debug, Parser)]
@@ -587,13 +587,13 @@ async fn dispatch_one(
                 bail!("--days must be between 1 and 3650 (got {days})");
             }
             let horizon = horizon.unwrap_or(config.outlook.days);
-            if !(1..=crate::forecast::MAX_DAYS).contains(&horizon) {
+            if !(1..=crate::metrics::forecast::MAX_DAYS).contains(&horizon) {
                 bail!(
                     "--horizon must be between 1 and {} (got {horizon})",
-                    crate::forecast::MAX_DAYS
+                    crate::metrics::forecast::MAX_DAYS
                 );
             }
-            let b = crate::gather::backtest(store, date, days, horizon).await?;
+            let b = crate::store::gather::backtest(store, date, days, horizon).await?;
             let mut out = std::io::stdout().lock();
             match format {
                 OutputFormat::Json => {
@@ -630,7 +630,10 @@ async fn dispatch_one(
     }
 }
 
-fn write_backtest(out: &mut impl Write, b: &crate::forecast::BacktestReport) -> Result<()> {
+fn write_backtest(
+    out: &mut impl Write,
+    b: &crate::metrics::forecast::BacktestReport,
+) -> Result<()> {
     let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.1}%", v * 100.0));
     let signed = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:+.1}%", v * 100.0));
     writeln!(
@@ -643,7 +646,7 @@ fn write_backtest(out: &mut impl Write, b: &crate::forecast::BacktestReport) -> 
         "{:<10} {:>6} {:>8} {:>9} {:>7}",
         "horizon", "days", "MAPE", "in range", "bias"
     )?;
-    let row = |out: &mut dyn Write, name: String, a: &crate::forecast::Accuracy| {
+    let row = |out: &mut dyn Write, name: String, a: &crate::metrics::forecast::Accuracy| {
         writeln!(
             out,
             "{name:<10} {:>6} {:>8} {:>9} {:>7}",
@@ -701,7 +704,7 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
         let last = last.map_or_else(|| "no data".to_string(), |d| d.to_string());
         println!("  {table:<14} last day {last}");
     }
-    let stale = crate::rollup::stale_days(store).await?;
+    let stale = crate::store::rollup::stale_days(store).await?;
     if stale == 0 {
         println!("rollups  up to date");
     } else {
@@ -760,7 +763,7 @@ fn write_table(out: &mut impl Write, report: &MetricsReport, config: &Config) ->
     }
     let mut rows = vec![header];
     for m in &report.metrics {
-        let mut add = |label: String, comparisons: &[crate::compare::Comparison]| {
+        let mut add = |label: String, comparisons: &[crate::metrics::compare::Comparison]| {
             let mut row = vec![label, f.value(m.unit, comparisons[0].current)];
             for c in comparisons {
                 if matches!(

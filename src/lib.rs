@@ -1,30 +1,21 @@
 //! dawnpost: one shared morning report for e-commerce marketing and operations.
 //!
-//! The pure core (`period`, `compare`, `metric`, `report::assemble`, `format`) never does I/O
-//! and never reads the clock; `store`, `ingest`, `demo` and `cli` touch the outside world.
-//! See ARCHITECTURE.md.
+//! By pipeline stage, each folder depending only on those below it: `ingest` and `demo` fill
+//! the `store`; `store` reads back figures (`report`, `gather`) in the types of `metrics`, the
+//! pure arithmetic of periods, comparisons, key results, alerts, news and the forecast;
+//! `digest` words them, `chart` draws them, `email` renders and composes the message, and
+//! `delivery` sends it; `scheduler` runs it at 6 AM and `cli` dispatches. The pure core never
+//! does I/O nor reads the clock. See ARCHITECTURE.md.
 
-pub mod alert;
 pub mod chart;
 pub mod cli;
-pub mod compare;
-pub mod compose;
 pub mod config;
 pub mod delivery;
 pub mod demo;
 pub mod digest;
-pub mod forecast;
-pub mod format;
-pub mod gather;
+pub mod email;
 pub mod ingest;
-pub mod message;
-pub mod metric;
-pub mod news;
-pub mod okr;
-pub mod period;
-pub mod render;
-pub mod report;
-pub mod rollup;
+pub mod metrics;
 pub mod schedule;
 pub mod scheduler;
 pub mod shops;

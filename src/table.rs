@@ -87,7 +87,7 @@ pub const DATED_TABLES: [&str; 10] = [
     "daily_values",
 ];
 
-/// Each daily rollup (src/rollup.rs rebuilds them) and the dated table whose rows it sums:
+/// Each daily rollup (src/store/rollup.rs rebuilds them) and the dated table whose rows it sums:
 /// metrics read these instead of the tables that grow with the orders.
 pub const ROLLUPS: [(&str, &str); 7] = [
     ("order_daily", "orders"),

@@ -14,11 +14,11 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::alert::AlertSettings;
-use crate::metric::{Catalog, MetricDef, Team};
+use crate::metrics::alert::AlertSettings;
+use crate::metrics::metric::{Catalog, MetricDef, Team};
 
 mod sections;
-use crate::okr::{Objective, Thresholds};
+use crate::metrics::okr::{Objective, Thresholds};
 
 /// The demo configuration bundled into the binary, used when no config is given.
 pub const DEMO_CONFIG: &str = include_str!("../../fixtures/demo.toml");
@@ -38,9 +38,9 @@ pub struct Config {
     pub okr_thresholds: Thresholds,
     pub alerts: AlertSettings,
     /// How unusual a change must be to lead the email (`[news]`).
-    pub news: crate::news::NewsSettings,
+    pub news: crate::metrics::news::NewsSettings,
     /// The days "Coming up" covers (`[outlook]`).
-    pub outlook: crate::forecast::OutlookSettings,
+    pub outlook: crate::metrics::forecast::OutlookSettings,
     /// Platform channel names (GA4 channel groups, "Google Ads", "Meta Ads", Shopify's
     /// `Source`) to the shop's channels, over the built-in table.
     pub channels: BTreeMap<String, String>,
@@ -315,9 +315,9 @@ struct RawConfig {
     objectives: Vec<Spanned<RawObjective>>,
     #[serde(default)]
     alerts: AlertSettings,
-    news: Option<Spanned<crate::news::NewsSettings>>,
+    news: Option<Spanned<crate::metrics::news::NewsSettings>>,
     #[serde(default)]
-    outlook: Option<Spanned<crate::forecast::OutlookSettings>>,
+    outlook: Option<Spanned<crate::metrics::forecast::OutlookSettings>>,
     channels: Option<Spanned<BTreeMap<String, String>>>,
     email: Option<RawEmail>,
     #[serde(default)]
@@ -648,7 +648,7 @@ impl Config {
         let alerts = sections::alerts(&cx, raw.alerts, &catalog)?;
         let news = match raw.news {
             Some(n) => sections::news(&cx, n, &catalog)?,
-            None => crate::news::NewsSettings::default(),
+            None => crate::metrics::news::NewsSettings::default(),
         };
         let objectives = sections::objectives(&cx, raw.objectives, &catalog)?;
         let t = raw.okr;
@@ -673,7 +673,7 @@ impl Config {
             news,
             outlook: match raw.outlook {
                 Some(o) => sections::outlook(&cx, o)?,
-                None => crate::forecast::OutlookSettings::default(),
+                None => crate::metrics::forecast::OutlookSettings::default(),
             },
             channels: match raw.channels {
                 Some(c) => sections::channels(&cx, c)?,

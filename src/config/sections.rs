@@ -16,8 +16,8 @@ use lettre::message::Mailbox;
 use toml::Spanned;
 
 use super::*;
-use crate::metric::Catalog;
-use crate::okr::{Cycle, KeyResult, Objective, Window};
+use crate::metrics::metric::Catalog;
+use crate::metrics::okr::{Cycle, KeyResult, Objective, Window};
 
 /// Where a section's text came from: for messages and relative paths.
 pub(super) struct Cx<'a> {
@@ -446,9 +446,9 @@ pub(super) fn alerts(cx: &Cx<'_>, raw: AlertSettings, catalog: &Catalog) -> Resu
 /// metrics that exist.
 pub(super) fn news(
     cx: &Cx<'_>,
-    raw: Spanned<crate::news::NewsSettings>,
+    raw: Spanned<crate::metrics::news::NewsSettings>,
     catalog: &Catalog,
-) -> Result<crate::news::NewsSettings> {
+) -> Result<crate::metrics::news::NewsSettings> {
     let span = raw.span();
     let n = raw.into_inner();
     let at = |key: &str, msg: String| cx.at(span.clone(), &format!("news.{key}"), msg);
@@ -484,18 +484,18 @@ pub(super) fn news(
 /// `[outlook]`: 1 to 14 days ahead.
 pub(super) fn outlook(
     cx: &Cx<'_>,
-    raw: Spanned<crate::forecast::OutlookSettings>,
-) -> Result<crate::forecast::OutlookSettings> {
+    raw: Spanned<crate::metrics::forecast::OutlookSettings>,
+) -> Result<crate::metrics::forecast::OutlookSettings> {
     let span = raw.span();
     let o = raw.into_inner();
-    if !(1..=crate::forecast::MAX_DAYS).contains(&o.days) {
+    if !(1..=crate::metrics::forecast::MAX_DAYS).contains(&o.days) {
         return Err(cx.at(
             span,
             "outlook.days",
             format!(
                 "{} is not between 1 and {}",
                 o.days,
-                crate::forecast::MAX_DAYS
+                crate::metrics::forecast::MAX_DAYS
             ),
         ));
     }

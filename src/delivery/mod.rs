@@ -26,10 +26,10 @@ use chrono_tz::Tz;
 use futures_util::StreamExt as _;
 use lettre::message::Mailbox;
 
-use crate::compose::compose;
 use crate::config::{Config, Lead, Report};
-use crate::message;
-use crate::render::Templates;
+use crate::email::compose::compose;
+use crate::email::message;
+use crate::email::render::Templates;
 use crate::shutdown::Shutdown;
 use crate::store::{Claim, DeliveryKey, DeliveryOutcome, DeliveryStatus, Store};
 

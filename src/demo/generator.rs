@@ -866,8 +866,8 @@ impl Generator {
     /// forecast's range, exactly that day runs above 90%; where the two are too close for
     /// a whole number between them, the campaign's day is above 90% and so may the other be.
     pub(super) fn capacity_ahead(&self) -> Option<i64> {
-        use crate::forecast::{self, CampaignSpan, History};
-        let threshold = crate::alert::AlertSettings::default().capacity_threshold;
+        use crate::metrics::forecast::{self, CampaignSpan, History};
+        let threshold = crate::metrics::alert::AlertSettings::default().capacity_threshold;
         let spans = self
             .campaigns
             .iter()

@@ -171,7 +171,7 @@ async fn finish_bulk_load(
             .await
             .context("cannot analyse the demo tables")?;
     }
-    crate::rollup::rebuild_all(tx, backend).await?;
+    crate::store::rollup::rebuild_all(tx, backend).await?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use super::coverage::EXPECTED_WITHIN_DAYS;
 use super::*;
-use crate::forecast::{self, DayForecast};
+use crate::metrics::forecast::{self, DayForecast};
 
 pub(super) fn build_alerts(
     config: &Config,
@@ -41,7 +41,7 @@ pub(super) fn build_alerts(
 
 /// The shop's `[[alerts.rules]]` that the day's figures cross.
 pub(super) fn rule_views(config: &Config, report: &MetricsReport, f: &Formatter) -> Vec<AlertView> {
-    use crate::alert::{Condition, RuleComparison};
+    use crate::metrics::alert::{Condition, RuleComparison};
     let mut out = Vec::new();
     for rule in config.alerts.rules.iter().map(|r| r.get_ref()) {
         // A metric the email leaves out (its source never had data) has no rule to cross.

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::chart::{Band, Note};
-use crate::forecast::{self, DayForecast};
+use crate::metrics::forecast::{self, DayForecast};
 
 pub(super) fn kr_chart(rows: &[KrChartRow]) -> ChartSpec {
     let alt_rows: Vec<String> = rows
@@ -275,7 +275,7 @@ pub(super) fn spark_chart(
     let days: Vec<NaiveDate> = (0..SPARK_DAYS).rev().map(|i| d - Days::new(i)).collect();
     let series = inputs.fetched.get(&m.key).and_then(|s| s.get(&None));
     let values = match m.aggregate {
-        crate::metric::Aggregate::Sum => daily(series, &days, |n, _| Some(n)),
+        crate::metrics::metric::Aggregate::Sum => daily(series, &days, |n, _| Some(n)),
         _ => daily(series, &days, ratio),
     };
     let fmt = |v: f64| f.amount(m.unit, v);

@@ -122,7 +122,7 @@ pub(super) fn hidden_metrics(
         .filter(|m| {
             // An optional column no export has filled (carts in a GA4 sessions report, a
             // promised day in a Shopify export) hides the metrics that read it.
-            let words = crate::metric::words(&m.sql);
+            let words = crate::metrics::metric::words(&m.sql);
             let reads = |c: &str| {
                 words.contains(c)
                     || ROLLUP_COLUMNS
@@ -132,7 +132,7 @@ pub(super) fn hidden_metrics(
             if empty_columns.iter().any(|c| reads(c)) {
                 return true;
             }
-            let read = crate::metric::sources(&m.sql);
+            let read = crate::metrics::metric::sources(&m.sql);
             let mut needed: BTreeSet<&str> =
                 read.iter().copied().filter(|t| *t != "refunds").collect();
             if needed.is_empty() {

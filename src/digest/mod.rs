@@ -3,7 +3,8 @@
 //! Pure: built from [`DigestInputs`], the config, the report date and the generation time.
 //! Every number is formatted here, so the templates only place text; they compute nothing.
 //! Its parts: `news` (what moved), `alerts` (stock, capacity and rules, worded),
-//! `coverage` (what the data covers, and what is left out for it) and `charts`.
+//! `coverage` (what the data covers, and what is left out for it), `charts`, and `format`
+//! (numbers for people; the `metrics` command prints with it too).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,22 +12,23 @@ use chrono::{DateTime, Days, NaiveDate};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::alert::{self, Alert, AlertKind, Severity};
 use crate::chart::{
     self, Axis, AxisUnit, ChartKind, Line, LineStyle, ProgressChart, ProgressRow, TimeChart,
     palette,
 };
-use crate::compare::{Comparison, Series, Value, Verdict};
 use crate::config::{Config, Lead};
-use crate::format::Formatter;
-use crate::gather::{CHART_DAYS, DigestInputs};
-use crate::metric::{Team, Unit};
-use crate::okr::{self, Status};
-use crate::period::{ComparisonKind, Period};
-use crate::report::{self, MetricResult, MetricsReport};
+use crate::digest::format::Formatter;
+use crate::metrics::alert::{self, Alert, AlertKind, Severity};
+use crate::metrics::compare::{Comparison, Series, Value, Verdict};
+use crate::metrics::metric::{Team, Unit};
+use crate::metrics::okr::{self, Status};
+use crate::metrics::period::{ComparisonKind, Period};
+use crate::store::gather::{CHART_DAYS, DigestInputs};
+use crate::store::report::{self, MetricResult, MetricsReport};
 mod alerts;
 mod charts;
 mod coverage;
+pub mod format;
 mod news;
 mod objectives;
 mod outlook;
@@ -370,7 +372,7 @@ pub fn build(
     report.metrics.retain(|m| !hidden.contains(&m.key));
     let weekday = d.format("%a").to_string();
     let news = news::build(config, d, inputs, &report, &f);
-    let ahead = crate::forecast::forecast(&inputs.history, d, config.outlook.days);
+    let ahead = crate::metrics::forecast::forecast(&inputs.history, d, config.outlook.days);
     let mut alerts = build_alerts(config, d, inputs, &report, &ahead, &f);
     // Only what is news, or past a rule, gets colour and a mark in the tables.
     let flagged: BTreeSet<String> = news

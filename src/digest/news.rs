@@ -1,15 +1,15 @@
-//! "What moved": the news verdicts of `crate::news` in sentences, for the top of the email
+//! "What moved": the news verdicts of `crate::metrics::news` in sentences, for the top of the email
 //! and its subject.
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::format::Formatter;
-use crate::gather::DigestInputs;
-use crate::metric::{Direction, MetricDef, Unit};
-use crate::news::{self, Extreme, Factor, Judgement};
-use crate::report::MetricsReport;
+use crate::digest::format::Formatter;
+use crate::metrics::metric::{Direction, MetricDef, Unit};
+use crate::metrics::news::{self, Extreme, Factor, Judgement};
+use crate::store::gather::DigestInputs;
+use crate::store::report::MetricsReport;
 use crate::text::{self, cap};
 
 /// At most this many unusual changes lead the email.

@@ -3,7 +3,7 @@
 
 use super::alerts::channel_words;
 use super::*;
-use crate::forecast::{self, DayForecast, RangeSource};
+use crate::metrics::forecast::{self, DayForecast, RangeSource};
 
 /// Campaigns and SKUs listed at most; the rest are counted.
 const CAMPAIGNS_LISTED: usize = 8;

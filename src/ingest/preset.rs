@@ -164,7 +164,7 @@ pub async fn import(
     if targets.iter().any(|t| t.spec.name == "orders") {
         history::derive_customer_types(&mut tx).await?;
     }
-    let rebuilt_days = crate::rollup::refresh(&mut tx, store.backend()).await?;
+    let rebuilt_days = crate::store::rollup::refresh(&mut tx, store.backend()).await?;
     tx.commit()
         .await
         .with_context(|| format!("{file}: cannot commit the import"))?;

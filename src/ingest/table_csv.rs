@@ -143,7 +143,7 @@ pub async fn import(
         history::derive_customer_types(&mut tx).await?;
     }
     // Part of the import's transaction: the import commits with its rollups up to date.
-    let rebuilt_days = crate::rollup::refresh(&mut tx, store.backend()).await?;
+    let rebuilt_days = crate::store::rollup::refresh(&mut tx, store.backend()).await?;
     tx.commit()
         .await
         .with_context(|| format!("{file_name}: cannot commit the import"))?;

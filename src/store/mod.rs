@@ -3,6 +3,10 @@
 //! Both backends are reached through sqlx's Any driver and a schema whose types mean the same
 //! on both (see migrations/), so there is one code path. Metric SQL runs on a second, read-only
 //! pool: a metric can read everything and change nothing.
+//!
+//! Besides the connection and its queries (this file), the store owns the delivery ledger
+//! (`ledger`), the daily rollups its triggers keep exact (`rollup`), and reading figures
+//! back: a date's metrics report (`report`) and everything one digest reads (`gather`).
 
 use std::collections::BTreeMap;
 use std::sync::Once;
@@ -13,11 +17,14 @@ use chrono::NaiveDate;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, AssertSqlSafe};
 
-use crate::compare::{DayRow, Series};
 use crate::config::{StoreConfig, StoreUrl};
-use crate::metric::MetricDef;
+use crate::metrics::compare::{DayRow, Series};
+use crate::metrics::metric::MetricDef;
 
+pub mod gather;
 mod ledger;
+pub mod report;
+pub mod rollup;
 
 pub use ledger::{Claim, DeliveryCounts, DeliveryKey, DeliveryOutcome, DeliveryStatus};
 
@@ -218,7 +225,7 @@ impl Store {
         ranges: &[(NaiveDate, NaiveDate)],
         into: &mut BTreeMap<Option<String>, Series>,
     ) -> Result<()> {
-        let den = if metric.aggregate == crate::metric::Aggregate::Ratio {
+        let den = if metric.aggregate == crate::metrics::metric::Aggregate::Ratio {
             "SUM(m.den)"
         } else {
             "0"
@@ -441,7 +448,7 @@ impl Store {
         &self,
         first: NaiveDate,
         last: NaiveDate,
-    ) -> Result<Vec<crate::alert::Promotion>> {
+    ) -> Result<Vec<crate::metrics::alert::Promotion>> {
         let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
             "SELECT c.campaign, c.channel, c.start_day, c.end_day, cs.sku \
              FROM campaigns c LEFT JOIN campaign_skus cs ON cs.campaign = c.campaign \
@@ -452,10 +459,10 @@ impl Store {
         .fetch_all(&self.reader)
         .await
         .context("cannot read the campaign calendar")?;
-        let mut out: Vec<crate::alert::Promotion> = Vec::new();
+        let mut out: Vec<crate::metrics::alert::Promotion> = Vec::new();
         for (campaign, channel, start, end, sku) in rows {
             if out.last().is_none_or(|p| p.campaign != campaign) {
-                out.push(crate::alert::Promotion {
+                out.push(crate::metrics::alert::Promotion {
                     campaign,
                     channel,
                     start: start.parse().context("campaign start_day")?,
@@ -501,7 +508,7 @@ impl Store {
         &self,
         first: NaiveDate,
         last: NaiveDate,
-    ) -> Result<Vec<crate::forecast::CampaignSpan>> {
+    ) -> Result<Vec<crate::metrics::forecast::CampaignSpan>> {
         let rows: Vec<(String, String, String, String)> = sqlx::query_as(
             "SELECT campaign, channel, start_day, end_day FROM campaigns \
              WHERE start_day <= $2 AND end_day >= $1 ORDER BY start_day DESC, campaign LIMIT $3",
@@ -515,7 +522,7 @@ impl Store {
         let mut out = rows
             .into_iter()
             .map(|(name, channel, start, end)| {
-                Ok(crate::forecast::CampaignSpan {
+                Ok(crate::metrics::forecast::CampaignSpan {
                     start: start
                         .parse()
                         .with_context(|| format!("campaign {name}: bad start_day {start:?}"))?,
@@ -564,7 +571,7 @@ impl Store {
         skus: &[String],
         d: NaiveDate,
         window: u32,
-    ) -> Result<BTreeMap<String, crate::alert::StockPosition>> {
+    ) -> Result<BTreeMap<String, crate::metrics::alert::StockPosition>> {
         let from = d - chrono::Days::new(u64::from(window.max(1)) - 1);
         let mut out = BTreeMap::new();
         for sku in skus {
@@ -585,7 +592,7 @@ impl Store {
             if let Some((sku, name, lead, on_hand, sold)) = row {
                 out.insert(
                     sku.clone(),
-                    crate::alert::StockPosition {
+                    crate::metrics::alert::StockPosition {
                         sku,
                         name,
                         lead_time_days: lead,
@@ -747,7 +754,7 @@ impl Store {
 
 /// What a bulk load sets aside while it fills tables afresh, as the statements that make it
 /// again: each index no key needs (built once at the end, by sorting, instead of row by row),
-/// each trigger (the load rebuilds every day's rollups once instead, [`crate::rollup::rebuild_all`]), and on PostgreSQL
+/// each trigger (the load rebuilds every day's rollups once instead, [`crate::store::rollup::rebuild_all`]), and on PostgreSQL
 /// each foreign key from those tables (checked once at the end, by one join, instead of a
 /// lookup per row; SQLite cannot drop one and checks its keys as before).
 ///

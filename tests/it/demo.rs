@@ -2,10 +2,10 @@
 //! on both backends.
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use dawnpost::compare::Value;
 use dawnpost::demo::{self, DemoOptions, story};
-use dawnpost::period::ComparisonKind::{self, *};
-use dawnpost::report::{self, MetricsReport};
+use dawnpost::metrics::compare::Value;
+use dawnpost::metrics::period::ComparisonKind::{self, *};
+use dawnpost::store::report::{self, MetricsReport};
 
 use crate::support::{Backend, TestStore, both_backends};
 

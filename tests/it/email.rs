@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use chrono::{NaiveDate, TimeZone};
-use dawnpost::compose::{compose, write_preview};
-use dawnpost::render::Templates;
+use dawnpost::email::compose::{compose, write_preview};
+use dawnpost::email::render::Templates;
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use crate::support::{Backend, TestStore, both_backends, composed, now};

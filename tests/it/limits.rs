@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use dawnpost::compare::DayRow;
-use dawnpost::render::Templates;
+use dawnpost::email::render::Templates;
+use dawnpost::metrics::compare::DayRow;
 
 use crate::support::{
     Backend, TestStore, both_backends, composed, dawnpost, fixture, import_small_cli, now,
@@ -47,7 +47,7 @@ async fn a_runaway_metric_is_cut_at_its_deadline_and_the_digest_goes_on(b: Backe
     };
     let t = t.with_small_data().await;
     let started = Instant::now();
-    let report = dawnpost::report::build(&t.store, &t.config, day("2024-03-01"))
+    let report = dawnpost::store::report::build(&t.store, &t.config, day("2024-03-01"))
         .await
         .unwrap();
     // Each range and metric waits at most the deadline; nothing waits the query's 600 s.
@@ -256,7 +256,7 @@ async fn a_record_past_the_bound_is_refused_with_its_line() {
 async fn non_finite_values_cannot_stop_the_digest() {
     let t = TestStore::small(Backend::Sqlite).await.unwrap();
     let d = day("2024-03-01");
-    let mut inputs = dawnpost::gather::gather(&t.store, &t.config, d)
+    let mut inputs = dawnpost::store::gather::gather(&t.store, &t.config, d)
         .await
         .unwrap();
     for (i, series) in inputs.fetched.series.values_mut().enumerate() {

@@ -8,6 +8,7 @@ mod email;
 mod exim;
 mod faults;
 mod import;
+mod layout;
 mod limits;
 mod metrics;
 mod news;

@@ -2,9 +2,9 @@
 //! worked out on paper (the working is in the comments), on both backends.
 
 use chrono::NaiveDate;
-use dawnpost::compare::{Comparison, Value, Verdict};
-use dawnpost::period::ComparisonKind::{self, *};
-use dawnpost::report::{self, MetricsReport};
+use dawnpost::metrics::compare::{Comparison, Value, Verdict};
+use dawnpost::metrics::period::ComparisonKind::{self, *};
+use dawnpost::store::report::{self, MetricsReport};
 
 use crate::support::{Backend, TestStore, both_backends};
 

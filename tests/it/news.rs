@@ -3,7 +3,7 @@
 
 use chrono::{Days, NaiveDate, TimeZone};
 use dawnpost::demo::{DemoOptions, generate};
-use dawnpost::news::{Verdict, judge};
+use dawnpost::metrics::news::{Verdict, judge};
 
 use crate::support::{Backend, TestStore};
 
@@ -31,14 +31,14 @@ async fn demo(end: NaiveDate) -> TestStore {
 async fn the_demo_report_day_leads_with_its_storylines() {
     let end = d("2026-11-23");
     let t = demo(end).await;
-    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let templates = dawnpost::email::render::Templates::load(None).unwrap();
     let now = t
         .config
         .shop
         .timezone
         .with_ymd_and_hms(2026, 11, 24, 6, 0, 0)
         .unwrap();
-    let c = dawnpost::compose::compose(&t.store, &t.config, &templates, end, now)
+    let c = dawnpost::email::compose::compose(&t.store, &t.config, &templates, end, now)
         .await
         .unwrap();
     let news = &c.digest.news;
@@ -120,7 +120,7 @@ async fn the_demo_report_day_leads_with_its_storylines() {
     // `metrics --format json` carries the same split as `explain`: its change is net
     // revenue on the day less a week before, by separate SQL on the raw rows, and its
     // parts add up to it to the cent.
-    let r = dawnpost::report::build(&t.store, &t.config, end)
+    let r = dawnpost::store::report::build(&t.store, &t.config, end)
         .await
         .unwrap();
     let x = r.explain.clone().expect("an explain object");
@@ -209,7 +209,7 @@ async fn ordinary_days_are_rarely_news() {
     let first = end - Days::new(135);
     let last = end - Days::new(80);
     let from = first - Days::new(7 * 8);
-    let fetched = dawnpost::report::fetch_with(&t.store, &t.config, last, &[(from, last)])
+    let fetched = dawnpost::store::report::fetch_with(&t.store, &t.config, last, &[(from, last)])
         .await
         .unwrap();
     let (mut judged, mut unusual) = (0u32, Vec::new());
@@ -269,7 +269,7 @@ fn a_rule_on_an_unknown_metric_is_refused_where_it_stands() {
 async fn a_quiet_day_says_nothing_is_unusual() {
     let end = d("2026-11-23");
     let t = demo(end).await;
-    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let templates = dawnpost::email::render::Templates::load(None).unwrap();
     let mut day = end - Days::new(120);
     let quiet = loop {
         assert!(
@@ -281,7 +281,7 @@ async fn a_quiet_day_says_nothing_is_unusual() {
             .shop
             .timezone
             .from_utc_datetime(&(day + Days::new(1)).and_hms_opt(8, 0, 0).unwrap());
-        let c = dawnpost::compose::compose(&t.store, &t.config, &templates, day, now)
+        let c = dawnpost::email::compose::compose(&t.store, &t.config, &templates, day, now)
             .await
             .unwrap();
         if c.digest.news.items.is_empty() && c.digest.alerts.is_empty() {

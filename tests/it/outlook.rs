@@ -2,8 +2,8 @@
 //! expected against capacity with the storyline's alert, and the backtest's own figures.
 
 use chrono::{Days, NaiveDate, TimeZone};
-use dawnpost::alert::AlertKind;
 use dawnpost::demo::{DemoOptions, generate, story};
+use dawnpost::metrics::alert::AlertKind;
 
 use crate::support::{Backend, TestStore};
 
@@ -47,14 +47,14 @@ fn capacity(s: &str) -> (f64, bool) {
 async fn the_demo_week_ahead_shows_the_calendar_and_the_campaign_day_over_capacity() {
     let t = demo().await;
     let end = d(END);
-    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let templates = dawnpost::email::render::Templates::load(None).unwrap();
     let now = t
         .config
         .shop
         .timezone
         .with_ymd_and_hms(2026, 12, 2, 6, 0, 0)
         .unwrap();
-    let c = dawnpost::compose::compose(&t.store, &t.config, &templates, end, now)
+    let c = dawnpost::email::compose::compose(&t.store, &t.config, &templates, end, now)
         .await
         .unwrap();
     let o = &c.digest.outlook;
@@ -200,7 +200,7 @@ async fn the_demo_week_ahead_shows_the_calendar_and_the_campaign_day_over_capaci
 async fn the_demo_backtest_holds_about_eight_days_in_ten() {
     let t = demo().await;
     let end = d(END);
-    let b = dawnpost::gather::backtest(&t.store, end, 56, 7)
+    let b = dawnpost::store::gather::backtest(&t.store, end, 56, 7)
         .await
         .unwrap();
     assert_eq!(b.rows.len(), 56 * 7);
@@ -266,7 +266,7 @@ async fn future_capacity_rows_are_the_plan_and_gaps_are_assumed(b: Backend) {
         ]
     );
     let plan = t.store.capacity_plan(today, d("2024-03-08")).await.unwrap();
-    use dawnpost::alert::capacity_on;
+    use dawnpost::metrics::alert::capacity_on;
     assert_eq!(capacity_on(&plan, d("2024-03-02")), Some((latest, true)));
     assert_eq!(capacity_on(&plan, d("2024-03-03")), Some((40.0, false)));
     assert_eq!(capacity_on(&plan, d("2024-03-04")), Some((40.0, true)));

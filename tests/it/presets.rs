@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use dawnpost::compare::Value;
 use dawnpost::ingest::{Format, ImportOptions, ImportSummary, import_file};
-use dawnpost::period::ComparisonKind::PreviousDay;
-use dawnpost::report;
+use dawnpost::metrics::compare::Value;
+use dawnpost::metrics::period::ComparisonKind::PreviousDay;
+use dawnpost::store::report;
 
 use crate::support::{Backend, TestStore, both_backends, fixture};
 
@@ -567,7 +567,7 @@ async fn an_orders_only_shop_gets_an_email_of_what_it_has(b: Backend) {
     use chrono::TimeZone;
     let Some(t) = empty(b).await else { return };
     load(&t, &preset("woocommerce_orders.csv"), &opts(&t)).await;
-    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let templates = dawnpost::email::render::Templates::load(None).unwrap();
     let d: NaiveDate = "2024-03-02".parse().unwrap();
     let now = t
         .config
@@ -575,7 +575,7 @@ async fn an_orders_only_shop_gets_an_email_of_what_it_has(b: Backend) {
         .timezone
         .with_ymd_and_hms(2024, 3, 3, 6, 0, 0)
         .unwrap();
-    let c = dawnpost::compose::compose(&t.store, &t.config, &templates, d, now)
+    let c = dawnpost::email::compose::compose(&t.store, &t.config, &templates, d, now)
         .await
         .unwrap();
     let g = &c.digest;
@@ -643,7 +643,7 @@ async fn an_orders_only_shop_gets_an_email_of_what_it_has(b: Backend) {
         return;
     };
     let out = t.dir.path().join("preview");
-    let files = dawnpost::compose::write_preview(&c, &t.config, now, &out).unwrap();
+    let files = dawnpost::email::compose::write_preview(&c, &t.config, now, &out).unwrap();
     let probe = r#"<script>
 window.addEventListener('load', () => {
   const imgs = [...document.images];
@@ -673,7 +673,7 @@ async fn three_platform_files_make_a_true_email(b: Backend) {
     for f in ["shopify_orders.csv", "ga4_traffic.csv", "google_ads.csv"] {
         load(&t, &preset(f), &o).await;
     }
-    let templates = dawnpost::render::Templates::load(None).unwrap();
+    let templates = dawnpost::email::render::Templates::load(None).unwrap();
     let d: NaiveDate = "2024-03-02".parse().unwrap();
     let now = t
         .config
@@ -681,7 +681,7 @@ async fn three_platform_files_make_a_true_email(b: Backend) {
         .timezone
         .with_ymd_and_hms(2024, 3, 3, 6, 0, 0)
         .unwrap();
-    let c = dawnpost::compose::compose(&t.store, &t.config, &templates, d, now)
+    let c = dawnpost::email::compose::compose(&t.store, &t.config, &templates, d, now)
         .await
         .unwrap();
     let g = &c.digest;
@@ -743,7 +743,7 @@ async fn three_platform_files_make_a_true_email(b: Backend) {
             return;
         };
         let out = t.dir.path().join("preview");
-        let files = dawnpost::compose::write_preview(&c, &t.config, now, &out).unwrap();
+        let files = dawnpost::email::compose::write_preview(&c, &t.config, now, &out).unwrap();
         crate::email::run_chromium(
             &chromium,
             &[&format!("--screenshot={path}"), "--window-size=700,3600"],
@@ -855,7 +855,7 @@ async fn an_unknown_lead_time_is_said_or_taken_from_the_default(b: Backend) {
         dawnpost::ingest::import_csv(&t.store, "campaigns", &c, t.config.shop.timezone)
             .await
             .unwrap();
-        let templates = dawnpost::render::Templates::load(None).unwrap();
+        let templates = dawnpost::email::render::Templates::load(None).unwrap();
         let d: NaiveDate = "2024-03-02".parse().unwrap();
         let now = t
             .config
@@ -863,7 +863,7 @@ async fn an_unknown_lead_time_is_said_or_taken_from_the_default(b: Backend) {
             .timezone
             .with_ymd_and_hms(2024, 3, 3, 6, 0, 0)
             .unwrap();
-        let g = dawnpost::compose::compose(&t.store, &t.config, &templates, d, now)
+        let g = dawnpost::email::compose::compose(&t.store, &t.config, &templates, d, now)
             .await
             .unwrap()
             .digest;

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use dawnpost::compare::Value;
-use dawnpost::period::ComparisonKind::{self, MonthToDate, PreviousDay};
-use dawnpost::report;
+use dawnpost::metrics::compare::Value;
+use dawnpost::metrics::period::ComparisonKind::{self, MonthToDate, PreviousDay};
+use dawnpost::store::report;
 
 use crate::support::{Backend, TestStore, both_backends};
 
@@ -125,7 +125,7 @@ fn same_rows<K: PartialEq + std::fmt::Debug>(table: &str, got: &[(K, f64)], want
 }
 
 async fn dirty_days(t: &TestStore) -> i64 {
-    dawnpost::rollup::stale_days(&t.store).await.unwrap()
+    dawnpost::store::rollup::stale_days(&t.store).await.unwrap()
 }
 
 async fn import(t: &TestStore, table: &str, csv: &str) {
@@ -268,7 +268,7 @@ async fn a_refresh_during_a_write_leaves_the_day_marked() {
     let mut writer = pool.begin().await.unwrap();
     add_order(&mut writer, "E2").await;
     let mut refresh = pool.begin().await.unwrap();
-    let days = dawnpost::rollup::refresh(&mut refresh, dawnpost::store::Backend::Postgres)
+    let days = dawnpost::store::rollup::refresh(&mut refresh, dawnpost::store::Backend::Postgres)
         .await
         .unwrap();
     assert_eq!(days, 1, "the refresh took 1 Mar's committed mark");
@@ -298,14 +298,14 @@ async fn refreshes_of_one_day_take_turns() {
     let pool = t.store.pool().clone();
     let mut first = pool.begin().await.unwrap();
     add_order(&mut first, "E1").await;
-    let days = dawnpost::rollup::refresh(&mut first, dawnpost::store::Backend::Postgres)
+    let days = dawnpost::store::rollup::refresh(&mut first, dawnpost::store::Backend::Postgres)
         .await
         .unwrap();
     assert_eq!(days, 1, "its own mark");
     add_order(&mut pool.acquire().await.unwrap(), "E2").await;
     let second = {
         let t = t.clone();
-        tokio::spawn(async move { dawnpost::rollup::refresh_if_stale(&t.store).await })
+        tokio::spawn(async move { dawnpost::store::rollup::refresh_if_stale(&t.store).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(

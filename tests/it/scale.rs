@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use dawnpost::compare::Series;
 use dawnpost::demo::{self, DemoOptions};
-use dawnpost::metric::{Aggregate, Catalog};
+use dawnpost::metrics::compare::Series;
+use dawnpost::metrics::metric::{Aggregate, Catalog};
 
 use crate::support::{Backend, TestStore, both_backends};
 

@@ -381,7 +381,7 @@ async fn each_team_reads_its_own_section_first(b: Backend) {
             .map(|m| m.team)
             .unwrap_or_else(|| panic!("no metric labelled {label}"))
     };
-    use dawnpost::metric::Team;
+    use dawnpost::metrics::metric::Team;
     let ola = layout(&by_person["ola@small.example"]).1;
     let kit = layout(&by_person["kit@small.example"]).1;
     assert_eq!(team_of(&ola[0]), Team::Merchandising, "{ola:?}");

@@ -448,10 +448,10 @@ pub fn now(t: &TestStore) -> chrono::DateTime<chrono_tz::Tz> {
 }
 
 /// The small shop's email for 1 Mar 2024, composed from its store.
-pub async fn composed(t: &TestStore) -> dawnpost::compose::Composed {
-    let templates = dawnpost::render::Templates::load(None).unwrap();
+pub async fn composed(t: &TestStore) -> dawnpost::email::compose::Composed {
+    let templates = dawnpost::email::render::Templates::load(None).unwrap();
     let d = "2024-03-01".parse().unwrap();
-    dawnpost::compose::compose(&t.store, &t.config, &templates, d, now(t))
+    dawnpost::email::compose::compose(&t.store, &t.config, &templates, d, now(t))
         .await
         .unwrap()
 }

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use chrono::{Days, NaiveDate};
 
-use crate::alert::{COVER_WINDOW_DAYS, Promotion, StockPosition};
 use crate::config::Config;
-use crate::forecast::{self, History};
-use crate::report::{self, Fetched};
+use crate::metrics::alert::{COVER_WINDOW_DAYS, Promotion, StockPosition};
+use crate::metrics::forecast::{self, History};
+use crate::store::report::{self, Fetched};
 use crate::store::{Store, ThemeCount};
 
 /// Days of history the charts show.
@@ -59,7 +59,7 @@ pub fn extra_ranges(config: &Config, d: NaiveDate) -> Vec<(NaiveDate, NaiveDate)
 pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<DigestInputs> {
     // Rows written by another tool since the last import leave their days' rollups stale;
     // both halves below read the rollups.
-    crate::rollup::refresh_if_stale(store).await?;
+    crate::store::rollup::refresh_if_stale(store).await?;
     // The metrics run on the read-only pool; the rest reads through the other pool, so the
     // two proceed side by side.
     let extra = extra_ranges(config, d);
@@ -98,7 +98,7 @@ pub async fn backtest(
     days: u32,
     horizons: u32,
 ) -> Result<forecast::BacktestReport> {
-    crate::rollup::refresh_if_stale(store).await?;
+    crate::store::rollup::refresh_if_stale(store).await?;
     // The first replayed forecast is made `horizons` days before the first day replayed,
     // and needs the history a forecast made then would have had.
     let first_origin = last - Days::new(u64::from(days) + u64::from(horizons));

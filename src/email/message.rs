@@ -11,7 +11,7 @@ use lettre::Message;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
-use crate::render::Rendered;
+use crate::email::render::Rendered;
 
 /// A Message-ID that is unique per report date, recipient and generation time, and needs no
 /// hostname lookup: `<dawnpost.2026-11-21.3f2a…@northwind.example>`.

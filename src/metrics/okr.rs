@@ -6,8 +6,8 @@
 use chrono::{Datelike, Days, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::compare::Value;
-use crate::metric::Team;
+use crate::metrics::compare::Value;
+use crate::metrics::metric::Team;
 
 /// When a key result's status changes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

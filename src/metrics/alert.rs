@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::forecast::DayForecast;
+use crate::metrics::forecast::DayForecast;
 
 /// When alerts fire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -535,7 +535,7 @@ mod tests {
     }
 
     fn ahead(day: &str, expected: f64, high: f64, campaign: Option<(&str, f64)>) -> DayForecast {
-        use crate::forecast::{Baseline, CampaignSpan, RangeSource, Uplift};
+        use crate::metrics::forecast::{Baseline, CampaignSpan, RangeSource, Uplift};
         let campaigns: Vec<CampaignSpan> = campaign
             .iter()
             .map(|(name, _)| CampaignSpan {

@@ -11,10 +11,10 @@ use chrono_tz::Tz;
 
 use crate::config::{Config, Lead};
 use crate::digest::{self, Digest};
-use crate::gather;
-use crate::message;
-use crate::render::{Rendered, Templates};
+use crate::email::message;
+use crate::email::render::{Rendered, Templates};
 use crate::store::Store;
+use crate::store::gather;
 
 /// A composed email: the digest it shows and its rendered parts.
 #[derive(Debug, Clone)]

@@ -2,9 +2,9 @@
 //!
 //! Pure; every rule comes from the config's `[format]` and the shop currency.
 
-use crate::compare::{Comparison, Value, Verdict};
 use crate::config::NumberFormat;
-use crate::metric::Unit;
+use crate::metrics::compare::{Comparison, Value, Verdict};
+use crate::metrics::metric::Unit;
 
 /// Formats numbers the way one shop writes them.
 #[derive(Debug, Clone)]

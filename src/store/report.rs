@@ -9,10 +9,10 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::compare::{Comparison, Series, compare_all};
 use crate::config::Config;
-use crate::metric::{Aggregate, Direction, Team, Unit};
-use crate::period::{ComparisonKind, fetch_ranges};
+use crate::metrics::compare::{Comparison, Series, compare_all};
+use crate::metrics::metric::{Aggregate, Direction, Team, Unit};
+use crate::metrics::period::{ComparisonKind, fetch_ranges};
 use crate::store::Store;
 
 /// A metric's rows per breakdown value (`None` = the metric as a whole).
@@ -43,7 +43,7 @@ pub struct MetricsReport {
     pub metrics: Vec<MetricResult>,
     /// Why net revenue moved against the same weekday a week before: sessions,
     /// conversion and basket size (orders and basket size without traffic data).
-    pub explain: Option<crate::news::RevenueSplit>,
+    pub explain: Option<crate::metrics::news::RevenueSplit>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -79,7 +79,7 @@ impl MetricsReport {
 
 /// Runs every metric's SQL over the days the comparisons for `date` need.
 pub async fn fetch(store: &Store, config: &Config, date: NaiveDate) -> Result<Fetched> {
-    crate::rollup::refresh_if_stale(store).await?;
+    crate::store::rollup::refresh_if_stale(store).await?;
     fetch_with(store, config, date, &[]).await
 }
 
@@ -93,7 +93,7 @@ pub async fn fetch_with(
 ) -> Result<Fetched> {
     let mut ranges = fetch_ranges(date, config.shop.week_start);
     ranges.extend_from_slice(extra);
-    let ranges = crate::period::merge_ranges(ranges);
+    let ranges = crate::metrics::period::merge_ranges(ranges);
     // Metrics are independent: run them side by side, as many at a time as the read-only
     // pool has connections.
     let mut tasks = tokio::task::JoinSet::new();
@@ -139,8 +139,8 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
                 let none = Series::default();
                 let mut all = compare_all(&none, m, date, week_start);
                 for c in &mut all {
-                    c.current = crate::compare::Value::Unavailable;
-                    c.previous = crate::compare::Value::Unavailable;
+                    c.current = crate::metrics::compare::Value::Unavailable;
+                    c.previous = crate::metrics::compare::Value::Unavailable;
                 }
                 (all, Vec::new())
             } else if m.breakdown.is_some() {
@@ -184,7 +184,7 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
         .collect();
     let day = |key: &str, on: NaiveDate| {
         let s = fetched.get(key)?.get(&None)?;
-        crate::news::day_value(s, Aggregate::Sum, on).map(|v| v.0)
+        crate::metrics::news::day_value(s, Aggregate::Sum, on).map(|v| v.0)
     };
     // A shop with traffic data gets the three-way split; one without, orders × basket.
     let with_sessions = day("sessions", date).is_some();
@@ -194,14 +194,16 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
         timezone: config.shop.timezone.name().to_string(),
         currency: config.shop.currency.clone(),
         metrics,
-        explain: crate::news::revenue_vs_last_week(date, day, with_sessions).map(|mut x| {
-            x.channels = crate::news::channel_changes(
-                date,
-                fetched.get("sessions_by_channel").filter(|_| with_sessions),
-                fetched.get("orders_by_channel"),
-            );
-            x
-        }),
+        explain: crate::metrics::news::revenue_vs_last_week(date, day, with_sessions).map(
+            |mut x| {
+                x.channels = crate::metrics::news::channel_changes(
+                    date,
+                    fetched.get("sessions_by_channel").filter(|_| with_sessions),
+                    fetched.get("orders_by_channel"),
+                );
+                x
+            },
+        ),
     }
 }
 

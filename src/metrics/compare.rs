@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, Weekday};
 use serde::Serialize;
 
-use crate::metric::{Aggregate, Direction, MetricDef};
-use crate::period::{ComparisonKind, Period};
+use crate::metrics::metric::{Aggregate, Direction, MetricDef};
+use crate::metrics::period::{ComparisonKind, Period};
 
 /// One day's summed metric rows.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::compare::Series;
-use crate::metric::{Aggregate, MetricDef, Unit};
+use crate::metrics::compare::Series;
+use crate::metrics::metric::{Aggregate, MetricDef, Unit};
 
 /// Fewer usable baseline weeks than this give no verdict.
 pub const MIN_WEEKS: usize = 4;
@@ -485,8 +485,8 @@ pub fn explain_revenue(then: RevenueDay, now: RevenueDay) -> Option<RevenueSplit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::DayRow;
-    use crate::metric::Catalog;
+    use crate::metrics::compare::DayRow;
+    use crate::metrics::metric::Catalog;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -14,12 +14,15 @@ use crate::digest::{ChartView, Digest};
 const TEMPLATES: [(&str, &str); 3] = [
     (
         "digest.html.j2",
-        include_str!("../templates/digest.html.j2"),
+        include_str!("../../templates/digest.html.j2"),
     ),
-    ("digest.txt.j2", include_str!("../templates/digest.txt.j2")),
+    (
+        "digest.txt.j2",
+        include_str!("../../templates/digest.txt.j2"),
+    ),
     (
         "subject.txt.j2",
-        include_str!("../templates/subject.txt.j2"),
+        include_str!("../../templates/subject.txt.j2"),
     ),
 ];
 

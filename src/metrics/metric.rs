@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-const BUILTIN: &str = include_str!("metric/builtin.toml");
+const BUILTIN: &str = include_str!("builtin.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
