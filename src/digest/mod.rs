@@ -388,22 +388,16 @@ pub fn build(
     };
 
     let mut headline = headline(&report, &ctx);
-    let mut sparks: Vec<ChartSpec> = Vec::new();
-    for t in &mut headline {
-        if let Some(m) = report.get(&t.key) {
-            let spec = charts::spark_chart(m, d, inputs, &f);
-            sparks.push(spec);
-        }
-    }
+    let sparks: Vec<ChartSpec> = headline
+        .iter()
+        .filter_map(|t| report.get(&t.key))
+        .map(|m| charts::spark_chart(m, d, inputs, &f))
+        .collect();
 
     let tiles: Vec<&str> = headline.iter().map(|t| t.key.as_str()).collect();
     let (marketing, operations) = sections(config, &report, &ctx, &tiles);
 
-    let alerts_phrase = match alerts.len() {
-        0 => "no alerts".to_string(),
-        1 => "1 alert".to_string(),
-        n => format!("{n} alerts"),
-    };
+    let alerts_phrase = alerts_phrase(alerts.len());
     // Past a dozen, the email lists the first twelve; the count above stays whole.
     alerts.truncate(12);
     let (objectives, kr_rows) = build_objectives(config, d, inputs, &f, &hidden);
@@ -416,37 +410,16 @@ pub fn build(
     };
     let preheader = preheader(&subject, &news, &weekday, &orders, &alerts_phrase);
 
-    let (freshness, stale_note, mut absent_note) = freshness(inputs, d);
+    let (freshness, stale_note, absent_note) = freshness(inputs, d);
+    let absent_note = with_empty_columns(absent_note, &inputs.empty_columns);
     let generated_at = now.format("%-d %b %Y %H:%M %Z").to_string();
-    if !inputs.empty_columns.is_empty() {
-        let names: Vec<&str> = inputs
-            .empty_columns
-            .iter()
-            .map(|c| column_name(c))
-            .collect();
-        let line = format!(
-            "Not shown, not in the exports so far: {}.",
-            names.join(", ")
-        );
-        absent_note = [absent_note, line].join(" ").trim().to_string();
-    }
     let unavailable_note = unavailable_note(config, inputs);
     let mut specs = charts(config, d, inputs, &ahead, &f);
     if !kr_rows.is_empty() {
         specs.push(kr_chart(&kr_rows));
     }
     specs.extend(sparks);
-    let tag = cid_tag(config, d, now);
-    for s in &mut specs {
-        s.view.src = format!("cid:{}.{tag}", s.view.id.replace('_', "-"));
-    }
-    for t in &mut headline {
-        let id = format!("spark_{}", t.key);
-        t.spark = specs
-            .iter()
-            .find(|s| s.view.id == id)
-            .map(|s| s.view.clone());
-    }
+    tie_charts(&mut specs, &cid_tag(config, d, now), &mut headline);
 
     let digest = Digest {
         shop: config.shop.name.clone(),
@@ -489,15 +462,57 @@ pub fn build(
             .iter()
             .map(|s| (s.view.id.clone(), s.view.clone()))
             .collect(),
-        colors: Colors {
+        colors: Colors::from_palette(),
+    };
+    (digest, specs)
+}
+
+fn alerts_phrase(n: usize) -> String {
+    match n {
+        0 => "no alerts".to_string(),
+        1 => "1 alert".to_string(),
+        n => format!("{n} alerts"),
+    }
+}
+
+/// The "not shown" note, with the optional columns no export has filled so far.
+fn with_empty_columns(note: String, empty_columns: &[&str]) -> String {
+    if empty_columns.is_empty() {
+        return note;
+    }
+    let names: Vec<&str> = empty_columns.iter().map(|c| column_name(c)).collect();
+    let line = format!(
+        "Not shown, not in the exports so far: {}.",
+        names.join(", ")
+    );
+    [note, line].join(" ").trim().to_string()
+}
+
+/// Gives each chart the Content-ID that ties it to this one email, and each headline tile
+/// its sparkline's view.
+fn tie_charts(specs: &mut [ChartSpec], tag: &str, headline: &mut [Tile]) {
+    for s in specs.iter_mut() {
+        s.view.src = format!("cid:{}.{tag}", s.view.id.replace('_', "-"));
+    }
+    for t in headline {
+        let id = format!("spark_{}", t.key);
+        t.spark = specs
+            .iter()
+            .find(|s| s.view.id == id)
+            .map(|s| s.view.clone());
+    }
+}
+
+impl Colors {
+    fn from_palette() -> Colors {
+        Colors {
             good: palette::hex(palette::GOOD),
             bad: palette::hex(palette::BAD),
             warn: palette::hex(palette::WARN),
             neutral: palette::hex(palette::NEUTRAL),
             primary: palette::hex(palette::PRIMARY),
-        },
-    };
-    (digest, specs)
+        }
+    }
 }
 
 /// `3f2a…@northwind.example`: what makes a chart's Content-ID unique to this one email

@@ -44,7 +44,12 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The top-level part a file under `src/` belongs to (`src/store/rollup.rs` -> `store`).
 fn part_of(file: &Path) -> String {
     let rel = file.strip_prefix(src()).unwrap();
-    let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
     first.trim_end_matches(".rs").to_string()
 }
 
@@ -72,7 +77,11 @@ fn every_part_uses_only_the_parts_below_it() {
     let layers: BTreeMap<&str, u8> = LAYERS.into_iter().collect();
     let mut files = Vec::new();
     rust_files(&src(), &mut files);
-    assert!(files.len() > 40, "found only {} files under src/", files.len());
+    assert!(
+        files.len() > 40,
+        "found only {} files under src/",
+        files.len()
+    );
     let mut wrong = Vec::new();
     for file in &files {
         let part = part_of(file);
@@ -80,7 +89,10 @@ fn every_part_uses_only_the_parts_below_it() {
             continue;
         }
         let Some(&layer) = layers.get(part.as_str()) else {
-            wrong.push(format!("{}: part `{part}` has no layer in LAYERS", file.display()));
+            wrong.push(format!(
+                "{}: part `{part}` has no layer in LAYERS",
+                file.display()
+            ));
             continue;
         };
         let text = std::fs::read_to_string(file).unwrap();
@@ -113,7 +125,10 @@ fn every_module_starts_by_saying_what_it_owns() {
         })
         .map(|f| f.display().to_string())
         .collect();
-    assert!(undocumented.is_empty(), "no `//!` first line: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "no `//!` first line: {undocumented:?}"
+    );
 }
 
 #[test]
