@@ -8,7 +8,9 @@ use std::sync::Once;
 
 use anyhow::{Result, anyhow};
 use chrono::NaiveDate;
+use plotters::chart::DualCoordChartContext;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
@@ -345,8 +347,6 @@ fn segments(values: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
 }
 
 fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Result<()> {
-    let n = t.days.len().max(2);
-    let x = -0.6..(n as f64 - 0.4);
     let (y0, y1) = range(&t.primary, t.band.as_ref(), true);
     let band_entry = t
         .band
@@ -365,6 +365,49 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
     }
     let places = legend_layout(root, &entries)?;
     let legend_bottom = places.last().map_or(0, |(_, y)| *y as u32) + 10 * SCALE;
+    let mut chart = time_axes(root, t, legend_bottom, (y0, y1))?;
+    if let Some(b) = &t.band {
+        draw_band(&mut chart, b)?;
+    }
+    if let Some((i, label)) = &t.divider {
+        draw_divider(&mut chart, *i as f64 - 0.5, label, (y0, y1))?;
+    }
+    draw_stacked(&mut chart, &t.primary)?;
+    draw_lines(&mut chart, &t.primary)?;
+    if let Some(sec) = &t.secondary {
+        for line in &sec.lines {
+            for seg in segments(&line.values) {
+                match line_series(line, seg) {
+                    Segment::Dashed(dashed) => chart.draw_secondary_series(dashed),
+                    Segment::Solid(solid) => chart.draw_secondary_series(solid),
+                }
+                .map_err(draw_err)?;
+            }
+        }
+    }
+    draw_notes(&mut chart, &t.notes, y1 - y0)?;
+    // Yesterday (the last day with a value of each solid line) is marked with a dot.
+    for line in t
+        .primary
+        .lines
+        .iter()
+        .filter(|l| l.style == LineStyle::Solid)
+    {
+        mark_last(&mut chart, &line.values, line.color, 4)?;
+    }
+    legend(root, &entries, &places)
+}
+
+/// A time chart's coordinates: one slot per day, the primary axis on the left and an
+/// optional secondary one on the right, with their meshes and labels drawn.
+fn time_axes<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    t: &TimeChart,
+    legend_bottom: u32,
+    (y0, y1): (f64, f64),
+) -> Result<TimeCoords<'a, 'b>> {
+    let n = t.days.len().max(2);
+    let x = -0.6..(n as f64 - 0.4);
     let mut builder = ChartBuilder::on(root);
     builder
         .margin(8 * SCALE)
@@ -416,40 +459,51 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
             .draw()
             .map_err(draw_err)?;
     }
-    let bar_count = t
-        .primary
-        .lines
-        .iter()
-        .filter(|l| l.style == LineStyle::Bars)
-        .count()
-        .max(1);
-    let mut bar_i = 0;
-    if let Some(b) = &t.band {
-        draw_band(&mut chart, b)?;
-    }
-    if let Some((i, label)) = &t.divider {
-        let x = *i as f64 - 0.5;
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(x, y0), (x, y1)],
-                4 * SCALE,
-                4 * SCALE,
-                palette::NEUTRAL.stroke_width(SCALE),
-            ))
-            .map_err(draw_err)?;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                label.clone(),
-                (x + 0.15, y0 + (y1 - y0) * 0.12),
-                font(TEXT_PX).color(&palette::NEUTRAL),
-            )))
-            .map_err(draw_err)?;
-    }
-    // Stacked areas: each band is the polygon between its own running total and the one
-    // below it, so every pixel is filled once.
+    Ok(chart)
+}
+
+/// The coordinates of a time chart: days by the primary axis, days by the secondary one.
+type TimeCoords<'a, 'b> = DualCoordChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+>;
+
+/// A chart's coordinates in days (x) and the axis's unit (y).
+type DayCoords<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A dashed vertical line at `x` with its label, from the axis's bottom to its top.
+fn draw_divider<DB: DrawingBackend>(
+    chart: &mut DayCoords<'_, DB>,
+    x: f64,
+    label: &str,
+    (y0, y1): (f64, f64),
+) -> Result<()> {
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(x, y0), (x, y1)],
+            4 * SCALE,
+            4 * SCALE,
+            palette::NEUTRAL.stroke_width(SCALE),
+        ))
+        .map_err(draw_err)?;
+    chart
+        .draw_series(std::iter::once(Text::new(
+            label.to_string(),
+            (x + 0.15, y0 + (y1 - y0) * 0.12),
+            font(TEXT_PX).color(&palette::NEUTRAL),
+        )))
+        .map_err(draw_err)?;
+    Ok(())
+}
+
+/// Stacked areas: each band is the polygon between its own running total and the one below
+/// it, so every pixel is filled once.
+fn draw_stacked<DB: DrawingBackend>(chart: &mut DayCoords<'_, DB>, axis: &Axis) -> Result<()> {
     let mut below: Option<Vec<f64>> = None;
-    for (i, totals) in stacked(&t.primary) {
-        let color = t.primary.lines[i].color;
+    for (i, totals) in stacked(axis) {
+        let color = axis.lines[i].color;
         let lower = below.take().unwrap_or_else(|| vec![0.0; totals.len()]);
         let mut outline: Vec<(f64, f64)> = totals
             .iter()
@@ -462,93 +516,97 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
             .map_err(draw_err)?;
         below = Some(totals);
     }
-    for line in &t.primary.lines {
-        let style = line.color.stroke_width(3 * SCALE);
-        // Dashed lines are comparisons and limits: a thinner stroke keeps them secondary.
-        let dashed = line.color.stroke_width(2 * SCALE);
+    Ok(())
+}
+
+/// The primary axis's bars (side by side within a day) and lines, in the axis's order.
+fn draw_lines<DB: DrawingBackend>(chart: &mut DayCoords<'_, DB>, axis: &Axis) -> Result<()> {
+    let bar_count = axis.lines.iter().filter(|l| l.style == LineStyle::Bars);
+    let width = 0.7 / bar_count.count().max(1) as f64;
+    let mut bar_i = 0;
+    for line in &axis.lines {
         match line.style {
             LineStyle::Area => {}
             LineStyle::Bars => {
-                let width = 0.7 / bar_count as f64;
-                let offset = -0.35 + width * bar_i as f64;
+                draw_bars(chart, line, -0.35 + width * bar_i as f64, width)?;
                 bar_i += 1;
-                // Yesterday's bar (the last with a value) in the strong colour: marked.
-                let last = line.values.iter().rposition(Option::is_some);
-                chart
-                    .draw_series(line.values.iter().enumerate().filter_map(|(i, v)| {
-                        v.map(|v| {
-                            let x0 = i as f64 + offset;
-                            let color = if Some(i) == last {
-                                palette::PRIMARY
-                            } else {
-                                line.color
-                            };
-                            Rectangle::new([(x0, 0.0), (x0 + width * 0.9, v)], color.filled())
-                        })
-                    }))
-                    .map_err(draw_err)?;
             }
             LineStyle::Solid | LineStyle::Dashed => {
                 for seg in segments(&line.values) {
-                    if line.style == LineStyle::Dashed {
-                        chart
-                            .draw_series(DashedLineSeries::new(seg, 8 * SCALE, 6 * SCALE, dashed))
-                            .map_err(draw_err)?;
-                    } else {
-                        chart
-                            .draw_series(LineSeries::new(seg, style))
-                            .map_err(draw_err)?;
+                    match line_series(line, seg) {
+                        Segment::Dashed(dashed) => chart.draw_series(dashed),
+                        Segment::Solid(solid) => chart.draw_series(solid),
                     }
+                    .map_err(draw_err)?;
                 }
             }
         }
     }
-    if let Some(sec) = &t.secondary {
-        for line in &sec.lines {
-            let style = line.color.stroke_width(3 * SCALE);
-            // Dashed lines are comparisons and limits: a thinner stroke keeps them secondary.
-            let dashed = line.color.stroke_width(2 * SCALE);
-            for seg in segments(&line.values) {
-                if line.style == LineStyle::Dashed {
-                    chart
-                        .draw_secondary_series(DashedLineSeries::new(
-                            seg,
-                            8 * SCALE,
-                            6 * SCALE,
-                            dashed,
-                        ))
-                        .map_err(draw_err)?;
+    Ok(())
+}
+
+/// One bar per day with a value, `offset` from the day's slot; yesterday's bar (the last
+/// with a value) in the strong colour: marked.
+fn draw_bars<DB: DrawingBackend>(
+    chart: &mut DayCoords<'_, DB>,
+    line: &Line,
+    offset: f64,
+    width: f64,
+) -> Result<()> {
+    let last = line.values.iter().rposition(Option::is_some);
+    chart
+        .draw_series(line.values.iter().enumerate().filter_map(|(i, v)| {
+            v.map(|v| {
+                let x0 = i as f64 + offset;
+                let color = if Some(i) == last {
+                    palette::PRIMARY
                 } else {
-                    chart
-                        .draw_secondary_series(LineSeries::new(seg, style))
-                        .map_err(draw_err)?;
-                }
-            }
-        }
+                    line.color
+                };
+                Rectangle::new([(x0, 0.0), (x0 + width * 0.9, v)], color.filled())
+            })
+        }))
+        .map_err(draw_err)?;
+    Ok(())
+}
+
+/// One run of a line's known values, dashed or solid as its style says. Dashed lines are
+/// comparisons and limits: a thinner stroke keeps them secondary.
+fn line_series<DB: DrawingBackend>(line: &Line, seg: Vec<(f64, f64)>) -> Segment<DB> {
+    if line.style == LineStyle::Dashed {
+        let dashed = line.color.stroke_width(2 * SCALE);
+        Segment::Dashed(DashedLineSeries::new(seg, 8 * SCALE, 6 * SCALE, dashed))
+    } else {
+        Segment::Solid(LineSeries::new(seg, line.color.stroke_width(3 * SCALE)))
     }
-    for n in &t.notes {
-        // Right-aligned on its day, so a note on the last day stays inside the chart.
+}
+
+/// A run of a line's values as plotters draws it: the two series have different types.
+enum Segment<DB: DrawingBackend> {
+    Dashed(DashedLineSeries<std::vec::IntoIter<(f64, f64)>, u32>),
+    Solid(LineSeries<DB, (f64, f64)>),
+}
+
+/// Notes above their day's value, right-aligned on the day so that a note on the last day
+/// stays inside the chart.
+fn draw_notes<DB: DrawingBackend>(
+    chart: &mut DayCoords<'_, DB>,
+    notes: &[Note],
+    span: f64,
+) -> Result<()> {
+    for n in notes {
         let style = font(TEXT_PX)
             .color(&n.color)
             .pos(Pos::new(HPos::Right, VPos::Bottom));
         chart
             .draw_series(std::iter::once(Text::new(
                 n.text.clone(),
-                (n.day as f64 + 0.3, n.value + (y1 - y0) * 0.03),
+                (n.day as f64 + 0.3, n.value + span * 0.03),
                 style,
             )))
             .map_err(draw_err)?;
     }
-    // Yesterday (the last day with a value of each solid line) is marked with a dot.
-    for line in t
-        .primary
-        .lines
-        .iter()
-        .filter(|l| l.style == LineStyle::Solid)
-    {
-        mark_last(&mut chart, &line.values, line.color, 4)?;
-    }
-    legend(root, &entries, &places)
+    Ok(())
 }
 
 /// The band as one polygon per run of days with both ends known.
