@@ -17,6 +17,14 @@ pub(super) struct Campaign {
     pub(super) discount: f64,
 }
 
+/// When one order ships and arrives, had nothing stopped it.
+struct Trip {
+    carrier: &'static str,
+    shipped_at: i64,
+    delivered_at: i64,
+    promised: NaiveDate,
+}
+
 pub(super) struct Generator {
     pub(super) o: DemoOptions,
     pub(super) tz: Tz,
@@ -327,21 +335,45 @@ impl Generator {
         self.w.send(pipeline).await
     }
 
+    /// One day of the shop. The order of the random draws is the shop: a change that draws in
+    /// another order makes another shop, and the storylines' tests say whether it still tells them.
     pub(super) fn day(&mut self, d: NaiveDate, end_of_data: i64) -> Result<(), RowError> {
         let days_to_end = (self.o.end - d).num_days() as u64;
-        let low_cover = self
-            .products
+        let low_cover = self.sku_index(story::LOW_COVER_SKU);
+        let stockout = self.sku_index(story::STOCKOUT_SKU);
+        self.stock_up_for_campaigns(d, low_cover);
+        self.receive_restocks(d);
+        let (sessions, conversion) = self.sessions(d);
+        let weights = self.demand_weights(d);
+        let mut orders_today = 0u64;
+        for c in 0..CHANNELS.len() {
+            let n = self.rng.poisson(sessions[c] as f64 * conversion[c]);
+            for _ in 0..n {
+                if self.order(d, c, &weights, end_of_data, low_cover)? {
+                    orders_today += 1;
+                }
+            }
+            self.traffic_row(d, c, sessions[c], n)?;
+        }
+        self.orders_per_day.insert(d, orders_today);
+        self.ad_spend(d, &sessions)?;
+        self.returns_due(d)?;
+        self.restock_and_count(d, &weights, days_to_end, (low_cover, stockout))?;
+        self.feedback(d, days_to_end)?;
+        Ok(())
+    }
+
+    fn sku_index(&self, sku: &str) -> usize {
+        self.products
             .iter()
-            .position(|p| p.sku == story::LOW_COVER_SKU)
-            .expect("exists");
-        let stockout = self
-            .products
-            .iter()
-            .position(|p| p.sku == story::STOCKOUT_SKU)
-            .expect("exists");
-        // Merchandising stocks up two days before a campaign: enough for the campaign's lifted
-        // demand plus a lead time of normal sales. The low-cover SKU's delivery is the one
-        // that did not come.
+            .position(|p| p.sku == sku)
+            .expect("a story SKU is in the catalog")
+    }
+
+    /// Merchandising stocks up two days before a campaign: enough for the campaign's lifted
+    /// demand plus a lead time of normal sales. The low-cover SKU's delivery is the one that
+    /// did not come.
+    fn stock_up_for_campaigns(&mut self, d: NaiveDate, low_cover: usize) {
         let units_per_day_now = self.base_sessions(d) * 0.03 * 1.6;
         let total_weight_all: f64 = self.products.iter().map(|p| p.weight).sum();
         let stocking: Vec<(usize, f64, i64)> = self
@@ -363,7 +395,9 @@ impl Generator {
                 * (lift * days as f64 * 1.5 + f64::from(self.products[i].lead_time)))
             .ceil() as i64;
         }
-        // Restocks arriving today.
+    }
+
+    fn receive_restocks(&mut self, d: NaiveDate) {
         for i in 0..self.products.len() {
             let arrived: i64 = self.incoming[i]
                 .iter()
@@ -373,8 +407,10 @@ impl Generator {
             self.incoming[i].retain(|(day, _)| *day != d);
             self.on_hand[i] += arrived;
         }
+    }
 
-        // Traffic per channel.
+    /// Each channel's sessions and conversion rate for the day.
+    fn sessions(&mut self, d: NaiveDate) -> ([u64; 5], [f64; 5]) {
         let base = self.base_sessions(d);
         let noise = self.rng.normal(1.0, 0.04);
         let mut sessions = [0u64; 5];
@@ -393,34 +429,35 @@ impl Generator {
             }
             sessions[c] = s.max(0.0).round() as u64;
         }
-        let mut orders_today = 0u64;
-        let weights = self.demand_weights(d);
-        let mut carts = [0u64; 5];
-        for c in 0..CHANNELS.len() {
-            let n = self.rng.poisson(sessions[c] as f64 * conversion[c]);
-            for _ in 0..n {
-                if self.order(d, c, &weights, end_of_data, low_cover)? {
-                    orders_today += 1;
-                }
-            }
-            let atc = (sessions[c] as f64 * self.rng.normal(0.092, 0.004)).round() as u64;
-            carts[c] = atc.max(n + n / 3);
-            let checkouts = ((carts[c] as f64) * self.rng.normal(0.56, 0.02)).round() as u64;
-            self.w.traffic.queue(
-                vec![
-                    text(d.to_string()),
-                    text(CHANNELS[c]),
-                    SqlValue::Int(sessions[c] as i64),
-                    SqlValue::Int((sessions[c] as f64 * self.rng.normal(3.3, 0.1)).round() as i64),
-                    SqlValue::Int(carts[c] as i64),
-                    SqlValue::Int(checkouts.max(n) as i64),
-                ],
-                0,
-            )?;
-        }
-        self.orders_per_day.insert(d, orders_today);
+        (sessions, conversion)
+    }
 
-        // Ad spend: always-on search and social, plus the campaign budgets.
+    /// A channel's funnel for the day, around the `orders` it placed.
+    fn traffic_row(
+        &mut self,
+        d: NaiveDate,
+        c: usize,
+        sessions: u64,
+        orders: u64,
+    ) -> Result<(), RowError> {
+        let atc = (sessions as f64 * self.rng.normal(0.092, 0.004)).round() as u64;
+        let carts = atc.max(orders + orders / 3);
+        let checkouts = ((carts as f64) * self.rng.normal(0.56, 0.02)).round() as u64;
+        self.w.traffic.queue(
+            vec![
+                text(d.to_string()),
+                text(CHANNELS[c]),
+                SqlValue::Int(sessions as i64),
+                SqlValue::Int((sessions as f64 * self.rng.normal(3.3, 0.1)).round() as i64),
+                SqlValue::Int(carts as i64),
+                SqlValue::Int(checkouts.max(orders) as i64),
+            ],
+            0,
+        )
+    }
+
+    /// Ad spend: always-on search and social, plus the campaign budgets.
+    fn ad_spend(&mut self, d: NaiveDate, sessions: &[u64; 5]) -> Result<(), RowError> {
         for (c, ch, cpc, campaign) in [
             (1usize, "paid_search", 1.45, "Always-on search"),
             (2, "paid_social", 1.05, "Prospecting"),
@@ -437,28 +474,41 @@ impl Generator {
             }
             self.spend_row(d, ch, campaign, paid, cpc)?;
         }
+        Ok(())
+    }
 
-        // Returns that fall due today.
-        if let Some(due) = self.pending_returns.remove(&d) {
-            for (order, sku, qty, reason) in due {
-                self.w.returns.queue(
-                    vec![
-                        text(order),
-                        text(sku),
-                        text(d.to_string()),
-                        SqlValue::Int(qty),
-                        text(reason),
-                    ],
-                    0,
-                )?;
-            }
+    fn returns_due(&mut self, d: NaiveDate) -> Result<(), RowError> {
+        let Some(due) = self.pending_returns.remove(&d) else {
+            return Ok(());
+        };
+        for (order, sku, qty, reason) in due {
+            self.w.returns.queue(
+                vec![
+                    text(order),
+                    text(sku),
+                    text(d.to_string()),
+                    SqlValue::Int(qty),
+                    text(reason),
+                ],
+                0,
+            )?;
         }
+        Ok(())
+    }
 
-        // Stock: reorder when cover falls under lead time plus two weeks.
+    /// Stock: reorder when cover falls under lead time plus two weeks, then the day's count.
+    /// The stock-out SKU's supplier fails it 39 days before the end.
+    fn restock_and_count(
+        &mut self,
+        d: NaiveDate,
+        weights: &[f64],
+        days_to_end: u64,
+        (low_cover, stockout): (usize, usize),
+    ) -> Result<(), RowError> {
         let total_weight: f64 = weights.iter().sum::<f64>().max(1.0);
         let units_per_day = self.base_sessions(d) * 0.03 * 1.6;
         for i in 0..self.products.len() {
-            let demand = units_per_day * self.products[i].weight / total_weight.max(1.0) * 1.0;
+            let demand = units_per_day * self.products[i].weight / total_weight;
             let lead = self.products[i].lead_time;
             let pipeline: i64 = self.incoming[i].iter().map(|(_, q)| q).sum();
             let late_supplier = i == stockout && days_to_end < 40;
@@ -488,8 +538,6 @@ impl Generator {
                 0,
             )?;
         }
-
-        self.feedback(d, days_to_end)?;
         Ok(())
     }
 
@@ -525,6 +573,57 @@ impl Generator {
         end_of_data: i64,
         low_cover: usize,
     ) -> Result<bool, RowError> {
+        let lines = self.basket(weights, low_cover);
+        if lines.is_empty() {
+            return Ok(false);
+        }
+        self.order_seq += 1;
+        let order_id = format!("SO-{:08}", self.order_seq);
+        let placed_at = self.local_time(d);
+        let (new_customer, customer) = self.customer(channel);
+        let discount = self.discount(d, &lines);
+        let cancelled = self.rng.chance(0.015);
+        let trip = self.trip(d, placed_at);
+        let shipped = !cancelled && trip.shipped_at < end_of_data;
+        let delivered = shipped && trip.delivered_at < end_of_data;
+        let returned_any = delivered && self.returns_of(&order_id, &lines, trip.delivered_at);
+        let status = if cancelled {
+            "cancelled"
+        } else if returned_any {
+            "returned"
+        } else if delivered {
+            "delivered"
+        } else if shipped {
+            "shipped"
+        } else {
+            "placed"
+        };
+        self.w.orders.queue(
+            vec![
+                text(&order_id),
+                SqlValue::Int(placed_at),
+                text(local_day(placed_at, self.tz).to_string()),
+                text(CHANNELS[channel]),
+                text(format!("C{customer:07}")),
+                text(if new_customer { "new" } else { "returning" }),
+                SqlValue::Float((discount * 100.0).round() / 100.0),
+                text(status),
+                SqlValue::Null,
+                SqlValue::Null,
+            ],
+            0,
+        )?;
+        self.order_lines(d, &order_id, &lines, cancelled, low_cover)?;
+        if !cancelled {
+            *self.kept_per_day.entry(d).or_default() += 1.0;
+            self.fulfilment_row(&order_id, &trip, (shipped, delivered))?;
+        }
+        Ok(true)
+    }
+
+    /// The SKUs and quantities of one basket: at most four lines, each SKU once, only what is
+    /// in stock.
+    fn basket(&mut self, weights: &[f64], low_cover: usize) -> Vec<(usize, i64)> {
         let n_lines = 1 + self.rng.weighted(&[0.55, 0.28, 0.12, 0.05]);
         let mut lines: Vec<(usize, i64)> = Vec::new();
         for _ in 0..n_lines {
@@ -539,27 +638,30 @@ impl Generator {
             }
             lines.push((i, qty));
         }
-        if lines.is_empty() {
-            return Ok(false);
-        }
-        self.order_seq += 1;
-        let order_id = format!("SO-{:08}", self.order_seq);
-        let placed_at = self.local_time(d);
+        lines
+    }
+
+    /// Whether the order's customer is new, and their number.
+    fn customer(&mut self, channel: usize) -> (bool, u64) {
         let new_customer =
             self.customers == 0 || self.rng.chance(if channel == 2 { 0.78 } else { 0.58 });
-        let customer = if new_customer {
+        if new_customer {
             self.customers += 1;
-            self.customers
+            (true, self.customers)
         } else {
-            1 + self.rng.below(self.customers as usize) as u64
-        };
+            (false, 1 + self.rng.below(self.customers as usize) as u64)
+        }
+    }
+
+    /// The campaign discount on promoted lines, or now and then a 10% code on the order.
+    fn discount(&mut self, d: NaiveDate, lines: &[(usize, i64)]) -> f64 {
         let promo: Vec<(usize, f64)> = self
             .active_campaigns(d)
             .flat_map(|c| c.skus.iter().map(move |&i| (i, c.discount)))
             .collect();
         let mut discount = 0.0;
         let mut gross = 0.0;
-        for (i, qty) in &lines {
+        for (i, qty) in lines {
             let value = self.products[*i].price * *qty as f64;
             gross += value;
             if let Some((_, rate)) = promo.iter().find(|(j, _)| j == i) {
@@ -569,9 +671,12 @@ impl Generator {
         if discount == 0.0 && self.rng.chance(0.08) {
             discount = gross * 0.10;
         }
-        let cancelled = self.rng.chance(0.015);
+        discount
+    }
 
-        // Fulfilment: the warehouse ships in about a day; the delayed carrier adds to both legs.
+    /// When the order would ship and arrive: the warehouse ships in about a day; the delayed
+    /// carrier adds to both legs.
+    fn trip(&mut self, d: NaiveDate, placed_at: i64) -> Trip {
         let delay_window = (self.o.end - d).num_days() < story::DELAY_DAYS as i64;
         let carrier = CARRIERS[self.rng.weighted(&[0.5, 0.33, 0.17])];
         let delayed = delay_window && carrier == story::DELAYED_CARRIER;
@@ -590,78 +695,70 @@ impl Generator {
         }
         let delivered_at =
             shipped_at + (transit_days * 86_400.0 + self.rng.normal(0.0, 10_000.0)) as i64;
-        let promised = plus(d, 4);
-        let shipped = !cancelled && shipped_at < end_of_data;
-        let delivered = shipped && delivered_at < end_of_data;
-
-        let mut returned_any = false;
-        if delivered {
-            let delivery_day = local_day(delivered_at, self.tz);
-            for (i, qty) in &lines {
-                let p = &self.products[*i];
-                if self.rng.chance(p.return_rate) {
-                    let day = plus(delivery_day, 2 + self.rng.below(12) as u64);
-                    if day <= self.o.end {
-                        let reason = if p.sku == story::RETURNS_SKU {
-                            [
-                                "too small",
-                                "too small",
-                                "too small",
-                                "uncomfortable",
-                                "not as described",
-                            ][self.rng.below(5)]
-                        } else {
-                            [
-                                "changed mind",
-                                "too small",
-                                "too large",
-                                "damaged",
-                                "not as described",
-                                "arrived late",
-                            ][self.rng.below(6)]
-                        };
-                        self.pending_returns.entry(day).or_default().push((
-                            order_id.clone(),
-                            p.sku.clone(),
-                            *qty,
-                            reason,
-                        ));
-                        returned_any = true;
-                    }
-                }
-            }
+        Trip {
+            carrier,
+            shipped_at,
+            delivered_at,
+            promised: plus(d, 4),
         }
-        let status = if cancelled {
-            "cancelled"
-        } else if returned_any {
-            "returned"
-        } else if delivered {
-            "delivered"
-        } else if shipped {
-            "shipped"
-        } else {
-            "placed"
-        };
+    }
 
-        self.w.orders.queue(
-            vec![
-                text(&order_id),
-                SqlValue::Int(placed_at),
-                text(local_day(placed_at, self.tz).to_string()),
-                text(CHANNELS[channel]),
-                text(format!("C{customer:07}")),
-                text(if new_customer { "new" } else { "returning" }),
-                SqlValue::Float((discount * 100.0).round() / 100.0),
-                text(status),
-                SqlValue::Null,
-                SqlValue::Null,
-            ],
-            0,
-        )?;
+    /// Draws which lines of a delivered order come back, and when, and keeps those that fall
+    /// by the end for their day; returns whether any did.
+    fn returns_of(&mut self, order_id: &str, lines: &[(usize, i64)], delivered_at: i64) -> bool {
+        let delivery_day = local_day(delivered_at, self.tz);
+        let mut returned_any = false;
+        for (i, qty) in lines {
+            let p = &self.products[*i];
+            if !self.rng.chance(p.return_rate) {
+                continue;
+            }
+            let day = plus(delivery_day, 2 + self.rng.below(12) as u64);
+            if day > self.o.end {
+                continue;
+            }
+            let reason = if p.sku == story::RETURNS_SKU {
+                [
+                    "too small",
+                    "too small",
+                    "too small",
+                    "uncomfortable",
+                    "not as described",
+                ][self.rng.below(5)]
+            } else {
+                [
+                    "changed mind",
+                    "too small",
+                    "too large",
+                    "damaged",
+                    "not as described",
+                    "arrived late",
+                ][self.rng.below(6)]
+            };
+            self.pending_returns.entry(day).or_default().push((
+                order_id.to_string(),
+                p.sku.clone(),
+                *qty,
+                reason,
+            ));
+            returned_any = true;
+        }
+        returned_any
+    }
+
+    /// The order's lines, and what they take from stock unless the order was cancelled.
+    fn order_lines(
+        &mut self,
+        d: NaiveDate,
+        order_id: &str,
+        lines: &[(usize, i64)],
+        cancelled: bool,
+        low_cover: usize,
+    ) -> Result<(), RowError> {
         for (n, (i, qty)) in lines.iter().enumerate() {
             self.w.lines.queue(
                 vec![
-                    text(&order_id),
+                    text(order_id),
                     SqlValue::Int(n as i64 + 1),
                     text(&self.products[*i].sku),
                     SqlValue::Int(*qty),
@@ -677,38 +774,44 @@ impl Generator {
                 }
             }
         }
-        if !cancelled {
-            *self.kept_per_day.entry(d).or_default() += 1.0;
-            let (ship_at, ship_day) = if shipped {
-                (
-                    SqlValue::Int(shipped_at),
-                    text(local_day(shipped_at, self.tz).to_string()),
-                )
-            } else {
-                (SqlValue::Null, SqlValue::Null)
-            };
-            let (del_at, del_day) = if delivered {
-                (
-                    SqlValue::Int(delivered_at),
-                    text(local_day(delivered_at, self.tz).to_string()),
-                )
-            } else {
-                (SqlValue::Null, SqlValue::Null)
-            };
-            self.w.fulfilment.queue(
-                vec![
-                    text(&order_id),
-                    text(carrier),
-                    ship_at,
-                    ship_day,
-                    del_at,
-                    del_day,
-                    text(promised.to_string()),
-                ],
-                0,
-            )?;
-        }
-        Ok(true)
+        Ok(())
+    }
+
+    /// The order's shipment, with only what has happened by the end of the data.
+    fn fulfilment_row(
+        &mut self,
+        order_id: &str,
+        trip: &Trip,
+        (shipped, delivered): (bool, bool),
+    ) -> Result<(), RowError> {
+        let (ship_at, ship_day) = if shipped {
+            (
+                SqlValue::Int(trip.shipped_at),
+                text(local_day(trip.shipped_at, self.tz).to_string()),
+            )
+        } else {
+            (SqlValue::Null, SqlValue::Null)
+        };
+        let (del_at, del_day) = if delivered {
+            (
+                SqlValue::Int(trip.delivered_at),
+                text(local_day(trip.delivered_at, self.tz).to_string()),
+            )
+        } else {
+            (SqlValue::Null, SqlValue::Null)
+        };
+        self.w.fulfilment.queue(
+            vec![
+                text(order_id),
+                text(trip.carrier),
+                ship_at,
+                ship_day,
+                del_at,
+                del_day,
+                text(trip.promised.to_string()),
+            ],
+            0,
+        )
     }
 
     pub(super) fn feedback(&mut self, d: NaiveDate, days_to_end: u64) -> Result<(), RowError> {
