@@ -4,11 +4,11 @@
 //! explicit values (today, the data directory) into the library.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, Report};
@@ -236,19 +236,7 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
         }
         Command::Recipients { report } => {
             let (_, report) = shops.report(report.as_deref())?;
-            println!(
-                "report {} (teams: {}), from {}",
-                report.name,
-                report.teams.join(", "),
-                report.from
-            );
-            for r in &report.recipients {
-                match report.leads.get(&r.email.to_string().to_lowercase()) {
-                    Some(lead) => println!("  {r}  (leads with {})", lead.name()),
-                    None => println!("  {r}"),
-                }
-            }
-            println!("{} recipients", report.recipients.len());
+            print_recipients(report);
             Ok(())
         }
         Command::Send {
@@ -287,60 +275,85 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
             from,
         } => {
             let (_, report) = shops.report(report.as_deref())?;
-            let s = &report.schedule;
-            let mut t = match from {
-                Some(text) => parse_instant(&text, s.tz).context("--from")?,
+            let from = match from {
+                Some(text) => parse_instant(&text, report.schedule.tz).context("--from")?,
                 None => Utc::now(),
             };
-            println!(
-                "report {}: \"{}\" in {} (report date: the day before)",
-                report.name, s.expr, s.tz
-            );
-            for _ in 0..count {
-                let Some(next) = s.next_after(t) else { break };
-                let local = next.with_timezone(&s.tz);
-                println!(
-                    "  {}  {}  for {}",
-                    local.format("%a %Y-%m-%d %H:%M %:z %Z"),
-                    next.format("%Y-%m-%dT%H:%MZ"),
-                    s.report_date(next)
-                );
-                t = next;
-            }
+            print_schedule(report, from, count);
             Ok(())
         }
-        Command::Status => {
-            let now = Utc::now();
-            for (shop, report) in shops.reports() {
-                let next = report.schedule.next_after(now).map_or("never".into(), |t| {
-                    t.with_timezone(&report.schedule.tz)
-                        .format("%a %Y-%m-%d %H:%M %:z")
-                        .to_string()
-                });
-                println!(
-                    "report {} ({} recipients, {}): next {next}",
-                    report.name,
-                    report.recipients.len(),
-                    shop.store
-                );
-                let rows = shop.store.delivery_counts(&report.name, 7).await?;
-                if rows.is_empty() {
-                    println!("  no deliveries yet");
-                }
-                for (date, c) in rows {
-                    println!(
-                        "  {date}: {} sent, {} failed, {} pending, {} unknown",
-                        c.sent, c.failed, c.pending, c.unknown
-                    );
-                }
-            }
-            Ok(())
-        }
+        Command::Status => status(shops).await,
         other => {
             let shop = shops.only(other.name())?;
             dispatch_one(other, &shop.config, &shop.store, yesterday(&shop.config)).await
         }
     }
+}
+
+fn print_recipients(report: &Report) {
+    println!(
+        "report {} (teams: {}), from {}",
+        report.name,
+        report.teams.join(", "),
+        report.from
+    );
+    for r in &report.recipients {
+        match report.leads.get(&r.email.to_string().to_lowercase()) {
+            Some(lead) => println!("  {r}  (leads with {})", lead.name()),
+            None => println!("  {r}"),
+        }
+    }
+    println!("{} recipients", report.recipients.len());
+}
+
+/// The next `count` runs of a report's schedule after `from`.
+fn print_schedule(report: &Report, from: DateTime<Utc>, count: usize) {
+    let s = &report.schedule;
+    println!(
+        "report {}: \"{}\" in {} (report date: the day before)",
+        report.name, s.expr, s.tz
+    );
+    let mut t = from;
+    for _ in 0..count {
+        let Some(next) = s.next_after(t) else { break };
+        let local = next.with_timezone(&s.tz);
+        println!(
+            "  {}  {}  for {}",
+            local.format("%a %Y-%m-%d %H:%M %:z %Z"),
+            next.format("%Y-%m-%dT%H:%MZ"),
+            s.report_date(next)
+        );
+        t = next;
+    }
+}
+
+/// Each report's next run and its last week of deliveries.
+async fn status(shops: &Shops) -> Result<()> {
+    let now = Utc::now();
+    for (shop, report) in shops.reports() {
+        let next = report.schedule.next_after(now).map_or("never".into(), |t| {
+            t.with_timezone(&report.schedule.tz)
+                .format("%a %Y-%m-%d %H:%M %:z")
+                .to_string()
+        });
+        println!(
+            "report {} ({} recipients, {}): next {next}",
+            report.name,
+            report.recipients.len(),
+            shop.store
+        );
+        let rows = shop.store.delivery_counts(&report.name, 7).await?;
+        if rows.is_empty() {
+            println!("  no deliveries yet");
+        }
+        for (date, c) in rows {
+            println!(
+                "  {date}: {} sent, {} failed, {} pending, {} unknown",
+                c.sent, c.failed, c.pending, c.unknown
+            );
+        }
+    }
+    Ok(())
 }
 
 impl Command {
@@ -488,27 +501,13 @@ async fn dispatch_one(
             scale,
             force,
         } => {
-            let end = match end {
-                Some(s) => parse_day(&s).context("--end")?,
-                None => yesterday,
-            };
             let options = DemoOptions {
-                end,
+                end: day_or(end, yesterday, "--end")?,
                 days,
                 seed,
                 scale,
             };
-            let started = Instant::now();
-            let summary = demo::generate(store, &options, config.shop.timezone, force).await?;
-            println!(
-                "demo shop written to {store}: {} rows over {days} days ending {end} in {:.2} s",
-                summary.total(),
-                started.elapsed().as_secs_f64()
-            );
-            for (table, rows) in &summary.rows {
-                println!("  {table:<14} {rows:>10}");
-            }
-            Ok(())
+            demo_command(config, store, &options, force).await
         }
         Command::Import {
             format,
@@ -516,10 +515,7 @@ async fn dispatch_one(
             day,
             files,
         } => {
-            let day = match day {
-                Some(d) => parse_day(&d).context("--day")?,
-                None => yesterday,
-            };
+            let day = day_or(day, yesterday, "--day")?;
             import(config, store, format, check, day, files).await
         }
         Command::Preview {
@@ -529,40 +525,8 @@ async fn dispatch_one(
             team,
         } => {
             refresh_demo(config, store, yesterday).await?;
-            let date = match date {
-                Some(s) => parse_day(&s).context("--date")?,
-                None => yesterday,
-            };
-            let now = Utc::now().with_timezone(&config.shop.timezone);
-            let templates = Templates::load(config.email.templates_dir.as_deref())?;
-            let lead = match &team {
-                None => None,
-                Some(name) => *config.team_leads.get(name).with_context(|| {
-                    let known: Vec<&str> = config.team_leads.keys().map(String::as_str).collect();
-                    format!(
-                        "--team: no team `{name}` in {}; the teams are: {}",
-                        config.origin,
-                        known.join(", ")
-                    )
-                })?,
-            };
-            let mut composed = compose(store, config, &templates, date, now).await?;
-            if lead.is_some() {
-                composed.rendered = composed.variant(&templates, lead)?;
-                composed.digest = composed.digest.with_lead(lead);
-            }
-            let files = write_preview(&composed, config, now, &out)?;
-            println!("subject: {}", composed.rendered.subject);
-            println!("{}", files.html.display());
-            println!("{}", files.text.display());
-            println!("{}", files.eml.display());
-            for p in &files.images {
-                println!("{}", p.display());
-            }
-            if open {
-                open_in_browser(&files.html);
-            }
-            Ok(())
+            let date = day_or(date, yesterday, "--date")?;
+            preview(config, store, date, &out, open, team.as_deref()).await
         }
         Command::Check
         | Command::Recipients { .. }
@@ -579,55 +543,139 @@ async fn dispatch_one(
             format,
         } => {
             refresh_demo(config, store, yesterday).await?;
-            let date = match date {
-                Some(s) => parse_day(&s).context("--date")?,
-                None => yesterday,
-            };
-            if !(1..=3650).contains(&days) {
-                bail!("--days must be between 1 and 3650 (got {days})");
-            }
-            let horizon = horizon.unwrap_or(config.outlook.days);
-            if !(1..=crate::metrics::forecast::MAX_DAYS).contains(&horizon) {
-                bail!(
-                    "--horizon must be between 1 and {} (got {horizon})",
-                    crate::metrics::forecast::MAX_DAYS
-                );
-            }
-            let b = crate::store::gather::backtest(store, date, days, horizon).await?;
-            let mut out = std::io::stdout().lock();
-            match format {
-                OutputFormat::Json => {
-                    serde_json::to_writer_pretty(&mut out, &b)?;
-                    writeln!(out)?;
-                }
-                OutputFormat::Table => write_backtest(&mut out, &b)?,
-            }
-            Ok(())
+            let date = day_or(date, yesterday, "--date")?;
+            backtest(config, store, date, days, horizon, format).await
         }
         Command::Metrics { date, format, all } => {
             refresh_demo(config, store, yesterday).await?;
-            let date = match date {
-                Some(s) => parse_day(&s).context("--date")?,
-                None => yesterday,
-            };
-            let mut report = report::build(store, config, date).await?;
-            if !all {
-                // Ranked largest first (month to date), so the cut keeps the biggest.
-                for m in &mut report.metrics {
-                    m.breakdown.truncate(JSON_BREAKDOWN_LIMIT);
-                }
-            }
-            let mut out = std::io::stdout().lock();
-            match format {
-                OutputFormat::Json => {
-                    serde_json::to_writer_pretty(&mut out, &report)?;
-                    writeln!(out)?;
-                }
-                OutputFormat::Table => write_table(&mut out, &report, config)?,
-            }
-            Ok(())
+            let date = day_or(date, yesterday, "--date")?;
+            metrics(config, store, date, format, all).await
         }
     }
+}
+
+/// The day a flag names, or `default` without it.
+fn day_or(flag: Option<String>, default: NaiveDate, name: &str) -> Result<NaiveDate> {
+    match flag {
+        Some(s) => parse_day(&s).context(name.to_string()),
+        None => Ok(default),
+    }
+}
+
+async fn demo_command(
+    config: &Config,
+    store: &Store,
+    options: &DemoOptions,
+    force: bool,
+) -> Result<()> {
+    let started = Instant::now();
+    let summary = demo::generate(store, options, config.shop.timezone, force).await?;
+    println!(
+        "demo shop written to {store}: {} rows over {} days ending {} in {:.2} s",
+        summary.total(),
+        options.days,
+        options.end,
+        started.elapsed().as_secs_f64()
+    );
+    for (table, rows) in &summary.rows {
+        println!("  {table:<14} {rows:>10}");
+    }
+    Ok(())
+}
+
+async fn preview(
+    config: &Config,
+    store: &Store,
+    date: NaiveDate,
+    out: &Path,
+    open: bool,
+    team: Option<&str>,
+) -> Result<()> {
+    let now = Utc::now().with_timezone(&config.shop.timezone);
+    let templates = Templates::load(config.email.templates_dir.as_deref())?;
+    let lead = match team {
+        None => None,
+        Some(name) => *config.team_leads.get(name).with_context(|| {
+            let known: Vec<&str> = config.team_leads.keys().map(String::as_str).collect();
+            format!(
+                "--team: no team `{name}` in {}; the teams are: {}",
+                config.origin,
+                known.join(", ")
+            )
+        })?,
+    };
+    let mut composed = compose(store, config, &templates, date, now).await?;
+    if lead.is_some() {
+        composed.rendered = composed.variant(&templates, lead)?;
+        composed.digest = composed.digest.with_lead(lead);
+    }
+    let files = write_preview(&composed, config, now, out)?;
+    println!("subject: {}", composed.rendered.subject);
+    println!("{}", files.html.display());
+    println!("{}", files.text.display());
+    println!("{}", files.eml.display());
+    for p in &files.images {
+        println!("{}", p.display());
+    }
+    if open {
+        open_in_browser(&files.html);
+    }
+    Ok(())
+}
+
+async fn backtest(
+    config: &Config,
+    store: &Store,
+    date: NaiveDate,
+    days: u32,
+    horizon: Option<u32>,
+    format: OutputFormat,
+) -> Result<()> {
+    if !(1..=3650).contains(&days) {
+        bail!("--days must be between 1 and 3650 (got {days})");
+    }
+    let horizon = horizon.unwrap_or(config.outlook.days);
+    if !(1..=crate::metrics::forecast::MAX_DAYS).contains(&horizon) {
+        bail!(
+            "--horizon must be between 1 and {} (got {horizon})",
+            crate::metrics::forecast::MAX_DAYS
+        );
+    }
+    let b = crate::store::gather::backtest(store, date, days, horizon).await?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &b)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Table => write_backtest(&mut out, &b)?,
+    }
+    Ok(())
+}
+
+async fn metrics(
+    config: &Config,
+    store: &Store,
+    date: NaiveDate,
+    format: OutputFormat,
+    all: bool,
+) -> Result<()> {
+    let mut report = report::build(store, config, date).await?;
+    if !all {
+        // Ranked largest first (month to date), so the cut keeps the biggest.
+        for m in &mut report.metrics {
+            m.breakdown.truncate(JSON_BREAKDOWN_LIMIT);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Table => write_table(&mut out, &report, config)?,
+    }
+    Ok(())
 }
 
 fn write_backtest(
@@ -819,7 +867,7 @@ fn write_table(out: &mut impl Write, report: &MetricsReport, config: &Config) ->
     Ok(())
 }
 
-fn open_in_browser(path: &std::path::Path) {
+fn open_in_browser(path: &Path) {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {
@@ -839,7 +887,7 @@ fn yesterday(config: &Config) -> NaiveDate {
 }
 
 /// The data directory: the flag or `DAWNPOST_DATA_DIR`, else the XDG data directory.
-fn data_dir(flag: Option<&std::path::Path>) -> Result<PathBuf> {
+fn data_dir(flag: Option<&Path>) -> Result<PathBuf> {
     if let Some(d) = flag {
         return Ok(d.to_path_buf());
     }
@@ -876,9 +924,9 @@ async fn wait_for_signal() {
 }
 
 /// An instant from RFC 3339, or from "YYYY-MM-DD HH:MM" read in `tz`.
-fn parse_instant(text: &str, tz: chrono_tz::Tz) -> Result<chrono::DateTime<Utc>> {
+fn parse_instant(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>> {
     use chrono::TimeZone;
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
     let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
@@ -927,7 +975,7 @@ async fn import(
     Ok(())
 }
 
-fn print_import(file: &std::path::Path, s: &ingest::ImportSummary, secs: f64) {
+fn print_import(file: &Path, s: &ingest::ImportSummary, secs: f64) {
     let tables: Vec<String> = s.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
     match &s.plan {
         Some(plan) => {
