@@ -832,6 +832,27 @@ mod tests {
     }
 
     #[test]
+    fn a_report_mails_each_member_of_its_teams_once_and_refuses_an_unknown_team() {
+        let teams = "\n[[teams]]\nname = \"ops\"\nlead = \"operations\"\nmembers = [{ email = \"sam@b.example\" }, { email = \"ann@b.example\" }]\n\
+             \n[[teams]]\nname = \"mkt\"\nlead = \"marketing\"\nmembers = [{ email = \"Sam@B.example\" }, { email = \"bo@b.example\" }]\n";
+        let report = |names: &str| {
+            format!(
+                "{MINIMAL}{teams}\n[[reports]]\nname = \"daily\"\nteams = [{names}]\nfrom = \"r@b.example\"\nowner = \"o@b.example\"\n"
+            )
+        };
+        let c = parse(&report("\"ops\", \"mkt\"")).unwrap();
+        let r = &c.reports[0];
+        let emails: Vec<String> = r.recipients.iter().map(|m| m.email.to_string()).collect();
+        assert_eq!(emails, ["sam@b.example", "ann@b.example", "bo@b.example"]);
+        // Sam leads with the first team Sam was found in.
+        assert_eq!(r.leads["sam@b.example"], Lead::Operations);
+        assert_eq!(r.leads["bo@b.example"], Lead::Marketing);
+        let err = format!("{:#}", parse(&report("\"ops\", \"finance\"")).unwrap_err());
+        assert!(err.contains("`reports[\"daily\"].teams`"), "{err}");
+        assert!(err.contains("unknown team `finance`"), "{err}");
+    }
+
+    #[test]
     fn control_characters_in_names_and_headers_are_refused_with_line_and_key() {
         let team = "\n[[teams]]\nname = \"ops\"\nmembers = [{ name = \"A\\r\\nBcc: x@evil.example\", email = \"a@b.example\" }]\n";
         let err = format!("{:#}", parse(&format!("{MINIMAL}{team}")).unwrap_err());

@@ -649,24 +649,19 @@ pub(super) fn reports(
     Ok(reports)
 }
 
-fn report(
-    cx: &Cx<'_>,
-    r: RawReport,
-    span: Range<usize>,
-    key: &str,
+/// The people of a report's teams, each once, in the order of the first team they are in,
+/// with the lead of the team each came from; or the first team that does not exist.
+fn team_recipients(
+    names: &[String],
     teams: &Teams,
-    shop_tz: Tz,
-) -> Result<Report> {
-    let at = |field: &str, msg: String| cx.at(span.clone(), &format!("{key}.{field}"), msg);
+) -> Result<(Vec<Mailbox>, std::collections::BTreeMap<String, Lead>), String> {
     let mut recipients: Vec<Mailbox> = Vec::new();
     let mut leads = std::collections::BTreeMap::new();
-    for team in &r.teams {
+    for team in names {
         let Some((_, lead, members)) = teams.iter().find(|(n, _, _)| n == team) else {
-            return Err(at("teams", format!("unknown team `{}`", excerpt(team))));
+            return Err(team.clone());
         };
         for m in members {
-            // One email per person, however many of the report's teams they are in, in the
-            // order of the first of them.
             if !recipients
                 .iter()
                 .any(|x| x.email.to_string().eq_ignore_ascii_case(m.email.as_ref()))
@@ -678,6 +673,20 @@ fn report(
             }
         }
     }
+    Ok((recipients, leads))
+}
+
+fn report(
+    cx: &Cx<'_>,
+    r: RawReport,
+    span: Range<usize>,
+    key: &str,
+    teams: &Teams,
+    shop_tz: Tz,
+) -> Result<Report> {
+    let at = |field: &str, msg: String| cx.at(span.clone(), &format!("{key}.{field}"), msg);
+    let (recipients, leads) = team_recipients(&r.teams, teams)
+        .map_err(|team| at("teams", format!("unknown team `{}`", excerpt(&team))))?;
     let tz = match &r.timezone {
         Some(name) => name.parse::<Tz>().map_err(|_| {
             at(
