@@ -10,31 +10,33 @@ pub(super) fn draw_progress(
     p: &ProgressChart,
 ) -> Result<()> {
     let n = p.rows.len().max(1);
-    let max = p
+    // Bars end at 200% at most; past it they are cut.
+    let top = p
         .rows
         .iter()
         .filter_map(|r| r.progress)
         .fold(1.0f64, f64::max)
-        .min(2.0)
-        * 1.12;
+        .min(2.0);
     let min = if p.rows.iter().any(|r| r.progress.is_some_and(|v| v < 0.0)) {
         PROGRESS_FLOOR - 0.05
     } else {
         0.0
     };
+    let plot_px = f64::from(root.dim_in_pixel().0.saturating_sub(PLOT_LEFT + 10 * SCALE));
+    let max = axis_end(root, &p.rows, (min, top), plot_px)?;
     let labels: Vec<String> = p.rows.iter().map(|r| r.label.clone()).collect();
     let mut chart = ChartBuilder::on(root)
         .margin(10 * SCALE)
         // Room above the first row to name the pace tick.
         .margin_top(30 * SCALE)
         .x_label_area_size(20 * SCALE)
-        .y_label_area_size(118 * SCALE)
+        .y_label_area_size(NAMES_PX)
         .build_cartesian_2d(min..max, -0.5..(n as f64 - 0.5))
         .map_err(draw_err)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .x_labels(7)
+        .x_labels(5)
         .y_labels(n)
         .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
         .y_label_formatter(&|v| {
@@ -59,37 +61,10 @@ pub(super) fn draw_progress(
         let y = (n - 1 - i) as f64;
         let label = match row.progress {
             Some(progress) => {
-                let v = progress.clamp(PROGRESS_FLOOR, max);
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(0.0, y - 0.28), (v, y + 0.28)],
-                        row.color.filled(),
-                    )))
-                    .map_err(draw_err)?;
-                // A bar cut at the floor or the top gets a break mark: two white slashes
-                // across it, so its length is never read as its value.
-                if progress < PROGRESS_FLOOR || progress > max {
-                    let at = if progress < PROGRESS_FLOOR {
-                        PROGRESS_FLOOR + (max - min) * 0.04
-                    } else {
-                        max - (max - min) * 0.06
-                    };
-                    for k in 0..2 {
-                        let x0 = at + (max - min) * 0.018 * f64::from(k);
-                        chart
-                            .draw_series(std::iter::once(PathElement::new(
-                                vec![
-                                    (x0 - (max - min) * 0.01, y - 0.36),
-                                    (x0 + (max - min) * 0.01, y + 0.36),
-                                ],
-                                WHITE.stroke_width(2 * SCALE),
-                            )))
-                            .map_err(draw_err)?;
-                    }
-                }
-                format!("{:.0}%", progress * 100.0)
+                draw_bar(&mut chart, row.color, progress, y, (min, top, max))?;
+                value_label(row.progress)
             }
-            None => "no data".to_string(),
+            None => value_label(None),
         };
         // The pace the cycle expects by now: a dark tick across the bar, named once, above
         // the first row.
@@ -109,7 +84,7 @@ pub(super) fn draw_progress(
                 palette::TEXT.stroke_width(3 * SCALE),
             )))
             .map_err(draw_err)?;
-        let at = row.progress.unwrap_or(0.0).clamp(0.0, max) + (max - min) * 0.015;
+        let at = label_start(row.progress, top) + (max - min) * LABEL_GAP;
         chart
             .draw_series(std::iter::once(Text::new(
                 label,
@@ -119,4 +94,116 @@ pub(super) fn draw_progress(
             .map_err(draw_err)?;
     }
     Ok(())
+}
+
+/// The column of the key results' names, left of the plot.
+const NAMES_PX: u32 = 118 * SCALE;
+
+/// The plot's left edge: the chart's margin and the names.
+const PLOT_LEFT: u32 = 10 * SCALE + NAMES_PX;
+
+/// The gap between a bar's end and its value, as a share of the axis.
+const LABEL_GAP: f64 = 0.015;
+
+fn value_label(progress: Option<f64>) -> String {
+    match progress {
+        Some(p) => format!("{:.0}%", p * 100.0),
+        None => "no data".to_string(),
+    }
+}
+
+/// Where a row's value label starts, before the gap: at its bar's end, or at zero for a bar
+/// below it or none.
+fn label_start(progress: Option<f64>, top: f64) -> f64 {
+    progress.unwrap_or(0.0).clamp(0.0, top)
+}
+
+/// The axis's right end: 12% past the longest bar, and far enough for every row's value to
+/// fit beside its bar (a 100% key result once lost its last digit at the edge).
+fn axis_end(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    rows: &[ProgressRow],
+    (min, top): (f64, f64),
+    plot_px: f64,
+) -> Result<f64> {
+    let mut max = top * 1.12;
+    for r in rows {
+        let (w, _) = root
+            .estimate_text_size(&value_label(r.progress), &font(TEXT_PX))
+            .map_err(draw_err)?;
+        // Room for the gap, the text and two pixels, as a share of the plot.
+        let free = (1.0 - LABEL_GAP - (f64::from(w) + 2.0) / plot_px.max(1.0)).max(0.2);
+        max = max.max(min + (label_start(r.progress, top) - min) / free);
+    }
+    Ok(max)
+}
+
+/// A key result's bar at row `y`, cut below the floor and past `top` (the axis ends at `max`).
+fn draw_bar<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    color: RGBColor,
+    progress: f64,
+    y: f64,
+    (min, top, max): (f64, f64, f64),
+) -> Result<()> {
+    let v = progress.clamp(PROGRESS_FLOOR, top);
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(0.0, y - 0.28), (v, y + 0.28)],
+            color.filled(),
+        )))
+        .map_err(draw_err)?;
+    // A bar cut at the floor or the top gets a break mark: two white slashes across it, so
+    // its length is never read as its value.
+    if progress < PROGRESS_FLOOR || progress > top {
+        let at = if progress < PROGRESS_FLOOR {
+            PROGRESS_FLOOR + (max - min) * 0.04
+        } else {
+            top - (max - min) * 0.06
+        };
+        for k in 0..2 {
+            let x0 = at + (max - min) * 0.018 * f64::from(k);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![
+                        (x0 - (max - min) * 0.01, y - 0.36),
+                        (x0 + (max - min) * 0.01, y + 0.36),
+                    ],
+                    WHITE.stroke_width(2 * SCALE),
+                )))
+                .map_err(draw_err)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plotters cuts whatever crosses the plot's right edge, so a value written past it
+    /// loses its last characters: nothing dark (the text) may touch the edge.
+    #[test]
+    fn a_value_beside_a_long_bar_is_not_cut_at_the_edge() {
+        for progress in [0.85, 1.0, 1.6, 2.0, 3.5] {
+            let chart = ChartKind::Progress(ProgressChart {
+                rows: vec![ProgressRow {
+                    label: "Done".into(),
+                    progress: Some(progress),
+                    expected: 0.5,
+                    color: palette::GOOD,
+                }],
+            });
+            let (rgb, w, h) = render_rgb(&chart).unwrap();
+            let (w, h) = (w as usize, h as usize);
+            let edge = w - (10 * SCALE) as usize;
+            // The row's band, clear of the axis line along the bottom.
+            let (top, bottom) = ((30 * SCALE) as usize + 10, h - (30 * SCALE) as usize - 10);
+            let dark = (top..bottom)
+                .flat_map(|y| (edge - 3..edge).map(move |x| (y * w + x) * 3))
+                .filter(|&i| rgb[i..i + 3].iter().all(|&c| c < 0x70))
+                .count();
+            assert_eq!(dark, 0, "{progress}: text at the plot's right edge");
+        }
+    }
 }
