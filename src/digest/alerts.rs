@@ -122,11 +122,43 @@ pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
         Severity::Critical => "critical",
         Severity::Warning => "warning",
     };
-    let product = format!(
+    let (title, detail, action) = match a.kind {
+        AlertKind::OutOfStock | AlertKind::LowCover => stock_words(a, f),
+        AlertKind::Capacity => capacity_words(a, d, f),
+        AlertKind::CapacityAhead => capacity_ahead_words(a, d, f),
+        // Rule alerts are worded from their rule (`rule_views`); an `Alert` never is one.
+        AlertKind::Rule => (product_name(a), String::new(), String::new()),
+    };
+    AlertView {
+        kind: a.kind,
+        severity: a.severity,
+        tone,
+        short: short_words(a, &title, f),
+        metric: None,
+        title: title.split_whitespace().collect::<Vec<_>>().join(" "),
+        detail,
+        action,
+    }
+}
+
+/// "KNT-003 Lambswool Cardigan", each part cut to its bound.
+fn product_name(a: &Alert) -> String {
+    format!(
         "{} {}",
         cap(a.sku.as_deref().unwrap_or(""), text::NAME),
         cap(a.product.as_deref().unwrap_or(""), text::NAME)
-    );
+    )
+}
+
+fn days_of_cover(a: &Alert, f: &Formatter) -> String {
+    a.days_of_cover.map_or("n/a".into(), |c| {
+        f.amount(Unit::Days, c).replace(" d", " days")
+    })
+}
+
+/// Title, detail and action of a promoted SKU out of stock or short of cover.
+fn stock_words(a: &Alert, f: &Formatter) -> (String, String, String) {
+    let product = product_name(a);
     let campaign = match (&a.campaign, a.campaign_start, a.campaign_end) {
         (Some(c), Some(s), Some(e)) => {
             let when = if a.campaign_running {
@@ -141,8 +173,8 @@ pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
     let lead = a
         .lead_time_days
         .map_or(String::new(), |l| format!("{l} days"));
-    let (title, detail, action) = match a.kind {
-        AlertKind::OutOfStock => (
+    if a.kind == AlertKind::OutOfStock {
+        return (
             format!("{product}: out of stock while promoted"),
             format!("Promoted in {campaign}. On hand: 0. Supplier lead time: {lead}."),
             if a.campaign_running {
@@ -151,62 +183,59 @@ pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
             } else {
                 "Drop it from the campaign before it starts, or expedite a restock.".to_string()
             },
+        );
+    }
+    (
+        format!(
+            "{product}: {} of cover, lead time {lead}",
+            days_of_cover(a, f)
         ),
-        AlertKind::LowCover => (
-            format!(
-                "{product}: {} of cover, lead time {lead}",
-                a.days_of_cover.map_or("n/a".into(), |c| f
-                    .amount(Unit::Days, c)
-                    .replace(" d", " days"))
-            ),
-            format!(
-                "Promoted in {campaign}. On hand: {}. Days of cover use the last 14 days' sales.",
-                a.on_hand
-                    .map_or("n/a".into(), |n| f.amount(Unit::Count, n as f64))
-            ),
-            if a.campaign_running {
-                "Expedite a restock, or cap the promotion's spend on this SKU before it sells out."
-                    .to_string()
-            } else {
-                "Expedite a restock before the campaign starts, or drop the SKU from it."
-                    .to_string()
-            },
+        format!(
+            "Promoted in {campaign}. On hand: {}. Days of cover use the last 14 days' sales.",
+            a.on_hand
+                .map_or("n/a".into(), |n| f.amount(Unit::Count, n as f64))
         ),
-        AlertKind::Capacity => {
-            let day = a.day.unwrap_or(d);
-            let (o, c) = (a.orders.unwrap_or(0.0), a.capacity.unwrap_or(0.0));
-            let when = if day == d {
-                "yesterday".to_string()
-            } else {
-                day.format("%a %-d %b").to_string()
-            };
-            (
-                format!(
-                    "Orders at {} of warehouse capacity {when}",
-                    f.amount(Unit::Percent, if c > 0.0 { o / c } else { 0.0 })
-                ),
-                format!(
-                    "{} orders against a capacity of {} on {}.",
-                    f.amount(Unit::Count, o),
-                    f.amount(Unit::Count, c),
-                    day.format("%-d %b")
-                ),
-                "Plan extra picking shifts, and tell marketing before adding promotion spend."
-                    .to_string(),
-            )
-        }
-        AlertKind::CapacityAhead => capacity_ahead_words(a, d, f),
-        // Rule alerts are worded from their rule (`rule_views`); an `Alert` never is one.
-        AlertKind::Rule => (product, String::new(), String::new()),
+        if a.campaign_running {
+            "Expedite a restock, or cap the promotion's spend on this SKU before it sells out."
+                .to_string()
+        } else {
+            "Expedite a restock before the campaign starts, or drop the SKU from it.".to_string()
+        },
+    )
+}
+
+/// Title, detail and action of a day's orders near the warehouse's capacity.
+fn capacity_words(a: &Alert, d: NaiveDate, f: &Formatter) -> (String, String, String) {
+    let day = a.day.unwrap_or(d);
+    let (o, c) = (a.orders.unwrap_or(0.0), a.capacity.unwrap_or(0.0));
+    let when = if day == d {
+        "yesterday".to_string()
+    } else {
+        day.format("%a %-d %b").to_string()
     };
+    (
+        format!(
+            "Orders at {} of warehouse capacity {when}",
+            f.amount(Unit::Percent, if c > 0.0 { o / c } else { 0.0 })
+        ),
+        format!(
+            "{} orders against a capacity of {} on {}.",
+            f.amount(Unit::Count, o),
+            f.amount(Unit::Count, c),
+            day.format("%-d %b")
+        ),
+        "Plan extra picking shifts, and tell marketing before adding promotion spend.".to_string(),
+    )
+}
+
+/// The alert in a few words: the subject line leads with the first alert's.
+fn short_words(a: &Alert, title: &str, f: &Formatter) -> String {
     let sku = cap(a.sku.as_deref().unwrap_or(""), 20);
-    let short = match a.kind {
+    match a.kind {
         AlertKind::OutOfStock => format!("{sku} out of stock"),
         AlertKind::LowCover => format!(
             "{sku} cover {}{}",
-            a.days_of_cover.map_or("n/a".into(), |c| f
-                .amount(Unit::Days, c)
-                .replace(" d", " days")),
+            days_of_cover(a, f),
             a.lead_time_days
                 .map_or(String::new(), |l| format!(" (lead {l})"))
         ),
@@ -217,17 +246,7 @@ pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
             f.amount(Unit::Count, a.range.map_or(0.0, |r| r.1).round()),
             f.amount(Unit::Count, a.capacity.unwrap_or(0.0))
         ),
-        AlertKind::Rule => title.clone(),
-    };
-    AlertView {
-        kind: a.kind,
-        severity: a.severity,
-        tone,
-        short,
-        metric: None,
-        title: title.split_whitespace().collect::<Vec<_>>().join(" "),
-        detail,
-        action,
+        AlertKind::Rule => title.to_string(),
     }
 }
 
@@ -341,4 +360,69 @@ pub(super) fn lead_time_note(config: &Config, inputs: &DigestInputs) -> String {
         },
         config.alerts.min_days_of_cover
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NumberFormat;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn out_of_stock(running: bool) -> Alert {
+        Alert {
+            kind: AlertKind::OutOfStock,
+            severity: Severity::Critical,
+            sku: Some("KNT-003".into()),
+            product: Some("Lambswool Cardigan".into()),
+            campaign: Some("Winter Warmers".into()),
+            campaign_start: Some(day("2026-11-27")),
+            campaign_end: Some(day("2026-12-06")),
+            campaign_running: running,
+            on_hand: Some(0),
+            days_of_cover: None,
+            lead_time_days: Some(35),
+            day: None,
+            orders: None,
+            capacity: None,
+            range: None,
+            capacity_assumed: false,
+            channel: None,
+            lift: None,
+        }
+    }
+
+    /// No demo storyline runs a promoted SKU dry, so the words of that alert are checked here.
+    #[test]
+    fn a_promoted_sku_out_of_stock_says_what_to_do_before_and_during_the_campaign() {
+        let f = Formatter::new(NumberFormat::default(), "£".into());
+        let d = day("2026-11-30");
+        let v = alert_view(&out_of_stock(true), d, &f);
+        assert_eq!(
+            v.title,
+            "KNT-003 Lambswool Cardigan: out of stock while promoted"
+        );
+        assert_eq!(
+            v.detail,
+            "Promoted in Winter Warmers (27 Nov - 6 Dec, running). On hand: 0. Supplier lead time: 35 days."
+        );
+        assert!(v.action.starts_with("Pause the promotion"), "{}", v.action);
+        assert_eq!(v.short, "KNT-003 out of stock");
+        assert_eq!(v.tone, "critical");
+        let before = alert_view(&out_of_stock(false), day("2026-11-20"), &f);
+        assert!(
+            before
+                .detail
+                .contains("(27 Nov - 6 Dec, starts Fri 27 Nov)"),
+            "{}",
+            before.detail
+        );
+        assert!(
+            before.action.starts_with("Drop it from the campaign"),
+            "{}",
+            before.action
+        );
+    }
 }
