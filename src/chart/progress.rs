@@ -81,10 +81,19 @@ pub(super) fn draw_progress(
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(row.expected, y - 0.42), (row.expected, y + 0.42)],
-                palette::TEXT.stroke_width(3 * SCALE),
+                palette::TEXT.stroke_width(TICK_PX),
             )))
             .map_err(draw_err)?;
-        let at = label_start(row.progress, top) + (max - min) * LABEL_GAP;
+        let (w, _) = root
+            .estimate_text_size(&label, &font(TEXT_PX))
+            .map_err(draw_err)?;
+        let units = |px: f64| px / plot_px.max(1.0) * (max - min);
+        let at = label_x(
+            row,
+            top,
+            (units(f64::from(w)), units(TICK_HALF_PX)),
+            max - min,
+        );
         chart
             .draw_series(std::iter::once(Text::new(
                 label,
@@ -105,6 +114,23 @@ const PLOT_LEFT: u32 = 10 * SCALE + NAMES_PX;
 /// The gap between a bar's end and its value, as a share of the axis.
 const LABEL_GAP: f64 = 0.015;
 
+/// The pace tick's width, and half of it as the room it takes either side of its value.
+const TICK_PX: u32 = 3 * SCALE;
+const TICK_HALF_PX: f64 = TICK_PX as f64 / 2.0;
+
+/// Where a row's value is written: a gap past its bar's end, or past the pace tick where the
+/// text would otherwise cross it (widths in axis units).
+fn label_x(row: &ProgressRow, top: f64, (text, tick_half): (f64, f64), span: f64) -> f64 {
+    let gap = span * LABEL_GAP;
+    let at = label_start(row.progress, top) + gap;
+    let crosses = row.expected + tick_half >= at - gap && row.expected - tick_half <= at + text;
+    if crosses {
+        at.max(row.expected + tick_half + gap)
+    } else {
+        at
+    }
+}
+
 fn value_label(progress: Option<f64>) -> String {
     match progress {
         Some(p) => format!("{:.0}%", p * 100.0),
@@ -119,7 +145,8 @@ fn label_start(progress: Option<f64>, top: f64) -> f64 {
 }
 
 /// The axis's right end: 12% past the longest bar, and far enough for every row's value to
-/// fit beside its bar (a 100% key result once lost its last digit at the edge).
+/// fit beside its bar, or beside the pace tick when the tick lies past the bar's end (a 100%
+/// key result once lost its last digit at the edge).
 fn axis_end(
     root: &DrawingArea<BitMapBackend<'_>, Shift>,
     rows: &[ProgressRow],
@@ -131,9 +158,16 @@ fn axis_end(
         let (w, _) = root
             .estimate_text_size(&value_label(r.progress), &font(TEXT_PX))
             .map_err(draw_err)?;
-        // Room for the gap, the text and two pixels, as a share of the plot.
-        let free = (1.0 - LABEL_GAP - (f64::from(w) + 2.0) / plot_px.max(1.0)).max(0.2);
-        max = max.max(min + (label_start(r.progress, top) - min) / free);
+        // Room for the gap, the text and two pixels, as a share of the plot; from the tick
+        // (and half its width) when it lies past the bar's end.
+        let share = |px: f64| px / plot_px.max(1.0);
+        let free = 1.0 - LABEL_GAP - share(f64::from(w) + 2.0);
+        let bar = label_start(r.progress, top);
+        max = max.max(min + (bar - min) / free.max(0.2));
+        if r.expected > bar {
+            let free = free - share(TICK_HALF_PX);
+            max = max.max(min + (r.expected - min) / free.max(0.2));
+        }
     }
     Ok(max)
 }
@@ -180,6 +214,26 @@ fn draw_bar<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_written_past_the_pace_tick_it_would_cross() {
+        let row = |progress: f64| ProgressRow {
+            label: "KR".into(),
+            progress: Some(progress),
+            expected: 0.66,
+            color: palette::GOOD,
+        };
+        // Axis units: the axis spans 1.0, so the gap is 0.015; the text is 0.15 wide and the
+        // tick 0.01 either side of its value.
+        let widths = (0.15, 0.01);
+        // 54%: the text from 0.555 to 0.705 would cross the tick at 0.66, so it starts past
+        // it: 0.66 + 0.01 + 0.015.
+        assert!((label_x(&row(0.54), 1.0, widths, 1.0) - 0.685).abs() < 1e-9);
+        // 85%: the tick lies inside the bar; the text starts a gap past the bar's end.
+        assert!((label_x(&row(0.85), 1.0, widths, 1.0) - 0.865).abs() < 1e-9);
+        // 20%: the text ends at 0.365, well before the tick.
+        assert!((label_x(&row(0.2), 1.0, widths, 1.0) - 0.215).abs() < 1e-9);
+    }
 
     /// Plotters cuts whatever crosses the plot's right edge, so a value written past it
     /// loses its last characters: nothing dark (the text) may touch the edge.
