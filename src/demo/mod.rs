@@ -22,6 +22,7 @@ use crate::table::{self, BatchWriter, Pipeline, RowError, SqlValue, TableSpec};
 
 mod catalog;
 mod generator;
+mod order;
 mod rng;
 
 use catalog::{Product, catalog, feedback_text};

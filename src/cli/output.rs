@@ -1,0 +1,194 @@
+//! What the terminal shows: the metrics table, the backtest's accuracy, an import's summary,
+//! and a report's recipients and coming runs.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::config::{Config, Report};
+use crate::digest::format::Formatter;
+use crate::ingest;
+use crate::metrics::period::ComparisonKind;
+use crate::store::report::MetricsReport;
+
+pub(super) fn print_recipients(report: &Report) {
+    println!(
+        "report {} (teams: {}), from {}",
+        report.name,
+        report.teams.join(", "),
+        report.from
+    );
+    for r in &report.recipients {
+        match report.leads.get(&r.email.to_string().to_lowercase()) {
+            Some(lead) => println!("  {r}  (leads with {})", lead.name()),
+            None => println!("  {r}"),
+        }
+    }
+    println!("{} recipients", report.recipients.len());
+}
+
+/// The next `count` runs of a report's schedule after `from`.
+pub(super) fn print_schedule(report: &Report, from: DateTime<Utc>, count: usize) {
+    let s = &report.schedule;
+    println!(
+        "report {}: \"{}\" in {} (report date: the day before)",
+        report.name, s.expr, s.tz
+    );
+    let mut t = from;
+    for _ in 0..count {
+        let Some(next) = s.next_after(t) else { break };
+        let local = next.with_timezone(&s.tz);
+        println!(
+            "  {}  {}  for {}",
+            local.format("%a %Y-%m-%d %H:%M %:z %Z"),
+            next.format("%Y-%m-%dT%H:%MZ"),
+            s.report_date(next)
+        );
+        t = next;
+    }
+}
+
+pub(super) fn write_backtest(
+    out: &mut impl Write,
+    b: &crate::metrics::forecast::BacktestReport,
+) -> Result<()> {
+    let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let signed = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:+.1}%", v * 100.0));
+    writeln!(
+        out,
+        "Expected orders, replayed over the {} days to {}: each day forecast 1 to {} days before it, from what was known then.",
+        b.days, b.last, b.horizons
+    )?;
+    writeln!(
+        out,
+        "{:<10} {:>6} {:>8} {:>9} {:>7}",
+        "horizon", "days", "MAPE", "in range", "bias"
+    )?;
+    let row = |out: &mut dyn Write, name: String, a: &crate::metrics::forecast::Accuracy| {
+        writeln!(
+            out,
+            "{name:<10} {:>6} {:>8} {:>9} {:>7}",
+            a.days,
+            pct(a.mape),
+            pct(a.in_range),
+            signed(a.bias)
+        )
+    };
+    for (h, a) in &b.by_horizon {
+        row(out, format!("{h} day{}", if *h == 1 { "" } else { "s" }), a)?;
+    }
+    row(out, "all".into(), &b.overall)?;
+    writeln!(
+        out,
+        "The range is meant to hold 8 days in 10; bias above 0 means the forecast ran high."
+    )?;
+    Ok(())
+}
+
+pub(super) fn write_table(
+    out: &mut impl Write,
+    report: &MetricsReport,
+    config: &Config,
+) -> Result<()> {
+    let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+    writeln!(
+        out,
+        "{} · {} ({}) · changes: relative, in points for percentages; ▲ good ▼ bad",
+        report.shop,
+        report.date.format("%a %-d %b %Y"),
+        report.timezone
+    )?;
+    let mut header = vec!["metric".to_string(), "value".to_string()];
+    for k in ComparisonKind::ALL {
+        match k {
+            ComparisonKind::WeekToDate | ComparisonKind::MonthToDate => {
+                header.push(k.label().to_string());
+                header.push("vs prior".into());
+            }
+            _ => header.push(k.label().to_string()),
+        }
+    }
+    let mut rows = vec![header];
+    for m in &report.metrics {
+        let mut add = |label: String, comparisons: &[crate::metrics::compare::Comparison]| {
+            let mut row = vec![label, f.value(m.unit, comparisons[0].current)];
+            for c in comparisons {
+                if matches!(
+                    c.kind,
+                    ComparisonKind::WeekToDate | ComparisonKind::MonthToDate
+                ) {
+                    row.push(f.value(m.unit, c.current));
+                }
+                row.push(format!(
+                    "{} {}",
+                    f.change(m.unit, c),
+                    Formatter::mark(c.verdict)
+                ));
+            }
+            rows.push(row);
+        };
+        if m.breakdown.is_empty() {
+            if !m.comparisons.is_empty() {
+                add(m.label.clone(), &m.comparisons);
+            }
+        } else {
+            // The largest few; `--format json` has them all.
+            for b in m.breakdown.iter().take(6) {
+                add(format!("{} · {}", m.label, b.value), &b.comparisons);
+            }
+        }
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for (n, row) in rows.iter().enumerate() {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let pad = widths[i] - cell.chars().count();
+            if i == 0 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str("  ");
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+        if n == 0 {
+            writeln!(
+                out,
+                "{}",
+                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn print_import(file: &Path, s: &ingest::ImportSummary, secs: f64) {
+    let tables: Vec<String> = s.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    match &s.plan {
+        Some(plan) => {
+            println!(
+                "{} ({}): {} rows read, would load:\n{}nothing was written (--check)",
+                file.display(),
+                s.format,
+                s.rows,
+                plan.describe()
+            );
+        }
+        None => println!(
+            "imported {} rows from {} ({}) in {secs:.2} s ({:.0} rows/s): {}; rollups rebuilt \
+             for {} days",
+            s.rows,
+            file.display(),
+            s.format,
+            s.rows as f64 / secs.max(1e-9),
+            tables.join(", "),
+            s.rebuilt_days
+        ),
+    }
+}
