@@ -59,13 +59,10 @@ pub(super) fn draw_progress(
         .map_err(draw_err)?;
     for (i, row) in p.rows.iter().enumerate() {
         let y = (n - 1 - i) as f64;
-        let label = match row.progress {
-            Some(progress) => {
-                draw_bar(&mut chart, row.color, progress, y, (min, top, max))?;
-                value_label(row.progress)
-            }
-            None => value_label(None),
-        };
+        if let Some(progress) = row.progress {
+            draw_bar(&mut chart, row.color, progress, y, (min, top, max))?;
+        }
+        let label = value_label(row.progress);
         // The pace the cycle expects by now: a dark tick across the bar, named once, above
         // the first row.
         if i == 0 {
@@ -122,8 +119,9 @@ const TICK_HALF_PX: f64 = TICK_PX as f64 / 2.0;
 /// text would otherwise cross it (widths in axis units).
 fn label_x(row: &ProgressRow, top: f64, (text, tick_half): (f64, f64), span: f64) -> f64 {
     let gap = span * LABEL_GAP;
-    let at = label_start(row.progress, top) + gap;
-    let crosses = row.expected + tick_half >= at - gap && row.expected - tick_half <= at + text;
+    let bar = label_start(row.progress, top);
+    let at = bar + gap;
+    let crosses = row.expected + tick_half >= bar && row.expected - tick_half <= at + text;
     if crosses {
         at.max(row.expected + tick_half + gap)
     } else {

@@ -373,8 +373,6 @@ mod tests {
 
     fn out_of_stock(running: bool) -> Alert {
         Alert {
-            kind: AlertKind::OutOfStock,
-            severity: Severity::Critical,
             sku: Some("KNT-003".into()),
             product: Some("Lambswool Cardigan".into()),
             campaign: Some("Winter Warmers".into()),
@@ -382,15 +380,8 @@ mod tests {
             campaign_end: Some(day("2026-12-06")),
             campaign_running: running,
             on_hand: Some(0),
-            days_of_cover: None,
             lead_time_days: Some(35),
-            day: None,
-            orders: None,
-            capacity: None,
-            range: None,
-            capacity_assumed: false,
-            channel: None,
-            lift: None,
+            ..Alert::new(AlertKind::OutOfStock, Severity::Critical)
         }
     }
 

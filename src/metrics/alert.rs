@@ -203,7 +203,8 @@ pub struct Alert {
 }
 
 impl Alert {
-    fn new(kind: AlertKind, severity: Severity) -> Alert {
+    /// An alert with none of its facts yet.
+    pub fn new(kind: AlertKind, severity: Severity) -> Alert {
         Alert {
             kind,
             severity,

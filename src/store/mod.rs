@@ -754,9 +754,9 @@ impl Store {
 
 /// What a bulk load sets aside while it fills tables afresh, as the statements that make it
 /// again: each index no key needs (built once at the end, by sorting, instead of row by row),
-/// each trigger (the load rebuilds every day's rollups once instead, [`crate::store::rollup::rebuild_all`]), and on PostgreSQL
-/// each foreign key from those tables (checked once at the end, by one join, instead of a
-/// lookup per row; SQLite cannot drop one and checks its keys as before).
+/// each trigger (the load rebuilds every day's rollups once instead, [`rollup::rebuild_all`]),
+/// and on PostgreSQL each foreign key from those tables (checked once at the end, by one
+/// join, instead of a lookup per row; SQLite cannot drop one and checks its keys as before).
 ///
 /// All of it happens inside the load's transaction: no other connection ever sees the tables
 /// without their indexes, triggers or keys.
