@@ -266,6 +266,7 @@ async fn run(
         sent = s.sent.len(),
         failed = s.failed.len(),
         unknown = s.unknown.len(),
+        unrecorded = s.unrecorded.len(),
         already = s.skipped.len(),
         elsewhere = s.elsewhere.len(),
         incomplete = %missing.join(", "),
@@ -281,7 +282,9 @@ async fn run(
     };
     // Transient failures, a stop part-way, or recipients another instance holds are looked
     // at again while the grace lasts; permanent failures are final (the owner was told).
-    if s.transient > 0 || s.not_tried > 0 || !s.elsewhere.is_empty() {
+    // Deliveries the ledger would not record are settled as unknown by the next look.
+    let again = s.transient > 0 || s.not_tried > 0 || !s.elsewhere.is_empty();
+    if again || !s.unrecorded.is_empty() {
         Ok(Step::Later(Some(event)))
     } else {
         Ok(Step::Done(Some(event)))

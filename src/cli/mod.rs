@@ -224,8 +224,16 @@ async fn send_command(
     for (r, e) in &s.unknown {
         println!("UNKNOWN: {r}: {e}");
     }
+    for (r, e) in &s.unrecorded {
+        println!("DELIVERED BUT NOT RECORDED: {r}: {e}");
+    }
+    let unrecorded = if s.unrecorded.is_empty() {
+        String::new()
+    } else {
+        format!(", {} delivered but not recorded", s.unrecorded.len())
+    };
     println!(
-        "report {} for {date} via {transport}: {} sent, {} already served, {} failed, {} unknown",
+        "report {} for {date} via {transport}: {} sent, {} already served, {} failed, {} unknown{unrecorded}",
         report.name,
         s.sent.len(),
         s.skipped.len(),
@@ -234,6 +242,13 @@ async fn send_command(
     );
     // An unknown delivery is unresolved until someone looks, even one from an earlier run.
     let unknown = s.unknown.len() + s.held.len();
+    if !s.unrecorded.is_empty() {
+        bail!(
+            "{} recipient(s) were delivered but the ledger could not record it; the next run \
+             records them as unknown and does not send them again",
+            s.unrecorded.len()
+        );
+    }
     if !s.failed.is_empty() || unknown > 0 {
         bail!(
             "{} recipient(s) were not served and {unknown} may or may not have been",

@@ -49,6 +49,12 @@ pub struct Config {
     pub reports: Vec<Report>,
     /// Where the file transport writes messages when no mail server is configured.
     pub outbox: PathBuf,
+    /// How long a delivery's outcome that the ledger refuses (locked, unreachable) is
+    /// written again before the send gives up and says it was not recorded.
+    pub ledger_retry: std::time::Duration,
+    /// How long another sender's claim may go unrenewed before it is judged dead (senders
+    /// renew theirs every quarter of it while they work).
+    pub claim_lease: std::time::Duration,
     /// Export folders `serve` picks new files up from before each report's data check.
     pub imports: Vec<NightlyImport>,
     /// Each team's lead section, by team name (None: the common order).
@@ -446,6 +452,8 @@ fn default_wait_minutes() -> u32 {
 struct RawDelivery {
     /// Directory of .eml files, relative to the config file.
     outbox: Option<PathBuf>,
+    ledger_retry_secs: Option<Spanned<f64>>,
+    claim_lease_secs: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -681,6 +689,14 @@ impl Config {
             },
             email: sections::email(&cx, raw.email)?,
             reports: sections::reports(&cx, raw.reports, &teams, shop_tz)?,
+            ledger_retry: match &raw.delivery.ledger_retry_secs {
+                Some(s) => sections::seconds(&cx, s, 0.0..=3_600.0, "delivery.ledger_retry_secs")?,
+                None => std::time::Duration::from_secs(60),
+            },
+            claim_lease: match &raw.delivery.claim_lease_secs {
+                Some(s) => sections::seconds(&cx, s, 2.0..=86_400.0, "delivery.claim_lease_secs")?,
+                None => std::time::Duration::from_secs(120),
+            },
             outbox: src.base_dir.join(
                 raw.delivery
                     .outbox

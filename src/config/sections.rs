@@ -868,7 +868,7 @@ fn ca_file(cx: &Cx<'_>, f: &Path, err: &impl Fn(&str, String) -> Error) -> Resul
     Ok(pem)
 }
 
-fn seconds(
+pub(super) fn seconds(
     cx: &Cx<'_>,
     v: &Spanned<f64>,
     range: RangeInclusive<f64>,

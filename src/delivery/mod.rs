@@ -11,16 +11,18 @@
 //! retried automatically (dawnpost prefers a possibly lost message to a possible duplicate);
 //! `send --retry-unknown` sends to them again, and the owner is told either way.
 
+mod job;
 pub mod outbox;
+mod owner;
 pub mod smtp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use futures_util::StreamExt as _;
@@ -31,7 +33,8 @@ use crate::email::compose::compose;
 use crate::email::message;
 use crate::email::render::Templates;
 use crate::shutdown::Shutdown;
-use crate::store::{Claim, DeliveryKey, DeliveryOutcome, DeliveryStatus, Store};
+use crate::store::{DeliveryStatus, Store};
+use job::{Job, Outcome};
 
 pub use smtp::SmtpClient;
 
@@ -50,6 +53,9 @@ pub enum DeliveryError {
     /// Nothing can be sent: TLS, authentication or the server's capabilities are wrong.
     #[error("{0}")]
     Fatal(String),
+    /// Another sender holds this recipient's claim now: the message was held back.
+    #[error("{0}")]
+    Elsewhere(String),
 }
 
 /// Where messages go.
@@ -89,17 +95,6 @@ impl Transport {
         })
     }
 
-    /// How long a claim may stay pending while its sender is still at work: every retry of
-    /// one message fits in it.
-    fn lease(&self) -> Duration {
-        match self {
-            Transport::Outbox(_) => Duration::from_secs(60),
-            Transport::Smtp {
-                client, retry_for, ..
-            } => *retry_for + client.deadline() * 2 + Duration::from_secs(60),
-        }
-    }
-
     /// How many messages may be in flight at once.
     fn connections(&self) -> usize {
         match self {
@@ -108,10 +103,20 @@ impl Transport {
         }
     }
 
-    async fn deliver(&self, msg: &lettre::Message, file_stem: &str) -> Result<(), DeliveryError> {
+    /// Delivers one message. `mark` is awaited at the last moment before the message can
+    /// reach the server (before DATA; before an .eml file is moved into place), and its error
+    /// holds the message back: the ledger's durable note that it may have left.
+    async fn deliver(
+        &self,
+        msg: &lettre::Message,
+        file_stem: &str,
+        mark: &impl AsyncFn() -> Result<(), DeliveryError>,
+    ) -> Result<(), DeliveryError> {
         match self {
-            Transport::Outbox(dir) => outbox::write(dir, file_stem, msg.formatted()).await,
-            Transport::Smtp { client, .. } => client.send(msg.envelope(), &msg.formatted()).await,
+            Transport::Outbox(dir) => outbox::write(dir, file_stem, msg.formatted(), mark).await,
+            Transport::Smtp { client, .. } => {
+                client.send(msg.envelope(), &msg.formatted(), mark).await
+            }
         }
     }
 
@@ -122,6 +127,7 @@ impl Transport {
         msg: &lettre::Message,
         file_stem: &str,
         recipient: &str,
+        mark: &impl AsyncFn() -> Result<(), DeliveryError>,
     ) -> (u32, Result<(), DeliveryError>) {
         let retry_for = match self {
             Transport::Smtp { retry_for, .. } => *retry_for,
@@ -132,7 +138,7 @@ impl Transport {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.deliver(msg, file_stem).await {
+            match self.deliver(msg, file_stem, mark).await {
                 Err(DeliveryError::Transient(e)) if started.elapsed() + delay < retry_for => {
                     tracing::warn!(%recipient, attempt = attempts, error = %e, "transient failure; retrying in {delay:?}");
                     tokio::time::sleep(jitter(delay)).await;
@@ -199,6 +205,9 @@ pub struct SendSummary {
     pub transient: usize,
     /// (recipient, why): the server may or may not have the message.
     pub unknown: Vec<(String, String)>,
+    /// (recipient, why): the server took the message, but the ledger could not be written;
+    /// the next run records it as unknown and does not send it again.
+    pub unrecorded: Vec<(String, String)>,
     /// Unknown from an earlier run, not sent again without `retry_unknown`.
     pub held: Vec<String>,
     /// Not attempted because the send was stopped (shutdown).
@@ -210,9 +219,9 @@ pub struct SendSummary {
 }
 
 impl SendSummary {
-    /// Everyone not known to be served: failed or unknown.
+    /// Everyone not known to be served: failed, unknown, or delivered but not recorded.
     pub fn unserved(&self) -> usize {
-        self.failed.len() + self.unknown.len()
+        self.failed.len() + self.unknown.len() + self.unrecorded.len()
     }
 }
 
@@ -239,21 +248,24 @@ pub async fn send(
     opts: &SendOptions,
 ) -> Result<SendSummary> {
     let test_send = !opts.to.is_empty();
+    let lease = config.claim_lease.as_secs().max(1) as i64;
+    let me = claimer();
+    let (dead_claims, reaped) = if test_send || opts.dry_run {
+        (HashMap::new(), Vec::new())
+    } else {
+        abandoned(store, report, date, lease, &me).await?
+    };
     let (mut summary, targets) = targets(store, report, date, opts).await?;
+    // Settled as unknown just now: this run's news, not an earlier run's.
+    summary.held.retain(|r| !reaped.iter().any(|(k, _)| k == r));
+    summary.unknown.extend(reaped);
     if opts.dry_run || targets.is_empty() {
         summary.would_send = targets.iter().map(key).collect();
+        if !summary.unknown.is_empty() {
+            owner::tell(transport, report, date, now, &summary, &[]).await;
+        }
         return Ok(summary);
     }
-    let dead_claims = if test_send {
-        HashMap::new()
-    } else {
-        store
-            .pending_claims(&report.name, date)
-            .await?
-            .into_iter()
-            .filter(|(_, by)| claimer_is_gone(by))
-            .collect()
-    };
     let templates = Templates::load(config.email.templates_dir.as_deref())?;
     // Built once; only the To header and the Message-ID differ between recipients.
     let composing = compose(store, config, &templates, date, now);
@@ -295,22 +307,14 @@ pub async fn send(
         record: !test_send,
         fatal: AtomicBool::new(false),
         shutdown: opts.stop.clone(),
-        claimer: claimer(),
-        lease: transport.lease().as_secs() as i64,
+        claimer: me,
+        lease,
         dead_claims,
         force: opts.force,
         retry_unknown: opts.retry_unknown,
+        ledger_retry: config.ledger_retry,
     };
-    // Several messages in flight, each on its own connection: the server's time per
-    // message, not ours, is what a large send waits on.
-    let outcomes: Vec<(String, Result<Outcome>)> = futures_util::stream::iter(targets)
-        .map(|to| async move {
-            let k = key(&to);
-            (k, job.one(&to).await)
-        })
-        .buffer_unordered(transport.connections())
-        .collect()
-        .await;
+    let outcomes = deliver_all(job, targets).await;
     let (fatal, never_tried) = tally(&mut summary, outcomes)?;
     if let Some(e) = fatal {
         // Nobody else can be served this way: those never tried are recorded as failed with
@@ -321,7 +325,7 @@ pub async fn send(
         anyhow::bail!("{e}");
     }
     if !test_send && (summary.unserved() > 0 || !opts.import_failures.is_empty()) {
-        tell_owner(
+        owner::tell(
             transport,
             report,
             date,
@@ -332,6 +336,50 @@ pub async fn send(
         .await;
     }
     Ok(summary)
+}
+
+/// Pending claims whose sender is gone: those on this host that are no longer running (and
+/// this process's own, left by an earlier run of it), to be taken over at once if their
+/// message never left; and every such claim whose message may have reached the server,
+/// settled as unknown now (with a stale one from any host), with why.
+async fn abandoned(
+    store: &Store,
+    report: &Report,
+    date: NaiveDate,
+    lease: i64,
+    me: &str,
+) -> Result<(HashMap<String, String>, Vec<(String, String)>)> {
+    let dead: HashMap<String, String> = store
+        .pending_claims(&report.name, date)
+        .await?
+        .into_iter()
+        .filter(|(_, by)| by == me || claimer_is_gone(by))
+        .collect();
+    let mut gone: Vec<&str> = dead.values().map(String::as_str).collect();
+    gone.sort_unstable();
+    gone.dedup();
+    let reaped = job::reap(store, &report.name, date, lease, &gone).await?;
+    Ok((dead, reaped))
+}
+
+/// Every target's delivery, several messages in flight, each on its own connection (the
+/// server's time per message, not ours, is what a large send waits on), while a heartbeat
+/// keeps this sender's claims fresh.
+async fn deliver_all(job: &Job<'_>, targets: Vec<Mailbox>) -> Vec<(String, Result<Outcome>)> {
+    let deliveries = futures_util::stream::iter(targets)
+        .map(|to| async move {
+            let k = key(&to);
+            (k, job.one(&to).await)
+        })
+        .buffer_unordered(job.transport.connections())
+        .collect();
+    if !job.record {
+        return deliveries.await;
+    }
+    tokio::select! {
+        outcomes = deliveries => outcomes,
+        never = job.heartbeat() => match never {},
+    }
 }
 
 /// Who is to be sent to: the report's recipients (or the test addresses) less those the
@@ -381,6 +429,7 @@ fn tally(
                 summary.failed.push((k, e));
             }
             Outcome::Unknown(e) => summary.unknown.push((k, e)),
+            Outcome::Unrecorded(e) => summary.unrecorded.push((k, e)),
             Outcome::Fatal(e) => {
                 summary.failed.push((k, e.clone()));
                 fatal = fatal.or(Some(e));
@@ -400,141 +449,8 @@ fn tally(
     summary.sent.sort();
     summary.failed.sort();
     summary.unknown.sort();
+    summary.unrecorded.sort();
     Ok((fatal, never_tried))
-}
-
-/// What happened to one recipient.
-enum Outcome {
-    Sent,
-    /// The error, and whether it was transient.
-    Failed(String, bool),
-    /// The server may have the message; recorded as such, not retried.
-    Unknown(String),
-    /// A failure that stops the whole send (TLS, login).
-    Fatal(String),
-    /// Not attempted: stopped by a fatal failure or a shutdown.
-    NotTried,
-    /// Claimed by another sender (another `serve` on the same store), or sent meanwhile.
-    Elsewhere,
-}
-
-/// Everything one recipient's delivery needs, shared by the messages in flight.
-struct Job<'a> {
-    store: &'a Store,
-    report: &'a Report,
-    transport: &'a Transport,
-    /// The message body for each lead section among the recipients.
-    bodies: BTreeMap<Option<Lead>, lettre::message::MultiPart>,
-    head: message::Head<'a>,
-    /// False for a test send (`--to`): the ledger is for the real recipients.
-    record: bool,
-    /// Set by a fatal failure: nothing more can be sent.
-    fatal: AtomicBool,
-    shutdown: Option<Arc<Shutdown>>,
-    /// Who this sender is in the ledger's claims: "host:pid".
-    claimer: String,
-    /// A pending claim older than this (seconds) belongs to a sender that is gone.
-    lease: i64,
-    /// Pending claims held by senders on this host that are no longer running.
-    dead_claims: HashMap<String, String>,
-    force: bool,
-    retry_unknown: bool,
-}
-
-impl Job<'_> {
-    fn ledger_key<'k>(&'k self, recipient: &'k str) -> DeliveryKey<'k> {
-        DeliveryKey {
-            report: &self.report.name,
-            date: self.head.date,
-            recipient,
-        }
-    }
-
-    async fn one(&self, to: &Mailbox) -> Result<Outcome> {
-        if self.fatal.load(Ordering::SeqCst) || self.shutdown.as_ref().is_some_and(|s| s.is_set()) {
-            return Ok(Outcome::NotTried);
-        }
-        let k = key(to);
-        let body = &self.bodies[&lead_of(self.report, to, !self.record)];
-        let msg = message::addressed(body, &self.head, to)?;
-        let id = msg
-            .headers()
-            .get_raw("Message-ID")
-            .unwrap_or_default()
-            .to_string();
-        let stamp = self.head.now.timestamp();
-        if self.record && !self.claim(&k, stamp).await? {
-            return Ok(Outcome::Elsewhere);
-        }
-        // Unique per message (the Message-ID's hash), so a forced re-send keeps the first file.
-        let unique = id
-            .trim_matches(['<', '>'])
-            .split(['.', '@'])
-            .nth(2)
-            .unwrap_or_default();
-        let stem = outbox::file_stem(&self.report.name, &self.head.date.to_string(), &k, unique);
-        let (attempts, result) = self.transport.deliver_with_retries(&msg, &stem, &k).await;
-        let (status, error, outcome) = match result {
-            Ok(()) => (DeliveryStatus::Sent, None, Outcome::Sent),
-            Err(e) => {
-                let text = e.to_string();
-                let outcome = match e {
-                    DeliveryError::Fatal(_) => {
-                        self.fatal.store(true, Ordering::SeqCst);
-                        Outcome::Fatal(text.clone())
-                    }
-                    DeliveryError::Unknown(_) => Outcome::Unknown(text.clone()),
-                    DeliveryError::Transient(_) => Outcome::Failed(text.clone(), true),
-                    DeliveryError::Permanent(_) => Outcome::Failed(text.clone(), false),
-                };
-                let status = match outcome {
-                    Outcome::Unknown(_) => DeliveryStatus::Unknown,
-                    _ => DeliveryStatus::Failed,
-                };
-                (status, Some(text), outcome)
-            }
-        };
-        if self.record {
-            let recorded = DeliveryOutcome {
-                status,
-                attempts,
-                error: error.as_deref(),
-                message_id: (status != DeliveryStatus::Failed).then_some(id.as_str()),
-            };
-            self.store
-                .record_delivery(&self.ledger_key(&k), &recorded, stamp)
-                .await
-                .with_context(|| format!("the outcome for {k} could not be recorded"))?;
-        }
-        Ok(outcome)
-    }
-
-    /// Claimed before the message leaves: a crash leaves it pending, never "sent", and
-    /// another sender on the same store sees the claim and leaves this recipient alone.
-    async fn claim(&self, k: &str, stamp: i64) -> Result<bool> {
-        let claim = Claim {
-            claimer: &self.claimer,
-            now: stamp,
-            stale_before: stamp - self.lease,
-            takeover: self.dead_claims.get(k).map(String::as_str),
-            force: self.force,
-            retry_unknown: self.retry_unknown,
-        };
-        self.store.claim_delivery(&self.ledger_key(k), &claim).await
-    }
-
-    /// Records the recipients a fatal failure kept from being tried, where the ledger has
-    /// nothing better to say about them.
-    async fn record_not_attempted(&self, never_tried: &[String], fatal: &str) -> Result<()> {
-        let stamp = self.head.now.timestamp();
-        let why = format!("not attempted: {fatal}");
-        for k in never_tried {
-            self.store
-                .record_not_attempted(&self.ledger_key(k), &why, stamp)
-                .await?;
-        }
-        Ok(())
-    }
 }
 
 /// This sender in the ledger's claims: "host:pid".
@@ -561,103 +477,4 @@ fn claimer_is_gone(by: &str) -> bool {
         && pid != std::process::id()
         && std::path::Path::new("/proc").is_dir()
         && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// The owner's message: who was not served, whose delivery is unknown, and which files
-/// could not be imported.
-fn owner_body(report: &Report, date: NaiveDate, s: &SendSummary, files: &[String]) -> String {
-    let total = s.sent.len() + s.skipped.len() + s.unserved();
-    let mut body = if s.unserved() > 0 {
-        format!(
-            "The {} report for {date} was not confirmed for {} of {total} recipients.\n",
-            report.name,
-            s.unserved()
-        )
-    } else {
-        format!(
-            "The {} report for {date} went to all {total} recipients, without the files below.\n",
-            report.name
-        )
-    };
-    if !files.is_empty() {
-        body.push_str("\nFiles not imported (left in place; nothing of them was loaded):\n");
-        for f in files.iter().take(20) {
-            body.push_str(&format!("- {}\n", crate::text::cap(f, 2_000)));
-        }
-        if files.len() > 20 {
-            body.push_str(&format!("- … and {} more\n", files.len() - 20));
-        }
-        body.push_str("Fix a file (or replace it) and `serve` imports it on its next run.\n");
-    }
-    if !s.failed.is_empty() {
-        body.push_str("\nNot delivered:\n");
-        for (r, e) in &s.failed {
-            body.push_str(&format!("- {r}: {e}\n"));
-        }
-        body.push_str(
-            "Run `dawnpost send` again to retry them; those already served are skipped.\n",
-        );
-    }
-    if !s.unknown.is_empty() {
-        body.push_str("\nDelivery unknown (the server may or may not have the message):\n");
-        for (r, e) in &s.unknown {
-            body.push_str(&format!("- {r}: {e}\n"));
-        }
-        body.push_str(
-            "These are not retried, to avoid duplicates. Check the server's log, then run \
-             `dawnpost send --retry-unknown` for those that did not arrive.\n",
-        );
-    }
-    body
-}
-
-/// One short message to the report's owner listing who was not served.
-async fn tell_owner(
-    transport: &Transport,
-    report: &Report,
-    date: NaiveDate,
-    now: DateTime<Tz>,
-    s: &SendSummary,
-    files: &[String],
-) {
-    let total = s.sent.len() + s.skipped.len() + s.unserved();
-    let subject = if s.unserved() > 0 {
-        format!(
-            "dawnpost: {} of {total} not served ({}, {date})",
-            s.unserved(),
-            report.name
-        )
-    } else {
-        format!(
-            "dawnpost: {} file(s) not imported ({}, {date})",
-            files.len(),
-            report.name
-        )
-    };
-    let msg = lettre::Message::builder()
-        .from(report.from.clone())
-        .to(report.owner.clone())
-        .subject(subject)
-        .date(std::time::SystemTime::from(now))
-        .message_id(Some(
-            message::message_id(date, &report.owner, now, &report.from)
-                .replace("<dawnpost.", "<dawnpost-failures."),
-        ))
-        .body(owner_body(report, date, s, files));
-    let stem = outbox::file_stem(
-        &report.name,
-        &date.to_string(),
-        "failures",
-        &now.to_rfc3339(),
-    );
-    let sent = match msg {
-        Ok(m) => transport
-            .deliver(&m, &stem)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = sent {
-        tracing::error!(owner = %report.owner, error = %e, "could not tell the owner about failed deliveries");
-    }
 }

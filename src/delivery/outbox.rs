@@ -29,8 +29,14 @@ pub fn file_stem(report: &str, date: &str, recipient: &str, unique: &str) -> Str
 }
 
 /// Writes `bytes` to `dir/stem.eml` through a temporary file that is renamed into place, so a
-/// reader never sees half a message, and that is removed on any failure.
-pub async fn write(dir: &Path, stem: &str, bytes: Vec<u8>) -> Result<(), DeliveryError> {
+/// reader never sees half a message, and that is removed on any failure. `mark` is awaited
+/// just before the rename, the moment the message becomes visible; its error holds it back.
+pub async fn write(
+    dir: &Path,
+    stem: &str,
+    bytes: Vec<u8>,
+    mark: &impl AsyncFn() -> Result<(), DeliveryError>,
+) -> Result<(), DeliveryError> {
     tokio::fs::create_dir_all(dir)
         .await
         .map_err(|e| io_failure(&e, dir))?;
@@ -40,6 +46,7 @@ pub async fn write(dir: &Path, stem: &str, bytes: Vec<u8>) -> Result<(), Deliver
         tokio::fs::write(&tmp, bytes)
             .await
             .map_err(|e| io_failure(&e, &tmp))?;
+        mark().await?;
         tokio::fs::rename(&tmp, &path)
             .await
             .map_err(|e| io_failure(&e, &path))

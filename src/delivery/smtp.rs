@@ -89,15 +89,22 @@ impl SmtpClient {
         self.step * 5
     }
 
-    /// Sends one message; Ok only on the 250 that answers its own end of data.
-    pub async fn send(&self, envelope: &Envelope, body: &[u8]) -> Result<(), DeliveryError> {
+    /// Sends one message; Ok only on the 250 that answers its own end of data. `mark` is
+    /// awaited once the server has accepted the envelope, before DATA: an error from it
+    /// closes the connection with the message unsent.
+    pub async fn send(
+        &self,
+        envelope: &Envelope,
+        body: &[u8],
+        mark: &impl AsyncFn() -> Result<(), DeliveryError>,
+    ) -> Result<(), DeliveryError> {
         let reused = self.take_idle();
         let had_idle = reused.is_some();
         let mut conn = match reused {
             Some(c) => c,
             None => self.connect().await?,
         };
-        match self.transaction(&mut conn, envelope, body).await {
+        match self.transaction(&mut conn, envelope, body, mark).await {
             Ok(()) => {
                 self.give_back(conn);
                 Ok(())
@@ -107,7 +114,7 @@ impl SmtpClient {
             Err((Phase::Envelope, e)) if had_idle && e.is_transient_network() => {
                 drop(conn);
                 let mut fresh = self.connect().await?;
-                match self.transaction(&mut fresh, envelope, body).await {
+                match self.transaction(&mut fresh, envelope, body, mark).await {
                     Ok(()) => {
                         self.give_back(fresh);
                         Ok(())
@@ -181,6 +188,7 @@ impl SmtpClient {
         conn: &mut AsyncSmtpConnection,
         envelope: &Envelope,
         body: &[u8],
+        mark: &impl AsyncFn() -> Result<(), DeliveryError>,
     ) -> Result<(), (Phase, StepError)> {
         let mut params = Vec::new();
         // An address beyond ASCII (an internationalised mailbox) needs SMTPUTF8 (RFC 6531).
@@ -210,6 +218,8 @@ impl SmtpClient {
                 .await
                 .map_err(env)?;
         }
+        // The last moment the message certainly has not reached the server.
+        mark().await.map_err(|e| env(StepError::Withheld(e)))?;
         self.timed(conn.command(Data)).await.map_err(env)?;
         // Set once the last byte of content is handed over, just before the final dot: from
         // then on the server may have taken the message whatever we hear back.
@@ -251,6 +261,8 @@ enum StepError {
     NoStartTls,
     No8BitMime,
     NoSmtpUtf8,
+    /// The sender held the message back before DATA (its ledger mark failed).
+    Withheld(DeliveryError),
 }
 
 impl From<lettre::transport::smtp::Error> for StepError {
@@ -267,6 +279,7 @@ impl StepError {
 
     fn into_delivery(self, phase: Phase, server: &str, step: Duration) -> DeliveryError {
         let e = match self {
+            StepError::Withheld(e) => return e,
             StepError::NoStartTls => {
                 return DeliveryError::Fatal(format!(
                     "{server} does not offer STARTTLS; dawnpost will not send in plain text \

@@ -112,18 +112,22 @@ impl Store {
     }
 
     /// Claims one recipient for this sender: a new row, or one that failed, or one pending
-    /// under a claim that is stale or held by a sender known to be dead. False when someone
-    /// else holds it or it was sent (or is unknown), unless the claim says to override that.
-    /// One statement, so two senders racing for a recipient cannot both win.
+    /// under a claim that is stale or held by a sender known to be dead, provided its message
+    /// never came near the server (no `data_at`; [`Store::reap_abandoned`] settles the
+    /// others as unknown). False when someone else holds it or it was sent (or is unknown),
+    /// unless the claim says to override that. One statement, so two senders racing for a
+    /// recipient cannot both win. `--force` overrides a settled row, never a live claim.
     pub async fn claim_delivery(&self, key: &DeliveryKey<'_>, c: &Claim<'_>) -> Result<bool> {
         let won: Option<String> = sqlx::query_scalar(
             "INSERT INTO deliveries (report, report_date, recipient, status, attempts, updated_at, claimed_by) \
              VALUES ($1, $2, $3, 'pending', 0, $4, $5) \
              ON CONFLICT (report, report_date, recipient) DO UPDATE SET \
-               status = 'pending', updated_at = excluded.updated_at, claimed_by = excluded.claimed_by \
-             WHERE deliveries.status = 'failed' OR $6 = 1 \
+               status = 'pending', updated_at = excluded.updated_at, \
+               claimed_by = excluded.claimed_by, data_at = NULL \
+             WHERE deliveries.status = 'failed' \
+               OR ($6 = 1 AND deliveries.status <> 'pending') \
                OR ($9 = 1 AND deliveries.status = 'unknown') \
-               OR (deliveries.status = 'pending' \
+               OR (deliveries.status = 'pending' AND deliveries.data_at IS NULL \
                    AND (deliveries.updated_at < $7 OR deliveries.claimed_by = $8)) \
              RETURNING recipient",
         )
@@ -140,6 +144,92 @@ impl Store {
         .await
         .with_context(|| format!("cannot claim the delivery to {}", key.recipient))?;
         Ok(won.is_some())
+    }
+
+    /// Marks this sender's claim as about to hand its message over: from here on, the server
+    /// may have it whatever becomes of this process. False when the claim is no longer this
+    /// sender's (taken over as stale, or settled), and then the message must not leave.
+    pub async fn mark_data(&self, key: &DeliveryKey<'_>, claimer: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET data_at = $4, updated_at = $4 \
+             WHERE report = $1 AND report_date = $2 AND recipient = $3 \
+               AND status = 'pending' AND claimed_by = $5",
+        )
+        .bind(key.report)
+        .bind(key.date.to_string())
+        .bind(key.recipient)
+        .bind(now)
+        .bind(claimer)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot mark the delivery to {} as in flight", key.recipient))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Renews every claim this sender holds on a report date, so that a long send is never
+    /// mistaken for a dead one. Returns how many were renewed.
+    pub async fn renew_claims(
+        &self,
+        report: &str,
+        date: NaiveDate,
+        claimer: &str,
+        now: i64,
+    ) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET updated_at = $4 \
+             WHERE report = $1 AND report_date = $2 AND status = 'pending' AND claimed_by = $3",
+        )
+        .bind(report)
+        .bind(date.to_string())
+        .bind(claimer)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .context("cannot renew this sender's claims in the delivery ledger")?;
+        Ok(done.rows_affected())
+    }
+
+    /// Settles as `unknown` every pending claim of a report date whose message may have
+    /// reached the server (`data_at` set) and whose sender is gone: its claim is stale, or
+    /// held by one of `gone`. Returns (recipient, why), the reason as the ledger has it.
+    pub async fn reap_abandoned(
+        &self,
+        report: &str,
+        date: NaiveDate,
+        stale_before: i64,
+        gone: &[&str],
+        now: i64,
+    ) -> Result<Vec<(String, String)>> {
+        let holders: Vec<String> = (0..gone.len()).map(|i| format!("${}", i + 5)).collect();
+        let held_by_gone = if holders.is_empty() {
+            String::new()
+        } else {
+            format!(" OR claimed_by IN ({})", holders.join(", "))
+        };
+        let sql = format!(
+            "UPDATE deliveries SET status = 'unknown', updated_at = $4, last_error = \
+               'the sender ' || COALESCE(claimed_by, '?') || ' stopped after the message may \
+               have reached the server; not sent again' \
+             WHERE report = $1 AND report_date = $2 AND status = 'pending' \
+               AND data_at IS NOT NULL AND (updated_at < $3{held_by_gone}) \
+             RETURNING recipient, last_error"
+        );
+        let mut q = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(report)
+            .bind(date.to_string())
+            .bind(stale_before)
+            .bind(now);
+        for g in gone {
+            q = q.bind(*g);
+        }
+        let rows: Vec<(String, Option<String>)> = q
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot settle abandoned claims in the delivery ledger")?;
+        Ok(rows
+            .into_iter()
+            .map(|(r, why)| (r, why.unwrap_or_default()))
+            .collect())
     }
 
     /// Who holds each pending delivery of a report date.
@@ -165,25 +255,30 @@ impl Store {
 
     /// Records a delivery outcome: a new row, or the next outcome on the old one, with its
     /// attempts added to those already made.
+    ///
+    /// Only the sender that holds the claim records: false (nothing written) when the row is
+    /// another sender's now (a forced re-send took it over).
     pub async fn record_delivery(
         &self,
         key: &DeliveryKey<'_>,
         outcome: &DeliveryOutcome<'_>,
+        claimer: &str,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let DeliveryOutcome {
             status,
             attempts,
             error,
             message_id,
         } = *outcome;
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO deliveries (report, report_date, recipient, status, attempts, last_error, message_id, sent_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (report, report_date, recipient) DO UPDATE SET \
                status = excluded.status, attempts = deliveries.attempts + excluded.attempts, \
                last_error = excluded.last_error, message_id = COALESCE(excluded.message_id, deliveries.message_id), \
-               sent_at = COALESCE(excluded.sent_at, deliveries.sent_at), updated_at = excluded.updated_at",
+               sent_at = COALESCE(excluded.sent_at, deliveries.sent_at), updated_at = excluded.updated_at \
+             WHERE deliveries.claimed_by = $10",
         )
         .bind(key.report)
         .bind(key.date.to_string())
@@ -194,10 +289,11 @@ impl Store {
         .bind(message_id.map(str::to_string))
         .bind((status == DeliveryStatus::Sent).then_some(now))
         .bind(now)
+        .bind(claimer)
         .execute(&self.pool)
         .await
         .with_context(|| format!("cannot record the delivery to {}", key.recipient))?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 }
 

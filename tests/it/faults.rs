@@ -311,15 +311,25 @@ fn a_failed_outbox_write_leaves_no_temporary_file() {
     let tmp = dir.path().join(".full.eml.tmp");
     std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
     let e = rt
-        .block_on(outbox::write(dir.path(), "full", b"x".repeat(10_000)))
+        .block_on(outbox::write(
+            dir.path(),
+            "full",
+            b"x".repeat(10_000),
+            &async || Ok(()),
+        ))
         .unwrap_err();
     assert!(matches!(e, DeliveryError::Transient(_)), "{e}");
     assert!(std::fs::symlink_metadata(&tmp).is_err(), "temp file left");
 
     std::fs::create_dir_all(dir.path().join("taken.eml/inside")).unwrap();
     assert!(
-        rt.block_on(outbox::write(dir.path(), "taken", b"x".to_vec()))
-            .is_err()
+        rt.block_on(outbox::write(
+            dir.path(),
+            "taken",
+            b"x".to_vec(),
+            &async || Ok(())
+        ))
+        .is_err()
     );
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

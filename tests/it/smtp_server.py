@@ -14,6 +14,9 @@ Faults:
   --data-fail ADDR=CODE    answer CODE to the DATA of a message to ADDR
   --drop-in-data N         close the connection, unanswered and unstored, at the DATA of
                            the Nth message (0-based)
+  --store-then-delay SECS  store every message and note its recipients in
+                           <maildir>/stored.log at once, then wait SECS before the 250
+                           (a server that has the message while the client still waits)
   --silent                 accept connections and never say a word
   --no-smtputf8            do not offer SMTPUTF8 (addresses beyond ASCII), which aiosmtpd
                            offers by default
@@ -46,6 +49,7 @@ p.add_argument("--delay-first", action="append", default=[])
 p.add_argument("--rcpt-fail", action="append", default=[])
 p.add_argument("--data-fail", action="append", default=[])
 p.add_argument("--drop-in-data", type=int, default=-1)
+p.add_argument("--store-then-delay", type=float, default=0.0)
 p.add_argument("--silent", action="store_true")
 p.add_argument("--no-smtputf8", action="store_true")
 a = p.parse_args()
@@ -126,6 +130,14 @@ class Handler:
             if code:
                 log_reply(code, envelope.rcpt_tos)
                 return f"{code} {REPLY[code[0]]}"
+        if a.store_then_delay:
+            self.maildir.add(envelope.original_content)
+            self.stored += 1
+            with open(a.maildir + "/stored.log", "a") as f:
+                f.write(",".join(r.lower() for r in envelope.rcpt_tos) + "\n")
+            await asyncio.sleep(a.store_then_delay)
+            log_reply("250", envelope.rcpt_tos)
+            return "250 Message accepted, late"
         if "DATA" in delay_first:
             # The message is taken before the late answer: the case a client cannot tell.
             self.maildir.add(envelope.original_content)

@@ -176,7 +176,7 @@ struct Cluster {
 static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
-fn require_postgres() -> bool {
+pub(crate) fn require_postgres() -> bool {
     std::env::var("DAWNPOST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
 
@@ -216,7 +216,7 @@ pub async fn postgres_database() -> Option<String> {
     Some(format!("{}/{name}", cluster.base))
 }
 
-fn find_pg_bin(tool: &str) -> Option<PathBuf> {
+pub(crate) fn find_pg_bin(tool: &str) -> Option<PathBuf> {
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
         && out.status.success()
     {
@@ -242,7 +242,7 @@ fn find_pg_bin(tool: &str) -> Option<PathBuf> {
     })
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -250,7 +250,7 @@ fn is_root() -> bool {
 }
 
 /// Runs a PostgreSQL tool, as the postgres user when we are root (initdb refuses root).
-fn pg_command(tool: &Path, as_postgres: bool) -> Command {
+pub(crate) fn pg_command(tool: &Path, as_postgres: bool) -> Command {
     if as_postgres {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(tool);
