@@ -24,7 +24,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dawnpost::cli::run(cli)) {
+    let outcome = runtime.block_on(dawnpost::cli::run(cli));
+    // Whatever task is still running (a driver's background work) must not keep the process
+    // from exiting once the command is done: dropping the runtime would wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -213,7 +213,14 @@ impl Store {
             self.reader.close().await;
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), readers).await;
-        self.pool.close().await;
+        // A connection never given back (a task stuck on it) must not keep the process
+        // from exiting; SQLite's own locking keeps the file whole either way.
+        if tokio::time::timeout(Duration::from_secs(10), self.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(store = %self.display, "the store did not close within 10 s");
+        }
     }
 
     /// Runs a metric's SQL over each range `first..=last` on the read-only pool, in one
@@ -880,7 +887,7 @@ async fn connect(
     max: u32,
     timeout: Duration,
 ) -> Result<AnyPool, sqlx::Error> {
-    let mut opts = AnyPoolOptions::new()
+    let mut opts = no_maintenance(AnyPoolOptions::new())
         .max_connections(max)
         .acquire_timeout(timeout);
     if backend == Backend::Sqlite {
@@ -912,6 +919,19 @@ async fn connect(
     Ok(pool)
 }
 
+/// A pool without sqlx's maintenance task, which it starts only for an idle timeout, a
+/// maximum lifetime or a minimum of connections. In sqlx-core 0.9.0 that task can loop
+/// without yielding (launchbadge/sqlx#3645): `serve` then burns a core and never exits. A
+/// connection that died while idle is caught by the ping before each use instead.
+fn no_maintenance<DB: sqlx::Database>(
+    opts: sqlx::pool::PoolOptions<DB>,
+) -> sqlx::pool::PoolOptions<DB> {
+    opts.idle_timeout(None)
+        .max_lifetime(None)
+        .min_connections(0)
+        .test_before_acquire(true)
+}
+
 /// The read-only native SQLite pool that metric queries run on.
 async fn sqlite_metric_pool(url: &str, cfg: &StoreConfig) -> Result<sqlx::SqlitePool> {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -921,7 +941,7 @@ async fn sqlite_metric_pool(url: &str, cfg: &StoreConfig) -> Result<sqlx::Sqlite
         .busy_timeout(Duration::from_secs(10))
         .pragma("cache_size", format!("-{CACHE_KIB}"))
         .pragma("mmap_size", "0");
-    SqlitePoolOptions::new()
+    no_maintenance(SqlitePoolOptions::new())
         .max_connections(READERS)
         .acquire_timeout(cfg.connect_timeout)
         .connect_with(options)

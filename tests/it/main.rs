@@ -20,4 +20,5 @@ mod rollup;
 mod scale;
 mod send;
 mod serve;
+mod serve_stop;
 mod smtp;
