@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", dawnpost::cli::error_text(&e));
             ExitCode::FAILURE
         }
     }

@@ -17,23 +17,67 @@ pub struct Shop {
 #[derive(Debug)]
 pub struct Shops(Vec<Shop>);
 
+/// Checks that no two config files name a report alike: a report name alone picks the shop.
+pub fn unique_report_names<'a>(configs: impl IntoIterator<Item = &'a Config>) -> Result<()> {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for config in configs {
+        for r in &config.reports {
+            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == r.name) {
+                bail!(
+                    "report `{}` is configured twice, in {first} and in {}: report names must \
+                     differ across config files",
+                    r.name,
+                    config.origin
+                );
+            }
+            seen.push((&r.name, &config.origin));
+        }
+    }
+    Ok(())
+}
+
+/// The named report among `items` (shops, or bare configs for commands that need no
+/// store), or the only one configured anywhere when `name` is None.
+pub fn pick_report<'a, T>(
+    items: &'a [T],
+    config: impl Fn(&T) -> &Config,
+    name: Option<&str>,
+) -> Result<(&'a T, &'a Report)> {
+    if let [one] = items {
+        // One shop: its own message names the config file.
+        return Ok((one, config(one).report(name)?));
+    }
+    let all: Vec<(&T, &Report)> = items
+        .iter()
+        .flat_map(|t| config(t).reports.iter().map(move |r| (t, r)))
+        .collect();
+    let names = || {
+        all.iter()
+            .map(|(_, r)| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(n) => all
+            .iter()
+            .find(|(_, r)| r.name == n)
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("no report named `{n}` (reports: {})", names())),
+        None => match all.as_slice() {
+            [only] => Ok(*only),
+            [] => bail!("no [[reports]] configured in any config file"),
+            _ => bail!(
+                "several reports are configured ({}): choose one with --report",
+                names()
+            ),
+        },
+    }
+}
+
 impl Shops {
     /// Checks that no two shops name a report alike.
     pub fn new(shops: Vec<Shop>) -> Result<Shops> {
-        let mut seen: Vec<(&str, &str)> = Vec::new();
-        for shop in &shops {
-            for r in &shop.config.reports {
-                if let Some((_, first)) = seen.iter().find(|(n, _)| *n == r.name) {
-                    bail!(
-                        "report `{}` is configured twice, in {first} and in {}: report names must \
-                         differ across config files",
-                        r.name,
-                        shop.config.origin
-                    );
-                }
-                seen.push((&r.name, &shop.config.origin));
-            }
-        }
+        unique_report_names(shops.iter().map(|s| &s.config))?;
         Ok(Shops(shops))
     }
 
@@ -61,33 +105,7 @@ impl Shops {
 
     /// The named report, or the only one configured anywhere when `name` is None.
     pub fn report(&self, name: Option<&str>) -> Result<(&Shop, &Report)> {
-        if let [one] = self.0.as_slice() {
-            // One shop: its own message names the config file.
-            return Ok((one, one.config.report(name)?));
-        }
-        let names = || {
-            self.reports()
-                .map(|(_, r)| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match name {
-            Some(n) => self
-                .reports()
-                .find(|(_, r)| r.name == n)
-                .ok_or_else(|| anyhow::anyhow!("no report named `{n}` (reports: {})", names())),
-            None => {
-                let all: Vec<_> = self.reports().collect();
-                match all.as_slice() {
-                    [only] => Ok(*only),
-                    [] => bail!("no [[reports]] configured in any config file"),
-                    _ => bail!(
-                        "several reports are configured ({}): choose one with --report",
-                        names()
-                    ),
-                }
-            }
-        }
+        pick_report(&self.0, |s| &s.config, name)
     }
 
     pub async fn close(self) {

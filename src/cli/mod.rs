@@ -15,6 +15,7 @@ mod args;
 mod output;
 
 pub use args::{Cli, Command, JSON_BREAKDOWN_LIMIT, LogFormat, OutputFormat, log_filter};
+pub use output::error_text;
 use output::{print_import, print_recipients, print_schedule, write_backtest, write_table};
 
 use crate::config::{Config, Report};
@@ -38,6 +39,24 @@ pub async fn run(cli: Cli) -> Result<()> {
             .map(|p| Config::load(p))
             .collect::<Result<Vec<_>>>()?
     };
+    crate::shops::unique_report_names(&configs)?;
+    // Commands that only read the config open no store: they work even where it is down.
+    match &cli.command {
+        Command::Recipients { report } => {
+            let (_, report) = crate::shops::pick_report(&configs, |c| c, report.as_deref())?;
+            print_recipients(report);
+            return Ok(());
+        }
+        Command::Schedule {
+            report,
+            count,
+            from,
+        } => {
+            let (_, report) = crate::shops::pick_report(&configs, |c| c, report.as_deref())?;
+            return schedule_command(report, *count, from.as_deref());
+        }
+        _ => {}
+    }
     let mut shops = Vec::with_capacity(configs.len());
     for config in configs {
         let store = Store::open(&config.store.clone()).await?;
@@ -59,11 +78,6 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
                 refresh_demo(&shop.config, &shop.store, yesterday).await?;
                 check(&shop.config, &shop.store, yesterday).await?;
             }
-            Ok(())
-        }
-        Command::Recipients { report } => {
-            let (_, report) = shops.report(report.as_deref())?;
-            print_recipients(report);
             Ok(())
         }
         Command::Send {
@@ -96,25 +110,22 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
             serve(shops, &SystemClock, &shutdown, &ServeOptions::default()).await?;
             Ok(())
         }
-        Command::Schedule {
-            report,
-            count,
-            from,
-        } => {
-            let (_, report) = shops.report(report.as_deref())?;
-            let from = match from {
-                Some(text) => parse_instant(&text, report.schedule.tz).context("--from")?,
-                None => Utc::now(),
-            };
-            print_schedule(report, from, count);
-            Ok(())
-        }
         Command::Status => status(shops).await,
         other => {
             let shop = shops.only(other.name())?;
             dispatch_one(other, &shop.config, &shop.store, yesterday(&shop.config)).await
         }
     }
+}
+
+/// A report's coming fire times, from `--from` or now.
+fn schedule_command(report: &Report, count: usize, from: Option<&str>) -> Result<()> {
+    let from = match from {
+        Some(text) => parse_instant(text, report.schedule.tz).context("--from")?,
+        None => Utc::now(),
+    };
+    print_schedule(report, from, count);
+    Ok(())
 }
 
 /// Each report's next run and its last week of deliveries.
@@ -305,7 +316,7 @@ async fn dispatch_one(
         | Command::Serve
         | Command::Schedule { .. }
         | Command::Status => {
-            unreachable!("dispatched across shops")
+            unreachable!("dispatched across shops, or before the stores open")
         }
         Command::Backtest {
             date,

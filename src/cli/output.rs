@@ -192,3 +192,46 @@ pub(super) fn print_import(file: &Path, s: &ingest::ImportSummary, secs: f64) {
         ),
     }
 }
+
+/// An error and its causes on one line, as `{:#}` prints them, less a cause whose text the
+/// line already holds: sqlx's database error repeats its source's text, which would
+/// otherwise be printed twice.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::error_text;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error returned from database: {0}")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("(code: 1544) attempt to write a readonly database")]
+    struct Inner;
+
+    #[test]
+    fn a_cause_already_in_the_line_is_not_printed_again() {
+        let e = anyhow::Error::new(Outer(Inner)).context("cannot open store x.sqlite");
+        assert_eq!(
+            error_text(&e),
+            "cannot open store x.sqlite: error returned from database: (code: 1544) attempt \
+             to write a readonly database"
+        );
+        let plain = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(error_text(&plain), "outer: middle: inner");
+    }
+}

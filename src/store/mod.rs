@@ -143,15 +143,18 @@ impl Store {
             cfg.connect_timeout,
         )
         .await
-        .with_context(|| format!("cannot open store {display}"))?;
+        .map_err(|e| explain_open_error(e, &display))?;
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator
-            .run(&pool)
-            .await
-            .with_context(|| format!("cannot migrate store {display}"))?;
+        migrator.run(&pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::VersionMissing(v) => anyhow::anyhow!(
+                "cannot use store {display}: it was made by a newer dawnpost (its schema has \
+                 migration {v}, which this build does not know); run that version or newer"
+            ),
+            e => anyhow::Error::new(e).context(format!("cannot migrate store {display}")),
+        })?;
         let (any_readers, metric_pool) = match backend {
             Backend::Sqlite => (1, Some(sqlite_metric_pool(&reader_url, cfg).await?)),
             Backend::Postgres => (READERS, None),
@@ -891,25 +894,19 @@ async fn connect(
         .max_connections(max)
         .acquire_timeout(timeout);
     if backend == Backend::Sqlite {
-        opts = opts.after_connect(|conn, _| {
-            Box::pin(async move {
-                use sqlx::Executor;
-                // WAL lets the read-only pool read while an import writes.
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-                conn.execute("PRAGMA synchronous = NORMAL").await?;
-                conn.execute(AssertSqlSafe(format!("PRAGMA cache_size = -{CACHE_KIB}")))
-                    .await?;
-                conn.execute("PRAGMA mmap_size = 0").await?;
-                Ok(())
-            })
-        });
+        opts = opts.after_connect(|conn, _| Box::pin(sqlite_settings(conn)));
     }
+    // One plain connection first, set up as the pool's would be: the pool would retry a
+    // store it cannot reach, open or write until its timeout, and then hide why ("Connection
+    // refused", "attempt to write a readonly database") behind "pool timed out".
+    use sqlx::Connection;
+    let mut probe = tokio::time::timeout(timeout, sqlx::AnyConnection::connect(url))
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
     if backend == Backend::Sqlite {
-        // One plain connection first: the pool would retry a file it cannot open until its
-        // timeout, and then hide why ("unable to open database file") behind "pool timed out".
-        use sqlx::Connection;
-        sqlx::AnyConnection::connect(url).await?.close().await?;
+        sqlite_settings(&mut probe).await?;
     }
+    probe.close().await?;
     let pool = opts.connect(url).await?;
     if backend == Backend::Sqlite && url.ends_with("mode=rwc") {
         sqlx::query("PRAGMA journal_mode = WAL")
@@ -917,6 +914,18 @@ async fn connect(
             .await?;
     }
     Ok(pool)
+}
+
+/// Every SQLite connection's settings. WAL lets the read-only pool read while an import
+/// writes.
+async fn sqlite_settings(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    conn.execute(AssertSqlSafe(format!("PRAGMA cache_size = -{CACHE_KIB}")))
+        .await?;
+    conn.execute("PRAGMA mmap_size = 0").await?;
+    Ok(())
 }
 
 /// A pool without sqlx's maintenance task, which it starts only for an idle timeout, a
@@ -947,6 +956,22 @@ async fn sqlite_metric_pool(url: &str, cfg: &StoreConfig) -> Result<sqlx::Sqlite
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open store {} for metric queries", cfg.url))
+}
+
+/// The reason a store cannot be opened, in words that say what to fix.
+fn explain_open_error(e: sqlx::Error, display: &str) -> anyhow::Error {
+    let text = e.to_string();
+    let hint = if text.contains("readonly database") {
+        ": the store file or its folder is not writable by this user (SQLite writes the file \
+         and keeps its -wal and -shm files beside it)"
+    } else if text.contains("unable to open database file") {
+        ": the file or its folder cannot be opened or created by this user"
+    } else if text.contains("Connection refused") {
+        ": nothing is listening there (is the database server running?)"
+    } else {
+        ""
+    };
+    anyhow::Error::new(e).context(format!("cannot open store {display}{hint}"))
 }
 
 /// Percent-encodes the characters that would end a path inside a sqlx SQLite URL.

@@ -422,3 +422,99 @@ fn json_breakdowns_are_cut_at_fifty_unless_all() {
     assert_eq!(top[49], "ch11");
     assert_eq!(channels(&["--all"]).len(), 60);
 }
+
+/// A store this user cannot write is named at once with the reason, not after ten seconds
+/// as "pool timed out"; a PostgreSQL port with nothing behind it likewise; and `recipients`
+/// and `schedule`, which only read the config, need no store at all.
+#[test]
+fn a_store_that_cannot_be_opened_says_why_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::copy(fixture("small/config.toml"), &config).unwrap();
+    let c = config.to_str().unwrap();
+    crate::support::import_small_cli(c);
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    mode(&dir.path().join("small.sqlite"), 0o444);
+    mode(dir.path(), 0o555);
+    // Root writes whatever the mode says: run as nobody then.
+    let as_user = |args: &[&str]| {
+        let mut cmd = if crate::support::is_root() {
+            let mut r = std::process::Command::new("runuser");
+            r.args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_dawnpost")]);
+            r
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_dawnpost"))
+        };
+        let started = Instant::now();
+        let out = cmd.args(args).env("DAWNPOST_LOG", "warn").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), err, started.elapsed())
+    };
+    let (ok, err, took) = as_user(&["--config", c, "status"]);
+    mode(dir.path(), 0o755);
+    assert!(!ok);
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(err.contains("not writable by this user"), "{err}");
+    assert!(!err.contains("pool timed out"), "{err}");
+    assert_eq!(
+        err.matches("attempt to write a readonly database").count(),
+        1,
+        "{err}"
+    );
+
+    let refused = dir.path().join("refused.toml");
+    let port = crate::smtp::free_port();
+    let text = std::fs::read_to_string(fixture("small/config.toml"))
+        .unwrap()
+        .replace(
+            "sqlite://small.sqlite",
+            &format!("postgres://postgres@127.0.0.1:{port}/nowhere"),
+        );
+    std::fs::write(&refused, text).unwrap();
+    let r = refused.to_str().unwrap();
+    let (status, _, err) = dawnpost(&["--config", r, "status"], &[]);
+    assert!(!status.success());
+    assert!(err.contains("nothing is listening there"), "{err}");
+    for args in [
+        ["recipients", "--report", "morning"],
+        ["schedule", "--report", "morning"],
+    ] {
+        let (status, out, err) = dawnpost(&[&["--config", r][..], &args[..]].concat(), &[]);
+        assert!(status.success(), "{args:?}: {err}");
+        assert!(!out.is_empty());
+    }
+}
+
+/// A store whose schema has a migration this build does not know was made by a newer
+/// dawnpost, and the error says so rather than "previously applied but missing".
+#[test]
+fn a_store_from_a_newer_dawnpost_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::copy(fixture("small/config.toml"), &config).unwrap();
+    let c = config.to_str().unwrap();
+    let (status, _, err) = dawnpost(&["--config", c, "status"], &[]);
+    assert!(status.success(), "{err}");
+    let db = format!("sqlite://{}", dir.path().join("small.sqlite").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', 1, x'00', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    });
+    let (status, _, err) = dawnpost(&["--config", c, "status"], &[]);
+    assert!(!status.success());
+    assert!(
+        err.contains("made by a newer dawnpost") && err.contains("9999"),
+        "{err}"
+    );
+}
