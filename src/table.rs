@@ -435,6 +435,7 @@ impl Pipeline {
             return Err(RowError {
                 line: None,
                 message: "the writer stopped".into(),
+                fault: RowFault::Row,
             });
         }
         Ok(())
@@ -447,6 +448,7 @@ impl Pipeline {
         self.task.await.map_err(|e| RowError {
             line: None,
             message: format!("the writer task failed: {e}"),
+            fault: RowFault::Row,
         })?
     }
 }
@@ -456,6 +458,84 @@ impl Pipeline {
 pub struct RowError {
     pub line: Option<u64>,
     pub message: String,
+    pub fault: RowFault,
+}
+
+/// Whose fault a refusal was: it decides whether the same file is worth trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowFault {
+    /// The rows: only a changed file can do better.
+    #[default]
+    Row,
+    /// A row names a parent (an order, a product) the store does not have yet.
+    MissingParent,
+    /// The store was busy, locked or unreachable: the same rows may load later.
+    Store,
+}
+
+impl RowError {
+    /// The error with the file (and line) it is about, keeping whose fault it was, for
+    /// [`is_store_fault`] and [`is_missing_parent`].
+    pub fn located(&self, file: &str) -> anyhow::Error {
+        let text = match self.line {
+            Some(l) => format!("{file}:{l}: {}", self.message),
+            None => format!("{file}: {}", self.message),
+        };
+        anyhow::Error::new(Located {
+            text,
+            fault: self.fault,
+        })
+    }
+}
+
+/// A [`RowError`] placed in its file.
+#[derive(Debug, thiserror::Error)]
+#[error("{text}")]
+struct Located {
+    text: String,
+    fault: RowFault,
+}
+
+/// Whether an import failed because of the store (busy, locked, unreachable, out of disk),
+/// not the file: the same file may load later.
+pub fn is_store_fault(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<Located>()
+            .is_some_and(|l| l.fault == RowFault::Store)
+            || c.downcast_ref::<sqlx::Error>().is_some_and(store_fault)
+    })
+}
+
+/// Whether an import failed only because a row names a parent the store does not have.
+pub fn is_missing_parent(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<Located>()
+            .is_some_and(|l| l.fault == RowFault::MissingParent)
+    })
+}
+
+/// A database error that says nothing about the rows: the connection, a lock held by
+/// another writer, the disk.
+fn store_fault(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            // SQLite's primary codes: BUSY, LOCKED, IOERR, FULL, CANTOPEN (extended codes
+            // carry the primary one in their low byte); PostgreSQL's SQLSTATE classes for
+            // connections (08), resources (53), an operator's intervention (57) and
+            // serialization or deadlock (40).
+            let sqlite = code
+                .parse::<i64>()
+                .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14));
+            sqlite || ["08", "53", "57", "40"].iter().any(|p| code.starts_with(p))
+        }
+        _ => false,
+    }
 }
 
 impl std::fmt::Display for RowError {
@@ -574,6 +654,7 @@ impl BatchWriter {
                         self.spec.key.join(", "),
                         self.key_text(&row)
                     ),
+                    fault: RowFault::Row,
                 });
             }
         }
@@ -639,6 +720,7 @@ impl BatchWriter {
                 v.bind(c.ty, &mut args).map_err(|e| RowError {
                     line: None,
                     message: e.to_string(),
+                    fault: RowFault::Row,
                 })?;
             }
         }
@@ -669,6 +751,7 @@ impl BatchWriter {
                             message: format!(
                                 "column `{column}`: unknown {column} {missing:?} (not in {table})"
                             ),
+                            fault: RowFault::MissingParent,
                         };
                     }
                     Ok(None) => {}
@@ -676,17 +759,30 @@ impl BatchWriter {
                         return RowError {
                             line: None,
                             message: format!("{e}; and the lookup of the cause failed: {err}"),
+                            fault: RowFault::Store,
                         };
                     }
                 }
             }
         }
+        let lines = match (lines.first(), lines.last()) {
+            (Some(a), Some(b)) => format!("lines {a}-{b}"),
+            _ => "the rows".to_string(),
+        };
+        if store_fault(&e) {
+            return RowError {
+                line: None,
+                message: format!(
+                    "{lines} could not be written: the store is busy or unavailable ({e}); \
+                     nothing of the file was kept, and the file itself may be fine"
+                ),
+                fault: RowFault::Store,
+            };
+        }
         RowError {
             line: None,
-            message: match (lines.first(), lines.last()) {
-                (Some(a), Some(b)) => format!("lines {a}-{b}: the store refused them: {e}"),
-                _ => format!("the store refused the rows: {e}"),
-            },
+            message: format!("{lines}: the store refused them: {e}"),
+            fault: RowFault::Row,
         }
     }
 }

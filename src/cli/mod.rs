@@ -527,6 +527,9 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
         for p in &s.problems {
             println!("  {p}");
         }
+        for f in &s.failed {
+            println!("  failed: {f}");
+        }
     }
     if !failed.is_empty() {
         bail!("{}", failed.join("\n"));

@@ -74,6 +74,9 @@ pub struct NightlyImport {
     pub format: Option<String>,
     /// Files are looked at from this local time of day on; None means at every run.
     pub after: Option<chrono::NaiveTime>,
+    /// A file is taken only once its size and modification time have held this long: one
+    /// still being written is left for the next run.
+    pub settle: std::time::Duration,
 }
 
 /// How to reach the mail server.
@@ -343,6 +346,7 @@ struct RawImport {
     path: String,
     format: Option<String>,
     time: Option<String>,
+    settle_secs: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]

@@ -549,11 +549,16 @@ pub(super) fn imports(
                     .map_err(|_| at("time", format!("{t:?} is not a time of day (HH:MM)")))?,
             ),
         };
+        let settle = match &r.settle_secs {
+            Some(v) => seconds(cx, v, 0.0..=600.0, &format!("imports[{i}].settle_secs"))?,
+            None => Duration::from_secs(5),
+        };
         out.push(NightlyImport {
             dir,
             pattern: name,
             format: r.format,
             after,
+            settle,
         });
     }
     Ok(out)

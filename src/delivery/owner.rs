@@ -32,7 +32,11 @@ fn owner_body(report: &Report, date: NaiveDate, s: &SendSummary, files: &[String
         if files.len() > 20 {
             body.push_str(&format!("- … and {} more\n", files.len() - 20));
         }
-        body.push_str("Fix a file (or replace it) and `serve` imports it on its next run.\n");
+        body.push_str(
+            "A file refused for what it holds is tried again once it changes: fix or replace \
+             it. One that failed because the store was busy, or because it names orders or \
+             products a later file brings, is tried again on the next run by itself.\n",
+        );
     }
     if !s.failed.is_empty() {
         body.push_str("\nNot delivered:\n");

@@ -1,18 +1,24 @@
 //! Nightly exports: `serve` picks up new or changed files from the `[[imports]]` folders
 //! before each report's data check, each file all or nothing, none twice.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Days};
 use chrono_tz::Tz;
 
 use super::{Format, ImportOptions, import_file};
 use crate::config::{Config, NightlyImport};
-use crate::store::{Store, TrackedFile};
+use crate::store::{Seen, Store, TrackedFile};
 
-/// The most files one `[[imports]]` entry picks up in a run; the rest wait for the next.
+/// The most files one `[[imports]]` entry imports in a run; the rest wait for the next.
+/// Unchanged files do not count: they are skipped before the cap.
 const MAX_FILES: usize = 1_000;
+
+/// The most matching names one folder listing keeps: a bound on a folder of any size.
+const MAX_LISTED: usize = 100_000;
 
 /// What a pick-up did: one line per file imported, and per file refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,142 +26,282 @@ pub struct PickUp {
     pub imported: Vec<String>,
     /// `path: reason`, for the log and the owner's summary.
     pub failed: Vec<String>,
+    /// Files still being written (their size or time changed while looked at): the next
+    /// run takes them.
+    pub waiting: Vec<String>,
 }
 
 /// One `[[imports]]` entry as `check` shows it: its folder and pattern, its format, how
-/// many files match, and how many of them are new or changed (the next run imports those).
+/// many files match, and how many of them are new, changed or to be tried again (the next
+/// run imports those).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Survey {
     pub entry: String,
     pub format: String,
     pub files: usize,
     pub pending: usize,
-    /// Problems listing the folder or reading a file.
+    /// Matching files whose last import failed, as `path: reason`.
+    pub failed: Vec<String>,
+    /// Problems listing the folder or reading the store.
     pub problems: Vec<String>,
+}
+
+/// A file that matches an entry, as the folder shows it now.
+#[derive(Debug, Clone)]
+struct Found {
+    path: PathBuf,
+    shown: String,
+    size: i64,
+    /// Nanoseconds since the epoch.
+    mtime: i64,
 }
 
 /// What `serve` would pick up, without importing anything.
 pub async fn survey(store: &Store, config: &Config) -> Vec<Survey> {
+    let mut problems = Vec::new();
+    let seen = store.tracked_files().await.unwrap_or_else(|e| {
+        problems.push(format!("{e:#}"));
+        HashMap::new()
+    });
     let mut out = Vec::new();
     for entry in &config.imports {
-        let mut pick = PickUp::default();
-        let files = candidates(entry, &mut pick);
-        let mut pending = 0;
-        for path in &files {
-            let shown = path.display().to_string();
-            match (fingerprint(path), store.tracked_file(&shown).await) {
-                (Ok((size, hash)), Ok(Some((s, h)))) if s == size && h == hash => {}
-                (Ok(_), Ok(_)) => pending += 1,
-                (Err(e), _) => pick.failed.push(format!("{shown}: cannot read it: {e}")),
-                (_, Err(e)) => pick.failed.push(format!("{shown}: {e:#}")),
-            }
-        }
+        let mut problems = problems.clone();
+        let found = list(entry, &mut problems);
+        let failed = found
+            .iter()
+            .filter_map(|f| {
+                let why = seen.get(&f.shown)?.failed.as_ref()?;
+                Some(format!("{}: {why}", f.shown))
+            })
+            .collect();
         out.push(Survey {
             entry: entry.dir.join(&entry.pattern).display().to_string(),
             format: entry
                 .format
                 .clone()
                 .unwrap_or_else(|| "told by the header".into()),
-            files: files.len(),
-            pending,
-            problems: pick.failed,
+            files: found.len(),
+            pending: pending(&found, &seen).len(),
+            failed,
+            problems,
         });
     }
     out
 }
 
-/// Imports every file of the config's `[[imports]]` that is new or has changed since it
-/// was last seen (by size and hash). A file that fails is left in place and recorded, so
-/// it is not tried again until it changes.
+/// Imports every file of the config's `[[imports]]` that is new, has changed since it was
+/// last seen (by size and time, then by hash), or failed for a reason that was not the
+/// file's. A file that fails is left in place and recorded; a file still being written is
+/// left for the next run. Nothing one file does (not even a bug that panics) stops the
+/// others or the digest.
 pub async fn pick_up(store: &Store, config: &Config, now: DateTime<Tz>) -> PickUp {
     let mut out = PickUp::default();
+    let seen = match store.tracked_files().await {
+        Ok(s) => s,
+        Err(e) => {
+            out.failed.push(format!("{e:#}"));
+            return out;
+        }
+    };
     let yesterday = now.date_naive() - Days::new(1);
     let opts = ImportOptions::from_config(config, yesterday, false);
     for entry in &config.imports {
         if entry.after.is_some_and(|t| now.time() < t) {
             continue;
         }
-        for path in candidates(entry, &mut out) {
-            pick_up_one(store, entry, &path, &opts, now.timestamp(), &mut out).await;
+        let found = list(entry, &mut out.failed);
+        let mut todo = pending(&found, &seen);
+        if todo.len() > MAX_FILES {
+            tracing::warn!(folder = %entry.dir.display(), files = todo.len(), "more new files than one run takes; the rest wait");
+            todo.truncate(MAX_FILES);
+        }
+        let todo = settled(todo, entry.settle, &mut out).await;
+        let mut again = Vec::new();
+        for f in &todo {
+            if pick_up_one(store, entry, f, &seen, &opts, now.timestamp(), &mut out).await {
+                again.push(f);
+            }
+        }
+        // A file refused for naming a parent that a later file of the run brought (order
+        // lines before their orders) is tried once more, after all of them.
+        for f in again {
+            out.failed
+                .retain(|line| !line.starts_with(&format!("{}: ", f.shown)));
+            pick_up_one(store, entry, f, &seen, &opts, now.timestamp(), &mut out).await;
         }
     }
     out
 }
 
+/// The files to import: new, changed (size or time), or marked to be tried again.
+fn pending(found: &[Found], seen: &HashMap<String, Seen>) -> Vec<Found> {
+    found
+        .iter()
+        .filter(|f| {
+            seen.get(&f.shown)
+                .is_none_or(|s| s.retry || s.size != f.size || s.mtime != Some(f.mtime))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Keeps the files whose size and time hold for `settle`: a file changed more recently is
+/// looked at again once it has had that long, and left for the next run if it changed.
+async fn settled(todo: Vec<Found>, settle: Duration, out: &mut PickUp) -> Vec<Found> {
+    let now = nanos(SystemTime::now());
+    let settle_ns = i64::try_from(settle.as_nanos()).unwrap_or(i64::MAX);
+    let newest = todo.iter().map(|f| f.mtime).max().unwrap_or(i64::MIN);
+    let wait = newest.saturating_add(settle_ns).saturating_sub(now);
+    if wait <= 0 {
+        return todo;
+    }
+    tokio::time::sleep(Duration::from_nanos(wait.unsigned_abs()).min(settle)).await;
+    let mut kept = Vec::new();
+    for f in todo {
+        match look(&f.path) {
+            Some((size, mtime)) if size == f.size && mtime == f.mtime => kept.push(f),
+            _ => {
+                tracing::info!(file = %f.shown, "still being written; the next run takes it");
+                out.waiting.push(f.shown);
+            }
+        }
+    }
+    kept
+}
+
+/// Imports one file and records it. True when it failed for a missing parent, so that it
+/// is worth one more try after the rest of the run.
 async fn pick_up_one(
     store: &Store,
     entry: &NightlyImport,
-    path: &Path,
+    f: &Found,
+    seen: &HashMap<String, Seen>,
     opts: &ImportOptions,
     at: i64,
     out: &mut PickUp,
-) {
-    let shown = path.display().to_string();
-    let (size, hash) = match fingerprint(path) {
-        Ok(f) => f,
+) -> bool {
+    let hash = match fingerprint(&f.path) {
+        Ok((_, h)) => h,
         Err(e) => {
-            out.failed.push(format!("{shown}: cannot read it: {e}"));
-            return;
+            out.failed.push(format!("{}: cannot read it: {e}", f.shown));
+            return false;
         }
     };
-    match store.tracked_file(&shown).await {
-        Ok(Some((s, h))) if s == size && h == hash => return,
-        Ok(_) => {}
-        Err(e) => {
-            out.failed.push(format!("{shown}: {e:#}"));
-            return;
-        }
-    }
-    let format = entry.format.as_deref().map(Format::from_name).transpose();
-    let result = match format {
-        Ok(f) => import_file(store, f, path, opts).await,
-        Err(e) => Err(e),
-    };
-    let (ok, detail) = match &result {
-        Ok(s) => {
-            let tables: Vec<String> = s.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
-            (
-                true,
-                format!("{} rows ({}): {}", s.rows, s.format, tables.join(", ")),
-            )
-        }
-        Err(e) => (false, format!("{e:#}")),
-    };
+    let known = seen.get(&f.shown);
+    let (ok, detail, retry) =
+        if known.is_some_and(|s| !s.retry && s.size == f.size && s.hash == hash) {
+            // Touched, not changed: only its time is new.
+            let s = known.map(|s| s.failed.clone());
+            match s.flatten() {
+                Some(why) => (false, why, Retry::No),
+                None => (true, "unchanged".to_string(), Retry::No),
+            }
+        } else {
+            let result = isolated(store, entry, &f.path, opts).await;
+            judge(&result)
+        };
     let tracked = TrackedFile {
-        path: &shown,
-        size,
+        path: &f.shown,
+        size: f.size,
         hash: &hash,
         ok,
         detail: &detail,
         at,
+        mtime: f.mtime,
+        retry: retry != Retry::No,
     };
     if let Err(e) = store.track_file(&tracked).await {
-        tracing::error!(file = %shown, error = %format!("{e:#}"), "cannot record a picked-up file");
+        tracing::error!(file = %f.shown, error = %format!("{e:#}"), "cannot record a picked-up file");
     }
     if ok {
-        tracing::info!(file = %shown, %detail, "imported");
-        out.imported.push(format!("{shown}: {detail}"));
+        if detail != "unchanged" {
+            tracing::info!(file = %f.shown, %detail, "imported");
+            out.imported.push(format!("{}: {detail}", f.shown));
+        }
     } else {
-        tracing::error!(file = %shown, error = %detail, "import failed; the file is left in place");
-        out.failed.push(format!("{shown}: {detail}"));
+        tracing::error!(file = %f.shown, error = %detail, "import failed; the file is left in place");
+        out.failed.push(format!("{}: {detail}", f.shown));
+    }
+    retry == Retry::AfterParents
+}
+
+/// Whether a failed file is tried again though it has not changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// The file is at fault: only a new version is tried.
+    No,
+    /// The store was busy or unreachable: the next run tries again.
+    Later,
+    /// A row named a parent not in the store: after the rest of this run, and later.
+    AfterParents,
+}
+
+/// (imported, what was imported or why not, whether to try again).
+fn judge(result: &anyhow::Result<super::ImportSummary>) -> (bool, String, Retry) {
+    match result {
+        Ok(s) => {
+            let tables: Vec<String> = s.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
+            let detail = format!("{} rows ({}): {}", s.rows, s.format, tables.join(", "));
+            (true, detail, Retry::No)
+        }
+        Err(e) => {
+            let retry = if crate::table::is_store_fault(e) {
+                Retry::Later
+            } else if crate::table::is_missing_parent(e) {
+                Retry::AfterParents
+            } else {
+                Retry::No
+            };
+            (false, format!("{e:#}"), retry)
+        }
     }
 }
 
-/// The entry's files, by name, at most [`MAX_FILES`].
-fn candidates(entry: &NightlyImport, out: &mut PickUp) -> Vec<PathBuf> {
+/// One file's import, with a panic caught: it becomes that file's failure. Its transaction
+/// is rolled back as the half-done import is dropped.
+async fn isolated(
+    store: &Store,
+    entry: &NightlyImport,
+    path: &Path,
+    opts: &ImportOptions,
+) -> anyhow::Result<super::ImportSummary> {
+    use futures_util::FutureExt as _;
+    let format = entry.format.as_deref().map(Format::from_name).transpose()?;
+    let import = std::panic::AssertUnwindSafe(import_file(store, format, path, opts));
+    match import.catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => {
+            // The import may have stopped with the bulk load's larger cache still set.
+            store.bulk_cache(false).await;
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(anyhow::anyhow!(
+                "the import stopped on an internal error (a bug in dawnpost; nothing of the \
+                 file was kept): {}",
+                crate::text::cap(&what, 500)
+            ))
+        }
+    }
+}
+
+/// The entry's files as the folder shows them now, by name, at most [`MAX_LISTED`].
+fn list(entry: &NightlyImport, problems: &mut Vec<String>) -> Vec<Found> {
     let dir = match std::fs::read_dir(&entry.dir) {
         Ok(d) => d,
         // A folder not made yet is a night without exports, not a failure.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
-            out.failed.push(format!(
+            problems.push(format!(
                 "{}: cannot list the folder: {e}",
                 entry.dir.display()
             ));
             return Vec::new();
         }
     };
-    let mut files: Vec<PathBuf> = dir
+    let mut files: Vec<Found> = dir
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter(|e| {
@@ -163,14 +309,42 @@ fn candidates(entry: &NightlyImport, out: &mut PickUp) -> Vec<PathBuf> {
                 .to_str()
                 .is_some_and(|n| wildcard(&entry.pattern, n))
         })
-        .map(|e| e.path())
+        .take(MAX_LISTED)
+        .filter_map(|e| {
+            let path = e.path();
+            let (size, mtime) = look(&path)?;
+            let shown = path.display().to_string();
+            Some(Found {
+                path,
+                shown,
+                size,
+                mtime,
+            })
+        })
         .collect();
-    files.sort();
-    if files.len() > MAX_FILES {
-        tracing::warn!(folder = %entry.dir.display(), files = files.len(), "more files than one run takes; the rest wait");
-        files.truncate(MAX_FILES);
+    if files.len() == MAX_LISTED {
+        problems.push(format!(
+            "{}: more than {MAX_LISTED} files match; only the first {MAX_LISTED} listed are looked at",
+            entry.dir.display()
+        ));
     }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     files
+}
+
+/// A file's size and modification time now; None if it is gone or unreadable.
+fn look(path: &Path) -> Option<(i64, i64)> {
+    let m = std::fs::metadata(path).ok()?;
+    let size = i64::try_from(m.len()).ok()?;
+    Some((size, nanos(m.modified().ok()?)))
+}
+
+/// Nanoseconds since the epoch (negative before it), saturating.
+fn nanos(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+    }
 }
 
 /// A file's size and a 64-bit FNV-1a hash of its bytes, read once.

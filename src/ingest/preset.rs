@@ -191,10 +191,7 @@ async fn flush(
 }
 
 fn located(file: &str, e: &RowError) -> anyhow::Error {
-    match e.line {
-        Some(l) => anyhow!("{file}:{l}: {}", e.message),
-        None => anyhow!("{file}: {}", e.message),
-    }
+    e.located(file)
 }
 
 // Values every preset writes.

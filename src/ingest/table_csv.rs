@@ -246,10 +246,7 @@ async fn campaign_row(
 }
 
 fn located(file: &str, e: &RowError) -> anyhow::Error {
-    match e.line {
-        Some(l) => anyhow!("{file}:{l}: {}", e.message),
-        None => anyhow!("{file}: {}", e.message),
-    }
+    e.located(file)
 }
 
 /// Where each table column is found in the file.

@@ -62,6 +62,22 @@ pub struct TrackedFile<'a> {
     /// What was imported, or why not.
     pub detail: &'a str,
     pub at: i64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime: i64,
+    /// A failure to try again though the file is unchanged.
+    pub retry: bool,
+}
+
+/// A picked-up file as the store last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub size: i64,
+    pub hash: String,
+    /// None for a file seen before modification times were kept.
+    pub mtime: Option<i64>,
+    pub retry: bool,
+    /// Why its import failed, if it did.
+    pub failed: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -654,13 +670,28 @@ impl Store {
         Ok(out)
     }
 
-    /// The size and hash a picked-up file had when last seen, if it was.
-    pub async fn tracked_file(&self, path: &str) -> Result<Option<(i64, String)>> {
-        sqlx::query_as("SELECT size, hash FROM imported_files WHERE path = $1")
-            .bind(path.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .with_context(|| format!("cannot read the picked-up files of {self}"))
+    /// Every picked-up file the store remembers, by path: how it was when last seen.
+    pub async fn tracked_files(&self) -> Result<std::collections::HashMap<String, Seen>> {
+        let rows: Vec<(String, i64, String, Option<i64>, i64, String, String)> = sqlx::query_as(
+            "SELECT path, size, hash, mtime, retry, status, detail FROM imported_files \
+             ORDER BY path LIMIT 1000000",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .with_context(|| format!("cannot read the picked-up files of {self}"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(path, size, hash, mtime, retry, status, detail)| {
+                let seen = Seen {
+                    size,
+                    hash,
+                    mtime,
+                    retry: retry != 0,
+                    failed: (status == "failed").then_some(detail),
+                };
+                (path, seen)
+            })
+            .collect())
     }
 
     /// Files whose import failed at or after `since` (epoch seconds), as `path: reason`.
@@ -679,10 +710,11 @@ impl Store {
     /// Records a picked-up file: imported, or failed with the reason.
     pub async fn track_file(&self, f: &TrackedFile<'_>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO imported_files (path, size, hash, status, detail, imported_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (path) DO UPDATE SET \
+            "INSERT INTO imported_files (path, size, hash, status, detail, imported_at, mtime, retry) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (path) DO UPDATE SET \
              size = excluded.size, hash = excluded.hash, status = excluded.status, \
-             detail = excluded.detail, imported_at = excluded.imported_at",
+             detail = excluded.detail, imported_at = excluded.imported_at, \
+             mtime = excluded.mtime, retry = excluded.retry",
         )
         .bind(f.path.to_string())
         .bind(f.size)
@@ -690,6 +722,8 @@ impl Store {
         .bind(if f.ok { "imported" } else { "failed" })
         .bind(crate::text::cap(f.detail, 2_000))
         .bind(f.at)
+        .bind(f.mtime)
+        .bind(i64::from(f.retry))
         .execute(&self.pool)
         .await
         .with_context(|| format!("cannot record the picked-up file {}", f.path))?;

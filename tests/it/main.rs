@@ -13,6 +13,7 @@ mod limits;
 mod metrics;
 mod never_twice;
 mod news;
+mod nightly;
 mod outlook;
 mod pg_cluster;
 mod presets;

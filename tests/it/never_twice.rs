@@ -347,7 +347,7 @@ fn a_store_locked_past_its_busy_timeout_records_late_and_sends_once() {
 
 /// A second process that takes SQLite's write lock and keeps it `secs` seconds; returns once
 /// it holds the lock.
-fn hold_write_lock(db: &Path, secs: u32) -> Child {
+pub(crate) fn hold_write_lock(db: &Path, secs: u32) -> Child {
     let script = format!(
         "import sqlite3, time\n\
          c = sqlite3.connect({db:?}, isolation_level=None, timeout=30)\n\

@@ -495,13 +495,16 @@ async fn with_imports() -> TestStore {
 path = "drop/orders_*.csv"
 format = "orders"
 time = "05:00"
+settle_secs = 0
 
 [[imports]]
 path = "drop/lines_*.csv"
 format = "order_lines"
+settle_secs = 0
 
 [[imports]]
 path = "drop/traffic_*.csv"
+settle_secs = 0
 "#;
     let text = std::fs::read_to_string(fixture("small/config.toml"))
         .unwrap()
