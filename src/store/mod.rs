@@ -68,6 +68,9 @@ pub struct TrackedFile<'a> {
     pub retry: bool,
 }
 
+/// `imported_files` as read: path, size, hash, mtime, retry, status, detail.
+type SeenRow = (String, i64, String, Option<i64>, i64, String, String);
+
 /// A picked-up file as the store last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
@@ -672,7 +675,7 @@ impl Store {
 
     /// Every picked-up file the store remembers, by path: how it was when last seen.
     pub async fn tracked_files(&self) -> Result<std::collections::HashMap<String, Seen>> {
-        let rows: Vec<(String, i64, String, Option<i64>, i64, String, String)> = sqlx::query_as(
+        let rows: Vec<SeenRow> = sqlx::query_as(
             "SELECT path, size, hash, mtime, retry, status, detail FROM imported_files \
              ORDER BY path LIMIT 1000000",
         )
