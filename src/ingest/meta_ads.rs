@@ -88,8 +88,7 @@ impl Preset for Campaigns {
             }
             d => export_day(d).map_err(|e| anyhow!("column `Day`: {e}"))?,
         };
-        self.sums.add(day, campaign, self.spend.read(r)?);
-        Ok(())
+        self.sums.add(day, campaign, self.spend.read(r)?)
     }
 
     fn finish(&mut self, out: &mut Rows) -> Result<()> {

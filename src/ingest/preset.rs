@@ -1,7 +1,7 @@
 //! The driver every platform preset shares: records in, rows for several tables out,
 //! written parents first inside one transaction.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 
 use super::source::{Header, Source};
 use super::{BadRows, Format, ImportOptions, ImportSummary, Plan, history};
@@ -56,7 +56,7 @@ fn build(format: Format, src: &Source, opts: &ImportOptions) -> Result<Box<dyn P
         Format::Ga4Traffic => Box::new(super::ga4::Traffic::new(h, opts)?),
         Format::GoogleAds => Box::new(super::google_ads::Campaigns::new(h, opts)?),
         Format::MetaAds => Box::new(super::meta_ads::Campaigns::new(h, opts)?),
-        Format::Table(_) => unreachable!("tables have their own loader"),
+        Format::Table(t) => bail!("{} is a table of dawnpost's own, not an export", t.name),
     })
 }
 

@@ -73,6 +73,17 @@ impl Source {
             ),
             Err(e) => bail!("{name}:{}: cannot read the header line: {e}", skipped + 1),
         };
+        // The first glance split a line; the reader may read more than that line (a quoted
+        // line break in a column name) or more than the glance saw (a header past 64 KiB).
+        // What is imported is the reader's header, so it must be a header `accept` takes.
+        let fields: Header = headers.iter().map(|h| h.trim().to_string()).collect();
+        if !accept(&fields) {
+            return Err(anyhow!(HeaderNotFound {
+                file: name,
+                line: skipped + 1,
+                fields,
+            }));
+        }
         Ok(Source {
             name,
             headers,

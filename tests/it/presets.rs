@@ -94,12 +94,12 @@ async fn mangled_exports_fail_cleanly() {
 }
 
 /// An empty store with the small shop's settings (New York, USD).
-async fn empty(b: Backend) -> Option<TestStore> {
+pub(crate) async fn empty(b: Backend) -> Option<TestStore> {
     let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
     TestStore::new(b, &text).await
 }
 
-fn opts(t: &TestStore) -> ImportOptions {
+pub(crate) fn opts(t: &TestStore) -> ImportOptions {
     ImportOptions {
         tz: t.config.shop.timezone,
         currency: "USD".into(),
@@ -110,18 +110,18 @@ fn opts(t: &TestStore) -> ImportOptions {
 }
 
 /// Imports a fixture with its format detected from the header, as `import FILE` does.
-async fn load(t: &TestStore, path: &Path, o: &ImportOptions) -> ImportSummary {
+pub(crate) async fn load(t: &TestStore, path: &Path, o: &ImportOptions) -> ImportSummary {
     import_file(&t.store, None, path, o)
         .await
         .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
 }
 
-fn preset(name: &str) -> PathBuf {
+pub(crate) fn preset(name: &str) -> PathBuf {
     fixture(&format!("presets/{name}"))
 }
 
 /// Metric values on `d` (the day itself), through the metric path.
-async fn values(t: &TestStore, d: &str, keys: &[&str]) -> Vec<f64> {
+pub(crate) async fn values(t: &TestStore, d: &str, keys: &[&str]) -> Vec<f64> {
     let d: NaiveDate = d.parse().unwrap();
     let r = report::build(&t.store, &t.config, d).await.unwrap();
     keys.iter()
@@ -136,12 +136,12 @@ async fn values(t: &TestStore, d: &str, keys: &[&str]) -> Vec<f64> {
 }
 
 #[track_caller]
-fn close(got: &[f64], want: &[f64]) {
+pub(crate) fn close(got: &[f64], want: &[f64]) {
     let ok = got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-9);
     assert!(ok, "got {got:?}, expected {want:?}");
 }
 
-async fn count(t: &TestStore, sql: &str) -> f64 {
+pub(crate) async fn count(t: &TestStore, sql: &str) -> f64 {
     t.scalar(sql).await.unwrap_or(0.0)
 }
 

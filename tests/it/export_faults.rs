@@ -1,0 +1,70 @@
+//! Platform exports as a fault-injection probe (issue 24) bent them. Each either imports
+//! with figures worked out by hand, or is refused with the file, the line and what is
+//! wrong, leaving the store as it was; none panics.
+
+use std::path::{Path, PathBuf};
+
+use dawnpost::ingest::import_file;
+
+use crate::presets::{empty, opts, preset};
+use crate::support::{Backend, TestStore, both_backends};
+
+both_backends!(
+    a_header_cell_with_a_line_break_is_refused_not_a_panic,
+    a_header_longer_than_the_first_glance_is_refused_not_a_panic,
+);
+
+fn write(t: &TestStore, name: &str, text: &str) -> PathBuf {
+    let p = t.dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// The import's error as text, after checking that the store did not change.
+async fn refused(t: &TestStore, path: &Path) -> String {
+    let before = t.fingerprint().await;
+    let err = import_file(&t.store, None, path, &opts(t))
+        .await
+        .expect_err("the file must be refused");
+    assert_eq!(t.fingerprint().await, before, "a refused file wrote rows");
+    format!("{err:#}")
+}
+
+/// The WooCommerce header's last cell, `N. Revenue`, quoted with a line break in it: the
+/// first line alone looks like the header, but the reader's header has `N. Revenue⏎x`.
+async fn a_header_cell_with_a_line_break_is_refused_not_a_panic(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let text = std::fs::read_to_string(preset("woocommerce_orders.csv")).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    let last = header.rfind(",N. Revenue").unwrap();
+    let broken = format!("{},\"N. Revenue\nx\"", &header[..last]);
+    assert!(broken.ends_with("Coupon(s),\"N. Revenue\nx\""), "{broken}");
+    let p = write(&t, "woo_broken_header.csv", &format!("{broken}\n{rows}"));
+    let err = refused(&t, &p).await;
+    assert!(err.contains("woo_broken_header.csv:1:"), "{err}");
+    assert!(err.contains("not a header dawnpost knows"), "{err}");
+}
+
+/// A Google Ads header over 64 KiB, cut by the first glance right after `Impr.`: the whole
+/// header has `Impr. (Abs. Top) %` there, and no `Impr.` column at all.
+async fn a_header_longer_than_the_first_glance_is_refused_not_a_panic(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let mut header = String::from("Day,Campaign,Cost,Clicks");
+    while header.len() < 65_400 {
+        header.push_str(",Conv. value");
+    }
+    // Pad the last filler cell with spaces (trimmed away) so that `Impr.` ends at 64 KiB.
+    let pad = 65_536 - header.len() - ",Impr.".len();
+    header.push_str(&" ".repeat(pad));
+    header.push_str(",Impr.");
+    assert_eq!(header.len(), 65_536);
+    header.push_str(" (Abs. Top) %");
+    let p = write(
+        &t,
+        "wide_ads.csv",
+        &format!("{header}\n2024-03-01,Spring Sale,1.00,1\n"),
+    );
+    let err = refused(&t, &p).await;
+    assert!(err.contains("wide_ads.csv:1:"), "{err}");
+    assert!(err.contains("not a header dawnpost knows"), "{err}");
+}
