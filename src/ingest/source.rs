@@ -256,10 +256,13 @@ impl<'a> Columns<'a> {
     }
 
     /// The first header that starts with `prefix` (Meta puts the currency after the name).
+    /// The prefix is compared by bytes, and a header whose bytes at that length fall inside
+    /// a character (`Coût par résultat`) simply does not start with it.
     pub fn starting(&self, prefix: &str) -> Option<(usize, &'a str)> {
         self.headers.iter().enumerate().find_map(|(i, h)| {
             let h = h.trim();
-            (h.len() >= prefix.len() && h[..prefix.len()].eq_ignore_ascii_case(prefix))
+            h.get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
                 .then_some((i, h))
         })
     }

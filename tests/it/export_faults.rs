@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use dawnpost::ingest::import_file;
 
-use crate::presets::{empty, opts, preset};
+use crate::presets::{close, empty, load, opts, preset, values};
 use crate::support::{Backend, TestStore, both_backends};
 
 both_backends!(
     a_header_cell_with_a_line_break_is_refused_not_a_panic,
     a_header_longer_than_the_first_glance_is_refused_not_a_panic,
+    a_non_ascii_column_before_amount_spent_imports,
 );
 
 fn write(t: &TestStore, name: &str, text: &str) -> PathBuf {
@@ -67,4 +68,19 @@ async fn a_header_longer_than_the_first_glance_is_refused_not_a_panic(b: Backend
     let err = refused(&t, &p).await;
     assert!(err.contains("wide_ads.csv:1:"), "{err}");
     assert!(err.contains("not a header dawnpost knows"), "{err}");
+}
+
+/// Meta's `Cost per result` in a French account is `Coût par résultat`, before `Amount spent
+/// (USD)`: columns are found by name, so the file imports with the fixture's figures.
+async fn a_non_ascii_column_before_amount_spent_imports(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let text = std::fs::read_to_string(preset("meta_ads.csv")).unwrap();
+    let french = text.replacen("Cost per result", "Coût par résultat", 1);
+    assert_ne!(french, text);
+    let p = write(&t, "meta_fr.csv", &french);
+    let s = load(&t, &p, &opts(&t)).await;
+    assert_eq!(s.format, "meta-ads");
+    // 1 Mar: 50.00 + 15.00; 2 Mar: 60.50.
+    close(&values(&t, "2024-03-01", &["ad_spend"]).await, &[65.0]);
+    close(&values(&t, "2024-03-02", &["ad_spend"]).await, &[60.5]);
 }
