@@ -96,9 +96,8 @@ pub struct Traffic {
 impl Traffic {
     pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Traffic> {
         let c = Columns::new(h);
-        let channel = h
-            .iter()
-            .position(is_channel_group)
+        let channel = c
+            .only("channel groups", is_channel_group)?
             .ok_or_else(|| anyhow!("missing column `Session default channel group`"))?;
         Ok(Traffic {
             opts: opts.clone(),

@@ -109,7 +109,7 @@ impl Campaigns {
                 impressions: (c.require(&["Impr.", "Impressions"])?, "Impr."),
                 clicks: (Some(c.require(&["Clicks"])?), "Clicks"),
             },
-            currency_code: c.find(&["Currency code", "Currency"]),
+            currency_code: c.find(&["Currency code", "Currency"])?,
             sums: SpendSums::default(),
         })
     }

@@ -33,7 +33,7 @@ impl Campaigns {
     pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
         let c = Columns::new(h);
         let (spent, spent_name) = c
-            .starting("Amount spent")
+            .starting("Amount spent")?
             .ok_or_else(|| anyhow!("missing column `Amount spent (CUR)`"))?;
         // `Amount spent (EUR)`: the currency is the header's.
         if let Some(code) = spent_name
@@ -50,13 +50,13 @@ impl Campaigns {
         Ok(Campaigns {
             channel: opts.channel("Meta Ads"),
             starts: c.require(&["Reporting starts"])?,
-            ends: c.find(&["Reporting ends"]),
-            day: c.find(&["Day"]),
+            ends: c.find(&["Reporting ends"])?,
+            day: c.find(&["Day"])?,
             campaign: c.require(&["Campaign name"])?,
             spend: SpendColumns {
                 cost: (spent, spent_name.to_string()),
                 impressions: (c.require(&["Impressions"])?, "Impressions"),
-                clicks: (c.find(&["Link clicks"]), "Link clicks"),
+                clicks: (c.find(&["Link clicks"])?, "Link clicks"),
             },
             sums: SpendSums::default(),
         })

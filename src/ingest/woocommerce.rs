@@ -55,10 +55,10 @@ impl Orders {
             order: c.require(&["Order #"])?,
             revenue: c.require(&["N. Revenue", "Net sales"])?,
             products: c.require(&["Product(s)"])?,
-            status: c.find(&["Status"]),
-            customer: c.find(&["Customer"]),
-            customer_type: c.find(&["Customer type"]),
-            items: c.find(&["Items sold"]),
+            status: c.find(&["Status"])?,
+            customer: c.find(&["Customer"])?,
+            customer_type: c.find(&["Customer type"])?,
+            items: c.find(&["Items sold"])?,
             skus: HashSet::new(),
         })
     }

@@ -13,6 +13,7 @@ both_backends!(
     a_header_cell_with_a_line_break_is_refused_not_a_panic,
     a_header_longer_than_the_first_glance_is_refused_not_a_panic,
     a_non_ascii_column_before_amount_spent_imports,
+    a_column_name_given_twice_is_refused,
 );
 
 fn write(t: &TestStore, name: &str, text: &str) -> PathBuf {
@@ -83,4 +84,20 @@ async fn a_non_ascii_column_before_amount_spent_imports(b: Backend) {
     // 1 Mar: 50.00 + 15.00; 2 Mar: 60.50.
     close(&values(&t, "2024-03-01", &["ad_spend"]).await, &[65.0]);
     close(&values(&t, "2024-03-02", &["ad_spend"]).await, &[60.5]);
+}
+
+/// The Google Ads fixture with `Conv. value` renamed `cost`: the same name as `Cost` as
+/// the preset reads names (any case), so which column is the cost cannot be told.
+async fn a_column_name_given_twice_is_refused(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let text = std::fs::read_to_string(preset("google_ads.csv")).unwrap();
+    let twice = text.replacen(",Conv. value", ",cost", 1);
+    assert_ne!(twice, text);
+    let p = write(&t, "ads_cost_twice.csv", &twice);
+    let err = refused(&t, &p).await;
+    assert!(err.contains("ads_cost_twice.csv:3:"), "{err}");
+    assert!(
+        err.contains("`Cost` is in the header twice, as columns 6 and 10"),
+        "{err}"
+    );
 }
