@@ -120,14 +120,14 @@ impl Preset for Campaigns {
         &TARGETS
     }
 
-    fn record(&mut self, r: &csv::StringRecord, _out: &mut Rows) -> Result<()> {
-        // `Total: Account`, `Total: Campaigns`, … sum the rows above them.
-        if r.iter()
+    /// `Total: Account`, `Total: Campaigns`, … sum the rows above them.
+    fn is_totals(&self, r: &csv::StringRecord) -> bool {
+        r.iter()
             .next()
             .is_some_and(|f| f.trim_start().starts_with("Total"))
-        {
-            return Ok(());
-        }
+    }
+
+    fn record(&mut self, r: &csv::StringRecord, _out: &mut Rows) -> Result<()> {
         let code = cell(r, self.currency_code);
         if !code.is_empty()
             && !self.currency.is_empty()

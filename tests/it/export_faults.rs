@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use dawnpost::ingest::import_file;
 
-use crate::presets::{close, empty, load, opts, preset, values};
+use crate::presets::{close, count, empty, load, opts, preset, values};
 use crate::support::{Backend, TestStore, both_backends};
 
 both_backends!(
     a_header_cell_with_a_line_break_is_refused_not_a_panic,
     a_header_longer_than_the_first_glance_is_refused_not_a_panic,
     a_non_ascii_column_before_amount_spent_imports,
+    a_row_wider_or_narrower_than_the_header_is_refused,
     a_column_name_given_twice_is_refused,
 );
 
@@ -84,6 +85,39 @@ async fn a_non_ascii_column_before_amount_spent_imports(b: Backend) {
     // 1 Mar: 50.00 + 15.00; 2 Mar: 60.50.
     close(&values(&t, "2024-03-01", &["ad_spend"]).await, &[65.0]);
     close(&values(&t, "2024-03-02", &["ad_spend"]).await, &[60.5]);
+}
+
+/// An unquoted `12,50` price makes a Shopify row one field wider (69 against the header's
+/// 68); a Google Ads download cut inside its 6th line leaves that row 6 fields of 10.
+async fn a_row_wider_or_narrower_than_the_header_is_refused(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let text = std::fs::read_to_string(preset("shopify_orders.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[3].starts_with("#1002,"));
+    let wide = lines[3].replacen(",Bravo Tee - M,20.00,", ",Bravo Tee - M,12,50,", 1);
+    assert_ne!(wide, lines[3]);
+    let mut out: Vec<&str> = lines.clone();
+    out[3] = &wide;
+    let p = write(&t, "shopify_price.csv", &(out.join("\n") + "\n"));
+    let err = refused(&t, &p).await;
+    assert!(err.contains("shopify_price.csv:4:"), "{err}");
+    assert!(err.contains("69 fields") && err.contains("68"), "{err}");
+    assert!(err.ends_with("nothing was imported"), "{err}");
+
+    let text = std::fs::read_to_string(preset("google_ads.csv")).unwrap();
+    let cut: Vec<&str> = text.lines().take(5).collect();
+    let p = write(
+        &t,
+        "ads_cut.csv",
+        &format!(
+            "{}\n2024-03-02,Brand - Search,Enabled,Search,USD,99.00",
+            cut.join("\n")
+        ),
+    );
+    let err = refused(&t, &p).await;
+    assert!(err.contains("ads_cut.csv:6:"), "{err}");
+    assert!(err.contains("6 fields") && err.contains("10"), "{err}");
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM ad_spend").await, 0.0);
 }
 
 /// The Google Ads fixture with `Conv. value` renamed `cost`: the same name as `Cost` as
