@@ -120,11 +120,13 @@ impl Preset for Campaigns {
         &TARGETS
     }
 
-    /// `Total: Account`, `Total: Campaigns`, … sum the rows above them.
+    /// `Total: Account`, `Total: Campaigns`, `Total: Search`, … in the first column, with no
+    /// day (or the label itself where Day is the first column). A campaign may be named
+    /// `Total Brand Awareness`, or even `Total: …`, but it has a day.
     fn is_totals(&self, r: &csv::StringRecord) -> bool {
-        r.iter()
-            .next()
-            .is_some_and(|f| f.trim_start().starts_with("Total"))
+        let first = r.get(0).unwrap_or("").trim();
+        let day = cell(r, Some(self.day));
+        first.starts_with("Total:") && (day.is_empty() || day == first)
     }
 
     fn record(&mut self, r: &csv::StringRecord, _out: &mut Rows) -> Result<()> {

@@ -14,6 +14,7 @@ both_backends!(
     a_header_longer_than_the_first_glance_is_refused_not_a_panic,
     a_non_ascii_column_before_amount_spent_imports,
     a_row_wider_or_narrower_than_the_header_is_refused,
+    a_campaign_named_total_is_a_campaign,
     a_column_name_given_twice_is_refused,
 );
 
@@ -118,6 +119,35 @@ async fn a_row_wider_or_narrower_than_the_header_is_refused(b: Backend) {
     assert!(err.contains("ads_cut.csv:6:"), "{err}");
     assert!(err.contains("6 fields") && err.contains("10"), "{err}");
     assert_eq!(count(&t, "SELECT COUNT(*) FROM ad_spend").await, 0.0);
+}
+
+/// `Campaign` first: a campaign named `Total Brand Awareness` is a campaign; the
+/// `Total: …` rows, with no day, are the report's sums.
+async fn a_campaign_named_total_is_a_campaign(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let p = write(
+        &t,
+        "ads_campaign_first.csv",
+        "Campaign report\n\
+         \"March 1, 2024 - March 1, 2024\"\n\
+         Campaign,Day,Campaign state,Campaign type,Currency code,Cost,Impr.,Clicks,Conversions,Conv. value\n\
+         Total Brand Awareness,2024-03-01,Enabled,Display,USD,40.00,\"8,000\",20,0.00,0.00\n\
+         Spring Sale,2024-03-01,Enabled,Performance Max,USD,100.25,\"3,000\",90,2.00,80.00\n\
+         Total: Account,,,,USD,140.25,\"11,000\",110,2.00,80.00\n\
+         Total: Display,,,,USD,40.00,\"8,000\",20,0.00,0.00\n",
+    );
+    load(&t, &p, &opts(&t)).await;
+    // 40.00 + 100.25; the two Total: rows are not campaigns.
+    close(&values(&t, "2024-03-01", &["ad_spend"]).await, &[140.25]);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM ad_spend").await, 2.0);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT impressions FROM ad_spend WHERE campaign = 'Total Brand Awareness'"
+        )
+        .await,
+        8000.0
+    );
 }
 
 /// The Google Ads fixture with `Conv. value` renamed `cost`: the same name as `Cost` as
