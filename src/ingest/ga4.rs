@@ -10,7 +10,7 @@ use anyhow::{Result, anyhow, bail};
 use super::ImportOptions;
 use super::preset::{Preset, Rows, Target};
 use super::source::{Columns, Header, cell, has_all};
-use super::values::{export_count, export_day};
+use super::values::{export_count, export_day, sum_counts};
 use crate::table::{ColType, SqlValue, TableSpec, col};
 
 /// GA4's default channel groups (and the ad platforms' names) to shop channels. A name not
@@ -96,9 +96,8 @@ pub struct Traffic {
 impl Traffic {
     pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Traffic> {
         let c = Columns::new(h);
-        let channel = h
-            .iter()
-            .position(is_channel_group)
+        let channel = c
+            .only("channel groups", is_channel_group)?
             .ok_or_else(|| anyhow!("missing column `Session default channel group`"))?;
         Ok(Traffic {
             opts: opts.clone(),
@@ -125,10 +124,11 @@ impl Preset for Traffic {
         let sessions = export_count(cell(r, Some(self.sessions)))
             .map_err(|e| anyhow!("column `Sessions`: {e}"))?
             .unwrap_or(0);
-        *self
+        let sum = self
             .sums
             .entry((day.to_string(), self.opts.channel(group)))
-            .or_default() += sessions;
+            .or_default();
+        *sum = sum_counts(*sum, sessions).map_err(|e| anyhow!("column `Sessions`: {e}"))?;
         Ok(())
     }
 

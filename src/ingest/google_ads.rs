@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow, bail};
 use super::ImportOptions;
 use super::preset::{Preset, Rows, Target};
 use super::source::{Columns, Header, cell, has_all};
-use super::values::{export_count, export_day, export_number};
+use super::values::{export_count, export_day, export_number, sum_counts};
 use crate::table;
 
 pub fn matches(h: &Header) -> bool {
@@ -34,11 +34,11 @@ pub struct Campaigns {
 pub struct SpendSums(BTreeMap<(String, String), Spend>);
 
 impl SpendSums {
-    pub fn add(&mut self, day: chrono::NaiveDate, campaign: &str, spend: Spend) {
+    pub fn add(&mut self, day: chrono::NaiveDate, campaign: &str, spend: Spend) -> Result<()> {
         self.0
             .entry((day.to_string(), campaign.to_string()))
             .or_default()
-            .add(spend);
+            .add(spend)
     }
 
     /// The ad_spend rows, one per campaign and day, for `channel`.
@@ -87,10 +87,12 @@ pub struct Spend {
 }
 
 impl Spend {
-    pub fn add(&mut self, other: Spend) {
+    pub fn add(&mut self, other: Spend) -> Result<()> {
         self.cost += other.cost;
-        self.impressions += other.impressions;
-        self.clicks += other.clicks;
+        self.impressions = sum_counts(self.impressions, other.impressions)
+            .map_err(|e| anyhow!("impressions: {e}"))?;
+        self.clicks = sum_counts(self.clicks, other.clicks).map_err(|e| anyhow!("clicks: {e}"))?;
+        Ok(())
     }
 }
 
@@ -107,7 +109,7 @@ impl Campaigns {
                 impressions: (c.require(&["Impr.", "Impressions"])?, "Impr."),
                 clicks: (Some(c.require(&["Clicks"])?), "Clicks"),
             },
-            currency_code: c.find(&["Currency code", "Currency"]),
+            currency_code: c.find(&["Currency code", "Currency"])?,
             sums: SpendSums::default(),
         })
     }
@@ -118,14 +120,16 @@ impl Preset for Campaigns {
         &TARGETS
     }
 
+    /// `Total: Account`, `Total: Campaigns`, `Total: Search`, … in the first column, with no
+    /// day (or the label itself where Day is the first column). A campaign may be named
+    /// `Total Brand Awareness`, or even `Total: …`, but it has a day.
+    fn is_totals(&self, r: &csv::StringRecord) -> bool {
+        let first = r.get(0).unwrap_or("").trim();
+        let day = cell(r, Some(self.day));
+        first.starts_with("Total:") && (day.is_empty() || day == first)
+    }
+
     fn record(&mut self, r: &csv::StringRecord, _out: &mut Rows) -> Result<()> {
-        // `Total: Account`, `Total: Campaigns`, … sum the rows above them.
-        if r.iter()
-            .next()
-            .is_some_and(|f| f.trim_start().starts_with("Total"))
-        {
-            return Ok(());
-        }
         let code = cell(r, self.currency_code);
         if !code.is_empty()
             && !self.currency.is_empty()
@@ -141,8 +145,7 @@ impl Preset for Campaigns {
         if campaign.is_empty() {
             bail!("column `Campaign`: a value is required");
         }
-        self.sums.add(day, campaign, self.spend.read(r)?);
-        Ok(())
+        self.sums.add(day, campaign, self.spend.read(r)?)
     }
 
     fn finish(&mut self, out: &mut Rows) -> Result<()> {

@@ -33,7 +33,7 @@ impl Campaigns {
     pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
         let c = Columns::new(h);
         let (spent, spent_name) = c
-            .starting("Amount spent")
+            .starting("Amount spent")?
             .ok_or_else(|| anyhow!("missing column `Amount spent (CUR)`"))?;
         // `Amount spent (EUR)`: the currency is the header's.
         if let Some(code) = spent_name
@@ -50,13 +50,13 @@ impl Campaigns {
         Ok(Campaigns {
             channel: opts.channel("Meta Ads"),
             starts: c.require(&["Reporting starts"])?,
-            ends: c.find(&["Reporting ends"]),
-            day: c.find(&["Day"]),
+            ends: c.find(&["Reporting ends"])?,
+            day: c.find(&["Day"])?,
             campaign: c.require(&["Campaign name"])?,
             spend: SpendColumns {
                 cost: (spent, spent_name.to_string()),
                 impressions: (c.require(&["Impressions"])?, "Impressions"),
-                clicks: (c.find(&["Link clicks"]), "Link clicks"),
+                clicks: (c.find(&["Link clicks"])?, "Link clicks"),
             },
             sums: SpendSums::default(),
         })
@@ -88,8 +88,7 @@ impl Preset for Campaigns {
             }
             d => export_day(d).map_err(|e| anyhow!("column `Day`: {e}"))?,
         };
-        self.sums.add(day, campaign, self.spend.read(r)?);
-        Ok(())
+        self.sums.add(day, campaign, self.spend.read(r)?)
     }
 
     fn finish(&mut self, out: &mut Rows) -> Result<()> {

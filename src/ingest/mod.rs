@@ -228,9 +228,16 @@ pub async fn import_file(
         Err(e) => return Err(explain_header(e, format)),
     };
     let fields: source::Header = src.headers.iter().map(|h| h.trim().to_string()).collect();
-    let format = format
-        .or_else(|| Format::detect(&fields))
-        .expect("the header was accepted");
+    // `Source::open` took this header only if a format accepted it; should that ever
+    // disagree with `detect`, the file is refused like any unknown header.
+    let Some(format) = format.or_else(|| Format::detect(&fields)) else {
+        let unknown = source::HeaderNotFound {
+            file: src.name.clone(),
+            line: src.skipped + 1,
+            fields,
+        };
+        return Err(explain_header(anyhow!(unknown), None));
+    };
     store.bulk_cache(true).await;
     let imported = match format {
         Format::Table(spec) => table_csv::import(store, spec, &mut src, opts).await,

@@ -1,7 +1,7 @@
 //! The driver every platform preset shares: records in, rows for several tables out,
 //! written parents first inside one transaction.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 
 use super::source::{Header, Source};
 use super::{BadRows, Format, ImportOptions, ImportSummary, Plan, history};
@@ -41,6 +41,11 @@ pub trait Preset {
     fn targets(&self) -> &'static [Target];
     /// Turns one record into rows. An error names the column and the reason.
     fn record(&mut self, record: &csv::StringRecord, out: &mut Rows) -> Result<()>;
+    /// Whether `record` is the export's own sum of the rows above it (Google Ads' `Total: …`
+    /// rows): skipped, however many fields it has.
+    fn is_totals(&self, _record: &csv::StringRecord) -> bool {
+        false
+    }
     /// Rows held back until the whole file is read (sums over several records).
     fn finish(&mut self, _out: &mut Rows) -> Result<()> {
         Ok(())
@@ -56,7 +61,7 @@ fn build(format: Format, src: &Source, opts: &ImportOptions) -> Result<Box<dyn P
         Format::Ga4Traffic => Box::new(super::ga4::Traffic::new(h, opts)?),
         Format::GoogleAds => Box::new(super::google_ads::Campaigns::new(h, opts)?),
         Format::MetaAds => Box::new(super::meta_ads::Campaigns::new(h, opts)?),
-        Format::Table(_) => unreachable!("tables have their own loader"),
+        Format::Table(t) => bail!("{} is a table of dawnpost's own, not an export", t.name),
     })
 }
 
@@ -117,13 +122,14 @@ pub async fn import(
     let (mut record, mut out) = (csv::StringRecord::new(), Rows::new());
     let (mut rows, mut bad, mut plan) = (0u64, BadRows::default(), Plan::default());
     let (mut line, mut done) = (src.skipped + 1, false);
+    let width = src.headers.len();
     while !done {
         out.clear();
         let step = match src.next(&mut record)? {
             Some(l) => {
                 line = l;
                 rows += 1;
-                preset.record(&record, &mut out)
+                read_row(preset.as_mut(), &record, width, &mut out)
             }
             None => {
                 done = true;
@@ -175,6 +181,31 @@ pub async fn import(
         rebuilt_days,
         plan: None,
     })
+}
+
+/// One data row into `out`. A totals row or a blank line is skipped. A row wider or
+/// narrower than the header is refused: the reader is lenient about widths for the totals
+/// rows' sake, and such a row's values would land in the wrong columns (an unquoted `12,50`
+/// shifts every column after it; a download cut mid-row leaves the last ones empty).
+fn read_row(
+    preset: &mut dyn Preset,
+    record: &csv::StringRecord,
+    width: usize,
+    out: &mut Rows,
+) -> Result<()> {
+    let blank = record.len() == 1 && record.get(0).is_some_and(str::is_empty);
+    if blank || preset.is_totals(record) {
+        return Ok(());
+    }
+    if record.len() != width {
+        bail!(
+            "the row has {} fields and the header {}: a value with an unquoted separator, \
+             or a row cut short?",
+            record.len(),
+            width
+        );
+    }
+    preset.record(record, out)
 }
 
 /// Writes every queued row, parents first, so each reference finds its row.

@@ -105,19 +105,19 @@ impl Orders {
             created: c.require(&["Created at"])?,
             qty: c.require(&["Lineitem quantity"])?,
             price: c.require(&["Lineitem price"])?,
-            item: c.find(&["Lineitem name"]),
-            sku: c.find(&["Lineitem sku"]),
-            email: c.find(&["Email"]),
-            financial: c.find(&["Financial Status"]),
-            fulfillment: c.find(&["Fulfillment Status"]),
-            fulfilled_at: c.find(&["Fulfilled at", "Fulfilled At", "Fulfillment Date"]),
-            cancelled_at: c.find(&["Cancelled at"]),
-            discount: c.find(&["Discount Amount"]),
-            refunded: c.find(&["Refunded Amount"]),
-            source: c.find(&["Source"]),
-            country: c.find(&["Shipping Country", "Billing Country"]),
-            region: c.find(&["Shipping Province", "Billing Province"]),
-            shipping_method: c.find(&["Shipping Method"]),
+            item: c.find(&["Lineitem name"])?,
+            sku: c.find(&["Lineitem sku"])?,
+            email: c.find(&["Email"])?,
+            financial: c.find(&["Financial Status"])?,
+            fulfillment: c.find(&["Fulfillment Status"])?,
+            fulfilled_at: c.find(&["Fulfilled at", "Fulfilled At", "Fulfillment Date"])?,
+            cancelled_at: c.find(&["Cancelled at"])?,
+            discount: c.find(&["Discount Amount"])?,
+            refunded: c.find(&["Refunded Amount"])?,
+            source: c.find(&["Source"])?,
+            country: c.find(&["Shipping Country", "Billing Country"])?,
+            region: c.find(&["Shipping Province", "Billing Province"])?,
+            shipping_method: c.find(&["Shipping Method"])?,
         };
         if cols.item.is_none() && cols.sku.is_none() {
             bail!("missing column `Lineitem sku` (or `Lineitem name`)");
@@ -216,7 +216,12 @@ impl Preset for Orders {
         }
         let first = self.current.as_ref().is_none_or(|(o, _)| o != id);
         if first {
-            self.current = Some((id.to_string(), 0));
+            self.current = None;
+        }
+        let (_, pos) = self.current.get_or_insert_with(|| (id.to_string(), 0));
+        *pos += 1;
+        let line_no = *pos;
+        if first {
             self.order_rows(r, id, out)?;
         }
         let qty = quantity(cell(r, Some(self.c.qty)))
@@ -240,13 +245,11 @@ impl Preset for Orders {
                 vec![text(sku), text(shown), SqlValue::Float(price)],
             ));
         }
-        let (_, pos) = self.current.as_mut().expect("set above");
-        *pos += 1;
         out.push((
             LINES,
             vec![
                 text(id),
-                SqlValue::Int(*pos),
+                SqlValue::Int(line_no),
                 text(sku),
                 SqlValue::Int(qty),
                 SqlValue::Float(price),
@@ -291,12 +294,12 @@ impl Products {
                 handle: c.require(&["Handle"])?,
                 sku: c.require(&["Variant SKU"])?,
                 price: c.require(&["Variant Price"])?,
-                title: c.find(&["Title"]),
-                kind: c.find(&["Type"]),
-                category: c.find(&["Product Category"]),
-                option: c.find(&["Option1 Value"]),
-                cost: c.find(&["Cost per item"]),
-                stock: c.find(&["Variant Inventory Qty"]),
+                title: c.find(&["Title"])?,
+                kind: c.find(&["Type"])?,
+                category: c.find(&["Product Category"])?,
+                option: c.find(&["Option1 Value"])?,
+                cost: c.find(&["Cost per item"])?,
+                stock: c.find(&["Variant Inventory Qty"])?,
             },
         })
     }
@@ -310,24 +313,26 @@ impl Preset for Products {
     fn record(&mut self, r: &csv::StringRecord, out: &mut Rows) -> Result<()> {
         let c = &self.c;
         let handle = cell(r, Some(c.handle));
-        if self.handle.as_ref().is_none_or(|(h, _, _)| h != handle) {
+        if self.handle.as_ref().is_some_and(|(h, _, _)| h != handle) {
+            self.handle = None;
+        }
+        let (_, title, kind) = self.handle.get_or_insert_with(|| {
             // Type is the shop's own word for a category; Shopify's taxonomy path is longer.
             let kind = match cell(r, c.kind) {
                 "" => cell(r, c.category).rsplit(" > ").next().unwrap_or(""),
                 k => k,
             };
-            self.handle = Some((
+            (
                 handle.to_string(),
                 cell(r, c.title).to_string(),
                 kind.to_string(),
-            ));
-        }
+            )
+        });
         let sku = cell(r, Some(c.sku));
         if sku.is_empty() {
             // An image row, or a variant without a SKU: nothing to sell by.
             return Ok(());
         }
-        let (_, title, kind) = self.handle.as_ref().expect("set above");
         let option = cell(r, c.option);
         let name = match (title.as_str(), option) {
             ("", _) => handle.to_string(),

@@ -73,6 +73,17 @@ impl Source {
             ),
             Err(e) => bail!("{name}:{}: cannot read the header line: {e}", skipped + 1),
         };
+        // The first glance split a line; the reader may read more than that line (a quoted
+        // line break in a column name) or more than the glance saw (a header past 64 KiB).
+        // What is imported is the reader's header, so it must be a header `accept` takes.
+        let fields: Header = headers.iter().map(|h| h.trim().to_string()).collect();
+        if !accept(&fields) {
+            return Err(anyhow!(HeaderNotFound {
+                file: name,
+                line: skipped + 1,
+                fields,
+            }));
+        }
         Ok(Source {
             name,
             headers,
@@ -235,26 +246,59 @@ impl<'a> Columns<'a> {
         Columns { headers }
     }
 
-    /// The first of `names` the header has.
-    pub fn find(&self, names: &[&str]) -> Option<usize> {
-        names.iter().find_map(|n| {
-            self.headers
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(n))
-        })
+    /// The first of `names` the header has. A name the header has twice is refused: which
+    /// of the two holds the values cannot be told, and taking the first in silence read the
+    /// wrong one.
+    pub fn find(&self, names: &[&str]) -> Result<Option<usize>> {
+        for n in names {
+            if let Some(i) = self.only(&format!("`{n}`"), |h| h.eq_ignore_ascii_case(n))? {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
     }
 
-    /// The first header that starts with `prefix` (Meta puts the currency after the name).
-    pub fn starting(&self, prefix: &str) -> Option<(usize, &'a str)> {
-        self.headers.iter().enumerate().find_map(|(i, h)| {
-            let h = h.trim();
-            (h.len() >= prefix.len() && h[..prefix.len()].eq_ignore_ascii_case(prefix))
-                .then_some((i, h))
-        })
+    /// The one header `is` takes (trimmed), if any; two are refused, naming both positions.
+    pub fn only(&self, what: &str, is: impl Fn(&str) -> bool) -> Result<Option<usize>> {
+        let mut found = self
+            .headers
+            .iter()
+            .map(str::trim)
+            .enumerate()
+            .filter(|(_, h)| is(h));
+        let Some((i, first)) = found.next() else {
+            return Ok(None);
+        };
+        match found.next() {
+            None => Ok(Some(i)),
+            Some((j, second)) if first.eq_ignore_ascii_case(second) => bail!(
+                "column `{first}` is in the header twice, as columns {} and {}",
+                i + 1,
+                j + 1
+            ),
+            Some((j, second)) => bail!(
+                "columns {} (`{first}`) and {} (`{second}`) are both {what}: which one to read \
+                 cannot be told",
+                i + 1,
+                j + 1
+            ),
+        }
+    }
+
+    /// The header that starts with `prefix` (Meta puts the currency after the name). The
+    /// prefix is compared by bytes, and a header whose bytes at that length fall inside a
+    /// character (`Coût par résultat`) simply does not start with it.
+    pub fn starting(&self, prefix: &str) -> Result<Option<(usize, &'a str)>> {
+        let starts = |h: &str| {
+            h.get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        };
+        let found = self.only(&format!("`{prefix} …`"), starts)?;
+        Ok(found.and_then(|i| Some((i, self.headers.get(i)?.trim()))))
     }
 
     pub fn require(&self, names: &[&str]) -> Result<usize> {
-        self.find(names).ok_or_else(|| {
+        self.find(names)?.ok_or_else(|| {
             anyhow!(
                 "missing column `{}`{}",
                 names[0],
@@ -278,4 +322,43 @@ pub fn has_all(header: &Header, names: &[&str]) -> bool {
 /// A record's field at `i`, or empty where the column or the field is missing.
 pub fn cell(record: &csv::StringRecord, i: Option<usize>) -> &str {
     i.and_then(|i| record.get(i)).unwrap_or("").trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(names: &[&str]) -> csv::StringRecord {
+        csv::StringRecord::from(names.to_vec())
+    }
+
+    #[test]
+    fn a_prefix_never_cuts_a_character() {
+        // `Amount spent` is 12 bytes; byte 12 of `Coût par résultat` is inside its `é`.
+        let h = header(&["Coût par résultat", "Amount spent (EUR)"]);
+        let found = Columns::new(&h).starting("Amount spent").unwrap();
+        assert_eq!(found, Some((1, "Amount spent (EUR)")));
+        assert_eq!(
+            Columns::new(&h).find(&["COûT PAR RéSULTAT"]).unwrap(),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn a_name_twice_is_refused_with_both_positions() {
+        let h = header(&["Day", "Cost", "Clicks", " cost "]);
+        let e = format!("{:#}", Columns::new(&h).require(&["Cost"]).unwrap_err());
+        assert_eq!(
+            e,
+            "column `Cost` is in the header twice, as columns 2 and 4"
+        );
+        // A column not read may be named twice: nothing is read from the wrong one.
+        assert_eq!(Columns::new(&h).require(&["Clicks"]).unwrap(), 2);
+        let h = header(&["Amount spent (USD)", "Amount spent (EUR)"]);
+        let e = format!(
+            "{:#}",
+            Columns::new(&h).starting("Amount spent").unwrap_err()
+        );
+        assert!(e.contains("columns 1 (`Amount spent (USD)`) and 2"), "{e}");
+    }
 }

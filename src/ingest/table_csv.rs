@@ -260,6 +260,7 @@ struct Layout {
 
 impl Layout {
     fn new(spec: &'static TableSpec, headers: &csv::StringRecord) -> Result<Layout> {
+        no_name_twice(headers)?;
         let find = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
         let mut sources = Vec::new();
         for c in spec.columns {
@@ -367,6 +368,23 @@ impl Layout {
             .map(String::from)
             .collect()
     }
+}
+
+/// Refuses a column named twice (in any case, as columns are found): the second would
+/// otherwise be told as unknown, or its values never read.
+fn no_name_twice(headers: &csv::StringRecord) -> Result<()> {
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(headers.len());
+    for (j, h) in headers.iter().enumerate() {
+        if let Some(i) = seen.insert(h.to_ascii_lowercase(), j) {
+            let first = headers.get(i).unwrap_or(h);
+            bail!(
+                "column `{first}` is in the header twice, as columns {} and {}",
+                i + 1,
+                j + 1
+            );
+        }
+    }
+    Ok(())
 }
 
 fn file_columns(spec: &TableSpec) -> String {

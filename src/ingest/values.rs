@@ -51,7 +51,7 @@ pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
                 bail!("{v} is not a line position (1 to 1,000,000)")
             }
         })?),
-        ColType::DayOf(_) => unreachable!("derived columns are not parsed"),
+        ColType::DayOf(from) => bail!("derived from `{from}`: it must not be given"),
     })
 }
 
@@ -230,6 +230,17 @@ pub fn export_count(raw: &str) -> Result<Option<i64>> {
     }
 }
 
+/// Two counts of one day summed (sessions of several channel groups, impressions of several
+/// rows). Each is at most 10^12, so the sum cannot overflow; past 10^12 it is refused, as
+/// any single count would be.
+pub fn sum_counts(a: i64, b: i64) -> Result<i64> {
+    let sum = a.saturating_add(b);
+    if sum.unsigned_abs() as f64 > table::MAX_NUMBER {
+        bail!("the rows of one day sum to {sum}, past the largest number dawnpost accepts (10^12)");
+    }
+    Ok(sum)
+}
+
 /// A day as downloads write it: `2026-11-21`, GA4's `20261121`, or Google Ads' `Nov 21, 2026`.
 pub fn export_day(raw: &str) -> Result<NaiveDate> {
     let raw = raw.trim();
@@ -246,7 +257,8 @@ pub fn export_day(raw: &str) -> Result<NaiveDate> {
     parse_day(raw)
 }
 
-/// The store-local calendar day of an epoch second.
+/// The store-local calendar day of an epoch second. Every epoch the importers pass comes
+/// from [`parse_timestamp`], which holds it to [`YEARS`], far inside chrono's range.
 pub fn local_day(epoch: i64, tz: Tz) -> NaiveDate {
     DateTime::from_timestamp(epoch, 0)
         .expect("epoch seconds in chrono's range")

@@ -15,6 +15,7 @@ both_backends!(
     campaign_reimport_replaces_its_skus,
     twenty_five_bad_rows_are_told_in_one_run,
     an_unchanged_reimport_rebuilds_no_day,
+    a_column_named_twice_is_refused,
 );
 
 fn write(t: &TestStore, name: &str, text: &str) -> PathBuf {
@@ -346,4 +347,26 @@ async fn an_unchanged_reimport_rebuilds_no_day(b: Backend) {
         .await
         .unwrap();
     assert_eq!(units, expected);
+}
+
+/// A column named twice (any case, as table columns are read): refused with the name and
+/// both positions, where before the second was taken for an unknown column.
+async fn a_column_named_twice_is_refused(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let before = t.fingerprint().await;
+    let p = write(
+        &t,
+        "lines_sku_twice.csv",
+        "order_id,sku,quantity,unit_price,SKU\nO01,B,1,25,B\n",
+    );
+    let err = format!("{:#}", import(&t, "order_lines", &p).await.unwrap_err());
+    assert!(
+        err.contains(
+            "lines_sku_twice.csv:1: column `sku` is in the header twice, as columns 2 and 5"
+        ),
+        "{err}"
+    );
+    assert_eq!(t.fingerprint().await, before);
 }

@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod email;
 mod exim;
+mod export_faults;
 mod faults;
 mod import;
 mod layout;

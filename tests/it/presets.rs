@@ -17,6 +17,8 @@ both_backends!(
     shopify_orders_fill_orders_lines_refunds_and_shipments,
     shopify_products_fill_costs_and_stock_without_overwriting,
     woocommerce_orders_spread_revenue_over_units,
+    woocommerce_product_lists_agree_with_items_sold,
+    woocommerce_refunds_each_stand_on_their_own,
     ga4_traffic_maps_channel_groups,
     google_ads_reports_in_csv_and_tsv,
     meta_ads_needs_a_daily_breakdown,
@@ -94,12 +96,12 @@ async fn mangled_exports_fail_cleanly() {
 }
 
 /// An empty store with the small shop's settings (New York, USD).
-async fn empty(b: Backend) -> Option<TestStore> {
+pub(crate) async fn empty(b: Backend) -> Option<TestStore> {
     let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
     TestStore::new(b, &text).await
 }
 
-fn opts(t: &TestStore) -> ImportOptions {
+pub(crate) fn opts(t: &TestStore) -> ImportOptions {
     ImportOptions {
         tz: t.config.shop.timezone,
         currency: "USD".into(),
@@ -110,18 +112,18 @@ fn opts(t: &TestStore) -> ImportOptions {
 }
 
 /// Imports a fixture with its format detected from the header, as `import FILE` does.
-async fn load(t: &TestStore, path: &Path, o: &ImportOptions) -> ImportSummary {
+pub(crate) async fn load(t: &TestStore, path: &Path, o: &ImportOptions) -> ImportSummary {
     import_file(&t.store, None, path, o)
         .await
         .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
 }
 
-fn preset(name: &str) -> PathBuf {
+pub(crate) fn preset(name: &str) -> PathBuf {
     fixture(&format!("presets/{name}"))
 }
 
 /// Metric values on `d` (the day itself), through the metric path.
-async fn values(t: &TestStore, d: &str, keys: &[&str]) -> Vec<f64> {
+pub(crate) async fn values(t: &TestStore, d: &str, keys: &[&str]) -> Vec<f64> {
     let d: NaiveDate = d.parse().unwrap();
     let r = report::build(&t.store, &t.config, d).await.unwrap();
     keys.iter()
@@ -136,12 +138,12 @@ async fn values(t: &TestStore, d: &str, keys: &[&str]) -> Vec<f64> {
 }
 
 #[track_caller]
-fn close(got: &[f64], want: &[f64]) {
+pub(crate) fn close(got: &[f64], want: &[f64]) {
     let ok = got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-9);
     assert!(ok, "got {got:?}, expected {want:?}");
 }
 
-async fn count(t: &TestStore, sql: &str) -> f64 {
+pub(crate) async fn count(t: &TestStore, sql: &str) -> f64 {
     t.scalar(sql).await.unwrap_or(0.0)
 }
 
@@ -317,6 +319,127 @@ async fn woocommerce_orders_spread_revenue_over_units(b: Backend) {
         .await,
         10.0
     );
+}
+
+/// A product name may hold `, ` and `×`: the list is split only where the quantities sum to
+/// `Items sold`, and a list no reading of which does is refused by line and column.
+async fn woocommerce_product_lists_agree_with_items_sold(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let text = std::fs::read_to_string(preset("woocommerce_orders.csv")).unwrap();
+    let header = text.lines().next().unwrap();
+    let canvas = "2024-03-02 17:00:00,2005,$45.00,processing,Ed Fox,new,\
+                  \"1× Canvas print, 2×3 ft\",1,,45.00";
+    let p = t.dir.path().join("woo_canvas.csv");
+    std::fs::write(&p, format!("{text}{canvas}\n")).unwrap();
+    load(&t, &p, &opts(&t)).await;
+    // 2 Mar: #2004 24.00 for 3 units, #2005 45.00 for its 1 canvas print; both new.
+    close(
+        &values(
+            &t,
+            "2024-03-02",
+            &["net_revenue", "orders", "units", "new_customers"],
+        )
+        .await,
+        &[69.0, 2.0, 4.0, 2.0],
+    );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM order_lines WHERE order_id = '2005' \
+             AND sku = 'Canvas print, 2×3 ft' AND quantity = 1 AND unit_price = 45"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM order_lines WHERE order_id = '2005'"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM products WHERE sku = '3 ft'").await,
+        0.0
+    );
+
+    // 2 + 1 or 2 alone, never the 5 items sold: refused, and nothing written.
+    let bad = t.dir.path().join("woo_items.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "{header}\n2024-03-02 17:00:00,2006,$20.00,processing,Ed Fox,new,\
+             \"2× Mug, 1× Cap\",5,,20.00\n"
+        ),
+    )
+    .unwrap();
+    let before = t.fingerprint().await;
+    let err = format!(
+        "{:#}",
+        import_file(&t.store, None, &bad, &opts(&t))
+            .await
+            .unwrap_err()
+    );
+    assert!(
+        err.contains("woo_items.csv:2: column `Product(s)`"),
+        "{err}"
+    );
+    assert!(err.contains("Items sold"), "{err}");
+    assert_eq!(t.fingerprint().await, before);
+}
+
+/// Refund rows (the parent's order number, the refund's date, negative items and revenue):
+/// two of one order on one day, one of an order the store has never seen, and one whose
+/// revenue is written without its sign. Each is a refund of its own, and the rest imports.
+async fn woocommerce_refunds_each_stand_on_their_own(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let text = std::fs::read_to_string(preset("woocommerce_orders.csv")).unwrap();
+    let refunds = [
+        "2024-03-03 10:00:00,2001,$30.00,completed,Ann Lee,returning,-1× Hoodie,-1,,-10.00",
+        "2024-03-03 15:00:00,2001,$30.00,completed,Ann Lee,returning,\"-1× Cap, Blue\",-1,,-10.00",
+        "2024-03-03 12:00:00,1990,$50.00,completed,Di Ng,returning,-2× Hoodie,-2,,-40.00",
+        "2024-03-04 09:30:00,1990,$50.00,completed,Di Ng,returning,-2× Hoodie,-2,,40.00",
+    ];
+    let p = t.dir.path().join("woo_refunds.csv");
+    std::fs::write(&p, format!("{text}{}\n", refunds.join("\n"))).unwrap();
+    let s = load(&t, &p, &opts(&t)).await;
+    assert_eq!(s.rows, 8);
+    // 3 Mar: 10.00 + 10.00 (#2001 twice) + 40.00 (#1990); 4 Mar: #1990's 40.00.
+    close(&values(&t, "2024-03-03", &["refunds"]).await, &[60.0]);
+    close(&values(&t, "2024-03-04", &["refunds"]).await, &[40.0]);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM refunds").await, 4.0);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT SUM(units) FROM refunds WHERE day = '2024-03-03'"
+        )
+        .await,
+        4.0
+    );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT SUM(amount) FROM refunds WHERE order_id = '1990'"
+        )
+        .await,
+        80.0
+    );
+    // Refunds are not orders, and add no lines: the fixture's 4 orders and 5 lines.
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM orders").await, 4.0);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM order_lines").await, 5.0);
+    close(&values(&t, "2024-03-01", &["net_revenue"]).await, &[45.0]);
+
+    // Again, and newest first as the report lists by default: the same four refunds.
+    let before = t.fingerprint().await;
+    assert_eq!(load(&t, &p, &opts(&t)).await.rebuilt_days, 0);
+    let mut rows: Vec<&str> = text.lines().skip(1).chain(refunds).collect();
+    rows.reverse();
+    let header = text.lines().next().unwrap();
+    let newest_first = t.dir.path().join("woo_refunds_desc.csv");
+    std::fs::write(&newest_first, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    assert_eq!(load(&t, &newest_first, &opts(&t)).await.rebuilt_days, 0);
+    assert_eq!(t.fingerprint().await, before);
 }
 
 async fn ga4_traffic_maps_channel_groups(b: Backend) {
