@@ -261,7 +261,7 @@ pub const RETURNS: TableSpec = TableSpec {
     ],
 };
 /// Money given back to a customer, on the day it was given back. Its order need not be in
-/// the store (an export of refunds holds refunds of older orders): no reference (0011).
+/// the store (an export of refunds holds refunds of older orders): no reference (0012).
 pub const REFUNDS: TableSpec = TableSpec {
     name: "refunds",
     columns: &[
