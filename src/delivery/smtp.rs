@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use lettre::Address;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
@@ -191,6 +192,13 @@ impl SmtpClient {
         mark: &impl AsyncFn() -> Result<(), DeliveryError>,
     ) -> Result<(), (Phase, StepError)> {
         let mut params = Vec::new();
+        let ascii;
+        let envelope = if conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            envelope
+        } else {
+            ascii = ascii_domains(envelope);
+            &ascii
+        };
         // An address beyond ASCII (an internationalised mailbox) needs SMTPUTF8 (RFC 6531).
         let non_ascii = envelope
             .from()
@@ -356,6 +364,23 @@ fn tls_failure(e: &lettre::transport::smtp::Error) -> Option<&rustls::Error> {
         next = err.source();
     }
     None
+}
+
+/// The envelope with every internationalised domain in its ASCII form (`bücher.example` as
+/// `xn--bcher-kva.example`, RFC 5891), for a server without SMTPUTF8: such an address then
+/// needs nothing of the server. A local part beyond ASCII cannot be written so, and stays.
+fn ascii_domains(envelope: &Envelope) -> Envelope {
+    let ascii = |a: &Address| -> Address {
+        if a.domain().is_ascii() || !a.user().is_ascii() {
+            return a.clone();
+        }
+        idna::domain_to_ascii(a.domain())
+            .ok()
+            .and_then(|d| Address::new(a.user(), d).ok())
+            .unwrap_or_else(|| a.clone())
+    };
+    let to = envelope.to().iter().map(ascii).collect();
+    Envelope::new(envelope.from().map(ascii), to).unwrap_or_else(|_| envelope.clone())
 }
 
 /// lettre's TLS settings for `host`, trusting `ca_pem` besides the system roots.

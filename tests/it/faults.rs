@@ -414,7 +414,8 @@ fn no_command_panics_on_a_config_that_check_accepts() {
 }
 
 /// An address beyond ASCII needs SMTPUTF8: refused for that recipient alone where the server
-/// does not offer it (nothing sent), delivered where it does.
+/// does not offer it (nothing sent), delivered where it does; a domain alone beyond ASCII is
+/// delivered either way.
 #[test]
 fn an_address_beyond_ascii_needs_smtputf8() {
     for (offer, code) in [(false, 1), (true, 0)] {
@@ -429,7 +430,8 @@ fn an_address_beyond_ascii_needs_smtputf8() {
         );
         let text = std::fs::read_to_string(&config)
             .unwrap()
-            .replace(&recipient(5), "jörg@faults.example");
+            .replace(&recipient(5), "jörg@faults.example")
+            .replace(&recipient(4), "r4@bücher.example");
         std::fs::write(&config, text).unwrap();
         let (c, out, err) = send(&config, &[]);
         assert_eq!(c, Some(code), "SMTPUTF8 offered: {offer}: {out}\n{err}");
@@ -444,5 +446,15 @@ fn an_address_beyond_ascii_needs_smtputf8() {
             assert!(jorg.3.as_deref().unwrap().contains("SMTPUTF8"), "{jorg:?}");
             assert_eq!(per.values().sum::<usize>(), 4);
         }
+        // A domain beyond ASCII with an ASCII local part needs nothing of the server: its
+        // ASCII form (RFC 5891) goes in the envelope where SMTPUTF8 is not offered.
+        assert_eq!(status_of(&rows, "r4@bücher.example").1, "sent");
+        let replies = std::fs::read_to_string(server.maildir.join("replies.log")).unwrap();
+        let envelope = if offer {
+            "r4@bücher.example"
+        } else {
+            "r4@xn--bcher-kva.example"
+        };
+        assert!(replies.contains(&format!("250 {envelope}\n")), "{replies}");
     }
 }
