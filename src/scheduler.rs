@@ -100,22 +100,34 @@ pub async fn serve<C: Clock>(
         if shutdown.is_set() || opts.until.is_some_and(|u| now >= u) {
             break;
         }
-        for (shop, report) in shops.reports() {
-            if shutdown.is_set() {
-                break;
-            }
+        // Every shop at once, each shop's reports in turn: one shop's slow digest (a metric
+        // at its deadline, a slow mail server) holds back no other shop, and no two runs
+        // import one shop's nightly files side by side.
+        let runs = shops.iter().map(|shop| {
+            let (done, recheck) = (&done, &recheck);
             let transport = &transports[&shop.config.origin];
-            if let Some(event) = tick(
-                shop,
-                report,
-                transport,
-                now,
-                &mut done,
-                &mut recheck,
-                shutdown,
-            )
+            async move {
+                let mut out = Vec::new();
+                for report in &shop.config.reports {
+                    if shutdown.is_set() {
+                        break;
+                    }
+                    let Some((fire, date)) = due(report, now, done, recheck) else {
+                        continue;
+                    };
+                    let result = run(shop, report, transport, fire, date, now, shutdown).await;
+                    out.push((report, date, result));
+                }
+                out
+            }
+        });
+        for (report, date, result) in futures_util::future::join_all(runs)
             .await
-            {
+            .into_iter()
+            .flatten()
+        {
+            let key = (report.name.clone(), date);
+            if let Some(event) = settle(report, key, now, result, &mut done, &mut recheck) {
                 events.push(event);
             }
         }
@@ -147,16 +159,14 @@ fn next_fire(report: &Report, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     report.schedule.next_after(now)
 }
 
-/// Looks at one report: is a scheduled digest due, late, waiting for data, or done?
-async fn tick(
-    shop: &Shop,
+/// The scheduled digest of a report to look at now, as (fire time, report date): None when
+/// nothing is scheduled within reach, or this process is done with it or waiting to recheck.
+fn due(
     report: &Report,
-    transport: &Transport,
     now: DateTime<Utc>,
-    done: &mut HashSet<(String, NaiveDate)>,
-    recheck: &mut HashMap<(String, NaiveDate), DateTime<Utc>>,
-    shutdown: &Arc<Shutdown>,
-) -> Option<RunEvent> {
+    done: &HashSet<(String, NaiveDate)>,
+    recheck: &HashMap<(String, NaiveDate), DateTime<Utc>>,
+) -> Option<(DateTime<Utc>, NaiveDate)> {
     let fire = report
         .schedule
         .last_at_or_before(now, report.grace + Duration::days(2))?;
@@ -165,7 +175,20 @@ async fn tick(
     if done.contains(&key) || recheck.get(&key).is_some_and(|t| now < *t) {
         return None;
     }
-    match run(shop, report, transport, fire, date, now, shutdown).await {
+    Some((fire, date))
+}
+
+/// Takes a run's result into the process's memory of what is done and what to look at
+/// again; returns its event.
+fn settle(
+    report: &Report,
+    key: (String, NaiveDate),
+    now: DateTime<Utc>,
+    result: Result<Step>,
+    done: &mut HashSet<(String, NaiveDate)>,
+    recheck: &mut HashMap<(String, NaiveDate), DateTime<Utc>>,
+) -> Option<RunEvent> {
+    match result {
         Ok(Step::Done(event)) => {
             recheck.remove(&key);
             done.insert(key);
@@ -177,7 +200,7 @@ async fn tick(
         }
         Err(e) => {
             // A fatal failure (login, TLS, the store): try again later, within the grace.
-            tracing::error!(report = %report.name, %date, error = %format!("{e:#}"), "run failed");
+            tracing::error!(report = %report.name, date = %key.1, error = %format!("{e:#}"), "run failed");
             recheck.insert(key, now + report.recheck);
             None
         }

@@ -649,3 +649,60 @@ async fn serve_imports_the_nights_exports_before_the_send() {
     assert_eq!(after[2].1, "imported");
     assert_eq!(after[..2], first[..2]);
 }
+
+/// When the earliest .eml file of a shop's outbox was written.
+fn first_written(t: &TestStore) -> std::time::SystemTime {
+    outbox(t)
+        .iter()
+        .map(|n| {
+            let path = t.dir.path().join("outbox").join(n);
+            std::fs::metadata(path).unwrap().modified().unwrap()
+        })
+        .min()
+        .expect("a digest went out")
+}
+
+/// Two shops in one `serve`, the first with a metric that runs to its 2-second deadline on
+/// every range: the second shop's digest goes out without waiting for the first's, which
+/// still goes out, with the metric unavailable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_shop_does_not_hold_back_another() {
+    let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    let slow_sql = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) \
+                    SELECT $1 AS day, COUNT(*) AS num FROM r WHERE $1 <= $2";
+    let slow_text = text.replace(
+        "url = \"sqlite://small.sqlite\"",
+        "url = \"sqlite://small.sqlite\"\nquery_timeout_secs = 2",
+    ) + &format!(
+        "\n[[metrics]]\nkey = \"runaway\"\nlabel = \"Runaway metric\"\nteam = \"shared\"\n\
+         unit = \"count\"\ndirection = \"neutral\"\naggregate = \"sum\"\nsql = \"{slow_sql}\"\n"
+    );
+    let quick_text = text.replace("name = \"morning\"", "name = \"morning-quick\"");
+    let slow = TestStore::new(Backend::Sqlite, &slow_text).await.unwrap();
+    let slow = slow.with_small_data().await;
+    let quick = TestStore::new(Backend::Sqlite, &quick_text).await.unwrap();
+    let quick = quick.with_small_data().await;
+    // Each shop is its own config file, as with `--config` given twice.
+    let shop = |t: &TestStore, origin: &str| {
+        let mut config = t.config.clone();
+        config.origin = origin.into();
+        Shop {
+            config,
+            store: t.store.clone(),
+        }
+    };
+    let shops = Shops::new(vec![shop(&slow, "slow.toml"), shop(&quick, "quick.toml")]).unwrap();
+    let clock = FakeClock::at(ny("2024-03-02 06:00"));
+    let until = ny("2024-03-02 06:01");
+    let shutdown = std::sync::Arc::new(Shutdown::default());
+    let opts = ServeOptions { until: Some(until) };
+    let events = serve(&shops, &clock, &shutdown, &opts).await.unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(sent(&slow, "2024-03-01").await == 4.0 && sent(&quick, "2024-03-01").await == 4.0);
+    let (s, q) = (first_written(&slow), first_written(&quick));
+    let ahead = s.duration_since(q).unwrap_or_default();
+    assert!(
+        ahead >= std::time::Duration::from_secs(1),
+        "the quick shop's digest went out {ahead:?} before the slow one's"
+    );
+}
