@@ -7,6 +7,7 @@
 //! `delivery` sends it; `scheduler` runs it at 6 AM and `cli` dispatches. The pure core never
 //! does I/O nor reads the clock. See ARCHITECTURE.md.
 
+pub mod caught;
 pub mod chart;
 pub mod cli;
 pub mod config;

@@ -115,7 +115,10 @@ pub async fn serve<C: Clock>(
                     let Some((fire, date)) = due(report, now, done, recheck) else {
                         continue;
                     };
-                    let result = run(shop, report, transport, fire, date, now, shutdown).await;
+                    // A bug that panics in one shop's run is that run's failure, retried
+                    // later like any other, not the end of every shop's 6 AM email.
+                    let work = run(shop, report, transport, fire, date, now, shutdown);
+                    let result = crate::caught::caught(work).await;
                     out.push((report, date, result));
                 }
                 out

@@ -265,26 +265,13 @@ async fn isolated(
     path: &Path,
     opts: &ImportOptions,
 ) -> anyhow::Result<super::ImportSummary> {
-    use futures_util::FutureExt as _;
     let format = entry.format.as_deref().map(Format::from_name).transpose()?;
-    let import = std::panic::AssertUnwindSafe(import_file(store, format, path, opts));
-    match import.catch_unwind().await {
-        Ok(result) => result,
-        Err(payload) => {
-            // The import may have stopped with the bulk load's larger cache still set.
-            store.bulk_cache(false).await;
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(anyhow::anyhow!(
-                "the import stopped on an internal error (a bug in dawnpost; nothing of the \
-                 file was kept): {}",
-                crate::text::cap(&what, 500)
-            ))
-        }
+    let result = crate::caught::caught(import_file(store, format, path, opts)).await;
+    if result.is_err() {
+        // A panic may have left the bulk load's larger cache set.
+        store.bulk_cache(false).await;
     }
+    result
 }
 
 /// The entry's files as the folder shows them now, by name, at most [`MAX_LISTED`].
