@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// A new part must be placed here, which is the point: where it sits is a decision.
 const LAYERS: [(&str, u8); 18] = [
     ("text", 0),
-    ("caught", 0),
+    ("caught", 1),
     ("table", 0),
     ("shutdown", 0),
     ("schedule", 0),
