@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::smtp::{PASSWORD, certificates, credentials, messages, start, tls_args, to};
+use crate::smtp::{PASSWORD, certificates, credentials, start, tls_args};
 use crate::support::{LedgerProbe, LedgerRow, dawnpost, fixture, import_small_cli};
 
 const REPORT: &str = "morning";
@@ -72,34 +72,12 @@ fn status(config: &Path) -> String {
     out
 }
 
-/// Digests in the Maildir per recipient (the owner's summary apart), and the summaries.
 fn delivered(maildir: &Path) -> (BTreeMap<String, usize>, Vec<String>) {
-    let mut per = BTreeMap::new();
-    let mut summaries = Vec::new();
-    for m in messages(maildir) {
-        let r = to(&m);
-        if r == OWNER {
-            summaries.push(m.body_text(0).unwrap().into_owned());
-        } else {
-            *per.entry(r).or_insert(0) += 1;
-        }
-    }
-    (per, summaries)
+    crate::smtp::delivered(maildir, OWNER)
 }
 
-/// The rule every fault must keep, checked recipient by recipient.
 fn ledger_tells_the_truth(rows: &[LedgerRow], maildir: &Path) {
-    let (per, _) = delivered(maildir);
-    assert_eq!(rows.len(), 5, "every recipient is in the ledger: {rows:?}");
-    for (r, status, _, err) in rows {
-        let n = per.get(r).copied().unwrap_or(0);
-        match status.as_str() {
-            "sent" => assert_eq!(n, 1, "{r} is recorded sent: exactly one message"),
-            "failed" => assert_eq!(n, 0, "{r} is recorded failed ({err:?}): no message"),
-            "unknown" => assert!(n <= 1, "{r} is unknown, yet has {n} messages"),
-            other => panic!("{r} is left {other}"),
-        }
-    }
+    crate::smtp::ledger_tells_the_truth(rows, maildir, OWNER, 5);
 }
 
 fn status_of<'a>(rows: &'a [LedgerRow], r: &str) -> &'a LedgerRow {

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::pg_cluster::PrivateCluster;
-use crate::smtp::{messages, start, to};
+use crate::smtp::start;
 use crate::support::{Backend, fixture, import_small_cli, postgres_database, replace_store_url};
 
 const OWNER: &str = "owner@never.example";
@@ -153,37 +153,12 @@ fn wait_stored(maildir: &Path, r: &str) {
     }
 }
 
-/// Digests that arrived per recipient, and the owner's summaries.
 fn delivered(maildir: &Path) -> (BTreeMap<String, usize>, Vec<String>) {
-    let mut per = BTreeMap::new();
-    let mut summaries = Vec::new();
-    for m in messages(maildir) {
-        let r = to(&m);
-        if r == OWNER {
-            summaries.push(m.body_text(0).unwrap().into_owned());
-        } else {
-            *per.entry(r).or_insert(0) += 1;
-        }
-    }
-    (per, summaries)
+    crate::smtp::delivered(maildir, OWNER)
 }
 
-/// The rule: `sent` is exactly one message, `failed` none, `unknown` at most one.
 fn ledger_tells_the_truth(rows: &[Row], maildir: &Path, n: usize) {
-    let (per, _) = delivered(maildir);
-    assert_eq!(rows.len(), n, "every recipient is in the ledger: {rows:?}");
-    for (r, status, _, err) in rows {
-        let got = per.get(r).copied().unwrap_or(0);
-        match status.as_str() {
-            "sent" => assert_eq!(got, 1, "{r} is recorded sent: exactly one message"),
-            "failed" => assert_eq!(got, 0, "{r} is recorded failed ({err:?}): no message"),
-            "unknown" => assert!(got <= 1, "{r} is unknown, yet has {got} messages"),
-            other => panic!("{r} is left {other}"),
-        }
-    }
-    for (r, got) in &per {
-        assert!(*got <= 1, "{r} received {got} copies");
-    }
+    crate::smtp::ledger_tells_the_truth(rows, maildir, OWNER, n);
 }
 
 /// The probe's first case. A sender is killed (SIGKILL) while the server, which already

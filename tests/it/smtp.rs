@@ -191,6 +191,49 @@ pub(crate) fn messages(maildir: &Path) -> Vec<mail_parser::Message<'static>> {
     out
 }
 
+/// Digests that arrived per recipient (the owner's summaries apart), and the summaries.
+pub(crate) fn delivered(
+    maildir: &Path,
+    owner: &str,
+) -> (std::collections::BTreeMap<String, usize>, Vec<String>) {
+    let mut per = std::collections::BTreeMap::new();
+    let mut summaries = Vec::new();
+    for m in messages(maildir) {
+        let r = to(&m);
+        if r == owner {
+            summaries.push(m.body_text(0).unwrap().into_owned());
+        } else {
+            *per.entry(r).or_insert(0) += 1;
+        }
+    }
+    (per, summaries)
+}
+
+/// The rule every delivery fault must keep, checked against what the server received:
+/// `sent` is exactly one message, `failed` none, and only `unknown` may be either; all `n`
+/// recipients are in the ledger, and nobody has two copies.
+pub(crate) fn ledger_tells_the_truth(
+    rows: &[crate::support::LedgerRow],
+    maildir: &Path,
+    owner: &str,
+    n: usize,
+) {
+    let (per, _) = delivered(maildir, owner);
+    assert_eq!(rows.len(), n, "every recipient is in the ledger: {rows:?}");
+    for (r, status, _, err) in rows {
+        let got = per.get(r).copied().unwrap_or(0);
+        match status.as_str() {
+            "sent" => assert_eq!(got, 1, "{r} is recorded sent: exactly one message"),
+            "failed" => assert_eq!(got, 0, "{r} is recorded failed ({err:?}): no message"),
+            "unknown" => assert!(got <= 1, "{r} is unknown, yet has {got} messages"),
+            other => panic!("{r} is left {other}"),
+        }
+    }
+    for (r, got) in &per {
+        assert!(*got <= 1, "{r} received {got} copies");
+    }
+}
+
 pub(crate) fn to(m: &mail_parser::Message<'_>) -> String {
     m.to()
         .unwrap()
