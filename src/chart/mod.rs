@@ -533,6 +533,12 @@ fn draw_lines<DB: DrawingBackend>(chart: &mut DayCoords<'_, DB>, axis: &Axis) ->
             }
             LineStyle::Solid | LineStyle::Dashed => {
                 for seg in segments(&line.values) {
+                    if let [point] = seg[..] {
+                        // A day alone between gaps (a shop open one day between two closed
+                        // ones) has no neighbour to draw a line to: a dot shows it.
+                        draw_dot(chart, point, line.color, 3)?;
+                        continue;
+                    }
                     match line_series(line, seg) {
                         Segment::Dashed(dashed) => chart.draw_series(dashed),
                         Segment::Solid(solid) => chart.draw_series(solid),
@@ -657,12 +663,37 @@ fn draw_spark(root: &DrawingArea<BitMapBackend<'_>, Shift>, sp: &SparkChart) -> 
         .build_cartesian_2d(-0.2..(n as f64 - 0.8), lo..hi)
         .map_err(draw_err)?;
     for seg in segments(&sp.values) {
+        if let [point] = seg[..] {
+            draw_dot(&mut chart, point, sp.color, 2)?;
+            continue;
+        }
         chart
             .draw_series(LineSeries::new(seg, sp.color.stroke_width(2 * SCALE)))
             .map_err(draw_err)?;
     }
     // Yesterday, marked.
     mark_last(&mut chart, &sp.values, sp.color, 3)
+}
+
+/// A filled dot of `radius` CSS pixels at `point`.
+fn draw_dot<DB: DrawingBackend, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    point: (f64, f64),
+    color: RGBColor,
+    radius: u32,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(std::iter::once(Circle::new(
+            point,
+            (radius * SCALE) as i32,
+            color.filled(),
+        )))
+        .map_err(|e| anyhow!("cannot draw chart: {e:?}"))?;
+    Ok(())
 }
 
 /// A dot of `radius` CSS pixels on the last day with a value: yesterday.
@@ -684,14 +715,7 @@ where
     else {
         return Ok(());
     };
-    chart
-        .draw_series(std::iter::once(Circle::new(
-            (i as f64, v),
-            (radius * SCALE) as i32,
-            color.filled(),
-        )))
-        .map_err(|e| anyhow!("cannot draw chart: {e:?}"))?;
-    Ok(())
+    draw_dot(chart, (i as f64, v), color, radius)
 }
 
 #[cfg(test)]
@@ -712,6 +736,63 @@ mod tests {
             .collect();
         assert_eq!(pct, ["0.120%", "0.125%", "0.130%"]);
         assert_eq!(AxisUnit::Percent.tick_for(0.05, 0.08), "5.0%");
+    }
+
+    /// Pixels of `color` in rows `from_row..` of a rendered chart.
+    fn pixels_of(kind: &ChartKind, color: RGBColor, from_row: u32) -> usize {
+        let (rgb, w, h) = render_rgb(kind).unwrap();
+        (from_row..h)
+            .flat_map(|y| (0..w).map(move |x| ((y * w + x) * 3) as usize))
+            .filter(|&i| (rgb[i], rgb[i + 1], rgb[i + 2]) == (color.0, color.1, color.2))
+            .count()
+    }
+
+    #[test]
+    fn a_day_alone_between_gaps_is_drawn() {
+        // Open on day 5 alone, between closed days, as a shop closed around a holiday is.
+        let mut values = vec![None; 14];
+        values[5] = Some(120.0);
+        let line = |values: Vec<Option<f64>>| Line {
+            label: "Orders".into(),
+            color: palette::PRIMARY,
+            style: LineStyle::Solid,
+            values,
+        };
+        let time = |values| {
+            ChartKind::Time(TimeChart {
+                band: None,
+                divider: None,
+                notes: Vec::new(),
+                days: (0..14)
+                    .map(|i| NaiveDate::from_ymd_opt(2026, 11, 1 + i).unwrap())
+                    .collect(),
+                primary: Axis {
+                    lines: vec![line(values)],
+                    unit: AxisUnit::Count,
+                },
+                secondary: None,
+            })
+        };
+        // Below the legend, whose swatch has the line's colour too.
+        let plot = (legend::LEGEND_ROW + 12) * SCALE;
+        assert_eq!(pixels_of(&time(vec![None; 14]), palette::PRIMARY, plot), 0);
+        assert!(pixels_of(&time(values.clone()), palette::PRIMARY, plot) > 0);
+        // A sparkline: the lone day and the last day are each a dot; no line joins them.
+        let spark = |values| {
+            ChartKind::Spark(SparkChart {
+                values,
+                color: palette::PRIMARY,
+            })
+        };
+        let last_only = {
+            let mut v = vec![None; 14];
+            v[13] = Some(100.0);
+            v
+        };
+        let mut both = last_only.clone();
+        both[5] = Some(120.0);
+        let alone = pixels_of(&spark(last_only), palette::PRIMARY, 0);
+        assert!(pixels_of(&spark(both), palette::PRIMARY, 0) > alone);
     }
 
     #[test]
