@@ -91,6 +91,136 @@ async fn a_runaway_metric_is_cut_at_its_deadline_and_the_digest_goes_on(b: Backe
     }
 }
 
+both_backends!(a_metric_past_the_row_cap_is_unavailable_and_says_why);
+
+/// A breakdown metric whose SQL ignores its range: `values` breakdown values on each of
+/// `days` days from 1 Jan 1900, plus `extra` more rows on 1 Jan 2200, whatever range it is
+/// asked for. Rows: values x days + extra.
+fn flood_sql(b: Backend, values: u32, days: u32, extra: u32) -> String {
+    match b {
+        Backend::Sqlite => format!(
+            "WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < {last}), \
+             v(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM v WHERE k < {values}), \
+             x(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM x WHERE k < {extra}) \
+             SELECT date('1900-01-01', '+' || d.n || ' days') AS day, 'v' || v.k AS dim, 1 AS num \
+             FROM d, v WHERE $1 <= $2 \
+             UNION ALL SELECT '2200-01-01' AS day, 'x' || x.k AS dim, 1 AS num FROM x \
+             WHERE {extra} > 0",
+            last = days - 1
+        ),
+        Backend::Postgres => format!(
+            "SELECT CAST(DATE '1900-01-01' + d.n AS TEXT) AS day, 'v' || v.k AS dim, 1 AS num \
+             FROM generate_series(0, {last}) d(n), generate_series(1, {values}) v(k) \
+             WHERE CAST($1 AS TEXT) <= CAST($2 AS TEXT) \
+             UNION ALL SELECT '2200-01-01' AS day, 'x' || x.k AS dim, 1 AS num \
+             FROM generate_series(1, {extra}) x(k)",
+            last = days - 1
+        ),
+    }
+}
+
+/// A config whose metric queries may take ten minutes: a million generated rows must meet
+/// the row cap, not the deadline, however busy the machine running the tests.
+fn patient(config: &str) -> String {
+    config.replace(
+        "url = \"sqlite://small.sqlite\"",
+        "url = \"sqlite://small.sqlite\"\nquery_timeout_secs = 600",
+    )
+}
+
+fn flood_metric(key: &str, sql: &str) -> String {
+    format!(
+        "\n[[metrics]]\nkey = \"{key}\"\nlabel = \"Row flood\"\nteam = \"shared\"\n\
+         unit = \"count\"\ndirection = \"neutral\"\naggregate = \"sum\"\nbreakdown = \"n\"\n\
+         sql = \"{sql}\"\n"
+    )
+}
+
+/// 10 values on each of 100,001 days: 1,000,010 rows, past the cap of a million. The
+/// metric is unavailable, and says why in the report (`metrics`) and the email; the others
+/// answer.
+async fn a_metric_past_the_row_cap_is_unavailable_and_says_why(b: Backend) {
+    let text = patient(&std::fs::read_to_string(fixture("small/config.toml")).unwrap())
+        + &flood_metric("flood", &flood_sql(b, 10, 100_001, 0));
+    let Some(t) = TestStore::new(b, &text).await else {
+        return;
+    };
+    let t = t.with_small_data().await;
+    // Read once (a million rows take seconds in a debug build): the report `metrics`
+    // prints, and the digest, from the same rows.
+    let d = day("2024-03-01");
+    let inputs = dawnpost::store::gather::gather(&t.store, &t.config, d)
+        .await
+        .unwrap();
+    let report = dawnpost::store::report::assemble(&t.config, d, &inputs.fetched);
+    let why = report.get("flood").unwrap().unavailable.as_deref().unwrap();
+    assert!(
+        why.contains("test config:") && why.contains("returned more than 1000000 rows"),
+        "{why}"
+    );
+    let orders = t
+        .scalar("SELECT COUNT(*) FROM orders WHERE day = '2024-03-01' AND status <> 'cancelled'")
+        .await
+        .unwrap();
+    assert_eq!(
+        report.get("orders").unwrap().comparisons[0].current.get(),
+        Some(orders)
+    );
+    let (digest, _) = dawnpost::digest::build(&t.config, d, now(&t), &inputs);
+    assert_eq!(
+        digest.unavailable_note,
+        "Not available today: Row flood (its query returned more than 1000000 rows; the log \
+         says why)."
+    );
+}
+
+/// At the cap, every row is read: 10 values x 100,000 days, each day's value 1. One row
+/// more and the metric is refused, naming the cap and the line that defines it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_of_exactly_the_cap_is_read_and_one_row_more_is_not() {
+    assert_eq!(dawnpost::store::MAX_METRIC_ROWS, 1_000_000);
+    let text = patient(&std::fs::read_to_string(fixture("small/config.toml")).unwrap())
+        + &flood_metric("at_cap", &flood_sql(Backend::Sqlite, 10, 100_000, 0))
+        + &flood_metric("past_cap", &flood_sql(Backend::Sqlite, 10, 100_000, 1));
+    let line = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "[[metrics]]")
+        .map(|(i, _)| i + 1)
+        .last()
+        .unwrap();
+    let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
+    let one = [(day("2024-03-01"), day("2024-03-01"))];
+    let mut series = Default::default();
+    let at_cap = t.config.catalog.get("at_cap").unwrap();
+    t.store
+        .metric_series(at_cap, &one, &mut series)
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 10);
+    let v7 = &series[&Some("v7".to_string())];
+    assert_eq!(v7.days.len(), 100_000);
+    // Day 99,999 after 1 Jan 1900: 1900-2172 are 273 years, 67 of them leap (1904 to 2172
+    // but 2100), 99,712 days; 287 more is the 288th day of 2173, 15 October.
+    let last = *v7.days.keys().last().unwrap();
+    assert_eq!(last, day("2173-10-15"));
+    assert_eq!(v7.days[&last].num, 1.0);
+    let past = t.config.catalog.get("past_cap").unwrap();
+    let err = t
+        .store
+        .metric_series(past, &one, &mut Default::default())
+        .await
+        .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.starts_with(&format!(
+            "metric `past_cap` (test config:{line}) on sqlite://"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("returned more than 1000000 rows"), "{err}");
+}
+
 /// `check` names the metric and the line that defines it, with the database's words once.
 #[test]
 fn check_names_a_failing_metric_with_file_and_line() {
