@@ -545,3 +545,167 @@ async fn days_written_as_timestamps_are_local_days() {
     assert_eq!(day("O01").await, "2024-03-01");
     assert_eq!(day("O02").await, "2024-03-02");
 }
+
+/// The small shop's digest rendered with `files` over the built-in templates, in a debug
+/// build, on a thread with half the 2 MiB stack of a tokio worker: a template that nests
+/// without end must be stopped with room to spare.
+fn render_with(
+    digest: &dawnpost::digest::Digest,
+    files: &[(&str, &str)],
+) -> (
+    Result<dawnpost::email::render::Rendered, String>,
+    Duration,
+    String,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let shown = dir.path().join(files[0].0).display().to_string();
+    let digest = digest.clone();
+    let path = dir.path().to_path_buf();
+    let started = Instant::now();
+    let result = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            Templates::load(Some(&path))
+                .and_then(|t| t.render_digest(&digest, Vec::new()))
+                .map_err(|e| format!("{e:#}"))
+        })
+        .unwrap()
+        .join()
+        .expect("the render thread did not crash");
+    (result, started.elapsed(), shown)
+}
+
+/// Templates a shop could write that never end, nest without end or print without end: each
+/// is stopped within seconds with an error that names its file, and nothing crashes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_that_runs_without_bound_is_stopped_and_named() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let digest = composed(&t).await.digest;
+    let cases = [
+        (
+            "digest.txt.j2",
+            "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}",
+            "stopped after 500000 fuel",
+        ),
+        ("digest.txt.j2", "{{ no_such_variable }}", "undefined value"),
+        (
+            "digest.txt.j2",
+            "x{% include \"digest.txt.j2\" %}",
+            "recursion limit exceeded",
+        ),
+        (
+            "digest.html.j2",
+            "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+            "recursion limit exceeded",
+        ),
+        // Ten million spaces asked of a layout filter: a line is 76.
+        (
+            "digest.txt.j2",
+            "{{ shop | ljust(10000000) }}",
+            "ljust: 10000000 is wider than a line (76)",
+        ),
+        // 20,000 x 100 bytes is 2 MB: writing stops at 1 MiB (the fuel would allow 2 MB).
+        (
+            "digest.txt.j2",
+            "{% for i in range(20000) %}{{ \"x\" * 100 }}{% endfor %}",
+            "writes more than 1024 KiB",
+        ),
+    ];
+    for (name, text, why) in cases {
+        let (result, took, path) = render_with(&digest, &[(name, text)]);
+        let err = result.expect_err(text);
+        assert!(
+            err.starts_with(&format!("template {path}: ")) && err.contains(why),
+            "{text}: {err}"
+        );
+        assert!(took < Duration::from_secs(10), "{text}: {took:?}");
+    }
+}
+
+/// An HTML part past Gmail's clip (102,000 bytes) is refused and names the template, before
+/// inlining when the page alone is past it, after when the inlined styles take it past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_past_gmails_clip_is_refused_and_names_the_template() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let digest = composed(&t).await.digest;
+    // 1,100 paragraphs of 3 + 100 + 4 bytes, one line: 117,700 bytes (+1 for the line end).
+    let page = "{% for i in range(1100) %}<p>{{ \"x\" * 100 }}</p>{% endfor %}";
+    let (result, _, path) = render_with(&digest, &[("digest.html.j2", page)]);
+    assert_eq!(
+        result.unwrap_err(),
+        format!(
+            "template {path}: the HTML is 117701 bytes before its styles are inlined, over the \
+             102000 at which Gmail clips a message and hides its end"
+        )
+    );
+    // 1,000 paragraphs of 18 bytes, each line its own: 19,000 bytes, under the clip. Each
+    // gets the 6 declarations of `.a` (`color: red;` and five margins and paddings), about
+    // 120 bytes a paragraph: over the clip once inlined.
+    let styled = "<style>.a { color: red; margin-top: 1px; margin-bottom: 1px; padding-top: 1px; \
+                  padding-bottom: 1px; padding-left: 1px; }</style>\n\
+                  {% for i in range(1000) %}<p class=\"a\">x</p>\n{% endfor %}";
+    let (result, _, path) = render_with(&digest, &[("digest.html.j2", styled)]);
+    let err = result.unwrap_err();
+    assert!(
+        err.starts_with(&format!("template {path}: the HTML is ")),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("bytes, over the 102000 at which Gmail clips a message and hides its end"),
+        "{err}"
+    );
+    // 400 of them fit: the same template is fine under the clip.
+    let fewer = styled.replace("range(1000)", "range(400)");
+    let (result, _, _) = render_with(&digest, &[("digest.html.j2", &fewer)]);
+    let html = result.unwrap().html;
+    assert_eq!(
+        html.matches("<p class=\"a\" style=").count(),
+        400,
+        "{}",
+        &html[..300]
+    );
+    // A stylesheet of 1,000 declarations is inlined; of 1,001, refused before inlining.
+    let sheet = |n: usize| {
+        let rules: String = (0..n)
+            .map(|i| format!(".c{i} {{ color: red; }}\n"))
+            .collect();
+        format!("<style>{rules}</style><p class=\"c7\">x</p>")
+    };
+    let (result, _, _) = render_with(&digest, &[("digest.html.j2", &sheet(1000))]);
+    assert!(
+        result
+            .unwrap()
+            .html
+            .contains("<p class=\"c7\" style=\"color: red;\">x</p>")
+    );
+    let (result, _, path) = render_with(&digest, &[("digest.html.j2", &sheet(1001))]);
+    let err = result.unwrap_err();
+    assert!(
+        err.starts_with(&format!("template {path}: 1001 style declarations")),
+        "{err}"
+    );
+}
+
+/// A subject of 300 characters is sent; of 301, refused with the template's name. A
+/// template file over 1 MiB is refused when the templates load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subject_past_300_characters_and_a_template_past_1_mib_are_refused() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let digest = composed(&t).await.digest;
+    let (result, _, _) = render_with(&digest, &[("subject.txt.j2", "{{ \"s\" * 300 }}")]);
+    assert_eq!(result.unwrap().subject, "s".repeat(300));
+    let (result, _, path) = render_with(&digest, &[("subject.txt.j2", "{{ \"s\" * 301 }}")]);
+    assert_eq!(
+        result.unwrap_err(),
+        format!("template {path}: the subject is 301 characters long; at most 300 are allowed")
+    );
+    let big = format!("{{# {} #}}", "x".repeat(1 << 20));
+    let (result, _, path) = render_with(&digest, &[("digest.txt.j2", &big)]);
+    assert_eq!(
+        result.unwrap_err(),
+        format!("template {path}: larger than 1024 KiB, which no email template needs")
+    );
+}
