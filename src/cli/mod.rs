@@ -18,7 +18,7 @@ pub use args::{Cli, Command, JSON_BREAKDOWN_LIMIT, LogFormat, OutputFormat, log_
 pub use output::error_text;
 use output::{print_import, print_recipients, print_schedule, write_backtest, write_table};
 
-use crate::config::{Config, Report};
+use crate::config::{Config, Lead, Report};
 use crate::delivery::{SendOptions, Transport, send};
 use crate::demo::{self, DemoOptions};
 use crate::email::compose::{compose, write_preview};
@@ -519,6 +519,12 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
         config.catalog.len(),
         failed.len()
     );
+    if failed.is_empty() {
+        failed.extend(check_templates(config, store, yesterday).await);
+    } else {
+        // Composing would run the failed metrics again and log their reasons twice.
+        println!("email    not rendered until every metric answers");
+    }
     for s in ingest::nightly::survey(store, config).await {
         println!(
             "imports  {} ({}): {} files, {} new or changed",
@@ -536,6 +542,52 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
     }
     println!("ok");
     Ok(())
+}
+
+/// Renders every template once, as `send` would: the store's digest for the latest day up to
+/// yesterday with orders or traffic (yesterday itself when the store has neither, whose
+/// "no data" wording still runs every template), then each team lead's copy. So an
+/// undefined variable, a template that includes itself or never ends, or an email past
+/// Gmail's clip fails here, not at 6 AM. Returns what failed.
+async fn check_templates(config: &Config, store: &Store, yesterday: NaiveDate) -> Vec<String> {
+    let templates = match Templates::load(config.email.templates_dir.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("{e:#}")],
+    };
+    let date = match store.freshness_at(yesterday).await {
+        Ok(last) => last
+            .iter()
+            .filter(|(table, _)| matches!(*table, "orders" | "traffic"))
+            .filter_map(|(_, d)| *d)
+            .max()
+            .unwrap_or(yesterday),
+        Err(e) => return vec![format!("{e:#}")],
+    };
+    let now = Utc::now().with_timezone(&config.shop.timezone);
+    let composed = match compose(store, config, &templates, date, now).await {
+        Ok(c) => c,
+        Err(e) => return vec![format!("{e:#} (rendering the email for {date})")],
+    };
+    let mut leads: Vec<Lead> = config.team_leads.values().flatten().copied().collect();
+    leads.sort();
+    leads.dedup();
+    let mut failed = Vec::new();
+    for lead in leads {
+        if let Err(e) = composed.variant(&templates, Some(lead)) {
+            failed.push(format!("{e:#} (the {} copy for {date})", lead.name()));
+        }
+    }
+    let r = &composed.rendered;
+    println!(
+        "email    rendered for {date}: subject {} characters, HTML {} of {} bytes (Gmail's \
+         clip), template fuel at most {} of {}",
+        r.subject.chars().count(),
+        r.html.len(),
+        crate::email::render::GMAIL_CLIP_BYTES,
+        r.fuel.values().max().unwrap_or(&0),
+        crate::email::render::FUEL
+    );
+    failed
 }
 
 fn open_in_browser(path: &Path) {

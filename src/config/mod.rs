@@ -23,6 +23,37 @@ use crate::metrics::okr::{Objective, Thresholds};
 /// The demo configuration bundled into the binary, used when no config is given.
 pub const DEMO_CONFIG: &str = include_str!("../../fixtures/demo.toml");
 
+/// The largest config file read: the demo's is 6 KB, and a shop with dozens of metrics,
+/// teams and objectives stays far below. Checked before parsing, so a huge or endless file
+/// (`/dev/zero`) cannot take memory.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The longest name, in characters: the shop, a report, a team or member, an objective, its
+/// owner and its key results, and every display name of a mailbox. Each reaches the email
+/// or a header; 200 is twice the longest real one we know of.
+pub const MAX_NAME: usize = 200;
+
+/// The longest metric label: it heads a table row and may lead the subject line, so it
+/// gets the bound that text from the data gets there (`text::LABEL`).
+pub const MAX_LABEL: usize = crate::text::LABEL;
+
+/// The longest metric key: keys name metrics in messages and JSON.
+pub const MAX_KEY: usize = 64;
+
+/// The longest email address (RFC 5321's limit on a path).
+pub const MAX_ADDRESS: usize = 254;
+
+/// The longest currency symbol: it is printed before every amount ("CHF " is four).
+pub const MAX_SYMBOL: usize = 8;
+
+/// The longest subject line a template may render, in characters. The built-in one is
+/// at most about 200 (a label of 80, two figures, a date).
+pub const MAX_SUBJECT: usize = 300;
+
+/// The widest number formats: more decimals than these say nothing a reader can use.
+pub const MAX_PERCENT_DECIMALS: usize = 6;
+pub const MAX_MONEY_DECIMALS: usize = 4;
+
 /// A fully validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -607,8 +638,8 @@ fn default_scale() -> Spanned<f64> {
 struct RawFormat {
     thousands_separator: Option<String>,
     decimal_separator: Option<String>,
-    percent_decimals: Option<usize>,
-    money_decimals: Option<usize>,
+    percent_decimals: Option<Spanned<usize>>,
+    money_decimals: Option<Spanned<usize>>,
 }
 
 /// Where a config comes from and how to resolve its relative paths.
@@ -624,8 +655,7 @@ pub struct ConfigSource<'a> {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text = read_bounded(path)?;
         let base_dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -711,6 +741,28 @@ impl Config {
             team_leads: teams.iter().map(|(n, l, _)| (n.clone(), *l)).collect(),
         })
     }
+}
+
+/// The config file's text, refused past [`MAX_CONFIG_BYTES`] before it is read whole: the
+/// size is checked on what is read, not on the metadata, so a device or a pipe is bounded too.
+fn read_bounded(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        bail!(
+            "{}: the config file is larger than {} KiB: a config is a page or two of settings, \
+             not data",
+            path.display(),
+            MAX_CONFIG_BYTES >> 10
+        );
+    }
+    String::from_utf8(bytes)
+        .with_context(|| format!("config file {} is not UTF-8 text", path.display()))
 }
 
 /// toml's message, with each line of the quoted source cut short: a one-line garbage file
@@ -901,6 +953,117 @@ mod tests {
             parse(&MINIMAL.replace("\"EUR\"", "\"XYZ\"")).unwrap_err()
         );
         assert!(err.starts_with("test.toml:4: `shop.currency`"), "{err}");
+    }
+
+    #[test]
+    fn decimals_past_their_range_are_refused_with_line_and_key() {
+        let with = |body: &str| format!("{MINIMAL}\n[format]\n{body}\n");
+        let f = parse(&with("percent_decimals = 6\nmoney_decimals = 4"))
+            .unwrap()
+            .format;
+        assert_eq!((f.percent_decimals, f.money_decimals), (6, 4));
+        let err = format!("{:#}", parse(&with("percent_decimals = 200")).unwrap_err());
+        assert_eq!(
+            err,
+            "test.toml:10: `format.percent_decimals`: 200 is not between 0 and 6"
+        );
+        let err = format!(
+            "{:#}",
+            parse(&with("percent_decimals = 2\nmoney_decimals = 100000")).unwrap_err()
+        );
+        assert_eq!(
+            err,
+            "test.toml:11: `format.money_decimals`: 100000 is not between 0 and 4"
+        );
+    }
+
+    #[test]
+    fn names_past_their_bound_are_refused_with_line_and_key() {
+        let long = |n: usize| "n".repeat(n);
+        // The shop's name: 200 characters are fine (multi-byte ones count once), 201 not.
+        let shop = |name: &str| MINIMAL.replace("name = \"S\"", &format!("name = \"{name}\""));
+        assert_eq!(
+            parse(&shop(&"é".repeat(200)))
+                .unwrap()
+                .shop
+                .name
+                .chars()
+                .count(),
+            200
+        );
+        let err = format!("{:#}", parse(&shop(&long(201))).unwrap_err());
+        assert!(err.starts_with("test.toml:2: `shop.name`: "), "{err}");
+        assert!(err.contains("is 201 characters long; at most 200"), "{err}");
+        assert!(err.len() < 300, "the name is not echoed whole: {err}");
+        let team = |member: &str| {
+            format!(
+                "{MINIMAL}\n[[teams]]\nname = \"ops\"\nmembers = [{{ name = \"{member}\", email = \"a@b.example\" }}]\n"
+            )
+        };
+        let err = format!("{:#}", parse(&team(&long(1 << 20))).unwrap_err());
+        assert!(
+            err.starts_with("test.toml:9: `teams[\"ops\"].members[0].name`: "),
+            "{err}"
+        );
+        assert!(err.contains("is 1048576 characters long"), "{err}");
+        // A display name inside a mailbox, and a metric label (80).
+        let from = format!(
+            "{MINIMAL}\n[email]\nfrom = \"{} <r@b.example>\"\n",
+            long(201)
+        );
+        let err = format!("{:#}", parse(&from).unwrap_err());
+        assert!(
+            err.starts_with("test.toml:10: `email.from (display name)`: "),
+            "{err}"
+        );
+        let metric = |label: &str| {
+            format!(
+                "{MINIMAL}\n[[metrics]]\nkey = \"k\"\nlabel = \"{label}\"\nteam = \"shared\"\n\
+                 unit = \"count\"\ndirection = \"neutral\"\naggregate = \"sum\"\n\
+                 sql = \"SELECT day, 1 AS num FROM orders WHERE day BETWEEN $1 AND $2\"\n"
+            )
+        };
+        assert!(parse(&metric(&long(80))).is_ok());
+        let err = format!("{:#}", parse(&metric(&long(81))).unwrap_err());
+        assert!(err.starts_with("test.toml:9: `metrics.k.label`: "), "{err}");
+        assert!(err.contains("at most 80"), "{err}");
+        let symbol = MINIMAL.replace(
+            "currency = \"EUR\"",
+            "currency = \"EUR\"\ncurrency_symbol = \"EUROS EUR\"",
+        );
+        let err = format!("{:#}", parse(&symbol).unwrap_err());
+        assert!(
+            err.starts_with("test.toml:5: `shop.currency_symbol`: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_config_file_past_1_mib_is_refused_before_it_is_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        // Exactly 1 MiB of valid config (the rest a comment) loads; one byte more does not.
+        let path = dir.path().join("shop.toml");
+        let pad = MAX_CONFIG_BYTES as usize - MINIMAL.len() - 2;
+        let text = format!("{MINIMAL}#{}\n", "x".repeat(pad));
+        assert_eq!(text.len() as u64, MAX_CONFIG_BYTES);
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(Config::load(&path).unwrap().shop.name, "S");
+        std::fs::write(&path, format!("{text} ")).unwrap();
+        let err = format!("{:#}", Config::load(&path).unwrap_err());
+        assert_eq!(
+            err,
+            format!(
+                "{}: the config file is larger than 1024 KiB: a config is a page or two of \
+                 settings, not data",
+                path.display()
+            )
+        );
+        // A device without end is read no further than the bound.
+        let err = format!("{:#}", Config::load(Path::new("/dev/zero")).unwrap_err());
+        assert!(
+            err.starts_with("/dev/zero: the config file is larger"),
+            "{err}"
+        );
     }
 
     #[test]

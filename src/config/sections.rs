@@ -51,15 +51,62 @@ impl Cx<'_> {
         }
     }
 
+    /// Plain text of at most `max` characters: a name bound for the email or a header.
+    pub fn name(&self, text: &str, span: Range<usize>, key: &str, max: usize) -> Result<()> {
+        self.plain(text, span.clone(), key)?;
+        let n = text.chars().count();
+        if n > max {
+            return Err(self.at(
+                span,
+                key,
+                format!(
+                    "{:?} is {n} characters long; at most {max} are allowed here",
+                    excerpt(text)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An address with an optional display name, each within its bound.
     pub fn mailbox(&self, text: &str, span: Range<usize>, key: &str) -> Result<Mailbox> {
         self.plain(text, span.clone(), key)?;
-        text.parse::<Mailbox>().map_err(|err| {
-            self.at(
+        // Longer than the longest display name, its quotes and brackets and the longest
+        // address together: not a mailbox we accept, and not handed to the parser.
+        let n = text.chars().count();
+        if n > MAX_NAME + MAX_ADDRESS + 5 {
+            return Err(self.at(
                 span,
+                key,
+                format!(
+                    "{:?} is {n} characters long; a display name is at most {MAX_NAME} \
+                     characters and an address at most {MAX_ADDRESS}",
+                    excerpt(text)
+                ),
+            ));
+        }
+        let mb = text.parse::<Mailbox>().map_err(|err| {
+            self.at(
+                span.clone(),
                 key,
                 format!("{:?} is not an email address: {err}", excerpt(text)),
             )
-        })
+        })?;
+        if let Some(name) = &mb.name {
+            self.name(
+                name,
+                span.clone(),
+                &format!("{key} (display name)"),
+                MAX_NAME,
+            )?;
+        }
+        self.name(
+            mb.email.as_ref(),
+            span,
+            &format!("{key} (address)"),
+            MAX_ADDRESS,
+        )?;
+        Ok(mb)
     }
 
     /// A secret from `password_env` or `password_file` (at most one of them).
@@ -124,7 +171,7 @@ const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN 
     ZMW ZWG ZWL";
 
 pub(super) fn shop(cx: &Cx<'_>, raw: RawShop) -> Result<Shop> {
-    cx.plain(raw.name.get_ref(), raw.name.span(), "shop.name")?;
+    cx.name(raw.name.get_ref(), raw.name.span(), "shop.name", MAX_NAME)?;
     let code = raw.currency.get_ref().trim().to_uppercase();
     if !ISO_4217.split_whitespace().any(|c| c == code) {
         return Err(cx.at(
@@ -138,7 +185,7 @@ pub(super) fn shop(cx: &Cx<'_>, raw: RawShop) -> Result<Shop> {
     }
     let currency_symbol = match raw.currency_symbol {
         Some(s) => {
-            cx.plain(s.get_ref(), s.span(), "shop.currency_symbol")?;
+            cx.name(s.get_ref(), s.span(), "shop.currency_symbol", MAX_SYMBOL)?;
             s.into_inner()
         }
         None => default_symbol(&code),
@@ -231,11 +278,20 @@ pub(super) fn format(cx: &Cx<'_>, raw: Spanned<RawFormat>) -> Result<NumberForma
             .thousands_separator
             .unwrap_or(defaults.thousands_separator),
         decimal_separator: raw.decimal_separator.unwrap_or(defaults.decimal_separator),
-        percent_decimals: raw
-            .percent_decimals
-            .unwrap_or(defaults.percent_decimals)
-            .min(6),
-        money_decimals: raw.money_decimals.unwrap_or(defaults.money_decimals).min(4),
+        percent_decimals: decimals(
+            cx,
+            raw.percent_decimals,
+            defaults.percent_decimals,
+            MAX_PERCENT_DECIMALS,
+            "format.percent_decimals",
+        )?,
+        money_decimals: decimals(
+            cx,
+            raw.money_decimals,
+            defaults.money_decimals,
+            MAX_MONEY_DECIMALS,
+            "format.money_decimals",
+        )?,
     };
     for (key, sep) in [
         ("format.thousands_separator", &f.thousands_separator),
@@ -266,13 +322,34 @@ pub(super) fn format(cx: &Cx<'_>, raw: Spanned<RawFormat>) -> Result<NumberForma
     Ok(f)
 }
 
+/// A number of decimals up to `max`: a larger one is refused, not quietly lowered, so the
+/// email shows what the config says.
+fn decimals(
+    cx: &Cx<'_>,
+    raw: Option<Spanned<usize>>,
+    default: usize,
+    max: usize,
+    key: &str,
+) -> Result<usize> {
+    match raw {
+        None => Ok(default),
+        Some(v) if *v.get_ref() <= max => Ok(*v.get_ref()),
+        Some(v) => Err(cx.at(
+            v.span(),
+            key,
+            format!("{} is not between 0 and {max}", v.get_ref()),
+        )),
+    }
+}
+
 pub(super) fn catalog(cx: &Cx<'_>, raw: Vec<Spanned<MetricDef>>) -> Result<Catalog> {
     let mut catalog = Catalog::builtin();
     for m in raw {
         let span = m.span();
         let mut def = m.into_inner();
+        cx.name(&def.key, span.clone(), "metrics.key", MAX_KEY)?;
         let key = format!("metrics.{}", def.key);
-        cx.plain(&def.label, span.clone(), &format!("{key}.label"))?;
+        cx.name(&def.label, span.clone(), &format!("{key}.label"), MAX_LABEL)?;
         // Where a failing query is reported, it points at the line that defines it.
         def.origin = Some(format!("{}:{}", cx.origin, line_of(cx.text, span.start)));
         catalog
@@ -292,8 +369,8 @@ pub(super) fn objectives(
         let span = o.span();
         let o = o.into_inner();
         let key = format!("objectives[{:?}]", excerpt(&o.title));
-        cx.plain(&o.title, span.clone(), &format!("{key}.title"))?;
-        cx.plain(&o.owner, span.clone(), &format!("{key}.owner"))?;
+        cx.name(&o.title, span.clone(), &format!("{key}.title"), MAX_NAME)?;
+        cx.name(&o.owner, span.clone(), &format!("{key}.owner"), MAX_NAME)?;
         let cycle = cycle(cx, &o, span.clone(), &key)?;
         let mut key_results = Vec::new();
         for kr in o.key_results {
@@ -364,7 +441,7 @@ fn key_result(
     let key = format!("{objective}.key_results[{:?}]", excerpt(&kr.metric));
     let err = |field: &str, msg: String| cx.at(span.clone(), &format!("{key}.{field}"), msg);
     if let Some(t) = &kr.title {
-        cx.plain(t, span.clone(), &format!("{key}.title"))?;
+        cx.name(t, span.clone(), &format!("{key}.title"), MAX_NAME)?;
     }
     let Some(metric) = catalog.get(&kr.metric) else {
         return Err(err(
@@ -434,7 +511,12 @@ pub(super) fn alerts(cx: &Cx<'_>, raw: AlertSettings, catalog: &Catalog) -> Resu
                 format!("{} is not a usable number", rule.value),
             ));
         }
-        cx.plain(&rule.action, span.clone(), &key("action"))?;
+        cx.name(
+            &rule.action,
+            span.clone(),
+            &key("action"),
+            crate::text::COMMENT,
+        )?;
         if rule.action.trim().is_empty() {
             return Err(cx.at(span, &key("action"), "say what to do when the rule fires"));
         }
@@ -615,7 +697,7 @@ pub(super) fn teams(cx: &Cx<'_>, raw: Vec<Spanned<RawTeam>>) -> Result<Teams> {
         let span = t.span();
         let t = t.into_inner();
         let key = format!("teams[{:?}]", excerpt(&t.name));
-        cx.plain(&t.name, span.clone(), &format!("{key}.name"))?;
+        cx.name(&t.name, span.clone(), &format!("{key}.name"), MAX_NAME)?;
         if teams.iter().any(|(n, _, _)| *n == t.name) {
             return Err(cx.at(span, &key, "a team with this name already exists"));
         }
@@ -624,7 +706,7 @@ pub(super) fn teams(cx: &Cx<'_>, raw: Vec<Spanned<RawTeam>>) -> Result<Teams> {
             let key = format!("{key}.members[{i}]");
             let mut mb = cx.mailbox(&m.email, span.clone(), &format!("{key}.email"))?;
             if let Some(name) = &m.name {
-                cx.plain(name, span.clone(), &format!("{key}.name"))?;
+                cx.name(name, span.clone(), &format!("{key}.name"), MAX_NAME)?;
                 mb.name = Some(name.clone());
             }
             members.push(mb);
@@ -645,7 +727,7 @@ pub(super) fn reports(
         let span = r.span();
         let r = r.into_inner();
         let key = format!("reports[{:?}]", excerpt(&r.name));
-        cx.plain(&r.name, span.clone(), &format!("{key}.name"))?;
+        cx.name(&r.name, span.clone(), &format!("{key}.name"), MAX_NAME)?;
         if reports.iter().any(|x| x.name == r.name) {
             return Err(cx.at(span, &key, "a report with this name already exists"));
         }

@@ -151,31 +151,35 @@ pub(super) fn without(inputs: &DigestInputs, hidden: &BTreeSet<String>) -> Diges
     out
 }
 
-/// "Not available today: Orders from email, Refund rate (their queries failed or timed out)."
+/// "Not available today: Orders from email (its query failed), Refund rate (its query ran
+/// past its deadline); the log says why."
 pub(super) fn unavailable_note(config: &Config, inputs: &DigestInputs) -> String {
-    let labels: Vec<String> = inputs
-        .fetched
+    let fetched = &inputs.fetched;
+    let items: Vec<String> = fetched
         .unavailable
         .keys()
         .map(|k| {
-            config
+            let label = config
                 .catalog
                 .get(k)
-                .map_or_else(|| k.clone(), |m| m.label.clone())
+                .map_or_else(|| k.clone(), |m| m.label.clone());
+            let why = fetched
+                .unavailable_short
+                .get(k)
+                .map_or("its query failed or timed out", String::as_str);
+            (cap(&label, text::LABEL), why)
         })
-        .map(|l| cap(&l, text::LABEL))
+        .map(|(label, why)| format!("{label} ({why}"))
         .collect();
-    match labels.len() {
-        0 => String::new(),
-        1 => format!(
-            "Not available today: {} (its query failed or timed out; the log says why).",
-            labels[0]
-        ),
-        _ => format!(
-            "Not available today: {} (their queries failed or timed out; the log says why).",
-            labels.join(", ")
-        ),
+    if items.is_empty() {
+        return String::new();
     }
+    // Each item's parenthesis closes before the next; the last one closes after the pointer
+    // to the log.
+    format!(
+        "Not available today: {}; the log says why).",
+        items.join("), ")
+    )
 }
 
 /// The foot of the email in one line: how fresh the data is (every source named only when

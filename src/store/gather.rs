@@ -37,23 +37,31 @@ pub struct DigestInputs {
     pub empty_columns: Vec<&'static str>,
 }
 
-/// The metric windows a digest needs beyond the comparisons: charts and key results.
+/// The metric windows every metric needs beyond the comparisons: charts and the news.
 pub fn extra_ranges(config: &Config, d: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
-    // Thirty days of charts, and the same weekday a week before each of them.
-    let mut ranges = vec![
+    vec![
+        // Thirty days of charts, and the same weekday a week before each of them.
         (d - Days::new(CHART_DAYS - 1 + 7), d),
         // The news baseline: the same weekday over the weeks before.
         (d - Days::new(7 * u64::from(config.news.weeks)), d),
-    ];
+    ]
+}
+
+/// Each key result's window, for its own metric only.
+pub fn key_result_ranges(
+    config: &Config,
+    d: NaiveDate,
+) -> BTreeMap<String, Vec<(NaiveDate, NaiveDate)>> {
+    let mut out: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for o in &config.objectives {
         let cycle = o.cycle.bounds(d);
         for kr in &o.key_results {
             if let Some(w) = kr.window_days(cycle, d) {
-                ranges.push(w);
+                out.entry(kr.metric.clone()).or_default().push(w);
             }
         }
     }
-    ranges
+    out
 }
 
 pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<DigestInputs> {
@@ -63,7 +71,8 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
     // The metrics run on the read-only pool; the rest reads through the other pool, so the
     // two proceed side by side.
     let extra = extra_ranges(config, d);
-    let metrics = report::fetch_with(store, config, d, &extra);
+    let own = key_result_ranges(config, d);
+    let metrics = report::fetch_windows(store, config, d, &extra, &own);
     let rest = async {
         let ahead = d + Days::new(u64::from(config.outlook.days));
         let horizon = ahead.max(d + Days::new(u64::from(config.alerts.lookahead_days)));

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
+use futures_util::TryStreamExt;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, AssertSqlSafe};
 
@@ -96,8 +97,94 @@ pub struct Store {
     query_timeout: Duration,
 }
 
+/// Why a metric is unavailable: the whole reason for the log, `check` and `metrics`, and
+/// a few words for the email's banner.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct MetricUnavailable {
+    pub message: String,
+    /// "its query ran past its deadline".
+    pub short: String,
+}
+
 /// A metric's rows as its wrapped SQL returns them: day, num, den, dim.
 type MetricRow = (Option<String>, Option<f64>, Option<f64>, Option<String>);
+
+/// Where a metric's rows go as they arrive: into its series, counted against
+/// [`MAX_METRIC_ROWS`], so no list of raw rows is ever held.
+struct RowSink<'a> {
+    metric: &'a MetricDef,
+    into: &'a mut BTreeMap<Option<String>, Series>,
+    rows: usize,
+    /// Why reading stopped early (the cap, a row that is not a day), and in a few words.
+    refused: Option<(String, String)>,
+}
+
+impl RowSink<'_> {
+    /// Adds one row; false once reading must stop.
+    fn add(&mut self, (day, num, den, dim): MetricRow) -> bool {
+        self.rows += 1;
+        if self.rows > MAX_METRIC_ROWS {
+            self.refused = Some((
+                format!(
+                    "its query returned more than {MAX_METRIC_ROWS} rows, the most a metric \
+                     may (one per day, or per day and breakdown value, of its range $1..$2); \
+                     reading stopped there"
+                ),
+                format!("its query returned more than {MAX_METRIC_ROWS} rows"),
+            ));
+            return false;
+        }
+        let Some(day) = day else { return true };
+        let Ok(day) = day.get(..10).unwrap_or(&day).parse::<NaiveDate>() else {
+            let shown = crate::text::cap(&day, 40);
+            self.refused = Some((
+                format!("`day` {shown:?} is not a YYYY-MM-DD date"),
+                "its query returned a day that is not a date".into(),
+            ));
+            return false;
+        };
+        // A NULL sum means the rows exist but carry no value: that day has no data.
+        let Some(num) = num else { return true };
+        let dim = self
+            .metric
+            .breakdown
+            .is_some()
+            .then(|| dim.unwrap_or_else(|| "(none)".into()));
+        if let Some(d) = &dim
+            && !self.into.contains_key(&dim)
+        {
+            if d.chars().count() > MAX_DIM_CHARS {
+                let shown = crate::text::cap(d, 40);
+                self.refused = Some((
+                    format!(
+                        "the breakdown value {shown:?} is longer than {MAX_DIM_CHARS} characters"
+                    ),
+                    format!("a breakdown value longer than {MAX_DIM_CHARS} characters"),
+                ));
+                return false;
+            }
+            if self.into.len() >= MAX_BREAKDOWN_VALUES {
+                self.refused = Some((
+                    format!(
+                        "its query returned more than {MAX_BREAKDOWN_VALUES} breakdown values, \
+                         the most a metric may; reading stopped there"
+                    ),
+                    format!("more than {MAX_BREAKDOWN_VALUES} breakdown values"),
+                ));
+                return false;
+            }
+        }
+        self.into.entry(dim).or_default().insert(
+            day,
+            DayRow {
+                num,
+                den: den.unwrap_or(0.0),
+            },
+        );
+        true
+    }
+}
 
 static DRIVERS: Once = Once::new();
 
@@ -121,6 +208,23 @@ pub const MAX_FEEDBACK: i64 = 5_000;
 
 /// The most campaigns one forecast reads: a bound on what the calendar can make it do.
 pub const MAX_CAMPAIGNS: i64 = 2000;
+
+/// The most rows one metric's query may return over all the ranges of a report; past it the
+/// metric is unavailable. A metric has a row per day, and per breakdown value and day. The
+/// widest window every metric reads is a year and a few days (`news.weeks = 52` and the same
+/// weekday last year), and a key result's longer window (up to 3,660 days) is read only for
+/// its own metric, which has no breakdown. So a million rows is a breakdown of 2,500 values
+/// on every one of 400 days, a catalogue of thousands of SKUs selling daily; a query past it
+/// ignores its range or groups by something that is not a day. Each row goes into the
+/// series as it arrives (some 40 bytes there): a test that holds a million rows of ten
+/// breakdown values peaks at 130 MB in all, where 2M rows read whole took 394 MB.
+pub const MAX_METRIC_ROWS: usize = 1_000_000;
+
+/// The most distinct breakdown values one metric may return, and the longest of them (in
+/// characters; Shopify's product titles are at most 255). With the row cap, these hold a
+/// metric whose every row names a new value to some 100 MB.
+pub const MAX_BREAKDOWN_VALUES: usize = 100_000;
+pub const MAX_DIM_CHARS: usize = 255;
 
 impl Store {
     /// Connects, creating and migrating the store if needed.
@@ -260,45 +364,35 @@ impl Store {
             "0"
         };
         let (dim_select, dim_group) = if metric.breakdown.is_some() {
-            (", CAST(m.dim AS TEXT)", ", m.dim")
+            // Cut in the database one past the bound: a value of a gigabyte never arrives.
+            (", SUBSTR(CAST(m.dim AS TEXT), 1, 256)", ", m.dim")
         } else {
             (", CAST(NULL AS TEXT)", "")
         };
         // The same four columns whatever the metric, so one row type reads both backends.
+        // The LIMIT stops the database one row past the cap, whatever the metric's SQL does.
         let sql = format!(
-            "SELECT CAST(m.day AS TEXT), CAST(SUM(m.num) AS DOUBLE PRECISION), \
+            "SELECT SUBSTR(CAST(m.day AS TEXT), 1, 40), CAST(SUM(m.num) AS DOUBLE PRECISION), \
              CAST({den} AS DOUBLE PRECISION){dim_select} \
-             FROM ({inner}\n) m GROUP BY m.day{dim_group}",
-            inner = metric.sql.trim()
+             FROM ({inner}\n) m GROUP BY m.day{dim_group} LIMIT {limit}",
+            inner = metric.sql.trim(),
+            limit = MAX_METRIC_ROWS + 1,
         );
-        let rows = match &self.metric_pool {
-            Some(pool) => self.sqlite_metric_rows(pool, &sql, ranges).await,
-            None => self.postgres_metric_rows(&sql, ranges).await,
+        let mut sink = RowSink {
+            metric,
+            into,
+            rows: 0,
+            refused: None,
+        };
+        match &self.metric_pool {
+            Some(pool) => self.sqlite_metric_rows(pool, &sql, ranges, &mut sink).await,
+            None => self.postgres_metric_rows(&sql, ranges, &mut sink).await,
         }
         .map_err(|e| self.metric_error(metric, &e))?;
-        for (day, num, den, dim) in rows {
-            let Some(day) = day else { continue };
-            let day: NaiveDate = day.get(..10).unwrap_or(&day).parse().with_context(|| {
-                format!(
-                    "metric `{}`: `day` {day:?} is not a YYYY-MM-DD date",
-                    metric.key
-                )
-            })?;
-            // A NULL sum means the rows exist but carry no value: that day has no data.
-            let Some(num) = num else { continue };
-            let dim = metric
-                .breakdown
-                .is_some()
-                .then(|| dim.unwrap_or_else(|| "(none)".into()));
-            into.entry(dim).or_default().insert(
-                day,
-                DayRow {
-                    num,
-                    den: den.unwrap_or(0.0),
-                },
-            );
+        match sink.refused {
+            Some((why, short)) => Err(self.metric_failure(metric, &why, short)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Runs a metric on SQLite under the deadline: the progress handler, called every few
@@ -308,31 +402,38 @@ impl Store {
         pool: &sqlx::SqlitePool,
         sql: &str,
         ranges: &[(NaiveDate, NaiveDate)],
-    ) -> Result<Vec<MetricRow>, sqlx::Error> {
+        sink: &mut RowSink<'_>,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = pool.begin().await?;
         let deadline = std::time::Instant::now() + self.query_timeout;
         tx.lock_handle()
             .await?
             .set_progress_handler(4000, move || std::time::Instant::now() < deadline);
-        let mut rows = Vec::new();
         let mut result = Ok(());
-        for (first, last) in ranges {
-            match sqlx::query_as::<sqlx::Sqlite, MetricRow>(AssertSqlSafe(sql.to_string()))
-                .bind(first.to_string())
-                .bind(last.to_string())
-                .fetch_all(&mut *tx)
-                .await
-            {
-                Ok(r) => rows.extend(r),
-                Err(e) => {
-                    result = Err(e);
-                    break;
+        'ranges: for (first, last) in ranges {
+            let mut rows =
+                sqlx::query_as::<sqlx::Sqlite, MetricRow>(AssertSqlSafe(sql.to_string()))
+                    .bind(first.to_string())
+                    .bind(last.to_string())
+                    .fetch(&mut *tx);
+            loop {
+                match rows.try_next().await {
+                    Ok(Some(row)) => {
+                        if !sink.add(row) {
+                            break 'ranges;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        result = Err(e);
+                        break 'ranges;
+                    }
                 }
             }
         }
         tx.lock_handle().await?.remove_progress_handler();
         tx.rollback().await?;
-        result.map(|()| rows)
+        result
     }
 
     /// Runs a metric on PostgreSQL under `statement_timeout`, in a transaction that is
@@ -342,43 +443,59 @@ impl Store {
         &self,
         sql: &str,
         ranges: &[(NaiveDate, NaiveDate)],
-    ) -> Result<Vec<MetricRow>, sqlx::Error> {
+        sink: &mut RowSink<'_>,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.reader.begin().await?;
         let ms = self.query_timeout.as_millis().max(1);
         sqlx::query(AssertSqlSafe(format!("SET LOCAL statement_timeout = {ms}")))
             .execute(&mut *tx)
             .await?;
-        let mut rows = Vec::new();
-        for (first, last) in ranges {
-            rows.extend(
-                sqlx::query_as::<sqlx::Any, MetricRow>(AssertSqlSafe(sql.to_string()))
-                    .bind(first.to_string())
-                    .bind(last.to_string())
-                    .fetch_all(&mut *tx)
-                    .await?,
-            );
+        'ranges: for (first, last) in ranges {
+            let mut rows = sqlx::query_as::<sqlx::Any, MetricRow>(AssertSqlSafe(sql.to_string()))
+                .bind(first.to_string())
+                .bind(last.to_string())
+                .fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await? {
+                if !sink.add(row) {
+                    break 'ranges;
+                }
+            }
         }
         tx.rollback().await?;
-        Ok(rows)
+        Ok(())
     }
 
-    /// One line about a failed metric: its key, where it is defined, and the database's
-    /// own words once.
-    fn metric_error(&self, metric: &MetricDef, e: &sqlx::Error) -> anyhow::Error {
+    /// One line about a metric that is unavailable: its key, where it is defined, and why.
+    fn metric_failure(&self, metric: &MetricDef, why: &str, short: String) -> anyhow::Error {
         let at = metric
             .origin
             .as_deref()
             .map_or_else(String::new, |o| format!(" ({o})"));
-        let why = match e.as_database_error() {
+        MetricUnavailable {
+            message: format!("metric `{}`{at} on {}: {why}", metric.key, self.display),
+            short,
+        }
+        .into()
+    }
+
+    /// One line about a failed metric query, with the database's own words once.
+    fn metric_error(&self, metric: &MetricDef, e: &sqlx::Error) -> anyhow::Error {
+        let (why, short) = match e.as_database_error() {
             // SQLITE_INTERRUPT from the progress handler; query_canceled from the timeout.
-            Some(d) if matches!(d.code().as_deref(), Some("9" | "57014")) => format!(
-                "its query ran past the {:?} deadline (store.query_timeout_secs)",
-                self.query_timeout
+            Some(d) if matches!(d.code().as_deref(), Some("9" | "57014")) => (
+                format!(
+                    "its query ran past the {:?} deadline (store.query_timeout_secs)",
+                    self.query_timeout
+                ),
+                "its query ran past its deadline",
             ),
-            Some(d) => format!("its SQL failed: {}", d.message()),
-            None => format!("its SQL failed: {e}"),
+            Some(d) => (
+                format!("its SQL failed: {}", d.message()),
+                "its query failed",
+            ),
+            None => (format!("its SQL failed: {e}"), "its query failed"),
         };
-        anyhow::anyhow!("metric `{}`{at} on {}: {why}", metric.key, self.display)
+        self.metric_failure(metric, &why, short.into())
     }
 
     pub async fn meta(&self, key: &str) -> Result<Option<String>> {

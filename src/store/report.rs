@@ -25,6 +25,8 @@ pub struct Fetched {
     pub series: BTreeMap<String, MetricSeries>,
     /// Metric key → the reason, as logged.
     pub unavailable: BTreeMap<String, String>,
+    /// Metric key → the reason in a few words, for the email ("its query failed").
+    pub unavailable_short: BTreeMap<String, String>,
 }
 
 impl Fetched {
@@ -83,7 +85,7 @@ pub async fn fetch(store: &Store, config: &Config, date: NaiveDate) -> Result<Fe
     fetch_with(store, config, date, &[]).await
 }
 
-/// Like [`fetch`], plus the `extra` ranges (chart windows, key-result windows), and without
+/// Like [`fetch`], plus the `extra` ranges of every metric (chart windows), and without
 /// refreshing the rollups: the caller does, once, before everything it reads.
 pub async fn fetch_with(
     store: &Store,
@@ -91,15 +93,28 @@ pub async fn fetch_with(
     date: NaiveDate,
     extra: &[(NaiveDate, NaiveDate)],
 ) -> Result<Fetched> {
-    let mut ranges = fetch_ranges(date, config.shop.week_start);
-    ranges.extend_from_slice(extra);
-    let ranges = crate::metrics::period::merge_ranges(ranges);
+    fetch_windows(store, config, date, extra, &BTreeMap::new()).await
+}
+
+/// Like [`fetch_with`], and the ranges of `own` for the metric each is keyed by only (a key
+/// result's window): a breakdown metric never reads ten years because a key result does.
+pub async fn fetch_windows(
+    store: &Store,
+    config: &Config,
+    date: NaiveDate,
+    extra: &[(NaiveDate, NaiveDate)],
+    own: &BTreeMap<String, Vec<(NaiveDate, NaiveDate)>>,
+) -> Result<Fetched> {
+    let mut common = fetch_ranges(date, config.shop.week_start);
+    common.extend_from_slice(extra);
     // Metrics are independent: run them side by side, as many at a time as the read-only
     // pool has connections.
     let mut tasks = tokio::task::JoinSet::new();
     for metric in config.catalog.iter().cloned() {
         let store = store.clone();
-        let ranges = ranges.clone();
+        let mut ranges = common.clone();
+        ranges.extend(own.get(&metric.key).into_iter().flatten());
+        let ranges = crate::metrics::period::merge_ranges(ranges);
         tasks.spawn(async move {
             let started = std::time::Instant::now();
             let mut series = BTreeMap::new();
@@ -118,6 +133,9 @@ pub async fn fetch_with(
             Err(e) => {
                 let why = format!("{e:#}");
                 tracing::warn!(metric = %key, error = %why, "metric unavailable");
+                if let Some(u) = e.downcast_ref::<crate::store::MetricUnavailable>() {
+                    out.unavailable_short.insert(key.clone(), u.short.clone());
+                }
                 out.unavailable.insert(key, why);
             }
         }

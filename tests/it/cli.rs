@@ -118,6 +118,65 @@ fn check_names_file_line_and_key_of_a_bad_config() {
     }
 }
 
+/// `check` renders every template once, for the store's latest day with orders (1 Mar: the
+/// last order was placed at 18:00 New York time that day): the built-in ones pass and say
+/// how close the email is to Gmail's clip; an undefined variable, a template without end or
+/// one that includes itself fails `check`, naming its file.
+#[test]
+fn check_renders_every_template_and_names_the_one_that_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    let text = std::fs::read_to_string(fixture("small/config.toml"))
+        .unwrap()
+        .replace(
+            "return_rate_min_units = 1",
+            "return_rate_min_units = 1\ntemplates_dir = \"tpl\"",
+        );
+    std::fs::write(&config, text).unwrap();
+    let config = config.to_str().unwrap();
+    crate::support::import_small_cli(config);
+    let (status, out, err) = dawnpost(&["--config", config, "check"], &[]);
+    assert!(status.success(), "{out}{err}");
+    let line = out.lines().find(|l| l.starts_with("email ")).unwrap();
+    assert!(
+        line.starts_with("email    rendered for 2024-03-01: subject "),
+        "{line}"
+    );
+    assert!(line.contains(" of 102000 bytes (Gmail's clip)"), "{line}");
+    let tpl = dir.path().join("tpl");
+    std::fs::create_dir(&tpl).unwrap();
+    let cases = [
+        (
+            "subject.txt.j2",
+            "{{ no_such_variable }}",
+            "undefined value",
+        ),
+        (
+            "digest.txt.j2",
+            "{% for a in range(100000) %}{% for b in range(100000) %}.{% endfor %}{% endfor %}",
+            "stopped after 500000 fuel",
+        ),
+        (
+            "digest.html.j2",
+            "{% include \"digest.html.j2\" %}",
+            "recursion limit exceeded",
+        ),
+    ];
+    for (name, source, why) in cases {
+        let file = tpl.join(name);
+        std::fs::write(&file, source).unwrap();
+        let started = std::time::Instant::now();
+        let (status, out, err) = dawnpost(&["--config", config, "check"], &[]);
+        assert_eq!(status.code(), Some(1), "{source}: {out}{err}");
+        assert!(
+            err.contains(&format!("template {}: ", file.display())) && err.contains(why),
+            "{source}: {err}"
+        );
+        assert!(started.elapsed().as_secs() < 30, "{source}");
+        std::fs::remove_file(&file).unwrap();
+    }
+}
+
 #[test]
 fn check_passes_on_the_small_shop_and_import_reports_bad_rows() {
     let dir = tempfile::tempdir().unwrap();

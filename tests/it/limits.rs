@@ -91,6 +91,136 @@ async fn a_runaway_metric_is_cut_at_its_deadline_and_the_digest_goes_on(b: Backe
     }
 }
 
+both_backends!(a_metric_past_the_row_cap_is_unavailable_and_says_why);
+
+/// A breakdown metric whose SQL ignores its range: `values` breakdown values on each of
+/// `days` days from 1 Jan 1900, plus `extra` more rows on 1 Jan 2200, whatever range it is
+/// asked for. Rows: values x days + extra.
+fn flood_sql(b: Backend, values: u32, days: u32, extra: u32) -> String {
+    match b {
+        Backend::Sqlite => format!(
+            "WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < {last}), \
+             v(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM v WHERE k < {values}), \
+             x(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM x WHERE k < {extra}) \
+             SELECT date('1900-01-01', '+' || d.n || ' days') AS day, 'v' || v.k AS dim, 1 AS num \
+             FROM d, v WHERE $1 <= $2 \
+             UNION ALL SELECT '2200-01-01' AS day, 'x' || x.k AS dim, 1 AS num FROM x \
+             WHERE {extra} > 0",
+            last = days - 1
+        ),
+        Backend::Postgres => format!(
+            "SELECT CAST(DATE '1900-01-01' + d.n AS TEXT) AS day, 'v' || v.k AS dim, 1 AS num \
+             FROM generate_series(0, {last}) d(n), generate_series(1, {values}) v(k) \
+             WHERE CAST($1 AS TEXT) <= CAST($2 AS TEXT) \
+             UNION ALL SELECT '2200-01-01' AS day, 'x' || x.k AS dim, 1 AS num \
+             FROM generate_series(1, {extra}) x(k)",
+            last = days - 1
+        ),
+    }
+}
+
+/// A config whose metric queries may take ten minutes: a million generated rows must meet
+/// the row cap, not the deadline, however busy the machine running the tests.
+fn patient(config: &str) -> String {
+    config.replace(
+        "url = \"sqlite://small.sqlite\"",
+        "url = \"sqlite://small.sqlite\"\nquery_timeout_secs = 600",
+    )
+}
+
+fn flood_metric(key: &str, sql: &str) -> String {
+    format!(
+        "\n[[metrics]]\nkey = \"{key}\"\nlabel = \"Row flood\"\nteam = \"shared\"\n\
+         unit = \"count\"\ndirection = \"neutral\"\naggregate = \"sum\"\nbreakdown = \"n\"\n\
+         sql = \"{sql}\"\n"
+    )
+}
+
+/// 10 values on each of 100,001 days: 1,000,010 rows, past the cap of a million. The
+/// metric is unavailable, and says why in the report (`metrics`) and the email; the others
+/// answer.
+async fn a_metric_past_the_row_cap_is_unavailable_and_says_why(b: Backend) {
+    let text = patient(&std::fs::read_to_string(fixture("small/config.toml")).unwrap())
+        + &flood_metric("flood", &flood_sql(b, 10, 100_001, 0));
+    let Some(t) = TestStore::new(b, &text).await else {
+        return;
+    };
+    let t = t.with_small_data().await;
+    // Read once (a million rows take seconds in a debug build): the report `metrics`
+    // prints, and the digest, from the same rows.
+    let d = day("2024-03-01");
+    let inputs = dawnpost::store::gather::gather(&t.store, &t.config, d)
+        .await
+        .unwrap();
+    let report = dawnpost::store::report::assemble(&t.config, d, &inputs.fetched);
+    let why = report.get("flood").unwrap().unavailable.as_deref().unwrap();
+    assert!(
+        why.contains("test config:") && why.contains("returned more than 1000000 rows"),
+        "{why}"
+    );
+    let orders = t
+        .scalar("SELECT COUNT(*) FROM orders WHERE day = '2024-03-01' AND status <> 'cancelled'")
+        .await
+        .unwrap();
+    assert_eq!(
+        report.get("orders").unwrap().comparisons[0].current.get(),
+        Some(orders)
+    );
+    let (digest, _) = dawnpost::digest::build(&t.config, d, now(&t), &inputs);
+    assert_eq!(
+        digest.unavailable_note,
+        "Not available today: Row flood (its query returned more than 1000000 rows; the log \
+         says why)."
+    );
+}
+
+/// At the cap, every row is read: 10 values x 100,000 days, each day's value 1. One row
+/// more and the metric is refused, naming the cap and the line that defines it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_of_exactly_the_cap_is_read_and_one_row_more_is_not() {
+    assert_eq!(dawnpost::store::MAX_METRIC_ROWS, 1_000_000);
+    let text = patient(&std::fs::read_to_string(fixture("small/config.toml")).unwrap())
+        + &flood_metric("at_cap", &flood_sql(Backend::Sqlite, 10, 100_000, 0))
+        + &flood_metric("past_cap", &flood_sql(Backend::Sqlite, 10, 100_000, 1));
+    let line = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "[[metrics]]")
+        .map(|(i, _)| i + 1)
+        .last()
+        .unwrap();
+    let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
+    let one = [(day("2024-03-01"), day("2024-03-01"))];
+    let mut series = Default::default();
+    let at_cap = t.config.catalog.get("at_cap").unwrap();
+    t.store
+        .metric_series(at_cap, &one, &mut series)
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 10);
+    let v7 = &series[&Some("v7".to_string())];
+    assert_eq!(v7.days.len(), 100_000);
+    // Day 99,999 after 1 Jan 1900: 1900-2172 are 273 years, 67 of them leap (1904 to 2172
+    // but 2100), 99,712 days; 287 more is the 288th day of 2173, 15 October.
+    let last = *v7.days.keys().last().unwrap();
+    assert_eq!(last, day("2173-10-15"));
+    assert_eq!(v7.days[&last].num, 1.0);
+    let past = t.config.catalog.get("past_cap").unwrap();
+    let err = t
+        .store
+        .metric_series(past, &one, &mut Default::default())
+        .await
+        .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.starts_with(&format!(
+            "metric `past_cap` (test config:{line}) on sqlite://"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("returned more than 1000000 rows"), "{err}");
+}
+
 /// `check` names the metric and the line that defines it, with the database's words once.
 #[test]
 fn check_names_a_failing_metric_with_file_and_line() {
@@ -414,4 +544,168 @@ async fn days_written_as_timestamps_are_local_days() {
     };
     assert_eq!(day("O01").await, "2024-03-01");
     assert_eq!(day("O02").await, "2024-03-02");
+}
+
+/// The small shop's digest rendered with `files` over the built-in templates, in a debug
+/// build, on a thread with half the 2 MiB stack of a tokio worker: a template that nests
+/// without end must be stopped with room to spare.
+fn render_with(
+    digest: &dawnpost::digest::Digest,
+    files: &[(&str, &str)],
+) -> (
+    Result<dawnpost::email::render::Rendered, String>,
+    Duration,
+    String,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let shown = dir.path().join(files[0].0).display().to_string();
+    let digest = digest.clone();
+    let path = dir.path().to_path_buf();
+    let started = Instant::now();
+    let result = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            Templates::load(Some(&path))
+                .and_then(|t| t.render_digest(&digest, Vec::new()))
+                .map_err(|e| format!("{e:#}"))
+        })
+        .unwrap()
+        .join()
+        .expect("the render thread did not crash");
+    (result, started.elapsed(), shown)
+}
+
+/// Templates a shop could write that never end, nest without end or print without end: each
+/// is stopped within seconds with an error that names its file, and nothing crashes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_that_runs_without_bound_is_stopped_and_named() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let digest = composed(&t).await.digest;
+    let cases = [
+        (
+            "digest.txt.j2",
+            "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}",
+            "stopped after 500000 fuel",
+        ),
+        ("digest.txt.j2", "{{ no_such_variable }}", "undefined value"),
+        (
+            "digest.txt.j2",
+            "x{% include \"digest.txt.j2\" %}",
+            "recursion limit exceeded",
+        ),
+        (
+            "digest.html.j2",
+            "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+            "recursion limit exceeded",
+        ),
+        // Ten million spaces asked of a layout filter: a line is 76.
+        (
+            "digest.txt.j2",
+            "{{ shop | ljust(10000000) }}",
+            "ljust: 10000000 is wider than a line (76)",
+        ),
+        // 20,000 x 100 bytes is 2 MB: writing stops at 1 MiB (the fuel would allow 2 MB).
+        (
+            "digest.txt.j2",
+            "{% for i in range(20000) %}{{ \"x\" * 100 }}{% endfor %}",
+            "writes more than 1024 KiB",
+        ),
+    ];
+    for (name, text, why) in cases {
+        let (result, took, path) = render_with(&digest, &[(name, text)]);
+        let err = result.expect_err(text);
+        assert!(
+            err.starts_with(&format!("template {path}: ")) && err.contains(why),
+            "{text}: {err}"
+        );
+        assert!(took < Duration::from_secs(10), "{text}: {took:?}");
+    }
+}
+
+/// An HTML part past Gmail's clip (102,000 bytes) is refused and names the template, before
+/// inlining when the page alone is past it, after when the inlined styles take it past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_past_gmails_clip_is_refused_and_names_the_template() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let digest = composed(&t).await.digest;
+    // 1,100 paragraphs of 3 + 100 + 4 bytes, one line: 117,700 bytes (+1 for the line end).
+    let page = "{% for i in range(1100) %}<p>{{ \"x\" * 100 }}</p>{% endfor %}";
+    let (result, _, path) = render_with(&digest, &[("digest.html.j2", page)]);
+    assert_eq!(
+        result.unwrap_err(),
+        format!(
+            "template {path}: the HTML is 117701 bytes before its styles are inlined, over the \
+             102000 at which Gmail clips a message and hides its end"
+        )
+    );
+    // 1,000 paragraphs of 18 bytes, each line its own: 19,000 bytes, under the clip. Each
+    // gets the 6 declarations of `.a` (`color: red;` and five margins and paddings), about
+    // 120 bytes a paragraph: over the clip once inlined.
+    let styled = "<style>.a { color: red; margin-top: 1px; margin-bottom: 1px; padding-top: 1px; \
+                  padding-bottom: 1px; padding-left: 1px; }</style>\n\
+                  {% for i in range(1000) %}<p class=\"a\">x</p>\n{% endfor %}";
+    let (result, _, path) = render_with(&digest, &[("digest.html.j2", styled)]);
+    let err = result.unwrap_err();
+    assert!(
+        err.starts_with(&format!("template {path}: the HTML is ")),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("bytes, over the 102000 at which Gmail clips a message and hides its end"),
+        "{err}"
+    );
+    // 400 of them fit: the same template is fine under the clip.
+    let fewer = styled.replace("range(1000)", "range(400)");
+    let (result, _, _) = render_with(&digest, &[("digest.html.j2", &fewer)]);
+    let html = result.unwrap().html;
+    assert_eq!(
+        html.matches("<p class=\"a\" style=").count(),
+        400,
+        "{}",
+        &html[..300]
+    );
+    // A stylesheet of 1,000 declarations is inlined; of 1,001, refused before inlining.
+    let sheet = |n: usize| {
+        let rules: String = (0..n)
+            .map(|i| format!(".c{i} {{ color: red; }}\n"))
+            .collect();
+        format!("<style>{rules}</style><p class=\"c7\">x</p>")
+    };
+    let (result, _, _) = render_with(&digest, &[("digest.html.j2", &sheet(1000))]);
+    assert!(
+        result
+            .unwrap()
+            .html
+            .contains("<p class=\"c7\" style=\"color: red;\">x</p>")
+    );
+    let (result, _, path) = render_with(&digest, &[("digest.html.j2", &sheet(1001))]);
+    let err = result.unwrap_err();
+    assert!(
+        err.starts_with(&format!("template {path}: 1001 style declarations")),
+        "{err}"
+    );
+}
+
+/// A subject of 300 characters is sent; of 301, refused with the template's name. A
+/// template file over 1 MiB is refused when the templates load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subject_past_300_characters_and_a_template_past_1_mib_are_refused() {
+    let t = TestStore::small(Backend::Sqlite).await.unwrap();
+    let digest = composed(&t).await.digest;
+    let (result, _, _) = render_with(&digest, &[("subject.txt.j2", "{{ \"s\" * 300 }}")]);
+    assert_eq!(result.unwrap().subject, "s".repeat(300));
+    let (result, _, path) = render_with(&digest, &[("subject.txt.j2", "{{ \"s\" * 301 }}")]);
+    assert_eq!(
+        result.unwrap_err(),
+        format!("template {path}: the subject is 301 characters long; at most 300 are allowed")
+    );
+    let big = format!("{{# {} #}}", "x".repeat(1 << 20));
+    let (result, _, path) = render_with(&digest, &[("digest.txt.j2", &big)]);
+    assert_eq!(
+        result.unwrap_err(),
+        format!("template {path}: larger than 1024 KiB, which no email template needs")
+    );
 }
