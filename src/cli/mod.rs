@@ -587,6 +587,12 @@ async fn check_templates(config: &Config, store: &Store, yesterday: NaiveDate) -
         r.fuel.values().max().unwrap_or(&0),
         crate::email::render::FUEL
     );
+    if r.html.len() > crate::email::render::GMAIL_CLIP_BYTES {
+        println!(
+            "  warning: past Gmail's clip, the email goes out clipped (Gmail shows its top and \
+             links to the rest); fewer metrics of your own would keep it whole"
+        );
+    }
     failed
 }
 

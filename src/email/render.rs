@@ -75,6 +75,11 @@ pub struct Templates {
     env: Environment<'static>,
     /// Each template's name as errors show it: the override's path, or "(built in)".
     origins: BTreeMap<&'static str, String>,
+    /// Whether any template is the user's own. An email of the built-in templates past
+    /// Gmail's clip still goes out, with a warning: the shop cannot shorten our template,
+    /// and its top, which Gmail shows, is what matters most. A user's template past the clip
+    /// is theirs to fix, and an error.
+    custom: bool,
 }
 
 /// A rendered digest: what a message is made of.
@@ -103,7 +108,12 @@ impl Templates {
                 .map_err(|e| template_error(&origin, &e))?;
             origins.insert(name, origin);
         }
-        Ok(Templates { env, origins })
+        let custom = origins.values().any(|o| !o.ends_with("(built in)"));
+        Ok(Templates {
+            env,
+            origins,
+            custom,
+        })
     }
 
     fn origin<'a>(&'a self, name: &'a str) -> &'a str {
@@ -183,7 +193,7 @@ impl Templates {
             styles = styles.len(),
             "HTML before inlining"
         );
-        if page > GMAIL_CLIP_BYTES {
+        if page > GMAIL_CLIP_BYTES && (self.custom || page > MAX_OUTPUT_BYTES) {
             bail!(
                 "template {origin}: the HTML is {page} bytes before its styles are inlined, \
                  over the {GMAIL_CLIP_BYTES} at which Gmail clips a message and hides its end"
@@ -221,11 +231,15 @@ impl Templates {
             .collect::<Vec<_>>()
             .join("\n");
         if html.len() > GMAIL_CLIP_BYTES {
-            bail!(
+            let why = format!(
                 "template {origin}: the HTML is {} bytes, over the {GMAIL_CLIP_BYTES} at which \
                  Gmail clips a message and hides its end",
                 html.len()
             );
+            if self.custom {
+                bail!("{why}");
+            }
+            tracing::warn!("{why}; it goes out clipped (fewer metrics would keep it whole)");
         }
         Ok(html)
     }

@@ -627,6 +627,30 @@ async fn a_template_that_runs_without_bound_is_stopped_and_named() {
 
 /// An HTML part past Gmail's clip (102,000 bytes) is refused and names the template, before
 /// inlining when the page alone is past it, after when the inlined styles take it past.
+/// The built-in templates on a shop of 150 custom metrics: past Gmail's clip, the email
+/// still goes out (clipped, with a warning), since the shop cannot shorten our template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_email_past_the_clip_still_goes_out() {
+    let mut text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    for i in 0..150 {
+        text.push_str(&format!(
+            "\n[[metrics]]\nkey = \"extra_{i}\"\nlabel = \"Extra metric number {i}\"\n\
+             team = \"marketing\"\nunit = \"count\"\ndirection = \"higher_is_better\"\n\
+             aggregate = \"sum\"\nsql = \"SELECT day, {i} AS num FROM orders WHERE day \
+             BETWEEN $1 AND $2\"\n"
+        ));
+    }
+    let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
+    let t = t.with_small_data().await;
+    let html = composed(&t).await.rendered.html;
+    assert!(
+        html.len() > dawnpost::email::render::GMAIL_CLIP_BYTES,
+        "{} bytes: not past the clip, so this proves nothing",
+        html.len()
+    );
+    assert!(html.contains("Extra metric number 149"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_past_gmails_clip_is_refused_and_names_the_template() {
     let t = TestStore::small(Backend::Sqlite).await.unwrap();
