@@ -6,6 +6,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    use std::io::Write as _;
     let cli = dawnpost::cli::Cli::parse();
     let wanted = std::env::var("DAWNPOST_LOG").unwrap_or_default();
     let filter = EnvFilter::try_new(dawnpost::cli::log_filter(&wanted))
@@ -20,7 +21,10 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -30,8 +34,15 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head -1`): what was asked is done.
+        Err(e) if e.is::<dawnpost::cli::OutputClosed>() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", dawnpost::cli::error_text(&e));
+            // Nowhere to say it if standard error is gone too; the exit code still does.
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                dawnpost::cli::error_text(&e)
+            );
             ExitCode::FAILURE
         }
     }

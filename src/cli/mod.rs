@@ -11,11 +11,20 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
+/// Writes a line to standard output, returning from the function with [`output::OutputClosed`]
+/// when the reader has gone (`dawnpost metrics | head -1`), instead of panicking as
+/// `println!` does.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::output::line(format_args!($($arg)*))?
+    };
+}
+
 mod args;
 mod output;
 
 pub use args::{Cli, Command, JSON_BREAKDOWN_LIMIT, LogFormat, OutputFormat, log_filter};
-pub use output::error_text;
+pub use output::{OutputClosed, error_text};
 use output::{print_import, print_recipients, print_schedule, write_backtest, write_table};
 
 use crate::config::{Config, Lead, Report};
@@ -44,8 +53,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Recipients { report } => {
             let (_, report) = crate::shops::pick_report(&configs, |c| c, report.as_deref())?;
-            print_recipients(report);
-            return Ok(());
+            return print_recipients(report);
         }
         Command::Schedule {
             report,
@@ -124,8 +132,7 @@ fn schedule_command(report: &Report, count: usize, from: Option<&str>) -> Result
         Some(text) => parse_instant(text, report.schedule.tz).context("--from")?,
         None => Utc::now(),
     };
-    print_schedule(report, from, count);
-    Ok(())
+    print_schedule(report, from, count)
 }
 
 /// Each report's next run and its last week of deliveries.
@@ -137,7 +144,7 @@ async fn status(shops: &Shops) -> Result<()> {
                 .format("%a %Y-%m-%d %H:%M %:z")
                 .to_string()
         });
-        println!(
+        say!(
             "report {} ({} recipients, {}): next {next}",
             report.name,
             report.recipients.len(),
@@ -145,12 +152,15 @@ async fn status(shops: &Shops) -> Result<()> {
         );
         let rows = shop.store.delivery_counts(&report.name, 7).await?;
         if rows.is_empty() {
-            println!("  no deliveries yet");
+            say!("  no deliveries yet");
         }
         for (date, c) in rows {
-            println!(
+            say!(
                 "  {date}: {} sent, {} failed, {} pending, {} unknown",
-                c.sent, c.failed, c.pending, c.unknown
+                c.sent,
+                c.failed,
+                c.pending,
+                c.unknown
             );
         }
     }
@@ -207,19 +217,19 @@ async fn send_command(
     transport.close().await;
     let s = sent?;
     for r in &s.held {
-        println!("not sent again: {r}: delivery unknown (see --retry-unknown)");
+        say!("not sent again: {r}: delivery unknown (see --retry-unknown)");
     }
     for r in &s.skipped {
-        println!("already sent: {r} (use --force to send again)");
+        say!("already sent: {r} (use --force to send again)");
     }
     for r in &s.elsewhere {
-        println!("being sent by another sender: {r}");
+        say!("being sent by another sender: {r}");
     }
     if dry_run {
         for r in &s.would_send {
-            println!("would send: {r}");
+            say!("would send: {r}");
         }
-        println!(
+        say!(
             "dry run: {} would be sent via {transport}, {} already served",
             s.would_send.len(),
             s.skipped.len()
@@ -227,23 +237,23 @@ async fn send_command(
         return Ok(());
     }
     for r in &s.sent {
-        println!("sent: {r}");
+        say!("sent: {r}");
     }
     for (r, e) in &s.failed {
-        println!("FAILED: {r}: {e}");
+        say!("FAILED: {r}: {e}");
     }
     for (r, e) in &s.unknown {
-        println!("UNKNOWN: {r}: {e}");
+        say!("UNKNOWN: {r}: {e}");
     }
     for (r, e) in &s.unrecorded {
-        println!("DELIVERED BUT NOT RECORDED: {r}: {e}");
+        say!("DELIVERED BUT NOT RECORDED: {r}: {e}");
     }
     let unrecorded = if s.unrecorded.is_empty() {
         String::new()
     } else {
         format!(", {} delivered but not recorded", s.unrecorded.len())
     };
-    println!(
+    say!(
         "report {} for {date} via {transport}: {} sent, {} already served, {} failed, {} unknown{unrecorded}",
         report.name,
         s.sent.len(),
@@ -352,7 +362,7 @@ async fn demo_command(
 ) -> Result<()> {
     let started = Instant::now();
     let summary = demo::generate(store, options, config.shop.timezone, force).await?;
-    println!(
+    say!(
         "demo shop written to {store}: {} rows over {} days ending {} in {:.2} s",
         summary.total(),
         options.days,
@@ -360,7 +370,7 @@ async fn demo_command(
         started.elapsed().as_secs_f64()
     );
     for (table, rows) in &summary.rows {
-        println!("  {table:<14} {rows:>10}");
+        say!("  {table:<14} {rows:>10}");
     }
     Ok(())
 }
@@ -392,12 +402,12 @@ async fn preview(
         composed.digest = composed.digest.with_lead(lead);
     }
     let files = write_preview(&composed, config, now, out)?;
-    println!("subject: {}", composed.rendered.subject);
-    println!("{}", files.html.display());
-    println!("{}", files.text.display());
-    println!("{}", files.eml.display());
+    say!("subject: {}", composed.rendered.subject);
+    say!("{}", files.html.display());
+    say!("{}", files.text.display());
+    say!("{}", files.eml.display());
     for p in &files.images {
-        println!("{}", p.display());
+        say!("{}", p.display());
     }
     if open {
         open_in_browser(&files.html);
@@ -426,13 +436,12 @@ async fn backtest(
     let b = crate::store::gather::backtest(store, date, days, horizon).await?;
     let mut out = std::io::stdout().lock();
     match format {
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &b)?;
-            writeln!(out)?;
-        }
-        OutputFormat::Table => write_backtest(&mut out, &b)?,
+        OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &b)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| Ok(writeln!(out)?)),
+        OutputFormat::Table => write_backtest(&mut out, &b),
     }
-    Ok(())
+    .map_err(output::closed)
 }
 
 async fn metrics(
@@ -451,13 +460,12 @@ async fn metrics(
     }
     let mut out = std::io::stdout().lock();
     match format {
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
-        }
-        OutputFormat::Table => write_table(&mut out, &report, config)?,
+        OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| Ok(writeln!(out)?)),
+        OutputFormat::Table => write_table(&mut out, &report, config),
     }
-    Ok(())
+    .map_err(output::closed)
 }
 
 /// A send for a day that has not ended, or for which the store holds no orders and no
@@ -484,24 +492,27 @@ async fn refresh_demo(config: &Config, store: &Store, yesterday: NaiveDate) -> R
 }
 
 async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<()> {
-    println!("config   {}", config.origin);
-    println!(
+    say!("config   {}", config.origin);
+    say!(
         "shop     {} ({}, {}), week starts {}",
-        config.shop.name, config.shop.timezone, config.shop.currency, config.shop.week_start
+        config.shop.name,
+        config.shop.timezone,
+        config.shop.currency,
+        config.shop.week_start
     );
-    println!("store    {store} ({:?}), migrated", store.backend());
+    say!("store    {store} ({:?}), migrated", store.backend());
     for table in DATA_TABLES {
-        println!("  {table:<14} {:>10} rows", store.count(table).await?);
+        say!("  {table:<14} {:>10} rows", store.count(table).await?);
     }
     for (table, last) in store.freshness().await? {
         let last = last.map_or_else(|| "no data".to_string(), |d| d.to_string());
-        println!("  {table:<14} last day {last}");
+        say!("  {table:<14} last day {last}");
     }
     let stale = crate::store::rollup::stale_days(store).await?;
     if stale == 0 {
-        println!("rollups  up to date");
+        say!("rollups  up to date");
     } else {
-        println!("rollups  {stale} days to rebuild (on the next report)");
+        say!("rollups  {stale} days to rebuild (on the next report)");
     }
     // Running every metric once proves its SQL against this store.
     let mut failed = Vec::new();
@@ -514,33 +525,36 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
             failed.push(format!("{e:#}"));
         }
     }
-    println!(
+    say!(
         "metrics  {} defined, {} failed",
         config.catalog.len(),
         failed.len()
     );
     if failed.is_empty() {
-        failed.extend(check_templates(config, store, yesterday).await);
+        failed.extend(check_templates(config, store, yesterday).await?);
     } else {
         // Composing would run the failed metrics again and log their reasons twice.
-        println!("email    not rendered until every metric answers");
+        say!("email    not rendered until every metric answers");
     }
     for s in ingest::nightly::survey(store, config).await {
-        println!(
+        say!(
             "imports  {} ({}): {} files, {} new or changed",
-            s.entry, s.format, s.files, s.pending
+            s.entry,
+            s.format,
+            s.files,
+            s.pending
         );
         for p in &s.problems {
-            println!("  {p}");
+            say!("  {p}");
         }
         for f in &s.failed {
-            println!("  failed: {f}");
+            say!("  failed: {f}");
         }
     }
     if !failed.is_empty() {
         bail!("{}", failed.join("\n"));
     }
-    println!("ok");
+    say!("ok");
     Ok(())
 }
 
@@ -549,10 +563,14 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
 /// "no data" wording still runs every template), then each team lead's copy. So an
 /// undefined variable, a template that includes itself or never ends, or an email past
 /// Gmail's clip fails here, not at 6 AM. Returns what failed.
-async fn check_templates(config: &Config, store: &Store, yesterday: NaiveDate) -> Vec<String> {
+async fn check_templates(
+    config: &Config,
+    store: &Store,
+    yesterday: NaiveDate,
+) -> Result<Vec<String>> {
     let templates = match Templates::load(config.email.templates_dir.as_deref()) {
         Ok(t) => t,
-        Err(e) => return vec![format!("{e:#}")],
+        Err(e) => return Ok(vec![format!("{e:#}")]),
     };
     let date = match store.freshness_at(yesterday).await {
         Ok(last) => last
@@ -561,12 +579,12 @@ async fn check_templates(config: &Config, store: &Store, yesterday: NaiveDate) -
             .filter_map(|(_, d)| *d)
             .max()
             .unwrap_or(yesterday),
-        Err(e) => return vec![format!("{e:#}")],
+        Err(e) => return Ok(vec![format!("{e:#}")]),
     };
     let now = Utc::now().with_timezone(&config.shop.timezone);
     let composed = match compose(store, config, &templates, date, now).await {
         Ok(c) => c,
-        Err(e) => return vec![format!("{e:#} (rendering the email for {date})")],
+        Err(e) => return Ok(vec![format!("{e:#} (rendering the email for {date})")]),
     };
     let mut leads: Vec<Lead> = config.team_leads.values().flatten().copied().collect();
     leads.sort();
@@ -578,7 +596,7 @@ async fn check_templates(config: &Config, store: &Store, yesterday: NaiveDate) -
         }
     }
     let r = &composed.rendered;
-    println!(
+    say!(
         "email    rendered for {date}: subject {} characters, HTML {} of {} bytes (Gmail's \
          clip), template fuel at most {} of {}",
         r.subject.chars().count(),
@@ -588,12 +606,12 @@ async fn check_templates(config: &Config, store: &Store, yesterday: NaiveDate) -
         crate::email::render::FUEL
     );
     if r.html.len() > crate::email::render::GMAIL_CLIP_BYTES {
-        println!(
+        say!(
             "  warning: past Gmail's clip, the email goes out clipped (Gmail shows its top and \
              links to the rest); fewer metrics of your own would keep it whole"
         );
     }
-    failed
+    Ok(failed)
 }
 
 fn open_in_browser(path: &Path) {
@@ -691,10 +709,10 @@ async fn import(
     for file in &files {
         let started = Instant::now();
         match ingest::import_file(store, format, file, &opts).await {
-            Ok(s) => print_import(file, &s, started.elapsed().as_secs_f64()),
+            Ok(s) => print_import(file, &s, started.elapsed().as_secs_f64())?,
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e:#}");
+                let _ = writeln!(std::io::stderr(), "error: {e:#}");
             }
         }
     }

@@ -13,8 +13,8 @@ use crate::ingest;
 use crate::metrics::period::ComparisonKind;
 use crate::store::report::MetricsReport;
 
-pub(super) fn print_recipients(report: &Report) {
-    println!(
+pub(super) fn print_recipients(report: &Report) -> Result<()> {
+    say!(
         "report {} (teams: {}), from {}",
         report.name,
         report.teams.join(", "),
@@ -22,25 +22,28 @@ pub(super) fn print_recipients(report: &Report) {
     );
     for r in &report.recipients {
         match report.leads.get(&r.email.to_string().to_lowercase()) {
-            Some(lead) => println!("  {r}  (leads with {})", lead.name()),
-            None => println!("  {r}"),
+            Some(lead) => say!("  {r}  (leads with {})", lead.name()),
+            None => say!("  {r}"),
         }
     }
-    println!("{} recipients", report.recipients.len());
+    say!("{} recipients", report.recipients.len());
+    Ok(())
 }
 
 /// The next `count` runs of a report's schedule after `from`.
-pub(super) fn print_schedule(report: &Report, from: DateTime<Utc>, count: usize) {
+pub(super) fn print_schedule(report: &Report, from: DateTime<Utc>, count: usize) -> Result<()> {
     let s = &report.schedule;
-    println!(
+    say!(
         "report {}: \"{}\" in {} (report date: the day before)",
-        report.name, s.expr, s.tz
+        report.name,
+        s.expr,
+        s.tz
     );
     let mut t = from;
     for _ in 0..count {
         let Some(next) = s.next_after(t) else { break };
         let local = next.with_timezone(&s.tz);
-        println!(
+        say!(
             "  {}  {}  for {}",
             local.format("%a %Y-%m-%d %H:%M %:z %Z"),
             next.format("%Y-%m-%dT%H:%MZ"),
@@ -48,6 +51,7 @@ pub(super) fn print_schedule(report: &Report, from: DateTime<Utc>, count: usize)
         );
         t = next;
     }
+    Ok(())
 }
 
 pub(super) fn write_backtest(
@@ -168,11 +172,11 @@ pub(super) fn write_table(
     Ok(())
 }
 
-pub(super) fn print_import(file: &Path, s: &ingest::ImportSummary, secs: f64) {
+pub(super) fn print_import(file: &Path, s: &ingest::ImportSummary, secs: f64) -> Result<()> {
     let tables: Vec<String> = s.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
     match &s.plan {
         Some(plan) => {
-            println!(
+            say!(
                 "{} ({}): {} rows read, would load:\n{}nothing was written (--check)",
                 file.display(),
                 s.format,
@@ -180,7 +184,7 @@ pub(super) fn print_import(file: &Path, s: &ingest::ImportSummary, secs: f64) {
                 plan.describe()
             );
         }
-        None => println!(
+        None => say!(
             "imported {} rows from {} ({}) in {secs:.2} s ({:.0} rows/s): {}; rollups rebuilt \
              for {} days",
             s.rows,
@@ -191,6 +195,7 @@ pub(super) fn print_import(file: &Path, s: &ingest::ImportSummary, secs: f64) {
             s.rebuilt_days
         ),
     }
+    Ok(())
 }
 
 /// An error and its causes on one line, as `{:#}` prints them, less a cause whose text the
@@ -233,5 +238,35 @@ mod error_tests {
         );
         let plain = anyhow::anyhow!("inner").context("middle").context("outer");
         assert_eq!(error_text(&plain), "outer: middle: inner");
+    }
+}
+
+/// Standard output was closed by its reader (a pipe into `head`): the command stops, quietly
+/// and successfully, since whatever it wrote to files is written.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct OutputClosed;
+
+/// One line on standard output; a closed pipe is [`OutputClosed`], any other failure an
+/// error that says where.
+pub(super) fn line(args: std::fmt::Arguments<'_>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| closed(e.into()))
+}
+
+/// An output error, as [`OutputClosed`] when it was the reader going away.
+pub(super) fn closed(e: anyhow::Error) -> anyhow::Error {
+    let gone = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    });
+    if gone {
+        OutputClosed.into()
+    } else {
+        e.context("cannot write to standard output")
     }
 }

@@ -577,3 +577,59 @@ fn a_store_from_a_newer_dawnpost_says_so() {
         "{err}"
     );
 }
+
+/// Output into a pipe whose reader has gone (`dawnpost preview | head -1`): the command ends
+/// quietly, exit 0, files written, instead of panicking with a backtrace.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::copy(fixture("small/config.toml"), &config).unwrap();
+    let c = config.to_str().unwrap();
+    crate::support::import_small_cli(c);
+    let out = dir.path().join("preview");
+    let o = out.to_str().unwrap();
+    let runs: [&[&str]; 4] = [
+        &["--config", c, "preview", "--date", "2024-03-01", "--out", o],
+        &["--config", c, "metrics", "--date", "2024-03-01"],
+        &[
+            "--config",
+            c,
+            "metrics",
+            "--date",
+            "2024-03-01",
+            "--format",
+            "json",
+        ],
+        &["--config", c, "recipients"],
+    ];
+    for args in runs {
+        // The reader is gone before the first byte is written.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_dawnpost"))
+            .args(args)
+            .env("DAWNPOST_LOG", "warn")
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{args:?}: {}\n{err}", run.status);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: quietly, yet: {err}");
+    }
+    assert!(out.join("index.html").exists(), "preview wrote its files");
+    // Any other failure to write is an error that says so.
+    let full = std::fs::File::create("/dev/full");
+    if let Ok(full) = full {
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_dawnpost"))
+            .args(["--config", c, "recipients"])
+            .env("DAWNPOST_LOG", "warn")
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{err}");
+        assert!(err.contains("cannot write to standard output"), "{err}");
+    }
+}
