@@ -222,6 +222,11 @@ pub struct Shop {
     /// What is printed before amounts, e.g. "£".
     pub currency_symbol: String,
     pub week_start: Weekday,
+    /// The weekdays the shop is closed, as configured (`[shop] closed`); None: the weekdays
+    /// its history shows closed.
+    pub closed: Option<Vec<Weekday>>,
+    /// The shop's closures (`[[closures]]`): holidays, a stocktake.
+    pub closures: Vec<crate::metrics::calendar::Closure>,
 }
 
 #[derive(Debug, Clone)]
@@ -369,6 +374,8 @@ struct RawConfig {
     smtp: Option<Spanned<RawSmtp>>,
     #[serde(default)]
     imports: Vec<Spanned<RawImport>>,
+    #[serde(default)]
+    closures: Vec<Spanned<RawClosure>>,
 }
 
 #[derive(Deserialize)]
@@ -585,6 +592,16 @@ struct RawShop {
     currency_symbol: Option<Spanned<String>>,
     #[serde(default = "default_week_start")]
     week_start: Spanned<String>,
+    /// Weekdays the shop is closed; left out, they are told by the history.
+    closed: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClosure {
+    from: DateValue,
+    to: DateValue,
+    reason: String,
 }
 
 fn default_week_start() -> Spanned<String> {
@@ -704,7 +721,7 @@ impl Config {
             .unwrap_or_else(|| Spanned::new(0..0, RawFormat::default()));
         Ok(Config {
             origin: origin.clone(),
-            shop: sections::shop(&cx, raw.shop)?,
+            shop: sections::shop(&cx, raw.shop, raw.closures)?,
             store: sections::store(&cx, &raw.store)?,
             demo: sections::demo(&cx, raw.demo)?,
             format: sections::format(&cx, format)?,
@@ -953,6 +970,39 @@ mod tests {
             parse(&MINIMAL.replace("\"EUR\"", "\"XYZ\"")).unwrap_err()
         );
         assert!(err.starts_with("test.toml:4: `shop.currency`"), "{err}");
+    }
+
+    #[test]
+    fn closed_weekdays_and_closures_are_read_and_checked() {
+        let shop = MINIMAL.replace(
+            "currency = \"EUR\"\n",
+            "currency = \"EUR\"\nclosed = [\"Saturday\", \"sunday\"]\n",
+        );
+        let closures =
+            "\n[[closures]]\nfrom = 2025-12-24\nto = 2026-01-03\nreason = \"Christmas\"\n";
+        let c = parse(&format!("{shop}{closures}")).unwrap();
+        assert_eq!(c.shop.closed, Some(vec![Weekday::Sat, Weekday::Sun]));
+        assert_eq!(c.shop.closures.len(), 1);
+        assert_eq!(c.shop.closures[0].reason, "Christmas");
+        // Left out, the weekdays are the history's to tell.
+        assert_eq!(parse(MINIMAL).unwrap().shop.closed, None);
+        let bad_day = MINIMAL.replace(
+            "currency = \"EUR\"\n",
+            "currency = \"EUR\"\nclosed = [\"Caturday\"]\n",
+        );
+        let err = format!("{:#}", parse(&bad_day).unwrap_err());
+        assert_eq!(
+            err,
+            "test.toml:5: `shop.closed`: expected a weekday such as saturday, got \"Caturday\""
+        );
+        let backwards = closures.replace("to = 2026-01-03", "to = 2025-12-01");
+        let err = format!("{:#}", parse(&format!("{MINIMAL}{backwards}")).unwrap_err());
+        assert!(
+            err.ends_with(
+                "`closures[0].to`: the closure ends (2025-12-01) before it starts (2025-12-24)"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

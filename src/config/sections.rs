@@ -170,7 +170,7 @@ const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN 
     TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR \
     ZMW ZWG ZWL";
 
-pub(super) fn shop(cx: &Cx<'_>, raw: RawShop) -> Result<Shop> {
+pub(super) fn shop(cx: &Cx<'_>, raw: RawShop, closures: Vec<Spanned<RawClosure>>) -> Result<Shop> {
     cx.name(raw.name.get_ref(), raw.name.span(), "shop.name", MAX_NAME)?;
     let code = raw.currency.get_ref().trim().to_uppercase();
     if !ISO_4217.split_whitespace().any(|c| c == code) {
@@ -190,6 +190,15 @@ pub(super) fn shop(cx: &Cx<'_>, raw: RawShop) -> Result<Shop> {
         }
         None => default_symbol(&code),
     };
+    let closed = match &raw.closed {
+        None => None,
+        Some(days) => Some(
+            days.iter()
+                .map(|w| weekday(cx, w, "shop.closed"))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    };
+    let closures = self::closures(cx, closures)?;
     let week_start = match raw.week_start.get_ref().to_lowercase().as_str() {
         "monday" => Weekday::Mon,
         "sunday" => Weekday::Sun,
@@ -211,6 +220,8 @@ pub(super) fn shop(cx: &Cx<'_>, raw: RawShop) -> Result<Shop> {
         currency: code,
         currency_symbol,
         week_start,
+        closed,
+        closures,
     })
 }
 
@@ -392,6 +403,60 @@ pub(super) fn objectives(
         });
     }
     Ok(out)
+}
+
+/// A weekday by its English name, in any case.
+fn weekday(cx: &Cx<'_>, w: &Spanned<String>, key: &str) -> Result<Weekday> {
+    w.get_ref().trim().parse::<Weekday>().map_err(|_| {
+        cx.at(
+            w.span(),
+            key,
+            format!(
+                "expected a weekday such as saturday, got {:?}",
+                excerpt(w.get_ref())
+            ),
+        )
+    })
+}
+
+/// The most closures a shop may list: years of holidays.
+const MAX_CLOSURES: usize = 500;
+
+/// `[[closures]]`: each from one day to another, with the reason the email gives.
+fn closures(
+    cx: &Cx<'_>,
+    raw: Vec<Spanned<RawClosure>>,
+) -> Result<Vec<crate::metrics::calendar::Closure>> {
+    if raw.len() > MAX_CLOSURES {
+        return Err(cx.at(
+            raw[MAX_CLOSURES].span(),
+            "closures",
+            format!("at most {MAX_CLOSURES} closures"),
+        ));
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let span = r.span();
+            let r = r.into_inner();
+            let key = format!("closures[{i}]");
+            let at = |k: &str, m: String| cx.at(span.clone(), &format!("{key}.{k}"), m);
+            let from: chrono::NaiveDate = r.from.parse().map_err(|m| at("from", m))?;
+            let to: chrono::NaiveDate = r.to.parse().map_err(|m| at("to", m))?;
+            if to < from {
+                return Err(at(
+                    "to",
+                    format!("the closure ends ({to}) before it starts ({from})"),
+                ));
+            }
+            cx.name(&r.reason, span.clone(), &format!("{key}.reason"), MAX_NAME)?;
+            Ok(crate::metrics::calendar::Closure {
+                from,
+                to,
+                reason: r.reason,
+            })
+        })
+        .collect()
 }
 
 fn cycle(cx: &Cx<'_>, o: &RawObjective, span: Range<usize>, key: &str) -> Result<Cycle> {

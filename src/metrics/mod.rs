@@ -5,6 +5,7 @@
 //! I/O or reads the clock. The store fills these types; the digest words them.
 
 pub mod alert;
+pub mod calendar;
 pub mod compare;
 pub mod forecast;
 pub mod metric;

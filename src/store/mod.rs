@@ -648,6 +648,19 @@ impl Store {
             .collect()
     }
 
+    /// The first day with orders, if any: an index end.
+    pub async fn first_order_day(&self) -> Result<Option<NaiveDate>> {
+        let day: Option<String> = sqlx::query_scalar("SELECT MIN(day) FROM order_daily")
+            .fetch_one(&self.reader)
+            .await
+            .context("cannot read the first day with orders")?;
+        day.map(|d| {
+            d.parse()
+                .with_context(|| format!("order_daily: bad day {d:?}"))
+        })
+        .transpose()
+    }
+
     /// The campaigns that overlap `first..=last`, at most [`MAX_CAMPAIGNS`] of them (the
     /// latest to start).
     pub async fn campaign_spans(
