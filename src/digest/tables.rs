@@ -56,6 +56,17 @@ impl Ctx<'_> {
             ComparisonKind::MonthToDate => "vs last month to date".to_string(),
             ComparisonKind::SameWeekdayLastYear => "vs last year".to_string(),
         };
+        // Where the shop was closed on the usual day, say which day stood in and why.
+        let label = match (&c.previous_note, c.kind) {
+            (None, _) => label,
+            (
+                Some(note),
+                ComparisonKind::PreviousDay
+                | ComparisonKind::SameWeekdayLastWeek
+                | ComparisonKind::SameWeekdayLastYear,
+            ) => format!("vs {} ({note})", c.previous_period.0.format("%a %-d %b")),
+            (Some(note), _) => format!("{label} ({note})"),
+        };
         let change = self.f.change(m.unit, c);
         // A change that rounds to nothing at the shown precision reads as no change.
         let negligible =
@@ -224,7 +235,7 @@ pub(super) fn top_returns(
     let Some(by_sku) = inputs.fetched.get("return_rate_by_product") else {
         return Vec::new();
     };
-    let (mtd, _) = ComparisonKind::MonthToDate.periods(d, config.shop.week_start);
+    let (mtd, _) = ComparisonKind::MonthToDate.periods(d, config.shop.week_start, &inputs.calendar);
     let mut rows: Vec<(f64, f64, &String)> = by_sku
         .iter()
         .filter_map(|(sku, s)| {
@@ -261,7 +272,7 @@ pub(super) fn returns_by_channel(
     let Some(by_channel) = inputs.fetched.get("return_rate_by_channel") else {
         return Vec::new();
     };
-    let (mtd, _) = ComparisonKind::MonthToDate.periods(d, config.shop.week_start);
+    let (mtd, _) = ComparisonKind::MonthToDate.periods(d, config.shop.week_start, &inputs.calendar);
     let mut rows: Vec<(f64, f64, &String)> = by_channel
         .iter()
         .filter_map(|(ch, s)| {

@@ -14,6 +14,11 @@ use serde::Serialize;
 /// occurrences (closures apart) had an order, while other days did.
 pub const INFER_WEEKS: u64 = 8;
 
+/// Orders a day the shop must average on the weekdays it trades before a weekday without
+/// any is taken for closed: at 2 a day, eight empty days by chance are a 1-in-9-million
+/// event (e^-16); a shop of a few orders a week has empty weekdays by chance, not by rule.
+pub const MIN_INFER_DAILY: f64 = 2.0;
+
 /// How far back a comparison looks for an open day of the kind it wants, in weeks: past a
 /// closure of any believable length, and no further.
 pub const MAX_STEP_BACK_WEEKS: u64 = 8;
@@ -69,11 +74,16 @@ impl Calendar {
             return self;
         }
         let window = first.iter_days().take_while(|d| *d <= as_of);
-        let mut by_weekday = [0.0; 7];
+        let (mut by_weekday, mut days) = ([0.0; 7], [0u32; 7]);
         for d in window.filter(|d| self.closure(*d).is_none()) {
             by_weekday[ix(d.weekday())] += orders.get(&d).copied().unwrap_or(0.0);
+            days[ix(d.weekday())] += 1;
         }
-        if by_weekday.iter().sum::<f64>() <= 0.0 {
+        let trading: Vec<usize> = (0..7).filter(|i| by_weekday[*i] > 0.0).collect();
+        let (total, trading_days) = trading
+            .iter()
+            .fold((0.0, 0u32), |(t, n), i| (t + by_weekday[*i], n + days[*i]));
+        if trading_days == 0 || total / f64::from(trading_days) < MIN_INFER_DAILY {
             return self;
         }
         for (i, n) in by_weekday.into_iter().enumerate() {
@@ -206,6 +216,25 @@ mod tests {
             "closed: Christmas"
         );
         assert_eq!(cal.why_closed(d("2026-01-19")), None);
+    }
+
+    #[test]
+    fn a_quiet_shop_infers_nothing_from_empty_weekdays() {
+        // One order every open day but Saturdays: 1 a day is too few to tell a closed
+        // weekday from a quiet one.
+        let cal = Calendar::new([], Vec::new());
+        let h = history("2025-10-01", "2026-01-20", 1.0, &cal);
+        let since = h.keys().next().copied();
+        assert!(
+            cal.clone()
+                .infer(&h, since, d("2026-01-20"))
+                .is_open(d("2026-01-17"))
+        );
+        let busy = history("2025-10-01", "2026-01-20", 2.0, &cal);
+        assert!(
+            !cal.infer(&busy, since, d("2026-01-20"))
+                .is_open(d("2026-01-17"))
+        );
     }
 
     #[test]

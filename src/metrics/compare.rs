@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, Weekday};
 use serde::Serialize;
 
+use crate::metrics::calendar::Calendar;
 use crate::metrics::metric::{Aggregate, Direction, MetricDef};
 use crate::metrics::period::{ComparisonKind, Period};
 
@@ -108,6 +109,10 @@ pub struct Comparison {
     /// (current - previous) / |previous|; None when previous is 0 or missing.
     pub rel_change: Option<f64>,
     pub verdict: Verdict,
+    /// How the previous period differs from the usual one where the shop was closed
+    /// ("29 Dec closed: Christmas").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_note: Option<String>,
 }
 
 impl Comparison {
@@ -144,6 +149,7 @@ impl Comparison {
             abs_change,
             rel_change,
             verdict,
+            previous_note: prev.note.clone(),
         }
     }
 }
@@ -154,11 +160,12 @@ pub fn compare_all(
     metric: &MetricDef,
     d: NaiveDate,
     week_start: Weekday,
+    cal: &Calendar,
 ) -> Vec<Comparison> {
     ComparisonKind::ALL
         .iter()
         .map(|&kind| {
-            let (cur, prev) = kind.periods(d, week_start);
+            let (cur, prev) = kind.periods(d, week_start, cal);
             Comparison::new(
                 kind,
                 &cur,
@@ -227,6 +234,7 @@ mod tests {
         let p = Period {
             days: vec![d("2026-01-01"), d("2026-01-08"), d("2026-01-15")],
             daily_mean: true,
+            note: None,
         };
         assert_eq!(s.value(Aggregate::Sum, &p), Value::Value(15.0));
         assert_eq!(

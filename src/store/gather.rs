@@ -9,7 +9,7 @@ use chrono::{Days, NaiveDate};
 
 use crate::config::Config;
 use crate::metrics::alert::{COVER_WINDOW_DAYS, Promotion, StockPosition};
-use crate::metrics::calendar::{self, Calendar};
+use crate::metrics::calendar::Calendar;
 use crate::metrics::forecast::{self, History};
 use crate::store::report::{self, Fetched};
 use crate::store::{Store, ThemeCount};
@@ -71,7 +71,6 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
     // Rows written by another tool since the last import leave their days' rollups stale;
     // both halves below read the rollups.
     crate::store::rollup::refresh_if_stale(store).await?;
-    let calendar = calendar(store, config, d).await?;
     // The metrics run on the read-only pool; the rest reads through the other pool, so the
     // two proceed side by side.
     let extra = extra_ranges(config, d);
@@ -103,26 +102,10 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;
     Ok(DigestInputs {
+        calendar: fetched.calendar.clone(),
         fetched,
-        calendar,
         ..rest
     })
-}
-
-/// The shop's trading calendar on report date `d`: its configured closed weekdays and
-/// closures; without `[shop] closed`, also the weekdays its last weeks of orders show closed.
-pub async fn calendar(store: &Store, config: &Config, d: NaiveDate) -> Result<Calendar> {
-    let cal = Calendar::new(
-        config.shop.closed.clone().unwrap_or_default(),
-        config.shop.closures.clone(),
-    );
-    if config.shop.closed.is_some() {
-        return Ok(cal);
-    }
-    let from = d - Days::new(calendar::INFER_WEEKS * 7 - 1);
-    let orders = store.daily_orders(from, d).await?;
-    let since = store.first_order_day().await?;
-    Ok(cal.infer(&orders, since, d))
 }
 
 /// The forecast replayed over the `days` ending on `last` (see [`forecast::backtest`]).

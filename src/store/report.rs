@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::metrics::calendar::{self, Calendar};
 use crate::metrics::compare::{Comparison, Series, compare_all};
 use crate::metrics::metric::{Aggregate, Direction, Team, Unit};
 use crate::metrics::period::{ComparisonKind, fetch_ranges};
@@ -27,6 +28,8 @@ pub struct Fetched {
     pub unavailable: BTreeMap<String, String>,
     /// Metric key → the reason in a few words, for the email ("its query failed").
     pub unavailable_short: BTreeMap<String, String>,
+    /// When the shop traded, as the comparisons were drawn up for.
+    pub calendar: Calendar,
 }
 
 impl Fetched {
@@ -105,7 +108,8 @@ pub async fn fetch_windows(
     extra: &[(NaiveDate, NaiveDate)],
     own: &BTreeMap<String, Vec<(NaiveDate, NaiveDate)>>,
 ) -> Result<Fetched> {
-    let mut common = fetch_ranges(date, config.shop.week_start);
+    let calendar = calendar(store, config, date).await?;
+    let mut common = fetch_ranges(date, config.shop.week_start, &calendar);
     common.extend_from_slice(extra);
     // Metrics are independent: run them side by side, as many at a time as the read-only
     // pool has connections.
@@ -123,7 +127,10 @@ pub async fn fetch_windows(
             (metric.key, result.map(|()| series))
         });
     }
-    let mut out = Fetched::default();
+    let mut out = Fetched {
+        calendar,
+        ..Fetched::default()
+    };
     while let Some(done) = tasks.join_next().await {
         let (key, result) = done.map_err(|e| anyhow::anyhow!("a metric query task failed: {e}"))?;
         match result {
@@ -143,10 +150,27 @@ pub async fn fetch_windows(
     Ok(out)
 }
 
+/// The shop's trading calendar on report date `d`: its configured closed weekdays and
+/// closures; without `[shop] closed`, also the weekdays its last weeks of orders show closed.
+pub async fn calendar(store: &Store, config: &Config, d: NaiveDate) -> Result<Calendar> {
+    let cal = Calendar::new(
+        config.shop.closed.clone().unwrap_or_default(),
+        config.shop.closures.clone(),
+    );
+    if config.shop.closed.is_some() {
+        return Ok(cal);
+    }
+    let from = d - chrono::Days::new(calendar::INFER_WEEKS * 7 - 1);
+    let orders = store.daily_orders(from, d).await?;
+    let since = store.first_order_day().await?;
+    Ok(cal.infer(&orders, since, d))
+}
+
 /// Builds the report from fetched rows. Pure.
 pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsReport {
     let empty = BTreeMap::new();
     let week_start = config.shop.week_start;
+    let cal = &fetched.calendar;
     let metrics = config
         .catalog
         .iter()
@@ -155,7 +179,7 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
             let unavailable = fetched.unavailable.get(&m.key).cloned();
             let (comparisons, breakdown) = if unavailable.is_some() {
                 let none = Series::default();
-                let mut all = compare_all(&none, m, date, week_start);
+                let mut all = compare_all(&none, m, date, week_start, cal);
                 for c in &mut all {
                     c.current = crate::metrics::compare::Value::Unavailable;
                     c.previous = crate::metrics::compare::Value::Unavailable;
@@ -167,7 +191,7 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
                     .filter_map(|(dim, s)| {
                         dim.as_ref().map(|d| BreakdownResult {
                             value: d.clone(),
-                            comparisons: compare_all(s, m, date, week_start),
+                            comparisons: compare_all(s, m, date, week_start, cal),
                         })
                     })
                     .collect();
@@ -184,7 +208,7 @@ pub fn assemble(config: &Config, date: NaiveDate, fetched: &Fetched) -> MetricsR
                 (Vec::new(), rows)
             } else {
                 let s = series.get(&None).cloned().unwrap_or_default();
-                (compare_all(&s, m, date, week_start), Vec::new())
+                (compare_all(&s, m, date, week_start, cal), Vec::new())
             };
             MetricResult {
                 key: m.key.clone(),

@@ -49,6 +49,7 @@ async fn report_for(t: &TestStore, d: &str) -> MetricsReport {
 both_backends!(
     hand_figures_on_1_march_2024,
     calendar_edges,
+    a_closed_day_stands_aside_in_every_comparison,
     local_day_follows_the_store_timezone,
     metric_sql_cannot_write,
 );
@@ -384,4 +385,32 @@ sql = "SELECT day, 1 AS num FROM orders WHERE day BETWEEN $1 AND $2) m GROUP BY 
         );
         assert_eq!(small.fingerprint().await, before);
     }
+}
+
+/// The small shop closed on Friday 23 Feb for a stocktake: on Friday 1 Mar, "vs last week"
+/// steps back to Friday 16 Feb (net revenue 30, by hand from fixtures/small: O07, 3 × A at
+/// 10.00) and says why, in the report and in the email's table.
+async fn a_closed_day_stands_aside_in_every_comparison(b: Backend) {
+    let text = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap()
+        + "\n[[closures]]\nfrom = 2024-02-23\nto = 2024-02-23\nreason = \"Stocktake\"\n";
+    let Some(t) = TestStore::new(b, &text).await else {
+        return;
+    };
+    let t = t.with_small_data().await;
+    let r = report_for(&t, "2024-03-01").await;
+    let w = cmp(&r, "net_revenue", SameWeekdayLastWeek);
+    assert_eq!(w.previous_period, (date("2024-02-16"), date("2024-02-16")));
+    is(w.previous, 30.0);
+    assert_eq!(w.previous_note.as_deref(), Some("23 Feb closed: Stocktake"));
+    // The day before (29 Feb) was open: nothing changes there.
+    let p = cmp(&r, "net_revenue", PreviousDay);
+    assert_eq!(
+        (p.previous_period.0, &p.previous_note),
+        (date("2024-02-29"), &None)
+    );
+    let text = crate::support::composed(&t).await.rendered.text;
+    assert!(
+        text.contains("vs Fri 16 Feb (23 Feb closed: Stocktake)"),
+        "{text}"
+    );
 }
