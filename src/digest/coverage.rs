@@ -11,6 +11,13 @@ pub(super) const EXPECTED_WITHIN_DAYS: u64 = 14;
 /// have data but stop before the report date; and the footer line for those that have none.
 pub(super) fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>, String, String) {
     let recent = d - Days::new(EXPECTED_WITHIN_DAYS);
+    // On a closed day nothing is missing that the last open day has: a Saturday without
+    // orders in a shop closed on Saturdays is not incomplete data.
+    let expected = if inputs.calendar.is_open(d) {
+        d
+    } else {
+        inputs.calendar.open_day_before(d).unwrap_or(d)
+    };
     let name = |source: &str| source_name(source).to_string();
     let freshness: Vec<Freshness> = inputs
         .freshness
@@ -22,7 +29,7 @@ pub(super) fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>,
                 last_day: last.format("%-d %b %Y").to_string(),
                 // Refunds come when customers ask, not every day: a day without one is
                 // not incomplete data.
-                stale: last < d && last >= recent && *source != "refunds",
+                stale: last < expected && last >= recent && *source != "refunds",
             })
         })
         .collect();

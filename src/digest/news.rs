@@ -71,20 +71,38 @@ pub(super) fn build(
         let Some(by_dim) = inputs.fetched.get(&m.key) else {
             continue;
         };
+        // A breakdown of one value (every order through one channel) is its total again:
+        // only the total can be news.
+        let values = by_dim.keys().filter(|k| k.is_some()).count();
         for (dim, series) in by_dim.iter().take(50) {
-            let j = news::judge(m, series, d, &config.news);
+            if dim.is_some() && values < 2 {
+                continue;
+            }
+            let j = news::judge(m, series, d, &config.news, &inputs.calendar);
             if j.z().is_some() {
                 judged += 1;
             }
             if j.is_unusual() {
-                items.push(item(m, dim.as_deref(), &j, &weekday, f));
+                items.push(item(
+                    m,
+                    dim.as_deref(),
+                    &j,
+                    &weekday,
+                    config.news.threshold,
+                    f,
+                ));
             }
         }
     }
     items.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.text.cmp(&b.text)));
     let flagged = items.iter().map(|i| i.metric.clone()).collect();
     items.truncate(SHOWN);
-    let quiet = if !items.is_empty() {
+    let quiet = if let Some(why) = inputs.calendar.why_closed(d) {
+        format!(
+            "No news for a day the shop was {why} ({}).",
+            d.format("%A %-d %b")
+        )
+    } else if !items.is_empty() {
         String::new()
     } else if judged == 0 {
         format!(
@@ -103,7 +121,45 @@ pub(super) fn build(
     }
 }
 
-fn item(m: &MetricDef, dim: Option<&str>, j: &Judgement, weekday: &str, f: &Formatter) -> NewsItem {
+/// The range the verdict used: the median give or take `threshold` spreads, never below 0
+/// for a figure whose history never was. A value called unusual is outside it by
+/// construction, so the email never calls a value unusual beside a range that holds it.
+fn usual_range(
+    b: &news::Baseline,
+    unit: Unit,
+    threshold: f64,
+    amount: impl Fn(f64) -> String,
+) -> String {
+    let reach = threshold * b.spread;
+    let (mut low, mut high) = (b.median - reach, b.median + reach);
+    if b.min >= 0.0 {
+        low = low.max(0.0);
+    }
+    // A rate whose history never passed 100% is not usual above it.
+    if unit == Unit::Percent && b.max <= 1.0 {
+        high = high.min(1.0);
+    }
+    // Whole things (orders, units) are counted whole: the band widened to whole numbers
+    // still leaves an unusual value outside it.
+    if unit == Unit::Count {
+        (low, high) = (low.ceil(), high.floor());
+    }
+    let (low, high) = (amount(low), amount(high));
+    if low == high {
+        low
+    } else {
+        format!("{low}–{high}")
+    }
+}
+
+fn item(
+    m: &MetricDef,
+    dim: Option<&str>,
+    j: &Judgement,
+    weekday: &str,
+    threshold: f64,
+    f: &Formatter,
+) -> NewsItem {
     let b = j.baseline.as_ref().expect("a verdict has a baseline");
     let value = j.value.expect("a verdict has a value");
     let z = j.z().unwrap_or(0.0);
@@ -112,11 +168,7 @@ fn item(m: &MetricDef, dim: Option<&str>, j: &Judgement, weekday: &str, f: &Form
         None => m.label.clone(),
     };
     let amount = |v: f64| f.amount(m.unit, v);
-    let usual = if (b.max - b.min).abs() < f64::EPSILON {
-        amount(b.min)
-    } else {
-        format!("{}–{}", amount(b.min), amount(b.max))
-    };
+    let usual = usual_range(b, m.unit, threshold, amount);
     let how = match j.extreme() {
         Some(Extreme::Lowest) => format!("lowest {weekday} in {} weeks", b.days.len()),
         Some(Extreme::Highest) => format!("highest {weekday} in {} weeks", b.days.len()),
@@ -202,4 +254,39 @@ fn revenue_line(d: NaiveDate, report: &MetricsReport, f: &Formatter) -> String {
         d.format("%a"),
         parts.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn baseline(median: f64, spread: f64, min: f64, max: f64) -> news::Baseline {
+        news::Baseline {
+            days: Vec::new(),
+            median,
+            spread,
+            min,
+            max,
+        }
+    }
+
+    #[test]
+    fn the_usual_range_is_the_one_the_verdict_used() {
+        let amount = |v: f64| format!("{v:.1}");
+        // 1,000 give or take 3 × 100; the history (900-1,100) is narrower than the band.
+        let b = baseline(1000.0, 100.0, 900.0, 1100.0);
+        assert_eq!(usual_range(&b, Unit::Money, 3.0, amount), "700.0–1300.0");
+        // Never below 0 for a figure that never was.
+        let b = baseline(50.0, 30.0, 10.0, 90.0);
+        assert_eq!(usual_range(&b, Unit::Money, 3.0, amount), "0.0–140.0");
+        // Counts whole: 10.5 ± 3.6 is 6.9-14.1, so 7-14; an unusual 6 or 15 is outside.
+        let b = baseline(10.5, 1.2, 8.0, 13.0);
+        assert_eq!(usual_range(&b, Unit::Count, 3.0, amount), "7.0–14.0");
+        // A rate never above 100% is not usual above it.
+        let b = baseline(0.97, 0.02, 0.94, 1.0);
+        assert_eq!(usual_range(&b, Unit::Percent, 3.0, amount), "0.9–1.0");
+        // One value when both ends print alike.
+        let b = baseline(5.0, 0.001, 5.0, 5.0);
+        assert_eq!(usual_range(&b, Unit::Money, 3.0, amount), "5.0");
+    }
 }

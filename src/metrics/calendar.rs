@@ -107,7 +107,7 @@ impl Calendar {
     /// Why the shop is closed on `d`, in words for the email; None on an open day.
     pub fn why_closed(&self, d: NaiveDate) -> Option<String> {
         if let Some(c) = self.closure(d) {
-            return Some(format!("closed: {}", c.reason));
+            return Some(format!("closed for {}", c.reason));
         }
         let w = d.weekday();
         if self.inferred[ix(w)] {
@@ -213,7 +213,7 @@ mod tests {
         );
         assert_eq!(
             cal.why_closed(d("2025-12-29")).unwrap(),
-            "closed: Christmas"
+            "closed for Christmas"
         );
         assert_eq!(cal.why_closed(d("2026-01-19")), None);
     }

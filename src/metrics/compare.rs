@@ -110,7 +110,7 @@ pub struct Comparison {
     pub rel_change: Option<f64>,
     pub verdict: Verdict,
     /// How the previous period differs from the usual one where the shop was closed
-    /// ("29 Dec closed: Christmas").
+    /// ("29 Dec closed for Christmas").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_note: Option<String>,
 }

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::calendar::Calendar;
 use crate::metrics::compare::Series;
 use crate::metrics::metric::{Aggregate, MetricDef, Unit};
 
@@ -185,17 +186,23 @@ pub fn spread_floor(unit: Unit, median: f64) -> f64 {
     floor.max(1e-9)
 }
 
-/// The same weekday in each of the `weeks` weeks before `d` that has a value.
+/// The same weekday in each of the `weeks` weeks before `d` that has a value and on which
+/// the shop was open: a closure's empty days say nothing of what is usual, so the day after
+/// one is judged against the open days before it.
 pub fn baseline(
     series: &Series,
     aggregate: Aggregate,
     unit: Unit,
     d: NaiveDate,
     weeks: u32,
+    cal: &Calendar,
 ) -> Option<Baseline> {
     let days: Vec<(NaiveDate, f64, f64, f64)> = (1..=u64::from(weeks))
         .filter_map(|w| {
             let day = d.checked_sub_days(Days::new(7 * w))?;
+            if !cal.is_open(day) {
+                return None;
+            }
             day_value(series, aggregate, day).map(|(v, n, m)| (day, v, n, m))
         })
         .collect();
@@ -217,16 +224,24 @@ pub fn baseline(
     })
 }
 
-/// One metric's day, judged against the same weekday over the baseline weeks.
-pub fn judge(m: &MetricDef, series: &Series, d: NaiveDate, s: &NewsSettings) -> Judgement {
-    let Some((value, num, den)) = day_value(series, m.aggregate, d) else {
+/// One metric's day, judged against the same weekday over the baseline weeks. A day the
+/// shop was closed is not judged: nothing it shows is news.
+pub fn judge(
+    m: &MetricDef,
+    series: &Series,
+    d: NaiveDate,
+    s: &NewsSettings,
+    cal: &Calendar,
+) -> Judgement {
+    let day = day_value(series, m.aggregate, d).filter(|_| cal.is_open(d));
+    let Some((value, num, den)) = day else {
         return Judgement {
             value: None,
             baseline: None,
             verdict: Verdict::NoData,
         };
     };
-    let base = baseline(series, m.aggregate, m.unit, d, s.weeks);
+    let base = baseline(series, m.aggregate, m.unit, d, s.weeks, cal);
     let weeks = base.as_ref().map_or(0, |b| b.days.len());
     let verdict = match &base {
         _ if weeks < MIN_WEEKS => Verdict::TooLittleHistory { weeks },
@@ -531,6 +546,7 @@ mod tests {
             &s,
             d("2026-11-23"),
             &NewsSettings::default(),
+            &Calendar::default(),
         );
         let b = j.baseline.clone().unwrap();
         assert_eq!(b.median, 1000.0);
@@ -549,6 +565,7 @@ mod tests {
             &s,
             d("2026-11-23"),
             &NewsSettings::default(),
+            &Calendar::default(),
         );
         assert_eq!(j.z(), Some(3.5));
         assert!(j.is_unusual());
@@ -574,6 +591,7 @@ mod tests {
             &s,
             d("2026-11-23"),
             &NewsSettings::default(),
+            &Calendar::default(),
         );
         assert!((j.z().unwrap() - 35.0 / 44.478).abs() < 1e-9);
         assert!(!j.is_unusual());
@@ -587,6 +605,7 @@ mod tests {
             &s,
             d("2026-11-23"),
             &NewsSettings::default(),
+            &Calendar::default(),
         );
         assert_eq!(j.verdict, Verdict::TooLittleHistory { weeks: 3 });
     }
@@ -616,6 +635,7 @@ mod tests {
             &s,
             day,
             &NewsSettings::default(),
+            &Calendar::default(),
         );
         assert_eq!(
             j.verdict,

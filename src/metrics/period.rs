@@ -360,7 +360,7 @@ mod tests {
         let d = date("2026-01-05");
         let (_, prev) = ComparisonKind::SameWeekdayLastWeek.periods(d, Weekday::Mon, &cal);
         assert_eq!(prev.days, [date("2025-12-22")]);
-        assert_eq!(prev.note.as_deref(), Some("29 Dec closed: Christmas"));
+        assert_eq!(prev.note.as_deref(), Some("29 Dec closed for Christmas"));
         // The day before was Sunday 4 Jan, open (only Saturdays and the break are closed).
         let (_, prev) = ComparisonKind::PreviousDay.periods(d, Weekday::Mon, &cal);
         assert_eq!(
@@ -371,7 +371,7 @@ mod tests {
         // to 24 Dec; the last open day was Tuesday 23 Dec.
         let (_, prev) = ComparisonKind::PreviousDay.periods(date("2026-01-04"), Weekday::Mon, &cal);
         assert_eq!(prev.days, [date("2025-12-23")]);
-        assert_eq!(prev.note.as_deref(), Some("3 Jan closed: Christmas"));
+        assert_eq!(prev.note.as_deref(), Some("3 Jan closed for Christmas"));
         // The four-week mean leaves the closed Monday out and reaches back a week more.
         let (_, prev) = ComparisonKind::SameWeekdayFourWeekMean.periods(d, Weekday::Mon, &cal);
         // By hand: 29 Dec is closed, so the four open Mondays before 5 Jan are 1, 8, 15

@@ -392,7 +392,7 @@ sql = "SELECT day, 1 AS num FROM orders WHERE day BETWEEN $1 AND $2) m GROUP BY 
 /// 10.00) and says why, in the report and in the email's table.
 async fn a_closed_day_stands_aside_in_every_comparison(b: Backend) {
     let text = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap()
-        + "\n[[closures]]\nfrom = 2024-02-23\nto = 2024-02-23\nreason = \"Stocktake\"\n";
+        + "\n[[closures]]\nfrom = 2024-02-23\nto = 2024-02-23\nreason = \"stocktaking\"\n";
     let Some(t) = TestStore::new(b, &text).await else {
         return;
     };
@@ -401,7 +401,10 @@ async fn a_closed_day_stands_aside_in_every_comparison(b: Backend) {
     let w = cmp(&r, "net_revenue", SameWeekdayLastWeek);
     assert_eq!(w.previous_period, (date("2024-02-16"), date("2024-02-16")));
     is(w.previous, 30.0);
-    assert_eq!(w.previous_note.as_deref(), Some("23 Feb closed: Stocktake"));
+    assert_eq!(
+        w.previous_note.as_deref(),
+        Some("23 Feb closed for stocktaking")
+    );
     // The day before (29 Feb) was open: nothing changes there.
     let p = cmp(&r, "net_revenue", PreviousDay);
     assert_eq!(
@@ -410,7 +413,7 @@ async fn a_closed_day_stands_aside_in_every_comparison(b: Backend) {
     );
     let text = crate::support::composed(&t).await.rendered.text;
     assert!(
-        text.contains("vs Fri 16 Feb (23 Feb closed: Stocktake)"),
+        text.contains("vs Fri 16 Feb (23 Feb closed for stocktaking)"),
         "{text}"
     );
 }

@@ -220,7 +220,7 @@ async fn ordinary_days_are_rarely_news() {
                 continue;
             };
             for (dim, s) in by {
-                let j = judge(m, s, day, &t.config.news);
+                let j = judge(m, s, day, &t.config.news, &fetched.calendar);
                 match j.verdict {
                     Verdict::Usual { .. } => judged += 1,
                     Verdict::Unusual { z, .. } => {
@@ -299,4 +299,97 @@ async fn a_quiet_day_says_nothing_is_unusual() {
         "{}",
         quiet.rendered.subject
     );
+}
+
+/// The small shop's email for Saturday 2 Mar 2024, a day without orders or traffic: with
+/// the shop open on Saturdays it is incomplete data; with `closed = ["saturday"]` it is a
+/// closed day, with no banner and no verdicts, and it says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_day_has_no_banner_and_no_news() {
+    let small = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap();
+    let digest = |text: String| async move {
+        let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
+        let t = t.with_small_data().await;
+        let templates = dawnpost::email::render::Templates::load(None).unwrap();
+        let now = t
+            .config
+            .shop
+            .timezone
+            .with_ymd_and_hms(2024, 3, 3, 6, 0, 0)
+            .unwrap();
+        dawnpost::email::compose::compose(&t.store, &t.config, &templates, d("2024-03-02"), now)
+            .await
+            .unwrap()
+            .digest
+    };
+    let open = digest(small.clone()).await;
+    assert!(
+        open.stale_note.contains("orders (last: 1 Mar 2024)"),
+        "{}",
+        open.stale_note
+    );
+    let closed = small.replace(
+        "currency = \"USD\"\n",
+        "currency = \"USD\"\nclosed = [\"saturday\"]\n",
+    );
+    assert_ne!(closed, small);
+    let closed = digest(closed).await;
+    assert_eq!(closed.stale_note, "");
+    assert_eq!(
+        closed.news.quiet,
+        "No news for a day the shop was closed on Saturdays (Saturday 2 Mar)."
+    );
+    assert!(closed.news.items.is_empty());
+}
+
+/// A shop that sells through one channel: nine weeks of 30 orders a day, then a Monday of 90.
+/// Orders are news; "Orders by channel, web" would be the same news again, and is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breakdown_of_one_value_is_not_news_apart_from_its_total() {
+    let small = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap();
+    let t = TestStore::new(Backend::Sqlite, &small).await.unwrap();
+    let (first, last) = (d("2024-01-01"), d("2024-03-04"));
+    let mut orders =
+        String::from("order_id,placed_at,channel,customer_id,customer_type,discount,status\n");
+    let mut lines = String::from("order_id,sku,quantity,unit_price\n");
+    let mut day = first;
+    while day <= last {
+        let n = if day == last { 90 } else { 30 };
+        for i in 0..n {
+            let id = format!("W{day}-{i}");
+            orders.push_str(&format!(
+                "{id},{day} 12:00:00,web,c{i},returning,0,delivered\n"
+            ));
+            lines.push_str(&format!("{id},A,1,10.00\n"));
+        }
+        day = day + Days::new(1);
+    }
+    for (table, text) in [
+        (
+            "products",
+            "sku,name,category,unit_price,unit_cost,lead_time_days\nA,Thing,Stuff,10.00,4.00,7\n",
+        ),
+        ("orders", orders.as_str()),
+        ("order_lines", lines.as_str()),
+    ] {
+        let path = t.dir.path().join(format!("{table}.csv"));
+        std::fs::write(&path, text).unwrap();
+        dawnpost::ingest::import_csv(&t.store, table, &path, t.config.shop.timezone)
+            .await
+            .unwrap();
+    }
+    let templates = dawnpost::email::render::Templates::load(None).unwrap();
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 5, 6, 0, 0)
+        .unwrap();
+    let digest = dawnpost::email::compose::compose(&t.store, &t.config, &templates, last, now)
+        .await
+        .unwrap()
+        .digest;
+    let texts: Vec<&str> = digest.news.items.iter().map(|i| i.text.as_str()).collect();
+    assert!(texts.iter().any(|t| t.starts_with("Orders:")), "{texts:?}");
+    assert!(!texts.iter().any(|t| t.contains("by channel")), "{texts:?}");
 }
