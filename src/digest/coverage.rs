@@ -151,6 +151,32 @@ pub(super) fn hidden_metrics(
         .collect()
 }
 
+/// Metrics with no value on any day the report read (gross margin without product costs),
+/// and those marked `hide_if_always_zero` whose every value was 0 (discounts in a shop that
+/// gives none): shown, they would print "no data" or 0.0% every morning.
+pub(super) fn valueless_metrics(config: &Config, inputs: &DigestInputs) -> BTreeSet<String> {
+    config
+        .catalog
+        .iter()
+        .filter(|m| !inputs.fetched.unavailable.contains_key(&m.key))
+        .filter(|m| {
+            let Some(by_dim) = inputs.fetched.get(&m.key) else {
+                return true;
+            };
+            let values = || {
+                by_dim.values().flat_map(|s| {
+                    s.days.keys().filter_map(|d| {
+                        crate::metrics::news::day_value(s, m.aggregate, *d).map(|v| v.0)
+                    })
+                })
+            };
+            let mut any = values().peekable();
+            any.peek().is_none() || (m.hide_if_always_zero && values().all(|v| v == 0.0))
+        })
+        .map(|m| m.key.clone())
+        .collect()
+}
+
 /// The inputs without the hidden metrics' series.
 pub(super) fn without(inputs: &DigestInputs, hidden: &BTreeSet<String>) -> DigestInputs {
     let mut out = inputs.clone();

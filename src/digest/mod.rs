@@ -39,7 +39,8 @@ use alerts::{build_alerts, lead_time_note, no_alerts_note};
 pub use charts::draw_charts;
 use charts::{charts, kr_chart};
 use coverage::{
-    column_name, footer, freshness, hidden_metrics, never_filled, unavailable_note, without,
+    column_name, footer, freshness, hidden_metrics, never_filled, unavailable_note,
+    valueless_metrics, without,
 };
 use objectives::{KrChartRow, build_objectives, status_tone};
 use tables::{Ctx, channels, funnel, out_of_stock, returns_by_channel, sections, top_returns};
@@ -358,7 +359,12 @@ pub fn build(
 ) -> (Digest, Vec<ChartSpec>) {
     let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
     let never = never_filled(inputs);
-    let hidden = hidden_metrics(config, &never, &inputs.empty_columns);
+    let mut hidden = hidden_metrics(config, &never, &inputs.empty_columns);
+    let valueless: BTreeSet<String> = valueless_metrics(config, inputs)
+        .into_iter()
+        .filter(|k| !hidden.contains(k))
+        .collect();
+    hidden.extend(valueless.iter().cloned());
     // A metric whose source never held a row is left out everywhere (tiles, tables,
     // charts), not shown as "no data": the footer says what is not shown and why.
     let shown;
@@ -412,6 +418,7 @@ pub fn build(
 
     let (freshness, stale_note, absent_note) = freshness(inputs, d);
     let absent_note = with_empty_columns(absent_note, &inputs.empty_columns);
+    let absent_note = with_valueless(absent_note, config, &valueless);
     let generated_at = now.format("%-d %b %Y %H:%M %Z").to_string();
     let unavailable_note = unavailable_note(config, inputs);
     let mut specs = charts(config, d, inputs, &ahead, &f);
@@ -484,6 +491,24 @@ fn with_empty_columns(note: String, empty_columns: &[&str]) -> String {
     let line = format!(
         "Not shown, not in the exports so far: {}.",
         names.join(", ")
+    );
+    [note, line].join(" ").trim().to_string()
+}
+
+/// The footer's word on the metrics left out for having no value (or only zeros).
+fn with_valueless(note: String, config: &Config, valueless: &BTreeSet<String>) -> String {
+    if valueless.is_empty() {
+        return note;
+    }
+    let labels: Vec<String> = config
+        .catalog
+        .iter()
+        .filter(|m| valueless.contains(&m.key))
+        .map(|m| cap(&m.label, text::LABEL))
+        .collect();
+    let line = format!(
+        "Not shown, no value in the days this email reads: {}.",
+        labels.join(", ")
     );
     [note, line].join(" ").trim().to_string()
 }

@@ -75,6 +75,10 @@ pub struct MetricDef {
     /// A sentence for readers of the report: what is counted and how.
     #[serde(default)]
     pub description: String,
+    /// A figure some shops never have (discounts): while it is 0 on every day the report
+    /// reads, it is left out, as a metric of a source never imported is.
+    #[serde(default)]
+    pub hide_if_always_zero: bool,
     #[serde(skip_serializing)]
     pub sql: String,
     #[serde(skip)]
@@ -276,6 +280,7 @@ mod tests {
             aggregate: Aggregate::Sum,
             breakdown: None,
             description: String::new(),
+            hide_if_always_zero: false,
             sql: sql.into(),
             builtin: false,
             origin: None,

@@ -689,7 +689,8 @@ async fn the_banner_names_only_sources_that_stopped() {
     assert_eq!(
         c.digest.absent_note,
         "Not shown, no data imported yet: ad spend, shipping, returns, capacity, feedback, \
-         daily values. No data in the 14 days before 1 Mar: stock."
+         daily values. No data in the 14 days before 1 Mar: stock. Not shown, no value in the \
+         days this email reads: Sell-through of promoted SKUs, Days of cover (promoted)."
     );
     assert_eq!(c.rendered.html.matches("Incomplete data").count(), 1);
     assert_eq!(c.rendered.text.matches("Incomplete data").count(), 1);
