@@ -365,6 +365,17 @@ pub fn build(
         .filter(|k| !hidden.contains(k))
         .collect();
     hidden.extend(valueless.iter().cloned());
+    // The footer names those with no value at all; a figure that is 0 every day (no guest
+    // checkouts, no discounts) is simply not the shop's, and needs no word.
+    let valueless: BTreeSet<String> = valueless
+        .into_iter()
+        .filter(|k| {
+            config
+                .catalog
+                .get(k)
+                .is_some_and(|m| !m.hide_if_always_zero)
+        })
+        .collect();
     // A metric whose source never held a row is left out everywhere (tiles, tables,
     // charts), not shown as "no data": the footer says what is not shown and why.
     let shown;

@@ -1,6 +1,6 @@
 //! Customer type from history: where a file gives none, an order is `new` when it is the
 //! customer's first (not cancelled) order in the store, and `returning` otherwise. Guest
-//! orders, with no customer, count as new.
+//! orders, with no customer, are neither: the rollup counts them apart.
 
 use anyhow::{Context, Result};
 use sqlx::AnyConnection;

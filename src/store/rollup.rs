@@ -29,10 +29,15 @@ const PG_REFRESH_LOCK: i64 = 0x6461_776e_726f_6c6c;
 const REBUILDS: [Rebuild; 7] = [
     Rebuild {
         table: "order_daily",
-        columns: "(day, orders, new_orders, discount)",
+        columns: "(day, orders, new_orders, discount, guests)",
+        // A guest (no customer, and no type from the file) is not a new customer: an
+        // export of mostly guest checkouts would otherwise count every one as new.
         select: "SELECT day, COUNT(*), \
-         SUM(CASE WHEN COALESCE(customer_type, derived_type, 'new') = 'new' THEN 1 ELSE 0 END), \
-         SUM(discount) FROM orders WHERE day IN ({days}) AND status <> 'cancelled' GROUP BY day",
+         SUM(CASE WHEN COALESCE(customer_type, CASE WHEN customer_id IS NULL THEN 'guest' END, \
+           derived_type, 'new') = 'new' THEN 1 ELSE 0 END), \
+         SUM(discount), \
+         SUM(CASE WHEN customer_type IS NULL AND customer_id IS NULL THEN 1 ELSE 0 END) \
+         FROM orders WHERE day IN ({days}) AND status <> 'cancelled' GROUP BY day",
     },
     Rebuild {
         table: "sales_daily",

@@ -417,3 +417,31 @@ async fn a_closed_day_stands_aside_in_every_comparison(b: Backend) {
         "{text}"
     );
 }
+
+both_backends!(guest_orders_are_counted_apart_from_new_customers);
+
+/// Two guest orders (no customer, no type) on 1 Mar beside the small shop's two (O03 new,
+/// O04 returning; O02 falls on 29 Feb in New York and O05 was cancelled): by hand, new
+/// customers stay 1, guest orders are 2, and the repeat rate is over customers' orders
+/// only: (4 − 1 new − 2 guests) / (4 − 2) = 1/2, where guests as new would make it 1/4.
+async fn guest_orders_are_counted_apart_from_new_customers(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let path = t.dir.path().join("guests.csv");
+    std::fs::write(
+        &path,
+        "order_id,placed_at,channel,customer_id,customer_type,discount,status\n\
+         G1,2024-03-01 11:00:00,organic,,,0,delivered\n\
+         G2,2024-03-01 13:00:00,direct,,,0,delivered\n",
+    )
+    .unwrap();
+    dawnpost::ingest::import_csv(&t.store, "orders", &path, t.config.shop.timezone)
+        .await
+        .unwrap();
+    let r = report_for(&t, "2024-03-01").await;
+    is(cmp(&r, "orders", PreviousDay).current, 4.0);
+    is(cmp(&r, "new_customers", PreviousDay).current, 1.0);
+    is(cmp(&r, "guest_orders", PreviousDay).current, 2.0);
+    is(cmp(&r, "repeat_purchase_rate", PreviousDay).current, 0.5);
+}

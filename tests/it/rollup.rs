@@ -50,27 +50,46 @@ fn near(got: (f64, f64, f64), want: (f64, f64, f64)) {
 /// The rollup tables, compared with sums this test makes itself from the raw rows in Rust.
 async fn assert_rollups_exact(t: &TestStore) {
     let pool = t.store.pool();
-    let orders: Vec<(String, String, String, f64, String)> =
-        sqlx::query_as("SELECT order_id, day, customer_type, discount, status FROM orders")
-            .fetch_all(pool)
-            .await
-            .unwrap();
+    type Order = (
+        String,
+        String,
+        Option<String>,
+        f64,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let orders: Vec<Order> = sqlx::query_as(
+        "SELECT order_id, day, customer_type, discount, status, customer_id, derived_type FROM orders",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
     let lines: Vec<(String, String, i64, f64)> =
         sqlx::query_as("SELECT order_id, sku, quantity, unit_price FROM order_lines")
             .fetch_all(pool)
             .await
             .unwrap();
-    let mut by_day: BTreeMap<String, (i64, i64, f64)> = BTreeMap::new();
+    let mut by_day: BTreeMap<String, (i64, i64, f64, i64)> = BTreeMap::new();
     let mut day_of = BTreeMap::new();
-    for (id, day, kind, discount, status) in &orders {
+    for (id, day, kind, discount, status, customer, derived) in &orders {
         if status == "cancelled" {
             continue;
         }
         day_of.insert(id.clone(), day.clone());
+        // The file's type; else a guest when there is no customer; else the history's.
+        let guest = kind.is_none() && customer.is_none();
+        let new = match (kind, derived) {
+            (Some(k), _) => k == "new",
+            (None, _) if guest => false,
+            (None, Some(d)) => d == "new",
+            (None, None) => true,
+        };
         let e = by_day.entry(day.clone()).or_default();
         e.0 += 1;
-        e.1 += i64::from(kind == "new");
+        e.1 += i64::from(new);
         e.2 += discount;
+        e.3 += i64::from(guest);
     }
     let mut by_sku: BTreeMap<(String, String), (i64, f64)> = BTreeMap::new();
     for (id, sku, qty, price) in &lines {
@@ -81,19 +100,20 @@ async fn assert_rollups_exact(t: &TestStore) {
         }
     }
 
-    let got: Vec<(String, i64, i64, f64)> =
-        sqlx::query_as("SELECT day, orders, new_orders, discount FROM order_daily ORDER BY day")
-            .fetch_all(pool)
-            .await
-            .unwrap();
+    let got: Vec<(String, i64, i64, f64, i64)> = sqlx::query_as(
+        "SELECT day, orders, new_orders, discount, guests FROM order_daily ORDER BY day",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
     same_rows(
         "order_daily",
         &got.into_iter()
-            .map(|(d, n, new, x)| ((d, n, new), x))
+            .map(|(d, n, new, x, g)| ((d, n, new, g), x))
             .collect::<Vec<_>>(),
         &by_day
             .into_iter()
-            .map(|(d, (n, new, x))| ((d, n, new), x))
+            .map(|(d, (n, new, x, g))| ((d, n, new, g), x))
             .collect::<Vec<_>>(),
     );
     let got: Vec<(String, String, i64, f64)> =

@@ -115,7 +115,7 @@ async fn no_builtin_metric_opens_a_raw_table() {
 
 /// Independent SQL over the raw rows for every built-in metric that reads a rollup: the
 /// metric's definition before the rollups, returning day, dim, num and den per row.
-const REFERENCES: [(&str, &str); 24] = [
+const REFERENCES: [(&str, &str); 25] = [
     (
         "net_revenue",
         "SELECT o.day AS day, NULL AS dim, l.quantity * l.unit_price AS num, 0 AS den FROM orders o \
@@ -162,12 +162,20 @@ const REFERENCES: [(&str, &str); 24] = [
     (
         "new_customers",
         "SELECT day, NULL AS dim, 1 AS num, 0 AS den FROM orders WHERE status <> 'cancelled' \
+         AND NOT (customer_type IS NULL AND customer_id IS NULL) \
          AND COALESCE(customer_type, derived_type, 'new') = 'new' AND day BETWEEN $1 AND $2",
+    ),
+    (
+        "guest_orders",
+        "SELECT day, NULL AS dim, CASE WHEN customer_type IS NULL AND customer_id IS NULL \
+         THEN 1 ELSE 0 END AS num, 0 AS den FROM orders WHERE status <> 'cancelled' \
+         AND day BETWEEN $1 AND $2",
     ),
     (
         "repeat_purchase_rate",
         "SELECT day, NULL AS dim, CASE WHEN COALESCE(customer_type, derived_type, 'new') = 'new' THEN 0 ELSE 1 END AS num, \
-         1 AS den FROM orders WHERE status <> 'cancelled' AND day BETWEEN $1 AND $2",
+         1 AS den FROM orders WHERE status <> 'cancelled' \
+         AND NOT (customer_type IS NULL AND customer_id IS NULL) AND day BETWEEN $1 AND $2",
     ),
     (
         "roas",
