@@ -316,6 +316,9 @@ pub async fn send(
     };
     let outcomes = deliver_all(job, targets).await;
     let (fatal, never_tried) = tally(&mut summary, outcomes)?;
+    if job.record && !summary.sent.is_empty() {
+        remember_mailed(store, date, &composed.digest.revisions).await;
+    }
     if let Some(e) = fatal {
         // Nobody else can be served this way: those never tried are recorded as failed with
         // the reason, so the ledger and `status` count every recipient.
@@ -336,6 +339,16 @@ pub async fn send(
         .await;
     }
     Ok(summary)
+}
+
+/// Records the date's headline figures as mailed (the first mailing stands) and the revised
+/// days' as told, so the next email says each revision once. A failure to record costs a
+/// repeated or missed revision note, never a delivery: it is logged, not raised.
+async fn remember_mailed(store: &Store, date: NaiveDate, r: &crate::digest::revisions::Revisions) {
+    let at = job::wall();
+    if let Err(e) = store.record_mailed(date, &r.mailed, &r.revised, at).await {
+        tracing::warn!(%date, error = %format!("{e:#}"), "cannot record the figures mailed");
+    }
 }
 
 /// Pending claims whose sender is gone: those on this host that are no longer running (and

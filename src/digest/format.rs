@@ -55,6 +55,18 @@ impl Formatter {
         }
     }
 
+    /// Like [`Formatter::amount`], with money to the penny (two decimals) whatever
+    /// `money_decimals` says: for a correction of a figure people already read.
+    pub fn exact(&self, unit: Unit, x: f64) -> String {
+        match unit {
+            Unit::Money => {
+                let sign = if x < 0.0 { "-" } else { "" };
+                format!("{sign}{}{}", self.currency_symbol, self.number(x.abs(), 2))
+            }
+            _ => self.amount(unit, x),
+        }
+    }
+
     pub fn amount(&self, unit: Unit, x: f64) -> String {
         match unit {
             Unit::Money => {

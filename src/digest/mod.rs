@@ -32,6 +32,7 @@ pub mod format;
 mod news;
 mod objectives;
 mod outlook;
+pub mod revisions;
 mod tables;
 
 use crate::text::{self, cap};
@@ -94,6 +95,8 @@ pub struct Digest {
     pub freshness: Vec<Freshness>,
     /// Sources whose data stops before the report date, as a sentence; empty when all are fresh.
     pub stale_note: String,
+    /// Days already mailed whose figures changed since, said once.
+    pub revisions: revisions::Revisions,
     /// The foot of the email, one line unless a source is behind.
     pub footer: String,
     /// Sources with no data at all, or none in the two weeks before, as a quiet sentence for
@@ -413,6 +416,7 @@ pub fn build(
 
     let tiles: Vec<&str> = headline.iter().map(|t| t.key.as_str()).collect();
     let (marketing, operations) = sections(config, &report, &ctx, &tiles);
+    let revisions = revisions::revisions(config, inputs, &report, &tiles, &f);
 
     let alerts_phrase = alerts_phrase(alerts.len());
     // Past a dozen, the email lists the first twelve; the count above stays whole.
@@ -453,6 +457,7 @@ pub fn build(
         freshness,
         stale_note,
         absent_note,
+        revisions,
         news,
         outlook: outlook::build(config, d, inputs, &ahead, &f),
         order: ORDER.to_vec(),

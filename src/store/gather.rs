@@ -38,6 +38,8 @@ pub struct DigestInputs {
     pub empty_columns: Vec<&'static str>,
     /// When the shop trades, as of the report date.
     pub calendar: Calendar,
+    /// The headline figures mailed for the days before the report date.
+    pub mailed: Vec<crate::store::MailedFigure>,
 }
 
 /// The metric windows every metric needs beyond the comparisons: charts and the news.
@@ -98,6 +100,9 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
             freshness: store.freshness_at(d).await?,
             empty_columns: store.empty_optional_columns().await?,
             calendar: Calendar::default(),
+            mailed: store
+                .mailed_figures(d - Days::new(crate::store::REVISION_DAYS), d - Days::new(1))
+                .await?,
         })
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;

@@ -24,10 +24,12 @@ use crate::metrics::metric::MetricDef;
 
 pub mod gather;
 mod ledger;
+mod mailed;
 pub mod report;
 pub mod rollup;
 
 pub use ledger::{Claim, DeliveryCounts, DeliveryKey, DeliveryOutcome, DeliveryStatus};
+pub use mailed::{MailedFigure, REVISION_DAYS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -11,7 +11,8 @@ both_backends!(
     each_team_reads_its_own_section_first,
     each_recipient_once_per_date,
     a_crash_mid_send_resumes_with_the_rest,
-    failures_are_recorded_truthfully
+    failures_are_recorded_truthfully,
+    a_mailed_day_revised_later_is_said_once
 );
 
 fn date(s: &str) -> NaiveDate {
@@ -414,4 +415,61 @@ async fn each_team_reads_its_own_section_first(b: Backend) {
             )
         );
     }
+}
+
+/// The text part of the first .eml in `dir` whose name holds `date`.
+fn text_of(dir: &std::path::Path, date: &str) -> String {
+    let path = emls(dir)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains(date))
+        .unwrap_or_else(|| panic!("no message for {date}"));
+    let raw = std::fs::read(path).unwrap();
+    let msg = MessageParser::default().parse(&raw).unwrap();
+    msg.body_text(0).unwrap().into_owned()
+}
+
+/// 29 Feb is mailed with net revenue $40 (by hand: O01 2 × 10.00, O02 25.00 less 5.00 off);
+/// a refund of 7.50 for 29 Feb is imported after. The 1 Mar email says so once; the 2 Mar
+/// email does not say it again.
+async fn a_mailed_day_revised_later_is_said_once(b: Backend) {
+    let Some(t) = TestStore::small(b).await else {
+        return;
+    };
+    let report = t.config.report(None).unwrap();
+    let tz = t.config.shop.timezone;
+    let send_on = |day: &str, now: chrono::DateTime<chrono_tz::Tz>, outbox: std::path::PathBuf| {
+        let t = &t;
+        let day = date(day);
+        async move {
+            let transport = Transport::Outbox(outbox);
+            let opts = SendOptions {
+                force: true,
+                ..SendOptions::default()
+            };
+            send(&t.store, &t.config, report, &transport, day, now, &opts)
+                .await
+                .unwrap()
+        }
+    };
+    let outbox = t.dir.path().join("outbox");
+    let at = |d: u32| tz.with_ymd_and_hms(2024, 3, d, 6, 0, 0).unwrap();
+    send_on("2024-02-29", at(1), outbox.clone()).await;
+    assert!(!text_of(&outbox, "2024-02-29").contains("Revised"));
+    let refund = t.dir.path().join("refunds.csv");
+    std::fs::write(
+        &refund,
+        "order_id,refund_id,day,amount,units\nO01,r1,2024-02-29,7.50,\n",
+    )
+    .unwrap();
+    dawnpost::ingest::import_csv(&t.store, "refunds", &refund, tz)
+        .await
+        .unwrap();
+    send_on("2024-03-01", at(2), outbox.clone()).await;
+    let text = text_of(&outbox, "2024-03-01");
+    assert!(
+        text.contains("Revised since mailed: 29 Feb net revenue $32.50 (was $40.00)."),
+        "{text}"
+    );
+    send_on("2024-03-02", at(3), outbox.clone()).await;
+    assert!(!text_of(&outbox, "2024-03-02").contains("Revised"));
 }
