@@ -94,8 +94,11 @@ pub(super) fn build(
             }
         }
     }
-    items.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.text.cmp(&b.text)));
     let flagged = items.iter().map(|i| i.metric.clone()).collect();
+    if let Some(big) = inputs.big_order.as_ref().filter(|b| b.dominates()) {
+        items = one_order(items, big, config, f);
+    }
+    items.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.text.cmp(&b.text)));
     items.truncate(SHOWN);
     let quiet = if let Some(why) = inputs.calendar.why_closed(d) {
         format!(
@@ -190,6 +193,67 @@ fn item(
         metric: m.key.clone(),
         score: z.abs() * weight(&m.key, dim),
     }
+}
+
+/// Figures that follow the day's sales, and so move with one large order.
+const FOLLOW_SALES: [&str; 5] = ["net_revenue", "units", "aov", "roas", "refunds"];
+
+/// The news of figures one order moved, told as that order's: "One order moved the day:
+/// #1234, £77,184 (1,200 units, 93% of the day's sales), refunded the same day; it moves
+/// net revenue, average order value and units."
+fn one_order(
+    items: Vec<NewsItem>,
+    big: &news::BigOrder,
+    config: &Config,
+    f: &Formatter,
+) -> Vec<NewsItem> {
+    let (moved, mut rest): (Vec<NewsItem>, Vec<NewsItem>) = items
+        .into_iter()
+        .partition(|i| FOLLOW_SALES.contains(&i.metric.as_str()));
+    if moved.is_empty() {
+        return rest;
+    }
+    let labels: Vec<String> = moved
+        .iter()
+        .filter_map(|i| config.catalog.get(&i.metric))
+        .map(|m| m.label.to_lowercase())
+        .collect();
+    let labels = match labels.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, first)) => format!("{} and {last}", first.join(", ")),
+        None => String::new(),
+    };
+    let value = f.amount(Unit::Money, big.value);
+    let share = if big.day_value > 0.0 {
+        format!(
+            ", {} of the day's sales",
+            f.amount(Unit::Percent, big.value / big.day_value)
+        )
+    } else {
+        String::new()
+    };
+    let refund = if big.refunded_same_day >= big.value * 0.99 {
+        ", refunded the same day".to_string()
+    } else if big.refunded_same_day > 0.0 {
+        format!(
+            ", {} of it refunded the same day",
+            f.amount(Unit::Money, big.refunded_same_day)
+        )
+    } else {
+        String::new()
+    };
+    let id = cap(&big.order_id, text::NAME);
+    rest.push(NewsItem {
+        text: format!(
+            "One order moved the day: {id}, {value} ({} units{share}){refund}; it moves {labels}.",
+            f.amount(Unit::Count, big.units)
+        ),
+        short: format!("One order of {value}{refund}"),
+        tone: "neutral".into(),
+        metric: moved[0].metric.clone(),
+        score: moved.iter().map(|i| i.score).fold(0.0, f64::max),
+    });
+    rest
 }
 
 /// "Revenue +$7,438 vs last Mon: sessions +$9,800 (paid social +1,400 sessions),

@@ -23,6 +23,33 @@ use crate::metrics::calendar::Calendar;
 use crate::metrics::compare::Series;
 use crate::metrics::metric::{Aggregate, MetricDef, Unit};
 
+/// The share of a day's sales or units one order must hold for the day's news to be that
+/// order's rather than each figure's.
+pub const ONE_ORDER_SHARE: f64 = 0.5;
+
+/// The day's largest order, beside the day's totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BigOrder {
+    pub order_id: String,
+    /// The value of its lines.
+    pub value: f64,
+    pub units: f64,
+    /// What was refunded of it on the same day.
+    pub refunded_same_day: f64,
+    /// The day's sales (lines of orders not cancelled) and units.
+    pub day_value: f64,
+    pub day_units: f64,
+}
+
+impl BigOrder {
+    /// Whether this one order is over half of the day's sales or units: then figures that
+    /// follow sales (revenue, units, order value) move with it, and that is the news.
+    pub fn dominates(&self) -> bool {
+        let share = |part: f64, whole: f64| whole > 0.0 && part / whole > ONE_ORDER_SHARE;
+        share(self.value, self.day_value) || share(self.units, self.day_units)
+    }
+}
+
 /// Fewer usable baseline weeks than this give no verdict.
 pub const MIN_WEEKS: usize = 4;
 

@@ -40,6 +40,8 @@ pub struct DigestInputs {
     pub calendar: Calendar,
     /// The headline figures mailed for the days before the report date.
     pub mailed: Vec<crate::store::MailedFigure>,
+    /// The report date's largest order, beside the day's totals.
+    pub big_order: Option<crate::metrics::news::BigOrder>,
 }
 
 /// The metric windows every metric needs beyond the comparisons: charts and the news.
@@ -103,6 +105,7 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
             mailed: store
                 .mailed_figures(d - Days::new(crate::store::REVISION_DAYS), d - Days::new(1))
                 .await?,
+            big_order: store.big_order(d).await?,
         })
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;

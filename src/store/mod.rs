@@ -22,6 +22,7 @@ use crate::config::{StoreConfig, StoreUrl};
 use crate::metrics::compare::{DayRow, Series};
 use crate::metrics::metric::MetricDef;
 
+mod big_order;
 pub mod gather;
 mod ledger;
 mod mailed;

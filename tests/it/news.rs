@@ -342,20 +342,18 @@ async fn a_closed_day_has_no_banner_and_no_news() {
     assert!(closed.news.items.is_empty());
 }
 
-/// A shop that sells through one channel: nine weeks of 30 orders a day, then a Monday of 90.
-/// Orders are news; "Orders by channel, web" would be the same news again, and is not.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_breakdown_of_one_value_is_not_news_apart_from_its_total() {
+/// The small shop's config over a store of steady orders: `per_day` orders of one unit of A
+/// at 10.00 through channel "web", every day from 1 Jan 2024 to `last`, and `extra` rows of
+/// dawnpost's orders, lines and refunds CSVs (each with its header) added on top.
+async fn steady_shop(last: NaiveDate, per_day: u32, extra: [&str; 3]) -> TestStore {
     let small = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap();
     let t = TestStore::new(Backend::Sqlite, &small).await.unwrap();
-    let (first, last) = (d("2024-01-01"), d("2024-03-04"));
     let mut orders =
         String::from("order_id,placed_at,channel,customer_id,customer_type,discount,status\n");
     let mut lines = String::from("order_id,sku,quantity,unit_price\n");
-    let mut day = first;
+    let mut day = d("2024-01-01");
     while day <= last {
-        let n = if day == last { 90 } else { 30 };
-        for i in 0..n {
+        for i in 0..per_day {
             let id = format!("W{day}-{i}");
             orders.push_str(&format!(
                 "{id},{day} 12:00:00,web,c{i},returning,0,delivered\n"
@@ -364,13 +362,16 @@ async fn a_breakdown_of_one_value_is_not_news_apart_from_its_total() {
         }
         day = day + Days::new(1);
     }
+    orders.push_str(extra[0]);
+    lines.push_str(extra[1]);
+    let refunds = format!("order_id,refund_id,day,amount,units\n{}", extra[2]);
+    let products =
+        "sku,name,category,unit_price,unit_cost,lead_time_days\nA,Thing,Stuff,10.00,4.00,7\n";
     for (table, text) in [
-        (
-            "products",
-            "sku,name,category,unit_price,unit_cost,lead_time_days\nA,Thing,Stuff,10.00,4.00,7\n",
-        ),
+        ("products", products),
         ("orders", orders.as_str()),
         ("order_lines", lines.as_str()),
+        ("refunds", refunds.as_str()),
     ] {
         let path = t.dir.path().join(format!("{table}.csv"));
         std::fs::write(&path, text).unwrap();
@@ -378,18 +379,77 @@ async fn a_breakdown_of_one_value_is_not_news_apart_from_its_total() {
             .await
             .unwrap();
     }
+    t
+}
+
+async fn news_of(t: &TestStore, day: NaiveDate) -> Vec<String> {
     let templates = dawnpost::email::render::Templates::load(None).unwrap();
     let now = t
         .config
         .shop
         .timezone
-        .with_ymd_and_hms(2024, 3, 5, 6, 0, 0)
+        .from_local_datetime(&(day + Days::new(1)).and_hms_opt(6, 0, 0).unwrap())
         .unwrap();
-    let digest = dawnpost::email::compose::compose(&t.store, &t.config, &templates, last, now)
+    let digest = dawnpost::email::compose::compose(&t.store, &t.config, &templates, day, now)
         .await
         .unwrap()
         .digest;
-    let texts: Vec<&str> = digest.news.items.iter().map(|i| i.text.as_str()).collect();
+    digest.news.items.iter().map(|i| i.text.clone()).collect()
+}
+
+/// A shop that sells through one channel: nine weeks of 30 orders a day, then a Monday of 90.
+/// Orders are news; "Orders by channel, web" would be the same news again, and is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breakdown_of_one_value_is_not_news_apart_from_its_total() {
+    let last = d("2024-03-04");
+    let mut orders = String::new();
+    let mut lines = String::new();
+    for i in 0..60 {
+        orders.push_str(&format!(
+            "X{i},{last} 15:00:00,web,x{i},returning,0,delivered\n"
+        ));
+        lines.push_str(&format!("X{i},A,1,10.00\n"));
+    }
+    let t = steady_shop(last, 30, [&orders, &lines, ""]).await;
+    let texts = news_of(&t, last).await;
     assert!(texts.iter().any(|t| t.starts_with("Orders:")), "{texts:?}");
     assert!(!texts.iter().any(|t| t.contains("by channel")), "{texts:?}");
+}
+
+/// Nine weeks of 30 one-unit orders a day at 10.00, then a Monday with one order of 500 units
+/// (5,000.00) refunded the same day. By hand: the day's sales 30 × 10 + 5,000 = 5,300, of
+/// which the order is 94.3%. Units and order value moved because of that one order: the news
+/// says so once, instead of calling each of them unusual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_order_that_moves_the_day_is_the_news() {
+    let last = d("2024-03-04");
+    let t = steady_shop(
+        last,
+        30,
+        [
+            &format!("H1,{last} 15:00:00,web,big,returning,0,delivered\n"),
+            "H1,A,500,10.00\n",
+            &format!("H1,r1,{last},5000.00,500\n"),
+        ],
+    )
+    .await;
+    let texts = news_of(&t, last).await;
+    let one = texts
+        .iter()
+        .find(|t| t.starts_with("One order moved the day:"))
+        .unwrap_or_else(|| panic!("{texts:?}"));
+    assert!(
+        one.starts_with(
+            "One order moved the day: H1, $5,000 (500 units, 94.3% of the day's sales), \
+             refunded the same day; it moves "
+        ),
+        "{one}"
+    );
+    assert!(
+        one.contains("units") && one.contains("average order value"),
+        "{one}"
+    );
+    for alone in ["Units:", "Average order value:"] {
+        assert!(!texts.iter().any(|t| t.starts_with(alone)), "{texts:?}");
+    }
 }
