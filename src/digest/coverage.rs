@@ -29,7 +29,10 @@ pub(super) fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>,
                 last_day: last.format("%-d %b %Y").to_string(),
                 // Refunds come when customers ask, not every day: a day without one is
                 // not incomplete data.
-                stale: last < expected && last >= recent && *source != "refunds",
+                stale: last < expected
+                    && last >= recent
+                    && *source != "refunds"
+                    && !fed_with_orders(inputs, source, expected),
             })
         })
         .collect();
@@ -75,6 +78,19 @@ pub(super) fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>,
         ));
     }
     (freshness, stale_note, absent.join(" "))
+}
+
+/// Whether `source` comes from the same export as the orders (a Shopify orders file's
+/// shipments), and the orders are there for `day`: then a day without a row of it is a day
+/// that shipped nothing, not a missing file.
+fn fed_with_orders(inputs: &DigestInputs, source: &str, day: NaiveDate) -> bool {
+    let feeds = &inputs.feeds;
+    let same = matches!((feeds.get(source), feeds.get("orders")), (Some(a), Some(b)) if a == b);
+    let orders_there = inputs
+        .freshness
+        .iter()
+        .any(|(t, last)| *t == "orders" && last.is_some_and(|l| l >= day));
+    same && source != "orders" && orders_there
 }
 
 /// An optional column as the email names it.

@@ -245,6 +245,17 @@ pub async fn import_file(
     };
     // The import's transaction is over, committed or rolled back.
     store.bulk_cache(false).await;
+    if let Ok(s) = &imported
+        && !opts.check
+    {
+        let tables: Vec<&str> = s.tables.iter().map(|(t, _)| *t).collect();
+        let at = chrono::Utc::now().timestamp();
+        // What feeds a table is a hint for the freshness banner, not data: a failure to
+        // note it does not undo a committed import.
+        if let Err(e) = store.record_feeds(s.format, &tables, at).await {
+            tracing::warn!(error = %format!("{e:#}"), "cannot record what the import fed");
+        }
+    }
     imported
 }
 

@@ -42,6 +42,8 @@ pub struct DigestInputs {
     pub mailed: Vec<crate::store::MailedFigure>,
     /// The report date's largest order, beside the day's totals.
     pub big_order: Option<crate::metrics::news::BigOrder>,
+    /// Each table's last feeding import format.
+    pub feeds: BTreeMap<String, String>,
 }
 
 /// The metric windows every metric needs beyond the comparisons: charts and the news.
@@ -106,6 +108,7 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
                 .mailed_figures(d - Days::new(crate::store::REVISION_DAYS), d - Days::new(1))
                 .await?,
             big_order: store.big_order(d).await?,
+            feeds: store.feeds().await?,
         })
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;

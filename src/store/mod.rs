@@ -23,6 +23,7 @@ use crate::metrics::compare::{DayRow, Series};
 use crate::metrics::metric::MetricDef;
 
 mod big_order;
+mod feeds;
 pub mod gather;
 mod ledger;
 mod mailed;

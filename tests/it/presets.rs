@@ -29,6 +29,7 @@ both_backends!(
     every_fixture_reimports_without_a_change,
     an_export_with_25_bad_rows_is_told_in_one_run,
     an_unknown_lead_time_is_said_or_taken_from_the_default,
+    shipments_from_the_orders_export_are_never_incomplete,
 );
 
 /// Mangled exports: cut anywhere, and every field replaced by values no shop means. Each
@@ -1015,4 +1016,71 @@ async fn an_unknown_lead_time_is_said_or_taken_from_the_default(b: Backend) {
             }
         }
     }
+}
+
+/// A Shopify-only shop: its shipments come from the same export as its orders. On 3 Mar it
+/// has an order and nothing shipped: a quiet day, not "Incomplete data: shipping". The same
+/// day with the shipments from a file of their own (dawnpost's fulfilment CSV) is another
+/// matter: that file may be missing, and the banner says so.
+async fn shipments_from_the_orders_export_are_never_incomplete(b: Backend) {
+    use chrono::TimeZone;
+    let Some(t) = empty(b).await else { return };
+    load(&t, &preset("shopify_orders.csv"), &opts(&t)).await;
+    let text = std::fs::read_to_string(preset("shopify_orders.csv")).unwrap();
+    let header = text.lines().next().unwrap();
+    let cols: Vec<&str> = header.split(',').collect();
+    let mut row = vec![""; cols.len()];
+    for (name, value) in [
+        ("Name", "#1006"),
+        ("Email", "c@example.com"),
+        ("Financial Status", "paid"),
+        ("Fulfillment Status", "unfulfilled"),
+        ("Currency", "USD"),
+        ("Subtotal", "12.00"),
+        ("Total", "12.00"),
+        ("Created at", "2024-03-03 10:00:00 -0500"),
+        ("Lineitem quantity", "1"),
+        ("Lineitem name", "Alpha Mug"),
+        ("Lineitem price", "12.00"),
+        ("Lineitem sku", "MUG-1"),
+    ] {
+        let i = cols.iter().position(|c| *c == name).unwrap();
+        row[i] = value;
+    }
+    let third = t.dir.path().join("orders_export_3.csv");
+    std::fs::write(&third, format!("{header}\n{}\n", row.join(","))).unwrap();
+    let mut o = opts(&t);
+    o.day = "2024-03-03".parse().unwrap();
+    load(&t, &third, &o).await;
+    let templates = dawnpost::email::render::Templates::load(None).unwrap();
+    let d: NaiveDate = "2024-03-03".parse().unwrap();
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 4, 6, 0, 0)
+        .unwrap();
+    let stale = || async {
+        dawnpost::email::compose::compose(&t.store, &t.config, &templates, d, now)
+            .await
+            .unwrap()
+            .digest
+            .stale_note
+    };
+    assert!(!stale().await.contains("shipping"), "{}", stale().await);
+    // Shipments from a file of their own: a day without one is worth a word.
+    let ship = t.dir.path().join("fulfilment.csv");
+    std::fs::write(
+        &ship,
+        "order_id,carrier,shipped_at,delivered_at,promised_day\n#1004,ParcelCo,2024-03-02 18:00:00,,\n",
+    )
+    .unwrap();
+    dawnpost::ingest::import_csv(&t.store, "fulfilment", &ship, t.config.shop.timezone)
+        .await
+        .unwrap();
+    assert!(
+        stale().await.contains("shipping (last: 2 Mar 2024)"),
+        "{}",
+        stale().await
+    );
 }
