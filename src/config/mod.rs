@@ -321,6 +321,28 @@ pub struct DemoSettings {
     pub seed: u64,
     pub days: u32,
     pub scale: f64,
+    pub shop: DemoShop,
+}
+
+/// Which shop the demo makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DemoShop {
+    /// Northwind Outfitters, with its storylines.
+    #[default]
+    Northwind,
+    /// The wholesaler of `demo::lumpy`.
+    Lumpy,
+}
+
+impl std::str::FromStr for DemoShop {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DemoShop, String> {
+        match s.trim().to_lowercase().as_str() {
+            "northwind" => Ok(DemoShop::Northwind),
+            "lumpy" => Ok(DemoShop::Lumpy),
+            _ => Err(format!("expected northwind or lumpy, got {s:?}")),
+        }
+    }
 }
 
 /// How numbers are written in the report.
@@ -638,6 +660,8 @@ struct RawDemo {
     days: Spanned<u32>,
     #[serde(default = "default_scale")]
     scale: Spanned<f64>,
+    /// northwind (the default) or lumpy.
+    shop: Option<Spanned<String>>,
 }
 
 fn default_seed() -> u64 {

@@ -22,6 +22,7 @@ async fn demo() -> TestStore {
         days: 430,
         seed: 7,
         scale: 1.0,
+        shop: dawnpost::demo::DemoShop::Northwind,
     };
     generate(&t.store, &o, t.config.shop.timezone, false)
         .await
@@ -200,7 +201,7 @@ async fn the_demo_week_ahead_shows_the_calendar_and_the_campaign_day_over_capaci
 async fn the_demo_backtest_holds_about_eight_days_in_ten() {
     let t = demo().await;
     let end = d(END);
-    let b = dawnpost::store::gather::backtest(&t.store, end, 56, 7)
+    let b = dawnpost::store::gather::backtest(&t.store, &t.config, end, 56, 7, 1)
         .await
         .unwrap();
     assert_eq!(b.rows.len(), 56 * 7);
