@@ -50,9 +50,10 @@ pub const MAX_DAYS: u32 = 14;
 /// The most days of order history read before a forecast's date. A shop younger than this
 /// is read from its first day, so that the email and a backtest start from the same day.
 pub const HISTORY_DAYS: u64 = 3650;
-/// A campaign day counts as an ordinary day when campaigns ran on more than this many of the
-/// 28 days before it: for a shop that always runs one, campaigns are ordinary.
+/// A campaign day counts as an ordinary day when campaigns ran on more than [`ALWAYS_ON`] of
+/// the [`ALWAYS_ON_DAYS`] before it: for a shop that always runs one, campaigns are ordinary.
 const ALWAYS_ON: usize = 21;
+const ALWAYS_ON_DAYS: usize = 28;
 
 /// `[outlook]` in the config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +105,8 @@ pub(crate) struct Days {
     /// Ordinary: open, and no campaign ran (unless campaigns always run). What the state
     /// learns from and what the range's errors are read on.
     used: Vec<bool>,
+    /// Some campaign ran.
+    on_campaign: Vec<bool>,
     /// Open days up to and including each day.
     open_so_far: Vec<u32>,
 }
@@ -128,7 +131,8 @@ impl Days {
         }
         let used = (0..dates.len())
             .map(|i| {
-                let before = campaigns_so_far[i] - campaigns_so_far[i.saturating_sub(28)];
+                let before =
+                    campaigns_so_far[i] - campaigns_so_far[i.saturating_sub(ALWAYS_ON_DAYS)];
                 open[i] && (!on_campaign[i] || before > ALWAYS_ON)
             })
             .collect();
@@ -148,6 +152,7 @@ impl Days {
             weekday: dates.iter().map(|d| weekday(*d)).collect(),
             open,
             used,
+            on_campaign,
             open_so_far,
         }
     }
@@ -231,9 +236,11 @@ impl History {
         h.errors = Errors::new(&h.days, |j, t| Some(h.baseline_at(j, t)?.value));
         let mut uplifts = Uplifts::new();
         let factors = range::adapt(&h.days, &h.errors, |j, t| {
-            let target = h.days.date(t)?;
             let base = h.baseline_at(j, t)?.value;
-            let origin = h.days.date(j)?;
+            if !h.days.on_campaign[t] {
+                return Some(base);
+            }
+            let (origin, target) = (h.days.date(j)?, h.days.date(t)?);
             Some(base * lift(&h, origin, target, &mut uplifts).0)
         });
         h.factors = factors;
@@ -609,7 +616,12 @@ pub fn forecastable(h: &History, origin: NaiveDate) -> Result<(), NoForecast> {
     if mean < MIN_DAILY_ORDERS {
         return Err(NoForecast::FewOrders(mean));
     }
-    if h.anchor(h.origin_index(origin).unwrap_or(0)).is_none() {
+    // The first 28 days may hold no ordinary day to start the smoothing from.
+    let state = h
+        .origin_index(origin)
+        .and_then(|o| h.anchor(o))
+        .and_then(|j| h.states[j]);
+    if state.is_none() {
         return Err(NoForecast::ShortHistory(known));
     }
     Ok(())
