@@ -256,13 +256,18 @@ fn forecast_note(ahead: &[DayForecast]) -> String {
                 .to_string()
         }
     };
+    let campaign_top = if open.iter().any(|a| !a.campaigns.is_empty()) {
+        ", and on a campaign day its top allows for the largest lift a past campaign showed"
+    } else {
+        ""
+    };
     let carried = if ahead.iter().any(|a| a.closed.is_some()) {
         " Closed days are 0, and the level is carried across them."
     } else {
         ""
     };
     format!(
-        "Expected: the recent level of ordinary open days ({:.0} orders a day, smoothed) times each weekday's share, with the trend ({:+.0}% by {}) and each campaign's lift; {range}.{carried}",
+        "Expected: the recent level of ordinary open days ({:.0} orders a day, smoothed) times each weekday's share, with the trend ({:+.0}% by {}) and each campaign's lift; {range}{campaign_top}.{carried}",
         b.level,
         (b.trend - 1.0) * 100.0,
         forecast::day_label(last.day),

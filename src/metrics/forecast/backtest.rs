@@ -11,7 +11,7 @@
 use chrono::{Days as Span, NaiveDate};
 use serde::Serialize;
 
-use super::{History, MAX_DAYS, Uplifts, forecast_with, forecastable};
+use super::{History, Lifts, MAX_DAYS, forecast_with, forecastable};
 
 /// One replayed day: what was expected `horizon` days before, and what came.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -89,7 +89,7 @@ pub fn backtest(h: &History, last: NaiveDate, days: u32, horizons: u32) -> Vec<B
     let first = last - Span::new(u64::from(days.max(1)) - 1);
     let mut out = Vec::new();
     for horizon in 1..=horizons.clamp(1, MAX_DAYS) {
-        let mut known = Uplifts::new();
+        let mut known = Lifts::default();
         for day in first.iter_days().take_while(|d| *d <= last) {
             let origin = day - Span::new(u64::from(horizon));
             if !h.calendar().is_open(day) || forecastable(h, origin).is_err() {

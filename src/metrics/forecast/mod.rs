@@ -234,8 +234,13 @@ impl History {
             .map(|t| Some(h.baseline_at(h.anchor(t.checked_sub(1)?)?, t)?.value))
             .collect();
         h.errors = Errors::new(&h.days, |j, t| Some(h.baseline_at(j, t)?.value));
-        let mut uplifts = Uplifts::new();
+        let mut uplifts = Lifts::default();
+        // Only ordinary days move the factors: a campaign day misses for its lift, which its
+        // range allows for apart (see `forecast_with`).
         let factors = range::adapt(&h.days, &h.errors, |j, t| {
+            if !h.days.used[t] {
+                return None;
+            }
             let base = h.baseline_at(j, t)?.value;
             if !h.days.on_campaign[t] {
                 return Some(base);
@@ -385,15 +390,14 @@ pub struct Uplift {
     pub lift: f64,
 }
 
-/// The observed lift of campaigns on `channel` whose days fall on or before `origin`
-/// (orders on their days against the baseline known the day before each), averaged and
-/// shrunk toward 1 by [`PRIOR`].
-pub fn uplift(h: &History, origin: NaiveDate, channel: &str) -> Uplift {
+/// The observed lift of each campaign that `keep` keeps and that started in the
+/// [`CAMPAIGN_LOOKBACK_DAYS`] up to `origin`: orders on its open days up to `origin` against
+/// the baseline known the day before each.
+fn past_lifts(h: &History, origin: NaiveDate, keep: impl Fn(&CampaignSpan) -> bool) -> Vec<f64> {
     let oldest = origin - Span::new(CAMPAIGN_LOOKBACK_DAYS);
-    let lifts: Vec<f64> = h
-        .campaigns
+    h.campaigns
         .iter()
-        .filter(|c| c.channel == channel && c.start <= origin && c.start >= oldest)
+        .filter(|c| keep(c) && c.start <= origin && c.start >= oldest)
         .filter_map(|c| {
             let (mut actual, mut base) = (0.0, 0.0);
             for d in c.start.iter_days().take_while(|d| *d <= c.end.min(origin)) {
@@ -408,7 +412,13 @@ pub fn uplift(h: &History, origin: NaiveDate, channel: &str) -> Uplift {
             }
             (base > 0.0).then(|| actual / base)
         })
-        .collect();
+        .collect()
+}
+
+/// The observed lift of campaigns on `channel` whose days fall on or before `origin`,
+/// averaged and shrunk toward 1 by [`PRIOR`].
+pub fn uplift(h: &History, origin: NaiveDate, channel: &str) -> Uplift {
+    let lifts = past_lifts(h, origin, |c| c.channel == channel);
     let n = lifts.len();
     let raw = (n > 0).then(|| lifts.iter().sum::<f64>() / n as f64);
     let lift = raw.map_or(1.0, |r| 1.0 + (r - 1.0) * n as f64 / (n as f64 + PRIOR));
@@ -420,8 +430,24 @@ pub fn uplift(h: &History, origin: NaiveDate, channel: &str) -> Uplift {
     }
 }
 
-/// Uplifts by origin and channel, each worked out once.
-type Uplifts = BTreeMap<(NaiveDate, String), Uplift>;
+/// Uplifts by origin and channel, and the largest past lift by origin, each worked out once.
+#[derive(Debug, Default)]
+struct Lifts {
+    uplifts: BTreeMap<(NaiveDate, String), Uplift>,
+    largest: BTreeMap<NaiveDate, f64>,
+}
+
+impl Lifts {
+    /// The largest lift any past campaign showed by `origin`, on any channel (at least 1): how
+    /// far a campaign may lift orders, for the top of its range.
+    fn largest(&mut self, h: &History, origin: NaiveDate) -> f64 {
+        *self.largest.entry(origin).or_insert_with(|| {
+            past_lifts(h, origin, |_| true)
+                .into_iter()
+                .fold(1.0, f64::max)
+        })
+    }
+}
 
 /// The product of the uplifts of the channels with a campaign on `target`, as known on
 /// `origin`, with those uplifts and the campaigns.
@@ -429,7 +455,7 @@ fn lift(
     h: &History,
     origin: NaiveDate,
     target: NaiveDate,
-    known: &mut Uplifts,
+    known: &mut Lifts,
 ) -> (f64, Vec<Uplift>, Vec<CampaignSpan>) {
     let campaigns: Vec<CampaignSpan> = h
         .campaigns
@@ -444,6 +470,7 @@ fn lift(
         .iter()
         .map(|ch| {
             known
+                .uplifts
                 .entry((origin, ch.to_string()))
                 .or_insert_with(|| uplift(h, origin, ch))
                 .clone()
@@ -528,7 +555,7 @@ fn forecast_with(
     h: &History,
     origin: NaiveDate,
     target: NaiveDate,
-    known: &mut Uplifts,
+    known: &mut Lifts,
 ) -> Option<DayForecast> {
     let o = h.origin_index(origin)?;
     let j = h.anchor(o)?;
@@ -560,7 +587,14 @@ fn forecast_with(
     let spread = h.errors.spread(j, lag.min(MAX_LAG));
     let (low, high, range) = match spread {
         Some(s) => {
-            let (low, high) = s.range(expected, h.factors[o][lag.min(MAX_LAG)]);
+            let factors = h.factors[o][lag.min(MAX_LAG)];
+            let (low, mut high) = s.range(expected, factors);
+            if !campaigns.is_empty() {
+                // The lift itself is uncertain, and a shrunk one errs low: the top of the
+                // range is that of the day lifted as much as any past campaign lifted orders.
+                let top = known.largest(h, origin).max(factor);
+                high = high.max(s.range(baseline.value * top, factors).1);
+            }
             (low, high, RangeSource::Errors)
         }
         None => {
@@ -584,7 +618,7 @@ fn forecast_with(
 
 /// The forecast of one day made on `origin`.
 pub fn forecast_day(h: &History, origin: NaiveDate, target: NaiveDate) -> Option<DayForecast> {
-    forecast_with(h, origin, target, &mut Uplifts::new())
+    forecast_with(h, origin, target, &mut Lifts::default())
 }
 
 /// Why a forecast cannot be made on `origin`.
@@ -632,7 +666,7 @@ pub fn forecast(h: &History, origin: NaiveDate, days: u32) -> Vec<DayForecast> {
     if forecastable(h, origin).is_err() {
         return Vec::new();
     }
-    let mut known = Uplifts::new();
+    let mut known = Lifts::default();
     (1..=u64::from(days.min(MAX_DAYS)))
         .filter_map(|k| forecast_with(h, origin, origin + Span::new(k), &mut known))
         .collect()
@@ -877,6 +911,13 @@ mod tests {
         assert_eq!(thu.day, d("2026-12-03"));
         assert!((thu.expected - 125.0).abs() < 1e-9, "{}", thu.expected);
         assert_eq!(thu.driver().unwrap().0.name, "Next");
+        // The shop never errs on an ordinary day, so an ordinary range is the expectation
+        // itself; a campaign day's reaches up to the past campaign's whole lift, 100 × 1.5.
+        assert!(
+            (thu.low - 125.0).abs() < 1e-9 && (thu.high - 150.0).abs() < 1e-9,
+            "{thu:?}"
+        );
+        assert!((f[0].high - f[0].low).abs() < 1e-9);
         assert!((f[0].expected - 100.0).abs() < 1e-9);
         assert!(f[0].driver().is_none());
     }

@@ -13,6 +13,8 @@
 //!   `e^(STEP × (missed − 10%))` on every day whose orders come in (adaptive conformal
 //!   inference): a run of misses widens that end until it holds again, and days of hits
 //!   narrow it. So the range holds 8 days in 10 over a few weeks, not only on average.
+//!   Only ordinary days move the factors: a campaign day misses for its lift, whose range is
+//!   the forecast's to widen (up to the largest lift a past campaign showed).
 
 use super::Days;
 use super::percentile;
@@ -160,7 +162,8 @@ fn median(values: &[f64]) -> f64 {
 
 /// Each day's factors, after the misses and hits of every day up to it: on each open day
 /// with orders known, every forecast of it made from an ordinary day at most [`MAX_LAG`]
-/// before (`expected(from, day)`, with its campaigns' lift) is held against its range.
+/// before (`expected(from, day)`, with its campaigns' lift; None for a day that does not
+/// count) is held against its range.
 pub(crate) fn adapt(
     days: &Days,
     errors: &Errors,
