@@ -1178,6 +1178,21 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_shop_is_named_or_northwind() {
+        let demo = |shop: &str| format!("{MINIMAL}\n[demo]\n{shop}");
+        let c = parse(&demo("shop = \"Lumpy\"\n")).unwrap();
+        assert_eq!(c.demo.unwrap().shop, DemoShop::Lumpy);
+        let c = parse(&demo("seed = 3\n")).unwrap();
+        assert_eq!(c.demo.unwrap().shop, DemoShop::Northwind);
+        let err = format!("{:#}", parse(&demo("shop = \"bumpy\"\n")).unwrap_err());
+        assert!(
+            err.ends_with("`demo.shop`: expected northwind or lumpy, got \"bumpy\""),
+            "{err}"
+        );
+        assert!(err.starts_with("test.toml:10:"), "{err}");
+    }
+
+    #[test]
     fn bundled_demo_config_parses() {
         let c = Config::demo(Path::new("/data")).unwrap();
         assert!(c.demo.is_some());

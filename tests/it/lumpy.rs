@@ -220,6 +220,7 @@ fn each_window_beats_naive_and_holds_its_range(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn christmas_is_closed_and_the_level_is_carried_over_it() {
     let t = lumpy(Backend::Sqlite).await.unwrap();
+    the_fixture_is_what_it_says(&t).await;
     let monday = d("2025-12-22");
     let inputs = dawnpost::store::gather::gather(&t.store, &t.config, monday)
         .await
@@ -283,4 +284,30 @@ async fn christmas_is_closed_and_the_level_is_carried_over_it() {
     let line = text.lines().find(|l| l.contains("Sat 27 Dec")).unwrap();
     assert!(line.trim_end().ends_with("closed (Christmas)"), "{line}");
     assert!(c.rendered.html.contains("closed (Christmas)"));
+}
+
+/// No order on a closed day; a few huge orders (600 units or more on a line), most of them
+/// cancelled.
+async fn the_fixture_is_what_it_says(t: &TestStore) {
+    let all = raw_orders(t).await;
+    assert!(all.keys().all(|day| open(t, *day)));
+    let placed_closed = t
+        .scalar("SELECT COUNT(*) FROM orders WHERE strftime('%w', day) = '6'")
+        .await
+        .unwrap();
+    assert_eq!(placed_closed, 0.0);
+    let huge = |status: &str| {
+        format!(
+            "SELECT COUNT(DISTINCT o.order_id) FROM orders o JOIN order_lines l ON l.order_id = o.order_id \
+             WHERE l.quantity >= 600 AND o.status {status}"
+        )
+    };
+    let (kept, cancelled) = (
+        t.scalar(&huge("<> 'cancelled'")).await.unwrap(),
+        t.scalar(&huge("= 'cancelled'")).await.unwrap(),
+    );
+    assert!(
+        (5.0..=20.0).contains(&kept) && cancelled > kept,
+        "{kept} kept, {cancelled} cancelled"
+    );
 }
