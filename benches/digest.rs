@@ -30,6 +30,7 @@ fn bench(c: &mut Criterion) {
             days: 430,
             seed: 7,
             scale: 1.0,
+            shop: demo::DemoShop::Northwind,
         };
         demo::generate(&store, &options, config.shop.timezone, false)
             .await

@@ -291,6 +291,7 @@ async fn dispatch_one(
             days,
             seed,
             scale,
+            shop,
             force,
         } => {
             let options = DemoOptions {
@@ -298,6 +299,7 @@ async fn dispatch_one(
                 days,
                 seed,
                 scale,
+                shop,
             };
             demo_command(config, store, &options, force).await
         }
@@ -332,11 +334,17 @@ async fn dispatch_one(
             date,
             days,
             horizon,
+            windows,
             format,
         } => {
             refresh_demo(config, store, yesterday).await?;
             let date = day_or(date, yesterday, "--date")?;
-            backtest(config, store, date, days, horizon, format).await
+            let span = Replay {
+                days,
+                horizon,
+                windows,
+            };
+            backtest(config, store, date, span, format).await
         }
         Command::Metrics { date, format, all } => {
             refresh_demo(config, store, yesterday).await?;
@@ -415,16 +423,32 @@ async fn preview(
     Ok(())
 }
 
+/// What `backtest` replays: windows of days, each forecast up to a horizon ahead.
+struct Replay {
+    days: u32,
+    horizon: Option<u32>,
+    windows: u32,
+}
+
 async fn backtest(
     config: &Config,
     store: &Store,
     date: NaiveDate,
-    days: u32,
-    horizon: Option<u32>,
+    replay: Replay,
     format: OutputFormat,
 ) -> Result<()> {
+    let Replay {
+        days,
+        horizon,
+        windows,
+    } = replay;
     if !(1..=3650).contains(&days) {
         bail!("--days must be between 1 and 3650 (got {days})");
+    }
+    if windows < 1 || u64::from(days) * u64::from(windows) > 3650 {
+        bail!(
+            "--windows must be at least 1, and --days × --windows at most 3650 (got {windows} × {days})"
+        );
     }
     let horizon = horizon.unwrap_or(config.outlook.days);
     if !(1..=crate::metrics::forecast::MAX_DAYS).contains(&horizon) {
@@ -433,7 +457,7 @@ async fn backtest(
             crate::metrics::forecast::MAX_DAYS
         );
     }
-    let b = crate::store::gather::backtest(store, date, days, horizon).await?;
+    let b = crate::store::gather::backtest(store, config, date, days, horizon, windows).await?;
     let mut out = std::io::stdout().lock();
     match format {
         OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &b)

@@ -321,6 +321,28 @@ pub struct DemoSettings {
     pub seed: u64,
     pub days: u32,
     pub scale: f64,
+    pub shop: DemoShop,
+}
+
+/// Which shop the demo makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DemoShop {
+    /// Northwind Outfitters, with its storylines.
+    #[default]
+    Northwind,
+    /// The wholesaler of `demo::lumpy`.
+    Lumpy,
+}
+
+impl std::str::FromStr for DemoShop {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DemoShop, String> {
+        match s.trim().to_lowercase().as_str() {
+            "northwind" => Ok(DemoShop::Northwind),
+            "lumpy" => Ok(DemoShop::Lumpy),
+            _ => Err(format!("expected northwind or lumpy, got {s:?}")),
+        }
+    }
 }
 
 /// How numbers are written in the report.
@@ -638,6 +660,8 @@ struct RawDemo {
     days: Spanned<u32>,
     #[serde(default = "default_scale")]
     scale: Spanned<f64>,
+    /// northwind (the default) or lumpy.
+    shop: Option<Spanned<String>>,
 }
 
 fn default_seed() -> u64 {
@@ -1151,6 +1175,21 @@ mod tests {
     fn secret_debug_is_redacted() {
         let s = Secret::new("hunter2".into());
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_demo_shop_is_named_or_northwind() {
+        let demo = |shop: &str| format!("{MINIMAL}\n[demo]\n{shop}");
+        let c = parse(&demo("shop = \"Lumpy\"\n")).unwrap();
+        assert_eq!(c.demo.unwrap().shop, DemoShop::Lumpy);
+        let c = parse(&demo("seed = 3\n")).unwrap();
+        assert_eq!(c.demo.unwrap().shop, DemoShop::Northwind);
+        let err = format!("{:#}", parse(&demo("shop = \"bumpy\"\n")).unwrap_err());
+        assert!(
+            err.ends_with("`demo.shop`: expected northwind or lumpy, got \"bumpy\""),
+            "{err}"
+        );
+        assert!(err.starts_with("test.toml:10:"), "{err}");
     }
 
     #[test]

@@ -273,10 +273,18 @@ pub(super) fn demo(cx: &Cx<'_>, raw: Option<RawDemo>) -> Result<Option<DemoSetti
             "must be between 0.01 and 1000",
         ));
     }
+    let shop = match &d.shop {
+        None => DemoShop::default(),
+        Some(s) => s
+            .get_ref()
+            .parse()
+            .map_err(|m: String| cx.at(s.span(), "demo.shop", m))?,
+    };
     Ok(Some(DemoSettings {
         seed: d.seed,
         days: *d.days.get_ref(),
         scale,
+        shop,
     }))
 }
 

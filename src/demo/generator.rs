@@ -103,7 +103,7 @@ impl Writers {
     }
 
     /// Sends every queued row to be written, parents first.
-    async fn send(&mut self, pipeline: &Pipeline) -> Result<(), RowError> {
+    pub(super) async fn send(&mut self, pipeline: &Pipeline) -> Result<(), RowError> {
         for (i, w) in self.all().into_iter().enumerate() {
             pipeline.send(i, w).await?;
         }
@@ -724,7 +724,11 @@ impl Generator {
                 end: c.end,
             })
             .collect();
-        let h = History::new(self.kept_per_day.clone(), spans);
+        let h = History::new(
+            self.kept_per_day.clone(),
+            spans,
+            crate::metrics::calendar::Calendar::default(),
+        );
         let ahead = forecast::forecast(&h, self.o.end, 7);
         let story = ahead
             .iter()

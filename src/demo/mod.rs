@@ -7,6 +7,9 @@
 //! peak days near warehouse capacity; CSAT, NPS and feedback themes. Ahead of the end
 //! date: a campaign starting in two days that takes one day of the week above 90% of the
 //! capacity planned for it.
+//!
+//! The lumpy shop (`lumpy`, [`DemoShop::Lumpy`]) is another shop altogether: a wholesaler
+//! closed on Saturdays and over Christmas, whose lumpy days are the forecast's hard case.
 
 use std::collections::{BTreeMap, HashMap};
 use std::f64::consts::PI;
@@ -22,11 +25,12 @@ use crate::table::{self, BatchWriter, Pipeline, RowError, SqlValue, TableSpec};
 
 mod catalog;
 mod generator;
+pub mod lumpy;
 mod order;
 mod rng;
 
 use catalog::{Product, catalog, feedback_text};
-use generator::Generator;
+use generator::{Generator, Writers};
 use rng::Rng;
 
 /// What to generate.
@@ -38,7 +42,10 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Multiplies traffic and order volume.
     pub scale: f64,
+    pub shop: DemoShop,
 }
+
+pub use crate::config::DemoShop;
 
 /// Names of the storyline actors, so tests and docs can find them.
 pub mod story {
@@ -85,7 +92,12 @@ pub const META_END: &str = "demo_end";
 const META_SETTINGS: &str = "demo_settings";
 
 fn settings_text(o: &DemoOptions) -> String {
-    format!("seed={} days={} scale={}", o.seed, o.days, o.scale)
+    let shop = match o.shop {
+        // Northwind's text is what earlier releases wrote, so their stores stay current.
+        DemoShop::Northwind => "",
+        DemoShop::Lumpy => " shop=lumpy",
+    };
+    format!("seed={} days={} scale={}{shop}", o.seed, o.days, o.scale)
 }
 
 /// Whether the store holds exactly this demo (same settings, same end date).
@@ -128,11 +140,13 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
             .await
             .with_context(|| format!("cannot clear {t}"))?;
     }
-    let mut generator = Generator::new(o, tz);
     // The generator makes the next day while the database writes the last one.
-    let specs = generator.w.specs();
+    let specs = Writers::new().specs();
     let pipeline = Pipeline::start(tx, specs.clone(), store.reader().clone());
-    let made = generator.write(&pipeline).await;
+    let made = match o.shop {
+        DemoShop::Northwind => Generator::new(o, tz).write(&pipeline).await,
+        DemoShop::Lumpy => lumpy::Lumpy::new(o, tz).write(&pipeline).await,
+    };
     let written = pipeline.finish().await;
     let bug = |e: RowError| anyhow::anyhow!("demo generator wrote a bad row (a bug): {e}");
     // A refused batch stops the writer, and then the generator: the writer's error is the cause.
@@ -194,6 +208,7 @@ pub async fn refresh(config: &crate::config::Config, store: &Store, end: NaiveDa
         days: settings.days,
         seed: settings.seed,
         scale: settings.scale,
+        shop: settings.shop,
     };
     let summary = generate(store, &options, config.shop.timezone, false).await?;
     tracing::info!(

@@ -321,22 +321,24 @@ fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) ->
         }))
         .map(|(day, past)| past.or_else(|| alert::capacity_on(planned, *day).map(|(c, _)| c)))
         .collect();
+    // A closed day ahead is a gap, as a closed day behind is: no orders are expected of it.
     let pad = |get: fn(&DayForecast) -> f64| -> Vec<Option<f64>> {
         std::iter::repeat_n(None, past.len())
-            .chain(ahead.iter().map(|a| Some(get(a))))
+            .chain(ahead.iter().map(|a| a.closed.is_none().then(|| get(a))))
             .collect()
     };
     let count = |v: f64| f.amount(Unit::Count, v.round());
     let ahead_text: Vec<String> = ahead
         .iter()
-        .map(|a| {
-            format!(
+        .map(|a| match &a.closed {
+            Some(_) => format!("{} closed", forecast::day_label(a.day)),
+            None => format!(
                 "{} {} ({}-{})",
                 forecast::day_label(a.day),
                 count(a.expected),
                 count(a.low),
                 count(a.high)
-            )
+            ),
         })
         .collect();
     let last_capacity = capacity.last().copied().flatten();

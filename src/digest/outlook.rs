@@ -68,6 +68,9 @@ pub struct ForecastRow {
     pub tone: &'static str,
     /// The campaigns running that day.
     pub campaigns: String,
+    /// "closed (Christmas)" on a day the shop is closed, in place of the figures; empty on
+    /// an open day.
+    pub closed: String,
 }
 
 pub(super) fn build(
@@ -189,6 +192,24 @@ fn forecast_row(
     f: &Formatter,
 ) -> ForecastRow {
     let count = |v: f64| f.amount(Unit::Count, v.round());
+    let campaigns = day
+        .campaigns
+        .iter()
+        .map(|c| cap(&c.name, text::LABEL))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Some(why) = &day.closed {
+        return ForecastRow {
+            day: forecast::day_label(day.day),
+            expected: String::new(),
+            range: String::new(),
+            capacity: String::new(),
+            share: String::new(),
+            tone: "plain",
+            campaigns,
+            closed: closed_words(why),
+        };
+    }
     let capacity = alert::capacity_on(&inputs.capacity_plan, day.day);
     let flagged = capacity.is_some_and(|(c, _)| alert::over_threshold(day, c, &config.alerts));
     ForecastRow {
@@ -205,34 +226,51 @@ fn forecast_row(
             _ => String::new(),
         },
         tone: if flagged { "bad" } else { "plain" },
-        campaigns: day
-            .campaigns
-            .iter()
-            .map(|c| cap(&c.name, text::LABEL))
-            .collect::<Vec<_>>()
-            .join(", "),
+        campaigns,
+        closed: String::new(),
+    }
+}
+
+/// The calendar's "closed for Christmas" as the row says it, "closed (Christmas)"; "closed
+/// on Saturdays" stays as it is.
+fn closed_words(why: &str) -> String {
+    match why.strip_prefix("closed for ") {
+        Some(reason) => format!("closed ({})", cap(reason, text::LABEL)),
+        None => cap(why, text::LABEL),
     }
 }
 
 fn forecast_note(ahead: &[DayForecast]) -> String {
-    let Some(first) = ahead.first() else {
+    let open: Vec<&DayForecast> = ahead.iter().filter(|a| a.closed.is_none()).collect();
+    let (Some(first), Some(last)) = (open.first(), open.last()) else {
         return String::new();
     };
-    let trend = (first.baseline.trend - 1.0) * 100.0;
+    let b = &last.baseline;
     let range = match first.range {
-        RangeSource::Errors => format!(
-            "the range is where 8 in 10 days fell against the same estimate over the last {} weeks",
-            forecast::ERROR_DAYS / 7
+        RangeSource::Errors | RangeSource::Closed => format!(
+            "the range is where 8 in 10 days fell against the same estimate made as far ahead, over the last {} weeks",
+            forecast::range::ERRORS / 7
         ),
         RangeSource::CountingNoise => {
             "the range is counting noise alone: too little history yet to measure the estimate's own errors"
                 .to_string()
         }
     };
+    let campaign_top = if open.iter().any(|a| !a.campaigns.is_empty()) {
+        ", and on a campaign day its top allows for the largest lift a past campaign showed"
+    } else {
+        ""
+    };
+    let carried = if ahead.iter().any(|a| a.closed.is_some()) {
+        " Closed days are 0, and the level is carried across them."
+    } else {
+        ""
+    };
     format!(
-        "Expected: the middle of the same weekday's last {} weeks, with the trend ({:+.0}% over 28 days) and each campaign's lift; {range}.",
-        forecast::WEEKS,
-        trend
+        "Expected: the recent level of ordinary open days ({:.0} orders a day, smoothed) times each weekday's share, with the trend ({:+.0}% by {}) and each campaign's lift; {range}{campaign_top}.{carried}",
+        b.level,
+        (b.trend - 1.0) * 100.0,
+        forecast::day_label(last.day),
     )
 }
 
@@ -249,8 +287,8 @@ fn no_forecast(inputs: &DigestInputs, d: NaiveDate, ahead: &[DayForecast]) -> St
             forecast::MIN_HISTORY_DAYS
         ),
         Err(forecast::NoForecast::FewOrders(mean)) => format!(
-            "No expected orders: {mean:.1} orders a day over the last 4 weeks, too few to \
-             forecast (from {:.0} a day).",
+            "No expected orders: {mean:.1} orders an open day over the last 4 weeks, too few \
+             to forecast (from {:.0} a day).",
             forecast::MIN_DAILY_ORDERS
         ),
         Ok(()) => String::new(),

@@ -536,7 +536,7 @@ mod tests {
     }
 
     fn ahead(day: &str, expected: f64, high: f64, campaign: Option<(&str, f64)>) -> DayForecast {
-        use crate::metrics::forecast::{Baseline, CampaignSpan, RangeSource, Uplift};
+        use crate::metrics::forecast::{Baseline, CampaignSpan, RangeSource, Uplift, Weights};
         let campaigns: Vec<CampaignSpan> = campaign
             .iter()
             .map(|(name, _)| CampaignSpan {
@@ -550,9 +550,15 @@ mod tests {
             day: d(day),
             baseline: Baseline {
                 value: expected,
-                median: expected,
+                level: expected,
                 trend: 1.0,
-                samples: 4,
+                share: 1.0,
+                weights: Weights {
+                    alpha: 0.1,
+                    beta: 0.0,
+                    gamma: 0.05,
+                },
+                from: d("2026-12-01"),
             },
             uplifts: campaign
                 .iter()
@@ -568,6 +574,7 @@ mod tests {
             low: expected * 0.9,
             high,
             range: RangeSource::Errors,
+            closed: None,
         }
     }
 

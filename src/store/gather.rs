@@ -77,6 +77,9 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
     // Rows written by another tool since the last import leave their days' rollups stale;
     // both halves below read the rollups.
     crate::store::rollup::refresh_if_stale(store).await?;
+    // The metrics' comparisons read the same calendar (`report::fetch_windows`); the week
+    // ahead needs it first.
+    let for_history = report::calendar(store, config, d).await?;
     // The metrics run on the read-only pool; the rest reads through the other pool, so the
     // two proceed side by side.
     let extra = extra_ranges(config, d);
@@ -96,7 +99,7 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
             fetched: Fetched::default(),
             stock: store.stock_positions(&skus, d, COVER_WINDOW_DAYS).await?,
             promotions,
-            history: history(store, d, d, ahead).await?,
+            history: history(store, d, d, ahead, for_history).await?,
             capacity_plan: store.capacity_plan(d, ahead).await?,
             out_of_stock: store.out_of_stock(d).await?,
             product_names: store.product_names().await?,
@@ -119,34 +122,46 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
     })
 }
 
-/// The forecast replayed over the `days` ending on `last` (see [`forecast::backtest`]).
+/// The forecast replayed over `windows` windows of `days`, the last ending on `last` (see
+/// [`forecast::backtest_report`]), with the trading calendar as of `last`.
 pub async fn backtest(
     store: &Store,
+    config: &Config,
     last: NaiveDate,
     days: u32,
     horizons: u32,
+    windows: u32,
 ) -> Result<forecast::BacktestReport> {
     crate::store::rollup::refresh_if_stale(store).await?;
     // The first replayed forecast is made `horizons` days before the first day replayed,
     // and needs the history a forecast made then would have had.
-    let first_origin = last - Days::new(u64::from(days) + u64::from(horizons));
-    let h = history(store, first_origin, last, last).await?;
-    Ok(forecast::backtest_report(&h, last, days, horizons))
+    let span = u64::from(days) * u64::from(windows.max(1));
+    let first_origin = last - Days::new(span + u64::from(horizons));
+    let cal = report::calendar(store, config, last).await?;
+    let h = history(store, first_origin, last, last, cal).await?;
+    Ok(forecast::backtest_report(&h, last, days, horizons, windows))
 }
 
-/// Orders per day from far enough before `origin` for every past campaign the uplift may
-/// read (and the baseline and trend before each) up to `last`, and the campaigns from then
-/// to `ahead`.
+/// Orders per day from the shop's first day with orders, or [`forecast::HISTORY_DAYS`]
+/// before `origin` if that is later, up to `last`, and the campaigns over the same days up
+/// to `ahead`. A forecast's state is smoothed from the first day read, and campaign days are
+/// left out of it, so the email and a backtest read from the same day, and the same
+/// campaigns, for any shop younger than that.
 async fn history(
     store: &Store,
     origin: NaiveDate,
     last: NaiveDate,
     ahead: NaiveDate,
+    calendar: Calendar,
 ) -> Result<History> {
-    let campaigns_from = origin - Days::new(forecast::CAMPAIGN_LOOKBACK_DAYS);
-    let orders_from = campaigns_from - Days::new(2 * forecast::TREND_DAYS + 7 * forecast::WEEKS);
+    let oldest = origin - Days::new(forecast::HISTORY_DAYS);
+    let from = store
+        .first_order_day()
+        .await?
+        .map_or(oldest, |f| f.max(oldest));
     Ok(History::new(
-        store.daily_orders(orders_from, last).await?,
-        store.campaign_spans(campaigns_from, ahead).await?,
+        store.daily_orders(from, last).await?,
+        store.campaign_spans(from, ahead).await?,
+        calendar,
     ))
 }

@@ -17,6 +17,7 @@ fn options() -> DemoOptions {
         days: 400,
         seed: 7,
         scale: 0.25,
+        shop: demo::DemoShop::Northwind,
     }
 }
 

@@ -444,6 +444,7 @@ async fn the_email_renders_in_chromium() {
         days: 400,
         seed: 7,
         scale: 0.5,
+        shop: dawnpost::demo::DemoShop::Northwind,
     };
     dawnpost::demo::generate(&t.store, &opts, t.config.shop.timezone, false)
         .await

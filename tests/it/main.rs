@@ -11,6 +11,7 @@ mod faults;
 mod import;
 mod layout;
 mod limits;
+mod lumpy;
 mod metrics;
 mod never_twice;
 mod news;

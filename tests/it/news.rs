@@ -20,6 +20,7 @@ async fn demo(end: NaiveDate) -> TestStore {
         days: 400,
         seed: 7,
         scale: 1.0,
+        shop: dawnpost::demo::DemoShop::Northwind,
     };
     generate(&t.store, &o, t.config.shop.timezone, false)
         .await

@@ -22,6 +22,7 @@ async fn demo() -> TestStore {
         days: 430,
         seed: 7,
         scale: 1.0,
+        shop: dawnpost::demo::DemoShop::Northwind,
     };
     generate(&t.store, &o, t.config.shop.timezone, false)
         .await
@@ -200,7 +201,7 @@ async fn the_demo_week_ahead_shows_the_calendar_and_the_campaign_day_over_capaci
 async fn the_demo_backtest_holds_about_eight_days_in_ten() {
     let t = demo().await;
     let end = d(END);
-    let b = dawnpost::store::gather::backtest(&t.store, end, 56, 7)
+    let b = dawnpost::store::gather::backtest(&t.store, &t.config, end, 56, 7, 1)
         .await
         .unwrap();
     assert_eq!(b.rows.len(), 56 * 7);
@@ -208,26 +209,34 @@ async fn the_demo_backtest_holds_about_eight_days_in_ten() {
     // worked out here from the rows.
     let mut inside = 0;
     let mut abs_pct = 0.0;
+    let mut naive_pct = 0.0;
+    let count = |day: NaiveDate| {
+        format!("SELECT COUNT(*) FROM orders WHERE day = '{day}' AND status <> 'cancelled'")
+    };
     for r in &b.rows {
-        let actual = t
-            .scalar(&format!(
-                "SELECT COUNT(*) FROM orders WHERE day = '{}' AND status <> 'cancelled'",
-                r.day
-            ))
-            .await
-            .unwrap();
+        let actual = t.scalar(&count(r.day)).await.unwrap();
         assert_eq!(r.actual, actual, "{}", r.day);
         assert!(r.low <= r.expected && r.expected <= r.high, "{r:?}");
         if r.low <= actual && actual <= r.high {
             inside += 1;
         }
         abs_pct += (actual - r.expected).abs() / actual;
+        // The demo shop opens every day: the same weekday a week before (two for 8+ days).
+        let back = r.day - Days::new(7 * u64::from(r.horizon.div_ceil(7)));
+        let naive = t.scalar(&count(back)).await.unwrap();
+        assert_eq!(r.naive, Some(naive), "{}", r.day);
+        naive_pct += (actual - naive).abs() / actual;
     }
     let share = f64::from(inside) / b.rows.len() as f64;
     assert!((0.7..=0.9).contains(&share), "{share}");
     assert_eq!(b.overall.in_range, Some(share));
     let mape = abs_pct / b.rows.len() as f64;
     assert!((b.overall.mape.unwrap() - mape).abs() < 1e-9);
+    // It errs less than the same weekday last week, and says by how much.
+    let naive = naive_pct / b.rows.len() as f64;
+    assert!((b.overall.naive_mape.unwrap() - naive).abs() < 1e-9);
+    assert!((b.overall.skill.unwrap() - (1.0 - mape / naive)).abs() < 1e-9);
+    assert!(mape < naive, "{mape} against {naive}");
     // The 56 days end on the date, each at horizons 1 to 7.
     assert_eq!((b.rows[0].day, b.rows[0].horizon), (d("2026-10-07"), 1));
     assert_eq!(b.by_horizon.len(), 7);

@@ -277,6 +277,7 @@ async fn demo_store(b: Backend, scale: f64, days: u32) -> Option<TestStore> {
         days,
         seed: 11,
         scale,
+        shop: demo::DemoShop::Northwind,
     };
     demo::generate(&t.store, &o, t.config.shop.timezone, false)
         .await

@@ -1,0 +1,1083 @@
+//! The week ahead: expected orders per day, with a range, from the order history, the
+//! trading calendar and the campaign calendar; and the backtest that says how good those
+//! expectations have been.
+//!
+//! Pure: the history, the calendars and the day the forecast is made from are arguments.
+//! The method (README, "The week ahead"):
+//! - **closed days** are 0, with a range of 0 to 0, and are not data: nothing is learnt from
+//!   their zeros, and the level is carried across a closure;
+//! - **baseline** = (level + damped trend) × the weekday's share, Holt-Winters smoothing of
+//!   the ordinary open days with its weights chosen each day by the errors of the year
+//!   before (`smooth`);
+//! - **uplift** per channel = 1 + (mean lift of past campaigns on it − 1) × n / (n + [`PRIOR`]);
+//! - **range** = the forecast's own errors made as far ahead, at the level expected now, each
+//!   end widened after a miss and narrowed after a hit (`range`).
+//!
+//! A forecast made on day D reads orders of days up to D only. Every figure that does not
+//! depend on the day forecast (each day's smoothed state, each lag's errors, the range's
+//! factors) is worked out once per history, for every day, in [`History::new`]: each reads
+//! only the days up to its own, so one table serves every origin a backtest replays.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Days as Span, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::calendar::Calendar;
+
+mod backtest;
+pub mod range;
+pub mod smooth;
+
+pub use backtest::{
+    Accuracy, BacktestReport, BacktestRow, Window, accuracy, backtest, backtest_report,
+};
+use range::{Errors, Factors, MAX_LAG};
+pub use smooth::Weights;
+use smooth::{INIT_DAYS, State};
+
+/// The weight, in campaigns, of the prior belief that a campaign lifts nothing.
+pub const PRIOR: f64 = 1.0;
+/// Past campaigns that started longer ago than this do not inform the uplift.
+pub const CAMPAIGN_LOOKBACK_DAYS: u64 = 400;
+/// Days of order history before a forecast is made.
+pub const MIN_HISTORY_DAYS: u64 = INIT_DAYS as u64;
+/// Fewer orders an open day than this over the last 4 weeks, and no forecast: a handful of
+/// orders is mostly chance, and a lift read from it means nothing.
+pub const MIN_DAILY_ORDERS: f64 = 5.0;
+/// The longest look ahead `[outlook] days` may ask for.
+pub const MAX_DAYS: u32 = 14;
+/// The most days of order history read before a forecast's date. A shop younger than this
+/// is read from its first day, so that the email and a backtest start from the same day.
+pub const HISTORY_DAYS: u64 = 3650;
+/// A campaign day counts as an ordinary day when campaigns ran on more than [`ALWAYS_ON`] of
+/// the [`ALWAYS_ON_DAYS`] before it: for a shop that always runs one, campaigns are ordinary.
+const ALWAYS_ON: usize = 21;
+const ALWAYS_ON_DAYS: usize = 28;
+
+/// `[outlook]` in the config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutlookSettings {
+    /// Days ahead the "Coming up" section covers.
+    #[serde(default = "default_days")]
+    pub days: u32,
+}
+
+fn default_days() -> u32 {
+    7
+}
+
+impl Default for OutlookSettings {
+    fn default() -> Self {
+        OutlookSettings {
+            days: default_days(),
+        }
+    }
+}
+
+/// A campaign as the forecast sees it: when and on which channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignSpan {
+    pub name: String,
+    pub channel: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl CampaignSpan {
+    pub fn runs_on(&self, d: NaiveDate) -> bool {
+        self.start <= d && d <= self.end
+    }
+}
+
+/// The history as arrays by day index from its first day: what the smoothing and the range
+/// read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Days {
+    first: Option<NaiveDate>,
+    /// Orders per day; a day with no row had none.
+    orders: Vec<f64>,
+    /// Monday = 0.
+    weekday: Vec<usize>,
+    /// Open on the trading calendar.
+    open: Vec<bool>,
+    /// Ordinary: open, and no campaign ran (unless campaigns always run). What the state
+    /// learns from and what the range's errors are read on.
+    used: Vec<bool>,
+    /// Some campaign ran.
+    on_campaign: Vec<bool>,
+    /// Open days up to and including each day.
+    open_so_far: Vec<u32>,
+}
+
+impl Days {
+    fn new(orders: &BTreeMap<NaiveDate, f64>, campaigns: &[CampaignSpan], cal: &Calendar) -> Days {
+        let (Some(first), Some(last)) = (orders.keys().next(), orders.keys().next_back()) else {
+            return Days::default();
+        };
+        let dates: Vec<NaiveDate> = first.iter_days().take_while(|d| d <= last).collect();
+        let open: Vec<bool> = dates.iter().map(|d| cal.is_open(*d)).collect();
+        let mut on_campaign = vec![false; dates.len()];
+        for c in campaigns {
+            let from = c.start.max(*first);
+            for d in from.iter_days().take_while(|d| *d <= c.end.min(*last)) {
+                on_campaign[(d - *first).num_days() as usize] = true;
+            }
+        }
+        let mut campaigns_so_far = vec![0usize; dates.len() + 1];
+        for (i, c) in on_campaign.iter().enumerate() {
+            campaigns_so_far[i + 1] = campaigns_so_far[i] + usize::from(*c);
+        }
+        let used = (0..dates.len())
+            .map(|i| {
+                let before =
+                    campaigns_so_far[i] - campaigns_so_far[i.saturating_sub(ALWAYS_ON_DAYS)];
+                open[i] && (!on_campaign[i] || before > ALWAYS_ON)
+            })
+            .collect();
+        let open_so_far = open
+            .iter()
+            .scan(0u32, |n, o| {
+                *n += u32::from(*o);
+                Some(*n)
+            })
+            .collect();
+        Days {
+            first: Some(*first),
+            orders: dates
+                .iter()
+                .map(|d| orders.get(d).copied().unwrap_or(0.0))
+                .collect(),
+            weekday: dates.iter().map(|d| weekday(*d)).collect(),
+            open,
+            used,
+            on_campaign,
+            open_so_far,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// Open days after day `from` up to and including day `to` (both in the history).
+    pub(crate) fn steps(&self, from: usize, to: usize) -> u32 {
+        self.open_so_far[to] - self.open_so_far[from]
+    }
+
+    fn index(&self, d: NaiveDate) -> Option<usize> {
+        let i = usize::try_from((d - self.first?).num_days()).ok()?;
+        (i < self.len()).then_some(i)
+    }
+
+    fn date(&self, i: usize) -> Option<NaiveDate> {
+        self.first?.checked_add_days(Span::new(i as u64))
+    }
+}
+
+fn weekday(d: NaiveDate) -> usize {
+    d.weekday().num_days_from_monday() as usize
+}
+
+/// Orders per day, the trading calendar and the campaign calendar, with every figure the
+/// forecasts of any origin share.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    days: Days,
+    calendar: Calendar,
+    campaigns: Vec<CampaignSpan>,
+    /// Each day's smoothed state and the weights it was smoothed with (from the last day of
+    /// the first [`INIT_DAYS`]).
+    states: Vec<Option<(State, Weights)>>,
+    /// The last ordinary day on or before each day.
+    last_used: Vec<Option<usize>>,
+    /// Each day's baseline as known the day before, for the uplifts.
+    one_step: Vec<Option<f64>>,
+    errors: Errors,
+    /// The range's factors as known at the end of each day.
+    factors: Vec<Factors>,
+}
+
+impl History {
+    pub fn new(
+        orders: BTreeMap<NaiveDate, f64>,
+        campaigns: Vec<CampaignSpan>,
+        calendar: Calendar,
+    ) -> History {
+        let orders: BTreeMap<NaiveDate, f64> = orders
+            .into_iter()
+            .filter(|(_, v)| v.is_finite() && *v >= 0.0)
+            .collect();
+        let days = Days::new(&orders, &campaigns, &calendar);
+        let last_used = days
+            .used
+            .iter()
+            .enumerate()
+            .scan(None, |last, (i, u)| {
+                if *u {
+                    *last = Some(i);
+                }
+                Some(*last)
+            })
+            .collect();
+        let mut h = History {
+            states: smooth::fit(&days),
+            days,
+            calendar,
+            campaigns,
+            last_used,
+            ..History::default()
+        };
+        let n = h.days.len();
+        h.one_step = (0..n)
+            .map(|t| Some(h.baseline_at(h.anchor(t.checked_sub(1)?)?, t)?.value))
+            .collect();
+        h.errors = Errors::new(&h.days, |j, t| Some(h.baseline_at(j, t)?.value));
+        let mut uplifts = Lifts::default();
+        // Only ordinary days move the factors: a campaign day misses for its lift, which its
+        // range allows for apart (see `forecast_with`).
+        let factors = range::adapt(&h.days, &h.errors, |j, t| {
+            if !h.days.used[t] {
+                return None;
+            }
+            let base = h.baseline_at(j, t)?.value;
+            if !h.days.on_campaign[t] {
+                return Some(base);
+            }
+            let (origin, target) = (h.days.date(j)?, h.days.date(t)?);
+            Some(base * lift(&h, origin, target, &mut uplifts).0)
+        });
+        h.factors = factors;
+        h
+    }
+
+    /// The day whose state a forecast made at the end of day `origin` starts from: the last
+    /// ordinary day on or before it (the state does not move on other days), or the first
+    /// state's day. None before there is a state.
+    fn anchor(&self, origin: usize) -> Option<usize> {
+        let origin = origin.min(self.days.len().checked_sub(1)?);
+        if origin + 1 < INIT_DAYS {
+            return None;
+        }
+        Some(self.last_used[origin].map_or(INIT_DAYS - 1, |u| u.max(INIT_DAYS - 1)))
+    }
+
+    /// The baseline of day index `t` (within the history) from the state of day `j`.
+    fn baseline_at(&self, j: usize, t: usize) -> Option<Baseline> {
+        let target = self.days.date(t)?;
+        self.baseline_from(j, target)
+    }
+
+    /// The baseline of `target` (any day after `j`) from the state of day `j`.
+    fn baseline_from(&self, j: usize, target: NaiveDate) -> Option<Baseline> {
+        let (state, weights) = self.states.get(j).copied().flatten()?;
+        let from = self.days.date(j)?;
+        if target <= from {
+            return None;
+        }
+        let steps = self.open_days_between(j, target);
+        let w = weekday(target);
+        let damped = smooth::damped_steps(steps);
+        Some(Baseline {
+            value: state.ahead(steps, w),
+            level: state.level,
+            trend: if state.level > 0.0 {
+                ((state.level + state.trend * damped) / state.level).max(0.0)
+            } else {
+                1.0
+            },
+            share: state.share[w],
+            weights,
+            from,
+        })
+    }
+
+    /// Open days after day `j` up to and including `target`, which may lie past the history.
+    fn open_days_between(&self, j: usize, target: NaiveDate) -> u32 {
+        let last = self.days.len() - 1;
+        match self.days.index(target) {
+            Some(t) => self.days.steps(j, t),
+            None => {
+                let beyond = self
+                    .days
+                    .date(last)
+                    .into_iter()
+                    .flat_map(|l| l.iter_days().skip(1))
+                    .take_while(|d| *d <= target)
+                    .take(MAX_DAYS as usize + MAX_LAG)
+                    .filter(|d| self.calendar.is_open(*d))
+                    .count();
+                self.days.steps(j, last) + beyond as u32
+            }
+        }
+    }
+
+    /// The baseline of `target` as known at the end of `origin`. None without a state then,
+    /// or for a day not after it.
+    pub fn baseline(&self, origin: NaiveDate, target: NaiveDate) -> Option<Baseline> {
+        let o = self.origin_index(origin)?;
+        self.baseline_from(self.anchor(o)?, target)
+    }
+
+    /// The index of `origin` in the history, or of its last day when the origin is later.
+    fn origin_index(&self, origin: NaiveDate) -> Option<usize> {
+        let first = self.days.first?;
+        let i = usize::try_from((origin - first).num_days()).ok()?;
+        Some(i.min(self.days.len().checked_sub(1)?))
+    }
+
+    /// The baseline of `d` known the day before.
+    fn one_step(&self, d: NaiveDate) -> Option<f64> {
+        self.one_step.get(self.days.index(d)?).copied().flatten()
+    }
+
+    pub fn first_day(&self) -> Option<NaiveDate> {
+        self.days.first
+    }
+
+    pub fn last_day(&self) -> Option<NaiveDate> {
+        self.days.date(self.days.len().checked_sub(1)?)
+    }
+
+    /// Orders on `d`; None before the first day with data or after the last.
+    pub fn orders(&self, d: NaiveDate) -> Option<f64> {
+        Some(self.days.orders[self.days.index(d)?])
+    }
+
+    /// Days of history on or before `origin`.
+    pub fn days_known(&self, origin: NaiveDate) -> u64 {
+        match self.first_day() {
+            Some(first) if first <= origin => (origin - first).num_days() as u64 + 1,
+            _ => 0,
+        }
+    }
+
+    pub fn campaigns(&self) -> &[CampaignSpan] {
+        &self.campaigns
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+}
+
+/// The baseline for one day, and what it was made of.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Baseline {
+    pub value: f64,
+    /// The smoothed level: orders on a day whose weekday share is 1.
+    pub level: f64,
+    /// The damped trend's factor on the day (1: flat).
+    pub trend: f64,
+    /// The day's weekday share.
+    pub share: f64,
+    /// The smoothing weights chosen on the day the state is from.
+    pub weights: Weights,
+    /// The last day whose orders the state holds: the origin, or the last ordinary day
+    /// before it (before a closure or a campaign).
+    pub from: NaiveDate,
+}
+
+/// What past campaigns on one channel say about the next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Uplift {
+    pub channel: String,
+    /// Past campaigns with days of data: their number, and their mean lift before shrinking.
+    pub campaigns: usize,
+    pub raw: Option<f64>,
+    /// The factor applied: 1 without past campaigns.
+    pub lift: f64,
+}
+
+/// The observed lift of each campaign that `keep` keeps and that started in the
+/// [`CAMPAIGN_LOOKBACK_DAYS`] up to `origin`: orders on its open days up to `origin` against
+/// the baseline known the day before each.
+fn past_lifts(h: &History, origin: NaiveDate, keep: impl Fn(&CampaignSpan) -> bool) -> Vec<f64> {
+    let oldest = origin - Span::new(CAMPAIGN_LOOKBACK_DAYS);
+    h.campaigns
+        .iter()
+        .filter(|c| keep(c) && c.start <= origin && c.start >= oldest)
+        .filter_map(|c| {
+            let (mut actual, mut base) = (0.0, 0.0);
+            for d in c.start.iter_days().take_while(|d| *d <= c.end.min(origin)) {
+                let (Some(a), Some(b)) = (h.orders(d), h.one_step(d)) else {
+                    continue;
+                };
+                if !h.calendar.is_open(d) {
+                    continue;
+                }
+                actual += a;
+                base += b;
+            }
+            (base > 0.0).then(|| actual / base)
+        })
+        .collect()
+}
+
+/// The observed lift of campaigns on `channel` whose days fall on or before `origin`,
+/// averaged and shrunk toward 1 by [`PRIOR`].
+pub fn uplift(h: &History, origin: NaiveDate, channel: &str) -> Uplift {
+    let lifts = past_lifts(h, origin, |c| c.channel == channel);
+    let n = lifts.len();
+    let raw = (n > 0).then(|| lifts.iter().sum::<f64>() / n as f64);
+    let lift = raw.map_or(1.0, |r| 1.0 + (r - 1.0) * n as f64 / (n as f64 + PRIOR));
+    Uplift {
+        channel: channel.to_string(),
+        campaigns: n,
+        raw,
+        lift,
+    }
+}
+
+/// Uplifts by origin and channel, and the largest past lift by origin, each worked out once.
+#[derive(Debug, Default)]
+struct Lifts {
+    uplifts: BTreeMap<(NaiveDate, String), Uplift>,
+    largest: BTreeMap<NaiveDate, f64>,
+}
+
+impl Lifts {
+    /// The largest lift any past campaign showed by `origin`, on any channel (at least 1): how
+    /// far a campaign may lift orders, for the top of its range.
+    fn largest(&mut self, h: &History, origin: NaiveDate) -> f64 {
+        *self.largest.entry(origin).or_insert_with(|| {
+            past_lifts(h, origin, |_| true)
+                .into_iter()
+                .fold(1.0, f64::max)
+        })
+    }
+}
+
+/// The product of the uplifts of the channels with a campaign on `target`, as known on
+/// `origin`, with those uplifts and the campaigns.
+fn lift(
+    h: &History,
+    origin: NaiveDate,
+    target: NaiveDate,
+    known: &mut Lifts,
+) -> (f64, Vec<Uplift>, Vec<CampaignSpan>) {
+    let campaigns: Vec<CampaignSpan> = h
+        .campaigns
+        .iter()
+        .filter(|c| c.runs_on(target))
+        .cloned()
+        .collect();
+    let mut channels: Vec<&str> = campaigns.iter().map(|c| c.channel.as_str()).collect();
+    channels.sort_unstable();
+    channels.dedup();
+    let uplifts: Vec<Uplift> = channels
+        .iter()
+        .map(|ch| {
+            known
+                .uplifts
+                .entry((origin, ch.to_string()))
+                .or_insert_with(|| uplift(h, origin, ch))
+                .clone()
+        })
+        .collect();
+    let factor = uplifts.iter().map(|u| u.lift).product::<f64>();
+    (factor, uplifts, campaigns)
+}
+
+/// The `p` quantile of `values` (0 ≤ p ≤ 1) by the (n + 1)p rule ("type 6"): the
+/// position whose expected share of a new value below it is p, so a range from the 10th to
+/// the 90th holds a new day 8 times in 10 when days are alike. Linear between order
+/// statistics, held at the smallest and largest. None for no values.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    // 1-based position.
+    let h = (n as f64 + 1.0) * p.clamp(0.0, 1.0);
+    if h <= 1.0 {
+        return Some(v[0]);
+    }
+    if h >= n as f64 {
+        return Some(v[n - 1]);
+    }
+    let lo = h.floor() as usize;
+    Some(v[lo - 1] + (h - lo as f64) * (v[lo] - v[lo - 1]))
+}
+
+/// How the range was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RangeSource {
+    /// The forecast's own errors made as far ahead, over the last 13 weeks.
+    Errors,
+    /// Too few errors yet: an 80% interval of a Poisson count around the expectation.
+    CountingNoise,
+    /// The shop is closed: 0, and no range.
+    Closed,
+}
+
+/// One day ahead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayForecast {
+    pub day: NaiveDate,
+    pub baseline: Baseline,
+    /// The uplift of each channel with a campaign on the day.
+    pub uplifts: Vec<Uplift>,
+    /// The campaigns running on the day.
+    pub campaigns: Vec<CampaignSpan>,
+    pub expected: f64,
+    pub low: f64,
+    pub high: f64,
+    pub range: RangeSource,
+    /// Why the shop is closed on the day ("closed for Christmas"); None on an open day.
+    pub closed: Option<String>,
+}
+
+impl DayForecast {
+    /// The campaign the day's lift comes from most: the one on the channel of the largest
+    /// uplift above 1, the earliest to start on a tie.
+    pub fn driver(&self) -> Option<(&CampaignSpan, &Uplift)> {
+        self.campaigns
+            .iter()
+            .filter_map(|c| Some((c, self.uplifts.iter().find(|u| u.channel == c.channel)?)))
+            .filter(|(_, u)| u.lift > 1.0)
+            .max_by(|a, b| {
+                a.1.lift
+                    .total_cmp(&b.1.lift)
+                    .then(b.0.start.cmp(&a.0.start))
+            })
+    }
+}
+
+/// 80% of a Poisson count lies within about ±1.2816 standard deviations of its mean.
+const Z80: f64 = 1.281_551_565_545;
+
+fn forecast_with(
+    h: &History,
+    origin: NaiveDate,
+    target: NaiveDate,
+    known: &mut Lifts,
+) -> Option<DayForecast> {
+    let o = h.origin_index(origin)?;
+    let j = h.anchor(o)?;
+    let baseline = h.baseline_from(j, target)?;
+    if let Some(why) = h.calendar.why_closed(target) {
+        return Some(DayForecast {
+            day: target,
+            baseline: Baseline {
+                value: 0.0,
+                ..baseline
+            },
+            uplifts: Vec::new(),
+            campaigns: h
+                .campaigns
+                .iter()
+                .filter(|c| c.runs_on(target))
+                .cloned()
+                .collect(),
+            expected: 0.0,
+            low: 0.0,
+            high: 0.0,
+            range: RangeSource::Closed,
+            closed: Some(why),
+        });
+    }
+    let (factor, uplifts, campaigns) = lift(h, origin, target, known);
+    let expected = baseline.value * factor;
+    let lag = usize::try_from((target - baseline.from).num_days()).ok()?;
+    let spread = h.errors.spread(j, lag.min(MAX_LAG));
+    let (low, high, range) = match spread {
+        Some(s) => {
+            let factors = h.factors[o][lag.min(MAX_LAG)];
+            let (low, mut high) = s.range(expected, factors);
+            if !campaigns.is_empty() {
+                // The lift itself is uncertain, and a shrunk one errs low: the top of the
+                // range is that of the day lifted as much as any past campaign lifted orders.
+                let top = known.largest(h, origin).max(factor);
+                high = high.max(s.range(baseline.value * top, factors).1);
+            }
+            (low, high, RangeSource::Errors)
+        }
+        None => {
+            let sd = expected.max(0.0).sqrt();
+            let low = (expected - Z80 * sd).max(0.0);
+            (low, expected + Z80 * sd, RangeSource::CountingNoise)
+        }
+    };
+    Some(DayForecast {
+        day: target,
+        baseline,
+        uplifts,
+        campaigns,
+        expected,
+        low,
+        high,
+        range,
+        closed: None,
+    })
+}
+
+/// The forecast of one day made on `origin`.
+pub fn forecast_day(h: &History, origin: NaiveDate, target: NaiveDate) -> Option<DayForecast> {
+    forecast_with(h, origin, target, &mut Lifts::default())
+}
+
+/// Why a forecast cannot be made on `origin`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NoForecast {
+    /// Days of history, fewer than [`MIN_HISTORY_DAYS`].
+    ShortHistory(u64),
+    /// Mean orders an open day over the last 4 weeks, under [`MIN_DAILY_ORDERS`].
+    FewOrders(f64),
+}
+
+pub fn forecastable(h: &History, origin: NaiveDate) -> Result<(), NoForecast> {
+    let known = h.days_known(origin);
+    if known < MIN_HISTORY_DAYS {
+        return Err(NoForecast::ShortHistory(known));
+    }
+    let from = origin - Span::new(MIN_HISTORY_DAYS - 1);
+    let open: Vec<f64> = from
+        .iter_days()
+        .take_while(|d| *d <= origin)
+        .filter(|d| h.calendar.is_open(*d))
+        .filter_map(|d| h.orders(d))
+        .collect();
+    let mean = if open.is_empty() {
+        0.0
+    } else {
+        open.iter().sum::<f64>() / open.len() as f64
+    };
+    if mean < MIN_DAILY_ORDERS {
+        return Err(NoForecast::FewOrders(mean));
+    }
+    // The first 28 days may hold no ordinary day to start the smoothing from.
+    let state = h
+        .origin_index(origin)
+        .and_then(|o| h.anchor(o))
+        .and_then(|j| h.states[j]);
+    if state.is_none() {
+        return Err(NoForecast::ShortHistory(known));
+    }
+    Ok(())
+}
+
+/// The `days` after `origin`; empty when [`forecastable`] says no.
+pub fn forecast(h: &History, origin: NaiveDate, days: u32) -> Vec<DayForecast> {
+    if forecastable(h, origin).is_err() {
+        return Vec::new();
+    }
+    let mut known = Lifts::default();
+    (1..=u64::from(days.min(MAX_DAYS)))
+        .filter_map(|k| forecast_with(h, origin, origin + Span::new(k), &mut known))
+        .collect()
+}
+
+/// "Thu 3 Dec".
+pub fn day_label(d: NaiveDate) -> String {
+    format!("{} {}", d.format("%a"), d.format("%-d %b"))
+}
+
+/// The weekday of `d` as a word, for text that says "every Thursday".
+pub fn weekday_name(d: NaiveDate) -> &'static str {
+    super::calendar::weekday_name(d.weekday())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::calendar::Closure;
+    use chrono::Weekday;
+
+    pub(super) fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    /// `n` days ending on `last`, orders from `f(day index from the start, day)`.
+    pub(super) fn series(
+        last: &str,
+        n: u64,
+        f: impl Fn(u64, NaiveDate) -> f64,
+    ) -> BTreeMap<NaiveDate, f64> {
+        let first = d(last) - Span::new(n - 1);
+        (0..n)
+            .map(|i| {
+                let day = first + Span::new(i);
+                (day, f(i, day))
+            })
+            .collect()
+    }
+
+    fn campaign(name: &str, channel: &str, start: &str, end: &str) -> CampaignSpan {
+        CampaignSpan {
+            name: name.into(),
+            channel: channel.into(),
+            start: d(start),
+            end: d(end),
+        }
+    }
+
+    /// Closed on Saturdays and from 24 Dec 2025 to 3 Jan 2026.
+    pub(super) fn christmas() -> Calendar {
+        Calendar::new(
+            [Weekday::Sat],
+            vec![Closure {
+                from: d("2025-12-24"),
+                to: d("2026-01-03"),
+                reason: "Christmas".into(),
+            }],
+        )
+    }
+
+    /// Deterministic noise: standard normal draws from a SplitMix64 stream.
+    pub(super) struct Noise(u64);
+
+    impl Noise {
+        fn uniform(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        }
+        pub(super) fn normal(&mut self) -> f64 {
+            let (u1, u2) = (self.uniform().max(1e-12), self.uniform());
+            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        }
+    }
+
+    #[test]
+    fn closed_days_are_zero_and_the_level_is_carried_across_a_closure() {
+        // 100 orders every open day, none on closed ones.
+        let cal = christmas();
+        let orders = series("2026-01-20", 300, |_, day| {
+            if cal.is_open(day) { 100.0 } else { 0.0 }
+        });
+        let h = History::new(orders.clone(), Vec::new(), cal);
+        let f = forecast(&h, d("2025-12-23"), 14);
+        assert_eq!(f.len(), 14);
+        for day in &f[..11] {
+            // 24 Dec to 3 Jan: closed, whatever the weekday.
+            assert_eq!(
+                (day.expected, day.low, day.high),
+                (0.0, 0.0, 0.0),
+                "{}",
+                day.day
+            );
+            assert_eq!(day.closed.as_deref(), Some("closed for Christmas"));
+            assert_eq!(day.range, RangeSource::Closed);
+        }
+        // Sunday 4 Jan and after: the level of before, 100, not dragged down by 11 days of 0.
+        assert_eq!(f[11].day, d("2026-01-04"));
+        for day in &f[11..] {
+            assert!((day.expected - 100.0).abs() < 1e-9, "{day:?}");
+            assert_eq!(day.closed, None);
+        }
+        // Made during the closure, the forecast is the one made on its eve.
+        let during = forecast_day(&h, d("2025-12-30"), d("2026-01-05")).unwrap();
+        assert!((during.expected - 100.0).abs() < 1e-9);
+        assert_eq!(during.baseline.from, d("2025-12-23"));
+        // A Saturday after Christmas is closed for being a Saturday.
+        let sat = forecast_day(&h, d("2026-01-05"), d("2026-01-10")).unwrap();
+        assert_eq!(sat.closed.as_deref(), Some("closed on Saturdays"));
+        // A calendar that does not know the closure takes its zeros for orders: the level
+        // after it is lower.
+        let blind = History::new(
+            orders,
+            Vec::new(),
+            Calendar::new([Weekday::Sat], Vec::new()),
+        );
+        let after = forecast_day(&blind, d("2026-01-03"), d("2026-01-05")).unwrap();
+        assert!(after.expected < 99.0, "{}", after.expected);
+    }
+
+    #[test]
+    fn the_baseline_is_the_level_times_the_weekday_share() {
+        // Thursdays 200, other days 100: the first 28 days give a level of 3,200 / 28 and
+        // shares of 1.75 and 0.875; every day is then forecast exactly, so nothing moves.
+        let h = History::new(
+            series("2026-12-01", 140, |_, day| {
+                if day.weekday() == Weekday::Thu {
+                    200.0
+                } else {
+                    100.0
+                }
+            }),
+            Vec::new(),
+            Calendar::default(),
+        );
+        let f = forecast(&h, d("2026-12-01"), 7);
+        for day in &f {
+            let want = if day.day.weekday() == Weekday::Thu {
+                200.0
+            } else {
+                100.0
+            };
+            assert!((day.expected - want).abs() < 1e-6, "{day:?}");
+            // A series the forecast never misses has a range of the expectation itself.
+            assert!((day.high - day.low).abs() < 1e-6, "{day:?}");
+        }
+        let b = f[1].baseline;
+        assert!((b.level - 3200.0 / 28.0).abs() < 1e-6, "{b:?}");
+        assert!((b.share - 1.75).abs() < 1e-6 && (b.trend - 1.0).abs() < 1e-9);
+        // 27 days of history: no state, no forecast.
+        let short = History::new(
+            series("2026-12-01", 27, |_, _| 50.0),
+            Vec::new(),
+            Calendar::default(),
+        );
+        assert_eq!(short.baseline(d("2026-12-01"), d("2026-12-02")), None);
+        assert!(forecast(&short, d("2026-12-01"), 7).is_empty());
+    }
+
+    #[test]
+    fn a_rising_shop_is_forecast_with_its_damped_trend() {
+        // 100 orders rising by 1 a day to 299 on 1 Dec: the week after holds 300 to 306. The
+        // damped trend keeps each day within 3% of that, where the level alone (about 290,
+        // smoothed over the days before) would be 3-5% low.
+        let h = History::new(
+            series("2026-12-01", 200, |i, _| 100.0 + i as f64),
+            Vec::new(),
+            Calendar::default(),
+        );
+        for (k, day) in forecast(&h, d("2026-12-01"), 7).iter().enumerate() {
+            let truth = 300.0 + k as f64;
+            assert!((day.expected / truth - 1.0).abs() < 0.03, "{day:?}");
+            assert!(day.baseline.trend > 1.0, "{day:?}");
+        }
+    }
+
+    /// A flat 100 orders a day for 200 days to 1 Dec; each campaign's days get 150.
+    fn with_campaigns(n: usize) -> History {
+        let campaigns: Vec<CampaignSpan> = (0..n)
+            .map(|i| {
+                // Two-day email campaigns, three weeks apart, the last ending 20 Nov.
+                let end = d("2026-11-20") - Span::new(21 * i as u64);
+                campaign(
+                    &format!("C{i}"),
+                    "email",
+                    &(end - Span::new(1)).to_string(),
+                    &end.to_string(),
+                )
+            })
+            .collect();
+        let spans = campaigns.clone();
+        let orders = series("2026-12-01", 200, |_, day| {
+            if spans.iter().any(|c| c.runs_on(day)) {
+                150.0
+            } else {
+                100.0
+            }
+        });
+        History::new(orders, campaigns, Calendar::default())
+    }
+
+    #[test]
+    fn the_uplift_is_shrunk_toward_one_for_few_campaigns() {
+        // Every past campaign lifted orders by exactly 1.5 over a flat baseline of 100
+        // (campaign days are not data, so the level before each stays 100).
+        let none = uplift(&with_campaigns(0), d("2026-12-01"), "email");
+        assert_eq!((none.campaigns, none.raw, none.lift), (0, None, 1.0));
+        // One campaign: 1 + 0.5 × 1 / 2 = 1.25.
+        let one = uplift(&with_campaigns(1), d("2026-12-01"), "email");
+        assert_eq!(one.campaigns, 1);
+        assert!((one.raw.unwrap() - 1.5).abs() < 1e-9);
+        assert!((one.lift - 1.25).abs() < 1e-9);
+        // Five: 1 + 0.5 × 5 / 6 = 1.41667.
+        let five = uplift(&with_campaigns(5), d("2026-12-01"), "email");
+        assert_eq!(five.campaigns, 5);
+        assert!((five.lift - (1.0 + 0.5 * 5.0 / 6.0)).abs() < 1e-9);
+        // Another channel has no past campaign.
+        assert_eq!(
+            uplift(&with_campaigns(5), d("2026-12-01"), "paid_social").lift,
+            1.0
+        );
+        // A campaign not started by the origin does not count.
+        assert_eq!(
+            uplift(&with_campaigns(1), d("2026-11-18"), "email").campaigns,
+            0
+        );
+    }
+
+    #[test]
+    fn an_upcoming_campaign_multiplies_the_baseline_by_its_channels_uplift() {
+        let past = with_campaigns(1);
+        let mut campaigns = past.campaigns.clone();
+        campaigns.push(campaign("Next", "email", "2026-12-03", "2026-12-04"));
+        let orders = series("2026-12-01", 200, |_, day| past.orders(day).unwrap());
+        let h = History::new(orders, campaigns, Calendar::default());
+        let f = forecast(&h, d("2026-12-01"), 7);
+        assert_eq!(f.len(), 7);
+        let thu = &f[1];
+        assert_eq!(thu.day, d("2026-12-03"));
+        assert!((thu.expected - 125.0).abs() < 1e-9, "{}", thu.expected);
+        assert_eq!(thu.driver().unwrap().0.name, "Next");
+        // The shop never errs on an ordinary day, so an ordinary range is the expectation
+        // itself; a campaign day's reaches up to the past campaign's whole lift, 100 × 1.5.
+        assert!(
+            (thu.low - 125.0).abs() < 1e-9 && (thu.high - 150.0).abs() < 1e-9,
+            "{thu:?}"
+        );
+        assert!((f[0].high - f[0].low).abs() < 1e-9);
+        assert!((f[0].expected - 100.0).abs() < 1e-9);
+        assert!(f[0].driver().is_none());
+    }
+
+    #[test]
+    fn a_forecast_reads_nothing_after_its_origin() {
+        // Noisy orders, a closure and campaigns before and after the origin: the forecast
+        // made on 30 Dec is the same whether the store holds the days after it or not.
+        let mut noise = Noise(11);
+        let cal = christmas();
+        let full: BTreeMap<NaiveDate, f64> = series("2026-03-01", 400, |_, _| 0.0)
+            .into_keys()
+            .map(|day| {
+                let n = (80.0 * (0.2 * noise.normal()).exp()).round();
+                (day, if cal.is_open(day) { n } else { 0.0 })
+            })
+            .collect();
+        let campaigns = vec![
+            campaign("Before", "email", "2025-10-01", "2025-10-03"),
+            campaign("After", "email", "2026-01-06", "2026-01-08"),
+        ];
+        let origin = d("2025-12-30");
+        let cut = full.range(..=origin).map(|(k, v)| (*k, *v)).collect();
+        let a = History::new(full, campaigns.clone(), cal.clone());
+        let b = History::new(cut, campaigns, cal);
+        let (fa, fb) = (forecast(&a, origin, 14), forecast(&b, origin, 14));
+        assert_eq!(fa.len(), 14);
+        for (x, y) in fa.iter().zip(&fb) {
+            assert_eq!(
+                (x.expected, x.low, x.high),
+                (y.expected, y.low, y.high),
+                "{}",
+                x.day
+            );
+        }
+        // The campaign after the origin is in the forecast (the calendar is known ahead),
+        // with the lift of the one before it.
+        let on = fa.iter().find(|f| f.day == d("2026-01-07")).unwrap();
+        assert_eq!(on.campaigns[0].name, "After");
+        assert_eq!(on.uplifts[0].campaigns, 1);
+    }
+
+    /// 500 days to 1 Dec 2026 of `level × e^(swing + 0.15 × noise)`, the swing wandering by
+    /// `wander` a day (and fading by 3% a day).
+    fn noisy(wander: f64, seed: u64) -> History {
+        let mut noise = Noise(seed);
+        let mut swing = 0.0;
+        let orders = series("2026-12-01", 500, |_, _| 0.0)
+            .into_keys()
+            .map(|day| {
+                swing = 0.97 * swing + wander * noise.normal();
+                (day, (200.0 * (swing + 0.15 * noise.normal()).exp()).round())
+            })
+            .collect();
+        History::new(orders, Vec::new(), Calendar::default())
+    }
+
+    /// The width of the range in log terms, ln(high / low), for a day `lag` days ahead of the
+    /// last day, mean over 5 weeks of origins.
+    fn width(h: &History, lag: u64) -> f64 {
+        let origins = (0..35).map(|i| d("2026-12-01") - Span::new(i + lag));
+        let widths: Vec<f64> = origins
+            .map(|o| {
+                let f = forecast_day(h, o, o + Span::new(lag)).unwrap();
+                assert_eq!(f.range, RangeSource::Errors);
+                (f.high / f.low).ln()
+            })
+            .collect();
+        widths.iter().sum::<f64>() / widths.len() as f64
+    }
+
+    #[test]
+    fn the_range_grows_with_the_lag_where_the_errors_do() {
+        // Days that scatter around a steady level err as much a week ahead as a day ahead;
+        // a level that wanders errs more the further ahead.
+        let steady = noisy(0.0, 3);
+        let ratio = width(&steady, 7) / width(&steady, 1);
+        assert!((0.85..1.2).contains(&ratio), "steady: {ratio}");
+        let wandering = noisy(0.06, 3);
+        let ratio = width(&wandering, 7) / width(&wandering, 1);
+        assert!(ratio > 1.3, "wandering: {ratio}");
+    }
+
+    #[test]
+    fn the_range_holds_about_eight_days_in_ten() {
+        for (wander, seed) in [(0.0, 5), (0.04, 6)] {
+            let h = noisy(wander, seed);
+            let rows = backtest(&h, d("2026-12-01"), 112, 7);
+            let a = accuracy(&rows);
+            let held = a.in_range.unwrap();
+            assert!((0.75..=0.85).contains(&held), "{wander}: {held}");
+        }
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_order_statistics() {
+        // 11 values 0, 10, ..., 100. The 10th percentile is at position (11 + 1) × 0.1 =
+        // 1.2: 0 + 0.2 × 10 = 2. The 90th at 10.8: 90 + 0.8 × 10 = 98.
+        let v: Vec<f64> = (0..=10).rev().map(|i| f64::from(i) * 10.0).collect();
+        assert!((percentile(&v, 0.1).unwrap() - 2.0).abs() < 1e-12);
+        assert!((percentile(&v, 0.9).unwrap() - 98.0).abs() < 1e-12);
+        assert_eq!(percentile(&v, 0.5), Some(50.0));
+        // 1, 2, 3, 4: positions 0.5 and 4.5 fall outside, so the ends hold.
+        let w = [4.0, 1.0, 3.0, 2.0];
+        assert_eq!(percentile(&w, 0.1), Some(1.0));
+        assert_eq!(percentile(&w, 0.9), Some(4.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn a_shop_of_a_few_orders_a_day_gets_no_forecast() {
+        // Three days of 4 and 25 of 5: 137 orders in 28 open days, 4.89 a day. 140 (5.0 a
+        // day) is enough.
+        let few = History::new(
+            series("2026-12-01", 28, |i, _| if i < 3 { 4.0 } else { 5.0 }),
+            Vec::new(),
+            Calendar::default(),
+        );
+        assert_eq!(
+            forecastable(&few, d("2026-12-01")),
+            Err(NoForecast::FewOrders(137.0 / 28.0))
+        );
+        assert!(forecast(&few, d("2026-12-01"), 7).is_empty());
+        let enough = History::new(
+            series("2026-12-01", 28, |_, _| 5.0),
+            Vec::new(),
+            Calendar::default(),
+        );
+        assert_eq!(forecastable(&enough, d("2026-12-01")), Ok(()));
+        assert_eq!(forecast(&enough, d("2026-12-01"), 7).len(), 7);
+        assert_eq!(
+            forecastable(&enough, d("2026-11-30")),
+            Err(NoForecast::ShortHistory(27))
+        );
+        // Closed days do not count against a shop: 6 on each of its open days is enough.
+        let cal = Calendar::new([Weekday::Sat, Weekday::Sun], Vec::new());
+        let weekdays = History::new(
+            series(
+                "2026-12-01",
+                60,
+                |_, day| if cal.is_open(day) { 6.0 } else { 0.0 },
+            ),
+            Vec::new(),
+            cal,
+        );
+        assert_eq!(forecastable(&weekdays, d("2026-12-01")), Ok(()));
+    }
+
+    #[test]
+    fn too_few_errors_fall_back_to_counting_noise() {
+        // 30 days: a state from day 28, but only 2 days with a forecast a day before them.
+        let h = History::new(
+            series("2026-12-01", 30, |_, _| 100.0),
+            Vec::new(),
+            Calendar::default(),
+        );
+        let f = forecast(&h, d("2026-12-01"), 1);
+        assert_eq!(f[0].range, RangeSource::CountingNoise);
+        // 100 ± 1.2816 × 10.
+        assert!((f[0].low - (100.0 - Z80 * 10.0)).abs() < 1e-9);
+        assert!((f[0].high - (100.0 + Z80 * 10.0)).abs() < 1e-9);
+    }
+}

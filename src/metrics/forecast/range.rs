@@ -1,0 +1,248 @@
+//! The range: where orders fell against the forecast's own expectations made as far ahead,
+//! over the last [`ERRORS`] ordinary days, at the level expected now, with each end widened
+//! after a miss and narrowed after a hit. Pure.
+//!
+//! - **As far ahead.** An error is kept by its lag: the days from the last ordinary day the
+//!   forecast was made from to the day forecast. A forecast made across a closure is as
+//!   uncertain as one made that many days before, so its lag counts the closure.
+//! - **At the level expected now.** A day's spread is part chance (a count of 30 varies more,
+//!   as a share, than a count of 300) and part the shop's own: the log error's variance is
+//!   taken as `κ + 1 / (expected + ½)`, κ read from the errors, and the quantiles are of
+//!   errors measured in that spread. So a range read from a quiet summer fits a busy autumn.
+//! - **Widened after a miss.** Each end's factor (per lag) is multiplied by
+//!   `e^(STEP × (missed − 10%))` on every day whose orders come in (adaptive conformal
+//!   inference): a run of misses widens that end until it holds again, and days of hits
+//!   narrow it. So the range holds 8 days in 10 over a few weeks, not only on average.
+//!   Only ordinary days move the factors: a campaign day misses for its lift, whose range is
+//!   the forecast's to widen (up to the largest lift a past campaign showed).
+
+use super::Days;
+use super::percentile;
+use super::smooth::log_error;
+
+/// The longest lag with its own errors; a longer one (a long closure) takes these.
+pub const MAX_LAG: usize = 21;
+/// The errors the range is read from, per lag: the last 13 weeks of ordinary days.
+pub const ERRORS: usize = 91;
+/// Fewer errors than this at a lag, and the range is counting noise alone.
+pub const MIN_ERRORS: usize = 14;
+/// The range's ends: the 10th and 90th percentiles.
+pub const TAIL: f64 = 0.10;
+/// How far one day moves an end's factor (see the module's note), and the factor's bounds.
+pub const STEP: f64 = 0.3;
+const FACTOR_MIN: f64 = 0.25;
+const FACTOR_MAX: f64 = 4.0;
+/// The least of the shop's own variance κ (log scale): a range is never chance alone.
+const KAPPA_MIN: f64 = 0.0025;
+/// The median absolute deviation times this estimates a normal spread's standard deviation.
+const MAD_SD: f64 = 1.4826;
+
+/// An end's factor per lag (index 1..=MAX_LAG): [low, high].
+pub type Factors = [[f64; 2]; MAX_LAG + 1];
+
+/// One error: the day forecast, its log error and the expectation it was made against.
+#[derive(Debug, Clone, Copy)]
+struct Error {
+    day: usize,
+    error: f64,
+    expected: f64,
+}
+
+/// The spread of the errors at one lag, as known on one day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// The shop's own variance of the log error, beyond chance.
+    pub kappa: f64,
+    /// The 10th and 90th percentiles of the errors in units of their spread, held to either
+    /// side of 0 so that the range holds its expectation.
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Spread {
+    /// The range around `expected`, each end scaled by its factor.
+    pub fn range(&self, expected: f64, factors: [f64; 2]) -> (f64, f64) {
+        let expected = expected.max(0.0);
+        let sd = (self.kappa + 1.0 / (expected + 0.5)).sqrt();
+        let end = |z: f64, f: f64| (expected + 0.5) * (z * sd * f).exp() - 0.5;
+        (
+            end(self.low, factors[0]).max(0.0),
+            end(self.high, factors[1]),
+        )
+    }
+}
+
+/// The errors by lag, and their spread as known on each ordinary day.
+#[derive(Debug, Clone, Default)]
+pub struct Errors {
+    /// Index: lag; each in day order.
+    by_lag: Vec<Vec<Error>>,
+    /// Index: day, then lag; None on a day no forecast is made from or with too few errors.
+    spreads: Vec<Vec<Option<Spread>>>,
+}
+
+impl Errors {
+    /// Every ordinary day's error at each lag from an ordinary day before it, from
+    /// `baseline(from, day)`.
+    pub(crate) fn new(days: &Days, baseline: impl Fn(usize, usize) -> Option<f64>) -> Errors {
+        let n = days.len();
+        let mut by_lag: Vec<Vec<Error>> = vec![Vec::new(); MAX_LAG + 1];
+        for t in (0..n).filter(|&t| days.used[t]) {
+            for (k, errors) in by_lag
+                .iter_mut()
+                .enumerate()
+                .take(MAX_LAG.min(t) + 1)
+                .skip(1)
+            {
+                let j = t - k;
+                if !days.used[j] {
+                    continue;
+                }
+                if let Some(expected) = baseline(j, t) {
+                    errors.push(Error {
+                        day: t,
+                        error: log_error(days.orders[t], expected),
+                        expected,
+                    });
+                }
+            }
+        }
+        let spreads = (0..n)
+            .map(|j| {
+                (0..=MAX_LAG)
+                    .map(|k| {
+                        (k > 0 && days.used[j])
+                            .then(|| spread(&by_lag[k], j))
+                            .flatten()
+                    })
+                    .collect()
+            })
+            .collect();
+        Errors { by_lag, spreads }
+    }
+
+    /// The spread at lag `k` (capped at [`MAX_LAG`]) known on ordinary day `j`.
+    pub fn spread(&self, j: usize, k: usize) -> Option<Spread> {
+        *self.spreads.get(j)?.get(k.clamp(1, MAX_LAG))?
+    }
+
+    /// Errors at lag `k` of days up to `j` (for tests and the count behind a range).
+    pub fn count(&self, j: usize, k: usize) -> usize {
+        let e = &self.by_lag[k.clamp(1, MAX_LAG)];
+        e.partition_point(|x| x.day <= j).min(ERRORS)
+    }
+}
+
+/// The spread of the last [`ERRORS`] errors of `errors` on days up to `j`.
+fn spread(errors: &[Error], j: usize) -> Option<Spread> {
+    let end = errors.partition_point(|x| x.day <= j);
+    let recent = &errors[end.saturating_sub(ERRORS)..end];
+    if recent.len() < MIN_ERRORS {
+        return None;
+    }
+    let e: Vec<f64> = recent.iter().map(|x| x.error).collect();
+    let mid = median(&e);
+    let deviations: Vec<f64> = e.iter().map(|x| (x - mid).abs()).collect();
+    let chance = recent.iter().map(|x| 1.0 / (x.expected + 0.5)).sum::<f64>() / e.len() as f64;
+    let kappa = ((MAD_SD * median(&deviations)).powi(2) - chance).max(KAPPA_MIN);
+    let z: Vec<f64> = recent
+        .iter()
+        .map(|x| x.error / (kappa + 1.0 / (x.expected + 0.5)).sqrt())
+        .collect();
+    Some(Spread {
+        kappa,
+        low: percentile(&z, TAIL)?.min(0.0),
+        high: percentile(&z, 1.0 - TAIL)?.max(0.0),
+    })
+}
+
+fn median(values: &[f64]) -> f64 {
+    percentile(values, 0.5).unwrap_or(0.0)
+}
+
+/// Each day's factors, after the misses and hits of every day up to it: on each open day
+/// with orders known, every forecast of it made from an ordinary day at most [`MAX_LAG`]
+/// before (`expected(from, day)`, with its campaigns' lift; None for a day that does not
+/// count) is held against its range.
+pub(crate) fn adapt(
+    days: &Days,
+    errors: &Errors,
+    mut expected: impl FnMut(usize, usize) -> Option<f64>,
+) -> Vec<Factors> {
+    let mut now: Factors = [[1.0; 2]; MAX_LAG + 1];
+    let mut out: Vec<Factors> = Vec::with_capacity(days.len());
+    for t in 0..days.len() {
+        if days.open[t] {
+            let y = days.orders[t];
+            for k in 1..=MAX_LAG.min(t) {
+                let j = t - k;
+                // A spread is known only on the ordinary days forecasts are made from.
+                let Some(spread) = errors.spread(j, k) else {
+                    continue;
+                };
+                let Some(f) = expected(j, t) else { continue };
+                let (low, high) = spread.range(f, out[j][k]);
+                for (end, missed) in [(0, y < low), (1, y > high)] {
+                    let step = STEP * (f64::from(u8::from(missed)) - TAIL);
+                    now[k][end] = (now[k][end] * step.exp()).clamp(FACTOR_MIN, FACTOR_MAX);
+                }
+            }
+        }
+        out.push(now);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_range_is_the_spread_at_the_expected_level() {
+        let s = Spread {
+            kappa: 0.04,
+            low: -1.2,
+            high: 1.3,
+        };
+        // At 99.5 expected: sd = √(0.04 + 1/100) = √0.05.
+        let (lo, hi) = s.range(99.5, [1.0, 1.0]);
+        let sd = 0.05f64.sqrt();
+        assert!((lo - (100.0 * (-1.2 * sd).exp() - 0.5)).abs() < 1e-9);
+        assert!((hi - (100.0 * (1.3 * sd).exp() - 0.5)).abs() < 1e-9);
+        // A smaller count spreads more as a share: at 9.5, sd = √(0.04 + 0.1).
+        let (lo, hi) = s.range(9.5, [1.0, 1.0]);
+        assert!(hi / lo > (100.0 * (1.3 * sd).exp() - 0.5) / (100.0 * (-1.2 * sd).exp() - 0.5));
+        // A factor of 2 on the high end doubles its log distance.
+        let (_, hi2) = s.range(99.5, [1.0, 2.0]);
+        assert!((hi2 - (100.0 * (2.6 * sd).exp() - 0.5)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_spread_reads_the_last_errors_in_units_of_their_level() {
+        // 20 errors at an expectation of 49.5: ±0.1 alternating, then a last one of 0.3.
+        let mut errors: Vec<Error> = (0..20)
+            .map(|i| Error {
+                day: i,
+                error: if i % 2 == 0 { 0.1 } else { -0.1 },
+                expected: 49.5,
+            })
+            .collect();
+        errors.push(Error {
+            day: 20,
+            error: 0.3,
+            expected: 49.5,
+        });
+        // On day 19: 20 errors, median 0 (halfway between -0.1 and 0.1), every deviation
+        // 0.1: κ = (1.4826 × 0.1)² - 1/50 = 0.001981 → held at 0.0025.
+        let s = spread(&errors, 19).unwrap();
+        assert_eq!(s.kappa, KAPPA_MIN);
+        let z = 0.1 / (KAPPA_MIN + 0.02f64).sqrt();
+        assert!(
+            (s.high - z).abs() < 1e-12 && (s.low + z).abs() < 1e-12,
+            "{s:?}"
+        );
+        // 13 errors are too few.
+        assert_eq!(spread(&errors, 12), None);
+        assert!(spread(&errors, 13).is_some());
+    }
+}
