@@ -610,11 +610,13 @@ pub(super) fn news(
     if !(4..=52).contains(&n.weeks) {
         return Err(at("weeks", format!("{} is not between 4 and 52", n.weeks)));
     }
-    if !(n.threshold.is_finite() && n.threshold > 0.0) {
-        return Err(at(
-            "threshold",
-            format!("{} is not a positive number", n.threshold),
-        ));
+    for (key, t) in [
+        ("threshold", n.threshold),
+        ("breakdown_threshold", n.breakdown_threshold),
+    ] {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(at(key, format!("{t} is not a positive number")));
+        }
     }
     if !(n.p_value > 0.0 && n.p_value < 1.0) {
         return Err(at(

@@ -78,19 +78,16 @@ pub(super) fn build(
             if dim.is_some() && values < 2 {
                 continue;
             }
-            let j = news::judge(m, series, d, &config.news, &inputs.calendar);
+            let settings = match dim {
+                Some(_) => config.news.for_breakdown(),
+                None => config.news.clone(),
+            };
+            let j = news::judge(m, series, d, &settings, &inputs.calendar);
             if j.z().is_some() {
                 judged += 1;
             }
             if j.is_unusual() {
-                items.push(item(
-                    m,
-                    dim.as_deref(),
-                    &j,
-                    &weekday,
-                    config.news.threshold,
-                    f,
-                ));
+                items.push(item(m, dim.as_deref(), &j, &weekday, settings.threshold, f));
             }
         }
     }

@@ -63,6 +63,10 @@ pub struct NewsSettings {
     /// |z| from which a change is unusual.
     #[serde(default = "default_threshold")]
     pub threshold: f64,
+    /// |z| from which one value of a breakdown (a channel's orders) is unusual. Higher: a
+    /// shop has many of them, and each speaks for a part its total already covers.
+    #[serde(default = "default_breakdown_threshold")]
+    pub breakdown_threshold: f64,
     /// The two-proportion test's level for rates.
     #[serde(default = "default_p")]
     pub p_value: f64,
@@ -77,6 +81,9 @@ fn default_weeks() -> u32 {
 fn default_threshold() -> f64 {
     3.0
 }
+fn default_breakdown_threshold() -> f64 {
+    4.0
+}
 fn default_p() -> f64 {
     0.01
 }
@@ -86,6 +93,7 @@ impl Default for NewsSettings {
         NewsSettings {
             weeks: default_weeks(),
             threshold: default_threshold(),
+            breakdown_threshold: default_breakdown_threshold(),
             p_value: default_p(),
             min_volume: BTreeMap::new(),
         }
@@ -93,6 +101,14 @@ impl Default for NewsSettings {
 }
 
 impl NewsSettings {
+    /// The settings one value of a breakdown is judged by: the breakdown's threshold.
+    pub fn for_breakdown(&self) -> NewsSettings {
+        NewsSettings {
+            threshold: self.breakdown_threshold,
+            ..self.clone()
+        }
+    }
+
     /// The least volume for a metric: the config's, else 200 for rates over sessions (or
     /// carts), 30 for other ratios, 20 for counts, none for the rest.
     pub fn min_volume(&self, m: &MetricDef) -> f64 {

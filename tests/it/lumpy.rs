@@ -311,3 +311,51 @@ async fn the_fixture_is_what_it_says(t: &TestStore) {
         "{kept} kept, {cancelled} cancelled"
     );
 }
+
+/// Days with any item in "What moved" over `days` days ending on `last`, of the open ones.
+pub(crate) async fn news_days(
+    t: &TestStore,
+    last: NaiveDate,
+    days: u64,
+) -> (usize, usize, Vec<String>) {
+    let (mut open_days, mut with_news, mut said) = (0, 0, Vec::new());
+    for back in (0..days).rev() {
+        let day = last - Days::new(back);
+        let inputs = dawnpost::store::gather::gather(&t.store, &t.config, day)
+            .await
+            .unwrap();
+        if !inputs.calendar.is_open(day) {
+            continue;
+        }
+        open_days += 1;
+        let now = t
+            .config
+            .shop
+            .timezone
+            .from_local_datetime(&(day + Days::new(1)).and_hms_opt(6, 0, 0).unwrap())
+            .unwrap();
+        let (digest, _) = dawnpost::digest::build(&t.config, day, now, &inputs);
+        if !digest.news.items.is_empty() {
+            with_news += 1;
+            let texts: Vec<&str> = digest.news.items.iter().map(|i| i.text.as_str()).collect();
+            said.push(format!("{day}: {}", texts.join(" | ")));
+        }
+    }
+    (open_days, with_news, said)
+}
+
+/// "What moved" speaks on at most 15% of the lumpy shop's open days, over its last eight
+/// weeks (closed days are not judged); the rate is printed for the README.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_news_is_rarely_loud_on_a_lumpy_shop() {
+    let t = lumpy(Backend::Sqlite).await.unwrap();
+    let (open_days, with_news, said) = news_days(&t, d(END), 56).await;
+    let rate = with_news as f64 / open_days as f64;
+    eprintln!(
+        "lumpy shop: news on {with_news} of {open_days} open days ({:.1}%)\n{}",
+        rate * 100.0,
+        said.join("\n")
+    );
+    assert!(open_days >= 45, "{open_days}");
+    assert!(rate <= 0.15, "news on {with_news} of {open_days} open days");
+}

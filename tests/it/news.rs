@@ -454,3 +454,23 @@ async fn one_order_that_moves_the_day_is_the_news() {
         assert!(!texts.iter().any(|t| t.starts_with(alone)), "{texts:?}");
     }
 }
+
+/// The demo shop's rate of days with news, over the same ordinary stretch as the test above
+/// (135 to 80 days before the end), printed for the README. The demo judges about 40 series
+/// a day (five channels each for sessions, orders and return rate among them), more than
+/// the lumpy shop's one channel, so its bound is looser: 1 day in 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordinary_demo_days_are_rarely_loud() {
+    let end = d("2026-11-23");
+    let t = demo(end).await;
+    let last = end - Days::new(80);
+    let (open_days, with_news, said) = crate::lumpy::news_days(&t, last, 56).await;
+    let rate = with_news as f64 / open_days as f64;
+    eprintln!(
+        "demo shop: news on {with_news} of {open_days} open days ({:.1}%)\n{}",
+        rate * 100.0,
+        said.join("\n")
+    );
+    assert_eq!(open_days, 56);
+    assert!(rate <= 0.20, "news on {with_news} of {open_days} days");
+}
