@@ -215,9 +215,40 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
         ))
     );
     let notes = capacity_label(&capacity, f);
+    // Without capacity figures the chart is of orders alone, and says no more.
+    let with_capacity = capacity.iter().any(Option::is_some);
+    let (title, alt) = if with_capacity {
+        (
+            "Orders against warehouse capacity, last 30 days".to_string(),
+            alt,
+        )
+    } else {
+        (
+            "Orders, last 30 days".to_string(),
+            format!(
+                "Orders per day, {range_label}: {}. Yesterday {} orders.",
+                extremes(&orders, days, |v| f.amount(Unit::Count, v)),
+                last(&orders, |v| f.amount(Unit::Count, v)),
+            ),
+        )
+    };
+    let mut lines = vec![Line {
+        label: "Orders".into(),
+        color: palette::SERIES_LIGHT,
+        style: LineStyle::Bars,
+        values: orders,
+    }];
+    if with_capacity {
+        lines.push(Line {
+            label: "Capacity".into(),
+            color: palette::BAD,
+            style: LineStyle::Dashed,
+            values: capacity,
+        });
+    }
     spec(
         "orders_capacity",
-        "Orders against warehouse capacity, last 30 days".into(),
+        title,
         alt,
         ChartKind::Time(TimeChart {
             band: None,
@@ -225,20 +256,7 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
             notes,
             days: days.clone(),
             primary: Axis {
-                lines: vec![
-                    Line {
-                        label: "Orders".into(),
-                        color: palette::SERIES_LIGHT,
-                        style: LineStyle::Bars,
-                        values: orders,
-                    },
-                    Line {
-                        label: "Capacity".into(),
-                        color: palette::BAD,
-                        style: LineStyle::Dashed,
-                        values: capacity,
-                    },
-                ],
+                lines,
                 unit: AxisUnit::Count,
             },
             secondary: None,
@@ -341,20 +359,51 @@ fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) ->
             ),
         })
         .collect();
-    let last_capacity = capacity.last().copied().flatten();
+    let with_capacity = capacity.iter().any(Option::is_some);
+    let capacity_text = match capacity.last().copied().flatten() {
+        Some(c) => format!(" Capacity {}.", count(c)),
+        None if with_capacity => " Capacity unknown.".to_string(),
+        None => String::new(),
+    };
     let alt = format!(
-        "Orders per day, the last {ACTUAL_DAYS} days and the {} ahead. Yesterday {} orders. Expected, with the range of 8 in 10 days: {}. Capacity {}.",
+        "Orders per day, the last {ACTUAL_DAYS} days and the {} ahead. Yesterday {} orders. Expected, with the range of 8 in 10 days: {}.{capacity_text}",
         ahead.len(),
         last(&actual[..past.len()], count),
         ahead_text.join("; "),
-        last_capacity.map_or("unknown".into(), count)
     );
     let notes = capacity_label(&capacity, f);
+    let mut lines = vec![
+        Line {
+            label: "Orders".into(),
+            color: palette::PRIMARY,
+            style: LineStyle::Solid,
+            values: actual,
+        },
+        Line {
+            label: "Expected".into(),
+            color: palette::PRIMARY,
+            style: LineStyle::Dashed,
+            values: pad(|a| a.expected),
+        },
+    ];
+    if with_capacity {
+        lines.push(Line {
+            label: "Capacity".into(),
+            color: palette::BAD,
+            style: LineStyle::Dashed,
+            values: capacity,
+        });
+    }
     spec(
         "orders_ahead",
         format!(
-            "Orders: last {ACTUAL_DAYS} days and the {} ahead (shaded: the likely range), against capacity",
-            ahead.len()
+            "Orders: last {ACTUAL_DAYS} days and the {} ahead (shaded: the likely range){}",
+            ahead.len(),
+            if with_capacity {
+                ", against capacity"
+            } else {
+                ""
+            }
         ),
         alt,
         ChartKind::Time(TimeChart {
@@ -369,26 +418,7 @@ fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) ->
             notes,
             days,
             primary: Axis {
-                lines: vec![
-                    Line {
-                        label: "Orders".into(),
-                        color: palette::PRIMARY,
-                        style: LineStyle::Solid,
-                        values: actual,
-                    },
-                    Line {
-                        label: "Expected".into(),
-                        color: palette::PRIMARY,
-                        style: LineStyle::Dashed,
-                        values: pad(|a| a.expected),
-                    },
-                    Line {
-                        label: "Capacity".into(),
-                        color: palette::BAD,
-                        style: LineStyle::Dashed,
-                        values: capacity,
-                    },
-                ],
+                lines,
                 unit: AxisUnit::Count,
             },
             secondary: None,

@@ -21,6 +21,9 @@ pub struct Outlook {
     pub forecast_note: String,
     /// Why there is no forecast; empty when there is one.
     pub no_forecast: String,
+    /// Whether any capacity is known (planned, or recorded for a past day): without it the
+    /// table has no capacity column and its title does not name capacity.
+    pub has_capacity: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,6 +116,7 @@ pub(super) fn build(
             .collect(),
         forecast_note: forecast_note(ahead),
         no_forecast: no_forecast(inputs, d, ahead),
+        has_capacity: has_capacity(inputs),
     }
 }
 
@@ -238,6 +242,19 @@ fn closed_words(why: &str) -> String {
         Some(reason) => format!("closed ({})", cap(reason, text::LABEL)),
         None => cap(why, text::LABEL),
     }
+}
+
+/// Whether the shop has any capacity figure: a plan, or a past day's capacity.
+pub(super) fn has_capacity(inputs: &DigestInputs) -> bool {
+    !inputs.capacity_plan.is_empty()
+        || inputs
+            .fetched
+            .get("capacity_utilisation")
+            .is_some_and(|by_dim| {
+                by_dim
+                    .values()
+                    .any(|s| s.days.values().any(|r| r.den > 0.0))
+            })
 }
 
 fn forecast_note(ahead: &[DayForecast]) -> String {

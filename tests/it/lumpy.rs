@@ -284,6 +284,18 @@ async fn christmas_is_closed_and_the_level_is_carried_over_it() {
     let line = text.lines().find(|l| l.contains("Sat 27 Dec")).unwrap();
     assert!(line.trim_end().ends_with("closed (Christmas)"), "{line}");
     assert!(c.rendered.html.contains("closed (Christmas)"));
+    // The shop has no capacity figures: the table and the chart say nothing of capacity.
+    assert!(!c.digest.outlook.has_capacity);
+    assert!(
+        text.contains("Expected orders          Expected      Range\n"),
+        "{text}"
+    );
+    for capacity in ["against capacity", ">Capacity<"] {
+        assert!(
+            !c.rendered.html.contains(capacity),
+            "{capacity:?} in the HTML"
+        );
+    }
 }
 
 /// No order on a closed day; a few huge orders (600 units or more on a line), most of them

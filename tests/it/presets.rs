@@ -753,6 +753,18 @@ async fn an_orders_only_shop_gets_an_email_of_what_it_has(b: Backend) {
         assert!(!c.rendered.html.contains(absent), "{absent:?} in the HTML");
         assert!(!c.rendered.text.contains(absent), "{absent:?} in the text");
     }
+    // No capacity data: no chart, title, column or legend of capacity.
+    for capacity in [
+        "against capacity",
+        "against warehouse capacity",
+        ">Capacity<",
+    ] {
+        assert!(
+            !c.rendered.html.contains(capacity),
+            "{capacity:?} in the HTML"
+        );
+    }
+    assert!(!g.outlook.has_capacity);
     // 2 Mar: #2004, 24.00 over 3 units; #2003 was cancelled.
     assert_eq!(g.headline[0].value, "$24");
 
