@@ -46,6 +46,9 @@ pub struct Column {
     pub ty: ColType,
     /// A file must have the column and every row a value.
     pub required: bool,
+    /// Written only when the row is new, never over an existing row's value: for a value a
+    /// loader guesses ahead of a later step that works it out (see [`on_insert`]).
+    pub on_insert: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +66,7 @@ pub const fn col(name: &'static str, ty: ColType) -> Column {
         name,
         ty,
         required: true,
+        on_insert: false,
     }
 }
 pub const fn opt(name: &'static str, ty: ColType) -> Column {
@@ -70,6 +74,19 @@ pub const fn opt(name: &'static str, ty: ColType) -> Column {
         name,
         ty,
         required: false,
+        on_insert: false,
+    }
+}
+/// An optional column an upsert writes only into a new row. A Shopify order's
+/// `derived_type` is guessed from the file alone; `ingest::history` then works out the true
+/// one from the store, and rewrites only rows where the guess was wrong. An existing row
+/// keeps what that step gave it, so a re-import changes nothing the guess got wrong.
+pub const fn on_insert(name: &'static str, ty: ColType) -> Column {
+    Column {
+        name,
+        ty,
+        required: false,
+        on_insert: true,
     }
 }
 /// The names of the tables with a day column (below `config` and `store`, which both
@@ -403,19 +420,36 @@ pub const PIPELINE_DEPTH: usize = 16;
 impl Pipeline {
     /// Starts writing to `tx` with one writer per spec (rows are sent by that index).
     pub fn start(
-        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
         specs: Vec<&'static TableSpec>,
+        lookups: AnyPool,
+    ) -> Pipeline {
+        let writers = specs
+            .into_iter()
+            .map(|s| BatchWriter::new(s, false))
+            .collect();
+        Pipeline::writing(tx, writers, lookups)
+    }
+
+    /// Starts writing to `tx` with these writers (rows are sent by their index): a preset
+    /// needs some that keep existing rows ([`BatchWriter::keeping`]). Their own duplicate
+    /// checks are not used: the sender checks keys as it queues.
+    pub fn writing(
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        mut writers: Vec<BatchWriter>,
         lookups: AnyPool,
     ) -> Pipeline {
         let (sender, mut receiver) =
             tokio::sync::mpsc::channel::<(usize, Vec<Vec<SqlValue>>, Vec<u64>)>(PIPELINE_DEPTH);
         let task = tokio::spawn(async move {
-            let mut writers: Vec<BatchWriter> = specs
-                .into_iter()
-                .map(|s| BatchWriter::new(s, false))
-                .collect();
             while let Some((i, rows, lines)) = receiver.recv().await {
-                let w = &mut writers[i];
+                let Some(w) = writers.get_mut(i) else {
+                    return Err(RowError {
+                        line: lines.first().copied(),
+                        message: format!("rows sent to writer {i} of {}", writers.len()),
+                        fault: RowFault::Row,
+                    });
+                };
                 w.extend(rows, lines);
                 w.flush(&mut tx, &lookups).await?;
             }
@@ -866,9 +900,16 @@ fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool, keep_existing: bo
         }
         sql.push(')');
     }
-    let updates: Vec<String> = cols
+    // The columns an existing row takes from the new one: neither its key nor a value
+    // written only into new rows.
+    let updated: Vec<&str> = spec
+        .columns
         .iter()
-        .filter(|c| !spec.key.contains(c))
+        .filter(|c| !spec.key.contains(&c.name) && !c.on_insert)
+        .map(|c| c.name)
+        .collect();
+    let updates: Vec<String> = updated
+        .iter()
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     let _ = write!(sql, " ON CONFLICT ({}) ", spec.key.join(", "));
@@ -877,9 +918,8 @@ fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool, keep_existing: bo
     } else {
         // A row whose values are all the same is not written at all, so it fires no trigger
         // and marks no day for a rollup rebuild: re-importing an unchanged export is cheap.
-        let changed: Vec<String> = cols
+        let changed: Vec<String> = updated
             .iter()
-            .filter(|c| !spec.key.contains(c))
             .map(|c| format!("{t}.{c} IS DISTINCT FROM excluded.{c}", t = spec.name))
             .collect();
         let _ = write!(
