@@ -461,7 +461,21 @@ impl Pipeline {
     /// Sends `w`'s queued rows to be written by writer `i`. Rows sent before are written
     /// first, so parents sent first satisfy their children's references.
     pub async fn send(&self, i: usize, w: &mut BatchWriter) -> Result<(), RowError> {
-        let (rows, lines) = w.take();
+        let taken = w.take();
+        self.send_rows(i, taken).await
+    }
+
+    /// Sends only `w`'s full batches, and keeps the rest queued in it.
+    pub async fn send_full(&self, i: usize, w: &mut BatchWriter) -> Result<(), RowError> {
+        let taken = w.take_full();
+        self.send_rows(i, taken).await
+    }
+
+    async fn send_rows(
+        &self,
+        i: usize,
+        (rows, lines): (Vec<Vec<SqlValue>>, Vec<u64>),
+    ) -> Result<(), RowError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -650,6 +664,26 @@ impl BatchWriter {
             std::mem::take(&mut self.rows),
             std::mem::take(&mut self.lines),
         )
+    }
+
+    /// Takes out the queued rows that make full batches, and keeps the rest.
+    pub fn take_full(&mut self) -> (Vec<Vec<SqlValue>>, Vec<u64>) {
+        let n = self.rows.len() - self.rows.len() % self.batch_rows;
+        let rest = (self.rows.split_off(n), self.lines.split_off(n));
+        (
+            std::mem::replace(&mut self.rows, rest.0),
+            std::mem::replace(&mut self.lines, rest.1),
+        )
+    }
+
+    /// Rows queued and not yet written or taken.
+    pub fn queued(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The rows of a full batch (one statement).
+    pub fn batch_rows(&self) -> usize {
+        self.batch_rows
     }
 
     /// Queues rows taken from a twin writer.
@@ -987,6 +1021,49 @@ mod tests {
         );
         assert!(upsert_sql(&CAMPAIGN_SKUS, 1, false, false).ends_with("DO NOTHING"));
         assert!(upsert_sql(&CAPACITY, 1, false, true).ends_with("DO NOTHING"));
+    }
+
+    /// A column written only into new rows is in the insert, and neither updated nor
+    /// compared on a conflict.
+    #[test]
+    fn an_insert_only_column_is_left_alone_on_conflict() {
+        const GUESSED: TableSpec = TableSpec {
+            name: "orders",
+            columns: &[
+                col("order_id", ColType::Text),
+                col("status", ColType::Text),
+                on_insert("derived_type", ColType::Text),
+            ],
+            key: &["order_id"],
+            refs: &[],
+        };
+        assert_eq!(
+            upsert_sql(&GUESSED, 1, false, false),
+            "INSERT INTO orders (order_id, status, derived_type) VALUES ($1, $2, $3) \
+             ON CONFLICT (order_id) DO UPDATE SET status = excluded.status \
+             WHERE orders.status IS DISTINCT FROM excluded.status"
+        );
+    }
+
+    /// A writer gives out its full batches and keeps the rest, with their lines.
+    #[test]
+    fn full_batches_are_taken_and_the_rest_kept() {
+        let mut w = BatchWriter::new(&CAPACITY, false);
+        let batch = w.batch_rows();
+        assert_eq!(batch, 1_000);
+        for line in 0..2_500 {
+            w.queue(vec![SqlValue::Int(line as i64), SqlValue::Int(1)], line)
+                .unwrap();
+        }
+        let (rows, lines) = w.take_full();
+        assert_eq!((rows.len(), lines.len()), (2_000, 2_000));
+        assert_eq!(lines.last(), Some(&1_999));
+        assert_eq!(w.queued(), 500);
+        assert_eq!(w.lines.first(), Some(&2_000));
+        assert_eq!(w.rows[0][0], SqlValue::Int(2_000));
+        let (rows, _) = w.take_full();
+        assert!(rows.is_empty());
+        assert_eq!(w.queued(), 500);
     }
 
     #[test]

@@ -354,4 +354,64 @@ mod tests {
         assert!(export_day("21/11/2026").is_err());
         assert!(export_day("20261321").is_err());
     }
+
+    /// Shopify's moments read by hand agree with chrono's reading of the same text, and
+    /// whatever chrono alone should judge (a leap second, an offset past a day, a shape
+    /// not exactly Shopify's) is left to it.
+    #[test]
+    fn shopify_moments_read_by_hand_agree_with_chrono() {
+        let chrono = |raw: &str| {
+            DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S %z")
+                .ok()
+                .map(|t| t.timestamp())
+        };
+        let mut checked = 0;
+        for date in [
+            "2024-02-29",
+            "2023-12-31",
+            "1900-01-01",
+            "2200-12-31",
+            "2026-03-08",
+        ] {
+            for time in ["00:00:00", "09:15:07", "23:59:59"] {
+                for zone in [
+                    "-0500", "+0000", "-0000", "+0530", "+2359", "-2359", "+1400",
+                ] {
+                    let raw = format!("{date} {time} {zone}");
+                    assert_eq!(shopify_moment(&raw), chrono(&raw), "{raw}");
+                    assert!(shopify_moment(&raw).is_some(), "{raw}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 105);
+        // 23:30 at -05:00 on 21 Nov 2026 is 04:30 UTC on 22 Nov (Python's datetime).
+        assert_eq!(
+            shopify_moment("2026-11-21 23:30:00 -0500"),
+            Some(1_795_321_800)
+        );
+        for other in [
+            "2023-02-29 10:00:00 -0500",
+            "2026-11-21 24:00:00 -0500",
+            "2026-11-21 23:59:60 -0500",
+            "2026-11-21 23:30:00 +2400",
+            "2026-11-21 23:30:00 -0560",
+            "2026-11-21 23:30:00 -05:00",
+            "2026-11-21T23:30:00 -0500",
+            "2026-11-21 23:30:00 Z0500",
+            "2026-1-21 23:30:00 -05000",
+            "+026-11-21 23:30:00 -0500",
+            "2026-11-21 23:30:00",
+            "",
+        ] {
+            assert_eq!(shopify_moment(other), None, "{other}");
+        }
+        // Left to chrono, they read as they always did.
+        let tz: Tz = "America/New_York".parse().unwrap();
+        assert!(parse_timestamp("2023-02-29 10:00:00 -0500", tz).is_err());
+        assert_eq!(
+            parse_timestamp("2026-11-21T23:30:00-05:00", tz).unwrap(),
+            1_795_321_800
+        );
+    }
 }
