@@ -99,8 +99,22 @@ pub struct Orders {
     current: Option<(String, i64)>,
     skus: HashSet<String>,
     guesses: Guesses,
-    /// The last `Source` read, and its channel.
-    channel: Option<(String, String)>,
+    channel: LastChannel,
+}
+
+/// The last `Source` read and its channel. Most orders come from one or two sources, and
+/// mapping a source afresh (the shop's table, then the defaults) took a tenth of the time
+/// an order's fields took.
+#[derive(Default)]
+struct LastChannel(Option<(String, String)>);
+
+impl LastChannel {
+    fn of(&mut self, opts: &ImportOptions, source: &str) -> &str {
+        if self.0.as_ref().is_none_or(|(s, _)| s != source) {
+            self.0 = Some((source.to_string(), opts.channel(source)));
+        }
+        self.0.as_ref().map_or("", |(_, channel)| channel.as_str())
+    }
 }
 
 struct OrderColumns {
@@ -155,7 +169,7 @@ impl Orders {
             current: None,
             skus: HashSet::new(),
             guesses: Guesses::default(),
-            channel: None,
+            channel: LastChannel::default(),
         })
     }
 
@@ -182,13 +196,7 @@ impl Orders {
             "" => "web",
             s => s,
         };
-        // Most orders come from one or two sources: the last one's channel is kept, as
-        // mapping a source afresh (the shop's table, then the defaults) took a tenth of the
-        // time an order's fields took.
-        if self.channel.as_ref().is_none_or(|(s, _)| s != source) {
-            self.channel = Some((source.to_string(), self.opts.channel(source)));
-        }
-        let channel = self.channel.as_ref().map_or("", |(_, ch)| ch.as_str());
+        let channel = self.channel.of(&self.opts, source);
         let discount = money(r, c.discount, "Discount Amount")?.unwrap_or(0.0);
         let customer = customer_hash(cell(r, c.email));
         let guessed = self
