@@ -46,6 +46,9 @@ pub struct Column {
     pub ty: ColType,
     /// A file must have the column and every row a value.
     pub required: bool,
+    /// Written only when the row is new, never over an existing row's value: for a value a
+    /// loader guesses ahead of a later step that works it out (see [`on_insert`]).
+    pub on_insert: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +66,7 @@ pub const fn col(name: &'static str, ty: ColType) -> Column {
         name,
         ty,
         required: true,
+        on_insert: false,
     }
 }
 pub const fn opt(name: &'static str, ty: ColType) -> Column {
@@ -70,6 +74,19 @@ pub const fn opt(name: &'static str, ty: ColType) -> Column {
         name,
         ty,
         required: false,
+        on_insert: false,
+    }
+}
+/// An optional column an upsert writes only into a new row. A Shopify order's
+/// `derived_type` is guessed from the file alone; `ingest::history` then works out the true
+/// one from the store, and rewrites only rows where the guess was wrong. An existing row
+/// keeps what that step gave it, so a re-import changes nothing the guess got wrong.
+pub const fn on_insert(name: &'static str, ty: ColType) -> Column {
+    Column {
+        name,
+        ty,
+        required: false,
+        on_insert: true,
     }
 }
 /// The names of the tables with a day column (below `config` and `store`, which both
@@ -346,9 +363,11 @@ pub enum SqlValue {
 }
 
 impl SqlValue {
-    /// Binds the value; a NULL takes the column's type, which PostgreSQL insists on.
-    fn bind(&self, ty: ColType, args: &mut AnyArguments) -> Result<()> {
+    /// Binds the value; a NULL takes the column's type, which PostgreSQL insists on. A text
+    /// nothing will read again (`spent`) is moved into the arguments rather than copied.
+    fn bind(&mut self, ty: ColType, spent: bool, args: &mut AnyArguments) -> Result<()> {
         match self {
+            SqlValue::Text(s) if spent => args.add(std::mem::take(s)),
             SqlValue::Text(s) => args.add(s.clone()),
             SqlValue::Int(i) => args.add(*i),
             SqlValue::Float(f) => args.add(*f),
@@ -403,19 +422,36 @@ pub const PIPELINE_DEPTH: usize = 16;
 impl Pipeline {
     /// Starts writing to `tx` with one writer per spec (rows are sent by that index).
     pub fn start(
-        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
         specs: Vec<&'static TableSpec>,
+        lookups: AnyPool,
+    ) -> Pipeline {
+        let writers = specs
+            .into_iter()
+            .map(|s| BatchWriter::new(s, false))
+            .collect();
+        Pipeline::writing(tx, writers, lookups)
+    }
+
+    /// Starts writing to `tx` with these writers (rows are sent by their index): a preset
+    /// needs some that keep existing rows ([`BatchWriter::keeping`]). Their own duplicate
+    /// checks are not used: the sender checks keys as it queues.
+    pub fn writing(
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        mut writers: Vec<BatchWriter>,
         lookups: AnyPool,
     ) -> Pipeline {
         let (sender, mut receiver) =
             tokio::sync::mpsc::channel::<(usize, Vec<Vec<SqlValue>>, Vec<u64>)>(PIPELINE_DEPTH);
         let task = tokio::spawn(async move {
-            let mut writers: Vec<BatchWriter> = specs
-                .into_iter()
-                .map(|s| BatchWriter::new(s, false))
-                .collect();
             while let Some((i, rows, lines)) = receiver.recv().await {
-                let w = &mut writers[i];
+                let Some(w) = writers.get_mut(i) else {
+                    return Err(RowError {
+                        line: lines.first().copied(),
+                        message: format!("rows sent to writer {i} of {}", writers.len()),
+                        fault: RowFault::Row,
+                    });
+                };
                 w.extend(rows, lines);
                 w.flush(&mut tx, &lookups).await?;
             }
@@ -427,7 +463,21 @@ impl Pipeline {
     /// Sends `w`'s queued rows to be written by writer `i`. Rows sent before are written
     /// first, so parents sent first satisfy their children's references.
     pub async fn send(&self, i: usize, w: &mut BatchWriter) -> Result<(), RowError> {
-        let (rows, lines) = w.take();
+        let taken = w.take();
+        self.send_rows(i, taken).await
+    }
+
+    /// Sends only `w`'s full batches, and keeps the rest queued in it.
+    pub async fn send_full(&self, i: usize, w: &mut BatchWriter) -> Result<(), RowError> {
+        let taken = w.take_full();
+        self.send_rows(i, taken).await
+    }
+
+    async fn send_rows(
+        &self,
+        i: usize,
+        (rows, lines): (Vec<Vec<SqlValue>>, Vec<u64>),
+    ) -> Result<(), RowError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -560,6 +610,9 @@ pub struct BatchWriter {
     statements: HashMap<usize, String>,
     /// Key hash -> first line, to refuse a key repeated within one file.
     seen: Option<HashMap<u64, u64>>,
+    /// Per column: whether a refused batch's explanation reads it (a reference), so that
+    /// binding must leave it in the row.
+    read_after: Vec<bool>,
     /// Insert rows whose key is new and leave existing rows as they are.
     keep_existing: bool,
     written: u64,
@@ -578,6 +631,11 @@ impl BatchWriter {
             batch_rows,
             statements: HashMap::new(),
             seen: check_duplicates.then(HashMap::new),
+            read_after: spec
+                .columns
+                .iter()
+                .map(|c| spec.refs.iter().any(|(r, _, _)| *r == c.name))
+                .collect(),
             keep_existing: false,
             written: 0,
         }
@@ -616,6 +674,26 @@ impl BatchWriter {
             std::mem::take(&mut self.rows),
             std::mem::take(&mut self.lines),
         )
+    }
+
+    /// Takes out the queued rows that make full batches, and keeps the rest.
+    pub fn take_full(&mut self) -> (Vec<Vec<SqlValue>>, Vec<u64>) {
+        let n = self.rows.len() - self.rows.len() % self.batch_rows;
+        let rest = (self.rows.split_off(n), self.lines.split_off(n));
+        (
+            std::mem::replace(&mut self.rows, rest.0),
+            std::mem::replace(&mut self.lines, rest.1),
+        )
+    }
+
+    /// Rows queued and not yet written or taken.
+    pub fn queued(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The rows of a full batch (one statement).
+    pub fn batch_rows(&self) -> usize {
+        self.batch_rows
     }
 
     /// Queues rows taken from a twin writer.
@@ -688,15 +766,18 @@ impl BatchWriter {
         // SQLite resolves `$N` names by a linear search per parameter, which makes big
         // batches quadratic; plain `?` is positional and free.
         let positional = conn.backend_name() == "SQLite";
-        let mut next = self.bind_from(0)?;
+        let (spec, batch) = (self.spec, self.batch_rows);
+        let mut next = bind_rows(spec, &self.read_after, &mut self.rows, batch, 0)?;
         while let Some((n, args)) = next.take() {
-            let (spec, keep) = (self.spec, self.keep_existing);
+            let keep = self.keep_existing;
             self.statements
                 .entry(n)
                 .or_insert_with(|| upsert_sql(spec, n, positional, keep));
             let sql = self.statements[&n].as_str();
             let write = sqlx::query_with(AssertSqlSafe(sql), args).execute(&mut *conn);
-            let (written, following) = alongside(write, || self.bind_from(n)).await;
+            let (read_after, rows) = (&self.read_after, &mut self.rows);
+            let bind_next = || bind_rows(spec, read_after, rows, batch, n);
+            let (written, following) = alongside(write, bind_next).await;
             if let Err(e) = written {
                 return Err(self.explain(e, n, lookups).await);
             }
@@ -706,26 +787,6 @@ impl BatchWriter {
             next = following?;
         }
         Ok(())
-    }
-
-    /// The next statement's row count and values, for the queued rows from `at` on.
-    fn bind_from(&self, at: usize) -> Result<Option<(usize, AnyArguments)>, RowError> {
-        let queued = self.rows.len() - at;
-        if queued == 0 {
-            return Ok(None);
-        }
-        let n = batch_size(queued, self.batch_rows);
-        let mut args = AnyArguments::default();
-        for row in &self.rows[at..at + n] {
-            for (v, c) in row.iter().zip(self.spec.columns) {
-                v.bind(c.ty, &mut args).map_err(|e| RowError {
-                    line: None,
-                    message: e.to_string(),
-                    fault: RowFault::Row,
-                })?;
-            }
-        }
-        Ok(Some((n, args)))
     }
 
     /// Turns a refused batch (the first `n` queued rows) into a message about the row at fault.
@@ -786,6 +847,36 @@ impl BatchWriter {
             fault: RowFault::Row,
         }
     }
+}
+
+/// The next statement's row count and values, for the queued `rows` from `at` on. Texts
+/// are moved out of the rows, but for the columns a refused batch's explanation reads
+/// (`read_after`): a copy of each text was a third of what binding cost. The arguments are
+/// sized once, not grown value by value.
+fn bind_rows(
+    spec: &TableSpec,
+    read_after: &[bool],
+    rows: &mut [Vec<SqlValue>],
+    batch_rows: usize,
+    at: usize,
+) -> Result<Option<(usize, AnyArguments)>, RowError> {
+    let queued = rows.len().saturating_sub(at);
+    if queued == 0 {
+        return Ok(None);
+    }
+    let n = batch_size(queued, batch_rows);
+    let mut args = AnyArguments::default();
+    args.reserve(n * spec.columns.len(), 0);
+    for row in &mut rows[at..at + n] {
+        for ((v, c), kept) in row.iter_mut().zip(spec.columns).zip(read_after) {
+            v.bind(c.ty, !kept, &mut args).map_err(|e| RowError {
+                line: None,
+                message: e.to_string(),
+                fault: RowFault::Row,
+            })?;
+        }
+    }
+    Ok(Some((n, args)))
 }
 
 /// Starts `fut` (polls it once, so that it hands its work to whoever does it), runs `work`
@@ -866,9 +957,16 @@ fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool, keep_existing: bo
         }
         sql.push(')');
     }
-    let updates: Vec<String> = cols
+    // The columns an existing row takes from the new one: neither its key nor a value
+    // written only into new rows.
+    let updated: Vec<&str> = spec
+        .columns
         .iter()
-        .filter(|c| !spec.key.contains(c))
+        .filter(|c| !spec.key.contains(&c.name) && !c.on_insert)
+        .map(|c| c.name)
+        .collect();
+    let updates: Vec<String> = updated
+        .iter()
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     let _ = write!(sql, " ON CONFLICT ({}) ", spec.key.join(", "));
@@ -877,9 +975,8 @@ fn upsert_sql(spec: &TableSpec, rows: usize, positional: bool, keep_existing: bo
     } else {
         // A row whose values are all the same is not written at all, so it fires no trigger
         // and marks no day for a rollup rebuild: re-importing an unchanged export is cheap.
-        let changed: Vec<String> = cols
+        let changed: Vec<String> = updated
             .iter()
-            .filter(|c| !spec.key.contains(c))
             .map(|c| format!("{t}.{c} IS DISTINCT FROM excluded.{c}", t = spec.name))
             .collect();
         let _ = write!(
@@ -947,6 +1044,49 @@ mod tests {
         );
         assert!(upsert_sql(&CAMPAIGN_SKUS, 1, false, false).ends_with("DO NOTHING"));
         assert!(upsert_sql(&CAPACITY, 1, false, true).ends_with("DO NOTHING"));
+    }
+
+    /// A column written only into new rows is in the insert, and neither updated nor
+    /// compared on a conflict.
+    #[test]
+    fn an_insert_only_column_is_left_alone_on_conflict() {
+        const GUESSED: TableSpec = TableSpec {
+            name: "orders",
+            columns: &[
+                col("order_id", ColType::Text),
+                col("status", ColType::Text),
+                on_insert("derived_type", ColType::Text),
+            ],
+            key: &["order_id"],
+            refs: &[],
+        };
+        assert_eq!(
+            upsert_sql(&GUESSED, 1, false, false),
+            "INSERT INTO orders (order_id, status, derived_type) VALUES ($1, $2, $3) \
+             ON CONFLICT (order_id) DO UPDATE SET status = excluded.status \
+             WHERE orders.status IS DISTINCT FROM excluded.status"
+        );
+    }
+
+    /// A writer gives out its full batches and keeps the rest, with their lines.
+    #[test]
+    fn full_batches_are_taken_and_the_rest_kept() {
+        let mut w = BatchWriter::new(&CAPACITY, false);
+        let batch = w.batch_rows();
+        assert_eq!(batch, 1_000);
+        for line in 0..2_500 {
+            w.queue(vec![SqlValue::Int(line as i64), SqlValue::Int(1)], line)
+                .unwrap();
+        }
+        let (rows, lines) = w.take_full();
+        assert_eq!((rows.len(), lines.len()), (2_000, 2_000));
+        assert_eq!(lines.last(), Some(&1_999));
+        assert_eq!(w.queued(), 500);
+        assert_eq!(w.lines.first(), Some(&2_000));
+        assert_eq!(w.rows[0][0], SqlValue::Int(2_000));
+        let (rows, _) = w.take_full();
+        assert!(rows.is_empty());
+        assert_eq!(w.queued(), 500);
     }
 
     #[test]

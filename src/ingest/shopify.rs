@@ -8,10 +8,11 @@ use anyhow::{Result, anyhow, bail};
 use chrono_tz::Tz;
 
 use super::ImportOptions;
-use super::preset::{Preset, Rows, Target, customer, optional, text};
+use super::history::Guesses;
+use super::preset::{Preset, Rows, Target, customer_hash, customer_id, optional, text};
 use super::source::{Columns, Header, cell, has_all};
 use super::values::{export_number, local_day, parse_timestamp, quantity};
-use crate::table::{self, ColType, SqlValue, TableSpec, col};
+use crate::table::{self, ColType, SqlValue, TableSpec, col, opt};
 
 pub fn matches_orders(h: &Header) -> bool {
     has_all(
@@ -51,12 +52,34 @@ const PRODUCT_FIELDS: TableSpec = TableSpec {
     refs: &[],
 };
 
+/// An order as the export gives it: the columns of `orders`, and the customer type guessed
+/// from the file, written only into a new row (see [`table::on_insert`]).
+pub const ORDER_FIELDS: TableSpec = TableSpec {
+    name: "orders",
+    columns: &[
+        col("order_id", ColType::Text),
+        col("placed_at", ColType::Timestamp),
+        col("day", ColType::DayOf("placed_at")),
+        col("channel", ColType::Text),
+        opt("customer_id", ColType::Text),
+        opt("customer_type", ColType::Enum(table::CUSTOMER_TYPES)),
+        opt("discount", ColType::Float { min: 0.0 }),
+        col("status", ColType::Enum(table::ORDER_STATUSES)),
+        opt("country", ColType::Text),
+        opt("region", ColType::Text),
+        table::on_insert("derived_type", ColType::Enum(table::CUSTOMER_TYPES)),
+    ],
+    key: &["order_id"],
+    refs: &[],
+};
+
+// An order's lines, shipment and refund follow from its key: only the order's is checked.
 static ORDER_TARGETS: [Target; 5] = [
     Target::keep(&LINE_PRODUCTS),
-    Target::upsert(&table::ORDERS),
-    Target::upsert(&table::ORDER_LINES),
-    Target::upsert(&table::FULFILMENT),
-    Target::upsert(&table::REFUNDS),
+    Target::upsert(&ORDER_FIELDS),
+    Target::follows(&table::ORDER_LINES),
+    Target::follows(&table::FULFILMENT),
+    Target::follows(&table::REFUNDS),
 ];
 const PRODUCTS: usize = 0;
 const ORDERS: usize = 1;
@@ -75,6 +98,23 @@ pub struct Orders {
     /// The order whose rows are being read, and its next line position.
     current: Option<(String, i64)>,
     skus: HashSet<String>,
+    guesses: Guesses,
+    channel: LastChannel,
+}
+
+/// The last `Source` read and its channel. Most orders come from one or two sources, and
+/// mapping a source afresh (the shop's table, then the defaults) took a tenth of the time
+/// an order's fields took.
+#[derive(Default)]
+struct LastChannel(Option<(String, String)>);
+
+impl LastChannel {
+    fn of(&mut self, opts: &ImportOptions, source: &str) -> &str {
+        if self.0.as_ref().is_none_or(|(s, _)| s != source) {
+            self.0 = Some((source.to_string(), opts.channel(source)));
+        }
+        self.0.as_ref().map_or("", |(_, channel)| channel.as_str())
+    }
 }
 
 struct OrderColumns {
@@ -128,11 +168,13 @@ impl Orders {
             c: cols,
             current: None,
             skus: HashSet::new(),
+            guesses: Guesses::default(),
+            channel: LastChannel::default(),
         })
     }
 
     /// The order's own row, and its shipment and refund where the export shows them.
-    fn order_rows(&self, r: &csv::StringRecord, id: &str, out: &mut Rows) -> Result<()> {
+    fn order_rows(&mut self, r: &csv::StringRecord, id: &str, out: &mut Rows) -> Result<()> {
         let c = &self.c;
         let created = cell(r, Some(c.created));
         if created.is_empty() {
@@ -150,24 +192,30 @@ impl Orders {
         } else {
             "placed"
         };
-        let source = cell(r, c.source);
-        let channel = self
-            .opts
-            .channel(if source.is_empty() { "web" } else { source });
+        let source = match cell(r, c.source) {
+            "" => "web",
+            s => s,
+        };
+        let channel = self.channel.of(&self.opts, source);
         let discount = money(r, c.discount, "Discount Amount")?.unwrap_or(0.0);
+        let customer = customer_hash(cell(r, c.email));
+        let guessed = self
+            .guesses
+            .guess_type(customer, placed_at, status == "cancelled");
         out.push((
             ORDERS,
             vec![
                 text(id),
                 SqlValue::Int(placed_at),
                 text(&day),
-                text(&channel),
-                customer(cell(r, c.email)),
+                text(channel),
+                customer.map_or(SqlValue::Null, |h| SqlValue::Text(customer_id(h))),
                 SqlValue::Null,
                 SqlValue::Float(discount),
                 text(status),
                 optional(cell(r, c.country)),
                 optional(cell(r, c.region)),
+                guessed,
             ],
         ));
         let fulfilled = cell(r, c.fulfilled_at);
@@ -209,6 +257,10 @@ impl Preset for Orders {
         &ORDER_TARGETS
     }
 
+    fn unsure_customers(&self) -> Option<Vec<String>> {
+        Some(self.guesses.unsure())
+    }
+
     fn record(&mut self, r: &csv::StringRecord, out: &mut Rows) -> Result<()> {
         let id = cell(r, Some(self.c.name));
         if id.is_empty() {
@@ -238,7 +290,8 @@ impl Preset for Orders {
             "" => name,
             s => s,
         };
-        if self.skus.insert(sku.to_string()) {
+        if !self.skus.contains(sku) {
+            self.skus.insert(sku.to_string());
             let shown = if name.is_empty() { sku } else { name };
             out.push((
                 PRODUCTS,

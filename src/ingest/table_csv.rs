@@ -321,7 +321,8 @@ impl Layout {
     ) -> Result<Vec<SqlValue>> {
         let mut row = Vec::with_capacity(self.spec.columns.len());
         for (c, src) in self.spec.columns.iter().zip(&self.sources) {
-            let raw = src.and_then(|i| record.get(i)).unwrap_or("");
+            // Trimmed as the CSV reader once trimmed every field: of ASCII spaces only.
+            let raw = src.and_then(|i| record.get(i)).unwrap_or("").trim_ascii();
             let value = match c.ty {
                 ColType::DayOf(from) => {
                     let i = table::column_index(self.spec, from);
@@ -361,7 +362,11 @@ impl Layout {
     }
 
     fn skus(&self, record: &csv::StringRecord) -> Vec<String> {
-        let raw = self.skus.and_then(|i| record.get(i)).unwrap_or("");
+        let raw = self
+            .skus
+            .and_then(|i| record.get(i))
+            .unwrap_or("")
+            .trim_ascii();
         raw.split(';')
             .map(str::trim)
             .filter(|s| !s.is_empty())

@@ -152,6 +152,9 @@ pub fn parse_timestamp(raw: &str, tz: Tz) -> Result<i64> {
 }
 
 fn parse_moment(raw: &str, tz: Tz) -> Result<i64> {
+    if let Some(t) = shopify_moment(raw) {
+        return Ok(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.timestamp());
     }
@@ -182,6 +185,47 @@ fn parse_moment(raw: &str, tz: Tz) -> Result<i64> {
     }
 }
 
+/// Epoch seconds of a moment written exactly as Shopify writes one,
+/// `2026-11-21 23:30:00 -0500`, read by hand; None for anything else, which the general
+/// parsers then read (or refuse) as they always did. chrono's `parse_from_str` works through
+/// its format string again for every value: a third of the time a Shopify order took.
+fn shopify_moment(raw: &str) -> Option<i64> {
+    let b = raw.as_bytes();
+    if b.len() != 25 || !matches!(b[20], b'+' | b'-') {
+        return None;
+    }
+    let shaped = b.iter().enumerate().all(|(i, c)| match i {
+        4 | 7 => *c == b'-',
+        10 | 19 => *c == b' ',
+        13 | 16 => *c == b':',
+        20 => true,
+        _ => c.is_ascii_digit(),
+    });
+    if !shaped {
+        return None;
+    }
+    let num = |at: usize, len: usize| -> u32 {
+        b[at..at + len]
+            .iter()
+            .fold(0, |n, c| n * 10 + u32::from(c - b'0'))
+    };
+    let (hours, minutes) = (num(21, 2), num(23, 2));
+    // A leap second, or an offset chrono would refuse: left to chrono.
+    if num(17, 2) > 59 || hours > 23 || minutes > 59 {
+        return None;
+    }
+    let local = NaiveDate::from_ymd_opt(num(0, 4) as i32, num(5, 2), num(8, 2))?
+        .and_hms_opt(num(11, 2), num(14, 2), num(17, 2))?
+        .and_utc()
+        .timestamp();
+    let offset = i64::from(hours * 3600 + minutes * 60);
+    Some(if b[20] == b'-' {
+        local + offset
+    } else {
+        local - offset
+    })
+}
+
 /// A number as a platform's download writes it: `1234.5`, or with thousands separators
 /// (`"1,234.50"`); `--` and an empty cell are no value. A currency sign or a unit is refused.
 pub fn export_number(raw: &str) -> Result<Option<f64>> {
@@ -189,10 +233,11 @@ pub fn export_number(raw: &str) -> Result<Option<f64>> {
     if raw.is_empty() || raw == "--" {
         return Ok(None);
     }
-    let plain: String = if is_grouped(raw) {
-        raw.chars().filter(|c| *c != ',').collect()
+    // Most numbers have no separator, and are read where they are.
+    let plain: std::borrow::Cow<str> = if raw.contains(',') && is_grouped(raw) {
+        raw.chars().filter(|c| *c != ',').collect::<String>().into()
     } else {
-        raw.to_string()
+        raw.into()
     };
     let v: f64 = plain
         .parse()
@@ -308,5 +353,65 @@ mod tests {
         assert_eq!(export_day("Nov 21, 2026").unwrap(), d);
         assert!(export_day("21/11/2026").is_err());
         assert!(export_day("20261321").is_err());
+    }
+
+    /// Shopify's moments read by hand agree with chrono's reading of the same text, and
+    /// whatever chrono alone should judge (a leap second, an offset past a day, a shape
+    /// not exactly Shopify's) is left to it.
+    #[test]
+    fn shopify_moments_read_by_hand_agree_with_chrono() {
+        let chrono = |raw: &str| {
+            DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S %z")
+                .ok()
+                .map(|t| t.timestamp())
+        };
+        let mut checked = 0;
+        for date in [
+            "2024-02-29",
+            "2023-12-31",
+            "1900-01-01",
+            "2200-12-31",
+            "2026-03-08",
+        ] {
+            for time in ["00:00:00", "09:15:07", "23:59:59"] {
+                for zone in [
+                    "-0500", "+0000", "-0000", "+0530", "+2359", "-2359", "+1400",
+                ] {
+                    let raw = format!("{date} {time} {zone}");
+                    assert_eq!(shopify_moment(&raw), chrono(&raw), "{raw}");
+                    assert!(shopify_moment(&raw).is_some(), "{raw}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 105);
+        // 23:30 at -05:00 on 21 Nov 2026 is 04:30 UTC on 22 Nov (Python's datetime).
+        assert_eq!(
+            shopify_moment("2026-11-21 23:30:00 -0500"),
+            Some(1_795_321_800)
+        );
+        for other in [
+            "2023-02-29 10:00:00 -0500",
+            "2026-11-21 24:00:00 -0500",
+            "2026-11-21 23:59:60 -0500",
+            "2026-11-21 23:30:00 +2400",
+            "2026-11-21 23:30:00 -0560",
+            "2026-11-21 23:30:00 -05:00",
+            "2026-11-21T23:30:00 -0500",
+            "2026-11-21 23:30:00 Z0500",
+            "2026-1-21 23:30:00 -05000",
+            "+026-11-21 23:30:00 -0500",
+            "2026-11-21 23:30:00",
+            "",
+        ] {
+            assert_eq!(shopify_moment(other), None, "{other}");
+        }
+        // Left to chrono, they read as they always did.
+        let tz: Tz = "America/New_York".parse().unwrap();
+        assert!(parse_timestamp("2023-02-29 10:00:00 -0500", tz).is_err());
+        assert_eq!(
+            parse_timestamp("2026-11-21T23:30:00-05:00", tz).unwrap(),
+            1_795_321_800
+        );
     }
 }

@@ -230,27 +230,43 @@ const DAY_SOURCES: [(&str, &str); 6] = [
 /// Marks every day that any raw table or rollup holds, so that the next [`refresh`] rebuilds
 /// them all: the days a bulk load wrote without its tables' triggers, and the days whose rows
 /// are gone.
-///
-/// Each table's distinct days are found by stepping through its day index (one probe per
-/// day), not by reading its rows.
 async fn mark_every_day(conn: &mut AnyConnection) -> Result<()> {
     let sources = DAY_SOURCES.into_iter().chain(tables().map(|t| (t, "day")));
     for (table, column) in sources {
-        let sql = format!(
-            "INSERT INTO rollup_dirty (day) \
-             WITH RECURSIVE d(day) AS ( \
-               SELECT MIN({column}) FROM {table} \
-               UNION ALL \
-               SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > d.day) FROM d \
-               WHERE d.day IS NOT NULL) \
-             SELECT day FROM d WHERE day IS NOT NULL \
-               AND NOT EXISTS (SELECT 1 FROM rollup_dirty m WHERE m.day = d.day)"
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("cannot mark the days of {table}"))?;
+        mark_column(conn, table, column).await?;
     }
+    Ok(())
+}
+
+/// Marks the days of every row of `tables` that their triggers would have marked as each
+/// row was inserted (an order line's is its order's day): for a load into empty tables that
+/// wrote them with their triggers set aside. Their day indexes must be in place.
+pub async fn mark_days_of(conn: &mut AnyConnection, tables: &[&str]) -> Result<()> {
+    for (table, column) in DAY_SOURCES {
+        if tables.contains(&table) {
+            mark_column(conn, table, column).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks each distinct value of `table.column`, found by stepping through its day index (one
+/// probe per day), not by reading the rows.
+async fn mark_column(conn: &mut AnyConnection, table: &str, column: &str) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO rollup_dirty (day) \
+         WITH RECURSIVE d(day) AS ( \
+           SELECT MIN({column}) FROM {table} \
+           UNION ALL \
+           SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > d.day) FROM d \
+           WHERE d.day IS NOT NULL) \
+         SELECT day FROM d WHERE day IS NOT NULL \
+           AND NOT EXISTS (SELECT 1 FROM rollup_dirty m WHERE m.day = d.day)"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("cannot mark the days of {table}"))?;
     Ok(())
 }
 

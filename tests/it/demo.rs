@@ -384,7 +384,7 @@ async fn assert_keys_hold(t: &TestStore, b: Backend) {
 }
 
 /// Every index, trigger and foreign key of the store, as the catalog spells it.
-async fn schema_objects(t: &TestStore, b: Backend) -> Vec<(String, String)> {
+pub(crate) async fn schema_objects(t: &TestStore, b: Backend) -> Vec<(String, String)> {
     let sql = match b {
         Backend::Sqlite => {
             "SELECT type || ' ' || name, COALESCE(sql, '') FROM sqlite_schema \

@@ -8,6 +8,7 @@ mod email;
 mod exim;
 mod export_faults;
 mod faults;
+mod first_load;
 mod import;
 mod layout;
 mod limits;

@@ -128,7 +128,7 @@ impl TestStore {
     }
 }
 
-fn row_text(row: &sqlx::any::AnyRow) -> String {
+pub(crate) fn row_text(row: &sqlx::any::AnyRow) -> String {
     use sqlx::{Column, Row};
     row.columns()
         .iter()
