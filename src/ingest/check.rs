@@ -27,9 +27,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Notes one row bound for `spec`.
-    pub fn observe(&mut self, spec: &TableSpec, row: &[SqlValue]) {
-        *self.rows.entry(spec.name).or_default() += 1;
+    /// Notes one row bound for `spec`, counted under `shown`.
+    pub fn observe(&mut self, shown: &'static str, spec: &TableSpec, row: &[SqlValue]) {
+        *self.rows.entry(shown).or_default() += 1;
         for (c, v) in spec.columns.iter().zip(row) {
             let Some(text) = v.as_text() else { continue };
             match c.name {

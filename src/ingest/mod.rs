@@ -16,6 +16,7 @@ mod history;
 mod meta_ads;
 pub mod nightly;
 mod preset;
+mod refund_dates;
 mod shopify;
 pub mod source;
 mod table_csv;

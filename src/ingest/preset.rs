@@ -21,6 +21,9 @@ pub struct Target {
     /// repeat one without its parent's key repeating first, which is refused on the same
     /// line: remembering its keys as well would only cost memory.
     pub check_keys: bool,
+    /// The table as a summary or a check names it: its own name, unless the rows only pass
+    /// through it on their way (a Shopify export's refund totals become refunds).
+    pub shown: &'static str,
 }
 
 impl Target {
@@ -29,6 +32,7 @@ impl Target {
             spec,
             keep_existing: false,
             check_keys: true,
+            shown: spec.name,
         }
     }
     pub const fn keep(spec: &'static TableSpec) -> Target {
@@ -36,6 +40,7 @@ impl Target {
             spec,
             keep_existing: true,
             check_keys: false,
+            shown: spec.name,
         }
     }
     /// Upserted, with keys that follow from the parent's (see `check_keys`).
@@ -44,7 +49,13 @@ impl Target {
             spec,
             keep_existing: false,
             check_keys: false,
+            shown: spec.name,
         }
+    }
+
+    /// The same target, named `shown` in summaries and checks.
+    pub const fn shown_as(self, shown: &'static str) -> Target {
+        Target { shown, ..self }
     }
 
     /// The writer that writes this table's rows in the store.
@@ -168,6 +179,9 @@ pub async fn import(
     if let Some(first) = first {
         first.restore(&mut tx).await?;
     }
+    if matches!(format, Format::ShopifyOrders) {
+        super::refund_dates::date_refunds(&mut tx, opts.day).await?;
+    }
     if targets.iter().any(|t| t.spec.name == "orders") {
         match unsure {
             Some(customers) => history::derive_types_of(&mut tx, &customers).await?,
@@ -184,7 +198,7 @@ pub async fn import(
         tables: targets
             .iter()
             .zip(written)
-            .map(|(t, n)| (t.spec.name, n))
+            .map(|(t, n)| (t.shown, n))
             .collect(),
         rebuilt_days,
         plan: None,
@@ -324,7 +338,7 @@ trait Sink {
 impl Sink for Plan {
     async fn take(&mut self, targets: &[Target], out: &mut Rows, _: u64, _: &mut BadRows) -> bool {
         for (t, row) in out.drain(..) {
-            self.observe(targets[t].spec, &row);
+            self.observe(targets[t].shown, targets[t].spec, &row);
         }
         true
     }

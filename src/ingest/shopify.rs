@@ -79,16 +79,13 @@ static ORDER_TARGETS: [Target; 5] = [
     Target::upsert(&ORDER_FIELDS),
     Target::follows(&table::ORDER_LINES),
     Target::follows(&table::FULFILMENT),
-    Target::follows(&table::REFUNDS),
+    Target::follows(&super::refund_dates::REFUND_TOTALS).shown_as("refunds"),
 ];
 const PRODUCTS: usize = 0;
 const ORDERS: usize = 1;
 const LINES: usize = 2;
 const FULFILMENT: usize = 3;
 const REFUNDS: usize = 4;
-
-/// The refund key of an order's `Refunded Amount`: the export gives one total per order.
-pub const REFUND_ID: &str = "shopify-refunded-amount";
 
 /// The orders export: one row per line item; the order's own fields only on its first row.
 pub struct Orders {
@@ -236,17 +233,8 @@ impl Orders {
             ));
         }
         if let Some(amount) = money(r, c.refunded, "Refunded Amount")?.filter(|a| *a > 0.0) {
-            // The export has no refund date: the refund counts on the order's day.
-            out.push((
-                REFUNDS,
-                vec![
-                    text(id),
-                    text(REFUND_ID),
-                    text(&day),
-                    SqlValue::Float(amount),
-                    SqlValue::Null,
-                ],
-            ));
+            // A running total with no date: `refund_dates` dates what is new in it.
+            out.push((REFUNDS, vec![text(id), SqlValue::Float(amount)]));
         }
         Ok(())
     }

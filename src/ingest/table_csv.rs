@@ -71,10 +71,14 @@ pub async fn import(
         // Once a row is bad nothing will be committed: the rest are only checked, so one run
         // tells every problem (up to a bound) at once.
         if opts.check {
-            plan.observe(spec, &row);
+            plan.observe(spec.name, spec, &row);
             if let Sink::Campaigns { skus, .. } = &sink {
                 for sku in layout.skus(&record) {
-                    plan.observe(skus.spec(), &[SqlValue::Null, SqlValue::Text(sku)]);
+                    plan.observe(
+                        skus.spec().name,
+                        skus.spec(),
+                        &[SqlValue::Null, SqlValue::Text(sku)],
+                    );
                 }
             }
         }

@@ -30,6 +30,7 @@ both_backends!(
     an_export_with_25_bad_rows_is_told_in_one_run,
     an_unknown_lead_time_is_said_or_taken_from_the_default,
     shipments_from_the_orders_export_are_never_incomplete,
+    shopify_refunds_count_on_the_day_they_are_first_seen,
 );
 
 /// Mangled exports: cut anywhere, and every field replaced by values no shop means. Each
@@ -1095,4 +1096,93 @@ async fn shipments_from_the_orders_export_are_never_incomplete(b: Backend) {
         "{}",
         stale().await
     );
+}
+
+/// The Shopify fixture with each order's `Refunded Amount` set as given (others as they are).
+fn with_refunds(dir: &Path, name: &str, refunded: &[(&str, &str)]) -> PathBuf {
+    let text = std::fs::read_to_string(preset("shopify_orders.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let cols: Vec<&str> = header.split(',').collect();
+    let (name_at, amount_at) = (
+        cols.iter().position(|c| *c == "Name").unwrap(),
+        cols.iter().position(|c| *c == "Refunded Amount").unwrap(),
+    );
+    let mut out = vec![header.to_string()];
+    let mut seen = std::collections::HashSet::new();
+    for line in lines {
+        let mut f: Vec<String> = line.split(',').map(str::to_string).collect();
+        // The order's own fields are on its first row only.
+        if seen.insert(f[name_at].clone())
+            && let Some((_, amount)) = refunded.iter().find(|(o, _)| *o == f[name_at])
+        {
+            f[amount_at] = amount.to_string();
+        }
+        out.push(f.join(","));
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    path
+}
+
+/// The export's refunds have no date. Loaded before anything was mailed, #1002's 5.00 counts
+/// on its order's day (1 Mar). Once 2 Mar has been mailed, an export read for 2 Mar whose
+/// totals grew (#1002 to 12.00: 7.00 more; #1005 refunded 12.00) counts them on 3 Mar, the
+/// first day not mailed, and leaves 1 and 2 Mar as they were; read again, it adds nothing;
+/// read for 4 Mar with #1004 refunded 10.00, it counts that on 4 Mar.
+async fn shopify_refunds_count_on_the_day_they_are_first_seen(b: Backend) {
+    let Some(t) = empty(b).await else { return };
+    let mut o = opts(&t);
+    load(&t, &preset("shopify_orders.csv"), &o).await;
+    let refunds = |day: &'static str| {
+        let t = &t;
+        async move {
+            count(
+                t,
+                &format!("SELECT SUM(amount) FROM refunds WHERE day = '{day}'"),
+            )
+            .await
+        }
+    };
+    assert_eq!(refunds("2024-03-01").await, 5.0);
+    t.store
+        .record_mailed(
+            "2024-03-02".parse().unwrap(),
+            &[("orders".into(), 2.0)],
+            &[],
+            0,
+        )
+        .await
+        .unwrap();
+    let grown = with_refunds(
+        t.dir.path(),
+        "export_2.csv",
+        &[("#1002", "12.00"), ("#1005", "12.00")],
+    );
+    load(&t, &grown, &o).await;
+    assert_eq!(
+        refunds("2024-03-01").await,
+        5.0,
+        "a mailed day keeps its refunds"
+    );
+    assert_eq!(refunds("2024-03-02").await, 0.0);
+    assert_eq!(
+        refunds("2024-03-03").await,
+        19.0,
+        "7.00 more of #1002 and 12.00 of #1005"
+    );
+    close(&values(&t, "2024-03-03", &["refunds"]).await, &[19.0]);
+    load(&t, &grown, &o).await;
+    assert_eq!(refunds("2024-03-03").await, 19.0, "read again, nothing new");
+    o.day = "2024-03-04".parse().unwrap();
+    let more = with_refunds(
+        t.dir.path(),
+        "export_3.csv",
+        &[("#1002", "12.00"), ("#1005", "12.00"), ("#1004", "10.00")],
+    );
+    load(&t, &more, &o).await;
+    assert_eq!(refunds("2024-03-04").await, 10.0);
+    assert_eq!(refunds("2024-03-03").await, 19.0);
+    let total = count(&t, "SELECT SUM(amount) FROM refunds").await;
+    assert_eq!(total, 5.0 + 19.0 + 10.0, "every refund once");
 }
