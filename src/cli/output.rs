@@ -11,7 +11,7 @@ use crate::config::{Config, Report};
 use crate::digest::format::Formatter;
 use crate::ingest;
 use crate::metrics::period::ComparisonKind;
-use crate::store::report::MetricsReport;
+use crate::metrics::report::MetricsReport;
 
 pub(super) fn print_recipients(report: &Report) -> Result<()> {
     say!(

@@ -163,6 +163,20 @@ pub struct Report {
 }
 
 impl Config {
+    /// The metrics report of `date` from fetched rows, for this shop's catalog and week.
+    pub fn assemble_report(
+        &self,
+        date: chrono::NaiveDate,
+        fetched: &crate::metrics::report::Fetched,
+    ) -> crate::metrics::report::MetricsReport {
+        let of = crate::metrics::report::ReportOf {
+            shop: self.shop.name.clone(),
+            timezone: self.shop.timezone.name().to_string(),
+            currency: self.shop.currency.clone(),
+        };
+        crate::metrics::report::assemble(&self.catalog, self.shop.week_start, of, date, fetched)
+    }
+
     /// The named report, or the only one when `name` is None.
     pub fn report(&self, name: Option<&str>) -> Result<&Report> {
         let names = || {

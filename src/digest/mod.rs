@@ -20,11 +20,11 @@ use crate::config::{Config, Lead};
 use crate::digest::format::Formatter;
 use crate::metrics::alert::{self, Alert, AlertKind, Severity};
 use crate::metrics::compare::{Comparison, Series, Value, Verdict};
+use crate::metrics::inputs::{CHART_DAYS, DigestInputs};
 use crate::metrics::metric::{Team, Unit};
 use crate::metrics::okr::{self, Status};
 use crate::metrics::period::{ComparisonKind, Period};
-use crate::store::gather::{CHART_DAYS, DigestInputs};
-use crate::store::report::{self, MetricResult, MetricsReport};
+use crate::metrics::report::{MetricResult, MetricsReport};
 mod alerts;
 mod charts;
 mod coverage;
@@ -388,7 +388,7 @@ pub fn build(
         shown = without(inputs, &hidden);
         &shown
     };
-    let mut report = report::assemble(config, d, &inputs.fetched);
+    let mut report = config.assemble_report(d, &inputs.fetched);
     report.metrics.retain(|m| !hidden.contains(&m.key));
     let weekday = d.format("%a").to_string();
     let news = news::build(config, d, inputs, &report, &f);

@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::digest::format::Formatter;
+use crate::metrics::inputs::DigestInputs;
 use crate::metrics::metric::{Direction, MetricDef, Unit};
 use crate::metrics::news::{self, Extreme, Factor, Judgement};
-use crate::store::gather::DigestInputs;
-use crate::store::report::MetricsReport;
+use crate::metrics::report::MetricsReport;
 use crate::text::{self, cap};
 
 /// At most this many unusual changes lead the email.

@@ -2,7 +2,7 @@
 //! corrected export): said once, in the next email, rather than rewritten in silence.
 
 use super::*;
-use crate::store::MailedFigure;
+use crate::metrics::inputs::MailedFigure;
 
 /// What the email says of revised days, and the figures to record as mailed.
 #[derive(Debug, Clone, Default, Serialize)]

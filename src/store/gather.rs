@@ -8,43 +8,13 @@ use anyhow::Result;
 use chrono::{Days, NaiveDate};
 
 use crate::config::Config;
-use crate::metrics::alert::{COVER_WINDOW_DAYS, Promotion, StockPosition};
+use crate::metrics::alert::COVER_WINDOW_DAYS;
 use crate::metrics::calendar::Calendar;
 use crate::metrics::forecast::{self, History};
-use crate::store::report::{self, Fetched};
-use crate::store::{Store, ThemeCount};
-
-/// Days of history the charts show.
-pub const CHART_DAYS: u64 = 30;
-
-/// What the store holds for one report date.
-#[derive(Debug, Clone, Default)]
-pub struct DigestInputs {
-    pub fetched: Fetched,
-    /// Campaigns running on the date or starting within the alert look-ahead or the
-    /// outlook, whichever is longer.
-    pub promotions: Vec<Promotion>,
-    /// Orders per day and the campaign calendar, for the week ahead.
-    pub history: History,
-    /// Capacity from the latest row on or before the date to the end of the outlook.
-    pub capacity_plan: BTreeMap<NaiveDate, f64>,
-    pub stock: BTreeMap<String, StockPosition>,
-    pub out_of_stock: Vec<(String, String)>,
-    pub product_names: BTreeMap<String, String>,
-    pub feedback: Vec<ThemeCount>,
-    /// Last day with data on or before the report date, per source table.
-    pub freshness: Vec<(&'static str, Option<NaiveDate>)>,
-    /// Optional columns of tables with rows, none of which holds a value.
-    pub empty_columns: Vec<&'static str>,
-    /// When the shop trades, as of the report date.
-    pub calendar: Calendar,
-    /// The headline figures mailed for the days before the report date.
-    pub mailed: Vec<crate::store::MailedFigure>,
-    /// The report date's largest order, beside the day's totals.
-    pub big_order: Option<crate::metrics::news::BigOrder>,
-    /// Each table's last feeding import format.
-    pub feeds: BTreeMap<String, String>,
-}
+use crate::metrics::inputs::{CHART_DAYS, DigestInputs, REVISION_DAYS};
+use crate::metrics::report::Fetched;
+use crate::store::Store;
+use crate::store::report;
 
 /// The metric windows every metric needs beyond the comparisons: charts and the news.
 pub fn extra_ranges(config: &Config, d: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
@@ -108,7 +78,7 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
             empty_columns: store.empty_optional_columns().await?,
             calendar: Calendar::default(),
             mailed: store
-                .mailed_figures(d - Days::new(crate::store::REVISION_DAYS), d - Days::new(1))
+                .mailed_figures(d - Days::new(REVISION_DAYS), d - Days::new(1))
                 .await?,
             big_order: store.big_order(d).await?,
             feeds: store.feeds().await?,

@@ -2,12 +2,7 @@
 //! changes a mailed day is measured against, once.
 
 use super::*;
-
-/// Days before a report date whose mailed figures it checks for revisions.
-pub const REVISION_DAYS: u64 = 14;
-
-/// A figure as mailed: its report date, metric key and value.
-pub type MailedFigure = (NaiveDate, String, f64);
+use crate::metrics::inputs::MailedFigure;
 
 impl Store {
     /// The figures mailed for the days `first..=last`.

@@ -20,6 +20,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 
 use crate::config::{StoreConfig, StoreUrl};
 use crate::metrics::compare::{DayRow, Series};
+use crate::metrics::inputs::ThemeCount;
 use crate::metrics::metric::MetricDef;
 
 mod big_order;
@@ -31,7 +32,6 @@ pub mod report;
 pub mod rollup;
 
 pub use ledger::{Claim, DeliveryCounts, DeliveryKey, DeliveryOutcome, DeliveryStatus};
-pub use mailed::{MailedFigure, REVISION_DAYS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -581,16 +581,6 @@ impl Store {
 
 /// The names of the tables with a day column.
 pub use crate::table::DATED_TABLES;
-
-/// Yesterday's customer feedback on one theme.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ThemeCount {
-    pub theme: String,
-    pub count: i64,
-    pub negative: i64,
-    /// One comment, a negative one where there is one.
-    pub example: Option<String>,
-}
 
 impl Store {
     /// Campaigns that overlap `first..=last`, with their promoted SKUs.

@@ -5,7 +5,8 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use dawnpost::demo::{self, DemoOptions, story};
 use dawnpost::metrics::compare::Value;
 use dawnpost::metrics::period::ComparisonKind::{self, *};
-use dawnpost::store::report::{self, MetricsReport};
+use dawnpost::metrics::report::MetricsReport;
+use dawnpost::store::report;
 
 use crate::support::{Backend, TestStore, both_backends};
 

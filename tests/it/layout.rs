@@ -114,6 +114,36 @@ fn every_part_uses_only_the_parts_below_it() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// The pure core: figures, the digest and charts are worked out from values alone. They may
+/// not reach the parts that do I/O, whatever their layers would allow.
+const PURE: [&str; 3] = ["metrics", "digest", "chart"];
+const IMPURE: [&str; 8] = [
+    "store",
+    "ingest",
+    "delivery",
+    "demo",
+    "email",
+    "scheduler",
+    "shops",
+    "cli",
+];
+
+#[test]
+fn the_pure_core_never_names_the_store() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut wrong = Vec::new();
+    for file in files.iter().filter(|f| PURE.contains(&part_of(f).as_str())) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for used in parts_used(&text) {
+            if IMPURE.contains(&used.as_str()) {
+                wrong.push(format!("{}: the pure core uses `{used}`", file.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn every_module_starts_by_saying_what_it_owns() {
     let mut files = Vec::new();

@@ -152,7 +152,7 @@ async fn a_metric_past_the_row_cap_is_unavailable_and_says_why(b: Backend) {
     let inputs = dawnpost::store::gather::gather(&t.store, &t.config, d)
         .await
         .unwrap();
-    let report = dawnpost::store::report::assemble(&t.config, d, &inputs.fetched);
+    let report = t.config.assemble_report(d, &inputs.fetched);
     let why = report.get("flood").unwrap().unavailable.as_deref().unwrap();
     assert!(
         why.contains("test config:") && why.contains("returned more than 1000000 rows"),

@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 use dawnpost::metrics::compare::{Comparison, Value, Verdict};
 use dawnpost::metrics::period::ComparisonKind::{self, *};
-use dawnpost::store::report::{self, MetricsReport};
+use dawnpost::metrics::report::MetricsReport;
+use dawnpost::store::report;
 
 use crate::support::{Backend, TestStore, both_backends};
 

@@ -1,0 +1,61 @@
+//! Everything one digest reads from the store, as values: the metrics' rows and the rest
+//! (campaigns, stock, the order history, feedback, freshness...). The store fills it
+//! (`store::gather`); the digest is built from it alone.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::metrics::alert::{Promotion, StockPosition};
+use crate::metrics::calendar::Calendar;
+use crate::metrics::forecast::History;
+use crate::metrics::news::BigOrder;
+use crate::metrics::report::Fetched;
+
+/// Days before a report date whose mailed figures it checks for revisions.
+pub const REVISION_DAYS: u64 = 14;
+
+/// A figure as mailed: its report date, metric key and value.
+pub type MailedFigure = (NaiveDate, String, f64);
+
+/// Yesterday's customer feedback on one theme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThemeCount {
+    pub theme: String,
+    pub count: i64,
+    pub negative: i64,
+    /// One comment, a negative one where there is one.
+    pub example: Option<String>,
+}
+
+/// Days of history the charts show.
+pub const CHART_DAYS: u64 = 30;
+
+/// What the store holds for one report date.
+#[derive(Debug, Clone, Default)]
+pub struct DigestInputs {
+    pub fetched: Fetched,
+    /// Campaigns running on the date or starting within the alert look-ahead or the
+    /// outlook, whichever is longer.
+    pub promotions: Vec<Promotion>,
+    /// Orders per day and the campaign calendar, for the week ahead.
+    pub history: History,
+    /// Capacity from the latest row on or before the date to the end of the outlook.
+    pub capacity_plan: BTreeMap<NaiveDate, f64>,
+    pub stock: BTreeMap<String, StockPosition>,
+    pub out_of_stock: Vec<(String, String)>,
+    pub product_names: BTreeMap<String, String>,
+    pub feedback: Vec<ThemeCount>,
+    /// Last day with data on or before the report date, per source table.
+    pub freshness: Vec<(&'static str, Option<NaiveDate>)>,
+    /// Optional columns of tables with rows, none of which holds a value.
+    pub empty_columns: Vec<&'static str>,
+    /// When the shop trades, as of the report date.
+    pub calendar: Calendar,
+    /// The headline figures mailed for the days before the report date.
+    pub mailed: Vec<MailedFigure>,
+    /// The report date's largest order, beside the day's totals.
+    pub big_order: Option<BigOrder>,
+    /// Each table's last feeding import format.
+    pub feeds: BTreeMap<String, String>,
+}
