@@ -158,6 +158,7 @@ impl Transport {
 }
 
 /// ±25% of `d`, so that many senders retrying at once spread out.
+#[allow(clippy::disallowed_methods)] // Only the clock's nanoseconds, as a little randomness.
 fn jitter(d: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -170,17 +170,26 @@ pub struct ImportOptions {
     pub day: NaiveDate,
     /// Validate and report only; write nothing.
     pub check: bool,
+    /// When the import runs (epoch seconds), for the store's note of what fed each table:
+    /// the clock is read by the caller, at the edge.
+    pub at: i64,
 }
 
 impl ImportOptions {
     /// The options a shop's config gives, with `day` for stock snapshots.
-    pub fn from_config(config: &crate::config::Config, day: NaiveDate, check: bool) -> Self {
+    pub fn from_config(
+        config: &crate::config::Config,
+        day: NaiveDate,
+        check: bool,
+        at: i64,
+    ) -> Self {
         ImportOptions {
             tz: config.shop.timezone,
             currency: config.shop.currency.clone(),
             channels: config.channels.clone(),
             day,
             check,
+            at,
         }
     }
 
@@ -250,10 +259,9 @@ pub async fn import_file(
         && !opts.check
     {
         let tables: Vec<&str> = s.tables.iter().map(|(t, _)| *t).collect();
-        let at = chrono::Utc::now().timestamp();
         // What feeds a table is a hint for the freshness banner, not data: a failure to
         // note it does not undo a committed import.
-        if let Err(e) = store.record_feeds(s.format, &tables, at).await {
+        if let Err(e) = store.record_feeds(s.format, &tables, opts.at).await {
             tracing::warn!(error = %format!("{e:#}"), "cannot record what the import fed");
         }
     }
@@ -269,6 +277,7 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
         channels: BTreeMap::new(),
         day: NaiveDate::MIN,
         check: false,
+        at: 0,
     };
     import_file(store, Some(format), path, &opts).await
 }

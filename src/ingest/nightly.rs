@@ -104,7 +104,7 @@ pub async fn pick_up(store: &Store, config: &Config, now: DateTime<Tz>) -> PickU
         }
     };
     let yesterday = now.date_naive() - Days::new(1);
-    let opts = ImportOptions::from_config(config, yesterday, false);
+    let opts = ImportOptions::from_config(config, yesterday, false, now.timestamp());
     for entry in &config.imports {
         if entry.after.is_some_and(|t| now.time() < t) {
             continue;
@@ -147,6 +147,7 @@ fn pending(found: &[Found], seen: &HashMap<String, Seen>) -> Vec<Found> {
 
 /// Keeps the files whose size and time hold for `settle`: a file changed more recently is
 /// looked at again once it has had that long, and left for the next run if it changed.
+#[allow(clippy::disallowed_methods)] // A file's age is against the file system's own clock.
 async fn settled(todo: Vec<Found>, settle: Duration, out: &mut PickUp) -> Vec<Found> {
     let now = nanos(SystemTime::now());
     let settle_ns = i64::try_from(settle.as_nanos()).unwrap_or(i64::MAX);

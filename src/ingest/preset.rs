@@ -121,6 +121,7 @@ pub fn missing(format: Format, header: &Header) -> String {
         channels: Default::default(),
         day: chrono::NaiveDate::MIN,
         check: true,
+        at: 0,
     };
     let src_like = |h: &csv::StringRecord| -> Result<()> {
         match format {

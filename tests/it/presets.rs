@@ -110,6 +110,7 @@ pub(crate) fn opts(t: &TestStore) -> ImportOptions {
         channels: BTreeMap::new(),
         day: "2024-03-02".parse().unwrap(),
         check: false,
+        at: 0,
     }
 }
 
