@@ -4,7 +4,7 @@
 //! the `store`; `store` reads back figures (`report`, `gather`) in the types of `metrics`, the
 //! pure arithmetic of periods, comparisons, key results, alerts, news and the forecast;
 //! `digest` words them, `chart` draws them, `email` renders and composes the message, and
-//! `delivery` sends it; `scheduler` runs it at 6 AM and `cli` dispatches. The pure core never
+//! `delivery` sends it; `serve` runs it at 6 AM and `cli` dispatches. The pure core never
 //! does I/O nor reads the clock. See ARCHITECTURE.md.
 
 pub mod caught;
@@ -18,7 +18,7 @@ pub mod email;
 pub mod ingest;
 pub mod metrics;
 pub mod schedule;
-pub mod scheduler;
+pub mod serve;
 pub mod shops;
 pub mod shutdown;
 pub mod store;

@@ -36,7 +36,7 @@ use crate::demo::{self, DemoOptions};
 use crate::email::compose::{compose, write_preview};
 use crate::email::render::Templates;
 use crate::ingest::{self, Format, ImportOptions, parse_day};
-use crate::scheduler::{ServeOptions, Shutdown, SystemClock, serve};
+use crate::serve::{ServeOptions, Shutdown, SystemClock, serve};
 use crate::shops::{Shop, Shops};
 use crate::store::report;
 use crate::store::{DATA_TABLES, Store};

@@ -7,7 +7,7 @@
 //! written in batches inside one transaction, so a file larger than memory imports, and any
 //! bad row leaves the store exactly as it was.
 //!
-//! Below `store` and `table`; above nothing but `cli` and `scheduler`.
+//! Below `store` and `table`; above nothing but `cli` and `serve`.
 
 mod check;
 mod ga4;

@@ -22,7 +22,7 @@ const LAYERS: [(&str, u8); 18] = [
     ("demo", 5),
     ("email", 5),
     ("delivery", 6),
-    ("scheduler", 7),
+    ("serve", 7),
     ("cli", 8),
     ("main", 9),
 ];
@@ -123,7 +123,7 @@ const IMPURE: [&str; 8] = [
     "delivery",
     "demo",
     "email",
-    "scheduler",
+    "serve",
     "shops",
     "cli",
 ];

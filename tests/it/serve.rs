@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use dawnpost::scheduler::{Clock, RunEvent, ServeOptions, Shutdown, serve};
+use dawnpost::serve::{Clock, RunEvent, ServeOptions, Shutdown, serve};
 use dawnpost::shops::{Shop, Shops};
 
 use crate::support::{Backend, TestStore, fixture};
