@@ -27,7 +27,7 @@ pub(super) struct Cx<'a> {
 }
 
 impl Cx<'_> {
-    pub fn at(&self, span: Range<usize>, key: &str, msg: impl Into<String>) -> Error {
+    pub(super) fn at(&self, span: Range<usize>, key: &str, msg: impl Into<String>) -> Error {
         anyhow!(
             "{}:{}: `{key}`: {}",
             self.origin,
@@ -37,7 +37,7 @@ impl Cx<'_> {
     }
 
     /// Refuses control characters in text bound for a header or a display name.
-    pub fn plain(&self, text: &str, span: Range<usize>, key: &str) -> Result<()> {
+    pub(super) fn plain(&self, text: &str, span: Range<usize>, key: &str) -> Result<()> {
         match text.chars().find(|c| c.is_control()) {
             Some(c) => Err(self.at(
                 span,
@@ -52,7 +52,7 @@ impl Cx<'_> {
     }
 
     /// Plain text of at most `max` characters: a name bound for the email or a header.
-    pub fn name(&self, text: &str, span: Range<usize>, key: &str, max: usize) -> Result<()> {
+    pub(super) fn name(&self, text: &str, span: Range<usize>, key: &str, max: usize) -> Result<()> {
         self.plain(text, span.clone(), key)?;
         let n = text.chars().count();
         if n > max {
@@ -69,7 +69,7 @@ impl Cx<'_> {
     }
 
     /// An address with an optional display name, each within its bound.
-    pub fn mailbox(&self, text: &str, span: Range<usize>, key: &str) -> Result<Mailbox> {
+    pub(super) fn mailbox(&self, text: &str, span: Range<usize>, key: &str) -> Result<Mailbox> {
         self.plain(text, span.clone(), key)?;
         // Longer than the longest display name, its quotes and brackets and the longest
         // address together: not a mailbox we accept, and not handed to the parser.
@@ -110,7 +110,7 @@ impl Cx<'_> {
     }
 
     /// A secret from `password_env` or `password_file` (at most one of them).
-    pub fn secret(
+    pub(super) fn secret(
         &self,
         env: Option<(&str, Range<usize>)>,
         file: Option<(&Path, Range<usize>)>,

@@ -83,7 +83,7 @@ impl Job<'_> {
         }
     }
 
-    pub async fn one(&self, to: &Mailbox) -> Result<Outcome> {
+    pub(super) async fn one(&self, to: &Mailbox) -> Result<Outcome> {
         if self.fatal.load(Ordering::SeqCst) || self.shutdown.as_ref().is_some_and(|s| s.is_set()) {
             return Ok(Outcome::NotTried);
         }
@@ -232,7 +232,7 @@ impl Job<'_> {
 
     /// Keeps this sender's claims on the report date fresh while messages are in flight,
     /// so that no other sender takes them for a dead one's. Runs until dropped.
-    pub async fn heartbeat(&self) -> std::convert::Infallible {
+    pub(super) async fn heartbeat(&self) -> std::convert::Infallible {
         let every = Duration::from_millis(self.lease.max(1).unsigned_abs() * 250);
         loop {
             tokio::time::sleep(every).await;
@@ -250,7 +250,11 @@ impl Job<'_> {
 
     /// Records the recipients a fatal failure kept from being tried, where the ledger has
     /// nothing better to say about them.
-    pub async fn record_not_attempted(&self, never_tried: &[String], fatal: &str) -> Result<()> {
+    pub(super) async fn record_not_attempted(
+        &self,
+        never_tried: &[String],
+        fatal: &str,
+    ) -> Result<()> {
         let stamp = self.head.now.timestamp();
         let why = format!("not attempted: {fatal}");
         for k in never_tried {

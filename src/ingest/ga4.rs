@@ -15,7 +15,7 @@ use crate::table::{ColType, SqlValue, TableSpec, col};
 
 /// GA4's default channel groups (and the ad platforms' names) to shop channels. A name not
 /// here becomes its own channel, in lower case with `_` for spaces.
-pub const DEFAULT_CHANNELS: [(&str, &str); 22] = [
+pub(super) const DEFAULT_CHANNELS: [(&str, &str); 22] = [
     ("Direct", "direct"),
     ("Organic Search", "organic"),
     ("Organic Social", "organic_social"),
@@ -41,7 +41,7 @@ pub const DEFAULT_CHANNELS: [(&str, &str); 22] = [
 ];
 
 /// The shop channel for a source's name when the config does not say.
-pub fn default_channel(source: &str) -> String {
+pub(super) fn default_channel(source: &str) -> String {
     DEFAULT_CHANNELS
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(source))
@@ -61,7 +61,7 @@ fn slug(s: &str) -> String {
     out.trim_matches('_').to_string()
 }
 
-pub fn matches(h: &Header) -> bool {
+pub(super) fn matches(h: &Header) -> bool {
     has_all(h, &["Date", "Sessions"]) && h.iter().any(|c| is_channel_group(c))
 }
 
@@ -84,7 +84,7 @@ const SESSIONS: TableSpec = TableSpec {
 };
 static TARGETS: [Target; 1] = [Target::upsert(&SESSIONS)];
 
-pub struct Traffic {
+pub(super) struct Traffic {
     opts: ImportOptions,
     date: usize,
     channel: usize,
@@ -94,7 +94,7 @@ pub struct Traffic {
 }
 
 impl Traffic {
-    pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Traffic> {
+    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Traffic> {
         let c = Columns::new(h);
         let channel = c
             .only("channel groups", is_channel_group)?

@@ -12,14 +12,14 @@ use super::source::{Columns, Header, cell, has_all};
 use super::values::{export_count, export_day, export_number, sum_counts};
 use crate::table;
 
-pub fn matches(h: &Header) -> bool {
+pub(super) fn matches(h: &Header) -> bool {
     has_all(h, &["Day", "Campaign", "Cost", "Clicks"])
         && (has_all(h, &["Impr."]) || has_all(h, &["Impressions"]))
 }
 
 static TARGETS: [Target; 1] = [Target::upsert(&table::AD_SPEND)];
 
-pub struct Campaigns {
+pub(super) struct Campaigns {
     channel: String,
     currency: String,
     day: usize,
@@ -31,10 +31,15 @@ pub struct Campaigns {
 
 /// Spend per (day, campaign), summed over the rows of a report, and written at its end.
 #[derive(Debug, Default)]
-pub struct SpendSums(BTreeMap<(String, String), Spend>);
+pub(super) struct SpendSums(BTreeMap<(String, String), Spend>);
 
 impl SpendSums {
-    pub fn add(&mut self, day: chrono::NaiveDate, campaign: &str, spend: Spend) -> Result<()> {
+    pub(super) fn add(
+        &mut self,
+        day: chrono::NaiveDate,
+        campaign: &str,
+        spend: Spend,
+    ) -> Result<()> {
         self.0
             .entry((day.to_string(), campaign.to_string()))
             .or_default()
@@ -42,13 +47,13 @@ impl SpendSums {
     }
 
     /// The ad_spend rows, one per campaign and day, for `channel`.
-    pub fn finish(&mut self, channel: &str, out: &mut Rows) {
+    pub(super) fn finish(&mut self, channel: &str, out: &mut Rows) {
         spend_rows(channel, std::mem::take(&mut self.0), out);
     }
 }
 
 /// Where an ad report keeps a row's cost, impressions and clicks, and their names.
-pub struct SpendColumns {
+pub(super) struct SpendColumns {
     pub cost: (usize, String),
     pub impressions: (usize, &'static str),
     pub clicks: (Option<usize>, &'static str),
@@ -56,7 +61,7 @@ pub struct SpendColumns {
 
 impl SpendColumns {
     /// A row's figures: no value (`--`, empty) is none; a negative cost is refused.
-    pub fn read(&self, r: &csv::StringRecord) -> Result<Spend> {
+    pub(super) fn read(&self, r: &csv::StringRecord) -> Result<Spend> {
         let (i, name) = &self.cost;
         let cost = export_number(cell(r, Some(*i)))
             .map_err(|e| anyhow!("column `{name}`: {e}"))?
@@ -80,14 +85,14 @@ impl SpendColumns {
 /// One campaign's day, summed over the report's rows (a report segmented by network has
 /// several).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Spend {
+pub(super) struct Spend {
     pub cost: f64,
     pub impressions: i64,
     pub clicks: i64,
 }
 
 impl Spend {
-    pub fn add(&mut self, other: Spend) -> Result<()> {
+    pub(super) fn add(&mut self, other: Spend) -> Result<()> {
         self.cost += other.cost;
         self.impressions = sum_counts(self.impressions, other.impressions)
             .map_err(|e| anyhow!("impressions: {e}"))?;
@@ -97,7 +102,7 @@ impl Spend {
 }
 
 impl Campaigns {
-    pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
+    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
         let c = Columns::new(h);
         Ok(Campaigns {
             channel: opts.channel("Google Ads"),

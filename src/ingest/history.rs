@@ -24,7 +24,7 @@ const RETURNING: &str = "CASE WHEN EXISTS ( \
 ///
 /// The days this import changed are the days marked for a rollup rebuild: an earlier order
 /// arriving late turns the customer's later orders to `returning`, and its day is marked.
-pub async fn derive_customer_types(conn: &mut AnyConnection) -> Result<u64> {
+pub(super) async fn derive_customer_types(conn: &mut AnyConnection) -> Result<u64> {
     // The type is worked out by the row it is written to, without a join back to the
     // table by key: the join read each order again, at random, and the derivation of a
     // million-line export took 1.8 s of SQLite's time against 0.95 s this way. The test is
@@ -53,7 +53,7 @@ pub async fn derive_customer_types(conn: &mut AnyConnection) -> Result<u64> {
 /// Sets `derived_type` as [`derive_customer_types`] does, for these customers' orders only:
 /// after a first load whose rows were written with [`Guesses`], when only the customers it
 /// was unsure of can have an order whose type differs from the one written.
-pub async fn derive_types_of(conn: &mut AnyConnection, customers: &[String]) -> Result<u64> {
+pub(super) async fn derive_types_of(conn: &mut AnyConnection, customers: &[String]) -> Result<u64> {
     let started = std::time::Instant::now();
     let mut rewritten = 0;
     for chunk in customers.chunks(500) {
@@ -102,7 +102,7 @@ pub async fn derive_types_of(conn: &mut AnyConnection, customers: &[String]) -> 
 /// an order not cancelled placed before it, read before it (then the guess is `returning`,
 /// or unsure in the same second) or after it (then the customer is noted).
 #[derive(Debug, Default)]
-pub struct Guesses {
+pub(super) struct Guesses {
     /// Per customer (the hash its id is made of): the earliest order not cancelled, and
     /// the latest order guessed `new` (seconds since the epoch).
     seen: HashMap<u64, Seen>,
@@ -122,7 +122,12 @@ struct Seen {
 impl Guesses {
     /// The guess for an order of `customer` placed at `at`; a guest's is left empty, as
     /// [`derive_customer_types`] leaves it.
-    pub fn guess_type(&mut self, customer: Option<u64>, at: i64, cancelled: bool) -> SqlValue {
+    pub(super) fn guess_type(
+        &mut self,
+        customer: Option<u64>,
+        at: i64,
+        cancelled: bool,
+    ) -> SqlValue {
         // A file whose orders were placed a day or more before its first is read newest
         // first. Orders of one day come in any order, and the first day's tell nothing.
         let first_at = *self.first_at.get_or_insert(at);
@@ -154,7 +159,7 @@ impl Guesses {
     }
 
     /// The customers a guess may be wrong for, by their ids in the store.
-    pub fn unsure(&self) -> Vec<String> {
+    pub(super) fn unsure(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.unsure.iter().map(|h| customer_id(*h)).collect();
         ids.sort_unstable();
         ids

@@ -11,7 +11,7 @@ use super::source::{Columns, Header, cell, has_all};
 use super::values::export_day;
 use crate::table;
 
-pub fn matches(h: &Header) -> bool {
+pub(super) fn matches(h: &Header) -> bool {
     has_all(h, &["Reporting starts", "Campaign name", "Impressions"])
         && h.iter()
             .any(|c| c.to_ascii_lowercase().starts_with("amount spent"))
@@ -19,7 +19,7 @@ pub fn matches(h: &Header) -> bool {
 
 static TARGETS: [Target; 1] = [Target::upsert(&table::AD_SPEND)];
 
-pub struct Campaigns {
+pub(super) struct Campaigns {
     channel: String,
     starts: usize,
     ends: Option<usize>,
@@ -30,7 +30,7 @@ pub struct Campaigns {
 }
 
 impl Campaigns {
-    pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
+    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
         let c = Columns::new(h);
         let (spent, spent_name) = c
             .starting("Amount spent")?

@@ -11,7 +11,7 @@ use crate::table::{BatchWriter, Pipeline, RAW_TABLES, RowError, SqlValue, TableS
 
 /// A table a preset writes.
 #[derive(Debug, Clone, Copy)]
-pub struct Target {
+pub(super) struct Target {
     pub spec: &'static TableSpec,
     /// Only add rows whose key is new (rows an export implies, such as a product named on
     /// an order line, must not overwrite a fuller source).
@@ -27,7 +27,7 @@ pub struct Target {
 }
 
 impl Target {
-    pub const fn upsert(spec: &'static TableSpec) -> Target {
+    pub(super) const fn upsert(spec: &'static TableSpec) -> Target {
         Target {
             spec,
             keep_existing: false,
@@ -35,7 +35,7 @@ impl Target {
             shown: spec.name,
         }
     }
-    pub const fn keep(spec: &'static TableSpec) -> Target {
+    pub(super) const fn keep(spec: &'static TableSpec) -> Target {
         Target {
             spec,
             keep_existing: true,
@@ -44,7 +44,7 @@ impl Target {
         }
     }
     /// Upserted, with keys that follow from the parent's (see `check_keys`).
-    pub const fn follows(spec: &'static TableSpec) -> Target {
+    pub(super) const fn follows(spec: &'static TableSpec) -> Target {
         Target {
             spec,
             keep_existing: false,
@@ -54,7 +54,7 @@ impl Target {
     }
 
     /// The same target, named `shown` in summaries and checks.
-    pub const fn shown_as(self, shown: &'static str) -> Target {
+    pub(super) const fn shown_as(self, shown: &'static str) -> Target {
         Target { shown, ..self }
     }
 
@@ -74,10 +74,10 @@ impl Target {
 }
 
 /// Rows a record turns into: (index into the preset's targets, values in column order).
-pub type Rows = Vec<(usize, Vec<SqlValue>)>;
+pub(super) type Rows = Vec<(usize, Vec<SqlValue>)>;
 
 /// One platform's export format.
-pub trait Preset {
+pub(super) trait Preset {
     /// The tables written, parents before the tables that reference them.
     fn targets(&self) -> &'static [Target];
     /// Turns one record into rows. An error names the column and the reason.
@@ -113,7 +113,7 @@ fn build(format: Format, src: &Source, opts: &ImportOptions) -> Result<Box<dyn P
 }
 
 /// Which of a format's identifying columns `header` lacks, for an error.
-pub fn missing(format: Format, header: &Header) -> String {
+pub(super) fn missing(format: Format, header: &Header) -> String {
     let record = csv::StringRecord::from(header.clone());
     let opts = ImportOptions {
         tz: chrono_tz::UTC,
@@ -144,7 +144,7 @@ pub fn missing(format: Format, header: &Header) -> String {
 ///
 /// The rows are written on a task of their own (a [`Pipeline`]) while the file is read, as
 /// a table's file is: parsing and the database's writing then use a core each.
-pub async fn import(
+pub(super) async fn import(
     store: &Store,
     format: Format,
     src: &mut Source,
@@ -483,11 +483,11 @@ fn located(file: &str, e: &RowError) -> anyhow::Error {
 
 // Values every preset writes.
 
-pub fn text(s: &str) -> SqlValue {
+pub(super) fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_string())
 }
 
-pub fn optional(s: &str) -> SqlValue {
+pub(super) fn optional(s: &str) -> SqlValue {
     if s.is_empty() {
         SqlValue::Null
     } else {
@@ -497,17 +497,17 @@ pub fn optional(s: &str) -> SqlValue {
 
 /// A customer id that is not an email address: the store keeps a hash of it, so the
 /// shop's customers' addresses are not copied into it. No address is a guest.
-pub fn customer(email: &str) -> SqlValue {
+pub(super) fn customer(email: &str) -> SqlValue {
     customer_hash(email).map_or(SqlValue::Null, |h| SqlValue::Text(customer_id(h)))
 }
 
 /// The hash a customer id is made of; None for a guest.
-pub fn customer_hash(email: &str) -> Option<u64> {
+pub(super) fn customer_hash(email: &str) -> Option<u64> {
     let email = email.trim().to_lowercase();
     (!email.is_empty()).then(|| crate::text::fnv1a(email.as_bytes()))
 }
 
 /// The customer id of a [`customer_hash`].
-pub fn customer_id(hash: u64) -> String {
+pub(super) fn customer_id(hash: u64) -> String {
     format!("c-{hash:016x}")
 }

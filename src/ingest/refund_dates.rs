@@ -14,7 +14,7 @@ use sqlx::AnyConnection;
 use crate::table::{ColType, TableSpec, col};
 
 /// The totals the export gives, held for the import: see the migration 0018.
-pub const REFUND_TOTALS: TableSpec = TableSpec {
+pub(super) const REFUND_TOTALS: TableSpec = TableSpec {
     name: "shopify_refund_totals",
     columns: &[
         col("order_id", ColType::Text),
@@ -27,13 +27,13 @@ pub const REFUND_TOTALS: TableSpec = TableSpec {
 /// The key of the refunds a total's first import recorded on the order's day (and every
 /// import did, before refunds were dated); a refund dated on the day it was seen is this,
 /// `@` and the day.
-pub const REFUND_ID: &str = "shopify-refunded-amount";
+pub(super) const REFUND_ID: &str = "shopify-refunded-amount";
 
 /// Turns the totals this import held into refunds: for each order, the total less what is
 /// already recorded for it, on `seen` (or the day after the last day mailed, if `seen` was
 /// mailed already); on the order's day while nothing has been mailed. Empties the totals.
 /// Returns the refunds written.
-pub async fn date_refunds(conn: &mut AnyConnection, seen: NaiveDate) -> Result<u64> {
+pub(super) async fn date_refunds(conn: &mut AnyConnection, seen: NaiveDate) -> Result<u64> {
     let last_mailed: Option<String> =
         sqlx::query_scalar("SELECT MAX(report_date) FROM mailed_figures")
             .fetch_one(&mut *conn)

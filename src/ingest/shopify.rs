@@ -14,20 +14,20 @@ use super::source::{Columns, Header, cell, has_all};
 use super::values::{export_number, local_day, parse_timestamp, quantity};
 use crate::table::{self, ColType, SqlValue, TableSpec, col, opt};
 
-pub fn matches_orders(h: &Header) -> bool {
+pub(super) fn matches_orders(h: &Header) -> bool {
     has_all(
         h,
         &["Name", "Created at", "Lineitem quantity", "Lineitem price"],
     )
 }
 
-pub fn matches_products(h: &Header) -> bool {
+pub(super) fn matches_products(h: &Header) -> bool {
     has_all(h, &["Handle", "Variant SKU", "Variant Price"])
 }
 
 /// A product as an order line names it: only added when the store has no such SKU, so it
 /// never overwrites what a products export said.
-pub const LINE_PRODUCTS: TableSpec = TableSpec {
+pub(super) const LINE_PRODUCTS: TableSpec = TableSpec {
     name: "products",
     columns: &[
         col("sku", ColType::Text),
@@ -54,7 +54,7 @@ const PRODUCT_FIELDS: TableSpec = TableSpec {
 
 /// An order as the export gives it: the columns of `orders`, and the customer type guessed
 /// from the file, written only into a new row (see [`table::on_insert`]).
-pub const ORDER_FIELDS: TableSpec = TableSpec {
+pub(super) const ORDER_FIELDS: TableSpec = TableSpec {
     name: "orders",
     columns: &[
         col("order_id", ColType::Text),
@@ -88,7 +88,7 @@ const FULFILMENT: usize = 3;
 const REFUNDS: usize = 4;
 
 /// The orders export: one row per line item; the order's own fields only on its first row.
-pub struct Orders {
+pub(super) struct Orders {
     tz: Tz,
     opts: ImportOptions,
     c: OrderColumns,
@@ -135,7 +135,7 @@ struct OrderColumns {
 }
 
 impl Orders {
-    pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Orders> {
+    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Orders> {
         let c = Columns::new(h);
         let cols = OrderColumns {
             name: c.require(&["Name"])?,
@@ -307,7 +307,7 @@ static PRODUCT_TARGETS: [Target; 2] = [
 
 /// The products export: one row per variant; the product's own fields (Title, Type) only
 /// on its first row.
-pub struct Products {
+pub(super) struct Products {
     day: String,
     handle: Option<(String, String, String)>,
     c: ProductColumns,
@@ -326,7 +326,7 @@ struct ProductColumns {
 }
 
 impl Products {
-    pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Products> {
+    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Products> {
         let c = Columns::new(h);
         Ok(Products {
             day: opts.day.to_string(),

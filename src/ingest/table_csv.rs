@@ -12,12 +12,12 @@ use crate::store::Store;
 use crate::table::{self, BatchWriter, ColType, Pipeline, RowError, SqlValue, TableSpec};
 
 /// Whether `header` is `spec`'s: every column one of the table's, every required one there.
-pub fn matches(spec: &'static TableSpec, header: &Header) -> bool {
+pub(super) fn matches(spec: &'static TableSpec, header: &Header) -> bool {
     header_problem_opt(spec, header).is_none()
 }
 
 /// Why `header` is not `spec`'s.
-pub fn header_problem(spec: &'static TableSpec, header: &Header) -> String {
+pub(super) fn header_problem(spec: &'static TableSpec, header: &Header) -> String {
     header_problem_opt(spec, header).unwrap_or_else(|| "the header is fine".into())
 }
 
@@ -27,7 +27,7 @@ fn header_problem_opt(spec: &'static TableSpec, header: &Header) -> Option<Strin
 }
 
 /// Imports one table's file, already opened at its header.
-pub async fn import(
+pub(super) async fn import(
     store: &Store,
     spec: &'static TableSpec,
     src: &mut Source,

@@ -23,7 +23,7 @@ use super::source::{Columns, Header, cell, has_all};
 use super::values::{excerpt, export_number, local_day, parse_timestamp};
 use crate::table::{self, SqlValue};
 
-pub fn matches(h: &Header) -> bool {
+pub(super) fn matches(h: &Header) -> bool {
     has_all(h, &["Date", "Order #", "Product(s)"])
         && (has_all(h, &["N. Revenue"]) || has_all(h, &["Net sales"]))
 }
@@ -43,7 +43,7 @@ const REFUNDS: usize = 3;
 /// are not searched for a reading that agrees with `Items sold` (2^16 readings at most).
 const MAX_AMBIGUOUS: usize = 16;
 
-pub struct Orders {
+pub(super) struct Orders {
     tz: Tz,
     channel: String,
     date: usize,
@@ -69,7 +69,7 @@ struct Refund {
 }
 
 impl Orders {
-    pub fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Orders> {
+    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Orders> {
         let c = Columns::new(h);
         Ok(Orders {
             tz: opts.tz,

@@ -118,14 +118,7 @@ fn every_part_uses_only_the_parts_below_it() {
 /// not reach the parts that do I/O, whatever their layers would allow.
 const PURE: [&str; 3] = ["metrics", "digest", "chart"];
 const IMPURE: [&str; 8] = [
-    "store",
-    "ingest",
-    "delivery",
-    "demo",
-    "email",
-    "serve",
-    "shops",
-    "cli",
+    "store", "ingest", "delivery", "demo", "email", "serve", "shops", "cli",
 ];
 
 #[test]

@@ -15,7 +15,7 @@ use dawnpost::store::Store;
 use sqlx::Connection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -37,16 +37,16 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn fixture(path: &str) -> PathBuf {
+pub(crate) fn fixture(path: &str) -> PathBuf {
     repo().join("fixtures").join(path)
 }
 
 /// A store for one test, with its config and a scratch directory.
-pub struct TestStore {
+pub(crate) struct TestStore {
     pub store: Store,
     pub config: Config,
     pub dir: tempfile::TempDir,
@@ -55,7 +55,7 @@ pub struct TestStore {
 impl TestStore {
     /// A fresh, migrated store on `backend` configured by `config_text` (its `[store] url`
     /// is replaced). None when PostgreSQL is wanted but not available (and not required).
-    pub async fn new(backend: Backend, config_text: &str) -> Option<TestStore> {
+    pub(crate) async fn new(backend: Backend, config_text: &str) -> Option<TestStore> {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = match backend {
             Backend::Sqlite => "sqlite://store.sqlite".to_string(),
@@ -73,7 +73,7 @@ impl TestStore {
     }
 
     /// The small hand-made shop of fixtures/small, fully imported.
-    pub async fn small(backend: Backend) -> Option<TestStore> {
+    pub(crate) async fn small(backend: Backend) -> Option<TestStore> {
         let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
         Some(
             TestStore::new(backend, &text)
@@ -84,7 +84,7 @@ impl TestStore {
     }
 
     /// Imports every CSV of fixtures/small.
-    pub async fn with_small_data(self) -> TestStore {
+    pub(crate) async fn with_small_data(self) -> TestStore {
         for table in dawnpost::table::IMPORTABLE.iter().map(|t| t.name) {
             dawnpost::ingest::import_csv(
                 &self.store,
@@ -99,7 +99,7 @@ impl TestStore {
     }
 
     /// One number from independent SQL (run on the writable pool, not the metric path).
-    pub async fn scalar(&self, sql: &str) -> Option<f64> {
+    pub(crate) async fn scalar(&self, sql: &str) -> Option<f64> {
         let v: Option<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT CAST(({sql}) AS DOUBLE PRECISION)"
         )))
@@ -111,7 +111,7 @@ impl TestStore {
 
     /// A fingerprint of every data table: row counts and a digest of the rows, to show
     /// that something changed nothing.
-    pub async fn fingerprint(&self) -> Vec<(String, i64, String)> {
+    pub(crate) async fn fingerprint(&self) -> Vec<(String, i64, String)> {
         let mut out = Vec::new();
         for table in dawnpost::store::DATA_TABLES {
             let n = self.store.count(table).await.unwrap();
@@ -182,7 +182,7 @@ pub(crate) fn require_postgres() -> bool {
 
 /// A new, empty database on the test server, as a URL; None (after a notice) when no server
 /// can be had and none is required.
-pub async fn postgres_database() -> Option<String> {
+pub(crate) async fn postgres_database() -> Option<String> {
     let cluster = CLUSTER.get_or_init(|| match std::env::var("DAWNPOST_TEST_POSTGRES_URL") {
         Ok(url) => Some(Cluster {
             base: url.trim_end_matches('/').to_string(),
@@ -351,7 +351,7 @@ fn start_cluster() -> Option<Cluster> {
 }
 
 /// Runs the built `dawnpost` binary with a scratch data directory; returns (status, stdout, stderr).
-pub fn dawnpost(
+pub(crate) fn dawnpost(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> (std::process::ExitStatus, String, String) {
@@ -373,7 +373,7 @@ pub fn dawnpost(
 
 /// Imports the small shop's products, orders and order lines through the binary, into the
 /// store of the config file `config`.
-pub fn import_small_cli(config: &str) {
+pub(crate) fn import_small_cli(config: &str) {
     for table in ["products", "orders", "order_lines"] {
         let f = fixture(&format!("small/{table}.csv"));
         let (status, _, err) = dawnpost(
@@ -386,20 +386,20 @@ pub fn import_small_cli(config: &str) {
 
 /// Counts a report's ledger rows with one status in a SQLite store file, read-only and from
 /// outside the process under test; -1 while the store cannot be read yet.
-pub struct LedgerProbe {
+pub(crate) struct LedgerProbe {
     rt: tokio::runtime::Runtime,
     url: String,
 }
 
 impl LedgerProbe {
-    pub fn new(db: &Path) -> LedgerProbe {
+    pub(crate) fn new(db: &Path) -> LedgerProbe {
         LedgerProbe {
             rt: tokio::runtime::Runtime::new().unwrap(),
             url: format!("sqlite://{}?mode=ro", db.display()),
         }
     }
 
-    pub fn count(&self, report: &str, status: &str) -> i64 {
+    pub(crate) fn count(&self, report: &str, status: &str) -> i64 {
         self.rt.block_on(async {
             let Ok(mut conn) = <sqlx::SqliteConnection as Connection>::connect(&self.url).await
             else {
@@ -416,11 +416,11 @@ impl LedgerProbe {
 }
 
 /// One ledger row as the tests read it: (recipient, status, attempts, last error).
-pub type LedgerRow = (String, String, i64, Option<String>);
+pub(crate) type LedgerRow = (String, String, i64, Option<String>);
 
 impl LedgerProbe {
     /// Every ledger row of a report, by recipient.
-    pub fn rows(&self, report: &str) -> Vec<LedgerRow> {
+    pub(crate) fn rows(&self, report: &str) -> Vec<LedgerRow> {
         self.rt.block_on(async {
             let mut conn = <sqlx::SqliteConnection as Connection>::connect(&self.url)
                 .await
@@ -438,7 +438,7 @@ impl LedgerProbe {
 }
 
 /// 06:00 in the shop's zone the morning after 1 Mar 2024: the small shop's fixed "now".
-pub fn now(t: &TestStore) -> chrono::DateTime<chrono_tz::Tz> {
+pub(crate) fn now(t: &TestStore) -> chrono::DateTime<chrono_tz::Tz> {
     use chrono::TimeZone;
     t.config
         .shop
@@ -448,7 +448,7 @@ pub fn now(t: &TestStore) -> chrono::DateTime<chrono_tz::Tz> {
 }
 
 /// The small shop's email for 1 Mar 2024, composed from its store.
-pub async fn composed(t: &TestStore) -> dawnpost::email::compose::Composed {
+pub(crate) async fn composed(t: &TestStore) -> dawnpost::email::compose::Composed {
     let templates = dawnpost::email::render::Templates::load(None).unwrap();
     let d = "2024-03-01".parse().unwrap();
     dawnpost::email::compose::compose(&t.store, &t.config, &templates, d, now(t))

@@ -77,7 +77,7 @@ pub fn accuracy(rows: &[BacktestRow]) -> Accuracy {
 
 /// "The same weekday last week" for `day` forecast `horizon` days ahead: the orders of the
 /// last open same weekday at least ⌈horizon / 7⌉ weeks before it, so known when forecast.
-pub fn naive(h: &History, day: NaiveDate, horizon: u32) -> Option<f64> {
+pub(super) fn naive(h: &History, day: NaiveDate, horizon: u32) -> Option<f64> {
     let weeks = u64::from(horizon.div_ceil(7));
     h.orders(h.calendar().same_weekday_back(day, weeks)?)
 }
