@@ -9,7 +9,7 @@ impl Store {
     /// what was refunded of it on the same day; and the day's sales and units from the
     /// rollup. None for a day without orders.
     pub async fn big_order(&self, d: NaiveDate) -> Result<Option<BigOrder>> {
-        let day = d.to_string();
+        let day = Day(d);
         let top: Option<(String, f64, i64)> = sqlx::query_as(
             "SELECT o.order_id, CAST(SUM(l.quantity * l.unit_price) AS DOUBLE PRECISION), \
                CAST(SUM(l.quantity) AS BIGINT) \
@@ -17,7 +17,7 @@ impl Store {
              WHERE o.day = $1 AND o.status <> 'cancelled' \
              GROUP BY o.order_id ORDER BY 2 DESC, o.order_id LIMIT 1",
         )
-        .bind(&day)
+        .bind(day)
         .fetch_optional(&self.reader)
         .await
         .context("cannot read the day's largest order")?;
@@ -29,7 +29,7 @@ impl Store {
              WHERE order_id = $1 AND day = $2",
         )
         .bind(&order_id)
-        .bind(&day)
+        .bind(day)
         .fetch_one(&self.reader)
         .await
         .context("cannot read the largest order's refunds")?;
@@ -37,7 +37,7 @@ impl Store {
             "SELECT CAST(SUM(revenue) AS DOUBLE PRECISION), CAST(SUM(units) AS BIGINT) \
              FROM sales_daily WHERE day = $1",
         )
-        .bind(&day)
+        .bind(day)
         .fetch_one(&self.reader)
         .await
         .context("cannot read the day's sales")?;

@@ -11,23 +11,16 @@ impl Store {
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<Vec<MailedFigure>> {
-        let rows: Vec<(String, String, f64)> = sqlx::query_as(
+        let rows: Vec<(Day, String, f64)> = sqlx::query_as(
             "SELECT report_date, metric, value FROM mailed_figures \
              WHERE report_date BETWEEN $1 AND $2 ORDER BY report_date, metric LIMIT 10000",
         )
-        .bind(first.to_string())
-        .bind(last.to_string())
+        .bind(Day(first))
+        .bind(Day(last))
         .fetch_all(&self.reader)
         .await
         .context("cannot read the figures already mailed")?;
-        rows.into_iter()
-            .map(|(d, m, v)| {
-                let d = d
-                    .parse()
-                    .with_context(|| format!("mailed_figures: bad day {d:?}"))?;
-                Ok((d, m, v))
-            })
-            .collect()
+        Ok(rows.into_iter().map(|(d, m, v)| (d.0, m, v)).collect())
     }
 
     /// Records a report date's figures as mailed, where they were not already (the first
@@ -49,7 +42,7 @@ impl Store {
                 "INSERT INTO mailed_figures (report_date, metric, value, mailed_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (report_date, metric) DO NOTHING",
             )
-            .bind(date.to_string())
+            .bind(Day(date))
             .bind(metric.as_str())
             .bind(*value)
             .bind(at)
@@ -62,7 +55,7 @@ impl Store {
                 "UPDATE mailed_figures SET value = $3, mailed_at = $4 \
                  WHERE report_date = $1 AND metric = $2",
             )
-            .bind(day.to_string())
+            .bind(Day(*day))
             .bind(metric.as_str())
             .bind(*value)
             .bind(at)
