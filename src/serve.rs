@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures_util::StreamExt as _;
 
 use crate::config::Report;
 use crate::delivery::{SendOptions, Transport, send};
 use crate::shops::{Shop, Shops};
 pub use crate::shutdown::Shutdown;
+use crate::store::Store;
 
 /// Where `serve` gets the time and how it waits.
 pub trait Clock: Send + Sync {
@@ -37,6 +39,11 @@ impl Clock for SystemClock {
         tokio::time::sleep(d).await;
     }
 }
+
+/// Shops at work at once. Each holds its store open (some 3 MB of connections and caches)
+/// while it works, so this bounds memory however many shops are configured; a slow shop
+/// holds one place and no other shop's run.
+const SHOPS_AT_ONCE: usize = 16;
 
 /// The longest `serve` sleeps: a suspended machine or a changed clock is noticed within it.
 const MAX_SLEEP: Duration = Duration::seconds(60);
@@ -122,14 +129,16 @@ pub async fn serve<C: Clock>(
                     let result = crate::caught::caught(work).await;
                     out.push((report, date, result));
                 }
+                // Hours pass before this shop has work again: its connections would idle.
+                shop.close().await;
                 out
             }
         });
-        for (report, date, result) in futures_util::future::join_all(runs)
-            .await
-            .into_iter()
-            .flatten()
-        {
+        let results: Vec<_> = futures_util::stream::iter(runs)
+            .buffer_unordered(SHOPS_AT_ONCE)
+            .collect()
+            .await;
+        for (report, date, result) in results.into_iter().flatten() {
             let key = (report.name.clone(), date);
             if let Some(event) = settle(report, key, now, result, &mut done, &mut recheck) {
                 events.push(event);
@@ -225,8 +234,9 @@ async fn run(
     now: DateTime<Utc>,
     shutdown: &Arc<Shutdown>,
 ) -> Result<Step> {
+    let store = shop.store().await?;
     // Sent, or unknown (never retried automatically): nothing more to do for them.
-    let settled = shop.store.settled(&report.name, date).await?;
+    let settled = store.settled(&report.name, date).await?;
     let unserved = report
         .recipients
         .iter()
@@ -247,15 +257,15 @@ async fn run(
         })));
     }
     // The bundled demo shop moves on with the calendar, as `preview` and `send` see it.
-    crate::demo::refresh(&shop.config, &shop.store, date).await?;
+    crate::demo::refresh(&shop.config, &store, date).await?;
     // The night's exports, before the data check: a file dropped at 05:50 is in the 06:00
     // digest. A file that fails is named to the owner; the digest goes out without it.
     let local_now = now.with_timezone(&shop.config.shop.timezone);
-    let picked = crate::ingest::nightly::pick_up(&shop.store, &shop.config, local_now).await;
+    let picked = crate::ingest::nightly::pick_up(&store, &shop.config, local_now).await;
     for f in &picked.failed {
         tracing::error!(report = %report.name, %date, problem = %f, "a file was not imported");
     }
-    let missing = missing_data(shop, report, date).await?;
+    let missing = missing_data(&store, report, date).await?;
     if !missing.is_empty() && now < fire + report.wait {
         tracing::info!(report = %report.name, %date, missing = %missing.join(", "), "waiting for data");
         return Ok(Step::Later(Some(RunEvent::Waiting {
@@ -268,14 +278,13 @@ async fn run(
     let opts = SendOptions {
         stop: Some(shutdown.clone()),
         // Every failure since the day before this fire, also those met while waiting.
-        import_failures: shop
-            .store
+        import_failures: store
             .failed_files_since((fire - Duration::days(1)).timestamp())
             .await?,
         ..SendOptions::default()
     };
     let sent = send(
-        &shop.store,
+        &store,
         &shop.config,
         report,
         transport,
@@ -319,8 +328,8 @@ async fn run(
 }
 
 /// The tables the report waits for that have no data for `date`.
-async fn missing_data(shop: &Shop, report: &Report, date: NaiveDate) -> Result<Vec<String>> {
-    let fresh = shop.store.freshness().await?;
+async fn missing_data(store: &Store, report: &Report, date: NaiveDate) -> Result<Vec<String>> {
+    let fresh = store.freshness().await?;
     Ok(report
         .wait_for
         .iter()

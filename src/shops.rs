@@ -1,16 +1,50 @@
 //! Several shops in one process: each config file is one shop, with its own store, teams and
 //! reports. Report names are unique across them, so a report name alone picks the shop.
+//!
+//! A shop's store is opened when something needs it and closed when that is done: a command
+//! about one shop opens no other, and a `serve` of a thousand shops holds connections only
+//! for the shops at work, not for every shop all day.
 
 use anyhow::{Result, bail};
+use tokio::sync::Mutex;
 
 use crate::config::{Config, Report};
 use crate::store::Store;
 
-/// One shop: its parsed config and its open store.
+/// One shop: its parsed config, and its store while it is open.
 #[derive(Debug)]
 pub struct Shop {
     pub config: Config,
-    pub store: Store,
+    store: Mutex<Option<Store>>,
+}
+
+impl Shop {
+    /// A shop whose store is not opened yet.
+    pub fn new(config: Config) -> Shop {
+        Shop {
+            config,
+            store: Mutex::new(None),
+        }
+    }
+
+    /// The shop's store, opened (and migrated) on first use; the same one until [`Shop::close`].
+    pub async fn store(&self) -> Result<Store> {
+        let mut open = self.store.lock().await;
+        if let Some(store) = &*open {
+            return Ok(store.clone());
+        }
+        let store = Store::open(&self.config.store).await?;
+        *open = Some(store.clone());
+        Ok(store)
+    }
+
+    /// Closes the store if it is open; the next [`Shop::store`] opens it again.
+    pub async fn close(&self) {
+        let open = self.store.lock().await.take();
+        if let Some(store) = open {
+            store.close().await;
+        }
+    }
 }
 
 /// Every configured shop.
@@ -108,9 +142,10 @@ impl Shops {
         pick_report(&self.0, |s| &s.config, name)
     }
 
-    pub async fn close(self) {
-        for shop in self.0 {
-            shop.store.close().await;
+    /// Closes every store still open.
+    pub async fn close(&self) {
+        for shop in &self.0 {
+            shop.close().await;
         }
     }
 }

@@ -68,12 +68,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         _ => {}
     }
-    let mut shops = Vec::with_capacity(configs.len());
-    for config in configs {
-        let store = Store::open(&config.store.clone()).await?;
-        shops.push(Shop { config, store });
-    }
-    let shops = Shops::new(shops)?;
+    // Each store opens when the command reaches its shop: one about a single shop opens
+    // only that shop's store.
+    let shops = Shops::new(configs.into_iter().map(Shop::new).collect())?;
     let result = dispatch(cli.command, &shops).await;
     shops.close().await;
     result
@@ -86,8 +83,10 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
         Command::Check => {
             for shop in shops.iter() {
                 let yesterday = yesterday(&shop.config);
-                refresh_demo(&shop.config, &shop.store, yesterday).await?;
-                check(&shop.config, &shop.store, yesterday).await?;
+                let store = shop.store().await?;
+                refresh_demo(&shop.config, &store, yesterday).await?;
+                check(&shop.config, &store, yesterday).await?;
+                shop.close().await;
             }
             Ok(())
         }
@@ -100,7 +99,7 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
             retry_unknown,
         } => {
             let (shop, report) = shops.report(report.as_deref())?;
-            let (config, store) = (&shop.config, &shop.store);
+            let (config, store) = (&shop.config, &shop.store().await?);
             let yesterday = yesterday(config);
             refresh_demo(config, store, yesterday).await?;
             let flags = SendFlags {
@@ -124,7 +123,8 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
         Command::Status => status(shops).await,
         other => {
             let shop = shops.only(other.name())?;
-            dispatch_one(other, &shop.config, &shop.store, yesterday(&shop.config)).await
+            let store = shop.store().await?;
+            dispatch_one(other, &shop.config, &store, yesterday(&shop.config)).await
         }
     }
 }
@@ -141,31 +141,35 @@ fn schedule_command(report: &Report, count: usize, from: Option<&str>) -> Result
 /// Each report's next run and its last week of deliveries.
 async fn status(shops: &Shops) -> Result<()> {
     let now = Utc::now();
-    for (shop, report) in shops.reports() {
-        let next = report.schedule.next_after(now).map_or("never".into(), |t| {
-            t.with_timezone(&report.schedule.tz)
-                .format("%a %Y-%m-%d %H:%M %:z")
-                .to_string()
-        });
-        say!(
-            "report {} ({} recipients, {}): next {next}",
-            report.name,
-            report.recipients.len(),
-            shop.store
-        );
-        let rows = shop.store.delivery_counts(&report.name, 7).await?;
-        if rows.is_empty() {
-            say!("  no deliveries yet");
-        }
-        for (date, c) in rows {
+    for shop in shops.iter().filter(|s| !s.config.reports.is_empty()) {
+        let store = shop.store().await?;
+        for report in &shop.config.reports {
+            let next = report.schedule.next_after(now).map_or("never".into(), |t| {
+                t.with_timezone(&report.schedule.tz)
+                    .format("%a %Y-%m-%d %H:%M %:z")
+                    .to_string()
+            });
             say!(
-                "  {date}: {} sent, {} failed, {} pending, {} unknown",
-                c.sent,
-                c.failed,
-                c.pending,
-                c.unknown
+                "report {} ({} recipients, {}): next {next}",
+                report.name,
+                report.recipients.len(),
+                store
             );
+            let rows = store.delivery_counts(&report.name, 7).await?;
+            if rows.is_empty() {
+                say!("  no deliveries yet");
+            }
+            for (date, c) in rows {
+                say!(
+                    "  {date}: {} sent, {} failed, {} pending, {} unknown",
+                    c.sent,
+                    c.failed,
+                    c.pending,
+                    c.unknown
+                );
+            }
         }
+        shop.close().await;
     }
     Ok(())
 }

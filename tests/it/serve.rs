@@ -78,11 +78,7 @@ async fn small(report_extra: &str) -> TestStore {
 }
 
 fn shops(t: &TestStore) -> Shops {
-    Shops::new(vec![Shop {
-        config: t.config.clone(),
-        store: t.store.clone(),
-    }])
-    .unwrap()
+    Shops::new(vec![Shop::new(t.config.clone())]).unwrap()
 }
 
 async fn run(t: &TestStore, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<RunEvent> {
@@ -456,11 +452,7 @@ async fn serve_on_the_bundled_demo_builds_the_day_it_reports() {
     let store = dawnpost::store::Store::open(&config.store).await.unwrap();
     let recipients = config.report(None).unwrap().recipients.len();
     let tz = config.shop.timezone;
-    let shops = Shops::new(vec![Shop {
-        config,
-        store: store.clone(),
-    }])
-    .unwrap();
+    let shops = Shops::new(vec![Shop::new(config)]).unwrap();
     let at = |s: &str| {
         let n = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         tz.from_local_datetime(&n).unwrap().with_timezone(&Utc)
@@ -686,10 +678,7 @@ async fn a_slow_shop_does_not_hold_back_another() {
     let shop = |t: &TestStore, origin: &str| {
         let mut config = t.config.clone();
         config.origin = origin.into();
-        Shop {
-            config,
-            store: t.store.clone(),
-        }
+        Shop::new(config)
     };
     let shops = Shops::new(vec![shop(&slow, "slow.toml"), shop(&quick, "quick.toml")]).unwrap();
     let clock = FakeClock::at(ny("2024-03-02 06:00"));
