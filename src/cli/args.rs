@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -49,8 +50,8 @@ pub enum Command {
         #[arg(long)]
         check: bool,
         /// The day a stock snapshot is for (shopify-products) [default: yesterday].
-        #[arg(long)]
-        day: Option<String>,
+        #[arg(long, value_parser = day_arg)]
+        day: Option<NaiveDate>,
         /// The files. `import TABLE FILE`, the older form, still works.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -58,8 +59,8 @@ pub enum Command {
     /// Fill the store with a generated demo shop (replaces its contents).
     Demo {
         /// Last day of data [default: yesterday in the shop time zone].
-        #[arg(long)]
-        end: Option<String>,
+        #[arg(long, value_parser = day_arg)]
+        end: Option<NaiveDate>,
         /// Number of days of history.
         #[arg(long, default_value_t = 430)]
         days: u32,
@@ -79,8 +80,8 @@ pub enum Command {
     /// Write the morning email for a date: index.html, digest.txt, digest.eml and the charts.
     Preview {
         /// Report date [default: yesterday in the shop time zone].
-        #[arg(long)]
-        date: Option<String>,
+        #[arg(long, value_parser = day_arg)]
+        date: Option<NaiveDate>,
         /// Directory to write to.
         #[arg(long, default_value = "dawnpost-preview")]
         out: PathBuf,
@@ -101,8 +102,8 @@ pub enum Command {
         #[arg(long)]
         report: Option<String>,
         /// Report date [default: yesterday in the shop time zone].
-        #[arg(long)]
-        date: Option<String>,
+        #[arg(long, value_parser = day_arg)]
+        date: Option<NaiveDate>,
         /// A test send to these addresses only (not recorded in the delivery ledger).
         #[arg(long, num_args = 1..)]
         to: Vec<String>,
@@ -127,16 +128,16 @@ pub enum Command {
         count: usize,
         /// Start from this time: RFC 3339, or "YYYY-MM-DD HH:MM" in the report's zone
         /// [default: now].
-        #[arg(long)]
-        from: Option<String>,
+        #[arg(long, value_parser = instant_arg)]
+        from: Option<Moment>,
     },
     /// Per report: recent deliveries (sent, failed, pending) and the next scheduled time.
     Status,
     /// Replay the expected-orders forecast over past days and print its accuracy.
     Backtest {
         /// The last day replayed [default: yesterday in the shop time zone].
-        #[arg(long)]
-        date: Option<String>,
+        #[arg(long, value_parser = day_arg)]
+        date: Option<NaiveDate>,
         /// Days replayed, ending on the date.
         #[arg(long, default_value_t = 56)]
         days: u32,
@@ -153,8 +154,8 @@ pub enum Command {
     /// Print every metric with its period comparisons.
     Metrics {
         /// Report date [default: yesterday in the shop time zone].
-        #[arg(long)]
-        date: Option<String>,
+        #[arg(long, value_parser = day_arg)]
+        date: Option<NaiveDate>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
         /// Every breakdown value in JSON, not only the largest 50 of each metric.
@@ -171,6 +172,47 @@ pub const JSON_BREAKDOWN_LIMIT: usize = 50;
 pub enum OutputFormat {
     Table,
     Json,
+}
+
+/// A day on the command line: exactly `YYYY-MM-DD`, within the years dates may fall in.
+fn day_arg(text: &str) -> Result<NaiveDate, String> {
+    crate::ingest::parse_day(text).map_err(|e| e.to_string())
+}
+
+/// A moment on the command line: exact (RFC 3339), or a wall-clock time read in the zone of
+/// what it is about (which the flag alone does not know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    Exact(DateTime<Utc>),
+    Local(NaiveDateTime),
+}
+
+impl Moment {
+    /// The moment, a wall-clock time read in `tz`; an error for a time that `tz` skips.
+    pub(super) fn in_zone(self, tz: chrono_tz::Tz) -> anyhow::Result<DateTime<Utc>> {
+        match self {
+            Moment::Exact(t) => Ok(t),
+            Moment::Local(naive) => tz
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} does not exist in {tz} (a daylight-saving gap)",
+                        naive.format("%Y-%m-%d %H:%M")
+                    )
+                }),
+        }
+    }
+}
+
+fn instant_arg(text: &str) -> Result<Moment, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Moment::Exact(t.with_timezone(&Utc)));
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+        .map(Moment::Local)
+        .map_err(|_| format!("{text:?} is neither RFC 3339 nor \"YYYY-MM-DD HH:MM\""))
 }
 
 /// The tracing filter for `DAWNPOST_LOG`: a bare level ("debug") is dawnpost's own, and

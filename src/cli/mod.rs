@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 
 /// Writes a line to standard output, returning from the function with [`output::OutputClosed`]
 /// when the reader has gone (`dawnpost metrics | head -1`), instead of panicking as
@@ -26,6 +26,7 @@ macro_rules! say {
 mod args;
 mod output;
 
+use args::Moment;
 pub use args::{Cli, Command, JSON_BREAKDOWN_LIMIT, LogFormat, OutputFormat, log_filter};
 pub use output::{OutputClosed, error_text};
 use output::{print_import, print_recipients, print_schedule, write_backtest, write_table};
@@ -35,7 +36,7 @@ use crate::delivery::{SendOptions, Transport, send};
 use crate::demo::{self, DemoOptions};
 use crate::email::compose::{compose, write_preview};
 use crate::email::render::Templates;
-use crate::ingest::{self, Format, ImportOptions, parse_day};
+use crate::ingest::{self, Format, ImportOptions};
 use crate::serve::{ServeOptions, Shutdown, SystemClock, serve};
 use crate::shops::{Shop, Shops};
 use crate::store::report;
@@ -64,7 +65,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             from,
         } => {
             let (_, report) = crate::shops::pick_report(&configs, |c| c, report.as_deref())?;
-            return schedule_command(report, *count, from.as_deref());
+            return schedule_command(report, *count, *from);
         }
         _ => {}
     }
@@ -130,9 +131,9 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
 }
 
 /// A report's coming fire times, from `--from` or now.
-fn schedule_command(report: &Report, count: usize, from: Option<&str>) -> Result<()> {
+fn schedule_command(report: &Report, count: usize, from: Option<Moment>) -> Result<()> {
     let from = match from {
-        Some(text) => parse_instant(text, report.schedule.tz).context("--from")?,
+        Some(at) => at.in_zone(report.schedule.tz).context("--from")?,
         None => Utc::now(),
     };
     print_schedule(report, from, count)
@@ -187,7 +188,7 @@ async fn send_command(
     store: &Store,
     report: &Report,
     yesterday: NaiveDate,
-    date: Option<String>,
+    date: Option<NaiveDate>,
     to: Vec<String>,
     flags: SendFlags,
 ) -> Result<()> {
@@ -196,10 +197,7 @@ async fn send_command(
         force,
         retry_unknown,
     } = flags;
-    let date = match date {
-        Some(s) => parse_day(&s).context("--date")?,
-        None => yesterday,
-    };
+    let date = date.unwrap_or(yesterday);
     if !force {
         refuse_date_without_data(store, date, yesterday).await?;
     }
@@ -302,7 +300,7 @@ async fn dispatch_one(
             force,
         } => {
             let options = DemoOptions {
-                end: day_or(end, yesterday, "--end")?,
+                end: end.unwrap_or(yesterday),
                 days,
                 seed,
                 scale,
@@ -316,7 +314,7 @@ async fn dispatch_one(
             day,
             files,
         } => {
-            let day = day_or(day, yesterday, "--day")?;
+            let day = day.unwrap_or(yesterday);
             import(config, store, format, check, day, files).await
         }
         Command::Preview {
@@ -326,7 +324,7 @@ async fn dispatch_one(
             team,
         } => {
             refresh_demo(config, store, yesterday).await?;
-            let date = day_or(date, yesterday, "--date")?;
+            let date = date.unwrap_or(yesterday);
             preview(config, store, date, &out, open, team.as_deref()).await
         }
         Command::Check
@@ -345,7 +343,7 @@ async fn dispatch_one(
             format,
         } => {
             refresh_demo(config, store, yesterday).await?;
-            let date = day_or(date, yesterday, "--date")?;
+            let date = date.unwrap_or(yesterday);
             let span = Replay {
                 days,
                 horizon,
@@ -355,17 +353,9 @@ async fn dispatch_one(
         }
         Command::Metrics { date, format, all } => {
             refresh_demo(config, store, yesterday).await?;
-            let date = day_or(date, yesterday, "--date")?;
+            let date = date.unwrap_or(yesterday);
             metrics(config, store, date, format, all).await
         }
-    }
-}
-
-/// The day a flag names, or `default` without it.
-fn day_or(flag: Option<String>, default: NaiveDate, name: &str) -> Result<NaiveDate> {
-    match flag {
-        Some(s) => parse_day(&s).context(name.to_string()),
-        None => Ok(default),
     }
 }
 
@@ -699,20 +689,6 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// An instant from RFC 3339, or from "YYYY-MM-DD HH:MM" read in `tz`.
-fn parse_instant(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>> {
-    use chrono::TimeZone;
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
-        .map_err(|_| anyhow::anyhow!("{text:?} is neither RFC 3339 nor \"YYYY-MM-DD HH:MM\""))?;
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| anyhow::anyhow!("{text} does not exist in {tz} (a daylight-saving gap)"))
 }
 
 /// `dawnpost import`: each file on its own, all or nothing; the run fails if any file did.

@@ -452,8 +452,13 @@ fn send_refuses_dates_that_would_mail_an_empty_digest() {
         "{err}"
     );
     assert!(!dir.path().join("outbox").exists());
+    // Refused where the flag is read, as a usage error (exit 2), before any store opens.
     let (s, _, err) = dawnpost(&["--config", cfg, "send", "--date", "+10000-01-01"], &[]);
-    assert_eq!(s.code(), Some(1), "{err}");
+    assert_eq!(s.code(), Some(2), "{err}");
+    assert!(
+        err.contains("'--date <DATE>': \"+10000-01-01\" is not a date (YYYY-MM-DD)"),
+        "{err}"
+    );
     let (s, out, err) = dawnpost(
         &["--config", cfg, "send", "--date", "2024-01-15", "--force"],
         &[],
