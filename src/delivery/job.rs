@@ -1,11 +1,13 @@
-//! One recipient's delivery through the ledger: claim, a durable mark before the message can
-//! reach the server, deliver with retries, record the outcome (retried while the ledger is
-//! locked or unreachable), and the heartbeat that keeps a long send's claims alive.
+//! One recipient's delivery through the ledger, whatever the channel: claim, a durable mark
+//! before the message can reach its destination, deliver with retries, record the outcome
+//! (retried while the ledger is locked or unreachable), and the heartbeat that keeps a long
+//! send's claims alive.
 //!
 //! The order is what makes a duplicate impossible: a claim that another sender takes over is
 //! sent again only if its `data_at` was never written, and `data_at` is written (as a
-//! compare-and-set on the claim) before the message's end of data can leave. So a sender that
-//! dies, or cannot write its outcome, leaves a row that the next run settles as `unknown`.
+//! compare-and-set on the claim) before the message can arrive (for SMTP, before DATA). So a
+//! sender that dies, or cannot write its outcome, leaves a row that the next run settles as
+//! `unknown`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -108,6 +110,8 @@ impl<C: Channel> Job<'_, C> {
         }
         let mark = async || self.mark(&k).await;
         let (attempts, result) = self.deliver_with_retries(&msg, &k, &mark).await;
+        // The destination's own word for the message when it gives one (a chat post's
+        // timestamp); else what it was sent as, which is all an unknown delivery has.
         let reference = match &result {
             Ok(receipt) => receipt.reference.clone().or(reference),
             Err(_) => reference,
