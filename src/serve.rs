@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures_util::StreamExt as _;
 
 use crate::config::Report;
-use crate::delivery::{SendOptions, Transport, send};
+use crate::delivery::{Channel as _, EmailChannel, SendOptions, send};
 use crate::shops::{Shop, Shops};
 pub use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -90,7 +90,7 @@ pub async fn serve<C: Clock>(
         if !transports.contains_key(&shop.config.origin) {
             transports.insert(
                 shop.config.origin.clone(),
-                Transport::from_config(&shop.config)?,
+                EmailChannel::from_config(&shop.config)?,
             );
         }
     }
@@ -228,7 +228,7 @@ enum Step {
 async fn run(
     shop: &Shop,
     report: &Report,
-    transport: &Transport,
+    transport: &EmailChannel,
     fire: DateTime<Utc>,
     date: NaiveDate,
     now: DateTime<Utc>,
@@ -237,10 +237,10 @@ async fn run(
     let store = shop.store().await?;
     // Sent, or unknown (never retried automatically): nothing more to do for them.
     let settled = store.settled(&report.name, date).await?;
-    let unserved = report
-        .recipients
+    let unserved = transport
+        .audience(report)
         .iter()
-        .filter(|m| !settled.contains_key(&m.email.to_string().to_lowercase()))
+        .filter(|to| !settled.contains_key(&transport.key(to)))
         .count();
     if unserved == 0 {
         // Delivered already (by this process before a restart, or by another instance).

@@ -32,7 +32,7 @@ pub use output::{OutputClosed, error_text};
 use output::{print_import, print_recipients, print_schedule, write_backtest, write_table};
 
 use crate::config::{Config, Lead, Report};
-use crate::delivery::{SendOptions, Transport, send};
+use crate::delivery::{Channel as _, EmailChannel, SendOptions, send};
 use crate::demo::{self, DemoOptions};
 use crate::email::compose::{compose, write_preview};
 use crate::email::render::Templates;
@@ -208,7 +208,7 @@ async fn send_command(
                 .map_err(|e| anyhow::anyhow!("--to {a:?} is not an email address: {e}"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let transport = Transport::from_config(config)?;
+    let transport = EmailChannel::from_config(config)?;
     let now = Utc::now().with_timezone(&config.shop.timezone);
     let opts = SendOptions {
         to,

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, Report};
+use crate::config::{Config, RecipientKey, Report};
 use crate::digest::format::Formatter;
 use crate::ingest;
 use crate::metrics::period::ComparisonKind;
@@ -21,7 +21,7 @@ pub(super) fn print_recipients(report: &Report) -> Result<()> {
         report.from
     );
     for r in &report.recipients {
-        match report.leads.get(&r.email.to_string().to_lowercase()) {
+        match report.leads.get(&RecipientKey::email(r)) {
             Some(lead) => say!("  {r}  (leads with {})", lead.name()),
             None => say!("  {r}"),
         }

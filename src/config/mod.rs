@@ -17,8 +17,10 @@ use toml::Spanned;
 use crate::metrics::alert::AlertSettings;
 use crate::metrics::metric::{Catalog, MetricDef, Team};
 
+mod recipient;
 mod sections;
 use crate::metrics::okr::{Objective, Thresholds};
+pub use recipient::RecipientKey;
 
 /// The demo configuration bundled into the binary, used when no config is given.
 pub const DEMO_CONFIG: &str = include_str!("../../fixtures/demo.toml");
@@ -148,9 +150,9 @@ pub struct Report {
     pub teams: Vec<String>,
     /// Every member of the teams, once each (by address, case-insensitive), in team order.
     pub recipients: Vec<lettre::message::Mailbox>,
-    /// Each recipient's lead section (lower-cased address): that of the first of the
-    /// report's teams they are in. Absent: the common order.
-    pub leads: BTreeMap<String, Lead>,
+    /// Each recipient's lead section: that of the first of the report's teams they are in.
+    /// Absent: the common order.
+    pub leads: BTreeMap<RecipientKey, Lead>,
     /// When it goes out, in its time zone.
     pub schedule: crate::schedule::Schedule,
     /// A digest not sent this long after its scheduled time is skipped, not sent late.

@@ -816,7 +816,7 @@ pub(super) fn reports(
 fn team_recipients(
     names: &[String],
     teams: &Teams,
-) -> Result<(Vec<Mailbox>, std::collections::BTreeMap<String, Lead>), String> {
+) -> Result<(Vec<Mailbox>, std::collections::BTreeMap<RecipientKey, Lead>), String> {
     let mut recipients: Vec<Mailbox> = Vec::new();
     let mut leads = std::collections::BTreeMap::new();
     for team in names {
@@ -830,7 +830,7 @@ fn team_recipients(
             {
                 recipients.push(m.clone());
                 if let Some(lead) = lead {
-                    leads.insert(m.email.to_string().to_lowercase(), *lead);
+                    leads.insert(RecipientKey::email(m), *lead);
                 }
             }
         }

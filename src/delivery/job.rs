@@ -1,24 +1,26 @@
-//! One recipient's delivery through the ledger: claim, a durable mark before the message can
-//! reach the server, deliver with retries, record the outcome (retried while the ledger is
-//! locked or unreachable), and the heartbeat that keeps a long send's claims alive.
+//! One recipient's delivery through the ledger, whatever the channel: claim, a durable mark
+//! before the message can reach its destination, deliver with retries, record the outcome
+//! (retried while the ledger is locked or unreachable), and the heartbeat that keeps a long
+//! send's claims alive.
 //!
 //! The order is what makes a duplicate impossible: a claim that another sender takes over is
 //! sent again only if its `data_at` was never written, and `data_at` is written (as a
-//! compare-and-set on the claim) before the message's end of data can leave. So a sender that
-//! dies, or cannot write its outcome, leaves a row that the next run settles as `unknown`.
+//! compare-and-set on the claim) before the message can arrive (for SMTP, before DATA). So a
+//! sender that dies, or cannot write its outcome, leaves a row that the next run settles as
+//! `unknown`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use chrono::NaiveDate;
-use lettre::message::Mailbox;
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Tz;
 
-use super::{DeliveryError, Transport, key, lead_of, outbox};
-use crate::config::{Lead, Report};
-use crate::email::message;
+use super::channel::{Channel, Receipt};
+use super::{DeliveryError, lead_of};
+use crate::config::{Lead, RecipientKey, Report};
 use crate::shutdown::Shutdown;
 use crate::store::{Claim, DeliveryKey, DeliveryOutcome, DeliveryStatus, Store};
 
@@ -42,13 +44,16 @@ pub(super) enum Outcome {
 }
 
 /// Everything one recipient's delivery needs, shared by the messages in flight.
-pub(super) struct Job<'a> {
+pub(super) struct Job<'a, C: Channel> {
     pub store: &'a Store,
     pub report: &'a Report,
-    pub transport: &'a Transport,
-    /// The message body for each lead section among the recipients.
-    pub bodies: BTreeMap<Option<Lead>, lettre::message::MultiPart>,
-    pub head: message::Head<'a>,
+    pub channel: &'a C,
+    /// The rendered copy for each lead section among the recipients.
+    pub copies: BTreeMap<Option<Lead>, C::Copy>,
+    /// The report date.
+    pub date: NaiveDate,
+    /// When the send runs (the ledger's stamps on outcomes).
+    pub now: DateTime<Tz>,
     /// False for a test send (`--to`): the ledger is for the real recipients.
     pub record: bool,
     /// Set by a fatal failure: nothing more can be sent.
@@ -59,7 +64,7 @@ pub(super) struct Job<'a> {
     /// A pending claim not renewed for this long (seconds) belongs to a sender that is gone.
     pub lease: i64,
     /// Pending claims held by senders on this host that are no longer running.
-    pub dead_claims: HashMap<String, String>,
+    pub dead_claims: HashMap<RecipientKey, String>,
     pub force: bool,
     pub retry_unknown: bool,
     /// How long an outcome the ledger refuses is written again.
@@ -74,27 +79,23 @@ pub(super) fn wall() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-impl Job<'_> {
-    fn ledger_key<'k>(&'k self, recipient: &'k str) -> DeliveryKey<'k> {
+impl<C: Channel> Job<'_, C> {
+    fn ledger_key<'k>(&'k self, recipient: &'k RecipientKey) -> DeliveryKey<'k> {
         DeliveryKey {
             report: &self.report.name,
-            date: self.head.date,
+            date: self.date,
             recipient,
         }
     }
 
-    pub(super) async fn one(&self, to: &Mailbox) -> Result<Outcome> {
+    pub(super) async fn one(&self, to: &C::To) -> Result<Outcome> {
         if self.fatal.load(Ordering::SeqCst) || self.shutdown.as_ref().is_some_and(|s| s.is_set()) {
             return Ok(Outcome::NotTried);
         }
-        let k = key(to);
-        let body = &self.bodies[&lead_of(self.report, to, !self.record)];
-        let msg = message::addressed(body, &self.head, to)?;
-        let id = msg
-            .headers()
-            .get_raw("Message-ID")
-            .unwrap_or_default()
-            .to_string();
+        let k = self.channel.key(to);
+        let copy = &self.copies[&lead_of(self.report, &k, !self.record)];
+        let msg = self.channel.address(copy, to)?;
+        let reference = self.channel.reference(&msg);
         if self.record {
             match self.claim(&k).await {
                 Ok(true) => {}
@@ -107,17 +108,14 @@ impl Job<'_> {
                 }
             }
         }
-        let stem = outbox::file_stem(
-            &self.report.name,
-            &self.head.date.to_string(),
-            &k,
-            unique_part(&id),
-        );
         let mark = async || self.mark(&k).await;
-        let (attempts, result) = self
-            .transport
-            .deliver_with_retries(&msg, &stem, &k, &mark)
-            .await;
+        let (attempts, result) = self.deliver_with_retries(&msg, &k, &mark).await;
+        // The destination's own word for the message when it gives one (a chat post's
+        // timestamp); else what it was sent as, which is all an unknown delivery has.
+        let reference = match &result {
+            Ok(receipt) => receipt.reference.clone().or(reference),
+            Err(_) => reference,
+        };
         let (status, error, outcome) = self.judge(result);
         if !self.record {
             return Ok(outcome);
@@ -126,7 +124,9 @@ impl Job<'_> {
             status,
             attempts,
             error: error.as_deref(),
-            message_id: (status != DeliveryStatus::Failed).then_some(id.as_str()),
+            message_id: reference
+                .as_deref()
+                .filter(|_| status != DeliveryStatus::Failed),
         };
         Ok(match self.record_outcome(&k, &recorded).await {
             Ok(()) => outcome,
@@ -134,13 +134,38 @@ impl Job<'_> {
         })
     }
 
+    /// Delivers, retrying transient failures with exponential backoff and jitter until the
+    /// channel's retry window closes. Returns the attempts made either way.
+    async fn deliver_with_retries(
+        &self,
+        msg: &C::Message,
+        recipient: &RecipientKey,
+        mark: &impl AsyncFn() -> Result<(), DeliveryError>,
+    ) -> (u32, Result<Receipt, DeliveryError>) {
+        let retry_for = self.channel.retry_for();
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(500).min(retry_for / 4);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.channel.deliver(msg, mark).await {
+                Err(DeliveryError::Transient(e)) if started.elapsed() + delay < retry_for => {
+                    tracing::warn!(%recipient, attempt = attempts, error = %e, "transient failure; retrying in {delay:?}");
+                    tokio::time::sleep(jitter(delay)).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+                other => return (attempts, other),
+            }
+        }
+    }
+
     /// The ledger's status, its error text and the run's outcome for a delivery's result.
     fn judge(
         &self,
-        result: Result<(), DeliveryError>,
+        result: Result<Receipt, DeliveryError>,
     ) -> (DeliveryStatus, Option<String>, Outcome) {
         let e = match result {
-            Ok(()) => return (DeliveryStatus::Sent, None, Outcome::Sent),
+            Ok(_) => return (DeliveryStatus::Sent, None, Outcome::Sent),
             Err(e) => e,
         };
         let text = e.to_string();
@@ -164,7 +189,7 @@ impl Job<'_> {
 
     /// Claimed before the message leaves: a crash leaves it pending, never "sent", and
     /// another sender on the same store sees the claim and leaves this recipient alone.
-    async fn claim(&self, k: &str) -> Result<bool> {
+    async fn claim(&self, k: &RecipientKey) -> Result<bool> {
         let now = wall();
         let claim = Claim {
             claimer: &self.claimer,
@@ -180,7 +205,7 @@ impl Job<'_> {
     /// The durable mark written just before a message can reach the server. Without it
     /// written, the message does not leave; a claim no longer ours means someone else owns
     /// this recipient now.
-    async fn mark(&self, k: &str) -> Result<(), DeliveryError> {
+    async fn mark(&self, k: &RecipientKey) -> Result<(), DeliveryError> {
         if !self.record {
             return Ok(());
         }
@@ -204,10 +229,10 @@ impl Job<'_> {
     /// Writes the outcome, again and again with backoff while the ledger refuses it (a
     /// SQLite store locked by another writer, a PostgreSQL server restarting), for
     /// `ledger_retry` at most.
-    async fn record_outcome(&self, k: &str, outcome: &DeliveryOutcome<'_>) -> Result<()> {
+    async fn record_outcome(&self, k: &RecipientKey, outcome: &DeliveryOutcome<'_>) -> Result<()> {
         let key = self.ledger_key(k);
-        let stamp = self.head.now.timestamp();
-        let started = std::time::Instant::now();
+        let stamp = self.now.timestamp();
+        let started = Instant::now();
         let mut delay = Duration::from_millis(250);
         loop {
             match self
@@ -238,7 +263,7 @@ impl Job<'_> {
             tokio::time::sleep(every).await;
             let renewed = self
                 .store
-                .renew_claims(&self.report.name, self.head.date, &self.claimer, wall())
+                .renew_claims(&self.report.name, self.date, &self.claimer, wall())
                 .await;
             if let Err(e) = renewed {
                 // A claim that goes stale meanwhile is safe: the mark before each message
@@ -252,10 +277,10 @@ impl Job<'_> {
     /// nothing better to say about them.
     pub(super) async fn record_not_attempted(
         &self,
-        never_tried: &[String],
+        never_tried: &[RecipientKey],
         fatal: &str,
     ) -> Result<()> {
-        let stamp = self.head.now.timestamp();
+        let stamp = self.now.timestamp();
         let why = format!("not attempted: {fatal}");
         for k in never_tried {
             self.store
@@ -266,13 +291,14 @@ impl Job<'_> {
     }
 }
 
-/// The part of a Message-ID unique to one message (its hash), so a forced re-send to the
-/// outbox keeps the first file.
-fn unique_part(id: &str) -> &str {
-    id.trim_matches(['<', '>'])
-        .split(['.', '@'])
-        .nth(2)
-        .unwrap_or_default()
+/// ±25% of `d`, so that many senders retrying at once spread out.
+#[allow(clippy::disallowed_methods)] // Only the clock's nanoseconds, as a little randomness.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    let factor = 0.75 + f64::from(nanos % 1000) / 2000.0;
+    d.mul_f64(factor)
 }
 
 /// What a run reports when the ledger would not take a delivery's outcome.
@@ -303,7 +329,7 @@ pub(super) async fn reap(
     date: NaiveDate,
     lease: i64,
     gone: &[&str],
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(RecipientKey, String)>> {
     let now = wall();
     let reaped = store
         .reap_abandoned(report, date, now - lease, gone, now)

@@ -1,41 +1,46 @@
-//! Delivery: one message per recipient through a transport, recorded in the ledger so that
-//! each person gets a report date's digest once, and the ledger never says more than the
-//! server said.
+//! Delivery: the digest to each recipient once per report date, through a channel, recorded
+//! in the ledger so that nobody gets it twice and the ledger never says more than the
+//! destination said.
 //!
-//! - `smtp`: our own SMTP connections, a deadline on every step, none reused after a fault;
-//! - `outbox`: the folder of .eml files used when no mail server is configured.
+//! - `channel`: the seam, [`Channel`]: render once per copy, deliver once per recipient;
+//! - `email`: the first channel, over `smtp` (our own connections, a deadline on every step,
+//!   none reused after a fault) or the `outbox` folder of .eml files;
+//! - `job`: one recipient through the ledger (claim, mark, deliver with retries, record);
+//! - `owner`: the note to the report's owner after a run that needs a person;
+//! - here: [`send`], the loop over recipients, generic over channels.
 //!
-//! What the ledger records: `sent` only on the 250 that answers a message's own end of
-//! data; `failed` on a refusal or when retries ran out; `unknown` when the connection failed
-//! or went silent after the end of the message was written. An `unknown` recipient is never
-//! retried automatically (dawnpost prefers a possibly lost message to a possible duplicate);
-//! `send --retry-unknown` sends to them again, and the owner is told either way.
+//! What the ledger records: `sent` only on the destination's acceptance of that very message
+//! (for SMTP, the 250 that answers its own end of data); `failed` on a refusal or when retries
+//! ran out; `unknown` when the connection failed or went silent after the whole message was
+//! written. An `unknown` recipient is never retried automatically (dawnpost prefers a
+//! possibly lost message to a possible duplicate); `send --retry-unknown` sends to them again,
+//! and the owner is told either way.
 
+pub mod channel;
+pub mod email;
 mod job;
 pub mod outbox;
 mod owner;
 pub mod smtp;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use futures_util::StreamExt as _;
-use lettre::message::Mailbox;
 
-use crate::config::{Config, Lead, Report};
-use crate::email::compose::compose;
-use crate::email::message;
+use crate::config::{Config, Lead, RecipientKey, Report};
+use crate::email::compose::{Composed, compose};
 use crate::email::render::Templates;
 use crate::shutdown::Shutdown;
 use crate::store::{DeliveryStatus, Store};
 use job::{Job, Outcome};
 
+pub use channel::{Channel, Draft, Note, Receipt};
+pub use email::EmailChannel;
 pub use smtp::SmtpClient;
 
 /// Why one message was not delivered.
@@ -47,7 +52,8 @@ pub enum DeliveryError {
     /// Retrying will not help (a 5xx reply for this recipient, a file name too long).
     #[error("permanent failure: {0}")]
     Permanent(String),
-    /// The server may or may not have accepted the message: never retried automatically.
+    /// The destination may or may not have accepted the message (no answer after all of it
+    /// was sent): never retried automatically.
     #[error("delivery unknown: {0}")]
     Unknown(String),
     /// Nothing can be sent: TLS, authentication or the server's capabilities are wrong.
@@ -58,128 +64,11 @@ pub enum DeliveryError {
     Elsewhere(String),
 }
 
-/// Where messages go.
+/// How one send runs. `To` is the channel's recipient (a mailbox, for email).
 #[derive(Debug, Clone)]
-pub enum Transport {
-    /// A directory of .eml files.
-    Outbox(PathBuf),
-    /// A mail server.
-    Smtp {
-        client: Arc<SmtpClient>,
-        retry_for: Duration,
-        /// Messages in flight at once, each on its own connection.
-        connections: usize,
-    },
-}
-
-impl Transport {
-    pub fn from_config(config: &Config) -> Result<Transport> {
-        let Some(s) = &config.smtp else {
-            return Ok(Transport::Outbox(config.outbox.clone()));
-        };
-        let tls = smtp::tls_parameters(&s.host, s.ca_pem.as_deref()).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: cannot set up TLS for the mail server (smtp.ca_file): {e}",
-                config.origin
-            )
-        })?;
-        let login = match (&s.username, &s.password) {
-            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
-            _ => None,
-        };
-        let client = SmtpClient::new(s.host.clone(), s.port, s.security, tls, login, s.timeout);
-        Ok(Transport::Smtp {
-            client: Arc::new(client),
-            retry_for: s.retry_for,
-            connections: s.connections,
-        })
-    }
-
-    /// How many messages may be in flight at once.
-    fn connections(&self) -> usize {
-        match self {
-            Transport::Outbox(_) => 1,
-            Transport::Smtp { connections, .. } => *connections,
-        }
-    }
-
-    /// Delivers one message. `mark` is awaited at the last moment before the message can
-    /// reach the server (before DATA; before an .eml file is moved into place), and its error
-    /// holds the message back: the ledger's durable note that it may have left.
-    async fn deliver(
-        &self,
-        msg: &lettre::Message,
-        file_stem: &str,
-        mark: &impl AsyncFn() -> Result<(), DeliveryError>,
-    ) -> Result<(), DeliveryError> {
-        match self {
-            Transport::Outbox(dir) => outbox::write(dir, file_stem, msg.formatted(), mark).await,
-            Transport::Smtp { client, .. } => {
-                client.send(msg.envelope(), &msg.formatted(), mark).await
-            }
-        }
-    }
-
-    /// Delivers, retrying transient failures with exponential backoff and jitter until the
-    /// transport's retry window closes. Returns the attempts made either way.
-    async fn deliver_with_retries(
-        &self,
-        msg: &lettre::Message,
-        file_stem: &str,
-        recipient: &str,
-        mark: &impl AsyncFn() -> Result<(), DeliveryError>,
-    ) -> (u32, Result<(), DeliveryError>) {
-        let retry_for = match self {
-            Transport::Smtp { retry_for, .. } => *retry_for,
-            Transport::Outbox(_) => Duration::ZERO,
-        };
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(500).min(retry_for / 4);
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match self.deliver(msg, file_stem, mark).await {
-                Err(DeliveryError::Transient(e)) if started.elapsed() + delay < retry_for => {
-                    tracing::warn!(%recipient, attempt = attempts, error = %e, "transient failure; retrying in {delay:?}");
-                    tokio::time::sleep(jitter(delay)).await;
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                }
-                other => return (attempts, other),
-            }
-        }
-    }
-
-    /// Closes idle connections.
-    pub async fn close(&self) {
-        if let Transport::Smtp { client, .. } = self {
-            client.close().await;
-        }
-    }
-}
-
-/// ±25% of `d`, so that many senders retrying at once spread out.
-#[allow(clippy::disallowed_methods)] // Only the clock's nanoseconds, as a little randomness.
-fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.subsec_nanos());
-    let factor = 0.75 + f64::from(nanos % 1000) / 2000.0;
-    d.mul_f64(factor)
-}
-
-impl std::fmt::Display for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Transport::Outbox(d) => f.write_str(&outbox::describe(d)),
-            Transport::Smtp { client, .. } => f.write_str(&client.describe),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct SendOptions {
-    /// A test send to these addresses only; not recorded in the ledger.
-    pub to: Vec<Mailbox>,
+pub struct SendOptions<To> {
+    /// A test send to these recipients only; not recorded in the ledger.
+    pub to: Vec<To>,
     /// Say what would be sent, send nothing.
     pub dry_run: bool,
     /// Send again to recipients the ledger says were served.
@@ -194,29 +83,43 @@ pub struct SendOptions {
     pub import_failures: Vec<String>,
 }
 
+// By hand: a derive would ask `To: Default`, which a mailbox is not.
+impl<To> Default for SendOptions<To> {
+    fn default() -> Self {
+        SendOptions {
+            to: Vec::new(),
+            dry_run: false,
+            force: false,
+            retry_unknown: false,
+            stop: None,
+            import_failures: Vec::new(),
+        }
+    }
+}
+
 /// What a send did, recipient by recipient.
 #[derive(Debug, Clone, Default)]
 pub struct SendSummary {
-    pub sent: Vec<String>,
+    pub sent: Vec<RecipientKey>,
     /// Already served for this date (not sent again).
-    pub skipped: Vec<String>,
+    pub skipped: Vec<RecipientKey>,
     /// (recipient, error)
-    pub failed: Vec<(String, String)>,
+    pub failed: Vec<(RecipientKey, String)>,
     /// How many of the failures were transient (worth trying again later).
     pub transient: usize,
-    /// (recipient, why): the server may or may not have the message.
-    pub unknown: Vec<(String, String)>,
-    /// (recipient, why): the server took the message, but the ledger could not be written;
-    /// the next run records it as unknown and does not send it again.
-    pub unrecorded: Vec<(String, String)>,
+    /// (recipient, why): the destination may or may not have the message.
+    pub unknown: Vec<(RecipientKey, String)>,
+    /// (recipient, why): the destination took the message, but the ledger could not be
+    /// written; the next run records it as unknown and does not send it again.
+    pub unrecorded: Vec<(RecipientKey, String)>,
     /// Unknown from an earlier run, not sent again without `retry_unknown`.
-    pub held: Vec<String>,
+    pub held: Vec<RecipientKey>,
     /// Not attempted because the send was stopped (shutdown).
     pub not_tried: usize,
     /// Held by another sender working on the same store.
-    pub elsewhere: Vec<String>,
+    pub elsewhere: Vec<RecipientKey>,
     /// With --dry-run: who would get it.
-    pub would_send: Vec<String>,
+    pub would_send: Vec<RecipientKey>,
 }
 
 impl SendSummary {
@@ -226,27 +129,23 @@ impl SendSummary {
     }
 }
 
-fn key(m: &Mailbox) -> String {
-    m.email.to_string().to_lowercase()
-}
-
 /// The section a recipient's copy leads with; a test send (`--to`) gets the common copy.
-fn lead_of(report: &Report, to: &Mailbox, test_send: bool) -> Option<Lead> {
+fn lead_of(report: &Report, to: &RecipientKey, test_send: bool) -> Option<Lead> {
     if test_send {
         return None;
     }
-    report.leads.get(&key(to)).copied()
+    report.leads.get(to).copied()
 }
 
-/// Sends `report`'s digest for `date` to everyone not yet served.
-pub async fn send(
+/// Sends `report`'s digest for `date` through `channel` to everyone not yet served.
+pub async fn send<C: Channel>(
     store: &Store,
     config: &Config,
     report: &Report,
-    transport: &Transport,
+    channel: &C,
     date: NaiveDate,
     now: DateTime<Tz>,
-    opts: &SendOptions,
+    opts: &SendOptions<C::To>,
 ) -> Result<SendSummary> {
     let test_send = !opts.to.is_empty();
     let lease = config.claim_lease.as_secs().max(1) as i64;
@@ -256,55 +155,38 @@ pub async fn send(
     } else {
         abandoned(store, report, date, lease, &me).await?
     };
-    let (mut summary, targets) = targets(store, report, date, opts).await?;
+    let (mut summary, targets) = targets(store, report, channel, date, opts).await?;
     // Settled as unknown just now: this run's news, not an earlier run's.
     summary.held.retain(|r| !reaped.iter().any(|(k, _)| k == r));
     summary.unknown.extend(reaped);
     if opts.dry_run || targets.is_empty() {
-        summary.would_send = targets.iter().map(key).collect();
+        summary.would_send = targets.iter().map(|t| channel.key(t)).collect();
         if !summary.unknown.is_empty() {
-            owner::tell(transport, report, date, now, &summary, &[]).await;
+            owner::tell(channel, report, date, now, &summary, &[]).await;
         }
         return Ok(summary);
     }
     let templates = Templates::load(config.email.templates_dir.as_deref())?;
-    // Built once; only the To header and the Message-ID differ between recipients.
     let composing = compose(store, config, &templates, date, now);
-    let composed = match &opts.stop {
+    let Some(composed) = unless_stopped(composing, opts.stop.as_deref()).await? else {
         // A digest still being composed at shutdown is given up: nothing has left yet.
-        Some(stop) => tokio::select! {
-            c = composing => c?,
-            () = stop.wait() => {
-                summary.not_tried = targets.len();
-                return Ok(summary);
-            }
-        },
-        None => composing.await?,
+        summary.not_tried = targets.len();
+        return Ok(summary);
     };
-    // One rendering per lead among those to be sent to, however many people share it.
-    let mut bodies = BTreeMap::new();
-    for to in &targets {
-        let lead = lead_of(report, to, test_send);
-        if let std::collections::btree_map::Entry::Vacant(e) = bodies.entry(lead) {
-            e.insert(message::body(&composed.variant(&templates, lead)?));
-        }
-    }
+    let draft = Draft {
+        report,
+        composed: &composed,
+        templates: &templates,
+        date,
+        now,
+    };
     let job = &Job {
         store,
         report,
-        transport,
-        bodies,
-        head: message::Head {
-            subject: &composed.rendered.subject,
-            from: &report.from,
-            reply_to: report.reply_to.as_ref(),
-            date,
-            now,
-            list: Some(message::List {
-                report: &report.name,
-                owner: &report.owner,
-            }),
-        },
+        channel,
+        copies: copies(channel, &draft, &targets, test_send)?,
+        date,
+        now,
         record: !test_send,
         fatal: AtomicBool::new(false),
         shutdown: opts.stop.clone(),
@@ -316,9 +198,54 @@ pub async fn send(
         ledger_retry: config.ledger_retry,
     };
     let outcomes = deliver_all(job, targets).await;
+    conclude(job, summary, outcomes, &composed, &opts.import_failures).await
+}
+
+/// The digest composed, or None once `stop` is set first.
+async fn unless_stopped(
+    composing: impl Future<Output = Result<Composed>>,
+    stop: Option<&Shutdown>,
+) -> Result<Option<Composed>> {
+    match stop {
+        Some(stop) => tokio::select! {
+            c = composing => c.map(Some),
+            () = stop.wait() => Ok(None),
+        },
+        None => composing.await.map(Some),
+    }
+}
+
+/// One rendering per lead among those to be sent to, however many people share it; only the
+/// addressing differs between recipients of a copy.
+fn copies<C: Channel>(
+    channel: &C,
+    draft: &Draft<'_>,
+    targets: &[C::To],
+    test_send: bool,
+) -> Result<BTreeMap<Option<Lead>, C::Copy>> {
+    let mut copies = BTreeMap::new();
+    for to in targets {
+        let lead = lead_of(draft.report, &channel.key(to), test_send);
+        if let std::collections::btree_map::Entry::Vacant(e) = copies.entry(lead) {
+            e.insert(channel.render(draft, lead)?);
+        }
+    }
+    Ok(copies)
+}
+
+/// Tallies the outcomes, records what was mailed, and tells the owner about anyone not
+/// served; a fatal failure is the send's error, after those it kept from being tried are
+/// recorded.
+async fn conclude<C: Channel>(
+    job: &Job<'_, C>,
+    mut summary: SendSummary,
+    outcomes: Vec<(RecipientKey, Result<Outcome>)>,
+    composed: &Composed,
+    import_failures: &[String],
+) -> Result<SendSummary> {
     let (fatal, never_tried) = tally(&mut summary, outcomes)?;
     if job.record && !summary.sent.is_empty() {
-        remember_mailed(store, date, &composed.digest.revisions).await;
+        remember_mailed(job.store, job.date, &composed.digest.revisions).await;
     }
     if let Some(e) = fatal {
         // Nobody else can be served this way: those never tried are recorded as failed with
@@ -328,16 +255,9 @@ pub async fn send(
         }
         anyhow::bail!("{e}");
     }
-    if !test_send && (summary.unserved() > 0 || !opts.import_failures.is_empty()) {
-        owner::tell(
-            transport,
-            report,
-            date,
-            now,
-            &summary,
-            &opts.import_failures,
-        )
-        .await;
+    if job.record && (summary.unserved() > 0 || !import_failures.is_empty()) {
+        let (report, date, now) = (job.report, job.date, job.now);
+        owner::tell(job.channel, report, date, now, &summary, import_failures).await;
     }
     Ok(summary)
 }
@@ -362,8 +282,8 @@ async fn abandoned(
     date: NaiveDate,
     lease: i64,
     me: &str,
-) -> Result<(HashMap<String, String>, Vec<(String, String)>)> {
-    let dead: HashMap<String, String> = store
+) -> Result<(HashMap<RecipientKey, String>, Vec<(RecipientKey, String)>)> {
+    let dead: HashMap<RecipientKey, String> = store
         .pending_claims(&report.name, date)
         .await?
         .into_iter()
@@ -379,13 +299,16 @@ async fn abandoned(
 /// Every target's delivery, several messages in flight, each on its own connection (the
 /// server's time per message, not ours, is what a large send waits on), while a heartbeat
 /// keeps this sender's claims fresh.
-async fn deliver_all(job: &Job<'_>, targets: Vec<Mailbox>) -> Vec<(String, Result<Outcome>)> {
+async fn deliver_all<C: Channel>(
+    job: &Job<'_, C>,
+    targets: Vec<C::To>,
+) -> Vec<(RecipientKey, Result<Outcome>)> {
     let deliveries = futures_util::stream::iter(targets)
         .map(|to| async move {
-            let k = key(&to);
+            let k = job.channel.key(&to);
             (k, job.one(&to).await)
         })
-        .buffer_unordered(job.transport.connections())
+        .buffer_unordered(job.channel.concurrency())
         .collect();
     if !job.record {
         return deliveries.await;
@@ -396,19 +319,20 @@ async fn deliver_all(job: &Job<'_>, targets: Vec<Mailbox>) -> Vec<(String, Resul
     }
 }
 
-/// Who is to be sent to: the report's recipients (or the test addresses) less those the
-/// ledger says are served, or unknown unless asked to retry them.
-async fn targets(
+/// Who is to be sent to: the report's audience on the channel (or the test recipients) less
+/// those the ledger says are served, or unknown unless asked to retry them.
+async fn targets<C: Channel>(
     store: &Store,
     report: &Report,
+    channel: &C,
     date: NaiveDate,
-    opts: &SendOptions,
-) -> Result<(SendSummary, Vec<Mailbox>)> {
+    opts: &SendOptions<C::To>,
+) -> Result<(SendSummary, Vec<C::To>)> {
     let test_send = !opts.to.is_empty();
     let recipients = if test_send {
-        &opts.to
+        opts.to.clone()
     } else {
-        &report.recipients
+        channel.audience(report)
     };
     let settled = if test_send || opts.force {
         HashMap::new()
@@ -417,11 +341,12 @@ async fn targets(
     };
     let mut summary = SendSummary::default();
     let mut targets = Vec::new();
-    for m in recipients {
-        match settled.get(&key(m)) {
-            Some(DeliveryStatus::Sent) => summary.skipped.push(key(m)),
-            Some(DeliveryStatus::Unknown) if !opts.retry_unknown => summary.held.push(key(m)),
-            _ => targets.push(m.clone()),
+    for to in recipients {
+        let k = channel.key(&to);
+        match settled.get(&k) {
+            Some(DeliveryStatus::Sent) => summary.skipped.push(k),
+            Some(DeliveryStatus::Unknown) if !opts.retry_unknown => summary.held.push(k),
+            _ => targets.push(to),
         }
     }
     Ok((summary, targets))
@@ -431,8 +356,8 @@ async fn targets(
 /// the send, and the recipients never tried.
 fn tally(
     summary: &mut SendSummary,
-    outcomes: Vec<(String, Result<Outcome>)>,
-) -> Result<(Option<String>, Vec<String>)> {
+    outcomes: Vec<(RecipientKey, Result<Outcome>)>,
+) -> Result<(Option<String>, Vec<RecipientKey>)> {
     let mut fatal = None;
     let mut never_tried = Vec::new();
     for (k, outcome) in outcomes {

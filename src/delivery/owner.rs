@@ -1,12 +1,13 @@
 //! The owner's summary: who was not served, whose delivery is unknown or unrecorded, and
-//! which files could not be imported; one short message after a run that needs a person.
+//! which files could not be imported; one short message after a run that needs a person,
+//! through the channel the run used.
 
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 
-use super::{SendSummary, Transport, outbox};
+use super::SendSummary;
+use super::channel::{Channel, Note};
 use crate::config::Report;
-use crate::email::message;
 
 /// The owner's message: who was not served, whose delivery is unknown, and which files
 /// could not be imported.
@@ -71,8 +72,8 @@ fn owner_body(report: &Report, date: NaiveDate, s: &SendSummary, files: &[String
 }
 
 /// One short message to the report's owner listing who was not served.
-pub(super) async fn tell(
-    transport: &Transport,
+pub(super) async fn tell<C: Channel>(
+    channel: &C,
     report: &Report,
     date: NaiveDate,
     now: DateTime<Tz>,
@@ -93,26 +94,19 @@ pub(super) async fn tell(
             report.name
         )
     };
-    let msg = lettre::Message::builder()
-        .from(report.from.clone())
-        .to(report.owner.clone())
-        .subject(subject)
-        .date(std::time::SystemTime::from(now))
-        .message_id(Some(
-            message::message_id(date, &report.owner, now, &report.from)
-                .replace("<dawnpost.", "<dawnpost-failures."),
-        ))
-        .body(owner_body(report, date, s, files));
-    let stem = outbox::file_stem(
-        &report.name,
-        &date.to_string(),
-        "failures",
-        &now.to_rfc3339(),
-    );
-    let sent = match msg {
-        Ok(m) => transport
-            .deliver(&m, &stem, &async || Ok(()))
+    let note = Note {
+        report,
+        date,
+        now,
+        subject,
+        body: owner_body(report, date, s, files),
+    };
+    // Once, with no ledger row and so nothing to mark: a lost note costs nobody a digest.
+    let sent = match channel.note(&note) {
+        Ok(m) => channel
+            .deliver(&m, &async || Ok(()))
             .await
+            .map(drop)
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };

@@ -11,19 +11,67 @@ use lettre::Message;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
+use crate::config::RecipientKey;
 use crate::email::render::Rendered;
 
 /// A Message-ID that is unique per report date, recipient and generation time, and needs no
 /// hostname lookup: `<dawnpost.2026-11-21.3f2a…@northwind.example>`.
-pub fn message_id(date: NaiveDate, to: &Mailbox, now: DateTime<Tz>, from: &Mailbox) -> String {
-    let mut h = DefaultHasher::new();
-    to.email.to_string().to_lowercase().hash(&mut h);
-    now.timestamp_nanos_opt().unwrap_or_default().hash(&mut h);
-    format!(
-        "<dawnpost.{date}.{:016x}@{}>",
-        h.finish(),
-        from.email.domain()
-    )
+///
+/// Kept as its parts, so whoever needs its unique part (the outbox's file name) or its text
+/// (the ledger) has it without reading it back out of a header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageId {
+    /// `dawnpost` for a digest, `dawnpost-failures` for the owner's note.
+    kind: &'static str,
+    date: NaiveDate,
+    hash: u64,
+    domain: String,
+}
+
+impl MessageId {
+    /// The id of a digest for `to`.
+    pub fn digest(date: NaiveDate, to: &Mailbox, now: DateTime<Tz>, from: &Mailbox) -> MessageId {
+        let mut h = DefaultHasher::new();
+        RecipientKey::email(to).as_str().hash(&mut h);
+        now.timestamp_nanos_opt().unwrap_or_default().hash(&mut h);
+        MessageId {
+            kind: "dawnpost",
+            date,
+            hash: h.finish(),
+            domain: from.email.domain().to_string(),
+        }
+    }
+
+    /// The id of the owner's note on a send: the digest's id for the owner, marked apart.
+    pub fn failures(
+        date: NaiveDate,
+        owner: &Mailbox,
+        now: DateTime<Tz>,
+        from: &Mailbox,
+    ) -> MessageId {
+        MessageId {
+            kind: "dawnpost-failures",
+            ..MessageId::digest(date, owner, now, from)
+        }
+    }
+
+    /// The part unique to one message (its hash), so a forced re-send to the outbox keeps
+    /// the first file.
+    pub fn unique(&self) -> String {
+        format!("{:016x}", self.hash)
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let MessageId {
+            kind,
+            date,
+            hash,
+            domain,
+        } = self;
+        write!(f, "<{kind}.{date}.{hash:016x}@{domain}>")
+    }
 }
 
 /// Builds the message for one recipient.
@@ -43,7 +91,8 @@ pub fn build(
         now,
         list,
     };
-    addressed(&body(rendered), &head, to)
+    let id = MessageId::digest(date, to, now, from);
+    addressed(&body(rendered), &head, to, &id)
 }
 
 /// The MIME body every recipient shares: the text, the HTML and the charts, encoded once.
@@ -157,7 +206,12 @@ fn unsubscribe(list: &List<'_>, to: &Mailbox) -> String {
 }
 
 /// One recipient's message around a prepared body: To alone, and its own Message-ID.
-pub fn addressed(body: &MultiPart, head: &Head<'_>, to: &Mailbox) -> Result<Message> {
+pub fn addressed(
+    body: &MultiPart,
+    head: &Head<'_>,
+    to: &Mailbox,
+    id: &MessageId,
+) -> Result<Message> {
     let mut builder = Message::builder()
         .from(head.from.clone())
         .to(to.clone())
@@ -177,7 +231,7 @@ pub fn addressed(body: &MultiPart, head: &Head<'_>, to: &Mailbox) -> Result<Mess
     builder
         .subject(head.subject)
         .date(SystemTime::from(head.now))
-        .message_id(Some(message_id(head.date, to, head.now, head.from)))
+        .message_id(Some(id.to_string()))
         .multipart(body.clone())
         .context("cannot build the email message")
 }

@@ -2,13 +2,14 @@
 //! leaves and marked after, so that nothing is sent twice or recorded as sent unconfirmed.
 
 use super::*;
+use crate::config::RecipientKey;
 
-/// One row of the delivery ledger: a report, its date and one recipient (lowercased).
+/// One row of the delivery ledger: a report, its date and one recipient.
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveryKey<'a> {
     pub report: &'a str,
     pub date: NaiveDate,
-    pub recipient: &'a str,
+    pub recipient: &'a RecipientKey,
 }
 
 /// What one delivery to one recipient came to.
@@ -45,13 +46,13 @@ impl DeliveryStatus {
 }
 
 impl Store {
-    /// Recipients (lowercased addresses) whose delivery for a report and date is settled:
-    /// `sent`, or `unknown` (which only an explicit retry sends to again).
+    /// Recipients whose delivery for a report and date is settled: `sent`, or `unknown`
+    /// (which only an explicit retry sends to again).
     pub async fn settled(
         &self,
         report: &str,
         date: NaiveDate,
-    ) -> Result<std::collections::HashMap<String, DeliveryStatus>> {
+    ) -> Result<std::collections::HashMap<RecipientKey, DeliveryStatus>> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT recipient, status FROM deliveries \
              WHERE report = $1 AND report_date = $2 AND status IN ('sent', 'unknown')",
@@ -69,7 +70,7 @@ impl Store {
                 } else {
                     DeliveryStatus::Unknown
                 };
-                (r, status)
+                (RecipientKey::from_ledger(r), status)
             })
             .collect())
     }
@@ -133,7 +134,7 @@ impl Store {
         )
         .bind(key.report)
         .bind(key.date.to_string())
-        .bind(key.recipient)
+        .bind(key.recipient.as_str())
         .bind(c.now)
         .bind(c.claimer)
         .bind(i64::from(c.force))
@@ -157,7 +158,7 @@ impl Store {
         )
         .bind(key.report)
         .bind(key.date.to_string())
-        .bind(key.recipient)
+        .bind(key.recipient.as_str())
         .bind(now)
         .bind(claimer)
         .execute(&self.pool)
@@ -199,7 +200,7 @@ impl Store {
         stale_before: i64,
         gone: &[&str],
         now: i64,
-    ) -> Result<Vec<(String, String)>> {
+    ) -> Result<Vec<(RecipientKey, String)>> {
         let holders: Vec<String> = (0..gone.len()).map(|i| format!("${}", i + 5)).collect();
         let held_by_gone = if holders.is_empty() {
             String::new()
@@ -228,7 +229,7 @@ impl Store {
             .context("cannot settle abandoned claims in the delivery ledger")?;
         Ok(rows
             .into_iter()
-            .map(|(r, why)| (r, why.unwrap_or_default()))
+            .map(|(r, why)| (RecipientKey::from_ledger(r), why.unwrap_or_default()))
             .collect())
     }
 
@@ -237,7 +238,7 @@ impl Store {
         &self,
         report: &str,
         date: NaiveDate,
-    ) -> Result<std::collections::HashMap<String, String>> {
+    ) -> Result<std::collections::HashMap<RecipientKey, String>> {
         let rows: Vec<(String, Option<String>)> = sqlx::query_as(
             "SELECT recipient, claimed_by FROM deliveries \
              WHERE report = $1 AND report_date = $2 AND status = 'pending'",
@@ -249,7 +250,7 @@ impl Store {
         .context("cannot read the delivery ledger")?;
         Ok(rows
             .into_iter()
-            .filter_map(|(r, c)| c.map(|c| (r, c)))
+            .filter_map(|(r, c)| c.map(|c| (RecipientKey::from_ledger(r), c)))
             .collect())
     }
 
@@ -282,7 +283,7 @@ impl Store {
         )
         .bind(key.report)
         .bind(key.date.to_string())
-        .bind(key.recipient)
+        .bind(key.recipient.as_str())
         .bind(status.as_str())
         .bind(i64::from(attempts))
         .bind(error.map(str::to_string))
@@ -315,7 +316,7 @@ impl Store {
         )
         .bind(key.report)
         .bind(key.date.to_string())
-        .bind(key.recipient)
+        .bind(key.recipient.as_str())
         .bind(error)
         .bind(now)
         .execute(&self.pool)

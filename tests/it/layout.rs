@@ -164,3 +164,29 @@ fn the_layer_check_sees_a_use_and_ignores_lookalikes() {
     assert_eq!(part_of(&src().join("store").join("rollup.rs")), "store");
     assert_eq!(part_of(&src().join("cli.rs")), "cli");
 }
+
+/// The files of `delivery` that may speak email: the email channel and its SMTP client. The
+/// ledger loop, the channel seam, the outbox and the owner's note work for any channel, so
+/// a new channel is a file beside `email.rs`, not an edit of the loop.
+const EMAIL_ONLY: [&str; 2] = ["email.rs", "smtp.rs"];
+
+#[test]
+fn only_the_email_channel_names_lettre_in_delivery() {
+    let mut files = Vec::new();
+    rust_files(&src().join("delivery"), &mut files);
+    assert!(files.len() >= 6, "found only {files:?}");
+    let mut wrong = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy();
+        if EMAIL_ONLY.contains(&name.as_ref()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for word in ["lettre", "Mailbox"] {
+            if text.contains(word) {
+                wrong.push(format!("{}: names `{word}`", file.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -2,7 +2,7 @@
 //! on both backends. (This covers the file outbox; SMTP servers come with the SMTP transport.)
 
 use chrono::{NaiveDate, TimeZone};
-use dawnpost::delivery::{SendOptions, Transport, send};
+use dawnpost::delivery::{EmailChannel, SendOptions, send};
 use mail_parser::MessageParser;
 
 use crate::support::{Backend, TestStore, both_backends};
@@ -65,7 +65,7 @@ async fn each_recipient_once_per_date(b: Backend) {
     );
 
     let outbox = t.dir.path().join("outbox");
-    let transport = Transport::Outbox(outbox.clone());
+    let transport = EmailChannel::outbox(outbox.clone());
     let now = t
         .config
         .shop
@@ -188,8 +188,8 @@ async fn each_recipient_once_per_date(b: Backend) {
     );
 }
 
-fn emails_sorted(e: &[String]) -> Vec<String> {
-    let mut v = e.to_vec();
+fn emails_sorted(e: &[impl ToString]) -> Vec<String> {
+    let mut v: Vec<String> = e.iter().map(ToString::to_string).collect();
     v.sort();
     v
 }
@@ -252,7 +252,7 @@ async fn failures_are_recorded_truthfully(b: Backend) {
         &t.store,
         &t.config,
         report,
-        &Transport::Outbox(blocked.clone()),
+        &EmailChannel::outbox(blocked.clone()),
         d,
         now,
         &SendOptions::default(),
@@ -277,7 +277,7 @@ async fn failures_are_recorded_truthfully(b: Backend) {
         &t.store,
         &t.config,
         report,
-        &Transport::Outbox(outbox),
+        &EmailChannel::outbox(outbox),
         d,
         now,
         &SendOptions::default(),
@@ -309,7 +309,7 @@ async fn send_small(
         &t.store,
         &t.config,
         report,
-        &Transport::Outbox(outbox.to_path_buf()),
+        &EmailChannel::outbox(outbox.to_path_buf()),
         date("2024-03-01"),
         now,
         &SendOptions::default(),
@@ -441,7 +441,7 @@ async fn a_mailed_day_revised_later_is_said_once(b: Backend) {
         let t = &t;
         let day = date(day);
         async move {
-            let transport = Transport::Outbox(outbox);
+            let transport = EmailChannel::outbox(outbox);
             let opts = SendOptions {
                 force: true,
                 ..SendOptions::default()

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use chrono::{NaiveDate, TimeZone};
-use dawnpost::delivery::{SendOptions, Transport, send};
+use dawnpost::delivery::{EmailChannel, SendOptions, send};
 use mail_parser::MessageParser;
 
 use crate::support::{Backend, TestStore, fixture, repo};
@@ -250,7 +250,7 @@ pub(crate) fn d() -> NaiveDate {
 
 pub(crate) async fn run(t: &TestStore) -> anyhow::Result<dawnpost::delivery::SendSummary> {
     let report = t.config.report(None).unwrap();
-    let transport = Transport::from_config(&t.config)?;
+    let transport = EmailChannel::from_config(&t.config)?;
     let now = t
         .config
         .shop

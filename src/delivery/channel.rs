@@ -1,0 +1,109 @@
+//! The seam between the ledger loop and a way of delivering: a [`Channel`] renders the digest
+//! once per copy, addresses and delivers it once per recipient, and says what came back.
+//!
+//! The loop in `delivery` owns everything a channel must not get wrong on its own: claims,
+//! the durable mark before a message can arrive, retries, the outcome written to the ledger,
+//! the tally and the owner's note. A channel owns only its messages and its wire.
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Tz;
+
+use super::DeliveryError;
+use crate::config::{Lead, RecipientKey, Report};
+use crate::email::compose::Composed;
+use crate::email::render::Templates;
+
+/// What every copy of one send is rendered from.
+#[derive(Debug, Clone, Copy)]
+pub struct Draft<'a> {
+    pub report: &'a Report,
+    /// The digest, and its common copy rendered by the templates.
+    pub composed: &'a Composed,
+    pub templates: &'a Templates,
+    /// The report date.
+    pub date: NaiveDate,
+    /// When the send runs, in the shop's zone.
+    pub now: DateTime<Tz>,
+}
+
+/// The owner's note on a send that needs a person: what to say, and about which run.
+#[derive(Debug, Clone)]
+pub struct Note<'a> {
+    pub report: &'a Report,
+    pub date: NaiveDate,
+    pub now: DateTime<Tz>,
+    pub subject: String,
+    /// Plain text.
+    pub body: String,
+}
+
+/// What a delivery that was accepted came back with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// What the destination knows the message by (an email's Message-ID, a chat post's
+    /// timestamp), for the ledger.
+    pub reference: Option<String>,
+}
+
+/// A way of delivering the digest: email today, chat webhooks next.
+///
+/// Every method but `deliver` and `close` is pure; `deliver` is one attempt, and the loop
+/// decides whether to try again from the [`DeliveryError`] it returns.
+// Sends run on their caller's task and are never spawned, so the futures need no `Send`
+// bound, which `async fn` in a public trait cannot state.
+#[allow(async_fn_in_trait)]
+pub trait Channel: Send + Sync + fmt::Display {
+    /// Whom one delivery goes to: a mailbox; a chat destination.
+    type To: Clone + Send + Sync;
+    /// One rendering of the digest, shared by every recipient who reads the same lead
+    /// section first.
+    type Copy: Send + Sync;
+    /// One recipient's message, built once and delivered as it is on every attempt.
+    type Message: Send + Sync;
+
+    /// Everyone the report goes to on this channel, in the report's order.
+    fn audience(&self, report: &Report) -> Vec<Self::To>;
+
+    /// The key the ledger knows `to` by.
+    fn key(&self, to: &Self::To) -> RecipientKey;
+
+    /// Renders the digest with `lead`'s section first (the common copy for None); called
+    /// once per lead among the recipients, however many share it.
+    fn render(&self, draft: &Draft<'_>, lead: Option<Lead>) -> Result<Self::Copy>;
+
+    /// `copy` addressed to one recipient.
+    fn address(&self, copy: &Self::Copy, to: &Self::To) -> Result<Self::Message>;
+
+    /// What the destination will know `msg` by, when that is fixed before it leaves (an
+    /// email's Message-ID): the ledger keeps it even when the delivery is unknown.
+    fn reference(&self, msg: &Self::Message) -> Option<String>;
+
+    /// One attempt at delivering `msg`. `mark` is awaited at the last moment before the
+    /// message can reach the destination (before SMTP's DATA; before a file is renamed into
+    /// place; before a request's body is sent), and an error from it holds the message back:
+    /// it is the ledger's durable note that the message may have left. A failure once the
+    /// destination may have the message (no reply after the whole of it was sent) is
+    /// [`DeliveryError::Unknown`], which nothing retries.
+    async fn deliver(
+        &self,
+        msg: &Self::Message,
+        mark: &impl AsyncFn() -> Result<(), DeliveryError>,
+    ) -> Result<Receipt, DeliveryError>;
+
+    /// The owner's note as a message of this channel, addressed to wherever the owner is
+    /// told; delivered once, without a ledger row.
+    fn note(&self, note: &Note<'_>) -> Result<Self::Message>;
+
+    /// How long transient failures of one message are retried.
+    fn retry_for(&self) -> Duration;
+
+    /// How many messages may be in flight at once.
+    fn concurrency(&self) -> usize;
+
+    /// Lets go of what a send kept open (idle connections).
+    async fn close(&self);
+}
