@@ -881,6 +881,25 @@ mod tests {
     }
 
     #[test]
+    fn members_whose_addresses_differ_only_in_case_are_one_recipient() {
+        // `Ö` and `ö` lower-case alike: one ledger key, so one recipient, whichever team
+        // names them; an ASCII-only comparison would keep both and serve only one.
+        let text = format!(
+            "{MINIMAL}\n[[teams]]\nname = \"a\"\nmembers = [{{ name = \"Jo\", email = \"jÖrg@x.example\" }}, \
+             {{ name = \"Jo\", email = \"jörg@x.example\" }}, {{ name = \"Al\", email = \"AL@x.example\" }}]\n\
+             [[teams]]\nname = \"b\"\nmembers = [{{ name = \"Al\", email = \"al@x.example\" }}]\n\
+             [[reports]]\nname = \"r\"\nfrom = \"R <r@x.example>\"\nowner = \"r@x.example\"\nteams = [\"a\", \"b\"]\n"
+        );
+        let c = parse(&text).unwrap();
+        let got: Vec<String> = c.reports[0]
+            .recipients
+            .iter()
+            .map(|m| m.email.to_string())
+            .collect();
+        assert_eq!(got, ["jÖrg@x.example", "AL@x.example"]);
+    }
+
+    #[test]
     fn unknown_key_is_rejected_with_line() {
         let text = MINIMAL.replace("currency = \"EUR\"", "currency = \"EUR\"\ncolour = \"red\"");
         let err = format!("{:#}", parse(&text).unwrap_err());

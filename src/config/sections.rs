@@ -824,13 +824,13 @@ fn team_recipients(
             return Err(team.clone());
         };
         for m in members {
-            if !recipients
-                .iter()
-                .any(|x| x.email.to_string().eq_ignore_ascii_case(m.email.as_ref()))
-            {
+            // One person to the ledger is one recipient here: the same key, not a
+            // narrower sameness that would leave one of two Unicode-cased twins unserved.
+            let key = RecipientKey::email(m);
+            if !recipients.iter().any(|x| RecipientKey::email(x) == key) {
                 recipients.push(m.clone());
                 if let Some(lead) = lead {
-                    leads.insert(RecipientKey::email(m), *lead);
+                    leads.insert(key, *lead);
                 }
             }
         }
