@@ -7,21 +7,11 @@
 // The CLI is an edge: it reads the clock, and hands the time to everything it runs.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use chrono::{Days, NaiveDate, Utc};
-
-/// Writes a line to standard output, returning from the function with [`output::OutputClosed`]
-/// when the reader has gone (`dawnpost metrics | head -1`), instead of panicking as
-/// `println!` does.
-macro_rules! say {
-    ($($arg:tt)*) => {
-        $crate::cli::output::line(format_args!($($arg)*))?
-    };
-}
 
 mod args;
 mod output;
@@ -29,7 +19,7 @@ mod output;
 use args::Moment;
 pub use args::{Cli, Command, JSON_BREAKDOWN_LIMIT, LogFormat, OutputFormat, log_filter};
 pub use output::{OutputClosed, error_text};
-use output::{print_import, print_recipients, print_schedule, write_backtest, write_table};
+use output::{print_import, print_recipients, print_schedule};
 
 use crate::config::{Config, Lead, Report};
 use crate::delivery::{Channel as _, EmailChannel, SendOptions, send};
@@ -145,30 +135,8 @@ async fn status(shops: &Shops) -> Result<()> {
     for shop in shops.iter().filter(|s| !s.config.reports.is_empty()) {
         let store = shop.store().await?;
         for report in &shop.config.reports {
-            let next = report.schedule.next_after(now).map_or("never".into(), |t| {
-                t.with_timezone(&report.schedule.tz)
-                    .format("%a %Y-%m-%d %H:%M %:z")
-                    .to_string()
-            });
-            say!(
-                "report {} ({} recipients, {}): next {next}",
-                report.name,
-                report.recipients.len(),
-                store
-            );
             let rows = store.delivery_counts(&report.name, 7).await?;
-            if rows.is_empty() {
-                say!("  no deliveries yet");
-            }
-            for (date, c) in rows {
-                say!(
-                    "  {date}: {} sent, {} failed, {} pending, {} unknown",
-                    c.sent,
-                    c.failed,
-                    c.pending,
-                    c.unknown
-                );
-            }
+            output::print_status(report, &store, report.schedule.next_after(now), &rows)?;
         }
         shop.close().await;
     }
@@ -221,51 +189,10 @@ async fn send_command(
     let sent = send(store, config, report, &transport, date, now, &opts).await;
     transport.close().await;
     let s = sent?;
-    for r in &s.held {
-        say!("not sent again: {r}: delivery unknown (see --retry-unknown)");
-    }
-    for r in &s.skipped {
-        say!("already sent: {r} (use --force to send again)");
-    }
-    for r in &s.elsewhere {
-        say!("being sent by another sender: {r}");
-    }
+    output::print_send(report, date, &transport, &s, dry_run)?;
     if dry_run {
-        for r in &s.would_send {
-            say!("would send: {r}");
-        }
-        say!(
-            "dry run: {} would be sent via {transport}, {} already served",
-            s.would_send.len(),
-            s.skipped.len()
-        );
         return Ok(());
     }
-    for r in &s.sent {
-        say!("sent: {r}");
-    }
-    for (r, e) in &s.failed {
-        say!("FAILED: {r}: {e}");
-    }
-    for (r, e) in &s.unknown {
-        say!("UNKNOWN: {r}: {e}");
-    }
-    for (r, e) in &s.unrecorded {
-        say!("DELIVERED BUT NOT RECORDED: {r}: {e}");
-    }
-    let unrecorded = if s.unrecorded.is_empty() {
-        String::new()
-    } else {
-        format!(", {} delivered but not recorded", s.unrecorded.len())
-    };
-    say!(
-        "report {} for {date} via {transport}: {} sent, {} already served, {} failed, {} unknown{unrecorded}",
-        report.name,
-        s.sent.len(),
-        s.skipped.len(),
-        s.failed.len(),
-        s.unknown.len() + s.held.len()
-    );
     // An unknown delivery is unresolved until someone looks, even one from an earlier run.
     let unknown = s.unknown.len() + s.held.len();
     if !s.unrecorded.is_empty() {
@@ -367,17 +294,8 @@ async fn demo_command(
 ) -> Result<()> {
     let started = Instant::now();
     let summary = demo::generate(store, options, config.shop.timezone, force).await?;
-    say!(
-        "demo shop written to {store}: {} rows over {} days ending {} in {:.2} s",
-        summary.total(),
-        options.days,
-        options.end,
-        started.elapsed().as_secs_f64()
-    );
-    for (table, rows) in &summary.rows {
-        say!("  {table:<14} {rows:>10}");
-    }
-    Ok(())
+    let secs = started.elapsed().as_secs_f64();
+    output::print_demo(store, &summary, options, secs)
 }
 
 async fn preview(
@@ -407,13 +325,7 @@ async fn preview(
         composed.digest = composed.digest.with_lead(lead);
     }
     let files = write_preview(&composed, config, now, out)?;
-    say!("subject: {}", composed.rendered.subject);
-    say!("{}", files.html.display());
-    say!("{}", files.text.display());
-    say!("{}", files.eml.display());
-    for p in &files.images {
-        say!("{}", p.display());
-    }
+    output::print_preview(&composed.rendered.subject, &files)?;
     if open {
         open_in_browser(&files.html);
     }
@@ -455,14 +367,10 @@ async fn backtest(
         );
     }
     let b = crate::store::gather::backtest(store, config, date, days, horizon, windows).await?;
-    let mut out = std::io::stdout().lock();
     match format {
-        OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &b)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| Ok(writeln!(out)?)),
-        OutputFormat::Table => write_backtest(&mut out, &b),
+        OutputFormat::Json => output::print_json(&b),
+        OutputFormat::Table => output::print_backtest(&b),
     }
-    .map_err(output::closed)
 }
 
 async fn metrics(
@@ -479,14 +387,10 @@ async fn metrics(
             m.breakdown.truncate(JSON_BREAKDOWN_LIMIT);
         }
     }
-    let mut out = std::io::stdout().lock();
     match format {
-        OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| Ok(writeln!(out)?)),
-        OutputFormat::Table => write_table(&mut out, &report, config),
+        OutputFormat::Json => output::print_json(&report),
+        OutputFormat::Table => output::print_table(&report, config),
     }
-    .map_err(output::closed)
 }
 
 /// A send for a day that has not ended, or for which the store holds no orders and no
@@ -513,28 +417,13 @@ async fn refresh_demo(config: &Config, store: &Store, yesterday: NaiveDate) -> R
 }
 
 async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<()> {
-    say!("config   {}", config.origin);
-    say!(
-        "shop     {} ({}, {}), week starts {}",
-        config.shop.name,
-        config.shop.timezone,
-        config.shop.currency,
-        config.shop.week_start
-    );
-    say!("store    {store} ({:?}), migrated", store.backend());
+    let mut counts = Vec::new();
     for table in DATA_TABLES {
-        say!("  {table:<14} {:>10} rows", store.count(table).await?);
+        counts.push((table, store.count(table).await?));
     }
-    for (table, last) in store.freshness().await? {
-        let last = last.map_or_else(|| "no data".to_string(), |d| d.to_string());
-        say!("  {table:<14} last day {last}");
-    }
+    let fresh = store.freshness().await?;
     let stale = crate::store::rollup::stale_days(store).await?;
-    if stale == 0 {
-        say!("rollups  up to date");
-    } else {
-        say!("rollups  {stale} days to rebuild (on the next report)");
-    }
+    output::print_check_store(config, store, &counts, &fresh, stale)?;
     // Running every metric once proves its SQL against this store.
     let mut failed = Vec::new();
     for m in config.catalog.iter() {
@@ -546,37 +435,18 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
             failed.push(format!("{e:#}"));
         }
     }
-    say!(
-        "metrics  {} defined, {} failed",
-        config.catalog.len(),
-        failed.len()
-    );
+    output::print_check_metrics(config.catalog.len(), failed.len())?;
     if failed.is_empty() {
         failed.extend(check_templates(config, store, yesterday).await?);
     } else {
         // Composing would run the failed metrics again and log their reasons twice.
-        say!("email    not rendered until every metric answers");
+        output::print_email_unchecked()?;
     }
-    for s in ingest::nightly::survey(store, config).await {
-        say!(
-            "imports  {} ({}): {} files, {} new or changed",
-            s.entry,
-            s.format,
-            s.files,
-            s.pending
-        );
-        for p in &s.problems {
-            say!("  {p}");
-        }
-        for f in &s.failed {
-            say!("  failed: {f}");
-        }
-    }
+    output::print_surveys(&ingest::nightly::survey(store, config).await)?;
     if !failed.is_empty() {
         bail!("{}", failed.join("\n"));
     }
-    say!("ok");
-    Ok(())
+    output::print_ok()
 }
 
 /// Renders every template once, as `send` would: the store's digest for the latest day up to
@@ -616,22 +486,7 @@ async fn check_templates(
             failed.push(format!("{e:#} (the {} copy for {date})", lead.name()));
         }
     }
-    let r = &composed.rendered;
-    say!(
-        "email    rendered for {date}: subject {} characters, HTML {} of {} bytes (Gmail's \
-         clip), template fuel at most {} of {}",
-        r.subject.chars().count(),
-        r.html.len(),
-        crate::email::render::GMAIL_CLIP_BYTES,
-        r.fuel.values().max().unwrap_or(&0),
-        crate::email::render::FUEL
-    );
-    if r.html.len() > crate::email::render::GMAIL_CLIP_BYTES {
-        say!(
-            "  warning: past Gmail's clip, the email goes out clipped (Gmail shows its top and \
-             links to the rest); fewer metrics of your own would keep it whole"
-        );
-    }
+    output::print_email_check(date, &composed.rendered)?;
     Ok(failed)
 }
 
@@ -719,7 +574,7 @@ async fn import(
             Ok(s) => print_import(file, &s, started.elapsed().as_secs_f64())?,
             Err(e) => {
                 failed += 1;
-                let _ = writeln!(std::io::stderr(), "error: {e:#}");
+                output::print_file_error(&e);
             }
         }
     }

@@ -1,17 +1,261 @@
-//! What the terminal shows: the metrics table, the backtest's accuracy, an import's summary,
-//! and a report's recipients and coming runs.
+//! What the terminal shows, all of it: each command's lines, the metrics table, the
+//! backtest's accuracy, JSON, and an error as one line. The commands fetch; this prints.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Writes a line to standard output, returning from the function with [`OutputClosed`]
+/// when the reader has gone (`dawnpost metrics | head -1`), instead of panicking as
+/// `println!` does.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::output::line(format_args!($($arg)*))?
+    };
+}
 
 use crate::config::{Config, RecipientKey, Report};
+use crate::delivery::SendSummary;
+use crate::demo::{DemoOptions, DemoSummary};
 use crate::digest::format::Formatter;
+use crate::email::compose::PreviewFiles;
+use crate::email::render::Rendered;
 use crate::ingest;
+use crate::ingest::nightly::Survey;
 use crate::metrics::period::ComparisonKind;
 use crate::metrics::report::MetricsReport;
+use crate::store::{DeliveryCounts, Store};
+
+/// A report's next run and its last week of deliveries, for `status`.
+pub(super) fn print_status(
+    report: &Report,
+    store: &Store,
+    next: Option<DateTime<Utc>>,
+    rows: &[(NaiveDate, DeliveryCounts)],
+) -> Result<()> {
+    let next = next.map_or("never".into(), |t| {
+        t.with_timezone(&report.schedule.tz)
+            .format("%a %Y-%m-%d %H:%M %:z")
+            .to_string()
+    });
+    say!(
+        "report {} ({} recipients, {}): next {next}",
+        report.name,
+        report.recipients.len(),
+        store
+    );
+    if rows.is_empty() {
+        say!("  no deliveries yet");
+    }
+    for (date, c) in rows {
+        say!(
+            "  {date}: {} sent, {} failed, {} pending, {} unknown",
+            c.sent,
+            c.failed,
+            c.pending,
+            c.unknown
+        );
+    }
+    Ok(())
+}
+
+/// What `send` did for each recipient, then the tally.
+pub(super) fn print_send(
+    report: &Report,
+    date: NaiveDate,
+    via: &impl std::fmt::Display,
+    s: &SendSummary,
+    dry_run: bool,
+) -> Result<()> {
+    for r in &s.held {
+        say!("not sent again: {r}: delivery unknown (see --retry-unknown)");
+    }
+    for r in &s.skipped {
+        say!("already sent: {r} (use --force to send again)");
+    }
+    for r in &s.elsewhere {
+        say!("being sent by another sender: {r}");
+    }
+    if dry_run {
+        for r in &s.would_send {
+            say!("would send: {r}");
+        }
+        say!(
+            "dry run: {} would be sent via {via}, {} already served",
+            s.would_send.len(),
+            s.skipped.len()
+        );
+        return Ok(());
+    }
+    for r in &s.sent {
+        say!("sent: {r}");
+    }
+    for (r, e) in &s.failed {
+        say!("FAILED: {r}: {e}");
+    }
+    for (r, e) in &s.unknown {
+        say!("UNKNOWN: {r}: {e}");
+    }
+    for (r, e) in &s.unrecorded {
+        say!("DELIVERED BUT NOT RECORDED: {r}: {e}");
+    }
+    let unrecorded = if s.unrecorded.is_empty() {
+        String::new()
+    } else {
+        format!(", {} delivered but not recorded", s.unrecorded.len())
+    };
+    say!(
+        "report {} for {date} via {via}: {} sent, {} already served, {} failed, {} unknown{unrecorded}",
+        report.name,
+        s.sent.len(),
+        s.skipped.len(),
+        s.failed.len(),
+        s.unknown.len() + s.held.len()
+    );
+    Ok(())
+}
+
+pub(super) fn print_demo(
+    store: &Store,
+    summary: &DemoSummary,
+    options: &DemoOptions,
+    secs: f64,
+) -> Result<()> {
+    say!(
+        "demo shop written to {store}: {} rows over {} days ending {} in {secs:.2} s",
+        summary.total(),
+        options.days,
+        options.end,
+    );
+    for (table, rows) in &summary.rows {
+        say!("  {table:<14} {rows:>10}");
+    }
+    Ok(())
+}
+
+/// The preview's subject and the files written.
+pub(super) fn print_preview(subject: &str, files: &PreviewFiles) -> Result<()> {
+    say!("subject: {subject}");
+    say!("{}", files.html.display());
+    say!("{}", files.text.display());
+    say!("{}", files.eml.display());
+    for p in &files.images {
+        say!("{}", p.display());
+    }
+    Ok(())
+}
+
+/// `check`'s opening: the config, the shop, and the store's tables, days and rollups.
+pub(super) fn print_check_store(
+    config: &Config,
+    store: &Store,
+    counts: &[(&str, i64)],
+    fresh: &[(&str, Option<NaiveDate>)],
+    stale: i64,
+) -> Result<()> {
+    say!("config   {}", config.origin);
+    say!(
+        "shop     {} ({}, {}), week starts {}",
+        config.shop.name,
+        config.shop.timezone,
+        config.shop.currency,
+        config.shop.week_start
+    );
+    say!("store    {store} ({:?}), migrated", store.backend());
+    for (table, n) in counts {
+        say!("  {table:<14} {n:>10} rows");
+    }
+    for (table, last) in fresh {
+        let last = last.map_or_else(|| "no data".to_string(), |d| d.to_string());
+        say!("  {table:<14} last day {last}");
+    }
+    if stale == 0 {
+        say!("rollups  up to date");
+    } else {
+        say!("rollups  {stale} days to rebuild (on the next report)");
+    }
+    Ok(())
+}
+
+pub(super) fn print_check_metrics(defined: usize, failed: usize) -> Result<()> {
+    say!("metrics  {defined} defined, {failed} failed");
+    Ok(())
+}
+
+pub(super) fn print_email_unchecked() -> Result<()> {
+    say!("email    not rendered until every metric answers");
+    Ok(())
+}
+
+/// The email `check` rendered: its sizes against Gmail's clip and the template budget.
+pub(super) fn print_email_check(date: NaiveDate, r: &Rendered) -> Result<()> {
+    say!(
+        "email    rendered for {date}: subject {} characters, HTML {} of {} bytes (Gmail's \
+         clip), template fuel at most {} of {}",
+        r.subject.chars().count(),
+        r.html.len(),
+        crate::email::render::GMAIL_CLIP_BYTES,
+        r.fuel.values().max().unwrap_or(&0),
+        crate::email::render::FUEL
+    );
+    if r.html.len() > crate::email::render::GMAIL_CLIP_BYTES {
+        say!(
+            "  warning: past Gmail's clip, the email goes out clipped (Gmail shows its top and \
+             links to the rest); fewer metrics of your own would keep it whole"
+        );
+    }
+    Ok(())
+}
+
+/// Each nightly folder: its files, what is new, and what failed.
+pub(super) fn print_surveys(surveys: &[Survey]) -> Result<()> {
+    for s in surveys {
+        say!(
+            "imports  {} ({}): {} files, {} new or changed",
+            s.entry,
+            s.format,
+            s.files,
+            s.pending
+        );
+        for p in &s.problems {
+            say!("  {p}");
+        }
+        for f in &s.failed {
+            say!("  failed: {f}");
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn print_ok() -> Result<()> {
+    say!("ok");
+    Ok(())
+}
+
+/// A file that was not imported, on standard error: the other files go on.
+pub(super) fn print_file_error(e: &anyhow::Error) {
+    // Nowhere to say it if standard error is gone; the exit code still does.
+    let _ = writeln!(std::io::stderr(), "error: {e:#}");
+}
+
+/// A value as pretty JSON on standard output.
+pub(super) fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| Ok(writeln!(out)?))
+        .map_err(closed)
+}
+
+pub(super) fn print_backtest(b: &crate::metrics::forecast::BacktestReport) -> Result<()> {
+    write_backtest(&mut std::io::stdout().lock(), b).map_err(closed)
+}
+
+pub(super) fn print_table(report: &MetricsReport, config: &Config) -> Result<()> {
+    write_table(&mut std::io::stdout().lock(), report, config).map_err(closed)
+}
 
 pub(super) fn print_recipients(report: &Report) -> Result<()> {
     say!(
