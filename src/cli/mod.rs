@@ -38,8 +38,8 @@ use crate::email::render::Templates;
 use crate::ingest::{self, Format, ImportOptions, parse_day};
 use crate::serve::{ServeOptions, Shutdown, SystemClock, serve};
 use crate::shops::{Shop, Shops};
+use crate::store::Store;
 use crate::store::report;
-use crate::store::{DATA_TABLES, Store};
 
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -528,7 +528,7 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
         config.shop.week_start
     );
     say!("store    {store} ({:?}), migrated", store.backend());
-    for table in DATA_TABLES {
+    for table in crate::schema::data_tables() {
         say!("  {table:<14} {:>10} rows", store.count(table).await?);
     }
     for (table, last) in store.freshness().await? {

@@ -11,7 +11,8 @@ use super::ImportOptions;
 use super::preset::{Preset, Rows, Target};
 use super::source::{Columns, Header, cell, has_all};
 use super::values::{export_count, export_day, sum_counts};
-use crate::table::{ColType, SqlValue, TableSpec, col};
+use crate::schema::{ColType, TableSpec, col};
+use crate::store::write::SqlValue;
 
 /// GA4's default channel groups (and the ad platforms' names) to shop channels. A name not
 /// here becomes its own channel, in lower case with `_` for spaces.

@@ -10,14 +10,14 @@ use super::ImportOptions;
 use super::preset::{Preset, Rows, Target};
 use super::source::{Columns, Header, cell, has_all};
 use super::values::{export_count, export_day, export_number, sum_counts};
-use crate::table;
+use crate::schema;
 
 pub(super) fn matches(h: &Header) -> bool {
     has_all(h, &["Day", "Campaign", "Cost", "Clicks"])
         && (has_all(h, &["Impr."]) || has_all(h, &["Impressions"]))
 }
 
-static TARGETS: [Target; 1] = [Target::upsert(&table::AD_SPEND)];
+static TARGETS: [Target; 1] = [Target::upsert(&schema::AD_SPEND)];
 
 pub(super) struct Campaigns {
     channel: String,
@@ -161,7 +161,7 @@ impl Preset for Campaigns {
 
 /// Ad spend rows, one per campaign and day, in the ad_spend table's column order.
 fn spend_rows(channel: &str, sums: BTreeMap<(String, String), Spend>, out: &mut Rows) {
-    use crate::table::SqlValue::{Float, Int, Text};
+    use crate::store::write::SqlValue::{Float, Int, Text};
     for ((day, campaign), s) in sums {
         // Sums of cents in binary floating point: round back to cents.
         let cost = (s.cost * 100.0).round() / 100.0;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::preset::{customer_id, text};
-use crate::table::SqlValue;
+use crate::store::write::SqlValue;
 
 /// An order is `returning` when the same customer has an order, not cancelled, placed
 /// before it (or in the same second with a lower number).

@@ -9,7 +9,7 @@ use super::google_ads::{SpendColumns, SpendSums};
 use super::preset::{Preset, Rows, Target};
 use super::source::{Columns, Header, cell, has_all};
 use super::values::export_day;
-use crate::table;
+use crate::schema;
 
 pub(super) fn matches(h: &Header) -> bool {
     has_all(h, &["Reporting starts", "Campaign name", "Impressions"])
@@ -17,7 +17,7 @@ pub(super) fn matches(h: &Header) -> bool {
             .any(|c| c.to_ascii_lowercase().starts_with("amount spent"))
 }
 
-static TARGETS: [Target; 1] = [Target::upsert(&table::AD_SPEND)];
+static TARGETS: [Target; 1] = [Target::upsert(&schema::AD_SPEND)];
 
 pub(super) struct Campaigns {
     channel: String,

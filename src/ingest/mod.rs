@@ -33,8 +33,8 @@ use chrono_tz::Tz;
 pub use check::Plan;
 pub use values::{YEARS, local_day, parse_day, parse_timestamp};
 
+use crate::schema::{self, TableSpec};
 use crate::store::Store;
-use crate::table::{self, TableSpec};
 
 /// What a file is: one of dawnpost's tables, or a platform's export.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +84,7 @@ impl Format {
             .iter()
             .copied()
             .find(|f| f.name() == name)
-            .or_else(|| table::spec(name).map(Format::Table))
+            .or_else(|| schema::spec(name).map(Format::Table))
             .ok_or_else(|| anyhow!("unknown format `{name}`\n{}", Format::list()))
     }
 
@@ -137,7 +137,7 @@ impl Format {
         PRESETS
             .iter()
             .copied()
-            .chain(table::IMPORTABLE.iter().map(|t| Format::Table(t)))
+            .chain(schema::importable().map(Format::Table))
             .find(|f| f.matches(header))
     }
 
@@ -147,7 +147,7 @@ impl Format {
         for f in PRESETS {
             out.push_str(&format!("\n  {:<19} {}", f.name(), f.expects()));
         }
-        let tables: Vec<&str> = table::IMPORTABLE.iter().map(|t| t.name).collect();
+        let tables: Vec<&str> = schema::importable().map(|t| t.name).collect();
         out.push_str(&format!(
             "\n  {:<19} dawnpost's own CSV, one table per file, with the table's column names",
             tables.join(", ")
@@ -346,6 +346,6 @@ mod tests {
     #[test]
     fn the_config_knows_every_format_by_its_name() {
         let names: Vec<&str> = PRESETS.iter().map(|f| f.name()).collect();
-        assert_eq!(names, table::EXPORT_FORMATS);
+        assert_eq!(names, schema::EXPORT_FORMATS);
     }
 }

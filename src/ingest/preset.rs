@@ -6,8 +6,9 @@ use sqlx::AssertSqlSafe;
 
 use super::source::{Header, Source};
 use super::{BadRows, Format, ImportOptions, ImportSummary, Plan, history};
+use crate::schema::{TableSpec, raw_tables};
+use crate::store::write::{BatchWriter, Pipeline, RowError, SqlValue};
 use crate::store::{Backend, SetAside, Store, rollup};
-use crate::table::{BatchWriter, Pipeline, RAW_TABLES, RowError, SqlValue, TableSpec};
 
 /// A table a preset writes.
 #[derive(Debug, Clone, Copy)]
@@ -256,7 +257,7 @@ impl FirstLoad {
         let tables: Vec<&'static str> = targets
             .iter()
             .map(|t| t.spec.name)
-            .filter(|t| RAW_TABLES.contains(t))
+            .filter(|t| raw_tables().any(|r| r == *t))
             .collect();
         if backend != Backend::Sqlite || tables.is_empty() {
             return Ok(None);

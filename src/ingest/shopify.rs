@@ -12,7 +12,8 @@ use super::history::Guesses;
 use super::preset::{Preset, Rows, Target, customer_hash, customer_id, optional, text};
 use super::source::{Columns, Header, cell, has_all};
 use super::values::{export_number, local_day, parse_timestamp, quantity};
-use crate::table::{self, ColType, SqlValue, TableSpec, col, opt};
+use crate::schema::{self, ColType, TableSpec, col, opt};
+use crate::store::write::SqlValue;
 
 pub(super) fn matches_orders(h: &Header) -> bool {
     has_all(
@@ -53,7 +54,7 @@ const PRODUCT_FIELDS: TableSpec = TableSpec {
 };
 
 /// An order as the export gives it: the columns of `orders`, and the customer type guessed
-/// from the file, written only into a new row (see [`table::on_insert`]).
+/// from the file, written only into a new row (see [`schema::on_insert`]).
 pub(super) const ORDER_FIELDS: TableSpec = TableSpec {
     name: "orders",
     columns: &[
@@ -62,12 +63,12 @@ pub(super) const ORDER_FIELDS: TableSpec = TableSpec {
         col("day", ColType::DayOf("placed_at")),
         col("channel", ColType::Text),
         opt("customer_id", ColType::Text),
-        opt("customer_type", ColType::Enum(table::CUSTOMER_TYPES)),
+        opt("customer_type", ColType::Enum(schema::CUSTOMER_TYPES)),
         opt("discount", ColType::Float { min: 0.0 }),
-        col("status", ColType::Enum(table::ORDER_STATUSES)),
+        col("status", ColType::Enum(schema::ORDER_STATUSES)),
         opt("country", ColType::Text),
         opt("region", ColType::Text),
-        table::on_insert("derived_type", ColType::Enum(table::CUSTOMER_TYPES)),
+        schema::on_insert("derived_type", ColType::Enum(schema::CUSTOMER_TYPES)),
     ],
     key: &["order_id"],
     refs: &[],
@@ -77,8 +78,8 @@ pub(super) const ORDER_FIELDS: TableSpec = TableSpec {
 static ORDER_TARGETS: [Target; 5] = [
     Target::keep(&LINE_PRODUCTS),
     Target::upsert(&ORDER_FIELDS),
-    Target::follows(&table::ORDER_LINES),
-    Target::follows(&table::FULFILMENT),
+    Target::follows(&schema::ORDER_LINES),
+    Target::follows(&schema::FULFILMENT),
     Target::follows(&super::refund_dates::REFUND_TOTALS).shown_as("refunds"),
 ];
 const PRODUCTS: usize = 0;
@@ -302,7 +303,7 @@ impl Preset for Orders {
 
 static PRODUCT_TARGETS: [Target; 2] = [
     Target::upsert(&PRODUCT_FIELDS),
-    Target::upsert(&table::INVENTORY),
+    Target::upsert(&schema::INVENTORY),
 ];
 
 /// The products export: one row per variant; the product's own fields (Title, Type) only

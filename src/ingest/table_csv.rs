@@ -8,8 +8,9 @@ use chrono_tz::Tz;
 use super::source::{Header, Source};
 use super::values::{local_day, parse_value};
 use super::{BadRows, ImportOptions, ImportSummary, Plan, history};
+use crate::schema::{self, ColType, TableSpec};
 use crate::store::Store;
-use crate::table::{self, BatchWriter, ColType, Pipeline, RowError, SqlValue, TableSpec};
+use crate::store::write::{BatchWriter, Pipeline, RowError, SqlValue};
 
 /// Whether `header` is `spec`'s: every column one of the table's, every required one there.
 pub(super) fn matches(spec: &'static TableSpec, header: &Header) -> bool {
@@ -49,7 +50,7 @@ pub(super) async fn import(
     let mut sink = if spec.name == "campaigns" {
         Sink::Campaigns {
             tx,
-            skus: Box::new(BatchWriter::new(&table::CAMPAIGN_SKUS, true)),
+            skus: Box::new(BatchWriter::new(&schema::CAMPAIGN_SKUS, true)),
         }
     } else {
         Sink::Piped(Pipeline::start(tx, vec![spec], lookups.clone()))
@@ -329,7 +330,7 @@ impl Layout {
             let raw = src.and_then(|i| record.get(i)).unwrap_or("").trim_ascii();
             let value = match c.ty {
                 ColType::DayOf(from) => {
-                    let i = table::column_index(self.spec, from);
+                    let i = schema::column_index(self.spec, from);
                     match row.get(i) {
                         Some(SqlValue::Int(epoch)) => {
                             SqlValue::Text(local_day(*epoch, tz).to_string())
@@ -420,10 +421,10 @@ mod tests {
     #[test]
     fn only_keys_the_importer_numbers_skip_the_duplicate_check() {
         let lines = ["order_id", "sku", "quantity", "unit_price"];
-        assert!(layout(&table::ORDER_LINES, &lines).numbers_keys());
+        assert!(layout(&schema::ORDER_LINES, &lines).numbers_keys());
         let numbered = ["order_id", "line_no", "sku", "quantity", "unit_price"];
-        assert!(!layout(&table::ORDER_LINES, &numbered).numbers_keys());
+        assert!(!layout(&schema::ORDER_LINES, &numbered).numbers_keys());
         let traffic = ["day", "channel", "sessions"];
-        assert!(!layout(&table::TRAFFIC, &traffic).numbers_keys());
+        assert!(!layout(&schema::TRAFFIC, &traffic).numbers_keys());
     }
 }

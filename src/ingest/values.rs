@@ -5,7 +5,8 @@ use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
-use crate::table::{self, ColType, SqlValue};
+use crate::schema::{self, ColType};
+use crate::store::write::SqlValue;
 
 pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
     Ok(match ty {
@@ -22,7 +23,7 @@ pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
             if v < min {
                 bail!("{v} is below the minimum {min}");
             }
-            if v.unsigned_abs() as f64 > table::MAX_NUMBER {
+            if v.unsigned_abs() as f64 > schema::MAX_NUMBER {
                 bail!("{v} is beyond the largest number dawnpost accepts (10^12)");
             }
             SqlValue::Int(v)
@@ -37,7 +38,7 @@ pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
             if v < min {
                 bail!("{v} is below the minimum {min}");
             }
-            if v.abs() > table::MAX_NUMBER {
+            if v.abs() > schema::MAX_NUMBER {
                 bail!("{raw} is beyond the largest number dawnpost accepts (10^12)");
             }
             SqlValue::Float(v)
@@ -58,7 +59,7 @@ pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
 /// A quantity: a whole number of at most 10^12 either way.
 pub fn quantity(raw: &str) -> Result<i64> {
     let v = whole_number(raw)?;
-    if v.unsigned_abs() as f64 > table::MAX_NUMBER {
+    if v.unsigned_abs() as f64 > schema::MAX_NUMBER {
         bail!("{v} is beyond the largest number dawnpost accepts (10^12)");
     }
     Ok(v)
@@ -71,7 +72,7 @@ pub fn whole_number(raw: &str) -> Result<i64> {
     }
     let not = || anyhow!("{:?} is not a whole number", excerpt(raw));
     let f: f64 = raw.parse().map_err(|_| not())?;
-    if f.is_finite() && f.fract() == 0.0 && f.abs() <= table::MAX_NUMBER {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() <= schema::MAX_NUMBER {
         Ok(f as i64)
     } else {
         Err(not())
@@ -242,7 +243,7 @@ pub fn export_number(raw: &str) -> Result<Option<f64>> {
     let v: f64 = plain
         .parse()
         .map_err(|_| anyhow!("{:?} is not a number", excerpt(raw)))?;
-    if !v.is_finite() || v.abs() > table::MAX_NUMBER {
+    if !v.is_finite() || v.abs() > schema::MAX_NUMBER {
         bail!(
             "{:?} is not a number dawnpost accepts (at most 10^12)",
             excerpt(raw)
@@ -280,7 +281,7 @@ pub fn export_count(raw: &str) -> Result<Option<i64>> {
 /// any single count would be.
 pub fn sum_counts(a: i64, b: i64) -> Result<i64> {
     let sum = a.saturating_add(b);
-    if sum.unsigned_abs() as f64 > table::MAX_NUMBER {
+    if sum.unsigned_abs() as f64 > schema::MAX_NUMBER {
         bail!("the rows of one day sum to {sum}, past the largest number dawnpost accepts (10^12)");
     }
     Ok(sum)

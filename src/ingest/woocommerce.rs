@@ -21,7 +21,8 @@ use super::preset::{Preset, Rows, Target, customer, optional, text};
 use super::shopify::LINE_PRODUCTS;
 use super::source::{Columns, Header, cell, has_all};
 use super::values::{excerpt, export_number, local_day, parse_timestamp};
-use crate::table::{self, SqlValue};
+use crate::schema;
+use crate::store::write::SqlValue;
 
 pub(super) fn matches(h: &Header) -> bool {
     has_all(h, &["Date", "Order #", "Product(s)"])
@@ -30,9 +31,9 @@ pub(super) fn matches(h: &Header) -> bool {
 
 static TARGETS: [Target; 4] = [
     Target::keep(&LINE_PRODUCTS),
-    Target::upsert(&table::ORDERS),
-    Target::upsert(&table::ORDER_LINES),
-    Target::upsert(&table::REFUNDS),
+    Target::upsert(&schema::ORDERS),
+    Target::upsert(&schema::ORDER_LINES),
+    Target::upsert(&schema::REFUNDS),
 ];
 const PRODUCTS: usize = 0;
 const ORDERS: usize = 1;
@@ -323,7 +324,7 @@ fn starts(raw: &str) -> Result<Vec<Start>> {
 fn count_and_times(s: &str) -> Option<(i64, usize)> {
     let (q, _) = s.split_once('×')?;
     let qty = q.trim().parse::<i64>().ok()?;
-    (qty.unsigned_abs() as f64 <= table::MAX_NUMBER).then_some((qty, q.len() + '×'.len_utf8()))
+    (qty.unsigned_abs() as f64 <= schema::MAX_NUMBER).then_some((qty, q.len() + '×'.len_utf8()))
 }
 
 /// The starts that begin products: the first always, and of the others the largest set

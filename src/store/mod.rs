@@ -30,6 +30,7 @@ mod ledger;
 mod mailed;
 pub mod report;
 pub mod rollup;
+pub mod write;
 
 pub use ledger::{Claim, DeliveryCounts, DeliveryKey, DeliveryOutcome, DeliveryStatus};
 
@@ -38,24 +39,6 @@ pub enum Backend {
     Sqlite,
     Postgres,
 }
-
-/// Every data table, in an order that satisfies foreign keys when filling.
-pub const DATA_TABLES: [&str; 14] = [
-    "products",
-    "orders",
-    "order_lines",
-    "traffic",
-    "ad_spend",
-    "inventory",
-    "campaigns",
-    "campaign_skus",
-    "fulfilment",
-    "returns",
-    "refunds",
-    "capacity",
-    "feedback",
-    "daily_values",
-];
 
 /// A file `serve` picked up, as the store remembers it.
 #[derive(Debug, Clone)]
@@ -513,7 +496,7 @@ impl Store {
 
     /// Rows in a data table (for `check` and tests).
     pub async fn count(&self, table: &str) -> Result<i64> {
-        if !DATA_TABLES.contains(&table) && table != "meta" {
+        if !crate::schema::data_tables().any(|t| t == table) && table != "meta" {
             bail!("unknown table {table}");
         }
         let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
@@ -525,7 +508,7 @@ impl Store {
 
     /// Rows of a dated table on one day.
     pub async fn rows_on(&self, table: &str, day: NaiveDate) -> Result<i64> {
-        if !DATED_TABLES.contains(&table) {
+        if !crate::schema::dated_tables().any(|t| t == table) {
             bail!("unknown dated table {table}");
         }
         let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
@@ -557,13 +540,7 @@ impl Store {
         up_to: Option<NaiveDate>,
     ) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
         let mut out = Vec::new();
-        for table in DATED_TABLES {
-            // Shipments are dated by the day they left.
-            let column = if table == "fulfilment" {
-                "ship_day"
-            } else {
-                "day"
-            };
+        for (table, column) in crate::schema::freshness_columns() {
             // Without a bound, every day qualifies: no day sorts after this text.
             let bound = up_to.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
             let v: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
@@ -578,9 +555,6 @@ impl Store {
         Ok(out)
     }
 }
-
-/// The names of the tables with a day column.
-pub use crate::table::DATED_TABLES;
 
 impl Store {
     /// Campaigns that overlap `first..=last`, with their promoted SKUs.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: [(&str, u8); 18] = [
     ("text", 0),
     ("caught", 1),
-    ("table", 0),
+    ("schema", 0),
     ("shutdown", 0),
     ("schedule", 0),
     ("chart", 0),
