@@ -1,5 +1,6 @@
 //! Values as exports write them: numbers, whole numbers, days and moments, each parsed
-//! strictly enough that a wrong column is refused rather than read as nonsense.
+//! strictly enough that a wrong column is refused rather than read as nonsense; and the
+//! values every preset writes (texts, customer ids).
 
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
@@ -310,6 +311,37 @@ pub fn local_day(epoch: i64, tz: Tz) -> NaiveDate {
         .expect("epoch seconds in chrono's range")
         .with_timezone(&tz)
         .date_naive()
+}
+
+// Values every preset writes.
+
+pub(super) fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_string())
+}
+
+pub(super) fn optional(s: &str) -> SqlValue {
+    if s.is_empty() {
+        SqlValue::Null
+    } else {
+        text(s)
+    }
+}
+
+/// A customer id that is not an email address: the store keeps a hash of it, so the
+/// shop's customers' addresses are not copied into it. No address is a guest.
+pub(super) fn customer(email: &str) -> SqlValue {
+    customer_hash(email).map_or(SqlValue::Null, |h| SqlValue::Text(customer_id(h)))
+}
+
+/// The hash a customer id is made of; None for a guest.
+pub(super) fn customer_hash(email: &str) -> Option<u64> {
+    let email = email.trim().to_lowercase();
+    (!email.is_empty()).then(|| crate::text::fnv1a(email.as_bytes()))
+}
+
+/// The customer id of a [`customer_hash`].
+pub(super) fn customer_id(hash: u64) -> String {
+    format!("c-{hash:016x}")
 }
 
 #[cfg(test)]
