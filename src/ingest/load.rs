@@ -355,24 +355,7 @@ impl<'s> Load<'s> {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "file read and its rows written"
         );
-        // In a first load the file's orders are all the store has: only the customers whose
-        // guessed type the file could not settle need their history read.
-        let unsure = first.as_ref().and(unsure);
-        if let Some(first) = first {
-            first.restore(&mut tx).await?;
-        }
-        let writes = |name: &str| targets.iter().any(|t| t.spec.name == name);
-        if writes(refund_dates::REFUND_TOTALS.name) {
-            refund_dates::date_refunds(&mut tx, day).await?;
-        }
-        if writes("orders") {
-            match unsure {
-                Some(customers) => history::derive_types_of(&mut tx, &customers).await?,
-                None => history::derive_customer_types(&mut tx).await?,
-            };
-        }
-        // Part of the import's transaction: the import commits with its rollups up to date.
-        let rebuilt_days = rollup::refresh(&mut tx, store.backend()).await?;
+        let rebuilt_days = after_rows(&mut tx, store, &targets, day, first, unsure).await?;
         tx.commit()
             .await
             .with_context(|| format!("{file}: cannot commit the import"))?;
@@ -388,6 +371,36 @@ impl<'s> Load<'s> {
             plan: None,
         })
     }
+}
+
+/// The steps after the rows are written, in the import's transaction: a first load's
+/// indexes and marks, refunds dated, customer types derived, and the rollups rebuilt (the
+/// import commits with its rollups up to date). Returns the days rebuilt.
+async fn after_rows(
+    tx: &mut sqlx::AnyConnection,
+    store: &Store,
+    targets: &[Target],
+    day: NaiveDate,
+    first: Option<FirstLoad>,
+    unsure: Option<Vec<String>>,
+) -> Result<usize> {
+    // In a first load the file's orders are all the store has: only the customers whose
+    // guessed type the file could not settle need their history read.
+    let unsure = first.as_ref().and(unsure);
+    if let Some(first) = first {
+        first.restore(tx).await?;
+    }
+    let writes = |name: &str| targets.iter().any(|t| t.spec.name == name);
+    if writes(refund_dates::REFUND_TOTALS.name) {
+        refund_dates::date_refunds(tx, day).await?;
+    }
+    if writes("orders") {
+        match unsure {
+            Some(customers) => history::derive_types_of(tx, &customers).await?,
+            None => history::derive_customer_types(tx).await?,
+        };
+    }
+    rollup::refresh(tx, store.backend()).await
 }
 
 /// The bad rows of a file: the first [`BadRows::SHOWN`] in full, then how many more.
