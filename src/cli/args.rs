@@ -42,9 +42,8 @@ pub enum Command {
     Check,
     /// Load files into the store, each all or nothing (re-loading the same rows is safe).
     Import {
-        /// shopify-orders, shopify-products, woocommerce-orders, ga4-traffic, google-ads,
-        /// meta-ads, or a table's name for dawnpost's own CSV [default: from the header].
-        #[arg(long)]
+        // The formats' names come from the registry, so a new one is listed here by itself.
+        #[arg(long, help = format_help())]
         format: Option<String>,
         /// Check the files and print what they would load; write nothing.
         #[arg(long)]
@@ -247,6 +246,14 @@ impl Command {
             Command::Status => "status",
         }
     }
+}
+
+/// `--format`'s help: the export formats by name, or a table's.
+fn format_help() -> String {
+    format!(
+        "{}, or a table's name for dawnpost's own CSV [default: from the header]",
+        crate::ingest::export_names()
+    )
 }
 
 #[cfg(test)]

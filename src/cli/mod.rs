@@ -29,8 +29,8 @@ use crate::email::render::Templates;
 use crate::ingest::{self, Format, ImportOptions};
 use crate::serve::{ServeOptions, Shutdown, SystemClock, serve};
 use crate::shops::{Shop, Shops};
+use crate::store::Store;
 use crate::store::report;
-use crate::store::{DATA_TABLES, Store};
 
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -418,7 +418,7 @@ async fn refresh_demo(config: &Config, store: &Store, yesterday: NaiveDate) -> R
 
 async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<()> {
     let mut counts = Vec::new();
-    for table in DATA_TABLES {
+    for table in crate::schema::data_tables() {
         counts.push((table, store.count(table).await?));
     }
     let fresh = store.freshness().await?;

@@ -688,14 +688,14 @@ pub(super) fn imports(
             return Err(at("path", "only the file name may hold `*` or `?`".into()));
         }
         if let Some(f) = &r.format
-            && !crate::table::EXPORT_FORMATS.contains(&f.as_str())
-            && crate::table::spec(f).is_none()
+            && !crate::schema::EXPORT_FORMATS.contains(&f.as_str())
+            && crate::schema::spec(f).is_none()
         {
             return Err(at(
                 "format",
                 format!(
                     "unknown format `{f}`: one of {}, or a table's name",
-                    crate::table::EXPORT_FORMATS.join(", ")
+                    crate::schema::EXPORT_FORMATS.join(", ")
                 ),
             ));
         }
@@ -871,14 +871,14 @@ fn report(
         .unwrap_or_else(|| vec!["orders".into(), "traffic".into()]);
     if let Some(t) = wait_for
         .iter()
-        .find(|t| !crate::table::DATED_TABLES.contains(&t.as_str()))
+        .find(|t| !crate::schema::dated_tables().any(|d| d == t.as_str()))
     {
         return Err(at(
             "wait_for",
             format!(
                 "unknown table `{}` (tables with days: {})",
                 excerpt(t),
-                crate::table::DATED_TABLES.join(", ")
+                crate::schema::dated_tables().collect::<Vec<_>>().join(", ")
             ),
         ));
     }

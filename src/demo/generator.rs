@@ -62,19 +62,19 @@ impl Writers {
     pub(super) fn new() -> Writers {
         let w = |spec| BatchWriter::new(spec, false);
         Writers {
-            products: w(&table::PRODUCTS),
-            campaigns: w(&table::CAMPAIGNS),
-            campaign_skus: w(&table::CAMPAIGN_SKUS),
-            orders: w(&table::ORDERS),
-            lines: w(&table::ORDER_LINES),
-            fulfilment: w(&table::FULFILMENT),
-            returns: w(&table::RETURNS),
-            traffic: w(&table::TRAFFIC),
-            ad_spend: w(&table::AD_SPEND),
-            inventory: w(&table::INVENTORY),
-            capacity: w(&table::CAPACITY),
-            feedback: w(&table::FEEDBACK),
-            daily: w(&table::DAILY_VALUES),
+            products: w(&schema::PRODUCTS),
+            campaigns: w(&schema::CAMPAIGNS),
+            campaign_skus: w(&schema::CAMPAIGN_SKUS),
+            orders: w(&schema::ORDERS),
+            lines: w(&schema::ORDER_LINES),
+            fulfilment: w(&schema::FULFILMENT),
+            returns: w(&schema::RETURNS),
+            traffic: w(&schema::TRAFFIC),
+            ad_spend: w(&schema::AD_SPEND),
+            inventory: w(&schema::INVENTORY),
+            capacity: w(&schema::CAPACITY),
+            feedback: w(&schema::FEEDBACK),
+            daily: w(&schema::DAILY_VALUES),
         }
     }
 

@@ -20,8 +20,9 @@ use chrono_tz::Tz;
 use sqlx::AssertSqlSafe;
 
 use crate::ingest::local_day;
-use crate::store::{DATA_TABLES, SetAside, Store};
-use crate::table::{self, BatchWriter, Pipeline, RowError, SqlValue, TableSpec};
+use crate::schema::{self, TableSpec};
+use crate::store::write::{BatchWriter, Pipeline, RowError, SqlValue};
+use crate::store::{SetAside, Store};
 
 mod catalog;
 mod generator;
@@ -133,8 +134,9 @@ pub async fn generate(store: &Store, o: &DemoOptions, tz: Tz, force: bool) -> Re
         .context("cannot start the demo transaction")?;
     // Every day is rebuilt at the end, and every index built by sorting: marking days and
     // updating indexes row by row, for the old rows and the new, would only repeat that.
-    let set_aside = SetAside::take(&mut tx, store.backend(), &DATA_TABLES).await?;
-    for t in DATA_TABLES.iter().rev().chain(["meta"].iter()) {
+    let tables: Vec<&str> = schema::data_tables().collect();
+    let set_aside = SetAside::take(&mut tx, store.backend(), &tables).await?;
+    for t in tables.iter().rev().chain(["meta"].iter()) {
         sqlx::query(AssertSqlSafe(format!("DELETE FROM {t}")))
             .execute(&mut *tx)
             .await
@@ -181,10 +183,13 @@ async fn finish_bulk_load(
 ) -> Result<()> {
     set_aside.restore(tx).await?;
     if backend == crate::store::Backend::Postgres {
-        sqlx::query(AssertSqlSafe(format!("ANALYZE {}", DATA_TABLES.join(", "))))
-            .execute(&mut *tx)
-            .await
-            .context("cannot analyse the demo tables")?;
+        sqlx::query(AssertSqlSafe(format!(
+            "ANALYZE {}",
+            schema::data_tables().collect::<Vec<_>>().join(", ")
+        )))
+        .execute(&mut *tx)
+        .await
+        .context("cannot analyse the demo tables")?;
     }
     crate::store::rollup::rebuild_all(tx, backend).await?;
     Ok(())

@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 use sqlx::AssertSqlSafe;
 
+use crate::schema::TableSpec;
 use crate::store::Store;
-use crate::table::{SqlValue, TableSpec};
+use crate::store::write::SqlValue;
 
 /// How many new channels and SKUs a check remembers (and lists at most 20 of).
 const KEPT: usize = 10_000;

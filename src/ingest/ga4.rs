@@ -1,67 +1,29 @@
 //! GA4's CSV download of a traffic acquisition report with a Date dimension: `#` lines
 //! (report name, property, date range) before the header, then one row per channel group
-//! and day. Channel groups map to the shop's channels through [`DEFAULT_CHANNELS`], which
+//! and day. Channel groups map to the shop's channels through [`super::options::DEFAULT_CHANNELS`], which
 //! `[import.channels]` in the config overrides.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow, bail};
 
-use super::ImportOptions;
-use super::preset::{Preset, Rows, Target};
+use super::load::{Rows, Target};
+use super::options::ImportOptions;
+use super::preset::{ExportFormat, Preset};
 use super::source::{Columns, Header, cell, has_all};
 use super::values::{export_count, export_day, sum_counts};
-use crate::table::{ColType, SqlValue, TableSpec, col};
+use crate::schema::{ColType, TableSpec, col};
+use crate::store::write::SqlValue;
 
-/// GA4's default channel groups (and the ad platforms' names) to shop channels. A name not
-/// here becomes its own channel, in lower case with `_` for spaces.
-pub(super) const DEFAULT_CHANNELS: [(&str, &str); 22] = [
-    ("Direct", "direct"),
-    ("Organic Search", "organic"),
-    ("Organic Social", "organic_social"),
-    ("Organic Video", "organic_video"),
-    ("Organic Shopping", "organic_shopping"),
-    ("Paid Search", "paid_search"),
-    ("Paid Shopping", "paid_shopping"),
-    ("Paid Social", "paid_social"),
-    ("Paid Video", "paid_video"),
-    ("Paid Other", "paid_other"),
-    ("Cross-network", "cross_network"),
-    ("Display", "display"),
-    ("Email", "email"),
-    ("SMS", "sms"),
-    ("Mobile Push Notifications", "push"),
-    ("Referral", "referral"),
-    ("Affiliates", "affiliates"),
-    ("Audio", "audio"),
-    ("Unassigned", "unassigned"),
-    ("(other)", "other"),
-    ("Google Ads", "paid_search"),
-    ("Meta Ads", "paid_social"),
-];
+pub(super) static TRAFFIC_EXPORT: ExportFormat = ExportFormat {
+    name: "ga4-traffic",
+    expects: "GA4 Reports > Acquisition > Traffic acquisition, with a Date dimension, \
+              downloaded as CSV: Session … channel group, Date, Sessions",
+    matches,
+    open: |h, opts| Ok(Box::new(Traffic::new(h, opts)?)),
+};
 
-/// The shop channel for a source's name when the config does not say.
-pub(super) fn default_channel(source: &str) -> String {
-    DEFAULT_CHANNELS
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(source))
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_else(|| slug(source))
-}
-
-fn slug(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.trim().chars().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    out.trim_matches('_').to_string()
-}
-
-pub(super) fn matches(h: &Header) -> bool {
+fn matches(h: &Header) -> bool {
     has_all(h, &["Date", "Sessions"]) && h.iter().any(|c| is_channel_group(c))
 }
 
@@ -84,7 +46,7 @@ const SESSIONS: TableSpec = TableSpec {
 };
 static TARGETS: [Target; 1] = [Target::upsert(&SESSIONS)];
 
-pub(super) struct Traffic {
+struct Traffic {
     opts: ImportOptions,
     date: usize,
     channel: usize,
@@ -94,7 +56,7 @@ pub(super) struct Traffic {
 }
 
 impl Traffic {
-    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Traffic> {
+    fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Traffic> {
         let c = Columns::new(h);
         let channel = c
             .only("channel groups", is_channel_group)?
@@ -144,17 +106,5 @@ impl Preset for Traffic {
             ));
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn channel_groups_map_to_shop_channels() {
-        assert_eq!(default_channel("Organic Search"), "organic");
-        assert_eq!(default_channel("paid social"), "paid_social");
-        assert_eq!(default_channel("Partner Sites (EU)"), "partner_sites_eu");
     }
 }

@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use anyhow::{Context, Result};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::preset::{customer_id, text};
-use crate::table::SqlValue;
+use super::values::{customer_id, text};
+use crate::store::write::SqlValue;
 
 /// An order is `returning` when the same customer has an order, not cancelled, placed
 /// before it (or in the same second with a lower number).

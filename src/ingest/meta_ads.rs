@@ -4,22 +4,28 @@
 
 use anyhow::{Result, anyhow, bail};
 
-use super::ImportOptions;
-use super::google_ads::{SpendColumns, SpendSums};
-use super::preset::{Preset, Rows, Target};
+use super::ad_spend::{SpendColumns, SpendSums, TARGETS};
+use super::load::{Rows, Target};
+use super::options::ImportOptions;
+use super::preset::{ExportFormat, Preset};
 use super::source::{Columns, Header, cell, has_all};
 use super::values::export_day;
-use crate::table;
 
-pub(super) fn matches(h: &Header) -> bool {
+pub(super) static CAMPAIGNS_EXPORT: ExportFormat = ExportFormat {
+    name: "meta-ads",
+    expects: "Meta Ads Manager export with Breakdown > By time > Day: Reporting starts, \
+              Campaign name, Amount spent (CUR), Impressions, Link clicks",
+    matches,
+    open: |h, opts| Ok(Box::new(Campaigns::new(h, opts)?)),
+};
+
+fn matches(h: &Header) -> bool {
     has_all(h, &["Reporting starts", "Campaign name", "Impressions"])
         && h.iter()
             .any(|c| c.to_ascii_lowercase().starts_with("amount spent"))
 }
 
-static TARGETS: [Target; 1] = [Target::upsert(&table::AD_SPEND)];
-
-pub(super) struct Campaigns {
+struct Campaigns {
     channel: String,
     starts: usize,
     ends: Option<usize>,
@@ -30,7 +36,7 @@ pub(super) struct Campaigns {
 }
 
 impl Campaigns {
-    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
+    fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Campaigns> {
         let c = Columns::new(h);
         let (spent, spent_name) = c
             .starting("Amount spent")?

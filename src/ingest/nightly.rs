@@ -246,9 +246,9 @@ fn judge(result: &anyhow::Result<super::ImportSummary>) -> (bool, String, Retry)
             (true, detail, Retry::No)
         }
         Err(e) => {
-            let retry = if crate::table::is_store_fault(e) {
+            let retry = if crate::store::write::is_store_fault(e) {
                 Retry::Later
-            } else if crate::table::is_missing_parent(e) {
+            } else if crate::store::write::is_missing_parent(e) {
                 Retry::AfterParents
             } else {
                 Retry::No

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use sqlx::AnyConnection;
 
-use crate::table::{ColType, TableSpec, col};
+use crate::schema::{ColType, TableSpec, col};
 
 /// The totals the export gives, held for the import: see the migration 0018.
 pub(super) const REFUND_TOTALS: TableSpec = TableSpec {

@@ -7,36 +7,42 @@ use std::collections::HashSet;
 use anyhow::{Result, anyhow, bail};
 use chrono_tz::Tz;
 
-use super::ImportOptions;
 use super::history::Guesses;
-use super::preset::{Preset, Rows, Target, customer_hash, customer_id, optional, text};
+use super::load::{Rows, Target};
+use super::options::ImportOptions;
+use super::preset::{ExportFormat, LINE_PRODUCTS, Preset};
 use super::source::{Columns, Header, cell, has_all};
-use super::values::{export_number, local_day, parse_timestamp, quantity};
-use crate::table::{self, ColType, SqlValue, TableSpec, col, opt};
+use super::values::{
+    customer_hash, customer_id, export_number, local_day, optional, parse_timestamp, quantity, text,
+};
+use crate::schema::{self, ColType, TableSpec, col, opt};
+use crate::store::write::SqlValue;
 
-pub(super) fn matches_orders(h: &Header) -> bool {
+pub(super) static ORDERS_EXPORT: ExportFormat = ExportFormat {
+    name: "shopify-orders",
+    expects: "Shopify Admin > Orders > Export (CSV): Name, Created at, Lineitem quantity, \
+              Lineitem price, …",
+    matches: matches_orders,
+    open: |h, opts| Ok(Box::new(Orders::new(h, opts)?)),
+};
+
+pub(super) static PRODUCTS_EXPORT: ExportFormat = ExportFormat {
+    name: "shopify-products",
+    expects: "Shopify Admin > Products > Export (CSV): Handle, Variant SKU, Variant Price, …",
+    matches: matches_products,
+    open: |h, opts| Ok(Box::new(Products::new(h, opts)?)),
+};
+
+fn matches_orders(h: &Header) -> bool {
     has_all(
         h,
         &["Name", "Created at", "Lineitem quantity", "Lineitem price"],
     )
 }
 
-pub(super) fn matches_products(h: &Header) -> bool {
+fn matches_products(h: &Header) -> bool {
     has_all(h, &["Handle", "Variant SKU", "Variant Price"])
 }
-
-/// A product as an order line names it: only added when the store has no such SKU, so it
-/// never overwrites what a products export said.
-pub(super) const LINE_PRODUCTS: TableSpec = TableSpec {
-    name: "products",
-    columns: &[
-        col("sku", ColType::Text),
-        col("name", ColType::Text),
-        col("unit_price", ColType::Float { min: 0.0 }),
-    ],
-    key: &["sku"],
-    refs: &[],
-};
 
 /// What a products export knows of a product; the lead time is left as it was.
 const PRODUCT_FIELDS: TableSpec = TableSpec {
@@ -53,7 +59,7 @@ const PRODUCT_FIELDS: TableSpec = TableSpec {
 };
 
 /// An order as the export gives it: the columns of `orders`, and the customer type guessed
-/// from the file, written only into a new row (see [`table::on_insert`]).
+/// from the file, written only into a new row (see [`schema::on_insert`]).
 pub(super) const ORDER_FIELDS: TableSpec = TableSpec {
     name: "orders",
     columns: &[
@@ -62,12 +68,12 @@ pub(super) const ORDER_FIELDS: TableSpec = TableSpec {
         col("day", ColType::DayOf("placed_at")),
         col("channel", ColType::Text),
         opt("customer_id", ColType::Text),
-        opt("customer_type", ColType::Enum(table::CUSTOMER_TYPES)),
+        opt("customer_type", ColType::Enum(schema::CUSTOMER_TYPES)),
         opt("discount", ColType::Float { min: 0.0 }),
-        col("status", ColType::Enum(table::ORDER_STATUSES)),
+        col("status", ColType::Enum(schema::ORDER_STATUSES)),
         opt("country", ColType::Text),
         opt("region", ColType::Text),
-        table::on_insert("derived_type", ColType::Enum(table::CUSTOMER_TYPES)),
+        schema::on_insert("derived_type", ColType::Enum(schema::CUSTOMER_TYPES)),
     ],
     key: &["order_id"],
     refs: &[],
@@ -77,8 +83,8 @@ pub(super) const ORDER_FIELDS: TableSpec = TableSpec {
 static ORDER_TARGETS: [Target; 5] = [
     Target::keep(&LINE_PRODUCTS),
     Target::upsert(&ORDER_FIELDS),
-    Target::follows(&table::ORDER_LINES),
-    Target::follows(&table::FULFILMENT),
+    Target::follows(&schema::ORDER_LINES),
+    Target::follows(&schema::FULFILMENT),
     Target::follows(&super::refund_dates::REFUND_TOTALS).shown_as("refunds"),
 ];
 const PRODUCTS: usize = 0;
@@ -88,7 +94,7 @@ const FULFILMENT: usize = 3;
 const REFUNDS: usize = 4;
 
 /// The orders export: one row per line item; the order's own fields only on its first row.
-pub(super) struct Orders {
+struct Orders {
     tz: Tz,
     opts: ImportOptions,
     c: OrderColumns,
@@ -135,7 +141,7 @@ struct OrderColumns {
 }
 
 impl Orders {
-    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Orders> {
+    fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Orders> {
         let c = Columns::new(h);
         let cols = OrderColumns {
             name: c.require(&["Name"])?,
@@ -302,12 +308,12 @@ impl Preset for Orders {
 
 static PRODUCT_TARGETS: [Target; 2] = [
     Target::upsert(&PRODUCT_FIELDS),
-    Target::upsert(&table::INVENTORY),
+    Target::upsert(&schema::INVENTORY),
 ];
 
 /// The products export: one row per variant; the product's own fields (Title, Type) only
 /// on its first row.
-pub(super) struct Products {
+struct Products {
     day: String,
     handle: Option<(String, String, String)>,
     c: ProductColumns,
@@ -326,7 +332,7 @@ struct ProductColumns {
 }
 
 impl Products {
-    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Products> {
+    fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Products> {
         let c = Columns::new(h);
         Ok(Products {
             day: opts.day.to_string(),

@@ -2,14 +2,16 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use chrono_tz::Tz;
 
+use super::load::{ImportSummary, InTurn, Load, Rows, Target, Writing};
+use super::options::ImportOptions;
 use super::source::{Header, Source};
 use super::values::{local_day, parse_value};
-use super::{BadRows, ImportOptions, ImportSummary, Plan, history};
+use crate::schema::{self, ColType, TableSpec};
 use crate::store::Store;
-use crate::table::{self, BatchWriter, ColType, Pipeline, RowError, SqlValue, TableSpec};
+use crate::store::write::{RowError, SqlValue};
 
 /// Whether `header` is `spec`'s: every column one of the table's, every required one there.
 pub(super) fn matches(spec: &'static TableSpec, header: &Header) -> bool {
@@ -33,155 +35,67 @@ pub(super) async fn import(
     src: &mut Source,
     opts: &ImportOptions,
 ) -> Result<ImportSummary> {
-    let file_name = src.name.clone();
-    let layout = Layout::new(spec, &src.headers)
-        .map_err(|e| anyhow!("{file_name}:{}: {e}", src.skipped + 1))?;
-    let tx = store
-        .pool()
-        .begin()
-        .await
-        .with_context(|| format!("cannot start a transaction on {store}"))?;
+    let file = src.name.clone();
+    let layout =
+        Layout::new(spec, &src.headers).map_err(|e| anyhow!("{file}:{}: {e}", src.skipped + 1))?;
     // Keys the importer numbers itself cannot repeat: they need no memory of the file's keys.
-    let mut writer = BatchWriter::new(spec, !layout.numbers_keys());
-    let lookups = store.reader();
+    let table = Target {
+        check_keys: !layout.numbers_keys(),
+        ..Target::upsert(spec)
+    };
     // Campaigns write two tables row by row; any other table is written on a task of its
     // own while the file is read.
-    let mut sink = if spec.name == "campaigns" {
-        Sink::Campaigns {
-            tx,
-            skus: Box::new(BatchWriter::new(&table::CAMPAIGN_SKUS, true)),
-        }
+    let (targets, writing) = if layout.skus.is_some() {
+        let skus = Target::upsert(&schema::CAMPAIGN_SKUS);
+        (vec![table, skus], Writing::InTurn)
     } else {
-        Sink::Piped(Pipeline::start(tx, vec![spec], lookups.clone()))
+        (vec![table], Writing::Piped { first_load: false })
     };
-    let mut record = csv::StringRecord::new();
+    let mut load = Load::begin(store, opts, &file, spec.name, &targets, writing).await?;
+    // dawnpost's own file is told its faults before anything the store said of a batch
+    // sent ahead of them: an error of the reading first, then its bad rows.
+    let rows = match read_rows(&layout, src, opts.tz, &mut load).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            load.abandon().await;
+            return Err(e);
+        }
+    };
+    let load = load.fail_if_bad().await?;
+    load.finish(Ok(rows), None).await
+}
+
+/// Reads every record of `src` into `load`: the rows read (a bad one is not counted).
+async fn read_rows(layout: &Layout, src: &mut Source, tz: Tz, load: &mut Load<'_>) -> Result<u64> {
+    let file = src.name.clone();
+    let (mut record, mut out) = (csv::StringRecord::new(), Rows::new());
     let mut rows = 0u64;
-    let mut bad = BadRows::default();
-    let mut plan = Plan::default();
     let mut positions = Positions::default();
     while let Some(line) = src.next(&mut record)? {
-        let row = match layout.parse(&record, opts.tz, &mut positions) {
+        let row = match layout.parse(&record, tz, &mut positions) {
             Ok(row) => row,
             Err(e) => {
-                bad.add(&anyhow!("{file_name}:{line}: {e:#}"));
+                load.bad(line, &e);
                 continue;
             }
         };
         rows += 1;
-        // Once a row is bad nothing will be committed: the rest are only checked, so one run
-        // tells every problem (up to a bound) at once.
-        if opts.check {
-            plan.observe(spec.name, spec, &row);
-            if let Sink::Campaigns { skus, .. } = &sink {
-                for sku in layout.skus(&record) {
-                    plan.observe(
-                        skus.spec().name,
-                        skus.spec(),
-                        &[SqlValue::Null, SqlValue::Text(sku)],
-                    );
-                }
-            }
-        }
-        if !bad.is_empty() || opts.check {
+        let skus = layout.skus(&record);
+        if let Some(turn) = load.in_turn() {
+            campaign_row(turn, &file, line, row, skus).await?;
             continue;
         }
-        match &mut sink {
-            Sink::Piped(pipeline) => {
-                if let Err(e) = writer.queue(row, line) {
-                    // A key repeated within the file: noted, and the file read on.
-                    bad.add(&located(&file_name, &e));
-                    continue;
-                }
-                // A refused batch stops the pipeline; `finish` below says why.
-                if writer.is_full() && pipeline.send(0, &mut writer).await.is_err() {
-                    break;
-                }
-            }
-            Sink::Campaigns { tx, skus } => {
-                let sku_list = layout.skus(&record);
-                let ctx = CampaignRow {
-                    tx,
-                    lookups,
-                    file_name: &file_name,
-                    line,
-                };
-                campaign_row(ctx, &mut writer, skus, row, sku_list).await?;
-            }
+        let campaign = row.first().cloned().unwrap_or(SqlValue::Null);
+        out.push((0, row));
+        out.extend(
+            skus.into_iter()
+                .map(|s| (1, vec![campaign.clone(), SqlValue::Text(s)])),
+        );
+        if !load.rows(line, &mut out).await? {
+            break;
         }
     }
-    if let Some(e) = bad.into_error() {
-        // The transaction is dropped unfinished: nothing of the file is written.
-        sink.abandon().await;
-        return Err(e);
-    }
-    if opts.check {
-        sink.abandon().await;
-        return Ok(ImportSummary {
-            format: spec.name,
-            rows,
-            tables: plan.rows.iter().map(|(t, n)| (*t, *n)).collect(),
-            rebuilt_days: 0,
-            plan: Some(plan.against(store).await?),
-        });
-    }
-    let (mut tx, written, skus_written) = match sink {
-        Sink::Campaigns { mut tx, skus } => {
-            writer
-                .flush(&mut tx, lookups)
-                .await
-                .map_err(|e| located(&file_name, &e))?;
-            (tx, writer.written(), Some((skus.table(), skus.written())))
-        }
-        Sink::Piped(pipeline) => {
-            // A send refused here means the writer stopped: `finish` has its reason.
-            let sent = pipeline.send(0, &mut writer).await;
-            let (tx, counts) = pipeline
-                .finish()
-                .await
-                .map_err(|e| located(&file_name, &e))?;
-            sent.map_err(|e| located(&file_name, &e))?;
-            (tx, counts[0], None)
-        }
-    };
-    if spec.name == "orders" {
-        history::derive_customer_types(&mut tx).await?;
-    }
-    // Part of the import's transaction: the import commits with its rollups up to date.
-    let rebuilt_days = crate::store::rollup::refresh(&mut tx, store.backend()).await?;
-    tx.commit()
-        .await
-        .with_context(|| format!("{file_name}: cannot commit the import"))?;
-    let mut tables = vec![(spec.name, written)];
-    tables.extend(skus_written);
-    Ok(ImportSummary {
-        format: spec.name,
-        rows,
-        tables,
-        rebuilt_days,
-        plan: None,
-    })
-}
-
-/// Where an import's rows go.
-enum Sink {
-    /// Campaigns and their SKUs, into the transaction row by row: a campaign's SKU list is
-    /// replaced, which needs the campaign written first.
-    Campaigns {
-        tx: sqlx::Transaction<'static, sqlx::Any>,
-        skus: Box<BatchWriter>,
-    },
-    /// Through a writer task that owns the transaction until the end.
-    Piped(Pipeline),
-}
-
-impl Sink {
-    /// Ends without writing more, and waits until the writer task has let the transaction go
-    /// (rolled back), so that no write lock outlives the import.
-    async fn abandon(self) {
-        if let Sink::Piped(p) = self {
-            drop(p.finish().await);
-        }
-    }
+    Ok(rows)
 }
 
 /// The next line position of each order, for a file of order lines without `line_no`.
@@ -198,43 +112,34 @@ impl Positions {
     }
 }
 
-/// Where one campaign row is being written.
-struct CampaignRow<'a, 'c> {
-    tx: &'a mut sqlx::Transaction<'c, sqlx::Any>,
-    lookups: &'a sqlx::AnyPool,
-    file_name: &'a str,
-    line: u64,
-}
-
 /// One campaign and its SKUs. The campaign row must exist before its SKUs, and re-importing
 /// a campaign replaces its SKU list rather than adding to it.
 async fn campaign_row(
-    cx: CampaignRow<'_, '_>,
-    writer: &mut BatchWriter,
-    skus: &mut BatchWriter,
+    turn: InTurn<'_>,
+    file: &str,
+    line: u64,
     row: Vec<SqlValue>,
     sku_list: Vec<String>,
 ) -> Result<()> {
-    let CampaignRow {
+    let InTurn {
         tx,
+        writers,
         lookups,
-        file_name,
-        line,
-    } = cx;
-    let located = |e: &RowError| located(file_name, e);
+    } = turn;
+    let [writer, skus] = writers else {
+        bail!("{file}: campaigns are written with their SKUs");
+    };
+    let located = |e: RowError| e.located(file);
     let campaign = row[0].clone();
-    writer
-        .push(tx, lookups, row, line)
-        .await
-        .map_err(|e| located(&e))?;
-    writer.flush(tx, lookups).await.map_err(|e| located(&e))?;
+    writer.push(tx, lookups, row, line).await.map_err(located)?;
+    writer.flush(tx, lookups).await.map_err(located)?;
     let mut del = sqlx::query("DELETE FROM campaign_skus WHERE campaign = $1");
     if let SqlValue::Text(c) = &campaign {
         del = del.bind(c.clone());
     }
     del.execute(&mut **tx)
         .await
-        .map_err(|e| anyhow!("{file_name}:{line}: {e}"))?;
+        .map_err(|e| anyhow!("{file}:{line}: {e}"))?;
     for sku in sku_list {
         skus.push(
             tx,
@@ -243,14 +148,10 @@ async fn campaign_row(
             line,
         )
         .await
-        .map_err(|e| located(&e))?;
+        .map_err(located)?;
     }
-    skus.flush(tx, lookups).await.map_err(|e| located(&e))?;
+    skus.flush(tx, lookups).await.map_err(located)?;
     Ok(())
-}
-
-fn located(file: &str, e: &RowError) -> anyhow::Error {
-    e.located(file)
 }
 
 /// Where each table column is found in the file.
@@ -329,7 +230,7 @@ impl Layout {
             let raw = src.and_then(|i| record.get(i)).unwrap_or("").trim_ascii();
             let value = match c.ty {
                 ColType::DayOf(from) => {
-                    let i = table::column_index(self.spec, from);
+                    let i = schema::column_index(self.spec, from);
                     match row.get(i) {
                         Some(SqlValue::Int(epoch)) => {
                             SqlValue::Text(local_day(*epoch, tz).to_string())
@@ -420,10 +321,10 @@ mod tests {
     #[test]
     fn only_keys_the_importer_numbers_skip_the_duplicate_check() {
         let lines = ["order_id", "sku", "quantity", "unit_price"];
-        assert!(layout(&table::ORDER_LINES, &lines).numbers_keys());
+        assert!(layout(&schema::ORDER_LINES, &lines).numbers_keys());
         let numbered = ["order_id", "line_no", "sku", "quantity", "unit_price"];
-        assert!(!layout(&table::ORDER_LINES, &numbered).numbers_keys());
+        assert!(!layout(&schema::ORDER_LINES, &numbered).numbers_keys());
         let traffic = ["day", "channel", "sessions"];
-        assert!(!layout(&table::TRAFFIC, &traffic).numbers_keys());
+        assert!(!layout(&schema::TRAFFIC, &traffic).numbers_keys());
     }
 }

@@ -1,11 +1,13 @@
 //! Values as exports write them: numbers, whole numbers, days and moments, each parsed
-//! strictly enough that a wrong column is refused rather than read as nonsense.
+//! strictly enough that a wrong column is refused rather than read as nonsense; and the
+//! values every preset writes (texts, customer ids).
 
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
-use crate::table::{self, ColType, SqlValue};
+use crate::schema::{self, ColType};
+use crate::store::write::SqlValue;
 
 pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
     Ok(match ty {
@@ -22,7 +24,7 @@ pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
             if v < min {
                 bail!("{v} is below the minimum {min}");
             }
-            if v.unsigned_abs() as f64 > table::MAX_NUMBER {
+            if v.unsigned_abs() as f64 > schema::MAX_NUMBER {
                 bail!("{v} is beyond the largest number dawnpost accepts (10^12)");
             }
             SqlValue::Int(v)
@@ -37,7 +39,7 @@ pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
             if v < min {
                 bail!("{v} is below the minimum {min}");
             }
-            if v.abs() > table::MAX_NUMBER {
+            if v.abs() > schema::MAX_NUMBER {
                 bail!("{raw} is beyond the largest number dawnpost accepts (10^12)");
             }
             SqlValue::Float(v)
@@ -58,7 +60,7 @@ pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
 /// A quantity: a whole number of at most 10^12 either way.
 pub fn quantity(raw: &str) -> Result<i64> {
     let v = whole_number(raw)?;
-    if v.unsigned_abs() as f64 > table::MAX_NUMBER {
+    if v.unsigned_abs() as f64 > schema::MAX_NUMBER {
         bail!("{v} is beyond the largest number dawnpost accepts (10^12)");
     }
     Ok(v)
@@ -71,7 +73,7 @@ pub fn whole_number(raw: &str) -> Result<i64> {
     }
     let not = || anyhow!("{:?} is not a whole number", excerpt(raw));
     let f: f64 = raw.parse().map_err(|_| not())?;
-    if f.is_finite() && f.fract() == 0.0 && f.abs() <= table::MAX_NUMBER {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() <= schema::MAX_NUMBER {
         Ok(f as i64)
     } else {
         Err(not())
@@ -242,7 +244,7 @@ pub fn export_number(raw: &str) -> Result<Option<f64>> {
     let v: f64 = plain
         .parse()
         .map_err(|_| anyhow!("{:?} is not a number", excerpt(raw)))?;
-    if !v.is_finite() || v.abs() > table::MAX_NUMBER {
+    if !v.is_finite() || v.abs() > schema::MAX_NUMBER {
         bail!(
             "{:?} is not a number dawnpost accepts (at most 10^12)",
             excerpt(raw)
@@ -280,7 +282,7 @@ pub fn export_count(raw: &str) -> Result<Option<i64>> {
 /// any single count would be.
 pub fn sum_counts(a: i64, b: i64) -> Result<i64> {
     let sum = a.saturating_add(b);
-    if sum.unsigned_abs() as f64 > table::MAX_NUMBER {
+    if sum.unsigned_abs() as f64 > schema::MAX_NUMBER {
         bail!("the rows of one day sum to {sum}, past the largest number dawnpost accepts (10^12)");
     }
     Ok(sum)
@@ -309,6 +311,37 @@ pub fn local_day(epoch: i64, tz: Tz) -> NaiveDate {
         .expect("epoch seconds in chrono's range")
         .with_timezone(&tz)
         .date_naive()
+}
+
+// Values every preset writes.
+
+pub(super) fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_string())
+}
+
+pub(super) fn optional(s: &str) -> SqlValue {
+    if s.is_empty() {
+        SqlValue::Null
+    } else {
+        text(s)
+    }
+}
+
+/// A customer id that is not an email address: the store keeps a hash of it, so the
+/// shop's customers' addresses are not copied into it. No address is a guest.
+pub(super) fn customer(email: &str) -> SqlValue {
+    customer_hash(email).map_or(SqlValue::Null, |h| SqlValue::Text(customer_id(h)))
+}
+
+/// The hash a customer id is made of; None for a guest.
+pub(super) fn customer_hash(email: &str) -> Option<u64> {
+    let email = email.trim().to_lowercase();
+    (!email.is_empty()).then(|| crate::text::fnv1a(email.as_bytes()))
+}
+
+/// The customer id of a [`customer_hash`].
+pub(super) fn customer_id(hash: u64) -> String {
+    format!("c-{hash:016x}")
 }
 
 #[cfg(test)]

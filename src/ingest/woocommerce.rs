@@ -16,23 +16,32 @@ use std::collections::HashSet;
 use anyhow::{Result, anyhow, bail};
 use chrono_tz::Tz;
 
-use super::ImportOptions;
-use super::preset::{Preset, Rows, Target, customer, optional, text};
-use super::shopify::LINE_PRODUCTS;
+use super::load::{Rows, Target};
+use super::options::ImportOptions;
+use super::preset::{ExportFormat, LINE_PRODUCTS, Preset};
 use super::source::{Columns, Header, cell, has_all};
-use super::values::{excerpt, export_number, local_day, parse_timestamp};
-use crate::table::{self, SqlValue};
+use super::values::{customer, excerpt, export_number, local_day, optional, parse_timestamp, text};
+use crate::schema;
+use crate::store::write::SqlValue;
 
-pub(super) fn matches(h: &Header) -> bool {
+pub(super) static ORDERS_EXPORT: ExportFormat = ExportFormat {
+    name: "woocommerce-orders",
+    expects: "WooCommerce Analytics > Orders > Download: Date, Order #, Product(s), \
+              N. Revenue, …",
+    matches,
+    open: |h, opts| Ok(Box::new(Orders::new(h, opts)?)),
+};
+
+fn matches(h: &Header) -> bool {
     has_all(h, &["Date", "Order #", "Product(s)"])
         && (has_all(h, &["N. Revenue"]) || has_all(h, &["Net sales"]))
 }
 
 static TARGETS: [Target; 4] = [
     Target::keep(&LINE_PRODUCTS),
-    Target::upsert(&table::ORDERS),
-    Target::upsert(&table::ORDER_LINES),
-    Target::upsert(&table::REFUNDS),
+    Target::upsert(&schema::ORDERS),
+    Target::upsert(&schema::ORDER_LINES),
+    Target::upsert(&schema::REFUNDS),
 ];
 const PRODUCTS: usize = 0;
 const ORDERS: usize = 1;
@@ -43,7 +52,7 @@ const REFUNDS: usize = 3;
 /// are not searched for a reading that agrees with `Items sold` (2^16 readings at most).
 const MAX_AMBIGUOUS: usize = 16;
 
-pub(super) struct Orders {
+struct Orders {
     tz: Tz,
     channel: String,
     date: usize,
@@ -69,7 +78,7 @@ struct Refund {
 }
 
 impl Orders {
-    pub(super) fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Orders> {
+    fn new(h: &csv::StringRecord, opts: &ImportOptions) -> Result<Orders> {
         let c = Columns::new(h);
         Ok(Orders {
             tz: opts.tz,
@@ -323,7 +332,7 @@ fn starts(raw: &str) -> Result<Vec<Start>> {
 fn count_and_times(s: &str) -> Option<(i64, usize)> {
     let (q, _) = s.split_once('×')?;
     let qty = q.trim().parse::<i64>().ok()?;
-    (qty.unsigned_abs() as f64 <= table::MAX_NUMBER).then_some((qty, q.len() + '×'.len_utf8()))
+    (qty.unsigned_abs() as f64 <= schema::MAX_NUMBER).then_some((qty, q.len() + '×'.len_utf8()))
 }
 
 /// The starts that begin products: the first always, and of the others the largest set

@@ -203,11 +203,11 @@ pub fn sources(sql: &str) -> std::collections::BTreeSet<&'static str> {
             continue;
         }
         let t = pair[1].as_str();
-        let rollup = crate::table::ROLLUPS.iter().find(|(r, _)| *r == t);
+        let rollup = crate::schema::rollups().find(|(r, _)| *r == t);
         let table = match rollup {
             Some((_, source)) => source,
             None if t == "order_lines" => "orders",
-            None => match crate::table::DATED_TABLES.iter().find(|d| **d == t) {
+            None => match crate::schema::dated_tables().find(|d| *d == t) {
                 Some(d) => d,
                 None => continue,
             },

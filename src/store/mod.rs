@@ -37,6 +37,7 @@ mod reads;
 pub mod report;
 pub mod rollup;
 mod series;
+pub mod write;
 
 pub use bulk::SetAside;
 pub use day::Day;
@@ -51,23 +52,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// Every data table, in an order that satisfies foreign keys when filling.
-pub const DATA_TABLES: [&str; 14] = [
-    "products",
-    "orders",
-    "order_lines",
-    "traffic",
-    "ad_spend",
-    "inventory",
-    "campaigns",
-    "campaign_skus",
-    "fulfilment",
-    "returns",
-    "refunds",
-    "capacity",
-    "feedback",
-    "daily_values",
-];
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -201,8 +185,6 @@ impl Store {
     }
 }
 
-/// The names of the tables with a day column.
-pub use crate::table::DATED_TABLES;
 
 impl std::fmt::Display for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
-use super::{DATA_TABLES, DATED_TABLES, Day, Store};
+use super::{Day, Store};
 use crate::metrics::inputs::ThemeCount;
 
 /// The most comments of one day the digest reads to count themes and pick examples: a bound
@@ -29,7 +29,7 @@ impl Store {
 
     /// Rows in a data table (for `check` and tests).
     pub async fn count(&self, table: &str) -> Result<i64> {
-        if !DATA_TABLES.contains(&table) && table != "meta" {
+        if !crate::schema::data_tables().any(|t| t == table) && table != "meta" {
             bail!("unknown table {table}");
         }
         let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
@@ -41,7 +41,7 @@ impl Store {
 
     /// Rows of a dated table on one day.
     pub async fn rows_on(&self, table: &str, day: NaiveDate) -> Result<i64> {
-        if !DATED_TABLES.contains(&table) {
+        if !crate::schema::dated_tables().any(|t| t == table) {
             bail!("unknown dated table {table}");
         }
         let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
@@ -73,13 +73,7 @@ impl Store {
         up_to: Option<NaiveDate>,
     ) -> Result<Vec<(&'static str, Option<NaiveDate>)>> {
         let mut out = Vec::new();
-        for table in DATED_TABLES {
-            // Shipments are dated by the day they left.
-            let column = if table == "fulfilment" {
-                "ship_day"
-            } else {
-                "day"
-            };
+        for (table, column) in crate::schema::freshness_columns() {
             // Without a bound, every day qualifies: no day sorts after this text.
             let bound = up_to.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
             let v: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(

@@ -217,21 +217,11 @@ pub async fn rebuild_all(conn: &mut AnyConnection, backend: Backend) -> Result<(
     Ok(())
 }
 
-/// The raw columns that date a rollup row: every day a rollup can hold is one of these days.
-const DAY_SOURCES: [(&str, &str); 6] = [
-    ("orders", "day"),
-    ("fulfilment", "ship_day"),
-    ("fulfilment", "delivery_day"),
-    ("returns", "day"),
-    ("refunds", "day"),
-    ("feedback", "day"),
-];
-
 /// Marks every day that any raw table or rollup holds, so that the next [`refresh`] rebuilds
 /// them all: the days a bulk load wrote without its tables' triggers, and the days whose rows
 /// are gone.
 async fn mark_every_day(conn: &mut AnyConnection) -> Result<()> {
-    let sources = DAY_SOURCES.into_iter().chain(tables().map(|t| (t, "day")));
+    let sources = crate::schema::rollup_day_sources().chain(tables().map(|t| (t, "day")));
     for (table, column) in sources {
         mark_column(conn, table, column).await?;
     }
@@ -242,7 +232,7 @@ async fn mark_every_day(conn: &mut AnyConnection) -> Result<()> {
 /// row was inserted (an order line's is its order's day): for a load into empty tables that
 /// wrote them with their triggers set aside. Their day indexes must be in place.
 pub async fn mark_days_of(conn: &mut AnyConnection, tables: &[&str]) -> Result<()> {
-    for (table, column) in DAY_SOURCES {
+    for (table, column) in crate::schema::rollup_day_sources() {
         if tables.contains(&table) {
             mark_column(conn, table, column).await?;
         }
@@ -311,7 +301,7 @@ pub async fn refresh_if_stale(store: &Store) -> Result<usize> {
 mod tests {
     #[test]
     fn every_rollup_is_rebuilt() {
-        let listed: Vec<&str> = crate::table::ROLLUPS.iter().map(|(r, _)| *r).collect();
+        let listed: Vec<&str> = crate::schema::rollups().map(|(r, _)| r).collect();
         assert_eq!(super::tables().collect::<Vec<_>>(), listed);
     }
 

@@ -164,7 +164,7 @@ async fn tables(t: &TestStore, skip: &dyn Fn(&str) -> &'static str) -> Vec<(Stri
         "rollup_dirty",
     ]
     .into_iter()
-    .chain(dawnpost::table::ROLLUPS.iter().map(|(r, _)| *r));
+    .chain(dawnpost::schema::rollups().map(|(r, _)| r));
     let mut out = Vec::new();
     for table in names {
         let sql = format!("SELECT * FROM {table} WHERE NOT ({})", skip(table));

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: [(&str, u8); 18] = [
     ("text", 0),
     ("caught", 1),
-    ("table", 0),
+    ("schema", 0),
     ("shutdown", 0),
     ("schedule", 0),
     ("chart", 0),
@@ -189,4 +189,157 @@ fn only_the_email_channel_names_lettre_in_delivery() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The modules of `src/ingest` each file names (`mod.rs` as `mod`), outside comments and its
+/// tests: `use super::x` / `super::{x, y::z}` / `crate::ingest::x` / a bare `x::` path. A
+/// `super::Item` that is no sibling module is an item of `mod.rs`.
+fn ingest_uses(text: &str, siblings: &[String]) -> Vec<String> {
+    let code: String = text
+        .split("#[cfg(test)]")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let word = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut used = Vec::new();
+    let mut name = |n: String| {
+        if siblings.contains(&n) {
+            used.push(n);
+        } else if !n.is_empty() {
+            used.push("mod".to_string());
+        }
+    };
+    for prefix in ["super::", "crate::ingest::"] {
+        for (at, _) in code.match_indices(prefix) {
+            let rest = &code[at + prefix.len()..];
+            match rest.strip_prefix('{') {
+                // Each top-level path in the braces.
+                Some(group) => {
+                    let (mut depth, mut start) = (0, 0);
+                    for (i, c) in group.char_indices() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => {
+                                name(word(group[start..].trim_start()));
+                                break;
+                            }
+                            '}' => depth -= 1,
+                            ',' if depth == 0 => {
+                                name(word(group[start..].trim_start()));
+                                start = i + 1;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                None => name(word(rest)),
+            }
+        }
+    }
+    // `x::` on its own (after `use super::x;` or from `mod.rs`): a sibling's name not
+    // inside a longer path.
+    for s in siblings {
+        let pat = format!("{s}::");
+        for (at, _) in code.match_indices(&pat) {
+            let before = code[..at].chars().next_back();
+            if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                used.push(s.clone());
+            }
+        }
+    }
+    used.sort();
+    used.dedup();
+    used
+}
+
+/// A circle in `graph`, as the modules on it, if there is one.
+fn circle(graph: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        graph: &BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == n) {
+            let mut c = path[i..].to_vec();
+            c.push(n.to_string());
+            return Some(c);
+        }
+        if done.iter().any(|d| d == n) {
+            return None;
+        }
+        path.push(n.to_string());
+        for next in graph.get(n).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.push(n.to_string());
+        None
+    }
+    let mut done = Vec::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+/// The files of `src/ingest` use one another without a circle: a new format, a live source
+/// or a change to the load step stays in its own file.
+#[test]
+fn ingest_has_no_import_circle() {
+    let dir = src().join("ingest");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let stem = |f: &Path| f.file_stem().unwrap().to_string_lossy().to_string();
+    let siblings: Vec<String> = files
+        .iter()
+        .map(|f| stem(f))
+        .filter(|s| s != "mod")
+        .collect();
+    assert!(siblings.len() > 10, "found only {siblings:?}");
+    let graph: BTreeMap<String, Vec<String>> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let me = stem(f);
+            let uses = ingest_uses(&text, &siblings);
+            (me.clone(), uses.into_iter().filter(|u| *u != me).collect())
+        })
+        .collect();
+    assert_eq!(circle(&graph), None, "{graph:#?}");
+}
+
+#[test]
+fn the_ingest_graph_sees_every_kind_of_use_and_finds_a_circle() {
+    let siblings: Vec<String> = ["load", "preset", "values", "source"]
+        .map(String::from)
+        .to_vec();
+    let text = "//! x\nuse super::load::{Rows, Target};\nuse super::{ImportOptions, \
+                values::{a, b}};\nuse crate::ingest::source;\nfn f() { preset::g(); \
+                crate::store::load::h(); }\n// super::nothing\n#[cfg(test)]\nmod tests { \
+                use super::*; }";
+    assert_eq!(
+        ingest_uses(text, &siblings),
+        ["load", "mod", "preset", "source", "values"]
+    );
+    let g = |edges: &[(&str, &str)]| {
+        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (a, b) in edges {
+            m.entry(a.to_string()).or_default().push(b.to_string());
+        }
+        m
+    };
+    assert_eq!(circle(&g(&[("a", "b"), ("b", "c")])), None);
+    assert_eq!(
+        circle(&g(&[("a", "b"), ("b", "c"), ("c", "a")])),
+        Some(["a", "b", "c", "a"].map(String::from).to_vec())
+    );
 }

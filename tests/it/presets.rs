@@ -582,15 +582,15 @@ async fn check_reports_and_writes_nothing(b: Backend) {
         err.contains("odd.csv:1: not a header dawnpost knows: `Kunde`, `Betrag`"),
         "{err}"
     );
-    for f in dawnpost::ingest::PRESETS {
-        assert!(err.contains(f.name()) && err.contains(f.expects()), "{err}");
+    for f in dawnpost::ingest::FORMATS {
+        assert!(err.contains(f.name) && err.contains(f.expects), "{err}");
     }
     // Named explicitly, the wrong format says which of its columns is missing.
     let err = format!(
         "{:#}",
         import_file(
             &t.store,
-            Some(Format::GoogleAds),
+            Some(Format::from_name("google-ads").unwrap()),
             &preset("meta_ads.csv"),
             &o
         )

@@ -85,7 +85,7 @@ impl TestStore {
 
     /// Imports every CSV of fixtures/small.
     pub(crate) async fn with_small_data(self) -> TestStore {
-        for table in dawnpost::table::IMPORTABLE.iter().map(|t| t.name) {
+        for table in dawnpost::schema::importable().map(|t| t.name) {
             dawnpost::ingest::import_csv(
                 &self.store,
                 table,
@@ -113,7 +113,7 @@ impl TestStore {
     /// that something changed nothing.
     pub(crate) async fn fingerprint(&self) -> Vec<(String, i64, String)> {
         let mut out = Vec::new();
-        for table in dawnpost::store::DATA_TABLES {
+        for table in dawnpost::schema::data_tables() {
             let n = self.store.count(table).await.unwrap();
             let rows: Vec<sqlx::any::AnyRow> =
                 sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
