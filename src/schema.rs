@@ -272,17 +272,6 @@ pub const DAILY_VALUES: TableSpec = TableSpec {
     refs: &[],
 };
 
-/// The platform export formats `dawnpost import` reads (`ingest::FORMATS` by name; kept
-/// here, below `config`, so the config can check a format without depending on `ingest`).
-pub const EXPORT_FORMATS: [&str; 6] = [
-    "shopify-orders",
-    "shopify-products",
-    "woocommerce-orders",
-    "ga4-traffic",
-    "google-ads",
-    "meta-ads",
-];
-
 /// What the rest of the house needs to know of a data table besides its columns.
 #[derive(Debug, Clone, Copy)]
 pub struct TableInfo {

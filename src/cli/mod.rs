@@ -43,6 +43,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             .collect::<Result<Vec<_>>>()?
     };
     crate::shops::unique_report_names(&configs)?;
+    for config in &configs {
+        ingest::check_formats(config)?;
+    }
     // Commands that only read the config open no store: they work even where it is down.
     match &cli.command {
         Command::Recipients { report } => {

@@ -104,7 +104,10 @@ pub struct NightlyImport {
     /// The file name pattern: `*` is any run of characters, `?` any one.
     pub pattern: String,
     /// A format name (`shopify-orders`, a table's name…); None means told by the header.
+    /// `ingest::check_formats` holds it to the formats dawnpost reads.
     pub format: Option<String>,
+    /// Where the format is written, for that check's message: "shop.toml:12: `imports[0].format`".
+    pub format_at: String,
     /// Files are looked at from this local time of day on; None means at every run.
     pub after: Option<chrono::NaiveTime>,
     /// A file is taken only once its size and modification time have held this long: one

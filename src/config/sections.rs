@@ -28,11 +28,15 @@ pub(super) struct Cx<'a> {
 
 impl Cx<'_> {
     pub(super) fn at(&self, span: Range<usize>, key: &str, msg: impl Into<String>) -> Error {
-        anyhow!(
-            "{}:{}: `{key}`: {}",
+        anyhow!("{}: {}", self.place(span, key), msg.into())
+    }
+
+    /// Where a key is written: "shop.toml:12: `imports[0].format`".
+    pub(super) fn place(&self, span: Range<usize>, key: &str) -> String {
+        format!(
+            "{}:{}: `{key}`",
             self.origin,
-            line_of(self.text, span.start),
-            msg.into()
+            line_of(self.text, span.start)
         )
     }
 
@@ -687,18 +691,6 @@ pub(super) fn imports(
         if dir.to_string_lossy().contains(['*', '?']) {
             return Err(at("path", "only the file name may hold `*` or `?`".into()));
         }
-        if let Some(f) = &r.format
-            && !crate::schema::EXPORT_FORMATS.contains(&f.as_str())
-            && crate::schema::spec(f).is_none()
-        {
-            return Err(at(
-                "format",
-                format!(
-                    "unknown format `{f}`: one of {}, or a table's name",
-                    crate::schema::EXPORT_FORMATS.join(", ")
-                ),
-            ));
-        }
         let after = match &r.time {
             None => None,
             Some(t) => Some(
@@ -710,10 +702,14 @@ pub(super) fn imports(
             Some(v) => seconds(cx, v, 0.0..=600.0, &format!("imports[{i}].settle_secs"))?,
             None => Duration::from_secs(5),
         };
+        // The formats are ingest's to know (a new one is a line in its registry): it checks
+        // the name against them when the config is loaded, and says where it was written.
+        let format_at = cx.place(span.clone(), &format!("imports[{i}].format"));
         out.push(NightlyImport {
             dir,
             pattern: name,
             format: r.format,
+            format_at,
             after,
             settle,
         });

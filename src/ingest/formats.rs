@@ -2,11 +2,12 @@
 //! line each, every row defined beside its parser), and dawnpost's own tables; how a header
 //! is told apart, and what an unknown one is told.
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 
 use super::preset::ExportFormat;
 use super::source::{Header, HeaderNotFound};
 use super::{ga4, google_ads, meta_ads, shopify, table_csv, woocommerce};
+use crate::config::Config;
 use crate::schema::{self, TableSpec};
 
 /// Every platform export, in the order they are tried and listed.
@@ -120,13 +121,23 @@ pub(super) fn explain_header(e: anyhow::Error, format: Option<Format>) -> anyhow
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_config_knows_every_format_by_its_name() {
-        let names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
-        assert_eq!(names, schema::EXPORT_FORMATS);
+/// Holds each nightly import's format to the formats dawnpost reads, when the config is
+/// loaded: a misspelt name stops every command at once, not the first 6 AM run.
+pub fn check_formats(config: &Config) -> Result<()> {
+    for entry in &config.imports {
+        if let Some(f) = &entry.format
+            && Format::from_name(f).is_err()
+        {
+            bail!(
+                "{}: unknown format `{f}`: one of {}, or a table's name",
+                entry.format_at,
+                FORMATS
+                    .iter()
+                    .map(|f| f.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
+    Ok(())
 }

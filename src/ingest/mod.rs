@@ -36,7 +36,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 pub use check::Plan;
-pub use formats::{FORMATS, Format, export_names};
+pub use formats::{FORMATS, Format, check_formats, export_names};
 pub use load::ImportSummary;
 pub use options::ImportOptions;
 pub use preset::ExportFormat;

@@ -58,7 +58,7 @@ impl Store {
              WHERE report = $1 AND report_date = $2 AND status IN ('sent', 'unknown')",
         )
         .bind(report)
-        .bind(date.to_string())
+        .bind(Day(date))
         .fetch_all(&self.pool)
         .await
         .context("cannot read the delivery ledger")?;
@@ -82,7 +82,7 @@ impl Store {
         report: &str,
         limit: i64,
     ) -> Result<Vec<(NaiveDate, DeliveryCounts)>> {
-        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<(Day, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT report_date, \
                CAST(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
                CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
@@ -98,16 +98,13 @@ impl Store {
         .context("cannot read the delivery ledger")?;
         rows.into_iter()
             .map(|(d, sent, failed, pending, unknown)| {
-                let d = d
-                    .parse()
-                    .with_context(|| format!("bad report date {d:?} in the ledger"))?;
                 let counts = DeliveryCounts {
                     sent,
                     failed,
                     pending,
                     unknown,
                 };
-                Ok((d, counts))
+                Ok((d.0, counts))
             })
             .collect()
     }
@@ -133,7 +130,7 @@ impl Store {
              RETURNING recipient",
         )
         .bind(key.report)
-        .bind(key.date.to_string())
+        .bind(Day(key.date))
         .bind(key.recipient.as_str())
         .bind(c.now)
         .bind(c.claimer)
@@ -157,7 +154,7 @@ impl Store {
                AND status = 'pending' AND claimed_by = $5",
         )
         .bind(key.report)
-        .bind(key.date.to_string())
+        .bind(Day(key.date))
         .bind(key.recipient.as_str())
         .bind(now)
         .bind(claimer)
@@ -181,7 +178,7 @@ impl Store {
              WHERE report = $1 AND report_date = $2 AND status = 'pending' AND claimed_by = $3",
         )
         .bind(report)
-        .bind(date.to_string())
+        .bind(Day(date))
         .bind(claimer)
         .bind(now)
         .execute(&self.pool)
@@ -217,7 +214,7 @@ impl Store {
         );
         let mut q = sqlx::query_as(AssertSqlSafe(sql))
             .bind(report)
-            .bind(date.to_string())
+            .bind(Day(date))
             .bind(stale_before)
             .bind(now);
         for g in gone {
@@ -244,7 +241,7 @@ impl Store {
              WHERE report = $1 AND report_date = $2 AND status = 'pending'",
         )
         .bind(report)
-        .bind(date.to_string())
+        .bind(Day(date))
         .fetch_all(&self.pool)
         .await
         .context("cannot read the delivery ledger")?;
@@ -282,7 +279,7 @@ impl Store {
              WHERE deliveries.claimed_by = $10",
         )
         .bind(key.report)
-        .bind(key.date.to_string())
+        .bind(Day(key.date))
         .bind(key.recipient.as_str())
         .bind(status.as_str())
         .bind(i64::from(attempts))
@@ -315,7 +312,7 @@ impl Store {
              WHERE deliveries.status = 'failed'",
         )
         .bind(key.report)
-        .bind(key.date.to_string())
+        .bind(Day(key.date))
         .bind(key.recipient.as_str())
         .bind(error)
         .bind(now)

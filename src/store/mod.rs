@@ -52,7 +52,6 @@ pub enum Backend {
     Postgres,
 }
 
-
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -184,7 +183,6 @@ impl Store {
         }
     }
 }
-
 
 impl std::fmt::Display for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -195,3 +195,29 @@ async fn children_dropped_beside_their_parents_load_in_one_run(b: Backend) {
         .await;
     assert_eq!(revenue, Some(65.0));
 }
+
+/// A misspelt format stops every command when the config loads, naming the file, the line
+/// and the key; no store is opened or made.
+#[test]
+fn an_unknown_import_format_is_refused_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    let text = format!("{small}\n[[imports]]\npath = \"drop/*.csv\"\nformat = \"shopify-order\"\n");
+    let line = text.lines().position(|l| l == "[[imports]]").unwrap() + 1;
+    let cfg = dir.path().join("shop.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    for command in ["status", "recipients", "check"] {
+        let (status, _, err) = crate::support::dawnpost(&["--config", cfg, command], &[]);
+        assert_eq!(status.code(), Some(1), "{command}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{cfg}:{line}: `imports[0].format`: unknown format `shopify-order`: one of \
+                 shopify-orders, shopify-products, woocommerce-orders, ga4-traffic, \
+                 google-ads, meta-ads, or a table's name"
+            )),
+            "{command}: {err}"
+        );
+    }
+    assert!(!dir.path().join("small.sqlite").exists());
+}
