@@ -82,18 +82,8 @@ pub async fn serve<C: Clock>(
     opts: &ServeOptions,
 ) -> Result<Vec<RunEvent>> {
     let mut events = Vec::new();
-    // Dates this process has finished with (delivered, or given up on past the grace).
-    let mut done: HashSet<(String, NaiveDate)> = HashSet::new();
-    let mut recheck: HashMap<(String, NaiveDate), DateTime<Utc>> = HashMap::new();
-    let mut transports = HashMap::new();
-    for (shop, _) in shops.reports() {
-        if !transports.contains_key(&shop.config.origin) {
-            transports.insert(
-                shop.config.origin.clone(),
-                EmailChannel::from_config(&shop.config)?,
-            );
-        }
-    }
+    let mut memory = Memory::default();
+    let channels = channels(shops)?;
     for (_, report) in shops.reports() {
         tracing::info!(
             report = %report.name,
@@ -112,53 +102,17 @@ pub async fn serve<C: Clock>(
         // at its deadline, a slow mail server) holds back no other shop, and no two runs
         // import one shop's nightly files side by side.
         let runs = shops.iter().map(|shop| {
-            let (done, recheck) = (&done, &recheck);
-            let transport = &transports[&shop.config.origin];
-            async move {
-                let mut out = Vec::new();
-                for report in &shop.config.reports {
-                    if shutdown.is_set() {
-                        break;
-                    }
-                    let Some((fire, date)) = due(report, now, done, recheck) else {
-                        continue;
-                    };
-                    // A bug that panics in one shop's run is that run's failure, retried
-                    // later like any other, not the end of every shop's 6 AM email.
-                    let work = run(shop, report, transport, fire, date, now, shutdown);
-                    let result = crate::caught::caught(work).await;
-                    out.push((report, date, result));
-                }
-                // Hours pass before this shop has work again: its connections would idle.
-                shop.close().await;
-                out
-            }
+            let channel = &channels[&shop.config.origin];
+            shop_runs(shop, channel, &memory, now, shutdown)
         });
         let results: Vec<_> = futures_util::stream::iter(runs)
             .buffer_unordered(SHOPS_AT_ONCE)
             .collect()
             .await;
         for (report, date, result) in results.into_iter().flatten() {
-            let key = (report.name.clone(), date);
-            if let Some(event) = settle(report, key, now, result, &mut done, &mut recheck) {
-                events.push(event);
-            }
+            events.extend(memory.settle(report, date, now, result));
         }
-        // Sleep until the next fire or recheck, and never more than a minute.
-        let mut wake = now + MAX_SLEEP;
-        for (_, report) in shops.reports() {
-            if let Some(t) = next_fire(report, now) {
-                wake = wake.min(t);
-            }
-        }
-        for t in recheck.values() {
-            if *t > now {
-                wake = wake.min(*t);
-            }
-        }
-        if let Some(u) = opts.until {
-            wake = wake.min(u);
-        }
+        let wake = memory.wake(shops, now, opts.until);
         tokio::select! {
             () = clock.sleep_until(wake) => {}
             () = shutdown.wait() => {}
@@ -168,55 +122,119 @@ pub async fn serve<C: Clock>(
     Ok(events)
 }
 
+/// Each shop's channel, by its config file: made once, for every run of the process.
+fn channels(shops: &Shops) -> Result<HashMap<String, EmailChannel>> {
+    let mut channels = HashMap::new();
+    for (shop, _) in shops.reports() {
+        if !channels.contains_key(&shop.config.origin) {
+            let channel = EmailChannel::from_config(&shop.config)?;
+            channels.insert(shop.config.origin.clone(), channel);
+        }
+    }
+    Ok(channels)
+}
+
+/// One shop's due reports, in turn, then its store closed.
+async fn shop_runs<'a>(
+    shop: &'a Shop,
+    channel: &EmailChannel,
+    memory: &Memory,
+    now: DateTime<Utc>,
+    shutdown: &Arc<Shutdown>,
+) -> Vec<(&'a Report, NaiveDate, Result<Step>)> {
+    let mut out = Vec::new();
+    for report in &shop.config.reports {
+        if shutdown.is_set() {
+            break;
+        }
+        let Some((fire, date)) = memory.due(report, now) else {
+            continue;
+        };
+        // A bug that panics in one shop's run is that run's failure, retried later like
+        // any other, not the end of every shop's 6 AM email.
+        let due = Due {
+            shop,
+            report,
+            fire,
+            date,
+            now,
+        };
+        let work = run(due, channel, shutdown);
+        out.push((report, date, crate::caught::caught(work).await));
+    }
+    // Hours pass before this shop has work again: its connections would idle.
+    shop.close().await;
+    out
+}
+
 fn next_fire(report: &Report, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     report.schedule.next_after(now)
 }
 
-/// The scheduled digest of a report to look at now, as (fire time, report date): None when
-/// nothing is scheduled within reach, or this process is done with it or waiting to recheck.
-fn due(
-    report: &Report,
-    now: DateTime<Utc>,
-    done: &HashSet<(String, NaiveDate)>,
-    recheck: &HashMap<(String, NaiveDate), DateTime<Utc>>,
-) -> Option<(DateTime<Utc>, NaiveDate)> {
-    let fire = report
-        .schedule
-        .last_at_or_before(now, report.grace + Duration::days(2))?;
-    let date = report.schedule.report_date(fire);
-    let key = (report.name.clone(), date);
-    if done.contains(&key) || recheck.get(&key).is_some_and(|t| now < *t) {
-        return None;
-    }
-    Some((fire, date))
+/// What this process remembers between its looks: the report dates it has finished with
+/// (delivered, or given up on past the grace), and when to look again at the others.
+#[derive(Debug, Default)]
+struct Memory {
+    done: HashSet<(String, NaiveDate)>,
+    recheck: HashMap<(String, NaiveDate), DateTime<Utc>>,
 }
 
-/// Takes a run's result into the process's memory of what is done and what to look at
-/// again; returns its event.
-fn settle(
-    report: &Report,
-    key: (String, NaiveDate),
-    now: DateTime<Utc>,
-    result: Result<Step>,
-    done: &mut HashSet<(String, NaiveDate)>,
-    recheck: &mut HashMap<(String, NaiveDate), DateTime<Utc>>,
-) -> Option<RunEvent> {
-    match result {
-        Ok(Step::Done(event)) => {
-            recheck.remove(&key);
-            done.insert(key);
-            event
+impl Memory {
+    /// The scheduled digest of a report to look at now, as (fire time, report date): None
+    /// when nothing is scheduled within reach, or it is done or waiting to be looked at again.
+    fn due(&self, report: &Report, now: DateTime<Utc>) -> Option<(DateTime<Utc>, NaiveDate)> {
+        let fire = report
+            .schedule
+            .last_at_or_before(now, report.grace + Duration::days(2))?;
+        let date = report.schedule.report_date(fire);
+        let key = (report.name.clone(), date);
+        if self.done.contains(&key) || self.recheck.get(&key).is_some_and(|t| now < *t) {
+            return None;
         }
-        Ok(Step::Later(event)) => {
-            recheck.insert(key, now + report.recheck);
-            event
+        Some((fire, date))
+    }
+
+    /// Takes a run's result into what is done and what to look at again; returns its event.
+    fn settle(
+        &mut self,
+        report: &Report,
+        date: NaiveDate,
+        now: DateTime<Utc>,
+        result: Result<Step>,
+    ) -> Option<RunEvent> {
+        let key = (report.name.clone(), date);
+        match result {
+            Ok(Step::Done(event)) => {
+                self.recheck.remove(&key);
+                self.done.insert(key);
+                event
+            }
+            Ok(Step::Later(event)) => {
+                self.recheck.insert(key, now + report.recheck);
+                event
+            }
+            Err(e) => {
+                // A fatal failure (login, TLS, the store): try again later, within the grace.
+                tracing::error!(report = %report.name, %date, error = %format!("{e:#}"), "run failed");
+                self.recheck.insert(key, now + report.recheck);
+                None
+            }
         }
-        Err(e) => {
-            // A fatal failure (login, TLS, the store): try again later, within the grace.
-            tracing::error!(report = %report.name, date = %key.1, error = %format!("{e:#}"), "run failed");
-            recheck.insert(key, now + report.recheck);
-            None
-        }
+    }
+
+    /// When to look next: the next fire or recheck, and never more than a minute away.
+    fn wake(
+        &self,
+        shops: &Shops,
+        now: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> DateTime<Utc> {
+        let fires = shops.reports().filter_map(|(_, r)| next_fire(r, now));
+        let rechecks = self.recheck.values().copied().filter(|t| *t > now);
+        fires
+            .chain(rechecks)
+            .chain(until)
+            .fold(now + MAX_SLEEP, DateTime::min)
     }
 }
 
@@ -225,36 +243,26 @@ enum Step {
     Later(Option<RunEvent>),
 }
 
-async fn run(
-    shop: &Shop,
-    report: &Report,
-    transport: &EmailChannel,
+/// One report's look: the shop, the report, the fire it answers and its report date, now.
+struct Due<'a> {
+    shop: &'a Shop,
+    report: &'a Report,
     fire: DateTime<Utc>,
     date: NaiveDate,
     now: DateTime<Utc>,
-    shutdown: &Arc<Shutdown>,
-) -> Result<Step> {
+}
+
+async fn run(due: Due<'_>, channel: &EmailChannel, shutdown: &Arc<Shutdown>) -> Result<Step> {
+    let Due {
+        shop,
+        report,
+        fire,
+        date,
+        now,
+    } = due;
     let store = shop.store().await?;
-    // Sent, or unknown (never retried automatically): nothing more to do for them.
-    let settled = store.settled(&report.name, date).await?;
-    let unserved = transport
-        .audience(report)
-        .iter()
-        .filter(|to| !settled.contains_key(&transport.key(to)))
-        .count();
-    if unserved == 0 {
-        // Delivered already (by this process before a restart, or by another instance).
-        return Ok(Step::Done(None));
-    }
-    if now - fire > report.grace {
-        tracing::warn!(
-            report = %report.name, %date, scheduled = %fire.to_rfc3339(), unserved,
-            "skipped: past the grace period of {} h", report.grace.num_hours()
-        );
-        return Ok(Step::Done(Some(RunEvent::Skipped {
-            report: report.name.clone(),
-            date,
-        })));
+    if let Some(step) = served_or_late(&due, &store, channel).await? {
+        return Ok(step);
     }
     // The bundled demo shop moves on with the calendar, as `preview` and `send` see it.
     crate::demo::refresh(&shop.config, &store, date).await?;
@@ -274,6 +282,56 @@ async fn run(
             missing,
         })));
     }
+    deliver(&due, &store, channel, missing, shutdown).await
+}
+
+/// Done before any work: everyone is served (by this process before a restart, or by
+/// another instance; sent, or unknown and never retried automatically), or it is too late.
+async fn served_or_late(
+    due: &Due<'_>,
+    store: &Store,
+    channel: &EmailChannel,
+) -> Result<Option<Step>> {
+    let Due {
+        report, fire, date, ..
+    } = *due;
+    let settled = store.settled(&report.name, date).await?;
+    let unserved = channel
+        .audience(report)
+        .iter()
+        .filter(|to| !settled.contains_key(&channel.key(to)))
+        .count();
+    if unserved == 0 {
+        return Ok(Some(Step::Done(None)));
+    }
+    if due.now - fire > report.grace {
+        tracing::warn!(
+            report = %report.name, %date, scheduled = %fire.to_rfc3339(), unserved,
+            "skipped: past the grace period of {} h", report.grace.num_hours()
+        );
+        return Ok(Some(Step::Done(Some(RunEvent::Skipped {
+            report: report.name.clone(),
+            date,
+        }))));
+    }
+    Ok(None)
+}
+
+/// The send itself, its log line, and whether to look again.
+async fn deliver(
+    due: &Due<'_>,
+    store: &Store,
+    channel: &EmailChannel,
+    missing: Vec<String>,
+    shutdown: &Arc<Shutdown>,
+) -> Result<Step> {
+    let Due {
+        shop,
+        report,
+        fire,
+        date,
+        now,
+    } = *due;
     let started = std::time::Instant::now();
     let opts = SendOptions {
         stop: Some(shutdown.clone()),
@@ -283,18 +341,10 @@ async fn run(
             .await?,
         ..SendOptions::default()
     };
-    let sent = send(
-        &store,
-        &shop.config,
-        report,
-        transport,
-        date,
-        local_now,
-        &opts,
-    )
-    .await;
+    let local_now = now.with_timezone(&shop.config.shop.timezone);
+    let sent = send(store, &shop.config, report, channel, date, local_now, &opts).await;
     // The next run is hours away: a connection kept until then would be stale.
-    transport.close().await;
+    channel.close().await;
     let s = sent?;
     tracing::info!(
         report = %report.name,
@@ -309,21 +359,21 @@ async fn run(
         duration_ms = started.elapsed().as_millis() as u64,
         "run"
     );
-    let event = RunEvent::Delivered {
+    // Transient failures, a stop part-way, or recipients another instance holds are looked
+    // at again while the grace lasts; permanent failures are final (the owner was told).
+    // Deliveries the ledger would not record are settled as unknown by the next look.
+    let again = s.transient > 0 || s.not_tried > 0 || !s.elsewhere.is_empty();
+    let event = Some(RunEvent::Delivered {
         report: report.name.clone(),
         date,
         sent: s.sent.len(),
         failed: s.unserved(),
         incomplete: missing,
-    };
-    // Transient failures, a stop part-way, or recipients another instance holds are looked
-    // at again while the grace lasts; permanent failures are final (the owner was told).
-    // Deliveries the ledger would not record are settled as unknown by the next look.
-    let again = s.transient > 0 || s.not_tried > 0 || !s.elsewhere.is_empty();
+    });
     if again || !s.unrecorded.is_empty() {
-        Ok(Step::Later(Some(event)))
+        Ok(Step::Later(event))
     } else {
-        Ok(Step::Done(Some(event)))
+        Ok(Step::Done(event))
     }
 }
 
