@@ -10,28 +10,60 @@ pub(super) fn draw_progress(
     p: &ProgressChart,
 ) -> Result<()> {
     let n = p.rows.len().max(1);
+    let (min, top) = bar_range(&p.rows);
+    let plot_px = f64::from(root.dim_in_pixel().0.saturating_sub(PLOT_LEFT + 10 * SCALE));
+    let max = axis_end(root, &p.rows, (min, top), plot_px)?;
+    let labels: Vec<String> = p.rows.iter().map(|r| r.label.clone()).collect();
+    let mut chart = progress_plot(root, &labels, min..max, n)?;
+    for (i, row) in p.rows.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        if let Some(progress) = row.progress {
+            draw_bar(&mut chart, row.color, progress, y, (min, top, max))?;
+        }
+        // The pace the cycle expects by now: a dark tick across the bar, named once, above
+        // the first row.
+        draw_pace(root, &mut chart, row.expected, y, i == 0)?;
+        draw_value(root, &mut chart, row, y, (min, top, max), plot_px)?;
+    }
+    Ok(())
+}
+
+/// The key results chart's plot, with one row per key result.
+type Plot<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Where the axis starts, and where the bars end: the floor when a bar is below the
+/// baseline, else zero; the longest bar, at least 100%.
+fn bar_range(rows: &[ProgressRow]) -> (f64, f64) {
     // Bars end at 200% at most; past it they are cut.
-    let top = p
-        .rows
+    let top = rows
         .iter()
         .filter_map(|r| r.progress)
         .fold(1.0f64, f64::max)
         .min(2.0);
-    let min = if p.rows.iter().any(|r| r.progress.is_some_and(|v| v < 0.0)) {
+    let min = if rows.iter().any(|r| r.progress.is_some_and(|v| v < 0.0)) {
         PROGRESS_FLOOR - 0.05
     } else {
         0.0
     };
-    let plot_px = f64::from(root.dim_in_pixel().0.saturating_sub(PLOT_LEFT + 10 * SCALE));
-    let max = axis_end(root, &p.rows, (min, top), plot_px)?;
-    let labels: Vec<String> = p.rows.iter().map(|r| r.label.clone()).collect();
+    (min, top)
+}
+
+/// The plot with its axes and grid drawn: progress across, the key results' names down,
+/// the first row (`labels[0]`) at the top.
+fn progress_plot<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    labels: &[String],
+    x: std::ops::Range<f64>,
+    n: usize,
+) -> Result<Plot<'a, 'b>> {
     let mut chart = ChartBuilder::on(root)
         .margin(10 * SCALE)
         // Room above the first row to name the pace tick.
         .margin_top(30 * SCALE)
         .x_label_area_size(20 * SCALE)
         .y_label_area_size(NAMES_PX)
-        .build_cartesian_2d(min..max, -0.5..(n as f64 - 0.5))
+        .build_cartesian_2d(x, -0.5..(n as f64 - 0.5))
         .map_err(draw_err)?;
     chart
         .configure_mesh()
@@ -57,48 +89,64 @@ pub(super) fn draw_progress(
         .axis_style(palette::COMPARE.stroke_width(SCALE))
         .draw()
         .map_err(draw_err)?;
-    for (i, row) in p.rows.iter().enumerate() {
-        let y = (n - 1 - i) as f64;
-        if let Some(progress) = row.progress {
-            draw_bar(&mut chart, row.color, progress, y, (min, top, max))?;
-        }
-        let label = value_label(row.progress);
-        // The pace the cycle expects by now: a dark tick across the bar, named once, above
-        // the first row.
-        if i == 0 {
-            // In the margin above the plot, over the tick's top end.
-            let (x, top) = chart.backend_coord(&(row.expected, y + 0.42));
-            root.draw(&Text::new(
-                "expected by now".to_string(),
-                (x, top - (2 * SCALE) as i32),
-                font(TEXT_PX).pos(Pos::new(HPos::Center, VPos::Bottom)),
-            ))
-            .map_err(draw_err)?;
-        }
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(row.expected, y - 0.42), (row.expected, y + 0.42)],
-                palette::TEXT.stroke_width(TICK_PX),
-            )))
-            .map_err(draw_err)?;
-        let (w, _) = root
-            .estimate_text_size(&label, &font(TEXT_PX))
-            .map_err(draw_err)?;
-        let units = |px: f64| px / plot_px.max(1.0) * (max - min);
-        let at = label_x(
-            row,
-            top,
-            (units(f64::from(w)), units(TICK_HALF_PX)),
-            max - min,
-        );
-        chart
-            .draw_series(std::iter::once(Text::new(
-                label,
-                (at, y + 0.12),
-                font(TEXT_PX),
-            )))
-            .map_err(draw_err)?;
+    Ok(chart)
+}
+
+/// The pace tick at `expected` on row `y`, and over the first row its name.
+fn draw_pace(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    chart: &mut Plot<'_, '_>,
+    expected: f64,
+    y: f64,
+    first: bool,
+) -> Result<()> {
+    if first {
+        // In the margin above the plot, over the tick's top end.
+        let (x, top) = chart.backend_coord(&(expected, y + 0.42));
+        root.draw(&Text::new(
+            "expected by now".to_string(),
+            (x, top - (2 * SCALE) as i32),
+            font(TEXT_PX).pos(Pos::new(HPos::Center, VPos::Bottom)),
+        ))
+        .map_err(draw_err)?;
     }
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(expected, y - 0.42), (expected, y + 0.42)],
+            palette::TEXT.stroke_width(TICK_PX),
+        )))
+        .map_err(draw_err)?;
+    Ok(())
+}
+
+/// A row's value written beside its bar, clear of the pace tick (the axis spans `min` to
+/// `max` over `plot_px` pixels).
+fn draw_value(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    chart: &mut Plot<'_, '_>,
+    row: &ProgressRow,
+    y: f64,
+    (min, top, max): (f64, f64, f64),
+    plot_px: f64,
+) -> Result<()> {
+    let label = value_label(row.progress);
+    let (w, _) = root
+        .estimate_text_size(&label, &font(TEXT_PX))
+        .map_err(draw_err)?;
+    let units = |px: f64| px / plot_px.max(1.0) * (max - min);
+    let at = label_x(
+        row,
+        top,
+        (units(f64::from(w)), units(TICK_HALF_PX)),
+        max - min,
+    );
+    chart
+        .draw_series(std::iter::once(Text::new(
+            label,
+            (at, y + 0.12),
+            font(TEXT_PX),
+        )))
+        .map_err(draw_err)?;
     Ok(())
 }
 

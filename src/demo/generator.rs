@@ -122,80 +122,108 @@ pub(super) fn minus(d: NaiveDate, n: u64) -> NaiveDate {
     d.checked_sub_days(Days::new(n)).expect("dates in range")
 }
 
+/// The position of a SKU in the catalog.
+fn catalog_index(products: &[Product], sku: &str) -> usize {
+    products
+        .iter()
+        .position(|x| x.sku == sku)
+        .expect("story SKU exists")
+}
+
+/// The catalog as the story needs it, and the position of the low-cover SKU: that one with a
+/// long lead time, the returns SKU returned often and sold more.
+fn story_products() -> (Vec<Product>, usize) {
+    let mut products = catalog();
+    let low_cover = catalog_index(&products, story::LOW_COVER_SKU);
+    products[low_cover].lead_time = 35;
+    let returns = catalog_index(&products, story::RETURNS_SKU);
+    products[returns].return_rate = 0.24;
+    products[returns].weight = 1.8;
+    (products, low_cover)
+}
+
+/// The running promotion, the one coming up, and the earlier ones that began on or after
+/// `start`.
+fn story_campaigns(
+    products: &[Product],
+    low_cover: usize,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Vec<Campaign> {
+    let idx = |sku: &str| catalog_index(products, sku);
+    let mut campaigns = vec![Campaign {
+        name: story::PROMO_CAMPAIGN.into(),
+        channel: "paid_social",
+        start: minus(end, 4),
+        end: plus(end, 5),
+        skus: vec![idx("KNT-001"), idx("KNT-002"), low_cover, idx("OUT-005")],
+        traffic_lift: 2.3,
+        demand_lift: 3.0,
+        discount: 0.15,
+    }];
+    campaigns.push(Campaign {
+        name: story::UPCOMING_CAMPAIGN.into(),
+        channel: story::UPCOMING_CHANNEL,
+        start: plus(end, story::UPCOMING_STARTS_IN),
+        end: plus(end, story::UPCOMING_STARTS_IN + 6),
+        skus: story::UPCOMING_SKUS.iter().map(|k| idx(k)).collect(),
+        traffic_lift: 1.8,
+        demand_lift: 2.5,
+        discount: 0.2,
+    });
+    campaigns.extend(earlier_campaigns(products, start, end));
+    campaigns
+}
+
+/// Earlier campaigns, including last year's winter one, so comparisons have history: those
+/// that began on or after `start`.
+fn earlier_campaigns(products: &[Product], start: NaiveDate, end: NaiveDate) -> Vec<Campaign> {
+    let mut campaigns = Vec::new();
+    for (name, channel, days_before, len, skus) in [
+        (
+            "Summer Sale",
+            "email",
+            150u64,
+            12u64,
+            ["ACC-010", "HOM-002", "FTW-003"],
+        ),
+        (
+            "Spring Refresh",
+            "paid_search",
+            230,
+            10,
+            ["OUT-004", "FTW-010", "HOM-003"],
+        ),
+        (
+            "Winter Warmers 2025",
+            "paid_social",
+            368,
+            10,
+            ["KNT-001", "KNT-005", "OUT-005"],
+        ),
+    ] {
+        let s = minus(end, days_before);
+        if s >= start {
+            campaigns.push(Campaign {
+                name: name.into(),
+                channel,
+                start: s,
+                end: plus(s, len - 1),
+                skus: skus.iter().map(|k| catalog_index(products, k)).collect(),
+                traffic_lift: 1.8,
+                demand_lift: 2.5,
+                discount: 0.2,
+            });
+        }
+    }
+    campaigns
+}
+
 impl Generator {
     pub(super) fn new(o: &DemoOptions, tz: Tz) -> Generator {
-        let mut products = catalog();
-        let find = |p: &[Product], sku: &str| {
-            p.iter()
-                .position(|x| x.sku == sku)
-                .expect("story SKU exists")
-        };
-        let low_cover = find(&products, story::LOW_COVER_SKU);
-        products[low_cover].lead_time = 35;
-        let returns = find(&products, story::RETURNS_SKU);
-        products[returns].return_rate = 0.24;
-        products[returns].weight = 1.8;
+        let (products, low_cover) = story_products();
         let start = minus(o.end, u64::from(o.days) - 1);
-        let idx = |sku: &str| find(&products, sku);
-        let end = o.end;
-        let mut campaigns = vec![Campaign {
-            name: story::PROMO_CAMPAIGN.into(),
-            channel: "paid_social",
-            start: minus(end, 4),
-            end: plus(end, 5),
-            skus: vec![idx("KNT-001"), idx("KNT-002"), low_cover, idx("OUT-005")],
-            traffic_lift: 2.3,
-            demand_lift: 3.0,
-            discount: 0.15,
-        }];
-        campaigns.push(Campaign {
-            name: story::UPCOMING_CAMPAIGN.into(),
-            channel: story::UPCOMING_CHANNEL,
-            start: plus(end, story::UPCOMING_STARTS_IN),
-            end: plus(end, story::UPCOMING_STARTS_IN + 6),
-            skus: story::UPCOMING_SKUS.iter().map(|k| idx(k)).collect(),
-            traffic_lift: 1.8,
-            demand_lift: 2.5,
-            discount: 0.2,
-        });
-        // Earlier campaigns, including last year's winter one, so comparisons have history.
-        for (name, channel, days_before, len, skus) in [
-            (
-                "Summer Sale",
-                "email",
-                150u64,
-                12u64,
-                ["ACC-010", "HOM-002", "FTW-003"],
-            ),
-            (
-                "Spring Refresh",
-                "paid_search",
-                230,
-                10,
-                ["OUT-004", "FTW-010", "HOM-003"],
-            ),
-            (
-                "Winter Warmers 2025",
-                "paid_social",
-                368,
-                10,
-                ["KNT-001", "KNT-005", "OUT-005"],
-            ),
-        ] {
-            let s = minus(end, days_before);
-            if s >= start {
-                campaigns.push(Campaign {
-                    name: name.into(),
-                    channel,
-                    start: s,
-                    end: plus(s, len - 1),
-                    skus: skus.iter().map(|k| idx(k)).collect(),
-                    traffic_lift: 1.8,
-                    demand_lift: 2.5,
-                    discount: 0.2,
-                });
-            }
-        }
+        let campaigns = story_campaigns(&products, low_cover, start, o.end);
         let n = products.len();
         Generator {
             o: *o,

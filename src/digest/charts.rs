@@ -323,7 +323,6 @@ const ACTUAL_DAYS: u64 = 14;
 /// The last 14 days' orders, then the days ahead: expected orders with their range as a
 /// band, and capacity as a labelled line across both.
 fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) -> ChartSpec {
-    let f = cx.f;
     let past: Vec<NaiveDate> = (0..ACTUAL_DAYS).rev().map(|i| d - Days::new(i)).collect();
     let days: Vec<NaiveDate> = past
         .iter()
@@ -331,69 +330,12 @@ fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) ->
         .chain(ahead.iter().map(|a| a.day))
         .collect();
     let actual = daily(cx.get("orders"), &days, |n, _| Some(n));
-    let planned = &cx.inputs.capacity_plan;
-    let capacity: Vec<Option<f64>> = days
-        .iter()
-        .zip(daily(cx.get("capacity_utilisation"), &days, |_, den| {
-            (den > 0.0).then_some(den)
-        }))
-        .map(|(day, past)| past.or_else(|| alert::capacity_on(planned, *day).map(|(c, _)| c)))
-        .collect();
-    // A closed day ahead is a gap, as a closed day behind is: no orders are expected of it.
-    let pad = |get: fn(&DayForecast) -> f64| -> Vec<Option<f64>> {
-        std::iter::repeat_n(None, past.len())
-            .chain(ahead.iter().map(|a| a.closed.is_none().then(|| get(a))))
-            .collect()
-    };
-    let count = |v: f64| f.amount(Unit::Count, v.round());
-    let ahead_text: Vec<String> = ahead
-        .iter()
-        .map(|a| match &a.closed {
-            Some(_) => format!("{} closed", forecast::day_label(a.day)),
-            None => format!(
-                "{} {} ({}-{})",
-                forecast::day_label(a.day),
-                count(a.expected),
-                count(a.low),
-                count(a.high)
-            ),
-        })
-        .collect();
+    let capacity = capacity_per_day(cx, &days);
+    let pad = |get: fn(&DayForecast) -> f64| pad_ahead(past.len(), ahead, get);
     let with_capacity = capacity.iter().any(Option::is_some);
-    let capacity_text = match capacity.last().copied().flatten() {
-        Some(c) => format!(" Capacity {}.", count(c)),
-        None if with_capacity => " Capacity unknown.".to_string(),
-        None => String::new(),
-    };
-    let alt = format!(
-        "Orders per day, the last {ACTUAL_DAYS} days and the {} ahead. Yesterday {} orders. Expected, with the range of 8 in 10 days: {}.{capacity_text}",
-        ahead.len(),
-        last(&actual[..past.len()], count),
-        ahead_text.join("; "),
-    );
-    let notes = capacity_label(&capacity, f);
-    let mut lines = vec![
-        Line {
-            label: "Orders".into(),
-            color: palette::PRIMARY,
-            style: LineStyle::Solid,
-            values: actual,
-        },
-        Line {
-            label: "Expected".into(),
-            color: palette::PRIMARY,
-            style: LineStyle::Dashed,
-            values: pad(|a| a.expected),
-        },
-    ];
-    if with_capacity {
-        lines.push(Line {
-            label: "Capacity".into(),
-            color: palette::BAD,
-            style: LineStyle::Dashed,
-            values: capacity,
-        });
-    }
+    let alt = orders_ahead_alt(cx.f, ahead, &actual[..past.len()], &capacity);
+    let notes = capacity_label(&capacity, cx.f);
+    let lines = orders_ahead_lines(actual, pad(|a| a.expected), capacity, with_capacity);
     spec(
         "orders_ahead",
         format!(
@@ -424,6 +366,92 @@ fn orders_ahead_chart(cx: &ChartCtx<'_>, d: NaiveDate, ahead: &[DayForecast]) ->
             secondary: None,
         }),
     )
+}
+
+/// Capacity on each of `days`: as recorded on a day behind, as planned on a day ahead.
+fn capacity_per_day(cx: &ChartCtx<'_>, days: &[NaiveDate]) -> Vec<Option<f64>> {
+    let planned = &cx.inputs.capacity_plan;
+    days.iter()
+        .zip(daily(cx.get("capacity_utilisation"), days, |_, den| {
+            (den > 0.0).then_some(den)
+        }))
+        .map(|(day, past)| past.or_else(|| alert::capacity_on(planned, *day).map(|(c, _)| c)))
+        .collect()
+}
+
+/// One value of each day ahead, after `past` gaps for the days behind.
+fn pad_ahead(past: usize, ahead: &[DayForecast], get: fn(&DayForecast) -> f64) -> Vec<Option<f64>> {
+    // A closed day ahead is a gap, as a closed day behind is: no orders are expected of it.
+    std::iter::repeat_n(None, past)
+        .chain(ahead.iter().map(|a| a.closed.is_none().then(|| get(a))))
+        .collect()
+}
+
+/// The orders chart's alt text: yesterday's orders, each day ahead's range, and capacity.
+fn orders_ahead_alt(
+    f: &Formatter,
+    ahead: &[DayForecast],
+    actual: &[Option<f64>],
+    capacity: &[Option<f64>],
+) -> String {
+    let count = |v: f64| f.amount(Unit::Count, v.round());
+    let ahead_text: Vec<String> = ahead
+        .iter()
+        .map(|a| match &a.closed {
+            Some(_) => format!("{} closed", forecast::day_label(a.day)),
+            None => format!(
+                "{} {} ({}-{})",
+                forecast::day_label(a.day),
+                count(a.expected),
+                count(a.low),
+                count(a.high)
+            ),
+        })
+        .collect();
+    let with_capacity = capacity.iter().any(Option::is_some);
+    let capacity_text = match capacity.last().copied().flatten() {
+        Some(c) => format!(" Capacity {}.", count(c)),
+        None if with_capacity => " Capacity unknown.".to_string(),
+        None => String::new(),
+    };
+    format!(
+        "Orders per day, the last {ACTUAL_DAYS} days and the {} ahead. Yesterday {} orders. Expected, with the range of 8 in 10 days: {}.{capacity_text}",
+        ahead.len(),
+        last(actual, count),
+        ahead_text.join("; "),
+    )
+}
+
+/// The orders chart's lines: orders, expected orders, and capacity where there is one.
+fn orders_ahead_lines(
+    actual: Vec<Option<f64>>,
+    expected: Vec<Option<f64>>,
+    capacity: Vec<Option<f64>>,
+    with_capacity: bool,
+) -> Vec<Line> {
+    let mut lines = vec![
+        Line {
+            label: "Orders".into(),
+            color: palette::PRIMARY,
+            style: LineStyle::Solid,
+            values: actual,
+        },
+        Line {
+            label: "Expected".into(),
+            color: palette::PRIMARY,
+            style: LineStyle::Dashed,
+            values: expected,
+        },
+    ];
+    if with_capacity {
+        lines.push(Line {
+            label: "Capacity".into(),
+            color: palette::BAD,
+            style: LineStyle::Dashed,
+            values: capacity,
+        });
+    }
+    lines
 }
 
 /// Sessions per day by channel (the largest few), and conversion.

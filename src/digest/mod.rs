@@ -20,6 +20,7 @@ use crate::config::{Config, Lead};
 use crate::digest::format::Formatter;
 use crate::metrics::alert::{self, Alert, AlertKind, Severity};
 use crate::metrics::compare::{Comparison, Series, Value, Verdict};
+use crate::metrics::forecast::DayForecast;
 use crate::metrics::inputs::{CHART_DAYS, DigestInputs};
 use crate::metrics::metric::{Team, Unit};
 use crate::metrics::okr::{self, Status};
@@ -361,6 +362,66 @@ pub fn build(
     inputs: &DigestInputs,
 ) -> (Digest, Vec<ChartSpec>) {
     let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+    let left = left_out(config, inputs);
+    // A metric whose source never held a row is left out everywhere (tiles, tables,
+    // charts), not shown as "no data": the footer says what is not shown and why.
+    let shown;
+    let inputs = if left.hidden.is_empty() {
+        inputs
+    } else {
+        shown = without(inputs, &left.hidden);
+        &shown
+    };
+    let mut report = config.assemble_report(d, &inputs.fetched);
+    report.metrics.retain(|m| !left.hidden.contains(&m.key));
+    let weekday = d.format("%a").to_string();
+    let news = news::build(config, d, inputs, &report, &f);
+    let ahead = crate::metrics::forecast::forecast(&inputs.history, d, config.outlook.days);
+    let alerts = build_alerts(config, d, inputs, &report, &ahead, &f);
+    let flagged = flagged(&news, &alerts);
+    let ctx = Ctx {
+        f: &f,
+        weekday: &weekday,
+        flagged: &flagged,
+    };
+    let day = Day {
+        config,
+        d,
+        now,
+        inputs,
+        report: &report,
+        ctx: &ctx,
+        ahead: &ahead,
+        left: &left,
+    };
+    compose(&day, news, alerts)
+}
+
+/// What every part of one digest reads: the inputs with the hidden metrics left out, the
+/// report made from them, and the orders expected ahead.
+struct Day<'a> {
+    config: &'a Config,
+    d: NaiveDate,
+    now: DateTime<Tz>,
+    inputs: &'a DigestInputs,
+    report: &'a MetricsReport,
+    ctx: &'a Ctx<'a>,
+    ahead: &'a [DayForecast],
+    left: &'a LeftOut,
+}
+
+/// What the digest leaves out, and what of it the footer names.
+struct LeftOut {
+    /// Sources that never held a row.
+    never: BTreeSet<&'static str>,
+    /// Metrics shown nowhere: their source never held a row, or they have no value.
+    hidden: BTreeSet<String>,
+    /// The hidden metrics with no value at all that the footer names.
+    valueless: BTreeSet<String>,
+}
+
+/// The sources that never held a row, the metrics left out, and those the footer names.
+fn left_out(config: &Config, inputs: &DigestInputs) -> LeftOut {
     let never = never_filled(inputs);
     let mut hidden = hidden_metrics(config, &never, &inputs.empty_columns);
     let valueless: BTreeSet<String> = valueless_metrics(config, inputs)
@@ -379,106 +440,78 @@ pub fn build(
                 .is_some_and(|m| !m.hide_if_always_zero)
         })
         .collect();
-    // A metric whose source never held a row is left out everywhere (tiles, tables,
-    // charts), not shown as "no data": the footer says what is not shown and why.
-    let shown;
-    let inputs = if hidden.is_empty() {
-        inputs
-    } else {
-        shown = without(inputs, &hidden);
-        &shown
-    };
-    let mut report = config.assemble_report(d, &inputs.fetched);
-    report.metrics.retain(|m| !hidden.contains(&m.key));
-    let weekday = d.format("%a").to_string();
-    let news = news::build(config, d, inputs, &report, &f);
-    let ahead = crate::metrics::forecast::forecast(&inputs.history, d, config.outlook.days);
-    let mut alerts = build_alerts(config, d, inputs, &report, &ahead, &f);
-    // Only what is news, or past a rule, gets colour and a mark in the tables.
-    let flagged: BTreeSet<String> = news
-        .flagged
+    LeftOut {
+        never,
+        hidden,
+        valueless,
+    }
+}
+
+/// The metrics that get colour and a mark in the tables: those in the news or past a rule.
+fn flagged(news: &news::News, alerts: &[AlertView]) -> BTreeSet<String> {
+    news.flagged
         .iter()
         .cloned()
         .chain(alerts.iter().filter_map(|a| a.metric.clone()))
-        .collect();
-    let ctx = Ctx {
-        f: &f,
-        weekday: &weekday,
-        flagged: &flagged,
-    };
+        .collect()
+}
 
-    let mut headline = headline(&report, &ctx);
-    let sparks: Vec<ChartSpec> = headline
-        .iter()
-        .filter_map(|t| report.get(&t.key))
-        .map(|m| charts::spark_chart(m, d, inputs, &f))
-        .collect();
-
+/// The digest and its charts, from the day's reading, its news and its alerts.
+fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, Vec<ChartSpec>) {
+    let Day {
+        config,
+        d,
+        inputs,
+        report,
+        ctx,
+        left,
+        ..
+    } = *day;
+    let f = ctx.f;
+    let mut headline = headline(report, ctx);
     let tiles: Vec<&str> = headline.iter().map(|t| t.key.as_str()).collect();
-    let (marketing, operations) = sections(config, &report, &ctx, &tiles);
-    let revisions = revisions::revisions(config, inputs, &report, &tiles, &f);
-
-    let alerts_phrase = alerts_phrase(alerts.len());
-    // Past a dozen, the email lists the first twelve; the count above stays whole.
-    alerts.truncate(12);
-    let (objectives, kr_rows) = build_objectives(config, d, inputs, &f, &hidden);
-
-    let (mut subject, orders) = subject(&report, &f);
-    subject.lead = match (alerts.first(), news.items.first()) {
-        (Some(a), _) => a.short.clone(),
-        (None, Some(n)) => n.short.clone(),
-        (None, None) => String::new(),
-    };
-    let preheader = preheader(&subject, &news, &weekday, &orders, &alerts_phrase);
-
-    let (freshness, stale_note, absent_note) = freshness(inputs, d);
-    let absent_note = with_empty_columns(absent_note, &inputs.empty_columns);
-    let absent_note = with_valueless(absent_note, config, &valueless);
-    let generated_at = now.format("%-d %b %Y %H:%M %Z").to_string();
-    let unavailable_note = unavailable_note(config, inputs);
-    let mut specs = charts(config, d, inputs, &ahead, &f);
-    if !kr_rows.is_empty() {
-        specs.push(kr_chart(&kr_rows));
-    }
-    specs.extend(sparks);
-    tie_charts(&mut specs, &cid_tag(config, d, now), &mut headline);
-
+    let (marketing, operations) = sections(config, report, ctx, &tiles);
+    let revisions = revisions::revisions(config, inputs, report, &tiles, f);
+    let summary = summary(report, f, &news, alerts, ctx.weekday);
+    let (objectives, kr_rows) = build_objectives(config, d, inputs, f, &left.hidden);
+    let cover = Coverage::new(config, d, day.now, inputs, &left.valueless);
+    let specs = chart_specs(day, &kr_rows, &mut headline);
     let digest = Digest {
         shop: config.shop.name.clone(),
         date: d,
         date_long: d.format("%A %-d %B %Y").to_string(),
         date_short: d.format("%a %-d %b").to_string(),
-        weekday_short: weekday.clone(),
+        weekday_short: ctx.weekday.to_string(),
         timezone: config.shop.timezone.name().to_string(),
-        generated_at: generated_at.clone(),
-        footer: footer(&freshness, d, &generated_at),
-        preheader,
-        subject,
-        freshness,
-        stale_note,
-        absent_note,
+        generated_at: cover.generated_at,
+        footer: cover.footer,
+        preheader: summary.preheader,
+        subject: summary.subject,
+        freshness: cover.freshness,
+        stale_note: cover.stale_note,
+        absent_note: cover.absent_note,
         revisions,
         news,
-        outlook: outlook::build(config, d, inputs, &ahead, &f),
+        outlook: outlook::build(config, d, inputs, day.ahead, f),
         order: ORDER.to_vec(),
         lead: String::new(),
-        unavailable_note,
+        unavailable_note: cover.unavailable_note,
         headline,
         marketing,
         operations,
-        channels: channels(&report, &ctx),
-        funnel: funnel(&report, &f),
-        top_returns: top_returns(config, d, inputs, &f),
-        returns_by_channel: returns_by_channel(config, d, inputs, &f),
+        channels: channels(report, ctx),
+        funnel: funnel(report, f),
+        top_returns: top_returns(config, d, inputs, f),
+        returns_by_channel: returns_by_channel(config, d, inputs, f),
         out_of_stock: out_of_stock(&inputs.out_of_stock),
         objectives,
-        alerts,
-        alerts_phrase,
+        alerts: summary.alerts,
+        alerts_phrase: summary.alerts_phrase,
         no_alerts_note: no_alerts_note(inputs, d),
         lead_time_note: lead_time_note(config, inputs),
-        has_returns: !never.contains("returns"),
-        has_stock: !never.contains("inventory"),
-        has_feedback: !never.contains("feedback"),
+        has_returns: !left.never.contains("returns"),
+        has_stock: !left.never.contains("inventory"),
+        has_feedback: !left.never.contains("feedback"),
         feedback: feedback(inputs),
         charts: specs.iter().map(|s| s.view.clone()).collect(),
         chart: specs
@@ -488,6 +521,92 @@ pub fn build(
         colors: Colors::from_palette(),
     };
     (digest, specs)
+}
+
+/// The alerts the email lists, their count in words, the subject and the preheader.
+struct Summary {
+    alerts: Vec<AlertView>,
+    alerts_phrase: String,
+    subject: Subject,
+    preheader: String,
+}
+
+/// The day's summary lines, with the alerts cut to the dozen the email lists.
+fn summary(
+    report: &MetricsReport,
+    f: &Formatter,
+    news: &news::News,
+    mut alerts: Vec<AlertView>,
+    weekday: &str,
+) -> Summary {
+    let alerts_phrase = alerts_phrase(alerts.len());
+    // Past a dozen, the email lists the first twelve; the count above stays whole.
+    alerts.truncate(12);
+    let (mut subject, orders) = subject(report, f);
+    subject.lead = match (alerts.first(), news.items.first()) {
+        (Some(a), _) => a.short.clone(),
+        (None, Some(n)) => n.short.clone(),
+        (None, None) => String::new(),
+    };
+    let preheader = preheader(&subject, news, weekday, &orders, &alerts_phrase);
+    Summary {
+        alerts,
+        alerts_phrase,
+        subject,
+        preheader,
+    }
+}
+
+/// How fresh the data is, what it leaves out, and when the email was made.
+struct Coverage {
+    freshness: Vec<Freshness>,
+    stale_note: String,
+    absent_note: String,
+    unavailable_note: String,
+    generated_at: String,
+    footer: String,
+}
+
+impl Coverage {
+    /// The coverage notes for report date `d`, generated at `now`.
+    fn new(
+        config: &Config,
+        d: NaiveDate,
+        now: DateTime<Tz>,
+        inputs: &DigestInputs,
+        valueless: &BTreeSet<String>,
+    ) -> Coverage {
+        let (freshness, stale_note, absent_note) = freshness(inputs, d);
+        let absent_note = with_empty_columns(absent_note, &inputs.empty_columns);
+        let absent_note = with_valueless(absent_note, config, valueless);
+        let generated_at = now.format("%-d %b %Y %H:%M %Z").to_string();
+        let unavailable_note = unavailable_note(config, inputs);
+        Coverage {
+            footer: footer(&freshness, d, &generated_at),
+            freshness,
+            stale_note,
+            absent_note,
+            unavailable_note,
+            generated_at,
+        }
+    }
+}
+
+/// Every chart the email shows, tied to this email, and each headline tile's sparkline.
+fn chart_specs(day: &Day<'_>, kr_rows: &[KrChartRow], headline: &mut [Tile]) -> Vec<ChartSpec> {
+    let (config, d, inputs, f) = (day.config, day.d, day.inputs, day.ctx.f);
+    let sparks: Vec<ChartSpec> = headline
+        .iter()
+        .filter_map(|t| day.report.get(&t.key))
+        .map(|m| charts::spark_chart(m, d, inputs, f))
+        .collect();
+    let mut specs = charts(config, d, inputs, day.ahead, f);
+    if !kr_rows.is_empty() {
+        specs.push(kr_chart(kr_rows));
+    }
+    specs.extend(sparks);
+    tie_charts(&mut specs, &cid_tag(config, d, day.now), headline);
+    specs
 }
 
 fn alerts_phrase(n: usize) -> String {

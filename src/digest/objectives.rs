@@ -2,6 +2,7 @@
 //! the rows of their chart.
 
 use super::*;
+use crate::metrics::metric::MetricDef;
 
 pub(super) struct KrChartRow {
     pub(super) label: String,
@@ -30,7 +31,6 @@ pub(super) fn build_objectives(
 ) -> (Vec<ObjectiveView>, Vec<KrChartRow>) {
     let mut views = Vec::new();
     let mut chart_rows = Vec::new();
-    let empty = Series::default();
     for o in &config.objectives {
         let cycle = o.cycle.bounds(d);
         let mut statuses = Vec::new();
@@ -44,71 +44,112 @@ pub(super) fn build_objectives(
             let Some(metric) = config.catalog.get(&kr.metric) else {
                 continue;
             };
-            let series = inputs
-                .fetched
-                .get(&kr.metric)
-                .and_then(|m| m.get(&None))
-                .unwrap_or(&empty);
-            let current = match kr.window_days(cycle, d) {
-                Some((a, b)) => series.value(metric.aggregate, &Period::range(a, b)),
-                None => Value::NoData,
-            };
-            let s = okr::kr_status(kr, cycle, d, current, config.okr_thresholds);
-            let title = if kr.title.is_empty() {
-                format!(
-                    "{} {} from {} to {}",
-                    if kr.is_down() { "Decrease" } else { "Increase" },
-                    metric.label.to_lowercase(),
-                    f.amount(metric.unit, kr.baseline),
-                    f.amount(metric.unit, kr.target)
-                )
-            } else {
-                kr.title.clone()
-            };
-            let pct = |v: f64| f.amount(Unit::Percent, v);
-            chart_rows.push(KrChartRow {
-                label: shorten(&metric.label, 16),
-                progress: s.progress,
-                expected: s.expected,
-                status: s.status,
-                current: f.value(metric.unit, s.current),
-                target: f.amount(metric.unit, kr.target),
-            });
-            krs.push(KrView {
-                title,
-                current: f.value(metric.unit, s.current),
-                baseline: f.amount(metric.unit, kr.baseline),
-                target: f.amount(metric.unit, kr.target),
-                progress: s.progress.map_or("n/a".into(), pct),
-                expected: pct(s.expected),
-                status: s.status.label().to_string(),
-                tone: status_tone(s.status),
-                window: match kr.window {
-                    okr::Window::CycleToDate => "cycle to date".into(),
-                    okr::Window::Trailing(1) => "yesterday".into(),
-                    okr::Window::Trailing(n) => format!("last {n} days"),
-                },
-            });
+            let s = key_result_status(config, cycle, d, inputs, kr, metric);
+            chart_rows.push(kr_chart_row(kr, metric, &s, f));
+            krs.push(kr_view(kr, metric, &s, f));
             statuses.push(s);
         }
         if krs.is_empty() {
             continue;
         }
-        let (progress, status) = okr::objective_status(&statuses);
-        let total = (cycle.1 - cycle.0).num_days() + 1;
-        let day = ((d - cycle.0).num_days() + 1).clamp(0, total);
-        views.push(ObjectiveView {
-            title: o.title.clone(),
-            owner: o.owner.clone(),
-            team: format!("{:?}", o.team).to_lowercase(),
-            cycle: format!("{} · day {day} of {total}", span(cycle.0, cycle.1)),
-            progress: progress.map_or("n/a".into(), |p| f.amount(Unit::Percent, p)),
-            status: status.label().to_string(),
-            tone: status_tone(status),
-            key_results: krs,
-        });
+        views.push(objective_view(o, cycle, d, &statuses, krs, f));
     }
     (views, chart_rows)
+}
+
+/// A key result's status on `d`: its metric's value over the key result's window.
+fn key_result_status(
+    config: &Config,
+    cycle: (NaiveDate, NaiveDate),
+    d: NaiveDate,
+    inputs: &DigestInputs,
+    kr: &okr::KeyResult,
+    metric: &MetricDef,
+) -> okr::KrStatus {
+    let empty = Series::default();
+    let series = inputs
+        .fetched
+        .get(&kr.metric)
+        .and_then(|m| m.get(&None))
+        .unwrap_or(&empty);
+    let current = match kr.window_days(cycle, d) {
+        Some((a, b)) => series.value(metric.aggregate, &Period::range(a, b)),
+        None => Value::NoData,
+    };
+    okr::kr_status(kr, cycle, d, current, config.okr_thresholds)
+}
+
+/// A key result's bar in the key results chart.
+fn kr_chart_row(
+    kr: &okr::KeyResult,
+    metric: &MetricDef,
+    s: &okr::KrStatus,
+    f: &Formatter,
+) -> KrChartRow {
+    KrChartRow {
+        label: shorten(&metric.label, 16),
+        progress: s.progress,
+        expected: s.expected,
+        status: s.status,
+        current: f.value(metric.unit, s.current),
+        target: f.amount(metric.unit, kr.target),
+    }
+}
+
+/// A key result as the objectives section shows it.
+fn kr_view(kr: &okr::KeyResult, metric: &MetricDef, s: &okr::KrStatus, f: &Formatter) -> KrView {
+    let title = if kr.title.is_empty() {
+        format!(
+            "{} {} from {} to {}",
+            if kr.is_down() { "Decrease" } else { "Increase" },
+            metric.label.to_lowercase(),
+            f.amount(metric.unit, kr.baseline),
+            f.amount(metric.unit, kr.target)
+        )
+    } else {
+        kr.title.clone()
+    };
+    let pct = |v: f64| f.amount(Unit::Percent, v);
+    KrView {
+        title,
+        current: f.value(metric.unit, s.current),
+        baseline: f.amount(metric.unit, kr.baseline),
+        target: f.amount(metric.unit, kr.target),
+        progress: s.progress.map_or("n/a".into(), pct),
+        expected: pct(s.expected),
+        status: s.status.label().to_string(),
+        tone: status_tone(s.status),
+        window: match kr.window {
+            okr::Window::CycleToDate => "cycle to date".into(),
+            okr::Window::Trailing(1) => "yesterday".into(),
+            okr::Window::Trailing(n) => format!("last {n} days"),
+        },
+    }
+}
+
+/// An objective with its key results' views, its progress and status, and the day of its
+/// cycle.
+fn objective_view(
+    o: &okr::Objective,
+    cycle: (NaiveDate, NaiveDate),
+    d: NaiveDate,
+    statuses: &[okr::KrStatus],
+    key_results: Vec<KrView>,
+    f: &Formatter,
+) -> ObjectiveView {
+    let (progress, status) = okr::objective_status(statuses);
+    let total = (cycle.1 - cycle.0).num_days() + 1;
+    let day = ((d - cycle.0).num_days() + 1).clamp(0, total);
+    ObjectiveView {
+        title: o.title.clone(),
+        owner: o.owner.clone(),
+        team: format!("{:?}", o.team).to_lowercase(),
+        cycle: format!("{} · day {day} of {total}", span(cycle.0, cycle.1)),
+        progress: progress.map_or("n/a".into(), |p| f.amount(Unit::Percent, p)),
+        status: status.label().to_string(),
+        tone: status_tone(status),
+        key_results,
+    }
 }
 
 pub(super) fn shorten(s: &str, max: usize) -> String {

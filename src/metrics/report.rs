@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::metrics::calendar::Calendar;
 use crate::metrics::compare::{Comparison, Series, Value, compare_all};
-use crate::metrics::metric::{Aggregate, Catalog, Direction, Team, Unit};
+use crate::metrics::metric::{Aggregate, Catalog, Direction, MetricDef, Team, Unit};
 use crate::metrics::news;
 use crate::metrics::period::ComparisonKind;
 
@@ -96,79 +96,116 @@ pub fn assemble(
     date: NaiveDate,
     fetched: &Fetched,
 ) -> MetricsReport {
-    let empty = BTreeMap::new();
-    let cal = &fetched.calendar;
     let metrics = catalog
         .iter()
-        .map(|m| {
-            let series = fetched.get(&m.key).unwrap_or(&empty);
-            let unavailable = fetched.unavailable.get(&m.key).cloned();
-            let (comparisons, breakdown) = if unavailable.is_some() {
-                let none = Series::default();
-                let mut all = compare_all(&none, m, date, week_start, cal);
-                for c in &mut all {
-                    c.current = Value::Unavailable;
-                    c.previous = Value::Unavailable;
-                }
-                (all, Vec::new())
-            } else if m.breakdown.is_some() {
-                let mut rows: Vec<BreakdownResult> = series
-                    .iter()
-                    .filter_map(|(dim, s)| {
-                        dim.as_ref().map(|d| BreakdownResult {
-                            value: d.clone(),
-                            comparisons: compare_all(s, m, date, week_start, cal),
-                        })
-                    })
-                    .collect();
-                // Ranked by month to date: steadier than one day, and what "top" means in a report.
-                let mtd = ComparisonKind::ALL
-                    .iter()
-                    .position(|k| *k == ComparisonKind::MonthToDate)
-                    .expect("listed");
-                rows.sort_by(|a, b| {
-                    let v =
-                        |r: &BreakdownResult| r.comparisons[mtd].current.get().unwrap_or(f64::MIN);
-                    v(b).total_cmp(&v(a)).then_with(|| a.value.cmp(&b.value))
-                });
-                (Vec::new(), rows)
-            } else {
-                let s = series.get(&None).cloned().unwrap_or_default();
-                (compare_all(&s, m, date, week_start, cal), Vec::new())
-            };
-            MetricResult {
-                key: m.key.clone(),
-                label: m.label.clone(),
-                team: m.team,
-                unit: m.unit,
-                direction: m.direction,
-                aggregate: m.aggregate,
-                description: m.description.clone(),
-                comparisons,
-                unavailable,
-                breakdown,
-            }
-        })
+        .map(|m| metric_result(m, week_start, date, fetched))
         .collect();
-    let day = |key: &str, on: NaiveDate| {
-        let s = fetched.get(key)?.get(&None)?;
-        news::day_value(s, Aggregate::Sum, on).map(|v| v.0)
-    };
-    // A shop with traffic data gets the three-way split; one without, orders × basket.
-    let with_sessions = day("sessions", date).is_some();
     MetricsReport {
         shop: of.shop,
         date,
         timezone: of.timezone,
         currency: of.currency,
         metrics,
-        explain: news::revenue_vs_last_week(date, day, with_sessions).map(|mut x| {
-            x.channels = news::channel_changes(
-                date,
-                fetched.get("sessions_by_channel").filter(|_| with_sessions),
-                fetched.get("orders_by_channel"),
-            );
-            x
-        }),
+        explain: explain(date, fetched),
     }
+}
+
+/// One metric on `date`: its comparisons as a whole, or per breakdown value, or why it has
+/// none.
+fn metric_result(
+    m: &MetricDef,
+    week_start: Weekday,
+    date: NaiveDate,
+    fetched: &Fetched,
+) -> MetricResult {
+    let empty = BTreeMap::new();
+    let cal = &fetched.calendar;
+    let series = fetched.get(&m.key).unwrap_or(&empty);
+    let unavailable = fetched.unavailable.get(&m.key).cloned();
+    let (comparisons, breakdown) = if unavailable.is_some() {
+        (
+            unavailable_comparisons(m, week_start, date, cal),
+            Vec::new(),
+        )
+    } else if m.breakdown.is_some() {
+        (Vec::new(), breakdown(series, m, week_start, date, cal))
+    } else {
+        let s = series.get(&None).cloned().unwrap_or_default();
+        (compare_all(&s, m, date, week_start, cal), Vec::new())
+    };
+    MetricResult {
+        key: m.key.clone(),
+        label: m.label.clone(),
+        team: m.team,
+        unit: m.unit,
+        direction: m.direction,
+        aggregate: m.aggregate,
+        description: m.description.clone(),
+        comparisons,
+        unavailable,
+        breakdown,
+    }
+}
+
+/// Every comparison of a metric whose query failed, each side unavailable.
+fn unavailable_comparisons(
+    m: &MetricDef,
+    week_start: Weekday,
+    date: NaiveDate,
+    cal: &Calendar,
+) -> Vec<Comparison> {
+    let none = Series::default();
+    let mut all = compare_all(&none, m, date, week_start, cal);
+    for c in &mut all {
+        c.current = Value::Unavailable;
+        c.previous = Value::Unavailable;
+    }
+    all
+}
+
+/// A metric's comparisons per breakdown value, largest month to date first.
+fn breakdown(
+    series: &MetricSeries,
+    m: &MetricDef,
+    week_start: Weekday,
+    date: NaiveDate,
+    cal: &Calendar,
+) -> Vec<BreakdownResult> {
+    let mut rows: Vec<BreakdownResult> = series
+        .iter()
+        .filter_map(|(dim, s)| {
+            dim.as_ref().map(|d| BreakdownResult {
+                value: d.clone(),
+                comparisons: compare_all(s, m, date, week_start, cal),
+            })
+        })
+        .collect();
+    // Ranked by month to date: steadier than one day, and what "top" means in a report.
+    let mtd = ComparisonKind::ALL
+        .iter()
+        .position(|k| *k == ComparisonKind::MonthToDate)
+        .expect("listed");
+    rows.sort_by(|a, b| {
+        let v = |r: &BreakdownResult| r.comparisons[mtd].current.get().unwrap_or(f64::MIN);
+        v(b).total_cmp(&v(a)).then_with(|| a.value.cmp(&b.value))
+    });
+    rows
+}
+
+/// Why net revenue moved against the same weekday a week before, with each channel's part.
+fn explain(date: NaiveDate, fetched: &Fetched) -> Option<news::RevenueSplit> {
+    let day = |key: &str, on: NaiveDate| {
+        let s = fetched.get(key)?.get(&None)?;
+        news::day_value(s, Aggregate::Sum, on).map(|v| v.0)
+    };
+    // A shop with traffic data gets the three-way split; one without, orders × basket.
+    let with_sessions = day("sessions", date).is_some();
+    news::revenue_vs_last_week(date, day, with_sessions).map(|mut x| {
+        x.channels = news::channel_changes(
+            date,
+            fetched.get("sessions_by_channel").filter(|_| with_sessions),
+            fetched.get("orders_by_channel"),
+        );
+        x
+    })
 }
