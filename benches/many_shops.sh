@@ -39,14 +39,15 @@ make_shops() { # dir n
 kib() { awk -v k="$1" '/^'"$1"':/ {print $2}' "/proc/$2/status" 2>/dev/null || echo 0; }
 
 run_one() { # label bin dir n
-    local label=$1 bin=$2 dir=$3 n=$4 args=() i started settled=0 peak rss
+    local label=$1 bin=$2 dir=$3 n=$4 args=() i started settled=0 peak rss count
     for ((i = 0; i < n; i++)); do args+=(--config "$dir/shop$i.toml"); done
     started=$(date +%s.%N)
     DAWNPOST_LOG=info "$bin" "${args[@]}" serve 2>"$dir/log" >/dev/null &
     pid=$!
     # Every shop looked at: one "skipped" line each.
     for ((i = 0; i < 3000; i++)); do
-        if [ "$(grep -c 'skipped' "$dir/log" || true)" -ge "$n" ]; then settled=1; break; fi
+        count=$(grep -c 'skipped' "$dir/log" 2>/dev/null) || true
+        if [ "${count:-0}" -ge "$n" ]; then settled=1; break; fi
         sleep 0.1
     done
     local secs
@@ -58,8 +59,16 @@ run_one() { # label bin dir n
     wait $pid || true
     pid=
     [ "$settled" = 1 ] || echo "  ($label, $n shops: not every shop was looked at within 300 s)"
-    printf '| %-6s | %5d | %6.1f s | %7.1f MB | %7.1f MB | %6.0f KB |\n' "$label" "$n" "$secs" \
-        "$(echo "$peak / 1024" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$(echo "$rss / $n" | bc -l)"
+    # What each shop past the first count's adds, at rest: the cost of one more shop.
+    local more="-"
+    if [ -n "${first_n[$label]:-}" ]; then
+        more=$(printf '%.0f KB' "$(echo "($rss - ${first_rss[$label]}) / ($n - ${first_n[$label]})" | bc -l)")
+    else
+        first_n[$label]=$n
+        first_rss[$label]=$rss
+    fi
+    printf '| %-6s | %5d | %6.1f s | %7.1f MB | %7.1f MB | %s |\n' "$label" "$n" "$secs" \
+        "$(echo "$peak / 1024" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$more"
 }
 
 one_shop() { # label bin dir n
@@ -74,7 +83,8 @@ one_shop() { # label bin dir n
         "$(printf '%s\n' "${times[@]}" | sort -n | head -1)" "$(printf '%s\n' "${times[@]}" | sort -n | tail -1)"
 }
 
-echo "| build  | shops | all looked at | peak RSS | RSS at rest | RSS at rest per shop |"
+declare -A first_n first_rss
+echo "| build  | shops | all looked at | peak RSS | RSS at rest | each shop more, at rest |"
 echo "|---|---|---|---|---|---|"
 for n in $counts; do
     make_shops "$work/$n" "$n"
