@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures_util::StreamExt as _;
 
 use crate::config::Report;
-use crate::delivery::{Channel as _, EmailChannel, SendOptions, send};
+use crate::delivery::{Outlet, SendOptions, SendSummary, outlets};
 use crate::shops::{Shop, Shops};
 pub use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -101,10 +101,9 @@ pub async fn serve<C: Clock>(
         // Every shop at once, each shop's reports in turn: one shop's slow digest (a metric
         // at its deadline, a slow mail server) holds back no other shop, and no two runs
         // import one shop's nightly files side by side.
-        let runs = shops.iter().map(|shop| {
-            let channel = &channels[&shop.config.origin];
-            shop_runs(shop, channel, &memory, now, shutdown)
-        });
+        let runs = shops
+            .iter()
+            .map(|shop| shop_runs(shop, &channels[&shop.config.origin], &memory, now, shutdown));
         let results: Vec<_> = futures_util::stream::iter(runs)
             .buffer_unordered(SHOPS_AT_ONCE)
             .collect()
@@ -122,13 +121,13 @@ pub async fn serve<C: Clock>(
     Ok(events)
 }
 
-/// Each shop's channel, by its config file: made once, for every run of the process.
-fn channels(shops: &Shops) -> Result<HashMap<String, EmailChannel>> {
+/// Each shop's channels, by its config file: made once, for every run of the process.
+fn channels(shops: &Shops) -> Result<HashMap<String, Vec<Box<dyn Outlet>>>> {
     let mut channels = HashMap::new();
     for (shop, _) in shops.reports() {
         if !channels.contains_key(&shop.config.origin) {
-            let channel = EmailChannel::from_config(&shop.config)?;
-            channels.insert(shop.config.origin.clone(), channel);
+            let made = outlets(&shop.config)?;
+            channels.insert(shop.config.origin.clone(), made);
         }
     }
     Ok(channels)
@@ -137,7 +136,7 @@ fn channels(shops: &Shops) -> Result<HashMap<String, EmailChannel>> {
 /// One shop's due reports, in turn, then its store closed.
 async fn shop_runs<'a>(
     shop: &'a Shop,
-    channel: &EmailChannel,
+    channels: &[Box<dyn Outlet>],
     memory: &Memory,
     now: DateTime<Utc>,
     shutdown: &Arc<Shutdown>,
@@ -159,7 +158,7 @@ async fn shop_runs<'a>(
             date,
             now,
         };
-        let work = run(due, channel, shutdown);
+        let work = run(due, channels, shutdown);
         out.push((report, date, crate::caught::caught(work).await));
     }
     // Hours pass before this shop has work again: its connections would idle.
@@ -252,7 +251,7 @@ struct Due<'a> {
     now: DateTime<Utc>,
 }
 
-async fn run(due: Due<'_>, channel: &EmailChannel, shutdown: &Arc<Shutdown>) -> Result<Step> {
+async fn run(due: Due<'_>, channels: &[Box<dyn Outlet>], shutdown: &Arc<Shutdown>) -> Result<Step> {
     let Due {
         shop,
         report,
@@ -261,7 +260,7 @@ async fn run(due: Due<'_>, channel: &EmailChannel, shutdown: &Arc<Shutdown>) -> 
         now,
     } = due;
     let store = shop.store().await?;
-    if let Some(step) = served_or_late(&due, &store, channel).await? {
+    if let Some(step) = served_or_late(&due, &store, channels).await? {
         return Ok(step);
     }
     // The bundled demo shop moves on with the calendar, as `preview` and `send` see it.
@@ -282,7 +281,7 @@ async fn run(due: Due<'_>, channel: &EmailChannel, shutdown: &Arc<Shutdown>) -> 
             missing,
         })));
     }
-    deliver(&due, &store, channel, missing, shutdown).await
+    deliver(&due, &store, channels, missing, shutdown).await
 }
 
 /// Done before any work: everyone is served (by this process before a restart, or by
@@ -290,17 +289,13 @@ async fn run(due: Due<'_>, channel: &EmailChannel, shutdown: &Arc<Shutdown>) -> 
 async fn served_or_late(
     due: &Due<'_>,
     store: &Store,
-    channel: &EmailChannel,
+    channels: &[Box<dyn Outlet>],
 ) -> Result<Option<Step>> {
     let Due {
         report, fire, date, ..
     } = *due;
     let settled = store.settled(&report.name, date).await?;
-    let unserved = channel
-        .audience(report)
-        .iter()
-        .filter(|to| !settled.contains_key(&channel.key(to)))
-        .count();
+    let unserved: usize = channels.iter().map(|c| c.unserved(report, &settled)).sum();
     if unserved == 0 {
         return Ok(Some(Step::Done(None)));
     }
@@ -321,7 +316,7 @@ async fn served_or_late(
 async fn deliver(
     due: &Due<'_>,
     store: &Store,
-    channel: &EmailChannel,
+    channels: &[Box<dyn Outlet>],
     missing: Vec<String>,
     shutdown: &Arc<Shutdown>,
 ) -> Result<Step> {
@@ -342,10 +337,46 @@ async fn deliver(
         ..SendOptions::default()
     };
     let local_now = now.with_timezone(&shop.config.shop.timezone);
-    let sent = send(store, &shop.config, report, channel, date, local_now, &opts).await;
-    // The next run is hours away: a connection kept until then would be stale.
-    channel.close().await;
-    let s = sent?;
+    let (mut sent, mut failed, mut again) = (0, 0, false);
+    for channel in channels {
+        let summary = channel
+            .send(store, &shop.config, report, date, local_now, &opts)
+            .await;
+        // The next run is hours away: a connection kept until then would be stale.
+        channel.close().await;
+        let s = summary?;
+        log_run(report, date, &s, &missing, started);
+        sent += s.sent.len();
+        failed += s.unserved();
+        // Transient failures, a stop part-way, or recipients another instance holds are
+        // looked at again while the grace lasts; permanent failures are final (the owner
+        // was told). Deliveries the ledger would not record are settled as unknown by the
+        // next look.
+        again |= s.transient > 0 || s.not_tried > 0 || !s.elsewhere.is_empty();
+        again |= !s.unrecorded.is_empty();
+    }
+    let event = Some(RunEvent::Delivered {
+        report: report.name.clone(),
+        date,
+        sent,
+        failed,
+        incomplete: missing,
+    });
+    if again {
+        Ok(Step::Later(event))
+    } else {
+        Ok(Step::Done(event))
+    }
+}
+
+/// The log line of one channel's send.
+fn log_run(
+    report: &Report,
+    date: NaiveDate,
+    s: &SendSummary,
+    missing: &[String],
+    started: std::time::Instant,
+) {
     tracing::info!(
         report = %report.name,
         %date,
@@ -359,22 +390,6 @@ async fn deliver(
         duration_ms = started.elapsed().as_millis() as u64,
         "run"
     );
-    // Transient failures, a stop part-way, or recipients another instance holds are looked
-    // at again while the grace lasts; permanent failures are final (the owner was told).
-    // Deliveries the ledger would not record are settled as unknown by the next look.
-    let again = s.transient > 0 || s.not_tried > 0 || !s.elsewhere.is_empty();
-    let event = Some(RunEvent::Delivered {
-        report: report.name.clone(),
-        date,
-        sent: s.sent.len(),
-        failed: s.unserved(),
-        incomplete: missing,
-    });
-    if again || !s.unrecorded.is_empty() {
-        Ok(Step::Later(event))
-    } else {
-        Ok(Step::Done(event))
-    }
 }
 
 /// The tables the report waits for that have no data for `date`.

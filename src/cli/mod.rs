@@ -22,7 +22,7 @@ pub use output::{OutputClosed, error_text};
 use output::{print_import, print_recipients, print_schedule};
 
 use crate::config::{Config, Lead, Report};
-use crate::delivery::{Channel as _, EmailChannel, SendOptions, send};
+use crate::delivery::{SendOptions, outlets};
 use crate::demo::{self, DemoOptions};
 use crate::email::compose::{compose, write_preview};
 use crate::email::render::Templates;
@@ -172,14 +172,6 @@ async fn send_command(
     if !force {
         refuse_date_without_data(store, date, yesterday).await?;
     }
-    let to = to
-        .iter()
-        .map(|a| {
-            a.parse()
-                .map_err(|e| anyhow::anyhow!("--to {a:?} is not an email address: {e}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let transport = EmailChannel::from_config(config)?;
     let now = Utc::now().with_timezone(&config.shop.timezone);
     let opts = SendOptions {
         to,
@@ -189,27 +181,28 @@ async fn send_command(
         stop: None,
         import_failures: Vec::new(),
     };
-    let sent = send(store, config, report, &transport, date, now, &opts).await;
-    transport.close().await;
-    let s = sent?;
-    output::print_send(report, date, &transport, &s, dry_run)?;
+    let (mut failed, mut unknown, mut unrecorded) = (0, 0, 0);
+    for outlet in outlets(config)? {
+        let sent = outlet.send(store, config, report, date, now, &opts).await;
+        outlet.close().await;
+        let s = sent?;
+        output::print_send(report, date, &outlet, &s, dry_run)?;
+        failed += s.failed.len();
+        // An unknown delivery is unresolved until someone looks, even one from an earlier run.
+        unknown += s.unknown.len() + s.held.len();
+        unrecorded += s.unrecorded.len();
+    }
     if dry_run {
         return Ok(());
     }
-    // An unknown delivery is unresolved until someone looks, even one from an earlier run.
-    let unknown = s.unknown.len() + s.held.len();
-    if !s.unrecorded.is_empty() {
+    if unrecorded > 0 {
         bail!(
-            "{} recipient(s) were delivered but the ledger could not record it; the next run \
-             records them as unknown and does not send them again",
-            s.unrecorded.len()
+            "{unrecorded} recipient(s) were delivered but the ledger could not record it; the \
+             next run records them as unknown and does not send them again"
         );
     }
-    if !s.failed.is_empty() || unknown > 0 {
-        bail!(
-            "{} recipient(s) were not served and {unknown} may or may not have been",
-            s.failed.len()
-        );
+    if failed > 0 || unknown > 0 {
+        bail!("{failed} recipient(s) were not served and {unknown} may or may not have been");
     }
     Ok(())
 }

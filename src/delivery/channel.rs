@@ -71,6 +71,9 @@ pub trait Channel: Send + Sync + fmt::Display {
     /// The key the ledger knows `to` by.
     fn key(&self, to: &Self::To) -> RecipientKey;
 
+    /// A test send's recipient as typed after `send --to`; an error that says why not.
+    fn recipient(&self, text: &str) -> Result<Self::To>;
+
     /// Renders the digest with `lead`'s section first (the common copy for None); called
     /// once per lead among the recipients, however many share it.
     fn render(&self, draft: &Draft<'_>, lead: Option<Lead>) -> Result<Self::Copy>;

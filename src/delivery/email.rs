@@ -130,6 +130,11 @@ impl Channel for EmailChannel {
         RecipientKey::email(to)
     }
 
+    fn recipient(&self, text: &str) -> Result<Mailbox> {
+        text.parse()
+            .map_err(|e| anyhow::anyhow!("--to {text:?} is not an email address: {e}"))
+    }
+
     fn render(&self, draft: &Draft<'_>, lead: Option<Lead>) -> Result<EmailCopy> {
         let report = draft.report;
         Ok(EmailCopy {

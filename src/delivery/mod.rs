@@ -20,6 +20,7 @@ pub mod channel;
 pub mod email;
 mod job;
 pub mod outbox;
+mod outlet;
 mod owner;
 pub mod smtp;
 
@@ -41,6 +42,7 @@ use job::{Job, Outcome};
 
 pub use channel::{Channel, Draft, Note, Receipt};
 pub use email::EmailChannel;
+pub use outlet::{Outlet, outlets};
 pub use smtp::SmtpClient;
 
 /// Why one message was not delivered.

@@ -343,3 +343,22 @@ fn the_ingest_graph_sees_every_kind_of_use_and_finds_a_circle() {
         Some(["a", "b", "c", "a"].map(String::from).to_vec())
     );
 }
+
+/// `serve` and the commands reach channels only through `delivery::outlets`: a new channel
+/// joins that list, and nothing above `delivery` changes.
+#[test]
+fn no_command_names_a_channel() {
+    let mut files = vec![src().join("serve.rs")];
+    rust_files(&src().join("cli"), &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for word in ["EmailChannel", "Channel as", "delivery::send", "lettre"] {
+            if text.contains(word) {
+                wrong.push(format!("{}: names `{word}`", file.display()));
+            }
+        }
+    }
+    assert!(files.len() >= 4, "found only {files:?}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
