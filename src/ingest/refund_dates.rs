@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use sqlx::AnyConnection;
 
 use crate::schema::{ColType, TableSpec, col};
+use crate::store::Day;
 
 /// The totals the export gives, held for the import: see the migration 0018.
 pub(super) const REFUND_TOTALS: TableSpec = TableSpec {
@@ -34,12 +35,12 @@ pub(super) const REFUND_ID: &str = "shopify-refunded-amount";
 /// mailed already); on the order's day while nothing has been mailed. Empties the totals.
 /// Returns the refunds written.
 pub(super) async fn date_refunds(conn: &mut AnyConnection, seen: NaiveDate) -> Result<u64> {
-    let last_mailed: Option<String> =
+    let last_mailed: Option<Day> =
         sqlx::query_scalar("SELECT MAX(report_date) FROM mailed_figures")
             .fetch_one(&mut *conn)
             .await
             .context("cannot read the last day mailed")?;
-    let day = match last_mailed.and_then(|d| d.parse::<NaiveDate>().ok()) {
+    let day = match last_mailed.map(NaiveDate::from) {
         None => None,
         Some(last) if seen <= last => Some(last.succ_opt().unwrap_or(last)),
         Some(_) => Some(seen),
