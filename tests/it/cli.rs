@@ -633,3 +633,40 @@ fn a_closed_pipe_ends_the_command_quietly() {
         assert!(err.contains("cannot write to standard output"), "{err}");
     }
 }
+
+/// A command about one shop opens that shop's store and no other: with a second shop whose
+/// store cannot be opened at all, the first shop's send, check and preview work, and only a
+/// command that reaches the second shop says why it cannot.
+#[test]
+fn a_command_about_one_shop_opens_only_its_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    let a = dir.path().join("a.toml");
+    std::fs::write(&a, small.replace("small.sqlite", "a.sqlite")).unwrap();
+    // A store under a regular file: its folder can never be made, so opening it fails.
+    std::fs::write(dir.path().join("not-a-folder"), "").unwrap();
+    let b = dir.path().join("b.toml");
+    let b_text = small
+        .replace("sqlite://small.sqlite", "sqlite://not-a-folder/b.sqlite")
+        .replace("name = \"morning\"", "name = \"brand-b\"");
+    std::fs::write(&b, b_text).unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    crate::support::import_small_cli(a);
+    let both = ["--config", a, "--config", b];
+    let with = |args: &[&str]| dawnpost(&[&both[..], args].concat(), &[]);
+
+    let (status, out, err) = with(&["send", "--report", "morning", "--date", "2024-03-01"]);
+    assert!(status.success(), "{out}\n{err}");
+    assert!(out.contains("4 sent"), "{out}");
+    let (status, out, err) = with(&["send", "--report", "brand-b", "--date", "2024-03-01"]);
+    assert_eq!(status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("not-a-folder") && err.contains("cannot create directory"),
+        "{err}"
+    );
+    // `status` spans every shop: it reports the first, then stops at the second.
+    let (status, out, err) = with(&["status"]);
+    assert_eq!(status.code(), Some(1), "{out}\n{err}");
+    assert!(out.contains("report morning (4 recipients"), "{out}");
+    assert!(!dir.path().join("not-a-folder").is_dir());
+}
