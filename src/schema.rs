@@ -106,22 +106,38 @@ pub const PRODUCTS: TableSpec = TableSpec {
     key: &["sku"],
     refs: &[],
 };
+/// The columns of `orders`, then any a loader adds for itself (Shopify's guessed customer
+/// type): one list for the table and for the preset that writes it with more.
+macro_rules! order_columns {
+    ($($extra:expr),* $(,)?) => {
+        [
+            $crate::schema::col("order_id", $crate::schema::ColType::Text),
+            $crate::schema::col("placed_at", $crate::schema::ColType::Timestamp),
+            $crate::schema::col("day", $crate::schema::ColType::DayOf("placed_at")),
+            $crate::schema::col("channel", $crate::schema::ColType::Text),
+            // A guest checkout has no customer.
+            $crate::schema::opt("customer_id", $crate::schema::ColType::Text),
+            // Where a file gives none, the importer derives it from the customer's history.
+            $crate::schema::opt(
+                "customer_type",
+                $crate::schema::ColType::Enum($crate::schema::CUSTOMER_TYPES),
+            ),
+            $crate::schema::opt("discount", $crate::schema::ColType::Float { min: 0.0 }),
+            $crate::schema::col(
+                "status",
+                $crate::schema::ColType::Enum($crate::schema::ORDER_STATUSES),
+            ),
+            $crate::schema::opt("country", $crate::schema::ColType::Text),
+            $crate::schema::opt("region", $crate::schema::ColType::Text),
+            $($extra),*
+        ]
+    };
+}
+pub(crate) use order_columns;
+
 pub const ORDERS: TableSpec = TableSpec {
     name: "orders",
-    columns: &[
-        col("order_id", ColType::Text),
-        col("placed_at", ColType::Timestamp),
-        col("day", ColType::DayOf("placed_at")),
-        col("channel", ColType::Text),
-        // A guest checkout has no customer.
-        opt("customer_id", ColType::Text),
-        // Where a file gives none, the importer derives it from the customer's history.
-        opt("customer_type", ColType::Enum(CUSTOMER_TYPES)),
-        opt("discount", MONEY),
-        col("status", ColType::Enum(ORDER_STATUSES)),
-        opt("country", ColType::Text),
-        opt("region", ColType::Text),
-    ],
+    columns: &order_columns!(),
     key: &["order_id"],
     refs: &[],
 };

@@ -122,12 +122,13 @@ pub(super) fn minus(d: NaiveDate, n: u64) -> NaiveDate {
     d.checked_sub_days(Days::new(n)).expect("dates in range")
 }
 
-/// The position of a SKU in the catalog.
+/// The position of a story's SKU in the catalog: the story names only SKUs of the
+/// built-in catalog, so it is always there.
 fn catalog_index(products: &[Product], sku: &str) -> usize {
     products
         .iter()
         .position(|x| x.sku == sku)
-        .expect("story SKU exists")
+        .expect("a story SKU is in the catalog")
 }
 
 /// The catalog as the story needs it, and the position of the low-cover SKU: that one with a
@@ -360,8 +361,8 @@ impl Generator {
     /// another order makes another shop, and the storylines' tests say whether it still tells them.
     pub(super) fn day(&mut self, d: NaiveDate, end_of_data: i64) -> Result<(), RowError> {
         let days_to_end = (self.o.end - d).num_days() as u64;
-        let low_cover = self.sku_index(story::LOW_COVER_SKU);
-        let stockout = self.sku_index(story::STOCKOUT_SKU);
+        let low_cover = catalog_index(&self.products, story::LOW_COVER_SKU);
+        let stockout = catalog_index(&self.products, story::STOCKOUT_SKU);
         self.stock_up_for_campaigns(d, low_cover);
         self.receive_restocks(d);
         let (sessions, conversion) = self.sessions(d);
@@ -382,13 +383,6 @@ impl Generator {
         self.restock_and_count(d, &weights, days_to_end, (low_cover, stockout))?;
         self.feedback(d, days_to_end)?;
         Ok(())
-    }
-
-    fn sku_index(&self, sku: &str) -> usize {
-        self.products
-            .iter()
-            .position(|p| p.sku == sku)
-            .expect("a story SKU is in the catalog")
     }
 
     /// Merchandising stocks up two days before a campaign: enough for the campaign's lifted

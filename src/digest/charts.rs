@@ -239,12 +239,7 @@ fn orders_chart(cx: &ChartCtx<'_>) -> ChartSpec {
         values: orders,
     }];
     if with_capacity {
-        lines.push(Line {
-            label: "Capacity".into(),
-            color: palette::BAD,
-            style: LineStyle::Dashed,
-            values: capacity,
-        });
+        lines.push(capacity_line(capacity));
     }
     spec(
         "orders_capacity",
@@ -444,12 +439,7 @@ fn orders_ahead_lines(
         },
     ];
     if with_capacity {
-        lines.push(Line {
-            label: "Capacity".into(),
-            color: palette::BAD,
-            style: LineStyle::Dashed,
-            values: capacity,
-        });
+        lines.push(capacity_line(capacity));
     }
     lines
 }
@@ -604,4 +594,14 @@ pub fn draw_charts(specs: &[ChartSpec]) -> anyhow::Result<Vec<(ChartView, Vec<u8
         .iter()
         .map(|s| Ok((s.view.clone(), chart::render_png(&s.kind)?)))
         .collect()
+}
+
+/// The warehouse's capacity, dashed in the colour of a problem: the same in every chart.
+fn capacity_line(values: Vec<Option<f64>>) -> Line {
+    Line {
+        label: "Capacity".into(),
+        color: palette::BAD,
+        style: LineStyle::Dashed,
+        values,
+    }
 }

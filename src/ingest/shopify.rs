@@ -15,7 +15,7 @@ use super::source::{Columns, Header, cell, has_all};
 use super::values::{
     customer_hash, customer_id, export_number, local_day, optional, parse_timestamp, quantity, text,
 };
-use crate::schema::{self, ColType, TableSpec, col, opt};
+use crate::schema::{self, ColType, TableSpec, col};
 use crate::store::write::SqlValue;
 
 pub(super) static ORDERS_EXPORT: ExportFormat = ExportFormat {
@@ -62,19 +62,10 @@ const PRODUCT_FIELDS: TableSpec = TableSpec {
 /// from the file, written only into a new row (see [`schema::on_insert`]).
 pub(super) const ORDER_FIELDS: TableSpec = TableSpec {
     name: "orders",
-    columns: &[
-        col("order_id", ColType::Text),
-        col("placed_at", ColType::Timestamp),
-        col("day", ColType::DayOf("placed_at")),
-        col("channel", ColType::Text),
-        opt("customer_id", ColType::Text),
-        opt("customer_type", ColType::Enum(schema::CUSTOMER_TYPES)),
-        opt("discount", ColType::Float { min: 0.0 }),
-        col("status", ColType::Enum(schema::ORDER_STATUSES)),
-        opt("country", ColType::Text),
-        opt("region", ColType::Text),
-        schema::on_insert("derived_type", ColType::Enum(schema::CUSTOMER_TYPES)),
-    ],
+    columns: &schema::order_columns!(schema::on_insert(
+        "derived_type",
+        ColType::Enum(schema::CUSTOMER_TYPES)
+    )),
     key: &["order_id"],
     refs: &[],
 };

@@ -263,16 +263,7 @@ async fn christmas_is_closed_and_the_level_is_carried_over_it() {
     }
 
     // "Coming up" in the email says the closed days are closed.
-    let templates = dawnpost::email::render::Templates::load(None).unwrap();
-    let now = t
-        .config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2025, 12, 23, 6, 0, 0)
-        .unwrap();
-    let c = dawnpost::email::compose::compose(&t.store, &t.config, &templates, monday, now)
-        .await
-        .unwrap();
+    let c = crate::support::composed_on(&t, monday).await;
     let rows = &c.digest.outlook.days;
     assert_eq!(rows.len(), 7);
     assert_eq!(rows[0].closed, "");

@@ -32,16 +32,7 @@ async fn demo(end: NaiveDate) -> TestStore {
 async fn the_demo_report_day_leads_with_its_storylines() {
     let end = d("2026-11-23");
     let t = demo(end).await;
-    let templates = dawnpost::email::render::Templates::load(None).unwrap();
-    let now = t
-        .config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2026, 11, 24, 6, 0, 0)
-        .unwrap();
-    let c = dawnpost::email::compose::compose(&t.store, &t.config, &templates, end, now)
-        .await
-        .unwrap();
+    let c = crate::support::composed_on(&t, end).await;
     let news = &c.digest.news;
     let flagged: Vec<&str> = news.flagged.iter().map(String::as_str).collect();
     // The carrier delay (7 days) and the paid-social promotion (started 4 days ago).
@@ -311,16 +302,8 @@ async fn a_closed_day_has_no_banner_and_no_news() {
     let digest = |text: String| async move {
         let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
         let t = t.with_small_data().await;
-        let templates = dawnpost::email::render::Templates::load(None).unwrap();
-        let now = t
-            .config
-            .shop
-            .timezone
-            .with_ymd_and_hms(2024, 3, 3, 6, 0, 0)
-            .unwrap();
-        dawnpost::email::compose::compose(&t.store, &t.config, &templates, d("2024-03-02"), now)
+        crate::support::composed_on(&t, d("2024-03-02"))
             .await
-            .unwrap()
             .digest
     };
     let open = digest(small.clone()).await;
@@ -384,17 +367,7 @@ async fn steady_shop(last: NaiveDate, per_day: u32, extra: [&str; 3]) -> TestSto
 }
 
 async fn news_of(t: &TestStore, day: NaiveDate) -> Vec<String> {
-    let templates = dawnpost::email::render::Templates::load(None).unwrap();
-    let now = t
-        .config
-        .shop
-        .timezone
-        .from_local_datetime(&(day + Days::new(1)).and_hms_opt(6, 0, 0).unwrap())
-        .unwrap();
-    let digest = dawnpost::email::compose::compose(&t.store, &t.config, &templates, day, now)
-        .await
-        .unwrap()
-        .digest;
+    let digest = crate::support::composed_on(t, day).await.digest;
     digest.news.items.iter().map(|i| i.text.clone()).collect()
 }
 

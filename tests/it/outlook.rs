@@ -1,7 +1,7 @@
 //! The week ahead on the demo shop: the campaign calendar with each SKU's cover, the orders
 //! expected against capacity with the storyline's alert, and the backtest's own figures.
 
-use chrono::{Days, NaiveDate, TimeZone};
+use chrono::{Days, NaiveDate};
 use dawnpost::demo::{DemoOptions, generate, story};
 use dawnpost::metrics::alert::AlertKind;
 
@@ -48,16 +48,7 @@ fn capacity(s: &str) -> (f64, bool) {
 async fn the_demo_week_ahead_shows_the_calendar_and_the_campaign_day_over_capacity() {
     let t = demo().await;
     let end = d(END);
-    let templates = dawnpost::email::render::Templates::load(None).unwrap();
-    let now = t
-        .config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2026, 12, 2, 6, 0, 0)
-        .unwrap();
-    let c = dawnpost::email::compose::compose(&t.store, &t.config, &templates, end, now)
-        .await
-        .unwrap();
+    let c = crate::support::composed_on(&t, end).await;
     let o = &c.digest.outlook;
     let (first, last) = (end + Days::new(1), end + Days::new(7));
 

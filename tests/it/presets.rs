@@ -971,7 +971,6 @@ async fn an_export_with_25_bad_rows_is_told_in_one_run(b: Backend) {
 /// Shopify has no lead times: a promoted product's cover is checked against the config's
 /// default, or the email says it could not be.
 async fn an_unknown_lead_time_is_said_or_taken_from_the_default(b: Backend) {
-    use chrono::TimeZone;
     let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
     for default in [None, Some(100)] {
         let config = match default {
@@ -993,18 +992,8 @@ async fn an_unknown_lead_time_is_said_or_taken_from_the_default(b: Backend) {
         dawnpost::ingest::import_csv(&t.store, "campaigns", &c, t.config.shop.timezone)
             .await
             .unwrap();
-        let templates = dawnpost::email::render::Templates::load(None).unwrap();
         let d: NaiveDate = "2024-03-02".parse().unwrap();
-        let now = t
-            .config
-            .shop
-            .timezone
-            .with_ymd_and_hms(2024, 3, 3, 6, 0, 0)
-            .unwrap();
-        let g = dawnpost::email::compose::compose(&t.store, &t.config, &templates, d, now)
-            .await
-            .unwrap()
-            .digest;
+        let g = crate::support::composed_on(&t, d).await.digest;
         // MUG-1: 30 on hand; 2 + 1 + 1 + 1 sold in the 14 days to 2 Mar, so 30 / (5 / 14)
         // = 84 days of cover: fine by the 7-day minimum, short of a 100-day lead time.
         match default {

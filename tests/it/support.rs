@@ -449,9 +449,24 @@ pub(crate) fn now(t: &TestStore) -> chrono::DateTime<chrono_tz::Tz> {
 
 /// The small shop's email for 1 Mar 2024, composed from its store.
 pub(crate) async fn composed(t: &TestStore) -> dawnpost::email::compose::Composed {
+    composed_on(t, "2024-03-01".parse().unwrap()).await
+}
+
+/// The email for `d` with the built-in templates, composed at 06:00 the morning after in
+/// the shop's zone, as `serve` would.
+pub(crate) async fn composed_on(
+    t: &TestStore,
+    d: chrono::NaiveDate,
+) -> dawnpost::email::compose::Composed {
+    use chrono::TimeZone;
     let templates = dawnpost::email::render::Templates::load(None).unwrap();
-    let d = "2024-03-01".parse().unwrap();
-    dawnpost::email::compose::compose(&t.store, &t.config, &templates, d, now(t))
+    let now = t
+        .config
+        .shop
+        .timezone
+        .from_local_datetime(&(d + chrono::Days::new(1)).and_hms_opt(6, 0, 0).unwrap())
+        .unwrap();
+    dawnpost::email::compose::compose(&t.store, &t.config, &templates, d, now)
         .await
         .unwrap()
 }
