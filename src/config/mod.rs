@@ -1,8 +1,10 @@
 //! The configuration file: parsed once, validated, and turned into typed values.
 //!
-//! Raw serde structs mirror the TOML with `deny_unknown_fields`; everything a later step
-//! could get wrong (time zones, dates, metric keys, secrets) is checked here so that the
-//! rest of the program receives values that are already valid.
+//! `raw` mirrors the TOML with `deny_unknown_fields`; `sections` (the shop, store, metrics,
+//! objectives, alerts, news, imports) and `sending` (email, teams, reports, SMTP) turn each
+//! section into typed values. Everything a later step could get wrong (time zones, dates,
+//! metric keys, secrets) is checked here, so the rest of the program receives values that
+//! are already valid.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,11 +17,14 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::metrics::alert::AlertSettings;
-use crate::metrics::metric::{Catalog, MetricDef, Team};
+use crate::metrics::metric::{Catalog, MetricDef};
 
+mod raw;
 mod recipient;
 mod sections;
+mod sending;
 use crate::metrics::okr::{Objective, Thresholds};
+use raw::*;
 pub use recipient::RecipientKey;
 
 /// The demo configuration bundled into the binary, used when no config is given.
@@ -384,91 +389,6 @@ impl Default for NumberFormat {
     }
 }
 
-// ---- raw TOML shape -------------------------------------------------------------------
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    shop: RawShop,
-    store: RawStore,
-    demo: Option<RawDemo>,
-    format: Option<Spanned<RawFormat>>,
-    #[serde(default)]
-    metrics: Vec<Spanned<MetricDef>>,
-    #[serde(default)]
-    okr: Thresholds,
-    #[serde(default)]
-    objectives: Vec<Spanned<RawObjective>>,
-    #[serde(default)]
-    alerts: AlertSettings,
-    news: Option<Spanned<crate::metrics::news::NewsSettings>>,
-    #[serde(default)]
-    outlook: Option<Spanned<crate::metrics::forecast::OutlookSettings>>,
-    channels: Option<Spanned<BTreeMap<String, String>>>,
-    email: Option<RawEmail>,
-    #[serde(default)]
-    teams: Vec<Spanned<RawTeam>>,
-    #[serde(default)]
-    reports: Vec<Spanned<RawReport>>,
-    #[serde(default)]
-    delivery: RawDelivery,
-    smtp: Option<Spanned<RawSmtp>>,
-    #[serde(default)]
-    imports: Vec<Spanned<RawImport>>,
-    #[serde(default)]
-    closures: Vec<Spanned<RawClosure>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawImport {
-    path: String,
-    format: Option<String>,
-    time: Option<String>,
-    settle_secs: Option<Spanned<f64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSmtp {
-    /// smtp://host:587 (STARTTLS) or smtps://host:465 (implicit TLS).
-    url: String,
-    username: Option<String>,
-    password_env: Option<String>,
-    password_file: Option<PathBuf>,
-    /// Allow smtp:// without TLS (a local relay).
-    #[serde(default)]
-    plaintext: bool,
-    ca_file: Option<PathBuf>,
-    /// The deadline of each step of a message (seconds; fractions allowed).
-    #[serde(default = "default_smtp_timeout")]
-    timeout_secs: Spanned<f64>,
-    #[serde(default = "default_retry_for")]
-    retry_for_secs: Spanned<f64>,
-    #[serde(default = "default_connections")]
-    connections: Spanned<u32>,
-}
-
-fn default_connections() -> Spanned<u32> {
-    Spanned::new(0..0, 4)
-}
-
-fn default_smtp_timeout() -> Spanned<f64> {
-    Spanned::new(0..0, 30.0)
-}
-fn default_retry_for() -> Spanned<f64> {
-    Spanned::new(0..0, 300.0)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTeam {
-    name: String,
-    #[serde(default)]
-    lead: Option<Lead>,
-    members: Vec<RawMember>,
-}
-
 /// The section a team's copy of the email puts right after the news.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize,
@@ -489,217 +409,6 @@ impl Lead {
             Lead::Merchandising => "merchandising",
         }
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMember {
-    name: Option<String>,
-    email: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReport {
-    name: String,
-    teams: Vec<String>,
-    from: String,
-    reply_to: Option<String>,
-    owner: String,
-    /// Cron, in `timezone` (default: the shop's).
-    schedule: Option<String>,
-    timezone: Option<String>,
-    #[serde(default = "default_grace_hours")]
-    grace_hours: u32,
-    /// Tables that must have data for the report date before it is built.
-    wait_for: Option<Vec<String>>,
-    #[serde(default = "default_recheck_minutes")]
-    recheck_minutes: u32,
-    /// How long after the scheduled time to wait for data before sending anyway.
-    #[serde(default = "default_wait_minutes")]
-    wait_minutes: u32,
-}
-
-fn default_grace_hours() -> u32 {
-    6
-}
-fn default_recheck_minutes() -> u32 {
-    15
-}
-fn default_wait_minutes() -> u32 {
-    120
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawDelivery {
-    /// Directory of .eml files, relative to the config file.
-    outbox: Option<PathBuf>,
-    ledger_retry_secs: Option<Spanned<f64>>,
-    claim_lease_secs: Option<Spanned<f64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEmail {
-    from: Spanned<String>,
-    preview_to: Option<Spanned<String>>,
-    templates_dir: Option<PathBuf>,
-    return_rate_min_units: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawObjective {
-    title: String,
-    owner: String,
-    team: Team,
-    /// "month", "quarter" or "year": the calendar period containing the report date.
-    cycle: Option<Spanned<String>>,
-    cycle_start: Option<DateValue>,
-    cycle_end: Option<DateValue>,
-    key_results: Vec<Spanned<RawKeyResult>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawKeyResult {
-    title: Option<String>,
-    metric: String,
-    /// Value the metric over the last N days instead of the cycle to date.
-    trailing_days: Option<u32>,
-    baseline: NumberValue,
-    target: NumberValue,
-}
-
-/// A TOML date (2026-10-01) or the same as a string.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum DateValue {
-    Toml(toml::value::Datetime),
-    Text(String),
-}
-
-impl DateValue {
-    fn parse(&self) -> Result<chrono::NaiveDate, String> {
-        let text = match self {
-            DateValue::Toml(d) => d.to_string(),
-            DateValue::Text(s) => s.clone(),
-        };
-        text.parse()
-            .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
-    }
-}
-
-/// A number in the metric's unit: 0.62, "62%", "48h" or "48 h".
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumberValue {
-    Number(f64),
-    Integer(i64),
-    Text(String),
-}
-
-impl NumberValue {
-    fn parse(&self) -> Result<f64, String> {
-        match self {
-            NumberValue::Number(n) => Ok(*n),
-            NumberValue::Integer(n) => Ok(*n as f64),
-            NumberValue::Text(t) => {
-                let s = t.trim();
-                let (digits, scale) = if let Some(p) = s.strip_suffix('%') {
-                    (p, 0.01)
-                } else if let Some(h) = s.strip_suffix('h') {
-                    (h, 1.0)
-                } else {
-                    (s, 1.0)
-                };
-                digits
-                    .trim()
-                    .parse::<f64>()
-                    .map(|v| v * scale)
-                    .map_err(|_| format!("{t:?} is not a number (write 0.62, \"62%\" or \"48h\")"))
-            }
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawShop {
-    name: Spanned<String>,
-    timezone: Tz,
-    currency: Spanned<String>,
-    currency_symbol: Option<Spanned<String>>,
-    #[serde(default = "default_week_start")]
-    week_start: Spanned<String>,
-    /// Weekdays the shop is closed; left out, they are told by the history.
-    closed: Option<Vec<Spanned<String>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawClosure {
-    from: DateValue,
-    to: DateValue,
-    reason: String,
-}
-
-fn default_week_start() -> Spanned<String> {
-    Spanned::new(0..0, "monday".to_string())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStore {
-    url: Spanned<String>,
-    password_env: Option<Spanned<String>>,
-    password_file: Option<Spanned<PathBuf>>,
-    #[serde(default = "default_connect_timeout")]
-    connect_timeout_secs: u64,
-    /// The deadline of each metric query (seconds).
-    #[serde(default = "default_query_timeout")]
-    query_timeout_secs: Spanned<f64>,
-}
-
-fn default_query_timeout() -> Spanned<f64> {
-    Spanned::new(0..0, 30.0)
-}
-
-fn default_connect_timeout() -> u64 {
-    10
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDemo {
-    #[serde(default = "default_seed")]
-    seed: u64,
-    #[serde(default = "default_days")]
-    days: Spanned<u32>,
-    #[serde(default = "default_scale")]
-    scale: Spanned<f64>,
-    /// northwind (the default) or lumpy.
-    shop: Option<Spanned<String>>,
-}
-
-fn default_seed() -> u64 {
-    7
-}
-fn default_days() -> Spanned<u32> {
-    Spanned::new(0..0, 430)
-}
-fn default_scale() -> Spanned<f64> {
-    Spanned::new(0..0, 1.0)
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawFormat {
-    thousands_separator: Option<String>,
-    decimal_separator: Option<String>,
-    percent_decimals: Option<Spanned<usize>>,
-    money_decimals: Option<Spanned<usize>>,
 }
 
 /// Where a config comes from and how to resolve its relative paths.
@@ -757,7 +466,7 @@ impl Config {
         if !(0.0 < t.at_risk && t.at_risk <= t.on_track && t.on_track <= 1.0) {
             bail!("{origin}: `okr`: thresholds must satisfy 0 < at_risk <= on_track <= 1");
         }
-        let teams = sections::teams(&cx, raw.teams)?;
+        let teams = sending::teams(&cx, raw.teams)?;
         let shop_tz = raw.shop.timezone;
         let format = raw
             .format
@@ -781,8 +490,8 @@ impl Config {
                 Some(c) => sections::channels(&cx, c)?,
                 None => BTreeMap::new(),
             },
-            email: sections::email(&cx, raw.email)?,
-            reports: sections::reports(&cx, raw.reports, &teams, shop_tz)?,
+            email: sending::email(&cx, raw.email)?,
+            reports: sending::reports(&cx, raw.reports, &teams, shop_tz)?,
             ledger_retry: match &raw.delivery.ledger_retry_secs {
                 Some(s) => sections::seconds(&cx, s, 0.0..=3_600.0, "delivery.ledger_retry_secs")?,
                 None => std::time::Duration::from_secs(60),
@@ -796,7 +505,7 @@ impl Config {
                     .outbox
                     .unwrap_or_else(|| PathBuf::from("outbox")),
             ),
-            smtp: sections::smtp(&cx, raw.smtp)?,
+            smtp: sending::smtp(&cx, raw.smtp)?,
             imports: sections::imports(&cx, raw.imports, &src.base_dir)?,
             team_leads: teams.iter().map(|(n, l, _)| (n.clone(), *l)).collect(),
         })

@@ -9,7 +9,8 @@
 //! - **baseline** = (level + damped trend) × the weekday's share, Holt-Winters smoothing of
 //!   the ordinary open days with its weights chosen each day by the errors of the year
 //!   before (`smooth`);
-//! - **uplift** per channel = 1 + (mean lift of past campaigns on it − 1) × n / (n + [`PRIOR`]);
+//! - **uplift** per channel = 1 + (mean lift of past campaigns on it − 1) × n / (n + [`PRIOR`])
+//!   (`uplift`);
 //! - **range** = the forecast's own errors made as far ahead, at the level expected now, each
 //!   end widened after a miss and narrowed after a hit (`range`).
 //!
@@ -28,6 +29,7 @@ use super::calendar::Calendar;
 mod backtest;
 pub mod range;
 pub mod smooth;
+mod uplift;
 
 pub use backtest::{
     Accuracy, BacktestReport, BacktestRow, Window, accuracy, backtest, backtest_report,
@@ -35,11 +37,9 @@ pub use backtest::{
 use range::{Errors, Factors, MAX_LAG};
 pub use smooth::Weights;
 use smooth::{INIT_DAYS, State};
+pub use uplift::{CAMPAIGN_LOOKBACK_DAYS, CampaignSpan, PRIOR, Uplift, uplift};
+use uplift::{Lifts, lift};
 
-/// The weight, in campaigns, of the prior belief that a campaign lifts nothing.
-pub const PRIOR: f64 = 1.0;
-/// Past campaigns that started longer ago than this do not inform the uplift.
-pub const CAMPAIGN_LOOKBACK_DAYS: u64 = 400;
 /// Days of order history before a forecast is made.
 pub const MIN_HISTORY_DAYS: u64 = INIT_DAYS as u64;
 /// Fewer orders an open day than this over the last 4 weeks, and no forecast: a handful of
@@ -73,21 +73,6 @@ impl Default for OutlookSettings {
         OutlookSettings {
             days: default_days(),
         }
-    }
-}
-
-/// A campaign as the forecast sees it: when and on which channel.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CampaignSpan {
-    pub name: String,
-    pub channel: String,
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-}
-
-impl CampaignSpan {
-    pub fn runs_on(&self, d: NaiveDate) -> bool {
-        self.start <= d && d <= self.end
     }
 }
 
@@ -377,107 +362,6 @@ pub struct Baseline {
     /// The last day whose orders the state holds: the origin, or the last ordinary day
     /// before it (before a closure or a campaign).
     pub from: NaiveDate,
-}
-
-/// What past campaigns on one channel say about the next.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Uplift {
-    pub channel: String,
-    /// Past campaigns with days of data: their number, and their mean lift before shrinking.
-    pub campaigns: usize,
-    pub raw: Option<f64>,
-    /// The factor applied: 1 without past campaigns.
-    pub lift: f64,
-}
-
-/// The observed lift of each campaign that `keep` keeps and that started in the
-/// [`CAMPAIGN_LOOKBACK_DAYS`] up to `origin`: orders on its open days up to `origin` against
-/// the baseline known the day before each.
-fn past_lifts(h: &History, origin: NaiveDate, keep: impl Fn(&CampaignSpan) -> bool) -> Vec<f64> {
-    let oldest = origin - Span::new(CAMPAIGN_LOOKBACK_DAYS);
-    h.campaigns
-        .iter()
-        .filter(|c| keep(c) && c.start <= origin && c.start >= oldest)
-        .filter_map(|c| {
-            let (mut actual, mut base) = (0.0, 0.0);
-            for d in c.start.iter_days().take_while(|d| *d <= c.end.min(origin)) {
-                let (Some(a), Some(b)) = (h.orders(d), h.one_step(d)) else {
-                    continue;
-                };
-                if !h.calendar.is_open(d) {
-                    continue;
-                }
-                actual += a;
-                base += b;
-            }
-            (base > 0.0).then(|| actual / base)
-        })
-        .collect()
-}
-
-/// The observed lift of campaigns on `channel` whose days fall on or before `origin`,
-/// averaged and shrunk toward 1 by [`PRIOR`].
-pub fn uplift(h: &History, origin: NaiveDate, channel: &str) -> Uplift {
-    let lifts = past_lifts(h, origin, |c| c.channel == channel);
-    let n = lifts.len();
-    let raw = (n > 0).then(|| lifts.iter().sum::<f64>() / n as f64);
-    let lift = raw.map_or(1.0, |r| 1.0 + (r - 1.0) * n as f64 / (n as f64 + PRIOR));
-    Uplift {
-        channel: channel.to_string(),
-        campaigns: n,
-        raw,
-        lift,
-    }
-}
-
-/// Uplifts by origin and channel, and the largest past lift by origin, each worked out once.
-#[derive(Debug, Default)]
-struct Lifts {
-    uplifts: BTreeMap<(NaiveDate, String), Uplift>,
-    largest: BTreeMap<NaiveDate, f64>,
-}
-
-impl Lifts {
-    /// The largest lift any past campaign showed by `origin`, on any channel (at least 1): how
-    /// far a campaign may lift orders, for the top of its range.
-    fn largest(&mut self, h: &History, origin: NaiveDate) -> f64 {
-        *self.largest.entry(origin).or_insert_with(|| {
-            past_lifts(h, origin, |_| true)
-                .into_iter()
-                .fold(1.0, f64::max)
-        })
-    }
-}
-
-/// The product of the uplifts of the channels with a campaign on `target`, as known on
-/// `origin`, with those uplifts and the campaigns.
-fn lift(
-    h: &History,
-    origin: NaiveDate,
-    target: NaiveDate,
-    known: &mut Lifts,
-) -> (f64, Vec<Uplift>, Vec<CampaignSpan>) {
-    let campaigns: Vec<CampaignSpan> = h
-        .campaigns
-        .iter()
-        .filter(|c| c.runs_on(target))
-        .cloned()
-        .collect();
-    let mut channels: Vec<&str> = campaigns.iter().map(|c| c.channel.as_str()).collect();
-    channels.sort_unstable();
-    channels.dedup();
-    let uplifts: Vec<Uplift> = channels
-        .iter()
-        .map(|ch| {
-            known
-                .uplifts
-                .entry((origin, ch.to_string()))
-                .or_insert_with(|| uplift(h, origin, ch))
-                .clone()
-        })
-        .collect();
-    let factor = uplifts.iter().map(|u| u.lift).product::<f64>();
-    (factor, uplifts, campaigns)
 }
 
 /// The `p` quantile of `values` (0 ≤ p ≤ 1) by the (n + 1)p rule ("type 6"): the
