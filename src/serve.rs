@@ -45,6 +45,12 @@ impl Clock for SystemClock {
 /// holds one place and no other shop's run.
 const SHOPS_AT_ONCE: usize = 16;
 
+/// A live source is synced at most once in this long while a report waits for data.
+const SYNC_GAP: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// How long one source's sync may take before a report: past it, nothing of it is written
+/// and the email goes out with what the store has.
+const SYNC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
 /// The longest `serve` sleeps: a suspended machine or a changed clock is noticed within it.
 const MAX_SLEEP: Duration = Duration::seconds(60);
 
@@ -272,6 +278,19 @@ async fn run(due: Due<'_>, channels: &[Box<dyn Outlet>], shutdown: &Arc<Shutdown
     for f in &picked.failed {
         tracing::error!(report = %report.name, %date, problem = %f, "a file was not imported");
     }
+    // The live sources, likewise before the check; one that fails is named in the log, the
+    // owner's summary and the email's freshness line, and the email goes out.
+    let sync = crate::ingest::live::SyncOptions {
+        since: None,
+        check: false,
+        day: local_now.date_naive(),
+        at: now.timestamp(),
+    };
+    let failed =
+        crate::ingest::live::sync_due(&store, &shop.config, &sync, SYNC_GAP, SYNC_DEADLINE).await;
+    for f in &failed {
+        tracing::error!(report = %report.name, %date, problem = %f, "a source did not sync");
+    }
     let missing = missing_data(&store, report, date).await?;
     if !missing.is_empty() && now < fire + report.wait {
         tracing::info!(report = %report.name, %date, missing = %missing.join(", "), "waiting for data");
@@ -331,9 +350,15 @@ async fn deliver(
     let opts = SendOptions {
         stop: Some(shutdown.clone()),
         // Every failure since the day before this fire, also those met while waiting.
-        import_failures: store
-            .failed_files_since((fire - Duration::days(1)).timestamp())
-            .await?,
+        import_failures: [
+            store
+                .failed_files_since((fire - Duration::days(1)).timestamp())
+                .await?,
+            store
+                .failed_syncs_since((fire - Duration::days(1)).timestamp())
+                .await?,
+        ]
+        .concat(),
         ..SendOptions::default()
     };
     let local_now = now.with_timezone(&shop.config.shop.timezone);

@@ -55,6 +55,18 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Read what is new or changed from the live sources ([[sources]]), each all or nothing.
+    Sync {
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Read changes since this day, whatever the cursor says.
+        #[arg(long, value_parser = day_arg)]
+        since: Option<NaiveDate>,
+        /// Connect, and print what would be synced; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Fill the store with a generated demo shop (replaces its contents).
     Demo {
         /// Last day of data [default: yesterday in the shop time zone].
@@ -235,6 +247,7 @@ impl Command {
         match self {
             Command::Check => "check",
             Command::Import { .. } => "import",
+            Command::Sync { .. } => "sync",
             Command::Demo { .. } => "demo",
             Command::Preview { .. } => "preview",
             Command::Recipients { .. } => "recipients",

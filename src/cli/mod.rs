@@ -141,6 +141,10 @@ async fn status(shops: &Shops) -> Result<()> {
             let rows = store.delivery_counts(&report.name, 7).await?;
             output::print_status(report, &store, report.schedule.next_after(now), &rows)?;
         }
+        for source in &shop.config.sources {
+            let state = store.source_state(&source.name).await?;
+            output::print_source_status(source, &state, shop.config.shop.timezone)?;
+        }
         shop.close().await;
     }
     Ok(())
@@ -240,6 +244,11 @@ async fn dispatch_one(
             let day = day.unwrap_or(yesterday);
             import(config, store, format, check, day, files).await
         }
+        Command::Sync {
+            source,
+            since,
+            check,
+        } => sync(config, store, source.as_deref(), since, check).await,
         Command::Preview {
             date,
             out,
@@ -439,6 +448,12 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
         output::print_email_unchecked()?;
     }
     output::print_surveys(&ingest::nightly::survey(store, config).await)?;
+    for source in &config.sources {
+        match ingest::live::probe(config, source, Utc::now().timestamp()).await {
+            Ok(warnings) => output::print_source_ok(source, &warnings)?,
+            Err(e) => failed.push(format!("{e:#}")),
+        }
+    }
     if !failed.is_empty() {
         bail!("{}", failed.join("\n"));
     }
@@ -543,6 +558,35 @@ async fn wait_for_signal() {
 }
 
 /// `dawnpost import`: each file on its own, all or nothing; the run fails if any file did.
+/// `sync`: every source (or one), each on its own; fails when any failed.
+async fn sync(
+    config: &Config,
+    store: &Store,
+    source: Option<&str>,
+    since: Option<NaiveDate>,
+    check: bool,
+) -> Result<()> {
+    let now = Utc::now();
+    let opts = ingest::live::SyncOptions {
+        since,
+        check,
+        day: now.with_timezone(&config.shop.timezone).date_naive(),
+        at: now.timestamp(),
+    };
+    let results = ingest::live::sync_all(store, config, source, &opts).await?;
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    for (name, result) in &results {
+        match result {
+            Ok(s) => output::print_sync(s)?,
+            Err(e) => output::print_sync_error(name, e),
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} sources not synced", results.len());
+    }
+    Ok(())
+}
+
 async fn import(
     config: &Config,
     store: &Store,

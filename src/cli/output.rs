@@ -466,6 +466,103 @@ pub(super) fn print_import(file: &Path, s: &ingest::ImportSummary, secs: f64) ->
     Ok(())
 }
 
+/// What a sync did, or would do.
+pub(super) fn print_sync(s: &ingest::live::SyncSummary) -> Result<()> {
+    let tables: Vec<String> = s
+        .import
+        .tables
+        .iter()
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    let from = if s.incremental {
+        format!(
+            "changes since {} (the cursor less the lookback)",
+            s.since.format("%Y-%m-%d %H:%M UTC")
+        )
+    } else {
+        format!("everything since {}", s.since.format("%Y-%m-%d"))
+    };
+    for w in &s.warnings {
+        say!("source {}: warning: {w}", s.source);
+    }
+    match &s.import.plan {
+        Some(plan) => say!(
+            "source {} ({}): {from}: {} orders in {} requests, would load:\n{}nothing was \
+             written (--check)",
+            s.source,
+            s.platform,
+            s.orders,
+            s.requests,
+            plan.describe()
+        ),
+        None => say!(
+            "source {} ({}): {from}: {} orders in {} requests: {}; rollups rebuilt for {} days; \
+             cursor {}",
+            s.source,
+            s.platform,
+            s.orders,
+            s.requests,
+            tables.join(", "),
+            s.import.rebuilt_days,
+            s.cursor.as_deref().unwrap_or("unchanged")
+        ),
+    }
+    Ok(())
+}
+
+/// A source `check` reached.
+pub(super) fn print_source_ok(
+    source: &crate::config::SourceSettings,
+    warnings: &[String],
+) -> Result<()> {
+    say!(
+        "source {} ({}): signed in",
+        source.name,
+        source.platform.label()
+    );
+    for w in warnings {
+        say!("  warning: {w}");
+    }
+    Ok(())
+}
+
+/// A source's last sync and how far its data reaches, for `status`.
+pub(super) fn print_source_status(
+    source: &crate::config::SourceSettings,
+    s: &crate::store::SourceState,
+    tz: chrono_tz::Tz,
+) -> Result<()> {
+    let when = |t: Option<i64>| {
+        t.and_then(|t| DateTime::from_timestamp(t, 0))
+            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
+    };
+    let last = when(s.synced_at).unwrap_or_else(|| "never".into());
+    let reach = match &s.reach {
+        Some((from, to)) => format!("orders {from} to {to}"),
+        None => "no orders yet".into(),
+    };
+    say!(
+        "source {} ({}): last synced {last}; {reach}",
+        source.name,
+        source.platform.label()
+    );
+    if let Some(f) = &s.failure {
+        let at = when(s.attempted_at).unwrap_or_default();
+        say!("  the latest sync failed ({at}): {f}");
+    }
+    Ok(())
+}
+
+/// A source that did not sync.
+pub(super) fn print_sync_error(source: &str, e: &anyhow::Error) {
+    let text = error_text(e);
+    if text.starts_with(&format!("source {source}")) {
+        eprintln!("error: {text}");
+    } else {
+        eprintln!("error: source {source}: {text}");
+    }
+}
+
 /// An error and its causes on one line, as `{:#}` prints them, less a cause whose text the
 /// line already holds: sqlx's database error repeats its source's text, which would
 /// otherwise be printed twice.

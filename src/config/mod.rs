@@ -23,9 +23,11 @@ mod raw;
 mod recipient;
 mod sections;
 mod sending;
+mod sources;
 use crate::metrics::okr::{Objective, Thresholds};
 use raw::*;
 pub use recipient::RecipientKey;
+pub use sources::{Platform, ShopifyAuth, SourceSettings};
 
 /// The demo configuration bundled into the binary, used when no config is given.
 pub const DEMO_CONFIG: &str = include_str!("../../fixtures/demo.toml");
@@ -95,6 +97,8 @@ pub struct Config {
     pub claim_lease: std::time::Duration,
     /// Export folders `serve` picks new files up from before each report's data check.
     pub imports: Vec<NightlyImport>,
+    /// Live sources `sync` (and `serve`, before each report's data check) reads.
+    pub sources: Vec<SourceSettings>,
     /// Each team's lead section, by team name (None: the common order).
     pub team_leads: BTreeMap<String, Option<Lead>>,
     /// The mail server; None means the outbox.
@@ -507,6 +511,7 @@ impl Config {
             ),
             smtp: sending::smtp(&cx, raw.smtp)?,
             imports: sections::imports(&cx, raw.imports, &src.base_dir)?,
+            sources: sources::sources(&cx, raw.sources)?,
             team_leads: teams.iter().map(|(n, l, _)| (n.clone(), *l)).collect(),
         })
     }

@@ -45,6 +45,8 @@ pub(super) struct RawConfig {
     pub(super) imports: Vec<Spanned<RawImport>>,
     #[serde(default)]
     pub(super) closures: Vec<Spanned<RawClosure>>,
+    #[serde(default)]
+    pub(super) sources: Vec<Spanned<super::sources::RawSource>>,
 }
 
 #[derive(Deserialize)]

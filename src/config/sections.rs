@@ -119,11 +119,23 @@ impl Cx<'_> {
         file: Option<(&Path, Range<usize>)>,
         section: &str,
     ) -> Result<Option<Secret>> {
+        self.secret_named("password", env, file, section)
+    }
+
+    /// A secret from `{field}_env` or `{field}_file` (at most one of them). A file's secret
+    /// is read at most [`MAX_SECRET_BYTES`] long: a secret is a line, not a file's worth.
+    pub(super) fn secret_named(
+        &self,
+        field: &str,
+        env: Option<(&str, Range<usize>)>,
+        file: Option<(&Path, Range<usize>)>,
+        section: &str,
+    ) -> Result<Option<Secret>> {
         match (env, file) {
             (Some(_), Some((_, span))) => Err(self.at(
                 span,
-                &format!("{section}.password_file"),
-                "give either password_env or password_file, not both",
+                &format!("{section}.{field}_file"),
+                format!("give either {field}_env or {field}_file, not both"),
             )),
             (Some((var, span)), None) => {
                 std::env::var(var)
@@ -131,17 +143,17 @@ impl Cx<'_> {
                     .map_err(|_| {
                         self.at(
                             span,
-                            &format!("{section}.password_env"),
+                            &format!("{section}.{field}_env"),
                             format!("environment variable {var} is not set"),
                         )
                     })
             }
             (None, Some((file, span))) => {
                 let path = self.base_dir.join(file);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let text = read_secret_file(&path).map_err(|e| {
                     self.at(
                         span,
-                        &format!("{section}.password_file"),
+                        &format!("{section}.{field}_file"),
                         format!("cannot read {}: {e}", path.display()),
                     )
                 })?;
@@ -152,6 +164,24 @@ impl Cx<'_> {
             (None, None) => Ok(None),
         }
     }
+}
+
+/// The longest secret file read: tokens and keys are far shorter.
+pub(super) const MAX_SECRET_BYTES: u64 = 64 << 10;
+
+fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SECRET_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SECRET_BYTES {
+        return Err(std::io::Error::other(format!(
+            "longer than {} KiB: a secret is one line",
+            MAX_SECRET_BYTES >> 10
+        )));
+    }
+    Ok(text)
 }
 
 /// The first 80 characters of a value, for an error message about it.

@@ -282,7 +282,11 @@ fn smtp_url(
 
 /// Reads the CA file and checks now that it holds a PEM certificate lettre accepts, so a
 /// wrong file fails `check`, not the morning's send.
-fn ca_file(cx: &Cx<'_>, f: &Path, err: &impl Fn(&str, String) -> Error) -> Result<Vec<u8>> {
+pub(super) fn ca_file(
+    cx: &Cx<'_>,
+    f: &Path,
+    err: &impl Fn(&str, String) -> Error,
+) -> Result<Vec<u8>> {
     let path = cx.base_dir.join(f);
     let pem = std::fs::read(&path)
         .map_err(|e| err("ca_file", format!("cannot read {}: {e}", path.display())))?;

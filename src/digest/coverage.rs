@@ -80,6 +80,45 @@ pub(super) fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>,
     (freshness, stale_note, absent.join(" "))
 }
 
+/// The live sources whose last sync failed: when each last synced, and why the latest
+/// attempt failed ("Shopify (shop): last synced 05:02 yesterday; the latest sync failed:
+/// 401 Unauthorized."). Empty when every source's last sync worked.
+pub(super) fn sync_note(syncs: &[SourceSync], now: DateTime<Tz>) -> String {
+    let failed: Vec<String> = syncs
+        .iter()
+        .filter_map(|s| {
+            let failure = s.failure.as_deref()?;
+            let last = match s.synced_at.and_then(|t| DateTime::from_timestamp(t, 0)) {
+                Some(t) => {
+                    let t = t.with_timezone(&now.timezone());
+                    let day = match (now.date_naive() - t.date_naive()).num_days() {
+                        0 => "today".to_string(),
+                        1 => "yesterday".to_string(),
+                        _ => t.format("%-d %b").to_string(),
+                    };
+                    format!("last synced {} {day}", t.format("%H:%M"))
+                }
+                None => "never synced".to_string(),
+            };
+            // The source's name leads the stored failure; the note names it already.
+            let why = failure
+                .strip_prefix(&format!("source {}: ", s.source))
+                .unwrap_or(failure);
+            Some(format!(
+                "{} ({}): {last}; the latest sync failed: {}",
+                s.platform,
+                s.source,
+                cap(why, 160)
+            ))
+        })
+        .collect();
+    if failed.is_empty() {
+        String::new()
+    } else {
+        format!("{}.", failed.join(". "))
+    }
+}
+
 /// Whether `source` comes from the same export as the orders (a Shopify orders file's
 /// shipments), and the orders are there for `day`: then a day without a row of it is a day
 /// that shipped nothing, not a missing file.

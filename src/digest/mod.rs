@@ -21,7 +21,7 @@ use crate::digest::format::Formatter;
 use crate::metrics::alert::{self, Alert, AlertKind, Severity};
 use crate::metrics::compare::{Comparison, Series, Value, Verdict};
 use crate::metrics::forecast::DayForecast;
-use crate::metrics::inputs::{CHART_DAYS, DigestInputs};
+use crate::metrics::inputs::{CHART_DAYS, DigestInputs, SourceSync};
 use crate::metrics::metric::{Team, Unit};
 use crate::metrics::okr::{self, Status};
 use crate::metrics::period::{ComparisonKind, Period};
@@ -41,7 +41,7 @@ use alerts::{build_alerts, lead_time_note, no_alerts_note};
 pub use charts::draw_charts;
 use charts::{charts, kr_chart};
 use coverage::{
-    column_name, footer, freshness, hidden_metrics, never_filled, unavailable_note,
+    column_name, footer, freshness, hidden_metrics, never_filled, sync_note, unavailable_note,
     valueless_metrics, without,
 };
 use objectives::{KrChartRow, build_objectives, status_tone};
@@ -577,6 +577,11 @@ impl Coverage {
         valueless: &BTreeSet<String>,
     ) -> Coverage {
         let (freshness, stale_note, absent_note) = freshness(inputs, d);
+        let stale_note = [stale_note, sync_note(&inputs.syncs, now)]
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
         let absent_note = with_empty_columns(absent_note, &inputs.empty_columns);
         let absent_note = with_valueless(absent_note, config, valueless);
         let generated_at = now.format("%-d %b %Y %H:%M %Z").to_string();

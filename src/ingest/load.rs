@@ -16,7 +16,7 @@ use super::options::ImportOptions;
 use super::refund_dates;
 use crate::schema::{TableSpec, raw_tables};
 use crate::store::write::{BatchWriter, Pipeline, RowError, SqlValue};
-use crate::store::{Backend, SetAside, Store, rollup};
+use crate::store::{Backend, SetAside, Store, SyncMark, rollup, save_mark};
 
 /// A table a load writes.
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +134,8 @@ pub(super) struct Load<'s> {
     bad: BadRows,
     sink: Sink,
     started: std::time::Instant,
+    /// A live source's cursor, committed with the rows it covers.
+    mark: Option<SyncMark>,
 }
 
 /// Where a load's rows go.
@@ -204,7 +206,13 @@ impl<'s> Load<'s> {
             bad: BadRows::default(),
             sink,
             started: std::time::Instant::now(),
+            mark: None,
         })
+    }
+
+    /// Commits `mark` (a live source's cursor) with the rows, or not at all.
+    pub(super) fn mark(&mut self, mark: SyncMark) {
+        self.mark = Some(mark);
     }
 
     /// Notes a row that cannot be read, at `line` of the file.
@@ -311,6 +319,7 @@ impl<'s> Load<'s> {
             bad,
             sink,
             started,
+            mark,
         } = self;
         let (mut tx, written, rows, first) = match sink {
             Sink::Check(plan) => {
@@ -356,6 +365,9 @@ impl<'s> Load<'s> {
             "file read and its rows written"
         );
         let rebuilt_days = after_rows(&mut tx, store, &targets, day, first, unsure).await?;
+        if let Some(mark) = &mark {
+            save_mark(&mut tx, mark).await?;
+        }
         tx.commit()
             .await
             .with_context(|| format!("{file}: cannot commit the import"))?;

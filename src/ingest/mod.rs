@@ -16,6 +16,7 @@ mod formats;
 mod ga4;
 mod google_ads;
 mod history;
+pub mod live;
 mod load;
 mod meta_ads;
 pub mod nightly;

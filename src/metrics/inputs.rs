@@ -58,4 +58,19 @@ pub struct DigestInputs {
     pub big_order: Option<BigOrder>,
     /// Each table's last feeding import format.
     pub feeds: BTreeMap<String, String>,
+    /// Each live source's last sync, for the freshness line.
+    pub syncs: Vec<SourceSync>,
+}
+
+/// A live source's last sync, as the email's freshness line tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSync {
+    pub source: String,
+    /// "Shopify", "WooCommerce".
+    pub platform: &'static str,
+    /// When it last synced, and when a sync last ended (epoch seconds).
+    pub synced_at: Option<i64>,
+    pub attempted_at: Option<i64>,
+    /// Why the last attempt failed, if it did.
+    pub failure: Option<String>,
 }

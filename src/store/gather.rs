@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::metrics::alert::COVER_WINDOW_DAYS;
 use crate::metrics::calendar::Calendar;
 use crate::metrics::forecast::{self, History};
-use crate::metrics::inputs::{CHART_DAYS, DigestInputs, REVISION_DAYS};
+use crate::metrics::inputs::{CHART_DAYS, DigestInputs, REVISION_DAYS, SourceSync};
 use crate::metrics::report::Fetched;
 use crate::store::Store;
 use crate::store::report;
@@ -82,6 +82,7 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
                 .await?,
             big_order: store.big_order(d).await?,
             feeds: store.feeds().await?,
+            syncs: source_syncs(store, config).await?,
         })
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;
@@ -90,6 +91,22 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
         fetched,
         ..rest
     })
+}
+
+/// Each configured live source's last sync.
+async fn source_syncs(store: &Store, config: &Config) -> Result<Vec<SourceSync>> {
+    let mut out = Vec::with_capacity(config.sources.len());
+    for s in &config.sources {
+        let state = store.source_state(&s.name).await?;
+        out.push(SourceSync {
+            source: s.name.clone(),
+            platform: s.platform.label(),
+            synced_at: state.synced_at,
+            attempted_at: state.attempted_at,
+            failure: state.failure,
+        });
+    }
+    Ok(out)
 }
 
 /// The forecast replayed over `windows` windows of `days`, the last ending on `last` (see

@@ -12,6 +12,7 @@
 //! - `ledger`, `mailed`: who was sent what, and the figures as mailed;
 //! - `files`: the files `serve` picked up; `bulk`: what a bulk load sets aside;
 //! - `feeds`, `big_order`: where each table's rows came from, and one-order days;
+//! - `sources`: each live source's cursor, last sync and bulk operation;
 //! - `day`: days to and from SQL.
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ mod reads;
 pub mod report;
 pub mod rollup;
 mod series;
+mod sources;
 pub mod write;
 
 pub use bulk::SetAside;
@@ -45,6 +47,7 @@ pub use files::{Seen, TrackedFile};
 pub use ledger::{Claim, DeliveryCounts, DeliveryKey, DeliveryOutcome, DeliveryStatus};
 pub use reads::{MAX_CAMPAIGNS, MAX_FEEDBACK};
 pub use series::{MAX_BREAKDOWN_VALUES, MAX_DIM_CHARS, MAX_METRIC_ROWS, MetricUnavailable};
+pub use sources::{SourceState, SyncMark, save_mark};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -1,0 +1,335 @@
+//! `[[sources]]`: the live sources `sync` reads (a Shopify shop, a WooCommerce store), with
+//! where to reach them and their secrets, each checked and typed once.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use super::Secret;
+use super::sections::Cx;
+
+/// The most days a first sync may reach back: ten years of orders.
+pub(super) const MAX_HISTORY_DAYS: u32 = 3_650;
+/// The most days re-read on every sync.
+pub(super) const MAX_LOOKBACK_DAYS: u32 = 60;
+/// The longest source name: it names the source in logs, the summary and the email.
+pub(super) const MAX_SOURCE_NAME: usize = 64;
+
+/// One live source.
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    /// Unique among the sources: `dawnpost sync --source NAME`.
+    pub name: String,
+    pub platform: Platform,
+    /// How far the first sync reaches back, in days before the sync day.
+    pub history_days: u32,
+    /// Days re-read on every sync before the cursor, for changes that came late.
+    pub lookback_days: u32,
+    /// The API's base URL: the platform's own, or a proxy's or a test server's.
+    pub endpoint: Url,
+    /// A CA (PEM) trusted besides the public roots, for a proxy or a test server.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Where the source is written, for messages: "shop.toml:40: `sources[0]`".
+    pub at: String,
+}
+
+/// The platform a source reads, and how it signs in.
+#[derive(Debug, Clone)]
+pub enum Platform {
+    Shopify {
+        /// `northwind.myshopify.com`.
+        shop: String,
+        auth: ShopifyAuth,
+    },
+    WooCommerce {
+        consumer_key: Secret,
+        consumer_secret: Secret,
+    },
+}
+
+impl Platform {
+    /// The platform's name as messages give it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Platform::Shopify { .. } => "Shopify",
+            Platform::WooCommerce { .. } => "WooCommerce",
+        }
+    }
+}
+
+/// How a Shopify source gets its access token.
+#[derive(Debug, Clone)]
+pub enum ShopifyAuth {
+    /// An app the shop owns: a token from the client-credentials grant, good for a day.
+    ClientCredentials {
+        client_id: Secret,
+        client_secret: Secret,
+    },
+    /// A legacy custom app's Admin API access token.
+    Token(Secret),
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub(super) enum RawSource {
+    Shopify(RawShopify),
+    #[serde(rename = "woocommerce")]
+    WooCommerce(RawWoo),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawShopify {
+    name: String,
+    shop: String,
+    client_id_env: Option<String>,
+    client_id_file: Option<PathBuf>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    access_token_env: Option<String>,
+    access_token_file: Option<PathBuf>,
+    history_days: Option<u32>,
+    lookback_days: Option<u32>,
+    endpoint: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWoo {
+    name: String,
+    url: String,
+    consumer_key_env: Option<String>,
+    consumer_key_file: Option<PathBuf>,
+    consumer_secret_env: Option<String>,
+    consumer_secret_file: Option<PathBuf>,
+    history_days: Option<u32>,
+    lookback_days: Option<u32>,
+    endpoint: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+/// The keys every source has, as written (serde's `flatten` cannot refuse unknown keys).
+struct RawCommon {
+    name: String,
+    history_days: Option<u32>,
+    lookback_days: Option<u32>,
+    endpoint: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+/// The keys every source has, checked.
+struct Common {
+    name: String,
+    history_days: u32,
+    lookback_days: u32,
+    endpoint: Url,
+    ca_pem: Option<Vec<u8>>,
+    at: String,
+}
+
+impl Common {
+    fn with(self, platform: Platform) -> SourceSettings {
+        SourceSettings {
+            name: self.name,
+            platform,
+            history_days: self.history_days,
+            lookback_days: self.lookback_days,
+            endpoint: self.endpoint,
+            ca_pem: self.ca_pem,
+            at: self.at,
+        }
+    }
+}
+
+/// `[[sources]]`, each checked; names are unique.
+pub(super) fn sources(cx: &Cx<'_>, raw: Vec<Spanned<RawSource>>) -> Result<Vec<SourceSettings>> {
+    let mut out: Vec<SourceSettings> = Vec::with_capacity(raw.len());
+    for (i, r) in raw.into_iter().enumerate() {
+        let span = r.span();
+        let key = format!("sources[{i}]");
+        let s = match r.into_inner() {
+            RawSource::Shopify(s) => shopify(cx, s, span.clone(), &key)?,
+            RawSource::WooCommerce(w) => woocommerce(cx, w, span.clone(), &key)?,
+        };
+        if out.iter().any(|o| o.name == s.name) {
+            return Err(cx.at(
+                span,
+                &format!("{key}.name"),
+                format!("a source named {:?} is already configured", s.name),
+            ));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn shopify(cx: &Cx<'_>, s: RawShopify, span: Range<usize>, key: &str) -> Result<SourceSettings> {
+    let at = |k: &str, msg: String| cx.at(span.clone(), &format!("{key}.{k}"), msg);
+    let shop = s.shop.trim().to_ascii_lowercase();
+    let host_like = !shop.is_empty()
+        && shop.len() <= 255
+        && shop
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !host_like {
+        return Err(at(
+            "shop",
+            format!(
+                "{:?} is not a shop's domain; write it as `northwind.myshopify.com`",
+                super::sections::excerpt(&s.shop)
+            ),
+        ));
+    }
+    let secret = |field: &str, env: &Option<String>, file: &Option<PathBuf>| {
+        cx.secret_named(
+            field,
+            env.as_deref().map(|v| (v, span.clone())),
+            file.as_deref().map(|f| (f, span.clone())),
+            key,
+        )
+    };
+    let id = secret("client_id", &s.client_id_env, &s.client_id_file)?;
+    let client_secret = secret("client_secret", &s.client_secret_env, &s.client_secret_file)?;
+    let token = secret("access_token", &s.access_token_env, &s.access_token_file)?;
+    let auth = match (id, client_secret, token) {
+        (Some(client_id), Some(client_secret), None) => ShopifyAuth::ClientCredentials {
+            client_id,
+            client_secret,
+        },
+        (None, None, Some(t)) => ShopifyAuth::Token(t),
+        _ => {
+            return Err(at(
+                "client_id_env",
+                "give client_id_env and client_secret_env (or their _file twins) for an app \
+                 the shop owns, or access_token_env (or access_token_file) for a legacy \
+                 custom app, not both"
+                    .into(),
+            ));
+        }
+    };
+    let raw = RawCommon {
+        name: s.name,
+        history_days: s.history_days,
+        lookback_days: s.lookback_days,
+        endpoint: s.endpoint,
+        ca_file: s.ca_file,
+    };
+    let common = common(cx, raw, &format!("https://{shop}"), span, key)?;
+    Ok(common.with(Platform::Shopify { shop, auth }))
+}
+
+fn woocommerce(cx: &Cx<'_>, w: RawWoo, span: Range<usize>, key: &str) -> Result<SourceSettings> {
+    let secret = |field: &str, env: &Option<String>, file: &Option<PathBuf>| {
+        cx.secret_named(
+            field,
+            env.as_deref().map(|v| (v, span.clone())),
+            file.as_deref().map(|f| (f, span.clone())),
+            key,
+        )?
+        .ok_or_else(|| {
+            cx.at(
+                span.clone(),
+                &format!("{key}.{field}_env"),
+                format!("give {field}_env or {field}_file"),
+            )
+        })
+    };
+    let consumer_key = secret("consumer_key", &w.consumer_key_env, &w.consumer_key_file)?;
+    let consumer_secret = secret(
+        "consumer_secret",
+        &w.consumer_secret_env,
+        &w.consumer_secret_file,
+    )?;
+    let site = https_url(cx, &w.url, span.clone(), &format!("{key}.url"))?;
+    let raw = RawCommon {
+        name: w.name,
+        history_days: w.history_days,
+        lookback_days: w.lookback_days,
+        endpoint: w.endpoint,
+        ca_file: w.ca_file,
+    };
+    let common = common(cx, raw, site.as_str(), span, key)?;
+    Ok(common.with(Platform::WooCommerce {
+        consumer_key,
+        consumer_secret,
+    }))
+}
+
+/// The keys every source has; `default` is the endpoint when none is given.
+fn common(
+    cx: &Cx<'_>,
+    c: RawCommon,
+    default: &str,
+    span: Range<usize>,
+    key: &str,
+) -> Result<Common> {
+    let name = c.name;
+    let at = |k: &str, msg: String| cx.at(span.clone(), &format!("{key}.{k}"), msg);
+    cx.name(&name, span.clone(), &format!("{key}.name"), MAX_SOURCE_NAME)?;
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(at(
+            "name",
+            format!("{name:?}: a source's name is one word, such as \"shop\""),
+        ));
+    }
+    let history_days = c.history_days.unwrap_or(730);
+    if !(1..=MAX_HISTORY_DAYS).contains(&history_days) {
+        return Err(at(
+            "history_days",
+            format!("{history_days} is outside 1..={MAX_HISTORY_DAYS}"),
+        ));
+    }
+    let lookback_days = c.lookback_days.unwrap_or(3);
+    if lookback_days > MAX_LOOKBACK_DAYS {
+        return Err(at(
+            "lookback_days",
+            format!("{lookback_days} is outside 0..={MAX_LOOKBACK_DAYS}"),
+        ));
+    }
+    let endpoint = https_url(
+        cx,
+        c.endpoint.as_deref().unwrap_or(default),
+        span.clone(),
+        &format!("{key}.endpoint"),
+    )?;
+    let ca_pem = match &c.ca_file {
+        Some(f) => Some(super::sending::ca_file(cx, f, &at)?),
+        None => None,
+    };
+    Ok(Common {
+        name,
+        history_days,
+        lookback_days,
+        endpoint,
+        ca_pem,
+        at: cx.place(span, key),
+    })
+}
+
+/// An `https://` URL with a host and no user or password in it (secrets have keys of their
+/// own, and a URL is shown in messages).
+fn https_url(cx: &Cx<'_>, text: &str, span: Range<usize>, key: &str) -> Result<Url> {
+    // The text is not repeated in the messages: it may hold a password by mistake.
+    let url =
+        Url::parse(text.trim()).map_err(|e| cx.at(span.clone(), key, format!("not a URL: {e}")))?;
+    if url.scheme() != "https" || url.host().is_none() {
+        return Err(cx.at(
+            span,
+            key,
+            "give an https:// URL with a host: credentials travel to it",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err(cx.at(
+            span,
+            key,
+            "a URL here carries no user, password or query: secrets have keys of their own",
+        ));
+    }
+    Ok(url)
+}

@@ -1,0 +1,1 @@
+//! Shopify (placeholder until its fixtures land).
