@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow, bail};
 
 use super::preset::ExportFormat;
 use super::source::{Header, HeaderNotFound};
-use super::{ga4, google_ads, meta_ads, shopify, table_csv, woocommerce};
+use super::{ga4, google_ads, matrixify, meta_ads, shopify, table_csv, woocommerce};
 use crate::config::Config;
 use crate::schema::{self, TableSpec};
 
@@ -14,6 +14,7 @@ use crate::schema::{self, TableSpec};
 pub static FORMATS: &[&ExportFormat] = &[
     &shopify::ORDERS_EXPORT,
     &shopify::PRODUCTS_EXPORT,
+    &matrixify::ORDERS_EXPORT,
     &woocommerce::ORDERS_EXPORT,
     &ga4::TRAFFIC_EXPORT,
     &google_ads::CAMPAIGNS_EXPORT,

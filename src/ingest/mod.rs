@@ -18,6 +18,7 @@ mod google_ads;
 mod history;
 pub mod live;
 mod load;
+mod matrixify;
 mod meta_ads;
 pub mod nightly;
 mod options;

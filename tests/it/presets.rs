@@ -31,6 +31,7 @@ both_backends!(
     an_unknown_lead_time_is_said_or_taken_from_the_default,
     shipments_from_the_orders_export_are_never_incomplete,
     shopify_refunds_count_on_the_day_they_are_first_seen,
+    matrixify_orders_date_each_refund_and_cost_each_variant,
 );
 
 /// Mangled exports: cut anywhere, and every field replaced by values no shop means. Each
@@ -60,6 +61,7 @@ async fn mangled_exports_fail_cleanly() {
         "ga4_traffic.csv",
         "google_ads.csv",
         "meta_ads.csv",
+        "../matrixify/orders.csv",
     ] {
         let text = std::fs::read_to_string(preset(f)).unwrap();
         let mut variants: Vec<String> = (1..text.len())
@@ -87,7 +89,8 @@ async fn mangled_exports_fail_cleanly() {
             variants.push(format!("{head}{}\n", fields.join(",")));
         }
         for (i, v) in variants.iter().enumerate() {
-            let p = t.dir.path().join(format!("mangled_{i}_{f}"));
+            let name = f.rsplit('/').next().unwrap_or(f);
+            let p = t.dir.path().join(format!("mangled_{i}_{name}"));
             std::fs::write(&p, v).unwrap();
             let before = t.fingerprint().await;
             if import_file(&t.store, None, &p, &o).await.is_err() {
@@ -1175,4 +1178,76 @@ async fn shopify_refunds_count_on_the_day_they_are_first_seen(b: Backend) {
     assert_eq!(refunds("2024-03-03").await, 19.0);
     let total = count(&t, "SELECT SUM(amount) FROM refunds").await;
     assert_eq!(total, 5.0 + 19.0 + 10.0, "every refund once");
+}
+
+/// fixtures/matrixify/orders.csv in a London shop: three orders, one refunded three days
+/// later. Every figure below is read off the file by hand.
+async fn matrixify_orders_date_each_refund_and_cost_each_variant(b: Backend) {
+    let text = "[shop]\nname = \"M\"\ntimezone = \"Europe/London\"\ncurrency = \"GBP\"\n\n\
+                [store]\nurl = \"sqlite://m.sqlite\"\n";
+    let Some(t) = TestStore::new(b, text).await else {
+        return;
+    };
+    let o = ImportOptions {
+        tz: t.config.shop.timezone,
+        currency: "GBP".into(),
+        ..opts(&t)
+    };
+    let file = fixture("matrixify/orders.csv");
+    let s = load(&t, &file, &o).await;
+    assert_eq!(s.format, "matrixify-orders");
+    // #1002 was placed at 00:40 on 11 June, London time.
+    let days = [
+        ("#1001", "2024-06-10"),
+        ("#1002", "2024-06-11"),
+        ("#1003", "2024-06-12"),
+    ];
+    for (order, day) in days {
+        let n = count(
+            &t,
+            &format!("SELECT COUNT(*) FROM orders WHERE order_id = '{order}' AND day = '{day}'"),
+        )
+        .await;
+        assert_eq!(n, 1.0, "{order} on {day}");
+    }
+    // Line items only: 2 × 6.50 + 12.00; 18.00 + 6.50; 20.00 + 6.50.
+    for (order, sales) in [("#1001", 25.0), ("#1002", 24.5), ("#1003", 26.5)] {
+        let got = count(
+            &t,
+            &format!(
+                "SELECT SUM(quantity * unit_price) FROM order_lines WHERE order_id = '{order}'"
+            ),
+        )
+        .await;
+        assert_eq!(got, sales, "{order}");
+    }
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM order_lines").await, 6.0);
+    // The candle refunded on 14 June at 16:20 London time: 18.00 and one unit, that day.
+    let refund = count(
+        &t,
+        "SELECT amount + 1000 * units FROM refunds WHERE order_id = '#1002' \
+         AND refund_id = '930000000021' AND day = '2024-06-14'",
+    )
+    .await;
+    assert_eq!(refund, 1018.0);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM refunds").await, 1.0);
+    close(&values(&t, "2024-06-14", &["refunds"]).await, &[18.0]);
+    // Each variant's cost, from `Line: Variant Cost`.
+    for (sku, cost) in [
+        ("SOAP-OAT", 2.10),
+        ("TOWEL-LIN", 4.80),
+        ("CNDL-CEDAR", 7.25),
+        ("MUG-STONE", 8.00),
+    ] {
+        let got = count(
+            &t,
+            &format!("SELECT unit_cost FROM products WHERE sku = '{sku}'"),
+        )
+        .await;
+        assert!((got - cost).abs() < 1e-9, "{sku}: {got}");
+    }
+    // Read again: nothing changes.
+    let before = t.fingerprint().await;
+    load(&t, &file, &o).await;
+    assert_eq!(t.fingerprint().await, before);
 }
