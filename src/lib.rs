@@ -17,6 +17,7 @@ pub mod digest;
 pub mod email;
 pub mod ingest;
 pub mod metrics;
+pub mod progress;
 pub mod schedule;
 pub mod schema;
 pub mod serve;

@@ -285,6 +285,7 @@ async fn run(due: Due<'_>, channels: &[Box<dyn Outlet>], shutdown: &Arc<Shutdown
         check: false,
         day: local_now.date_naive(),
         at: now.timestamp(),
+        progress: crate::progress::Style::Log,
     };
     let failed =
         crate::ingest::live::sync_due(&store, &shop.config, &sync, SYNC_GAP, SYNC_DEADLINE).await;

@@ -27,6 +27,7 @@ use crate::demo::{self, DemoOptions};
 use crate::email::compose::{compose, write_preview};
 use crate::email::render::Templates;
 use crate::ingest::{self, Format, ImportOptions};
+use crate::progress::Style;
 use crate::serve::{ServeOptions, Shutdown, SystemClock, serve};
 use crate::shops::{Shop, Shops};
 use crate::store::Store;
@@ -65,14 +66,15 @@ pub async fn run(cli: Cli) -> Result<()> {
     // Each store opens when the command reaches its shop: one about a single shop opens
     // only that shop's store.
     let shops = Shops::new(configs.into_iter().map(Shop::new).collect())?;
-    let result = dispatch(cli.command, &shops).await;
+    let style = progress_style(cli.log_format);
+    let result = dispatch(cli.command, &shops, style).await;
     shops.close().await;
     result
 }
 
 /// Runs a command that may span shops (it names a report), or hands one that works on a
 /// single shop's store to [`dispatch_one`].
-async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
+async fn dispatch(command: Command, shops: &Shops, style: Style) -> Result<()> {
     match command {
         Command::Check => {
             for shop in shops.iter() {
@@ -118,8 +120,18 @@ async fn dispatch(command: Command, shops: &Shops) -> Result<()> {
         other => {
             let shop = shops.only(other.name())?;
             let store = shop.store().await?;
-            dispatch_one(other, &shop.config, &store, yesterday(&shop.config)).await
+            dispatch_one(other, &shop.config, &store, yesterday(&shop.config), style).await
         }
+    }
+}
+
+/// How long work shows its progress: a bar on a terminal, log lines where logs are read as
+/// data or nobody watches.
+fn progress_style(logs: LogFormat) -> Style {
+    use std::io::IsTerminal as _;
+    match logs {
+        LogFormat::Text if std::io::stderr().is_terminal() => Style::Bar,
+        _ => Style::Log,
     }
 }
 
@@ -216,6 +228,7 @@ async fn dispatch_one(
     config: &Config,
     store: &Store,
     yesterday: NaiveDate,
+    style: Style,
 ) -> Result<()> {
     match command {
         Command::Demo {
@@ -233,7 +246,7 @@ async fn dispatch_one(
                 scale,
                 shop,
             };
-            demo_command(config, store, &options, force).await
+            demo_command(config, store, &options, force, style).await
         }
         Command::Import {
             format,
@@ -242,13 +255,13 @@ async fn dispatch_one(
             files,
         } => {
             let day = day.unwrap_or(yesterday);
-            import(config, store, format, check, day, files).await
+            import(config, store, format, check, day, files, style).await
         }
         Command::Sync {
             source,
             since,
             check,
-        } => sync(config, store, source.as_deref(), since, check).await,
+        } => sync(config, store, source.as_deref(), since, check, style).await,
         Command::Preview {
             date,
             out,
@@ -296,9 +309,11 @@ async fn demo_command(
     store: &Store,
     options: &DemoOptions,
     force: bool,
+    style: Style,
 ) -> Result<()> {
     let started = Instant::now();
-    let summary = demo::generate(store, options, config.shop.timezone, force).await?;
+    let tz = config.shop.timezone;
+    let summary = demo::generate_showing(store, options, tz, force, style).await?;
     let secs = started.elapsed().as_secs_f64();
     output::print_demo(store, &summary, options, secs)
 }
@@ -565,11 +580,13 @@ async fn sync(
     source: Option<&str>,
     since: Option<NaiveDate>,
     check: bool,
+    style: Style,
 ) -> Result<()> {
     let now = Utc::now();
     let opts = ingest::live::SyncOptions {
         since,
         check,
+        progress: style,
         day: now.with_timezone(&config.shop.timezone).date_naive(),
         at: now.timestamp(),
     };
@@ -594,6 +611,7 @@ async fn import(
     check: bool,
     day: NaiveDate,
     mut files: Vec<PathBuf>,
+    style: Style,
 ) -> Result<()> {
     let mut format = format.as_deref().map(Format::from_name).transpose()?;
     // `import orders orders.csv`: a table's name first, where no such file exists.
@@ -606,7 +624,10 @@ async fn import(
         format = Some(f);
         files.remove(0);
     }
-    let opts = ImportOptions::from_config(config, day, check, Utc::now().timestamp());
+    let opts = ImportOptions {
+        progress: style,
+        ..ImportOptions::from_config(config, day, check, Utc::now().timestamp())
+    };
     let mut failed = 0;
     for file in &files {
         let started = Instant::now();

@@ -310,7 +310,11 @@ impl Generator {
     }
 
     /// Makes the shop day by day and sends each day's rows to `pipeline`.
-    pub(super) async fn write(&mut self, pipeline: &Pipeline) -> Result<(), RowError> {
+    pub(super) async fn write(
+        &mut self,
+        pipeline: &Pipeline,
+        progress: &Progress,
+    ) -> Result<(), RowError> {
         for p in &self.products {
             self.w.products.queue(
                 vec![
@@ -351,6 +355,7 @@ impl Generator {
         while d <= self.o.end {
             self.day(d, end_of_data)?;
             self.w.send(pipeline).await?;
+            progress.set((d - self.start).num_days().unsigned_abs() + 1);
             d = plus(d, 1);
         }
         self.finish()?;

@@ -137,7 +137,11 @@ impl Lumpy {
     }
 
     /// Makes the shop day by day and sends each day's rows to `pipeline`.
-    pub(super) async fn write(&mut self, pipeline: &Pipeline) -> Result<(), RowError> {
+    pub(super) async fn write(
+        &mut self,
+        pipeline: &Pipeline,
+        progress: &Progress,
+    ) -> Result<(), RowError> {
         for (i, (name, category, price)) in PRODUCTS.iter().enumerate() {
             self.w.products.queue(
                 vec![
@@ -155,6 +159,7 @@ impl Lumpy {
         while d <= self.o.end {
             self.day(d)?;
             self.w.send(pipeline).await?;
+            progress.set((d - self.start).num_days().unsigned_abs() + 1);
             d = plus(d, 1);
         }
         Ok(())

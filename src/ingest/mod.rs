@@ -77,11 +77,19 @@ pub async fn import_file(
         };
         return Err(formats::explain_header(anyhow!(unknown), None));
     };
+    let size = std::fs::metadata(path).ok().map(|m| m.len());
+    src.progress = crate::progress::Progress::start(
+        opts.progress,
+        &src.name,
+        size,
+        crate::progress::Unit::Bytes,
+    );
     store.bulk_cache(true).await;
     let imported = match format {
         Format::Table(spec) => table_csv::import(store, spec, &mut src, opts).await,
         Format::Export(f) => preset::import(store, f, &mut src, opts).await,
     };
+    src.progress.finish();
     // The import's transaction is over, committed or rolled back.
     store.bulk_cache(false).await;
     if let Ok(s) = &imported
@@ -107,6 +115,7 @@ pub async fn import_csv(store: &Store, table: &str, path: &Path, tz: Tz) -> Resu
         day: NaiveDate::MIN,
         check: false,
         at: 0,
+        progress: crate::progress::Style::Hidden,
     };
     import_file(store, Some(format), path, &opts).await
 }

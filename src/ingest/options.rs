@@ -23,6 +23,8 @@ pub struct ImportOptions {
     /// When the import runs (epoch seconds), for the store's note of what fed each table:
     /// the clock is read by the caller, at the edge.
     pub at: i64,
+    /// How a long import shows its progress.
+    pub progress: crate::progress::Style,
 }
 
 impl ImportOptions {
@@ -40,6 +42,7 @@ impl ImportOptions {
             day,
             check,
             at,
+            progress: crate::progress::Style::Hidden,
         }
     }
 

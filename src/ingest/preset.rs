@@ -36,6 +36,7 @@ impl ExportFormat {
             day: chrono::NaiveDate::MIN,
             check: true,
             at: 0,
+            progress: crate::progress::Style::Hidden,
         };
         match (self.open)(&record, &opts) {
             Err(e) => format!("{e:#}"),

@@ -28,6 +28,9 @@ pub struct Source {
     reader: csv::Reader<Bounded<BufReader<File>>>,
     record_start: Arc<AtomicU64>,
     last_line: u64,
+    /// How far through the file the reading is, in bytes.
+    pub progress: crate::progress::Progress,
+    records: u64,
 }
 
 /// The first line that looks like a header: its fields, trimmed.
@@ -92,6 +95,8 @@ impl Source {
             reader,
             record_start,
             last_line: skipped + 1,
+            progress: crate::progress::Progress::default(),
+            records: 0,
         })
     }
 
@@ -108,6 +113,10 @@ impl Source {
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line()) + self.skipped;
                 self.last_line = line;
+                self.records += 1;
+                if self.records.is_multiple_of(4_096) {
+                    self.progress.set(self.reader.position().byte());
+                }
                 Ok(Some(line))
             }
             Err(e) if is_too_long(&e) => Err(anyhow!(

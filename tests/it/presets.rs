@@ -114,6 +114,7 @@ pub(crate) fn opts(t: &TestStore) -> ImportOptions {
         day: "2024-03-02".parse().unwrap(),
         check: false,
         at: 0,
+        progress: Default::default(),
     }
 }
 

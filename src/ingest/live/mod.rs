@@ -20,6 +20,7 @@ use super::ImportSummary;
 use super::load::{Load, Rows, Writing};
 use super::options::ImportOptions;
 use crate::config::{Config, Platform, SourceSettings};
+use crate::progress::{Progress, Style, Unit};
 use crate::store::{SourceState, Store, SyncMark};
 
 /// The most pages (or bulk lines, in thousands) one sync reads: past it something loops.
@@ -36,6 +37,8 @@ pub struct SyncOptions {
     pub day: NaiveDate,
     /// When it runs (epoch seconds), read at the edge.
     pub at: i64,
+    /// How a long sync shows its progress (orders read).
+    pub progress: Style,
 }
 
 /// What a sync did, or with `check`, would do.
@@ -296,6 +299,7 @@ pub(super) async fn begin<'s>(
 /// the cursor moved to the latest `updated_at` seen.
 pub(super) struct Intake<'l, 's> {
     load: &'l mut Load<'s>,
+    progress: Progress,
     out: Rows,
     records: u64,
     pub orders: u64,
@@ -305,9 +309,10 @@ pub(super) struct Intake<'l, 's> {
 }
 
 impl<'l, 's> Intake<'l, 's> {
-    pub(super) fn new(load: &'l mut Load<'s>, io: ImportOptions) -> Self {
+    pub(super) fn new(load: &'l mut Load<'s>, io: ImportOptions, style: Style, what: &str) -> Self {
         Intake {
             load,
+            progress: Progress::start(style, what, None, Unit::Orders),
             out: Rows::new(),
             records: 0,
             orders: 0,
@@ -336,11 +341,13 @@ impl<'l, 's> Intake<'l, 's> {
     /// An order read, updated at `updated_at`.
     pub(super) fn order_seen(&mut self, updated_at: &str) {
         self.orders += 1;
+        self.progress.set(self.orders);
         later(&mut self.cursor, updated_at);
     }
 
     /// The records read, the orders among them and the new cursor.
     pub(super) fn done(self) -> (u64, u64, Option<String>) {
+        self.progress.finish();
         (self.records, self.orders, self.cursor)
     }
 }

@@ -162,7 +162,7 @@ pub(super) async fn sync(
     let io = import_options(config, tz, opts);
     let file = format!("source {} (WooCommerce)", source.name);
     let mut load = begin(store, &io, &file, "woocommerce-api", &TARGETS).await?;
-    let mut intake = Intake::new(&mut load, io);
+    let mut intake = Intake::new(&mut load, io, opts.progress, &file);
     let read = read(&mut api, &mut intake, since, opts).await;
     let (records, orders, cursor) = intake.done();
     let import = finish(

@@ -37,6 +37,7 @@ pub(crate) fn opts(day: &str, at: i64) -> SyncOptions {
         check: false,
         day: day.parse().unwrap(),
         at,
+        progress: Default::default(),
     }
 }
 

@@ -20,8 +20,11 @@ const POLL_MAX: Duration = Duration::from_secs(10);
 /// the sync gives up and the next run picks the operation up.
 const MAX_POLLS: u32 = 2_000;
 
-const RUN: &str = "mutation Run($query: String!) { bulkOperationRunQuery(query: $query) { \
-     bulkOperation { id status } userErrors { field message } } }";
+/// `groupObjects: true` keeps each object's children right after it (the default until
+/// 2025-07, no longer from 2026-01), so that an order is whole once the next one starts and
+/// the file is read in bounded memory.
+const RUN: &str = "mutation Run($query: String!) { bulkOperationRunQuery(query: $query, \
+     groupObjects: true) { bulkOperation { id status } userErrors { field message } } }";
 const POLL: &str = "query Poll($id: ID!) { node(id: $id) { ... on BulkOperation { id status \
      errorCode objectCount url } } }";
 
@@ -34,30 +37,29 @@ struct Operation {
     url: Option<String>,
 }
 
-/// Orders updated since `since` (RFC 3339), into `intake`.
-pub(super) async fn orders(
+/// Runs (or, when a run was cut off while one ran, picks up) the bulk operation of orders
+/// updated since `since` (RFC 3339) to its end: the URL of its result, None when it found
+/// nothing.
+pub(super) async fn run(
     client: &mut Client<'_>,
     store: &Store,
     source: &str,
     running: Option<&(String, String)>,
     since: &str,
-    intake: &mut Intake<'_, '_>,
-) -> Result<()> {
+) -> Result<Option<url::Url>> {
     let id = match running.filter(|(_, s)| s == since) {
         Some((id, _)) => id.clone(),
         None => {
             let id = start(client, since).await?;
-            // Kept outside the sync's transaction: a run killed now picks it up next time.
+            // Kept before any transaction: a run killed now picks it up next time.
             store.record_bulk(source, Some((&id, since))).await?;
             id
         }
     };
     let done = wait(client, &id).await?;
-    let Some(url) = done.url else {
-        return Ok(()); // Completed with nothing to say: no order matched.
-    };
-    let url = url::Url::parse(&url).context("the bulk operation's result URL is not a URL")?;
-    read(client, url, intake).await
+    done.url
+        .map(|u| url::Url::parse(&u).context("the bulk operation's result URL is not a URL"))
+        .transpose()
 }
 
 async fn start(client: &mut Client<'_>, since: &str) -> Result<String> {
@@ -122,7 +124,11 @@ async fn wait(client: &mut Client<'_>, id: &str) -> Result<Operation> {
 }
 
 /// The operation's JSONL: each order, with the lines and returns that follow it.
-async fn read(client: &mut Client<'_>, url: url::Url, intake: &mut Intake<'_, '_>) -> Result<()> {
+pub(super) async fn read(
+    client: &mut Client<'_>,
+    url: url::Url,
+    intake: &mut Intake<'_, '_>,
+) -> Result<()> {
     let mut current: Option<Order> = None;
     // The store refused a batch: the rest is not read (the load says why).
     let mut stopped = false;
@@ -134,7 +140,11 @@ async fn read(client: &mut Client<'_>, url: url::Url, intake: &mut Intake<'_, '_
         }
         let v: Value = serde_json::from_slice(line)
             .with_context(|| format!("the bulk result's line {n} is not JSON"))?;
-        match v.get("__parentId").and_then(Value::as_str) {
+        let parent = v
+            .get("__parentId")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        match parent.as_deref() {
             None => {
                 if let Some(order) = current.take() {
                     stopped = !take(intake, order).await?;
@@ -146,9 +156,8 @@ async fn read(client: &mut Client<'_>, url: url::Url, intake: &mut Intake<'_, '_
             Some(parent) => {
                 let order = current
                     .as_mut()
-                    .filter(|o| o.id == parent)
-                    .ok_or_else(|| anyhow!("the bulk result's line {n} follows no order of its"))?;
-                child(order, v, n)?;
+                    .ok_or_else(|| anyhow!("the bulk result's line {n} comes before any order"))?;
+                child(order, parent, v, n)?;
             }
         }
         Ok(())
@@ -162,9 +171,34 @@ async fn read(client: &mut Client<'_>, url: url::Url, intake: &mut Intake<'_, '_
     Ok(())
 }
 
-/// A line or a return, onto its order.
-fn child(order: &mut Order, v: Value, n: u64) -> Result<()> {
+/// A line or a return onto its order, or a returned line onto its return.
+fn child(order: &mut Order, parent: &str, v: Value, n: u64) -> Result<()> {
     let id = v.get("id").and_then(Value::as_str).unwrap_or("");
+    if parent != order.id {
+        let Some(r) = order
+            .returns
+            .nodes
+            .iter_mut()
+            .find(|r| r.id.as_deref() == Some(parent))
+        else {
+            bail!("the bulk result's line {n} follows neither its order nor its return");
+        };
+        if !id.starts_with("gid://shopify/ReturnLineItem/") {
+            return Ok(());
+        }
+        let lines = r.return_line_items.get_or_insert_with(Default::default);
+        if lines.nodes.len() >= super::records::MAX_LINES {
+            bail!(
+                "{}: a return of more than {} lines",
+                order.label(),
+                super::records::MAX_LINES
+            );
+        }
+        let line = serde_json::from_value(v)
+            .with_context(|| format!("the bulk result's line {n} is not a returned line"))?;
+        lines.nodes.push(line);
+        return Ok(());
+    }
     if id.starts_with("gid://shopify/LineItem/") {
         if order.line_items.nodes.len() >= super::records::MAX_LINES {
             bail!(

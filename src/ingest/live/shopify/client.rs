@@ -37,6 +37,8 @@ pub(super) struct Client<'a> {
     base: Url,
     graphql: Url,
     token: Option<Secret>,
+    /// The scopes the sign-in granted (the client-credentials answer names them).
+    granted: Vec<String>,
     /// Requests made, for the summary.
     pub requests: u64,
     /// The bucket as the last response left it: (available, restore rate per second, the
@@ -72,6 +74,7 @@ impl<'a> Client<'a> {
             base,
             graphql,
             token,
+            granted: Vec::new(),
             requests: 0,
             bucket: None,
         })
@@ -162,8 +165,15 @@ impl<'a> Client<'a> {
         #[derive(Deserialize)]
         struct Token {
             access_token: String,
+            scope: Option<String>,
         }
         let t: Token = reply.json("the sign-in")?;
+        let scopes = t.scope.unwrap_or_default();
+        self.granted = scopes
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .take(1_000)
+            .collect();
         Ok(Secret::new(t.access_token))
     }
 

@@ -19,6 +19,7 @@ use super::http::Http;
 use super::{Intake, Session, SyncOptions, begin, finish, import_options};
 use crate::config::{Config, SourceSettings};
 use crate::ingest::ImportSummary;
+use crate::progress::Style;
 use crate::store::{SourceState, Store};
 use client::Client;
 use records::{ORDERS_QUERY, Order, PAGE_ORDERS, PRODUCTS_QUERY, TARGETS, Variant};
@@ -44,11 +45,28 @@ pub(super) async fn sync(
     let mut client = Client::new(http, source)?;
     let shop = client.shop().await?;
     let warnings = check_shop(config, source, &shop, since, opts)?;
+    let since = since.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // A first sync's bulk operation runs to its end before the store's transaction begins:
+    // nothing is held open while Shopify works, and a run cut off meanwhile picks it up.
+    let first = state.cursor.is_none() || opts.since.is_some();
+    let bulk = match first && !opts.check {
+        true => Some(
+            bulk::run(
+                &mut client,
+                store,
+                &source.name,
+                state.bulk.as_ref(),
+                &since,
+            )
+            .await?,
+        ),
+        false => None,
+    };
     let io = import_options(config, shop.tz, opts);
     let file = format!("source {} (Shopify)", source.name);
     let mut load = begin(store, &io, &file, "shopify-api", &TARGETS).await?;
-    let mut intake = Intake::new(&mut load, io);
-    let read = read(&mut client, &mut intake, store, source, state, since, opts).await;
+    let mut intake = Intake::new(&mut load, io, opts.progress, &file);
+    let read = read(&mut client, &mut intake, bulk, &since, opts).await;
     let (records, orders, cursor) = intake.done();
     let import = finish(
         load,
@@ -81,6 +99,7 @@ pub(super) async fn probe(
         check: true,
         day: since.date_naive(),
         at,
+        progress: Style::Hidden,
     };
     check_shop(config, source, &shop, since, &opts)
 }
@@ -122,15 +141,13 @@ fn check_shop(
     Ok(warnings)
 }
 
-/// Products and stock, then orders (by bulk operation for a first sync or a `--since`, by
-/// pages after; `--check` always pages, and starts nothing on the shop).
+/// Products and stock, then orders: from a finished bulk operation's result (None: it
+/// found nothing), or by pages of those updated since `since`.
 async fn read(
     client: &mut Client<'_>,
     intake: &mut Intake<'_, '_>,
-    store: &Store,
-    source: &SourceSettings,
-    state: &SourceState,
-    since: DateTime<Utc>,
+    bulk: Option<Option<url::Url>>,
+    since: &str,
     opts: &SyncOptions,
 ) -> Result<()> {
     let day = opts.day.to_string();
@@ -153,11 +170,10 @@ async fn read(
             None => break,
         }
     }
-    let since = since.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let first = state.cursor.is_none() || opts.since.is_some();
-    if first && !opts.check {
-        let running = state.bulk.as_ref();
-        return bulk::orders(client, store, &source.name, running, &since, intake).await;
+    match bulk {
+        Some(Some(url)) => return bulk::read(client, url, intake).await,
+        Some(None) => return Ok(()),
+        None => {}
     }
     let query = format!("updated_at:>='{since}'");
     let mut after: Option<String> = None;

@@ -79,14 +79,23 @@ macro_rules! order_fields {
     };
 }
 
+/// A returned line: how many, why, and which of the order's lines.
+macro_rules! return_line {
+    () => {
+        "id ... on ReturnLineItem { quantity returnReason returnReasonDefinition { handle } \
+         fulfillmentLineItem { lineItem { sku name } } }"
+    };
+}
+const RETURN_LINE: &str = return_line!();
+
 pub(super) const ORDERS_QUERY: &str = concat!(
     "query Orders($first: Int!, $after: String, $query: String!) { ",
     "orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { ",
     "pageInfo { hasNextPage endCursor } nodes { ",
     order_fields!("(first: 50)", "pageInfo { hasNextPage endCursor }"),
     "returns(first: 5) { nodes { id status createdAt returnLineItems(first: 20) { nodes { ",
-    "... on ReturnLineItem { quantity returnReason fulfillmentLineItem { lineItem { sku name } } } ",
-    "} } } } ",
+    return_line!(),
+    " } } } } ",
     "} } }"
 );
 
@@ -94,7 +103,8 @@ pub(super) const ORDERS_QUERY: &str = concat!(
 pub(super) const LINES_QUERY: &str = concat!(
     "query Lines($id: ID!, $after: String) { node(id: $id) { ... on Order { ",
     "lineItems(first: 250, after: $after) { pageInfo { hasNextPage endCursor } ",
-    "nodes { id sku name quantity originalUnitPriceSet { shopMoney { amount currencyCode } } } ",
+    "nodes { id sku name title quantity ",
+    "originalUnitPriceSet { shopMoney { amount currencyCode } } } ",
     "} } } }"
 );
 
@@ -110,8 +120,10 @@ pub(super) const PRODUCTS_QUERY: &str = concat!(
 pub(super) fn bulk_query(since: &str) -> String {
     format!(
         "{{ orders(query: \"updated_at:>='{since}'\", sortKey: UPDATED_AT) {{ edges {{ node {{ {} \
-         returns {{ edges {{ node {{ id status createdAt }} }} }} }} }} }} }}",
-        order_fields!("", "")
+         returns {{ edges {{ node {{ id status createdAt returnLineItems {{ edges {{ node {{ {} \
+         }} }} }} }} }} }} }} }} }} }}",
+        order_fields!("", ""),
+        RETURN_LINE
     )
 }
 
@@ -213,6 +225,7 @@ pub(super) struct Lines {
 pub(super) struct LineItem {
     sku: Option<String>,
     name: Option<String>,
+    title: Option<String>,
     quantity: i64,
     original_unit_price_set: MoneyBag,
 }
@@ -249,6 +262,7 @@ pub(super) struct Returns {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Return {
+    pub id: Option<String>,
     status: Option<String>,
     created_at: Option<String>,
     #[serde(default)]
@@ -266,7 +280,13 @@ pub(super) struct ReturnLines {
 pub(super) struct ReturnLine {
     quantity: i64,
     return_reason: Option<String>,
+    return_reason_definition: Option<ReasonDefinition>,
     fulfillment_line_item: Option<FulfilledLine>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ReasonDefinition {
+    handle: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -402,15 +422,23 @@ impl Order {
         }
         for (i, line) in self.line_items.nodes.iter().enumerate() {
             let what = format!("line {}", i + 1);
-            let sku = line_sku(line.sku.as_deref(), line.name.as_deref())
-                .with_context(|| what.clone())?;
+            let sku = line_sku(
+                line.sku.as_deref(),
+                line.name.as_deref().or(line.title.as_deref()),
+            )
+            .with_context(|| what.clone())?;
             let price = line
                 .original_unit_price_set
                 .amount("originalUnitPriceSet")?;
             if price < 0.0 {
                 bail!("{what}: a unit price of {price} is below 0");
             }
-            let name = short(line.name.as_deref().unwrap_or(&sku));
+            let name = short(
+                line.name
+                    .as_deref()
+                    .or(line.title.as_deref())
+                    .unwrap_or(&sku),
+            );
             out.push((
                 LINE_PRODUCT,
                 vec![text(&sku), text(&name), SqlValue::Float(price)],
@@ -501,8 +529,17 @@ impl Order {
                     item.and_then(|i| i.name.as_deref()),
                 )
                 .context("a returned line")?;
-                let reason =
-                    short(line.return_reason.as_deref().unwrap_or("UNKNOWN")).to_ascii_lowercase();
+                // The reason's handle ("defective"); the older enum where there is none.
+                let handle = line
+                    .return_reason_definition
+                    .as_ref()
+                    .and_then(|d| d.handle.as_deref());
+                let reason = short(
+                    handle
+                        .or(line.return_reason.as_deref())
+                        .unwrap_or("unknown"),
+                )
+                .to_ascii_lowercase();
                 match by_sku.iter_mut().find(|(s, ..)| *s == sku) {
                     Some(r) => r.2 += line.quantity,
                     None => by_sku.push((sku, day.clone(), line.quantity, reason)),
