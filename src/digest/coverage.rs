@@ -289,3 +289,43 @@ pub(super) fn footer(freshness: &[Freshness], d: NaiveDate, generated_at: &str) 
         "{data} Generated {generated_at} by dawnpost. ✓ good news, ✗ bad, by each metric's goal; ▲ ▼ the direction."
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn sync(synced_at: Option<i64>, failure: Option<&str>) -> SourceSync {
+        SourceSync {
+            source: "shop".into(),
+            platform: "Shopify",
+            synced_at,
+            attempted_at: Some(0),
+            failure: failure.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_failed_sync_says_when_the_source_last_synced() {
+        let tz: Tz = "Europe/London".parse().unwrap();
+        let now = tz.with_ymd_and_hms(2026, 3, 6, 6, 0, 0).unwrap();
+        // 05:02 London time the day before (GMT in March).
+        let yesterday = tz
+            .with_ymd_and_hms(2026, 3, 5, 5, 2, 0)
+            .unwrap()
+            .timestamp();
+        let failed = "source shop: the shop's settings: 401 Unauthorized";
+        assert_eq!(
+            sync_note(&[sync(Some(yesterday), Some(failed))], now),
+            "Shopify (shop): last synced 05:02 yesterday; the latest sync failed: the shop's \
+             settings: 401 Unauthorized."
+        );
+        assert_eq!(
+            sync_note(&[sync(None, Some("timed out"))], now),
+            "Shopify (shop): never synced; the latest sync failed: timed out."
+        );
+        // A source whose last sync worked says nothing.
+        assert_eq!(sync_note(&[sync(Some(yesterday), None)], now), "");
+    }
+}

@@ -160,11 +160,14 @@ impl Http {
         let mut n = 0u64;
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport(what, &e))? {
             pending.extend_from_slice(&chunk);
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            // Lines are handed out in place; what is left of the last one moves once a chunk.
+            let mut start = 0;
+            while let Some(end) = pending[start..].iter().position(|b| *b == b'\n') {
                 n += 1;
-                line(n, &pending[..end]).await?;
-                pending.drain(..=end);
+                line(n, &pending[start..start + end]).await?;
+                start += end + 1;
             }
+            pending.drain(..start);
             if pending.len() > MAX_LINE {
                 bail!(
                     "source {}: {what}: line {} is longer than {} KB",

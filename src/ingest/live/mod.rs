@@ -197,7 +197,16 @@ pub async fn sync(
         }
     };
     store.bulk_cache(false).await;
-    let (session, orders, cursor, import) = synced?;
+    let (session, orders, cursor, mut import) = synced?;
+    // A table two targets write (products from the catalogue and from order lines) is one.
+    let mut tables: Vec<(&'static str, u64)> = Vec::new();
+    for (t, n) in import.tables.drain(..) {
+        match tables.iter_mut().find(|(u, _)| *u == t) {
+            Some((_, m)) => *m += n,
+            None => tables.push((t, n)),
+        }
+    }
+    import.tables = tables;
     if !opts.check {
         let tables: Vec<&str> = import.tables.iter().map(|(t, _)| *t).collect();
         let feed = format!("{}-api", source.platform.label().to_ascii_lowercase());
@@ -290,7 +299,9 @@ pub(super) async fn begin<'s>(
         file,
         format,
         targets,
-        Writing::Piped { first_load: false },
+        // A first sync into an empty store is a first load: its indexes are built once,
+        // after the rows (see `load::FirstLoad`).
+        Writing::Piped { first_load: true },
     )
     .await
 }
@@ -366,4 +377,23 @@ pub(super) async fn finish(
         at,
     });
     load.finish(read, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cursor_keeps_the_latest_time_in_utc() {
+        let mut c = None;
+        later(&mut c, "2026-03-02T10:15:00Z");
+        assert_eq!(c.as_deref(), Some("2026-03-02T10:15:00Z"));
+        // An earlier time, and one that is no time, leave it.
+        later(&mut c, "2026-03-01T23:00:00Z");
+        later(&mut c, "yesterday");
+        assert_eq!(c.as_deref(), Some("2026-03-02T10:15:00Z"));
+        // 12:00 at +01:00 is 11:00 UTC: later, and written in UTC.
+        later(&mut c, "2026-03-02T12:00:00+01:00");
+        assert_eq!(c.as_deref(), Some("2026-03-02T11:00:00Z"));
+    }
 }

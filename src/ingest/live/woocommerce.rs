@@ -680,3 +680,26 @@ fn status(raw: &str) -> Result<&'static str> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_by_their_numbers() {
+        assert!(at_least("8.9.1", (5, 8)));
+        assert!(at_least("5.8", (5, 8)));
+        assert!(at_least("10.0.0", (5, 8)));
+        assert!(!at_least("5.7.2", (5, 8)));
+        assert!(!at_least("4.12", (5, 8)));
+        assert!(!at_least("", (5, 8)));
+    }
+
+    #[test]
+    fn statuses_map_and_an_unknown_one_is_refused() {
+        assert_eq!(status("completed").unwrap(), "shipped");
+        assert_eq!(status("wc-on-hold").unwrap(), "placed");
+        assert_eq!(status("refunded").unwrap(), "returned");
+        assert!(status("teleported").is_err());
+    }
+}

@@ -52,3 +52,51 @@ pub(crate) async fn run(t: &TestStore, o: &SyncOptions) -> anyhow::Result<SyncSu
 pub(crate) async fn cursor(t: &TestStore, source: &str) -> Option<String> {
     t.store.source_state(source).await.unwrap().cursor
 }
+
+/// `[[sources]]` as written: what each mistake says, by file, line and key, and no secret
+/// in an error or in `Debug`.
+#[test]
+fn a_source_misconfigured_is_told_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = secret(dir.path(), "token", "shpat_do_not_print_me");
+    let parse = |source: &str| {
+        dawnpost::config::Config::parse(&dawnpost::config::ConfigSource {
+            origin: "shop.toml".into(),
+            text: &config("GBP", source),
+            base_dir: dir.path().to_path_buf(),
+        })
+    };
+    let shopify = |extra: &str| {
+        format!(
+            "[[sources]]\nname = \"shop\"\nkind = \"shopify\"\nshop = \"n.myshopify.com\"\naccess_token_file = {token}\n{extra}"
+        )
+    };
+    let ok = parse(&shopify("")).unwrap();
+    assert_eq!(ok.sources[0].endpoint.as_str(), "https://n.myshopify.com/");
+    assert!(!format!("{ok:?}").contains("shpat_do_not_print_me"));
+    let cases = [
+        (shopify("colour = \"blue\""), "colour"),
+        (shopify("endpoint = \"http://127.0.0.1:80\""), "`sources[0].endpoint`"),
+        (shopify("endpoint = \"https://user:pw@proxy\""), "carries no user"),
+        (shopify("lookback_days = 400"), "`sources[0].lookback_days`"),
+        (shopify(&format!("client_id_file = {token}")), "not both"),
+        (
+            "[[sources]]\nname = \"w\"\nkind = \"woocommerce\"\nurl = \"https://s.example\"\nconsumer_key_env = \"DAWNPOST_TEST_UNSET_VAR\"\nconsumer_secret_env = \"DAWNPOST_TEST_UNSET_VAR\"\n".to_string(),
+            "DAWNPOST_TEST_UNSET_VAR is not set",
+        ),
+        (
+            "[[sources]]\nname = \"x\"\nkind = \"magento\"\n".to_string(),
+            "magento",
+        ),
+        (format!("{}\n{}", shopify(""), shopify("")), "already configured"),
+    ];
+    for (text, says) in cases {
+        let e = format!("{:#}", parse(&text).unwrap_err());
+        assert!(e.contains(says), "{says}: {e}");
+        assert!(e.contains("shop.toml:"), "{e}");
+        assert!(
+            !e.contains("pw@") && !e.contains("shpat_do_not_print_me"),
+            "{e}"
+        );
+    }
+}

@@ -44,6 +44,10 @@ struct Shop {
     polls: usize,
     /// Drops the connection when the bulk result is downloaded.
     die_on_download: bool,
+    /// The scopes the sign-in grants, when not the fixture's.
+    scope: Option<&'static str>,
+    /// How far the source's first sync reaches back.
+    history_days: u32,
 }
 
 impl Shop {
@@ -59,6 +63,8 @@ impl Shop {
             runs: Vec::new(),
             polls: 0,
             die_on_download: false,
+            scope: None,
+            history_days: 30,
         }
     }
 
@@ -88,6 +94,9 @@ impl Shop {
         let mut t = read("token.json");
         let token = format!("shpat_fixture_{}", self.tokens.len() + 1);
         t["access_token"] = json!(token);
+        if let Some(scope) = self.scope {
+            t["scope"] = json!(scope);
+        }
         self.tokens.push(token);
         Answer::json(200, &t.to_string())
     }
@@ -185,6 +194,7 @@ struct Setup {
 }
 
 async fn setup(b: Backend, shop: Shop, client_secret: &str) -> Option<Setup> {
+    let history = shop.history_days;
     let shop = Arc::new(Mutex::new(shop));
     let s = shop.clone();
     let server = Replay::start(move |r| s.lock().unwrap().answer(r)).await;
@@ -193,7 +203,7 @@ async fn setup(b: Backend, shop: Shop, client_secret: &str) -> Option<Setup> {
     let source = format!(
         "[[sources]]\nname = \"shop\"\nkind = \"shopify\"\nshop = \"dawnpost-fixture.myshopify.com\"\n\
          client_id_file = {}\nclient_secret_file = {}\nendpoint = \"{}\"\nca_file = {:?}\n\
-         history_days = 30\n",
+         history_days = {history}\n",
         secret(secrets.path(), "id", CLIENT_ID),
         secret(secrets.path(), "secret", client_secret),
         server.url(),
@@ -466,7 +476,30 @@ async fn a_wrong_secret_names_the_source_and_shows_no_secret(b: Backend) {
     assert!(!format!("{:?}", s.t.config).contains(wrong));
 }
 
+async fn old_orders_without_read_all_orders_are_warned_of(b: Backend) {
+    let mut shop = Shop::new();
+    shop.history_days = 400;
+    shop.scope = Some("read_orders,read_products,read_inventory,read_returns");
+    let Some(s) = setup(b, shop, CLIENT_SECRET).await else {
+        return;
+    };
+    let summary = run(&s.t, &opts(DAY, AT)).await.unwrap();
+    let warned = summary
+        .warnings
+        .iter()
+        .any(|w| w.contains("read_all_orders") && w.contains("60 days"));
+    assert!(warned, "{:?}", summary.warnings);
+    // With the scope (the fixture's token has it), no warning.
+    let mut shop = Shop::new();
+    shop.history_days = 400;
+    let Some(s) = setup(b, shop, CLIENT_SECRET).await else {
+        return;
+    };
+    assert!(run(&s.t, &opts(DAY, AT)).await.unwrap().warnings.is_empty());
+}
+
 both_backends!(
+    old_orders_without_read_all_orders_are_warned_of,
     a_first_sync_reads_the_history_through_a_bulk_operation,
     later_syncs_page_through_orders_past_a_throttle_and_an_expired_token,
     a_bulk_download_cut_off_writes_nothing_and_is_picked_up_again,

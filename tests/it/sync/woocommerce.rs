@@ -32,6 +32,8 @@ struct Woo {
     throttles: usize,
     /// Drops the connection instead of answering this page of orders.
     die_on_page: Option<u64>,
+    /// The secret the store takes.
+    secret: String,
 }
 
 impl Woo {
@@ -68,6 +70,7 @@ impl Woo {
             status: read("system-status.json"),
             throttles: 0,
             die_on_page: None,
+            secret: SECRET.to_string(),
         }
     }
 
@@ -88,7 +91,7 @@ impl Woo {
         if r.path() == "/wp-json/" {
             return ok(&read("site-index.json"));
         }
-        let basic = format!("Basic {}", base64(&format!("{KEY}:{SECRET}")));
+        let basic = format!("Basic {}", base64(&format!("{KEY}:{}", self.secret)));
         if r.header("Authorization") != Some(basic.as_str()) {
             return Answer::json(401, &read("unauthorized-bad-secret.json").to_string());
         }
@@ -458,7 +461,43 @@ async fn a_store_too_old_is_told_what_to_upgrade(b: Backend) {
     assert!(!asked_orders);
 }
 
+async fn a_failed_sync_is_told_in_the_email_which_still_has_the_data(b: Backend) {
+    let Some(s) = setup(b, Woo::new(), "GBP", SECRET).await else {
+        return;
+    };
+    run(&s.t, &opts(DAY, AT)).await.unwrap();
+    // The key is revoked overnight: the next sync fails.
+    s.woo.lock().unwrap().secret = "cs_rotated".into();
+    assert!(run(&s.t, &opts(DAY, AT + 600)).await.is_err());
+    let day = "2024-06-14".parse().unwrap();
+    let c = crate::support::composed_on(&s.t, day).await;
+    // Synced at 06:00 London time on the 15th, the morning the email is made.
+    let note = "WooCommerce (woo): last synced 06:00 today; the latest sync failed: ";
+    assert!(c.rendered.text.contains(note), "{}", c.rendered.text);
+    assert!(
+        c.rendered.html.contains("Consumer secret is invalid"),
+        "{}",
+        c.rendered.html
+    );
+    assert!(c.rendered.html.contains(note));
+    // The figures are still those of the last sync.
+    let orders = s.woo.lock().unwrap().orders.clone();
+    let want = sales_by_day(&orders)["2024-06-14"];
+    let got = s
+        .t
+        .scalar("SELECT SUM(l.quantity * l.unit_price) FROM order_lines l JOIN orders o ON o.order_id = l.order_id WHERE o.day = '2024-06-14'")
+        .await
+        .unwrap();
+    assert!((got - want).abs() < 1e-9);
+    // Once a sync works again, the note is gone.
+    s.woo.lock().unwrap().secret = SECRET.into();
+    run(&s.t, &opts(DAY, AT + 1_200)).await.unwrap();
+    let c = crate::support::composed_on(&s.t, day).await;
+    assert!(!c.rendered.text.contains("the latest sync failed"));
+}
+
 both_backends!(
+    a_failed_sync_is_told_in_the_email_which_still_has_the_data,
     a_sync_pages_through_every_order_and_dates_the_refund,
     a_late_refund_moves_its_own_day_and_no_other,
     an_overlapping_resync_changes_nothing,

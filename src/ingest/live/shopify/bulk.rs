@@ -138,18 +138,16 @@ pub(super) async fn read(
         if stopped {
             return Ok(());
         }
-        let v: Value = serde_json::from_slice(line)
+        // A first look reads only the id and the parent (the rest is skipped, not kept); the
+        // line is then read once into what it is.
+        let peek: Peek = serde_json::from_slice(line)
             .with_context(|| format!("the bulk result's line {n} is not JSON"))?;
-        let parent = v
-            .get("__parentId")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        match parent.as_deref() {
+        match peek.parent.as_deref() {
             None => {
                 if let Some(order) = current.take() {
                     stopped = !take(intake, order).await?;
                 }
-                let order: Order = serde_json::from_value(v)
+                let order: Order = serde_json::from_slice(line)
                     .with_context(|| format!("the bulk result's line {n} is not an order"))?;
                 current = Some(order);
             }
@@ -157,7 +155,7 @@ pub(super) async fn read(
                 let order = current
                     .as_mut()
                     .ok_or_else(|| anyhow!("the bulk result's line {n} comes before any order"))?;
-                child(order, parent, v, n)?;
+                child(order, parent, peek.id.as_deref().unwrap_or(""), line, n)?;
             }
         }
         Ok(())
@@ -171,9 +169,17 @@ pub(super) async fn read(
     Ok(())
 }
 
+/// What a bulk line is: its id and its parent's.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "__parentId", borrow)]
+    parent: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// A line or a return onto its order, or a returned line onto its return.
-fn child(order: &mut Order, parent: &str, v: Value, n: u64) -> Result<()> {
-    let id = v.get("id").and_then(Value::as_str).unwrap_or("");
+fn child(order: &mut Order, parent: &str, id: &str, v: &[u8], n: u64) -> Result<()> {
     if parent != order.id {
         let Some(r) = order
             .returns
@@ -194,7 +200,7 @@ fn child(order: &mut Order, parent: &str, v: Value, n: u64) -> Result<()> {
                 super::records::MAX_LINES
             );
         }
-        let line = serde_json::from_value(v)
+        let line = serde_json::from_slice(v)
             .with_context(|| format!("the bulk result's line {n} is not a returned line"))?;
         lines.nodes.push(line);
         return Ok(());
@@ -207,13 +213,13 @@ fn child(order: &mut Order, parent: &str, v: Value, n: u64) -> Result<()> {
                 super::records::MAX_LINES
             );
         }
-        let line: LineItem = serde_json::from_value(v)
+        let line: LineItem = serde_json::from_slice(v)
             .with_context(|| format!("the bulk result's line {n} is not an order line"))?;
         order.line_items.nodes.push(line);
     } else if id.starts_with("gid://shopify/Return/")
         && order.returns.nodes.len() < super::records::MAX_LINES
     {
-        let r: Return = serde_json::from_value(v)
+        let r: Return = serde_json::from_slice(v)
             .with_context(|| format!("the bulk result's line {n} is not a return"))?;
         order.returns.nodes.push(r);
     }

@@ -306,16 +306,16 @@ impl<'a> Client<'a> {
         Ok(ShopInfo {
             tz,
             currency: d.shop.currency_code.chars().take(8).collect(),
-            scopes: d
-                .current_app_installation
-                .map(|i| {
-                    i.access_scopes
-                        .into_iter()
-                        .map(|s| s.handle)
-                        .take(1_000)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            // The installation's scopes; the sign-in's where the answer has none.
+            scopes: match d.current_app_installation {
+                Some(i) => i
+                    .access_scopes
+                    .into_iter()
+                    .map(|s| s.handle)
+                    .take(1_000)
+                    .collect(),
+                None => self.granted.clone(),
+            },
         })
     }
 }
