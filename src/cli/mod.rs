@@ -147,7 +147,10 @@ fn schedule_command(report: &Report, count: usize, from: Option<Moment>) -> Resu
 /// Each report's next run and its last week of deliveries.
 async fn status(shops: &Shops) -> Result<()> {
     let now = Utc::now();
-    for shop in shops.iter().filter(|s| !s.config.reports.is_empty()) {
+    for shop in shops
+        .iter()
+        .filter(|s| !s.config.reports.is_empty() || !s.config.sources.is_empty())
+    {
         let store = shop.store().await?;
         for report in &shop.config.reports {
             let rows = store.delivery_counts(&report.name, 7).await?;

@@ -213,8 +213,8 @@ fn an_unknown_import_format_is_refused_where_it_is_written() {
         assert!(
             err.contains(&format!(
                 "{cfg}:{line}: `imports[0].format`: unknown format `shopify-order`: one of \
-                 shopify-orders, shopify-products, woocommerce-orders, ga4-traffic, \
-                 google-ads, meta-ads, or a table's name"
+                 shopify-orders, shopify-products, matrixify-orders, woocommerce-orders, \
+                 ga4-traffic, google-ads, meta-ads, or a table's name"
             )),
             "{command}: {err}"
         );

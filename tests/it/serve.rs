@@ -695,3 +695,77 @@ async fn a_slow_shop_does_not_hold_back_another() {
         "the quick shop's digest went out {ahead:?} before the slow one's"
     );
 }
+
+/// A live source that fails at 06:00 (its key revoked): the digest still goes to everyone,
+/// its banner says the source's sync failed, and the owner's summary names the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_fails_to_sync_is_told_and_the_digest_goes_out() {
+    let server = crate::replay::Replay::start(|_| {
+        crate::replay::Answer::json(
+            401,
+            r#"{"code":"woocommerce_rest_authentication_error","message":"Consumer secret is invalid.","data":{"status":401}}"#,
+        )
+    })
+    .await;
+    let secrets = tempfile::tempdir().unwrap();
+    let key = crate::sync::secret(secrets.path(), "key", "ck_serve_test");
+    let secret = crate::sync::secret(secrets.path(), "secret", "cs_serve_test_revoked");
+    let source = format!(
+        "\n[[sources]]\nname = \"woo\"\nkind = \"woocommerce\"\nurl = \"https://shop.example\"\n\
+         consumer_key_file = {key}\nconsumer_secret_file = {secret}\nendpoint = \"{}\"\n\
+         ca_file = {:?}\n",
+        server.url(),
+        server.ca.display().to_string()
+    );
+    let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap() + &source;
+    let t = TestStore::new(Backend::Sqlite, &text)
+        .await
+        .unwrap()
+        .with_small_data()
+        .await;
+    let events = run(&t, ny("2024-03-02 05:50"), ny("2024-03-02 06:30")).await;
+    assert!(
+        matches!(
+            events.last(),
+            Some(RunEvent::Delivered {
+                sent: 4,
+                failed: 0,
+                ..
+            })
+        ),
+        "{events:?}"
+    );
+    assert!(server.requests().iter().any(|r| r.path() == "/wp-json/"));
+    let names = outbox(&t);
+    let digest = names
+        .iter()
+        .find(|n| n.contains("2024-03-01") && n.contains("mia"))
+        .unwrap();
+    let raw = std::fs::read(t.dir.path().join("outbox").join(digest)).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let text = msg.body_text(0).unwrap();
+    assert!(
+        text.contains("WooCommerce (woo): never synced; the latest sync failed:"),
+        "{text}"
+    );
+    let failures = names
+        .iter()
+        .find(|n| n.contains("failures"))
+        .expect("an owner summary");
+    let raw = std::fs::read(t.dir.path().join("outbox").join(failures)).unwrap();
+    let body = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .into_owned();
+    assert!(
+        body.contains("source woo") && body.contains("401"),
+        "{body}"
+    );
+    assert!(!body.contains("cs_serve_test_revoked") && !text.contains("cs_serve_test_revoked"));
+    // Once the report is served, its later looks ask the source nothing.
+    let asked = server.requests().len();
+    run(&t, ny("2024-03-02 06:30"), ny("2024-03-02 06:40")).await;
+    assert_eq!(server.requests().len(), asked);
+}

@@ -182,6 +182,8 @@ fn base64(s: &str) -> String {
 
 struct Setup {
     t: TestStore,
+    /// The config as written.
+    text: String,
     server: Replay,
     woo: Arc<Mutex<Woo>>,
     _secrets: tempfile::TempDir,
@@ -201,9 +203,11 @@ async fn setup(b: Backend, woo: Woo, currency: &str, secret_value: &str) -> Opti
         server.url(),
         server.ca.display().to_string()
     );
-    let t = store(b, &config(currency, &source)).await?;
+    let text = config(currency, &source);
+    let t = store(b, &text).await?;
     Some(Setup {
         t,
+        text,
         server,
         woo,
         _secrets: secrets,
@@ -494,6 +498,35 @@ async fn a_failed_sync_is_told_in_the_email_which_still_has_the_data(b: Backend)
     run(&s.t, &opts(DAY, AT + 1_200)).await.unwrap();
     let c = crate::support::composed_on(&s.t, day).await;
     assert!(!c.rendered.text.contains("the latest sync failed"));
+}
+
+/// `check` signs in to the source; `status` shows its last sync and how far its orders reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_and_status_show_each_source() {
+    let Some(s) = setup(Backend::Sqlite, Woo::new(), "GBP", SECRET).await else {
+        return;
+    };
+    run(&s.t, &opts(DAY, AT)).await.unwrap();
+    let cfg = s.t.dir.path().join("shop.toml");
+    let text = crate::support::replace_store_url(&s.text, "sqlite://store.sqlite");
+    std::fs::write(&cfg, text).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let (status, out, err) = crate::support::dawnpost(&["--config", cfg, "status"], &[]);
+    assert!(status.success(), "{err}");
+    // Synced at 05:00 UTC on 15 June: 06:00 in London (BST).
+    assert!(
+        out.contains("source woo (WooCommerce): last synced 2024-06-15 06:00 BST; orders 2024-06-01 to 2024-06-14"),
+        "{out}"
+    );
+    let (status, out, err) = crate::support::dawnpost(&["--config", cfg, "check"], &[]);
+    assert!(status.success(), "{out}{err}");
+    assert!(out.contains("source woo (WooCommerce): signed in"), "{out}");
+    // A revoked key: `check` fails naming the source, and shows no secret.
+    s.woo.lock().unwrap().secret = "cs_rotated".into();
+    let (status, out, err) = crate::support::dawnpost(&["--config", cfg, "check"], &[]);
+    assert!(!status.success());
+    assert!(err.contains("source woo") && err.contains("401"), "{err}");
+    assert!(!out.contains(SECRET) && !err.contains(SECRET));
 }
 
 both_backends!(
