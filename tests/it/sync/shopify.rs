@@ -48,6 +48,9 @@ struct Shop {
     scope: Option<&'static str>,
     /// How far the source's first sync reaches back.
     history_days: u32,
+    /// An order longer than a page (the whole of it), answered to paged queries instead of
+    /// the fixture's pages.
+    big: Option<Value>,
 }
 
 impl Shop {
@@ -65,6 +68,7 @@ impl Shop {
             die_on_download: false,
             scope: None,
             history_days: 30,
+            big: None,
         }
     }
 
@@ -141,6 +145,11 @@ impl Shop {
             done["data"]["node"]["url"] = json!(format!("{}{DOWNLOAD}", self.url));
             return ok(done);
         }
+        if let Some(big) = &self.big {
+            if let Some(answer) = big_answer(big, &query, vars) {
+                return ok(answer);
+            }
+        }
         if query.starts_with("query Orders") {
             if self.throttles > 0 {
                 self.throttles -= 1;
@@ -161,6 +170,91 @@ impl Shop {
         }
         panic!("an unexpected query: {query}");
     }
+}
+
+/// An order of 30 lines, 6 refunds and 3 returns, on the fixture's #1001: more of each than a
+/// page of orders asks for.
+fn big_order() -> Value {
+    let mut o = read("orders-page-2.json")["data"]["orders"]["nodes"][1].clone();
+    assert_eq!(o["name"], "#1001");
+    let line = o["lineItems"]["nodes"][0].clone();
+    let lines: Vec<Value> = (0..30)
+        .map(|i| {
+            let mut l = line.clone();
+            l["id"] = json!(format!("gid://shopify/LineItem/77{i:03}"));
+            l["sku"] = json!(format!("BIG-{i:02}"));
+            l["quantity"] = json!(1 + i % 3);
+            l["originalUnitPriceSet"]["shopMoney"]["amount"] = json!(format!("{}.5", 10 + i));
+            l
+        })
+        .collect();
+    let refund = o["refunds"][0].clone();
+    let refunds: Vec<Value> = (0..6)
+        .map(|i| {
+            let mut r = refund.clone();
+            r["id"] = json!(format!("gid://shopify/Refund/88{i}"));
+            r["createdAt"] = json!(format!("2026-03-0{}T14:00:00Z", 3 + i % 3));
+            r["totalRefundedSet"]["shopMoney"]["amount"] = json!(format!("{}.25", 1 + i));
+            r
+        })
+        .collect();
+    let ret = o["returns"]["nodes"][0].clone();
+    let returns: Vec<Value> = (0..3)
+        .map(|i| {
+            let mut r = ret.clone();
+            r["id"] = json!(format!("gid://shopify/Return/99{i}"));
+            r["returnLineItems"]["nodes"][0]["fulfillmentLineItem"]["lineItem"]["sku"] =
+                json!(format!("BIG-{i:02}"));
+            r
+        })
+        .collect();
+    o["updatedAt"] = json!("2026-03-05T20:00:00Z");
+    o["lineItems"] = json!({ "nodes": lines });
+    o["refunds"] = json!(refunds);
+    o["returns"] = json!({ "nodes": returns });
+    o
+}
+
+/// What the server answers about the big order: a page holds its first 25 lines, 5 refunds
+/// and 2 returns; the rest come by the order's id.
+fn big_answer(big: &Value, query: &str, vars: &Value) -> Option<Value> {
+    let cost = read("shop.json")["extensions"].clone();
+    let cut = |list: &Value, n: usize, cursor: &str| {
+        let all = list.as_array().unwrap();
+        json!({
+            "pageInfo": { "hasNextPage": all.len() > n, "endCursor": cursor },
+            "nodes": all.iter().take(n).cloned().collect::<Vec<_>>(),
+        })
+    };
+    let rest = |list: &Value, from: usize| {
+        let all = list.as_array().unwrap();
+        json!({ "pageInfo": { "hasNextPage": false, "endCursor": null }, "nodes": all[from..].to_vec() })
+    };
+    let data = if query.starts_with("query Orders") {
+        let mut o = big.clone();
+        o["lineItems"] = cut(&big["lineItems"]["nodes"], 25, "L25");
+        o["refunds"] = json!(big["refunds"].as_array().unwrap()[..5].to_vec());
+        o["returns"] = cut(&big["returns"]["nodes"], 2, "R2");
+        json!({ "orders": { "pageInfo": { "hasNextPage": false, "endCursor": null }, "nodes": [o] } })
+    } else if query.starts_with("query Lines") {
+        assert_eq!(vars["after"], "L25");
+        json!({ "node": { "lineItems": rest(&big["lineItems"]["nodes"], 25) } })
+    } else if query.starts_with("query Refunds") {
+        // All of them, without their lines (the query does not ask for them).
+        let all: Vec<Value> = big["refunds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| json!({ "id": r["id"], "createdAt": r["createdAt"], "totalRefundedSet": r["totalRefundedSet"] }))
+            .collect();
+        json!({ "node": { "refunds": all } })
+    } else if query.starts_with("query Returns") {
+        assert_eq!(vars["after"], "R2");
+        json!({ "node": { "returns": rest(&big["returns"]["nodes"], 2) } })
+    } else {
+        return None;
+    };
+    Some(json!({ "data": data, "extensions": cost }))
 }
 
 /// The fixture's products as a `productVariants` page: each variant with its product's type
@@ -382,7 +476,6 @@ async fn later_syncs_page_through_orders_past_a_throttle_and_an_expired_token(b:
         return;
     };
     run(&s.t, &opts(DAY, AT)).await.unwrap();
-    let before = s.t.fingerprint().await;
     {
         let mut shop = s.shop.lock().unwrap();
         shop.throttles = 2;
@@ -409,8 +502,30 @@ async fn later_syncs_page_through_orders_past_a_throttle_and_an_expired_token(b:
     assert_eq!(pages.len(), 4);
     assert_eq!(pages[0]["query"], "updated_at:>='2026-03-02T14:00:05Z'");
     assert!(pages[3]["after"].is_string());
-    // The same orders, read again: nothing changed, no day rebuilt.
-    assert_eq!(again.import.rebuilt_days, 0);
+    // The pages carry each refund's lines, which a bulk operation cannot: its units now.
+    for name in ["orders-page-1.json", "orders-page-2.json"] {
+        for o in read(name)["data"]["orders"]["nodes"].as_array().unwrap() {
+            for r in o["refunds"].as_array().unwrap() {
+                let units: i64 = r["refundLineItems"]["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["quantity"].as_i64().unwrap())
+                    .sum();
+                let got =
+                    s.t.scalar(&format!(
+                        "SELECT units FROM refunds WHERE refund_id = '{}'",
+                        r["id"].as_str().unwrap()
+                    ))
+                    .await;
+                assert_eq!(got, Some(units as f64), "{}", o["name"]);
+            }
+        }
+    }
+    // The same pages read again: nothing changes, no day is rebuilt.
+    let before = s.t.fingerprint().await;
+    let third = run(&s.t, &opts(DAY, AT + 7_200)).await.unwrap();
+    assert_eq!(third.import.rebuilt_days, 0);
     assert_eq!(s.t.fingerprint().await, before);
 }
 
@@ -498,7 +613,59 @@ async fn old_orders_without_read_all_orders_are_warned_of(b: Backend) {
     assert!(run(&s.t, &opts(DAY, AT)).await.unwrap().warnings.is_empty());
 }
 
+async fn an_order_longer_than_a_page_is_read_whole(b: Backend) {
+    let Some(s) = setup(b, Shop::new(), CLIENT_SECRET).await else {
+        return;
+    };
+    run(&s.t, &opts(DAY, AT)).await.unwrap();
+    let big = big_order();
+    s.shop.lock().unwrap().big = Some(big.clone());
+    run(&s.t, &opts(DAY, AT + 3_600)).await.unwrap();
+    let lines = big["lineItems"]["nodes"].as_array().unwrap();
+    let sales: f64 = lines
+        .iter()
+        .map(|l| {
+            let p: f64 = l["originalUnitPriceSet"]["shopMoney"]["amount"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            p * l["quantity"].as_f64().unwrap()
+        })
+        .sum();
+    let got =
+        s.t.scalar("SELECT SUM(quantity * unit_price) FROM order_lines WHERE order_id = '#1001'")
+            .await;
+    assert_eq!(got, Some(sales));
+    assert_eq!(
+        s.t.scalar("SELECT COUNT(*) FROM order_lines WHERE order_id = '#1001'")
+            .await,
+        Some(30.0)
+    );
+    let refunds = big["refunds"].as_array().unwrap();
+    for r in refunds {
+        let amount: f64 = r["totalRefundedSet"]["shopMoney"]["amount"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let got =
+            s.t.scalar(&format!(
+                "SELECT amount FROM refunds WHERE refund_id = '{}' AND day = '{}'",
+                r["id"].as_str().unwrap(),
+                london_day(r["createdAt"].as_str().unwrap())
+            ))
+            .await;
+        assert_eq!(got, Some(amount));
+    }
+    let returned =
+        s.t.scalar("SELECT COUNT(*) FROM returns WHERE order_id = '#1001' AND sku LIKE 'BIG-%'")
+            .await;
+    assert_eq!(returned, Some(3.0));
+}
+
 both_backends!(
+    an_order_longer_than_a_page_is_read_whole,
     old_orders_without_read_all_orders_are_warned_of,
     a_first_sync_reads_the_history_through_a_bulk_operation,
     later_syncs_page_through_orders_past_a_throttle_and_an_expired_token,

@@ -11,10 +11,13 @@ use url::Url;
 
 use super::super::http::{Http, MAX_WAIT, Reply, excerpt, retry_after, secret_header};
 use super::API_VERSION;
-use super::records::{LINES_QUERY, Lines, MAX_LINES, Order};
+use super::records::{
+    LINES_QUERY, Lines, MAX_LINES, Order, PAGE_REFUNDS, REFUNDS_QUERY, RETURNS_QUERY, Refund,
+    Returns,
+};
 
-/// Pages of one order's lines after the first: 250 each, past [`MAX_LINES`].
-const MAX_LINE_PAGES: usize = MAX_LINES / 250 + 1;
+/// Pages of one order's lines or returns after the first: past [`MAX_LINES`] at 20 a page.
+const MAX_MORE_PAGES: usize = MAX_LINES / 20 + 1;
 use crate::config::{Secret, ShopifyAuth, SourceSettings};
 
 /// Attempts at one request: throttles, 5xx and a refreshed token each take one.
@@ -89,23 +92,48 @@ impl<'a> Client<'a> {
         self.http
     }
 
-    /// The rest of an order's lines, when the page held only the first of them.
-    pub(super) async fn rest_of_lines(&mut self, order: &mut Order) -> Result<()> {
-        let mut next = order.line_items.page_info.next();
-        for _ in 0..MAX_LINE_PAGES {
-            let Some(after) = next else { return Ok(()) };
-            let vars = json!({ "id": order.id, "after": after });
-            let data = self.graphql(LINES_QUERY, vars, "an order's lines").await?;
-            let lines = data.pointer("/node/lineItems").ok_or_else(|| {
-                anyhow!("source {}: {} has no lines", self.source(), order.label())
+    /// What an order has past a page's first of them: the rest of its lines and returns,
+    /// and all of its refunds when the page held as many as it asks for.
+    pub(super) async fn rest_of(&mut self, order: &mut Order) -> Result<()> {
+        self.rest_of_lines(order).await?;
+        if order.refunds.len() >= PAGE_REFUNDS {
+            let data = self
+                .graphql(
+                    REFUNDS_QUERY,
+                    json!({ "id": order.id }),
+                    "an order's refunds",
+                )
+                .await?;
+            let refunds = data.pointer("/node/refunds").ok_or_else(|| {
+                anyhow!("source {}: {} has no refunds", self.source(), order.label())
             })?;
-            let page = Lines::deserialize(lines).with_context(|| {
+            let refunds: Vec<Refund> = Vec::deserialize(refunds).with_context(|| {
                 format!(
-                    "source {}: {}'s lines are not as expected",
+                    "source {}: {}'s refunds are not as expected",
                     self.source(),
                     order.label()
                 )
             })?;
+            if refunds.len() > MAX_LINES {
+                bail!(
+                    "source {}: {} has more than {MAX_LINES} refunds",
+                    self.source(),
+                    order.label()
+                );
+            }
+            order.refunds = refunds;
+        }
+        self.rest_of_returns(order).await
+    }
+
+    /// The rest of an order's lines, when the page held only the first of them.
+    async fn rest_of_lines(&mut self, order: &mut Order) -> Result<()> {
+        let mut next = order.line_items.page_info.next();
+        for _ in 0..MAX_MORE_PAGES {
+            let Some(after) = next else { return Ok(()) };
+            let vars = json!({ "id": order.id, "after": after });
+            let data = self.graphql(LINES_QUERY, vars, "an order's lines").await?;
+            let page = self.part::<Lines>(&data, "/node/lineItems", order)?;
             if order.line_items.nodes.len() + page.nodes.len() > MAX_LINES {
                 bail!(
                     "source {}: {} has more than {MAX_LINES} lines",
@@ -117,10 +145,60 @@ impl<'a> Client<'a> {
             next = page.page_info.next();
         }
         bail!(
-            "source {}: {}: its lines run past {MAX_LINE_PAGES} pages",
+            "source {}: {}: its lines run past {MAX_MORE_PAGES} pages",
             self.source(),
             order.label()
         )
+    }
+
+    /// The rest of an order's returns, when the page held only the first of them.
+    async fn rest_of_returns(&mut self, order: &mut Order) -> Result<()> {
+        let mut next = order.returns.page_info.next();
+        for _ in 0..MAX_MORE_PAGES {
+            let Some(after) = next else { return Ok(()) };
+            let vars = json!({ "id": order.id, "after": after });
+            let data = self
+                .graphql(RETURNS_QUERY, vars, "an order's returns")
+                .await?;
+            let page = self.part::<Returns>(&data, "/node/returns", order)?;
+            if order.returns.nodes.len() + page.nodes.len() > MAX_LINES {
+                bail!(
+                    "source {}: {} has more than {MAX_LINES} returns",
+                    self.source(),
+                    order.label()
+                );
+            }
+            order.returns.nodes.extend(page.nodes);
+            next = page.page_info.next();
+        }
+        bail!(
+            "source {}: {}: its returns run past {MAX_MORE_PAGES} pages",
+            self.source(),
+            order.label()
+        )
+    }
+
+    /// One part of an answer about `order`, at `pointer`.
+    fn part<T: serde::de::DeserializeOwned>(
+        &self,
+        data: &Value,
+        pointer: &str,
+        order: &Order,
+    ) -> Result<T> {
+        let v = data.pointer(pointer).ok_or_else(|| {
+            anyhow!(
+                "source {}: the answer about {} has no {pointer}",
+                self.source(),
+                order.label()
+            )
+        })?;
+        T::deserialize(v).with_context(|| {
+            format!(
+                "source {}: {pointer} of {} is not as expected",
+                self.source(),
+                order.label()
+            )
+        })
     }
 
     /// A token from the client-credentials grant.

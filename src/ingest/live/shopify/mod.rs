@@ -182,7 +182,7 @@ async fn read(
         let data = client.graphql(ORDERS_QUERY, vars, "orders").await?;
         let (page, next) = records::page::<Order>(&data, "orders")?;
         for mut order in page {
-            client.rest_of_lines(&mut order).await?;
+            client.rest_of(&mut order).await?;
             if !bulk::take(intake, order).await? {
                 return Ok(());
             }

@@ -58,24 +58,27 @@ const REFUNDS: usize = 5;
 const RETURNS: usize = 6;
 const INVENTORY: usize = 7;
 
-/// An order's fields, as both the paged query and the bulk operation ask for them.
-macro_rules! order_fields {
-    ($lines:literal, $nested:literal) => {
-        concat!(
-            "id name createdAt updatedAt cancelledAt sourceName ",
-            "displayFinancialStatus displayFulfillmentStatus ",
-            "customer { id } ",
-            "totalDiscountsSet { shopMoney { amount currencyCode } } ",
-            "shippingAddress { countryCodeV2 provinceCode } ",
-            "lineItems",
-            $lines,
-            " { ",
-            $nested,
-            " nodes { id sku name quantity ",
-            "originalUnitPriceSet { shopMoney { amount currencyCode } } } } ",
-            "refunds { id createdAt totalRefundedSet { shopMoney { amount currencyCode } } } ",
-            "fulfillments { createdAt deliveredAt status trackingInfo { company } } ",
-        )
+/// An order's own fields, as both the paged query and the bulk operation ask for them.
+macro_rules! order_own {
+    () => {
+        "id name createdAt updatedAt cancelledAt sourceName displayFinancialStatus \
+         displayFulfillmentStatus customer { id } totalDiscountsSet { shopMoney { amount } } \
+         shippingAddress { countryCodeV2 provinceCode } "
+    };
+}
+
+/// A line's fields.
+macro_rules! line_fields {
+    () => {
+        "id sku name title quantity originalUnitPriceSet { shopMoney { amount } } "
+    };
+}
+
+/// A refund's own fields (its lines are a connection, which a bulk query cannot hold
+/// inside the list of refunds).
+macro_rules! refund_own {
+    () => {
+        "id createdAt totalRefundedSet { shopMoney { amount } } "
     };
 }
 
@@ -86,26 +89,59 @@ macro_rules! return_line {
          fulfillmentLineItem { lineItem { sku name } } }"
     };
 }
-const RETURN_LINE: &str = return_line!();
 
+/// A page of orders with their lines, refunds (with their lines' units), shipments and
+/// returns. Shopify refuses a query that could cost over 1,000 points, counting an object
+/// 1 and a connection 2 plus `first` times its node. An order here: itself, its customer,
+/// discounts and address 5; 25 lines × 3 + 2 = 77; 5 refunds × (3 + 10 refunded lines + 2)
+/// = 75; 3 shipments × 2 = 6; 2 returns × (3 + 5 returned lines × 4) + 2 = 48: 211, and a
+/// page of 4 orders 846. What an order has past these is read after it (see
+/// `Client::rest_of`).
 pub(super) const ORDERS_QUERY: &str = concat!(
     "query Orders($first: Int!, $after: String, $query: String!) { ",
     "orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { ",
     "pageInfo { hasNextPage endCursor } nodes { ",
-    order_fields!("(first: 50)", "pageInfo { hasNextPage endCursor }"),
-    "returns(first: 5) { nodes { id status createdAt returnLineItems(first: 20) { nodes { ",
+    order_own!(),
+    "lineItems(first: 25) { pageInfo { hasNextPage endCursor } nodes { ",
+    line_fields!(),
+    "} } ",
+    "refunds(first: 5) { ",
+    refund_own!(),
+    "refundLineItems(first: 10) { pageInfo { hasNextPage } nodes { quantity } } } ",
+    "fulfillments(first: 3) { createdAt deliveredAt status trackingInfo(first: 1) { company } } ",
+    "returns(first: 2) { pageInfo { hasNextPage endCursor } nodes { id status createdAt ",
+    "returnLineItems(first: 5) { nodes { ",
     return_line!(),
     " } } } } ",
     "} } }"
 );
 
+/// Refunds a page of orders asks for each; an order with as many has all of its own read.
+pub(super) const PAGE_REFUNDS: usize = 5;
+
 /// The rest of one order's lines, after the first page of them.
 pub(super) const LINES_QUERY: &str = concat!(
     "query Lines($id: ID!, $after: String) { node(id: $id) { ... on Order { ",
-    "lineItems(first: 250, after: $after) { pageInfo { hasNextPage endCursor } ",
-    "nodes { id sku name title quantity ",
-    "originalUnitPriceSet { shopMoney { amount currencyCode } } } ",
+    "lineItems(first: 250, after: $after) { pageInfo { hasNextPage endCursor } nodes { ",
+    line_fields!(),
+    "} } } } }"
+);
+
+/// Every refund of one order (their units are not asked: a refund's lines would multiply
+/// the cost by the refunds, which are not paged).
+pub(super) const REFUNDS_QUERY: &str = concat!(
+    "query Refunds($id: ID!) { node(id: $id) { ... on Order { refunds { ",
+    refund_own!(),
     "} } } }"
+);
+
+/// The rest of one order's returns: 20 × (3 + 10 × 4) + 2 = 862 points a page.
+pub(super) const RETURNS_QUERY: &str = concat!(
+    "query Returns($id: ID!, $after: String) { node(id: $id) { ... on Order { ",
+    "returns(first: 20, after: $after) { pageInfo { hasNextPage endCursor } nodes { id status ",
+    "createdAt returnLineItems(first: 10) { nodes { ",
+    return_line!(),
+    " } } } } } } }"
 );
 
 /// Every product variant with its price, cost and stock on hand.
@@ -115,15 +151,20 @@ pub(super) const PRODUCTS_QUERY: &str = concat!(
     "product { productType } inventoryItem { unitCost { amount } } } } }"
 );
 
-/// A bulk operation's query: orders updated since `since`, their lines and returns as
-/// lines of their own (tied by `__parentId`).
+/// A bulk operation's query: orders updated since `since`, their lines, returns and
+/// returned lines as lines of their own (tied by `__parentId`); refunds and shipments are
+/// lists, inline.
 pub(super) fn bulk_query(since: &str) -> String {
     format!(
-        "{{ orders(query: \"updated_at:>='{since}'\", sortKey: UPDATED_AT) {{ edges {{ node {{ {} \
+        "{{ orders(query: \"updated_at:>='{since}'\", sortKey: UPDATED_AT) {{ edges {{ node {{ \
+         {} lineItems {{ edges {{ node {{ {} }} }} }} refunds {{ {} }} \
+         fulfillments {{ createdAt deliveredAt status trackingInfo {{ company }} }} \
          returns {{ edges {{ node {{ id status createdAt returnLineItems {{ edges {{ node {{ {} \
          }} }} }} }} }} }} }} }} }} }}",
-        order_fields!("", ""),
-        RETURN_LINE
+        order_own!(),
+        line_fields!(),
+        refund_own!(),
+        return_line!()
     )
 }
 
@@ -236,6 +277,37 @@ pub(super) struct Refund {
     id: String,
     created_at: String,
     total_refunded_set: MoneyBag,
+    /// Absent where they were not asked (a bulk operation, an order's refunds read alone).
+    refund_line_items: Option<RefundLines>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RefundLines {
+    #[serde(default)]
+    page_info: PageInfo,
+    #[serde(default)]
+    nodes: Vec<RefundLine>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RefundLine {
+    quantity: i64,
+}
+
+impl Refund {
+    /// The units given back, when every refunded line was read.
+    fn units(&self) -> SqlValue {
+        match &self.refund_line_items {
+            Some(l) if !l.page_info.has_next_page => SqlValue::Int(
+                l.nodes
+                    .iter()
+                    .map(|n| n.quantity.saturating_abs())
+                    .fold(0, i64::saturating_add),
+            ),
+            _ => SqlValue::Null,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,7 +326,10 @@ pub(super) struct Tracking {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Returns {
+    #[serde(default)]
+    pub page_info: PageInfo,
     #[serde(default)]
     pub nodes: Vec<Return>,
 }
@@ -319,7 +394,7 @@ pub(super) struct Order {
     #[serde(default)]
     pub line_items: Lines,
     #[serde(default)]
-    refunds: Vec<Refund>,
+    pub refunds: Vec<Refund>,
     #[serde(default)]
     fulfillments: Vec<Fulfillment>,
     #[serde(default)]
@@ -393,7 +468,7 @@ impl Order {
                     text(&short(&r.id)),
                     text(&local_day(at, tz).to_string()),
                     SqlValue::Float(r.total_refunded_set.amount("totalRefundedSet")?.max(0.0)),
-                    SqlValue::Null,
+                    r.units(),
                 ],
             ));
         }
