@@ -145,10 +145,10 @@ impl Shop {
             done["data"]["node"]["url"] = json!(format!("{}{DOWNLOAD}", self.url));
             return ok(done);
         }
-        if let Some(big) = &self.big {
-            if let Some(answer) = big_answer(big, &query, vars) {
-                return ok(answer);
-            }
+        if let Some(big) = &self.big
+            && let Some(answer) = big_answer(big, &query, vars)
+        {
+            return ok(answer);
         }
         if query.starts_with("query Orders") {
             if self.throttles > 0 {
