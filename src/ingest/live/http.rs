@@ -21,9 +21,11 @@ pub(super) const MAX_LINE: usize = 1 << 20;
 pub(super) const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Attempts at one request that meets 429 or 5xx answers.
 const ATTEMPTS: u32 = 8;
-/// How long a request may take to connect, and to finish once sent.
+/// How long a request may take to connect; to finish once sent (an answer read whole); and
+/// to go without a byte (a bulk result streamed, however long it takes in all).
 const CONNECT: Duration = Duration::from_secs(15);
 const REQUEST: Duration = Duration::from_secs(120);
+const STALL: Duration = Duration::from_secs(60);
 
 /// A response read whole: its status, headers and body.
 #[derive(Debug)]
@@ -73,7 +75,7 @@ impl Http {
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(CONNECT)
-            .timeout(REQUEST)
+            .read_timeout(STALL)
             // A redirect could carry a token to another host.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("dawnpost/", env!("CARGO_PKG_VERSION")))
@@ -97,6 +99,7 @@ impl Http {
     /// for errors ("Shopify orders page 3"). The URL is not in the error: it may carry a
     /// shop's name, never a secret, but a proxy's URL could.
     pub(super) async fn send(&self, req: reqwest::RequestBuilder, what: &str) -> Result<Reply> {
+        let req = req.timeout(REQUEST);
         let mut resp = req.send().await.map_err(|e| self.transport(what, &e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -145,7 +148,8 @@ impl Http {
     }
 
     /// Sends `req` and hands each line of the body to `line`, each at most [`MAX_LINE`]
-    /// bytes: a body of any size is read in bounded memory.
+    /// bytes: a body of any size is read in bounded memory, for as long as it keeps coming
+    /// (a minute without a byte ends it).
     pub(super) async fn lines(
         &self,
         req: reqwest::RequestBuilder,
