@@ -27,7 +27,7 @@ mod sources;
 use crate::metrics::okr::{Objective, Thresholds};
 use raw::*;
 pub use recipient::RecipientKey;
-pub use sources::{Platform, ShopifyAuth, SourceSettings};
+pub use sources::{Platform, ServiceAccountKey, ShopifyAuth, SourceSettings};
 
 /// The demo configuration bundled into the binary, used when no config is given.
 pub const DEMO_CONFIG: &str = include_str!("../../fixtures/demo.toml");

@@ -169,7 +169,7 @@ impl Cx<'_> {
 /// The longest secret file read: tokens and keys are far shorter.
 pub(super) const MAX_SECRET_BYTES: u64 = 64 << 10;
 
-fn read_secret_file(path: &Path) -> std::io::Result<String> {
+pub(super) fn read_secret_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut text = String::new();
     std::fs::File::open(path)?

@@ -49,14 +49,50 @@ pub enum Platform {
         consumer_key: Secret,
         consumer_secret: Secret,
     },
+    /// A Google Analytics 4 property, read with a service account's key.
+    Ga4 {
+        /// The property's number: `123456789`.
+        property: String,
+        key: ServiceAccountKey,
+    },
+}
+
+/// A Google service account's JSON key, as the Cloud console downloads it: what signs the
+/// token request. `Debug` shows only the account.
+#[derive(Clone)]
+pub struct ServiceAccountKey {
+    pub client_email: String,
+    pub private_key_id: Option<String>,
+    /// The PKCS#8 PEM of the RSA key.
+    pub private_key: Secret,
+    /// Where the signed request is exchanged for a token.
+    pub token_uri: Url,
+}
+
+impl std::fmt::Debug for ServiceAccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountKey")
+            .field("client_email", &self.client_email)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Platform {
+    /// What the platform's days date, as the email's footer names it ("Traffic days follow
+    /// GA4's America/Los_Angeles").
+    pub fn days_of(&self) -> &'static str {
+        match self {
+            Platform::Shopify { .. } | Platform::WooCommerce { .. } => "Order",
+            Platform::Ga4 { .. } => "Traffic",
+        }
+    }
+
     /// The platform's name as messages give it.
     pub fn label(&self) -> &'static str {
         match self {
             Platform::Shopify { .. } => "Shopify",
             Platform::WooCommerce { .. } => "WooCommerce",
+            Platform::Ga4 { .. } => "GA4",
         }
     }
 }
@@ -79,6 +115,19 @@ pub(super) enum RawSource {
     Shopify(RawShopify),
     #[serde(rename = "woocommerce")]
     WooCommerce(RawWoo),
+    Ga4(RawGa4),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGa4 {
+    name: String,
+    property: String,
+    credentials_file: PathBuf,
+    history_days: Option<u32>,
+    lookback_days: Option<u32>,
+    endpoint: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +204,7 @@ pub(super) fn sources(cx: &Cx<'_>, raw: Vec<Spanned<RawSource>>) -> Result<Vec<S
         let s = match r.into_inner() {
             RawSource::Shopify(s) => shopify(cx, s, span.clone(), &key)?,
             RawSource::WooCommerce(w) => woocommerce(cx, w, span.clone(), &key)?,
+            RawSource::Ga4(g) => ga4(cx, g, span.clone(), &key)?,
         };
         if out.iter().any(|o| o.name == s.name) {
             return Err(cx.at(
@@ -219,7 +269,7 @@ fn shopify(cx: &Cx<'_>, s: RawShopify, span: Range<usize>, key: &str) -> Result<
         endpoint: s.endpoint,
         ca_file: s.ca_file,
     };
-    let common = common(cx, raw, &format!("https://{shop}"), span, key)?;
+    let common = common(cx, raw, &format!("https://{shop}"), 3, span, key)?;
     Ok(common.with(Platform::Shopify { shop, auth }))
 }
 
@@ -253,11 +303,92 @@ fn woocommerce(cx: &Cx<'_>, w: RawWoo, span: Range<usize>, key: &str) -> Result<
         endpoint: w.endpoint,
         ca_file: w.ca_file,
     };
-    let common = common(cx, raw, site.as_str(), span, key)?;
+    let common = common(cx, raw, site.as_str(), 3, span, key)?;
     Ok(common.with(Platform::WooCommerce {
         consumer_key,
         consumer_secret,
     }))
+}
+
+fn ga4(cx: &Cx<'_>, g: RawGa4, span: Range<usize>, key: &str) -> Result<SourceSettings> {
+    let at = |k: &str, msg: String| cx.at(span.clone(), &format!("{key}.{k}"), msg);
+    let property = g
+        .property
+        .trim()
+        .trim_start_matches("properties/")
+        .to_string();
+    if property.is_empty() || property.len() > 20 || !property.chars().all(|c| c.is_ascii_digit()) {
+        return Err(at(
+            "property",
+            "a GA4 property is its number, such as \"123456789\" (Admin > Property details)".into(),
+        ));
+    }
+    let path = cx.base_dir.join(&g.credentials_file);
+    let sa = service_account(&path)
+        .map_err(|e| at("credentials_file", format!("{}: {e}", path.display())))?;
+    let raw = RawCommon {
+        name: g.name,
+        history_days: g.history_days,
+        lookback_days: g.lookback_days,
+        endpoint: g.endpoint,
+        ca_file: g.ca_file,
+    };
+    // GA4 keeps changing the last 48 hours: two days are read again every time.
+    let common = common(
+        cx,
+        raw,
+        "https://analyticsdata.googleapis.com",
+        2,
+        span,
+        key,
+    )?;
+    Ok(common.with(Platform::Ga4 { property, key: sa }))
+}
+
+/// A service account's JSON key file: its account, key and token URI. The key's text never
+/// reaches a message.
+fn service_account(path: &std::path::Path) -> Result<ServiceAccountKey> {
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        client_email: String,
+        private_key_id: Option<String>,
+        private_key: String,
+        token_uri: Option<String>,
+    }
+    let text = super::sections::read_secret_file(path)
+        .map_err(|e| anyhow::anyhow!("cannot read it: {e}"))?;
+    let f: File = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "not a service account's JSON key (client_email, private_key, token_uri): {}",
+            // serde's message names the field and place, never the text around it.
+            e.to_string().split(" at line").next().unwrap_or("")
+        )
+    })?;
+    if f.kind.as_deref().is_some_and(|k| k != "service_account") {
+        anyhow::bail!(
+            "a key of type {:?}; give a service account's key",
+            super::sections::excerpt(f.kind.as_deref().unwrap_or(""))
+        );
+    }
+    if !f.private_key.contains("-----BEGIN PRIVATE KEY-----") {
+        anyhow::bail!("its private_key is not a PKCS#8 PEM key");
+    }
+    let token_uri = f
+        .token_uri
+        .as_deref()
+        .unwrap_or("https://oauth2.googleapis.com/token");
+    let token_uri = Url::parse(token_uri)
+        .ok()
+        .filter(|u| u.scheme() == "https")
+        .ok_or_else(|| anyhow::anyhow!("its token_uri is not an https:// URL"))?;
+    Ok(ServiceAccountKey {
+        client_email: f.client_email.chars().take(254).collect(),
+        private_key_id: f.private_key_id.map(|k| k.chars().take(100).collect()),
+        private_key: Secret::new(f.private_key),
+        token_uri,
+    })
 }
 
 /// The keys every source has; `default` is the endpoint when none is given.
@@ -265,6 +396,7 @@ fn common(
     cx: &Cx<'_>,
     c: RawCommon,
     default: &str,
+    lookback: u32,
     span: Range<usize>,
     key: &str,
 ) -> Result<Common> {
@@ -284,7 +416,7 @@ fn common(
             format!("{history_days} is outside 1..={MAX_HISTORY_DAYS}"),
         ));
     }
-    let lookback_days = c.lookback_days.unwrap_or(3);
+    let lookback_days = c.lookback_days.unwrap_or(lookback);
     if lookback_days > MAX_LOOKBACK_DAYS {
         return Err(at(
             "lookback_days",

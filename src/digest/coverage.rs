@@ -119,6 +119,37 @@ pub(super) fn sync_note(syncs: &[SourceSync], now: DateTime<Tz>) -> String {
     }
 }
 
+/// The sources whose days follow another zone than the shop's, in one sentence ("Traffic
+/// days follow GA4's America/Los_Angeles; orders follow Europe/London."); empty when none.
+/// Nothing is shifted: a platform's day is the day it reports.
+pub(super) fn zones_note(syncs: &[SourceSync], shop: Tz) -> String {
+    let mut other: Vec<String> = syncs
+        .iter()
+        .filter_map(|s| {
+            let zone = s.zone.as_deref().filter(|z| *z != shop.name())?;
+            Some(format!(
+                "{} days follow {}'s {}",
+                s.days_of,
+                s.platform,
+                cap(zone, 64)
+            ))
+        })
+        .collect();
+    if other.is_empty() {
+        return String::new();
+    }
+    other.dedup();
+    let orders_elsewhere = syncs
+        .iter()
+        .any(|s| s.days_of == "Order" && s.zone.as_deref().is_some_and(|z| z != shop.name()));
+    let rest = if orders_elsewhere {
+        "the rest follow"
+    } else {
+        "orders follow"
+    };
+    format!("{}; {rest} {}.", other.join("; "), shop.name())
+}
+
 /// Whether `source` comes from the same export as the orders (a Shopify orders file's
 /// shipments), and the orders are there for `day`: then a day without a row of it is a day
 /// that shipped nothing, not a missing file.
@@ -272,7 +303,12 @@ pub(super) fn unavailable_note(config: &Config, inputs: &DigestInputs) -> String
 
 /// The foot of the email in one line: how fresh the data is (every source named only when
 /// one is behind), when the email was made, and what the marks mean.
-pub(super) fn footer(freshness: &[Freshness], d: NaiveDate, generated_at: &str) -> String {
+pub(super) fn footer(
+    freshness: &[Freshness],
+    d: NaiveDate,
+    generated_at: &str,
+    zones: &str,
+) -> String {
     let behind = freshness.iter().any(|s| s.stale);
     let data = if freshness.is_empty() {
         "No data yet.".to_string()
@@ -285,8 +321,13 @@ pub(super) fn footer(freshness: &[Freshness], d: NaiveDate, generated_at: &str) 
     } else {
         format!("Data up to {}.", d.format("%a %-d %b"))
     };
+    let zones = if zones.is_empty() {
+        String::new()
+    } else {
+        format!(" {zones}")
+    };
     format!(
-        "{data} Generated {generated_at} by dawnpost. ✓ good news, ✗ bad, by each metric's goal; ▲ ▼ the direction."
+        "{data}{zones} Generated {generated_at} by dawnpost. ✓ good news, ✗ bad, by each metric's goal; ▲ ▼ the direction."
     )
 }
 
@@ -303,6 +344,8 @@ mod tests {
             synced_at,
             attempted_at: Some(0),
             failure: failure.map(str::to_string),
+            days_of: "Order",
+            zone: None,
         }
     }
 
@@ -327,5 +370,30 @@ mod tests {
         );
         // A source whose last sync worked says nothing.
         assert_eq!(sync_note(&[sync(Some(yesterday), None)], now), "");
+    }
+
+    #[test]
+    fn a_source_on_another_clock_is_named_once() {
+        let shop: Tz = "Europe/London".parse().unwrap();
+        let ga4 = SourceSync {
+            platform: "GA4",
+            days_of: "Traffic",
+            zone: Some("America/Los_Angeles".into()),
+            ..sync(None, None)
+        };
+        assert_eq!(
+            zones_note(std::slice::from_ref(&ga4), shop),
+            "Traffic days follow GA4's America/Los_Angeles; orders follow Europe/London."
+        );
+        // A shop source on the shop's own clock says nothing.
+        let same = SourceSync {
+            zone: Some("Europe/London".into()),
+            ..sync(None, None)
+        };
+        assert_eq!(zones_note(std::slice::from_ref(&same), shop), "");
+        assert_eq!(
+            zones_note(&[same, ga4], shop),
+            "Traffic days follow GA4's America/Los_Angeles; orders follow Europe/London."
+        );
     }
 }

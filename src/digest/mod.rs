@@ -42,7 +42,7 @@ pub use charts::draw_charts;
 use charts::{charts, kr_chart};
 use coverage::{
     column_name, footer, freshness, hidden_metrics, never_filled, sync_note, unavailable_note,
-    valueless_metrics, without,
+    valueless_metrics, without, zones_note,
 };
 use objectives::{KrChartRow, build_objectives, status_tone};
 use tables::{Ctx, channels, funnel, out_of_stock, returns_by_channel, sections, top_returns};
@@ -587,7 +587,12 @@ impl Coverage {
         let generated_at = now.format("%-d %b %Y %H:%M %Z").to_string();
         let unavailable_note = unavailable_note(config, inputs);
         Coverage {
-            footer: footer(&freshness, d, &generated_at),
+            footer: footer(
+                &freshness,
+                d,
+                &generated_at,
+                &zones_note(&inputs.syncs, config.shop.timezone),
+            ),
             freshness,
             stale_note,
             absent_note,

@@ -73,4 +73,7 @@ pub struct SourceSync {
     pub attempted_at: Option<i64>,
     /// Why the last attempt failed, if it did.
     pub failure: Option<String>,
+    /// What its days date ("Traffic"), and the time zone they follow, as it last said.
+    pub days_of: &'static str,
+    pub zone: Option<String>,
 }

@@ -104,6 +104,8 @@ async fn source_syncs(store: &Store, config: &Config) -> Result<Vec<SourceSync>>
             synced_at: state.synced_at,
             attempted_at: state.attempted_at,
             failure: state.failure,
+            days_of: s.platform.days_of(),
+            zone: state.zone,
         });
     }
     Ok(out)

@@ -18,6 +18,8 @@ pub struct SourceState {
     pub failure: Option<String>,
     /// A bulk operation started and not yet read, and the day it reaches back to.
     pub bulk: Option<(String, String)>,
+    /// The time zone its days follow, as it last said.
+    pub zone: Option<String>,
 }
 
 /// What a successful sync commits with its rows.
@@ -26,6 +28,8 @@ pub struct SyncMark {
     pub source: String,
     pub cursor: Option<String>,
     pub at: i64,
+    /// The time zone the source's days follow, where it says.
+    pub zone: Option<String>,
 }
 
 type StateRow = (
@@ -37,6 +41,7 @@ type StateRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 impl Store {
@@ -44,13 +49,14 @@ impl Store {
     pub async fn source_state(&self, source: &str) -> Result<SourceState> {
         let row: Option<StateRow> = sqlx::query_as(
             "SELECT cursor, synced_at, reach_from, reach_to, attempted_at, failure, bulk_id, \
-             bulk_since FROM source_state WHERE source = $1",
+             bulk_since, zone FROM source_state WHERE source = $1",
         )
         .bind(source)
         .fetch_optional(&self.pool)
         .await
         .with_context(|| format!("cannot read source {source}'s sync state"))?;
-        let Some((cursor, synced_at, from, to, attempted_at, failure, bulk_id, since)) = row else {
+        let Some((cursor, synced_at, from, to, attempted_at, failure, bulk_id, since, zone)) = row
+        else {
             return Ok(SourceState::default());
         };
         Ok(SourceState {
@@ -60,6 +66,7 @@ impl Store {
             attempted_at,
             failure,
             bulk: bulk_id.zip(since),
+            zone,
         })
     }
 
@@ -122,16 +129,18 @@ impl Store {
 pub async fn save_mark(tx: &mut sqlx::AnyConnection, mark: &SyncMark) -> Result<()> {
     let source = &mark.source;
     sqlx::query(
-        "INSERT INTO source_state (source, cursor, synced_at, attempted_at) \
-         VALUES ($1, $2, $3, $3) \
+        "INSERT INTO source_state (source, cursor, synced_at, attempted_at, zone) \
+         VALUES ($1, $2, $3, $3, $4) \
          ON CONFLICT (source) DO UPDATE SET \
          cursor = COALESCE(excluded.cursor, source_state.cursor), \
          synced_at = excluded.synced_at, attempted_at = excluded.attempted_at, \
+         zone = COALESCE(excluded.zone, source_state.zone), \
          failure = NULL, bulk_id = NULL, bulk_since = NULL",
     )
     .bind(source)
     .bind(mark.cursor.as_deref())
     .bind(mark.at)
+    .bind(mark.zone.as_deref())
     .execute(&mut *tx)
     .await
     .with_context(|| format!("cannot save source {source}'s cursor"))?;

@@ -9,6 +9,8 @@
 //! rows are upserted on their keys, so what is read again counts once, and only days whose
 //! rows changed get their rollups rebuilt.
 
+mod ga4;
+mod google;
 mod http;
 mod shopify;
 mod woocommerce;
@@ -165,6 +167,7 @@ pub async fn probe(config: &Config, source: &SourceSettings, at: i64) -> Result<
     match &source.platform {
         Platform::Shopify { .. } => shopify::probe(config, source, &http, at).await,
         Platform::WooCommerce { .. } => woocommerce::probe(config, source, &http).await,
+        Platform::Ga4 { .. } => ga4::probe(config, source, &http, at).await,
     }
 }
 
@@ -195,6 +198,7 @@ pub async fn sync(
         Platform::WooCommerce { .. } => {
             woocommerce::sync(store, config, source, &http, since, opts).await
         }
+        Platform::Ga4 { .. } => ga4::sync(store, config, source, &http, since, opts).await,
     };
     store.bulk_cache(false).await;
     let (session, orders, cursor, mut import) = synced?;
@@ -370,11 +374,13 @@ pub(super) async fn finish(
     source: &str,
     cursor: Option<String>,
     at: i64,
+    zone: Option<String>,
 ) -> Result<ImportSummary> {
     load.mark(SyncMark {
         source: source.to_string(),
         cursor,
         at,
+        zone,
     });
     load.finish(read, None).await
 }

@@ -171,6 +171,7 @@ pub(super) async fn sync(
         &source.name,
         cursor.clone(),
         opts.at,
+        Some(tz.name().to_string()),
     )
     .await?;
     let session = Session {

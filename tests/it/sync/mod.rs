@@ -2,6 +2,7 @@
 //! (fixtures/shopify-api, fixtures/woocommerce-api): figures checked against separate SQL
 //! and against sums the tests work out from the answers they serve.
 
+mod ga4;
 mod shopify;
 mod woocommerce;
 

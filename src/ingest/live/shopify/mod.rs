@@ -74,6 +74,7 @@ pub(super) async fn sync(
         &source.name,
         cursor.clone(),
         opts.at,
+        Some(shop.tz.name().to_string()),
     )
     .await?;
     let session = Session {
