@@ -55,6 +55,26 @@ pub enum Platform {
         property: String,
         key: ServiceAccountKey,
     },
+    /// A Google Ads account, read with an OAuth client and a user's refresh token.
+    GoogleAds {
+        /// The account's ten digits, without dashes.
+        customer: String,
+        /// The manager account the access goes through, if any.
+        login_customer: Option<String>,
+        client_id: Secret,
+        client_secret: Secret,
+        refresh_token: Secret,
+        /// Optional since 2026-09 (Google ignores it); sent when given.
+        developer_token: Option<Secret>,
+        /// Where the refresh token is exchanged (Google's, unless a proxy's or a test's).
+        token_url: Url,
+    },
+    /// A Meta (Facebook and Instagram) ad account, read with a system user's token.
+    MetaAds {
+        /// `act_` and the account's digits.
+        account: String,
+        token: Secret,
+    },
 }
 
 /// A Google service account's JSON key, as the Cloud console downloads it: what signs the
@@ -84,6 +104,7 @@ impl Platform {
         match self {
             Platform::Shopify { .. } | Platform::WooCommerce { .. } => "Order",
             Platform::Ga4 { .. } => "Traffic",
+            Platform::GoogleAds { .. } | Platform::MetaAds { .. } => "Ad spend",
         }
     }
 
@@ -93,6 +114,8 @@ impl Platform {
             Platform::Shopify { .. } => "Shopify",
             Platform::WooCommerce { .. } => "WooCommerce",
             Platform::Ga4 { .. } => "GA4",
+            Platform::GoogleAds { .. } => "Google Ads",
+            Platform::MetaAds { .. } => "Meta Ads",
         }
     }
 }
@@ -116,6 +139,44 @@ pub(super) enum RawSource {
     #[serde(rename = "woocommerce")]
     WooCommerce(RawWoo),
     Ga4(RawGa4),
+    #[serde(rename = "google-ads")]
+    GoogleAds(RawGoogleAds),
+    #[serde(rename = "meta-ads")]
+    MetaAds(RawMetaAds),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetaAds {
+    name: String,
+    account: String,
+    access_token_env: Option<String>,
+    access_token_file: Option<PathBuf>,
+    history_days: Option<u32>,
+    lookback_days: Option<u32>,
+    endpoint: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGoogleAds {
+    name: String,
+    customer: String,
+    login_customer: Option<String>,
+    client_id_env: Option<String>,
+    client_id_file: Option<PathBuf>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    refresh_token_env: Option<String>,
+    refresh_token_file: Option<PathBuf>,
+    developer_token_env: Option<String>,
+    developer_token_file: Option<PathBuf>,
+    token_url: Option<String>,
+    history_days: Option<u32>,
+    lookback_days: Option<u32>,
+    endpoint: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -205,6 +266,8 @@ pub(super) fn sources(cx: &Cx<'_>, raw: Vec<Spanned<RawSource>>) -> Result<Vec<S
             RawSource::Shopify(s) => shopify(cx, s, span.clone(), &key)?,
             RawSource::WooCommerce(w) => woocommerce(cx, w, span.clone(), &key)?,
             RawSource::Ga4(g) => ga4(cx, g, span.clone(), &key)?,
+            RawSource::GoogleAds(g) => google_ads(cx, g, span.clone(), &key)?,
+            RawSource::MetaAds(m) => meta_ads(cx, m, span.clone(), &key)?,
         };
         if out.iter().any(|o| o.name == s.name) {
             return Err(cx.at(
@@ -343,6 +406,126 @@ fn ga4(cx: &Cx<'_>, g: RawGa4, span: Range<usize>, key: &str) -> Result<SourceSe
         key,
     )?;
     Ok(common.with(Platform::Ga4 { property, key: sa }))
+}
+
+fn google_ads(
+    cx: &Cx<'_>,
+    g: RawGoogleAds,
+    span: Range<usize>,
+    key: &str,
+) -> Result<SourceSettings> {
+    let at = |k: &str, msg: String| cx.at(span.clone(), &format!("{key}.{k}"), msg);
+    let account = |k: &str, v: &str| {
+        let digits: String = v.chars().filter(|c| *c != '-').collect();
+        match digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit()) {
+            true => Ok(digits),
+            false => Err(at(
+                k,
+                "a Google Ads account is ten digits, such as \"123-456-7890\"".into(),
+            )),
+        }
+    };
+    let customer = account("customer", &g.customer)?;
+    let login_customer = g
+        .login_customer
+        .as_deref()
+        .map(|l| account("login_customer", l))
+        .transpose()?;
+    let secret = |field: &str, env: &Option<String>, file: &Option<PathBuf>| {
+        cx.secret_named(
+            field,
+            env.as_deref().map(|v| (v, span.clone())),
+            file.as_deref().map(|f| (f, span.clone())),
+            key,
+        )
+    };
+    let required = |field: &str, v: Option<Secret>| {
+        v.ok_or_else(|| {
+            at(
+                &format!("{field}_env"),
+                format!("give {field}_env or {field}_file"),
+            )
+        })
+    };
+    let client_id = required(
+        "client_id",
+        secret("client_id", &g.client_id_env, &g.client_id_file)?,
+    )?;
+    let client_secret = required(
+        "client_secret",
+        secret("client_secret", &g.client_secret_env, &g.client_secret_file)?,
+    )?;
+    let refresh_token = required(
+        "refresh_token",
+        secret("refresh_token", &g.refresh_token_env, &g.refresh_token_file)?,
+    )?;
+    let developer_token = secret(
+        "developer_token",
+        &g.developer_token_env,
+        &g.developer_token_file,
+    )?;
+    let token_url = https_url(
+        cx,
+        g.token_url
+            .as_deref()
+            .unwrap_or("https://oauth2.googleapis.com/token"),
+        span.clone(),
+        &format!("{key}.token_url"),
+    )?;
+    let raw = RawCommon {
+        name: g.name,
+        history_days: g.history_days,
+        lookback_days: g.lookback_days,
+        endpoint: g.endpoint,
+        ca_file: g.ca_file,
+    };
+    let common = common(cx, raw, "https://googleads.googleapis.com", 3, span, key)?;
+    Ok(common.with(Platform::GoogleAds {
+        customer,
+        login_customer,
+        client_id,
+        client_secret,
+        refresh_token,
+        developer_token,
+        token_url,
+    }))
+}
+
+fn meta_ads(cx: &Cx<'_>, m: RawMetaAds, span: Range<usize>, key: &str) -> Result<SourceSettings> {
+    let at = |k: &str, msg: String| cx.at(span.clone(), &format!("{key}.{k}"), msg);
+    let digits = m.account.trim().trim_start_matches("act_");
+    if digits.is_empty() || digits.len() > 20 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(at(
+            "account",
+            "a Meta ad account is `act_` and its digits, such as \"act_123456\"".into(),
+        ));
+    }
+    let token = cx
+        .secret_named(
+            "access_token",
+            m.access_token_env.as_deref().map(|v| (v, span.clone())),
+            m.access_token_file.as_deref().map(|f| (f, span.clone())),
+            key,
+        )?
+        .ok_or_else(|| {
+            at(
+                "access_token_env",
+                "give access_token_env or access_token_file".into(),
+            )
+        })?;
+    let raw = RawCommon {
+        name: m.name,
+        history_days: m.history_days,
+        lookback_days: m.lookback_days,
+        endpoint: m.endpoint,
+        ca_file: m.ca_file,
+    };
+    // Meta revises attribution for 28 days.
+    let common = common(cx, raw, "https://graph.facebook.com", 28, span, key)?;
+    Ok(common.with(Platform::MetaAds {
+        account: format!("act_{digits}"),
+        token,
+    }))
 }
 
 /// A service account's JSON key file: its account, key and token URI. The key's text never

@@ -196,6 +196,12 @@ fn only_the_email_channel_names_lettre_in_delivery() {
 /// tests: `use super::x` / `super::{x, y::z}` / `crate::ingest::x` / a bare `x::` path. A
 /// `super::Item` that is no sibling module is an item of `mod.rs`.
 fn ingest_uses(text: &str, siblings: &[String]) -> Vec<String> {
+    uses_in(text, siblings, "crate::ingest::")
+}
+
+/// Which of `siblings` (the files of the folder whose crate path is `own`) `text` uses, as
+/// [`ingest_uses`] says; "mod" for what the folder's `mod.rs` holds.
+fn uses_in(text: &str, siblings: &[String], own: &str) -> Vec<String> {
     let code: String = text
         .split("#[cfg(test)]")
         .next()
@@ -217,7 +223,7 @@ fn ingest_uses(text: &str, siblings: &[String]) -> Vec<String> {
             used.push("mod".to_string());
         }
     };
-    for prefix in ["super::", "crate::ingest::"] {
+    for prefix in ["super::", own] {
         for (at, _) in code.match_indices(prefix) {
             let rest = &code[at + prefix.len()..];
             match rest.strip_prefix('{') {
@@ -292,30 +298,67 @@ fn circle(graph: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
         .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
 }
 
-/// The files of `src/ingest` use one another without a circle: a new format, a live source
-/// or a change to the load step stays in its own file.
-#[test]
-fn ingest_has_no_import_circle() {
-    let dir = src().join("ingest");
-    let mut files = Vec::new();
-    rust_files(&dir, &mut files);
+/// The `.rs` files directly in `dir` (its subfolders are graphs of their own).
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Which of its siblings each file directly in `dir` uses; `own` is the folder's crate path
+/// (`crate::ingest::live::`).
+fn sibling_graph(dir: &Path, own: &str) -> BTreeMap<String, Vec<String>> {
+    let files = files_in(dir);
     let stem = |f: &Path| f.file_stem().unwrap().to_string_lossy().to_string();
     let siblings: Vec<String> = files
         .iter()
         .map(|f| stem(f))
         .filter(|s| s != "mod")
         .collect();
-    assert!(siblings.len() > 10, "found only {siblings:?}");
-    let graph: BTreeMap<String, Vec<String>> = files
+    files
         .iter()
         .map(|f| {
             let text = std::fs::read_to_string(f).unwrap();
             let me = stem(f);
-            let uses = ingest_uses(&text, &siblings);
+            let uses = uses_in(&text, &siblings, own);
             (me.clone(), uses.into_iter().filter(|u| *u != me).collect())
         })
-        .collect();
+        .collect()
+}
+
+/// The files of `src/ingest` use one another without a circle: a new format, a live source
+/// or a change to the load step stays in its own file. Each folder is a graph of its own
+/// (`live/`, `live/shopify/`), and the formats never reach into the live sources.
+#[test]
+fn ingest_has_no_import_circle() {
+    let ingest = src().join("ingest");
+    let graph = sibling_graph(&ingest, "crate::ingest::");
+    assert!(graph.len() > 10, "found only {:?}", graph.keys());
     assert_eq!(circle(&graph), None, "{graph:#?}");
+    let folders = [
+        (ingest.join("live"), "crate::ingest::live::"),
+        (
+            ingest.join("live/shopify"),
+            "crate::ingest::live::shopify::",
+        ),
+    ];
+    for (dir, own) in folders {
+        let graph = sibling_graph(&dir, own);
+        assert!(graph.len() >= 3, "{}: {:?}", dir.display(), graph.keys());
+        assert_eq!(circle(&graph), None, "{}: {graph:#?}", dir.display());
+    }
+    for f in files_in(&ingest).iter().filter(|f| !f.ends_with("mod.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            !text.contains("live::"),
+            "{} reaches into the live sources",
+            f.display()
+        );
+    }
 }
 
 #[test]

@@ -19,8 +19,7 @@ use serde_json::json;
 
 use super::google::GoogleToken;
 use super::http::{Http, Reply, excerpt};
-use super::shopify::Synced;
-use super::{Intake, Session, SyncOptions, begin, finish, import_options};
+use super::intake::{Intake, Session, SyncOptions, Synced, begin, finish, import_options};
 use crate::config::{Config, Platform, SourceSettings};
 use crate::ingest::load::Target;
 use crate::ingest::values::sum_counts;
@@ -202,7 +201,7 @@ async fn write(
 ) -> Result<()> {
     for ((day, channel), v) in sums {
         let label = format!("{day} {channel}");
-        let row = |_: &crate::ingest::ImportOptions, out: &mut super::Rows| {
+        let row = |_: &crate::ingest::ImportOptions, out: &mut crate::ingest::load::Rows| {
             let mut values = vec![
                 SqlValue::Text(day.to_string()),
                 SqlValue::Text(channel.clone()),

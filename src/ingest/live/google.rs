@@ -148,3 +148,86 @@ pub(super) fn assertion(key: &ServiceAccountKey, scope: &str, at: i64) -> Result
     .map_err(|_| anyhow!("signing failed"))?;
     Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature)))
 }
+
+/// An access token from a user's OAuth refresh token (Google Ads): fetched once a sync, and
+/// again after a 401.
+pub(super) struct RefreshedToken<'a> {
+    http: &'a Http,
+    url: &'a url::Url,
+    client_id: &'a Secret,
+    client_secret: &'a Secret,
+    refresh_token: &'a Secret,
+    token: Option<Secret>,
+    pub requests: u64,
+}
+
+impl<'a> RefreshedToken<'a> {
+    pub(super) fn new(
+        http: &'a Http,
+        url: &'a url::Url,
+        client: (&'a Secret, &'a Secret),
+        refresh_token: &'a Secret,
+    ) -> Self {
+        RefreshedToken {
+            http,
+            url,
+            client_id: client.0,
+            client_secret: client.1,
+            refresh_token,
+            token: None,
+            requests: 0,
+        }
+    }
+
+    pub(super) async fn bearer(&mut self) -> Result<Secret> {
+        if let Some(t) = &self.token {
+            return Ok(t.clone());
+        }
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("client_id", self.client_id.expose())
+            .append_pair("client_secret", self.client_secret.expose())
+            .append_pair("refresh_token", self.refresh_token.expose())
+            .finish();
+        let req = self
+            .http
+            .request(Method::POST, self.url.clone())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.requests += 1;
+        let reply = self.http.send(req, "sign-in").await?;
+        let source = &self.http.source;
+        if !reply.status.is_success() {
+            let v: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+            let field = |k: &str| {
+                v.get(k)
+                    .and_then(Value::as_str)
+                    .map(|s| excerpt(s.as_bytes()))
+            };
+            let said = match (field("error"), field("error_description")) {
+                (Some(e), Some(d)) => format!("{e}: {d}"),
+                (Some(e), None) => e,
+                _ => excerpt(&reply.body),
+            };
+            bail!(
+                "source {source}: Google refused the refresh token ({}, {said}): connect the \
+                 account again and give its new refresh token (no token or secret is shown)",
+                reply.status
+            );
+        }
+        #[derive(Deserialize)]
+        struct Token {
+            access_token: String,
+        }
+        let t: Token = reply
+            .json("the sign-in")
+            .map_err(|e| anyhow!("source {source}: {e:#}"))?;
+        let t = Secret::new(t.access_token);
+        self.token = Some(t.clone());
+        Ok(t)
+    }
+
+    pub(super) fn forget(&mut self) {
+        self.token = None;
+    }
+}

@@ -11,7 +11,10 @@
 
 mod ga4;
 mod google;
+mod google_ads;
 mod http;
+mod intake;
+mod meta_ads;
 mod shopify;
 mod woocommerce;
 
@@ -19,29 +22,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::ImportSummary;
-use super::load::{Load, Rows, Writing};
-use super::options::ImportOptions;
 use crate::config::{Config, Platform, SourceSettings};
-use crate::progress::{Progress, Style, Unit};
-use crate::store::{SourceState, Store, SyncMark};
-
-/// The most pages (or bulk lines, in thousands) one sync reads: past it something loops.
-pub(super) const MAX_PAGES: u64 = 100_000;
-
-/// What a sync is told besides the source.
-#[derive(Debug, Clone)]
-pub struct SyncOptions {
-    /// Read changes since this day (the shop's), whatever the cursor says.
-    pub since: Option<NaiveDate>,
-    /// Connect and say what would be synced; write nothing.
-    pub check: bool,
-    /// The day it runs, in the shop's zone: stock on hand is for it.
-    pub day: NaiveDate,
-    /// When it runs (epoch seconds), read at the edge.
-    pub at: i64,
-    /// How a long sync shows its progress (orders read).
-    pub progress: Style,
-}
+use crate::store::{SourceState, Store};
+pub use intake::SyncOptions;
 
 /// What a sync did, or with `check`, would do.
 #[derive(Debug, Clone)]
@@ -60,12 +43,6 @@ pub struct SyncSummary {
     /// What the source said that the owner should know (a missing scope, another zone).
     pub warnings: Vec<String>,
     pub import: ImportSummary,
-}
-
-/// A platform's side of a sync, once signed in and checked.
-pub(super) struct Session {
-    pub warnings: Vec<String>,
-    pub requests: u64,
 }
 
 /// Syncs every configured source, or the one named; each on its own, so that one failing
@@ -168,6 +145,8 @@ pub async fn probe(config: &Config, source: &SourceSettings, at: i64) -> Result<
         Platform::Shopify { .. } => shopify::probe(config, source, &http, at).await,
         Platform::WooCommerce { .. } => woocommerce::probe(config, source, &http).await,
         Platform::Ga4 { .. } => ga4::probe(config, source, &http, at).await,
+        Platform::GoogleAds { .. } => google_ads::probe(config, source, &http).await,
+        Platform::MetaAds { .. } => meta_ads::probe(config, source, &http).await,
     }
 }
 
@@ -199,6 +178,10 @@ pub async fn sync(
             woocommerce::sync(store, config, source, &http, since, opts).await
         }
         Platform::Ga4 { .. } => ga4::sync(store, config, source, &http, since, opts).await,
+        Platform::GoogleAds { .. } => {
+            google_ads::sync(store, config, source, &http, since, opts).await
+        }
+        Platform::MetaAds { .. } => meta_ads::sync(store, config, source, &http, since, opts).await,
     };
     store.bulk_cache(false).await;
     let (session, orders, cursor, mut import) = synced?;
@@ -262,144 +245,4 @@ fn start(
 
 fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_time(chrono::NaiveTime::MIN).and_utc()
-}
-
-/// The later of two RFC 3339 times (a cursor and an `updated_at`), as the API wrote it.
-pub(super) fn later(cursor: &mut Option<String>, seen: &str) {
-    let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok();
-    let Some(t) = parse(seen) else { return };
-    if cursor.as_deref().and_then(parse).is_none_or(|c| t > c) {
-        *cursor = Some(
-            t.with_timezone(&Utc)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        );
-    }
-}
-
-/// Import options for a source's rows: the shop's zone (which its days follow), currency
-/// and channels.
-pub(super) fn import_options(
-    config: &Config,
-    tz: chrono_tz::Tz,
-    opts: &SyncOptions,
-) -> ImportOptions {
-    ImportOptions {
-        tz,
-        ..ImportOptions::from_config(config, opts.day, opts.check, opts.at)
-    }
-}
-
-/// Starts a source's load into the store.
-pub(super) async fn begin<'s>(
-    store: &'s Store,
-    io: &ImportOptions,
-    file: &str,
-    format: &'static str,
-    targets: &[super::load::Target],
-) -> Result<Load<'s>> {
-    Load::begin(
-        store,
-        io,
-        file,
-        format,
-        targets,
-        // A first sync into an empty store is a first load: its indexes are built once,
-        // after the rows (see `load::FirstLoad`).
-        Writing::Piped { first_load: true },
-    )
-    .await
-}
-
-/// Where a sync's records go: each record's rows into the load, the orders counted, and
-/// the cursor moved to the latest `updated_at` seen.
-pub(super) struct Intake<'l, 's> {
-    load: &'l mut Load<'s>,
-    progress: Progress,
-    out: Rows,
-    records: u64,
-    pub orders: u64,
-    pub cursor: Option<String>,
-    /// The options the rows are read with (the shop's zone, channels, the day).
-    pub io: ImportOptions,
-}
-
-impl<'l, 's> Intake<'l, 's> {
-    pub(super) fn new(load: &'l mut Load<'s>, io: ImportOptions, style: Style, what: &str) -> Self {
-        Intake {
-            load,
-            progress: Progress::start(style, what, None, Unit::Orders),
-            out: Rows::new(),
-            records: 0,
-            orders: 0,
-            cursor: None,
-            io,
-        }
-    }
-
-    /// One record's rows, from `rows`; a record that cannot be read is noted (nothing will
-    /// be written, and the rest is only checked). False: stop reading.
-    pub(super) async fn record(
-        &mut self,
-        what: &str,
-        rows: impl FnOnce(&ImportOptions, &mut Rows) -> Result<()>,
-    ) -> Result<bool> {
-        self.records += 1;
-        self.out.clear();
-        if let Err(e) = rows(&self.io, &mut self.out) {
-            self.out.clear();
-            self.load.bad(self.records, &e.context(what.to_string()));
-            return Ok(true);
-        }
-        self.load.rows(self.records, &mut self.out).await
-    }
-
-    /// An order read, updated at `updated_at`.
-    pub(super) fn order_seen(&mut self, updated_at: &str) {
-        self.orders += 1;
-        self.progress.set(self.orders);
-        later(&mut self.cursor, updated_at);
-    }
-
-    /// The records read, the orders among them and the new cursor.
-    pub(super) fn done(self) -> (u64, u64, Option<String>) {
-        self.progress.finish();
-        (self.records, self.orders, self.cursor)
-    }
-}
-
-/// Ends a source's load: the rows and the mark committed together, or the plan.
-pub(super) async fn finish(
-    mut load: Load<'_>,
-    read: Result<u64>,
-    source: &str,
-    cursor: Option<String>,
-    at: i64,
-    zone: Option<String>,
-) -> Result<ImportSummary> {
-    load.mark(SyncMark {
-        source: source.to_string(),
-        cursor,
-        at,
-        zone,
-    });
-    load.finish(read, None).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cursor_keeps_the_latest_time_in_utc() {
-        let mut c = None;
-        later(&mut c, "2026-03-02T10:15:00Z");
-        assert_eq!(c.as_deref(), Some("2026-03-02T10:15:00Z"));
-        // An earlier time, and one that is no time, leave it.
-        later(&mut c, "2026-03-01T23:00:00Z");
-        later(&mut c, "yesterday");
-        assert_eq!(c.as_deref(), Some("2026-03-02T10:15:00Z"));
-        // 12:00 at +01:00 is 11:00 UTC: later, and written in UTC.
-        later(&mut c, "2026-03-02T12:00:00+01:00");
-        assert_eq!(c.as_deref(), Some("2026-03-02T11:00:00Z"));
-    }
 }

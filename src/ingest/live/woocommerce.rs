@@ -15,8 +15,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::http::{Http, Reply, excerpt};
-use super::shopify::Synced;
-use super::{Intake, Session, SyncOptions, begin, finish, import_options};
+use super::intake::{Intake, Session, SyncOptions, Synced, begin, finish, import_options};
 use crate::config::{Config, Platform, Secret, SourceSettings};
 use crate::ingest::load::Target;
 use crate::ingest::preset::LINE_PRODUCTS;
@@ -346,7 +345,7 @@ async fn read(
                 return Ok(());
             }
         }
-        if page >= pages.min(super::MAX_PAGES) {
+        if page >= pages.min(super::intake::MAX_PAGES) {
             return Ok(());
         }
         page += 1;
@@ -377,7 +376,7 @@ async fn one_page<T: DeserializeOwned>(
     Ok((items, pages))
 }
 
-/// Every page of a list, up to [`super::MAX_PAGES`].
+/// Every page of a list, up to [`super::intake::MAX_PAGES`].
 async fn all_pages<T: DeserializeOwned>(
     api: &mut Api<'_>,
     path: &str,
@@ -390,7 +389,7 @@ async fn all_pages<T: DeserializeOwned>(
         let (items, pages) = one_page(api, path, query, page, what).await?;
         let empty = items.is_empty();
         all.extend(items);
-        if empty || page >= pages.min(super::MAX_PAGES) {
+        if empty || page >= pages.min(super::intake::MAX_PAGES) {
             return Ok(all);
         }
         page += 1;
@@ -453,7 +452,7 @@ struct Product {
 
 impl Product {
     /// The product (one without a SKU is none dawnpost can name) and its stock on `day`.
-    fn rows(&self, day: &str, out: &mut super::Rows) -> Result<()> {
+    fn rows(&self, day: &str, out: &mut crate::ingest::load::Rows) -> Result<()> {
         let Some(sku) = self.sku.as_deref().filter(|s| !s.trim().is_empty()) else {
             return Ok(());
         };
@@ -562,7 +561,7 @@ impl Order {
         refunds: &[Refund],
         tz: Tz,
         io: &crate::ingest::ImportOptions,
-        out: &mut super::Rows,
+        out: &mut crate::ingest::load::Rows,
     ) -> Result<()> {
         let id = short(&self.number);
         let placed = epoch(gmt(&self.date_created_gmt, "date_created_gmt")?);

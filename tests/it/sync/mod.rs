@@ -3,6 +3,8 @@
 //! and against sums the tests work out from the answers they serve.
 
 mod ga4;
+mod google_ads;
+mod meta_ads;
 mod shopify;
 mod woocommerce;
 

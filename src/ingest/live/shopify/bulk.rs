@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::client::Client;
 use super::records::{LineItem, Order, Return, bulk_query};
-use crate::ingest::live::Intake;
+use crate::ingest::live::intake::Intake;
 use crate::store::Store;
 
 /// How often a running operation is asked about: from the first to the last.

@@ -9,16 +9,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::super::http::{Http, MAX_WAIT, Reply, excerpt, retry_after, secret_header};
-use super::API_VERSION;
 use super::records::{
     LINES_QUERY, Lines, MAX_LINES, Order, PAGE_REFUNDS, REFUNDS_QUERY, RETURNS_QUERY, Refund,
     Returns,
 };
+use crate::ingest::live::http::{Http, MAX_WAIT, Reply, excerpt, retry_after, secret_header};
 
 /// Pages of one order's lines or returns after the first: past [`MAX_LINES`] at 20 a page.
 const MAX_MORE_PAGES: usize = MAX_LINES / 20 + 1;
 use crate::config::{Secret, ShopifyAuth, SourceSettings};
+
+/// The Admin API version every request names; Shopify supports each for a year.
+pub(crate) const API_VERSION: &str = "2026-01";
 
 /// Attempts at one request: throttles, 5xx and a refreshed token each take one.
 const ATTEMPTS: u32 = 12;

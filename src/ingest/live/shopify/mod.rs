@@ -16,21 +16,15 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::http::Http;
-use super::{Intake, Session, SyncOptions, begin, finish, import_options};
+use super::intake::{Intake, Session, SyncOptions, Synced, begin, finish, import_options};
 use crate::config::{Config, SourceSettings};
-use crate::ingest::ImportSummary;
 use crate::progress::Style;
 use crate::store::{SourceState, Store};
 use client::Client;
 use records::{ORDERS_QUERY, Order, PAGE_ORDERS, PRODUCTS_QUERY, TARGETS, Variant};
 
-/// The Admin API version every request names; Shopify supports each for a year.
-pub(crate) const API_VERSION: &str = "2026-01";
 /// Orders older than this many days need the `read_all_orders` scope.
 const RECENT_DAYS: i64 = 60;
-
-/// What a sync hands back: the session, the orders read, the new cursor, the import.
-pub(super) type Synced = (Session, u64, Option<String>, ImportSummary);
 
 /// One sync of a Shopify source: the shop checked, then products and stock, then orders.
 pub(super) async fn sync(
@@ -153,7 +147,7 @@ async fn read(
 ) -> Result<()> {
     let day = opts.day.to_string();
     let mut after: Option<String> = None;
-    for _ in 0..super::MAX_PAGES {
+    for _ in 0..super::intake::MAX_PAGES {
         let data = client
             .graphql(PRODUCTS_QUERY, json!({ "after": after }), "products")
             .await?;
@@ -178,7 +172,7 @@ async fn read(
     }
     let query = format!("updated_at:>='{since}'");
     let mut after: Option<String> = None;
-    for _ in 0..super::MAX_PAGES {
+    for _ in 0..super::intake::MAX_PAGES {
         let vars = json!({ "first": PAGE_ORDERS, "after": after, "query": query });
         let data = client.graphql(ORDERS_QUERY, vars, "orders").await?;
         let (page, next) = records::page::<Order>(&data, "orders")?;
