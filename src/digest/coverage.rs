@@ -127,10 +127,14 @@ pub(super) fn zones_note(syncs: &[SourceSync], shop: Tz) -> String {
         .iter()
         .filter_map(|s| {
             let zone = s.zone.as_deref().filter(|z| *z != shop.name())?;
+            // "GA4's", "Google Ads'".
+            let owner = match s.platform.ends_with('s') {
+                true => format!("{}'", s.platform),
+                false => format!("{}'s", s.platform),
+            };
             Some(format!(
-                "{} days follow {}'s {}",
+                "{} days follow {owner} {}",
                 s.days_of,
-                s.platform,
                 cap(zone, 64)
             ))
         })
@@ -139,6 +143,12 @@ pub(super) fn zones_note(syncs: &[SourceSync], shop: Tz) -> String {
         return String::new();
     }
     other.dedup();
+    // One sentence: only its first clause starts with a capital.
+    for o in other.iter_mut().skip(1) {
+        if let Some(first) = o.get(..1) {
+            *o = format!("{}{}", first.to_lowercase(), &o[1..]);
+        }
+    }
     let orders_elsewhere = syncs
         .iter()
         .any(|s| s.days_of == "Order" && s.zone.as_deref().is_some_and(|z| z != shop.name()));
@@ -392,8 +402,19 @@ mod tests {
         };
         assert_eq!(zones_note(std::slice::from_ref(&same), shop), "");
         assert_eq!(
-            zones_note(&[same, ga4], shop),
+            zones_note(&[same, ga4.clone()], shop),
             "Traffic days follow GA4's America/Los_Angeles; orders follow Europe/London."
+        );
+        let ads = SourceSync {
+            platform: "Google Ads",
+            days_of: "Ad spend",
+            zone: Some("America/New_York".into()),
+            ..sync(None, None)
+        };
+        assert_eq!(
+            zones_note(&[ga4, ads], shop),
+            "Traffic days follow GA4's America/Los_Angeles; ad spend days follow Google Ads' \
+             America/New_York; orders follow Europe/London."
         );
     }
 }

@@ -100,27 +100,26 @@ async fn check_account(
     config: &Config,
     source: &SourceSettings,
 ) -> Result<(String, Vec<String>)> {
+    #[derive(Deserialize)]
+    struct Settings {
+        customer: Customer,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Customer {
+        currency_code: String,
+        time_zone: String,
+    }
     let query = "SELECT customer.id, customer.currency_code, customer.time_zone FROM customer";
-    let rows = api.search(query, "the account's settings").await?;
-    let customer = rows
-        .first()
-        .and_then(|r| r.get("customer"))
-        .ok_or_else(|| {
-            anyhow!(
-                "source {}: the account's settings came back empty",
-                source.name
-            )
-        })?;
-    let text = |k: &str| {
-        customer
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .chars()
-            .take(64)
-            .collect::<String>()
-    };
-    let (currency, zone) = (text("currencyCode"), text("timeZone"));
+    let rows: Vec<Settings> = api.search(query, "the account's settings").await?;
+    let c = rows.first().ok_or_else(|| {
+        anyhow!(
+            "source {}: the account's settings came back empty",
+            source.name
+        )
+    })?;
+    let text = |s: &str| s.chars().take(64).collect::<String>();
+    let (currency, zone) = (text(&c.customer.currency_code), text(&c.customer.time_zone));
     if !currency.eq_ignore_ascii_case(&config.shop.currency) {
         bail!(
             "source {}: the account's currency is {currency}, but {} says {}: dawnpost keeps one \
@@ -153,12 +152,13 @@ async fn campaigns(
          metrics.impressions FROM campaign WHERE segments.date BETWEEN '{from}' AND '{to}' \
          ORDER BY segments.date, campaign.id"
     );
-    let rows = api.search(&query, "campaign days").await?;
-    for (i, row) in rows.iter().enumerate() {
+    let rows: Vec<Row> = api.search(&query, "campaign days").await?;
+    let n = rows.len();
+    for (i, row) in rows.into_iter().enumerate() {
         add(row, sums)
             .map_err(|e| anyhow!("source {}: campaign row {}: {e:#}", api.http.source, i + 1))?;
     }
-    Ok(rows.len())
+    Ok(n)
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,8 +190,7 @@ struct Segments {
     date: String,
 }
 
-fn add(row: &Value, sums: &mut SpendSums) -> Result<()> {
-    let r: Row = Row::deserialize(row).map_err(|e| anyhow!("not a campaign's day: {e}"))?;
+fn add(r: Row, sums: &mut SpendSums) -> Result<()> {
     let day: NaiveDate = r.segments.date.parse().map_err(|_| {
         anyhow!(
             "date {:?} is not a day",
@@ -255,8 +254,13 @@ impl<'a> Api<'a> {
         })
     }
 
-    /// Every row of a GAQL query's stream (its batches' `results`).
-    async fn search(&mut self, query: &str, what: &str) -> Result<Vec<Value>> {
+    /// Every row of a GAQL query's stream (its batches' `results`), each read straight into
+    /// `T`: a stream of many rows is never held as JSON values.
+    async fn search<T: serde::de::DeserializeOwned>(
+        &mut self,
+        query: &str,
+        what: &str,
+    ) -> Result<Vec<T>> {
         let body = json!({ "query": query }).to_string();
         let (mut refreshed, mut waited) = (false, 0);
         loop {
@@ -276,7 +280,7 @@ impl<'a> Api<'a> {
             self.requests += 1;
             let reply = self.http.send(req, what).await?;
             match reply.status.as_u16() {
-                200..=299 => return batches(&reply, &self.http.source, what),
+                200..=299 => return batches::<T>(&reply, &self.http.source, what),
                 401 if !refreshed => {
                     refreshed = true;
                     self.token.forget();
@@ -306,21 +310,25 @@ impl<'a> Api<'a> {
 }
 
 /// The stream's batches: a JSON array of `{results: [...]}`.
-fn batches(reply: &Reply, source: &str, what: &str) -> Result<Vec<Value>> {
-    let v: Value = reply
+fn batches<T: serde::de::DeserializeOwned>(
+    reply: &Reply,
+    source: &str,
+    what: &str,
+) -> Result<Vec<T>> {
+    #[derive(Deserialize)]
+    struct Batch<T> {
+        #[serde(default = "Vec::new")]
+        results: Vec<T>,
+    }
+    let batches: Vec<Batch<T>> = reply
         .json(what)
         .map_err(|e| anyhow!("source {source}: {e:#}"))?;
-    let Value::Array(batches) = v else {
-        bail!("source {source}: {what}: the answer is not a stream of batches");
-    };
     let mut rows = Vec::new();
     for b in batches {
-        if let Some(Value::Array(results)) = b.get("results") {
-            if rows.len() + results.len() > MAX_ROWS {
-                bail!("source {source}: {what}: more than {MAX_ROWS} rows");
-            }
-            rows.extend(results.iter().cloned());
+        if rows.len() + b.results.len() > MAX_ROWS {
+            bail!("source {source}: {what}: more than {MAX_ROWS} rows");
         }
+        rows.extend(b.results);
     }
     Ok(rows)
 }
