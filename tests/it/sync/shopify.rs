@@ -130,6 +130,28 @@ impl Shop {
         if query.starts_with("query Variants") {
             return ok(variants());
         }
+        if query.starts_with("query RefundUnits") {
+            // The refunds' lines as the paged answers show them, by refund id.
+            let ids: Vec<&str> = vars["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert!(ids.len() <= 50);
+            let nodes: Vec<Value> = ids
+                .iter()
+                .map(|id| {
+                    refund_lines(id).map_or(
+                        Value::Null,
+                        |lines| json!({ "id": id, "refundLineItems": lines }),
+                    )
+                })
+                .collect();
+            return ok(
+                json!({ "data": { "nodes": nodes }, "extensions": read("shop.json")["extensions"] }),
+            );
+        }
         if query.starts_with("mutation Run") {
             self.runs.push(vars["query"].as_str().unwrap().to_string());
             assert!(query.contains("groupObjects: true"), "{query}");
@@ -255,6 +277,21 @@ fn big_answer(big: &Value, query: &str, vars: &Value) -> Option<Value> {
         return None;
     };
     Some(json!({ "data": data, "extensions": cost }))
+}
+
+/// A refund's lines as the fixture's pages of orders give them.
+fn refund_lines(id: &str) -> Option<Value> {
+    ["orders-page-1.json", "orders-page-2.json"]
+        .iter()
+        .find_map(|f| {
+            read(f)["data"]["orders"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|o| o["refunds"].as_array().unwrap().clone())
+                .find(|r| r["id"] == id)
+                .map(|r| r["refundLineItems"].clone())
+        })
 }
 
 /// The fixture's products as a `productVariants` page: each variant with its product's type
@@ -411,6 +448,24 @@ async fn a_first_sync_reads_the_history_through_a_bulk_operation(b: Backend) {
         s.t.scalar("SELECT COUNT(*) FROM refunds").await,
         Some(refunds.len() as f64)
     );
+    // Their units, read after the bulk operation (which cannot ask for a refund's lines).
+    for o in &orders {
+        for r in o["refunds"].as_array().unwrap() {
+            let id = r["id"].as_str().unwrap();
+            let units: i64 = refund_lines(id).unwrap()["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["quantity"].as_i64().unwrap())
+                .sum();
+            let got =
+                s.t.scalar(&format!(
+                    "SELECT units FROM refunds WHERE refund_id = '{id}'"
+                ))
+                .await;
+            assert_eq!(got, Some(units as f64), "{id}");
+        }
+    }
     // The returned mug, with its reason's handle, on the day the return was opened.
     let ret = lines
         .iter()

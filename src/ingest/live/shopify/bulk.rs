@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::client::Client;
-use super::records::{LineItem, Order, Return, bulk_query};
+use super::records::{LineItem, Order, Refund, Return, bulk_query, refund_rows};
 use crate::ingest::live::intake::Intake;
 use crate::store::Store;
 
@@ -129,6 +129,10 @@ pub(super) async fn read(
     url: url::Url,
     intake: &mut Intake<'_, '_>,
 ) -> Result<()> {
+    // Refunds wait for their lines' units, which the bulk operation cannot give: they are
+    // read after the stream, and written last (a refund names its order but needs no row
+    // of it first).
+    let mut refunds: Vec<(String, Refund)> = Vec::new();
     let mut current: Option<Order> = None;
     // The store refused a batch: the rest is not read (the load says why).
     let mut stopped = false;
@@ -145,7 +149,7 @@ pub(super) async fn read(
         match peek.parent.as_deref() {
             None => {
                 if let Some(order) = current.take() {
-                    stopped = !take(intake, order).await?;
+                    stopped = !take_holding_refunds(intake, order, &mut refunds).await?;
                 }
                 let order: Order = serde_json::from_slice(line)
                     .with_context(|| format!("the bulk result's line {n} is not an order"))?;
@@ -164,7 +168,23 @@ pub(super) async fn read(
     if let Some(order) = current.take()
         && !stopped
     {
-        take(intake, order).await?;
+        stopped = !take_holding_refunds(intake, order, &mut refunds).await?;
+    }
+    if stopped || refunds.is_empty() {
+        return Ok(());
+    }
+    let (orders, mut just): (Vec<String>, Vec<Refund>) = refunds.into_iter().unzip();
+    client.refund_lines(&mut just).await?;
+    for (order, refund) in orders.iter().zip(just) {
+        let label = format!("order {order}'s refund");
+        let tz = intake.io.tz;
+        let one = [refund];
+        if !intake
+            .record(&label, |_, out| refund_rows(order, &one, tz, out))
+            .await?
+        {
+            return Ok(());
+        }
     }
     Ok(())
 }
@@ -224,6 +244,27 @@ fn child(order: &mut Order, parent: &str, id: &str, v: &[u8], n: u64) -> Result<
         order.returns.nodes.push(r);
     }
     Ok(())
+}
+
+/// The most refunds a bulk operation's orders may hold back for their units.
+const MAX_REFUNDS: usize = 1_000_000;
+
+/// An order into the intake, its refunds held back in `refunds`.
+async fn take_holding_refunds(
+    intake: &mut Intake<'_, '_>,
+    mut order: Order,
+    refunds: &mut Vec<(String, Refund)>,
+) -> Result<bool> {
+    if refunds.len() + order.refunds.len() > MAX_REFUNDS {
+        bail!("the bulk result holds more than {MAX_REFUNDS} refunds");
+    }
+    let key = order.key();
+    refunds.extend(
+        std::mem::take(&mut order.refunds)
+            .into_iter()
+            .map(|r| (key.clone(), r)),
+    );
+    take(intake, order).await
 }
 
 /// One whole order into the intake.

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::records::{
     LINES_QUERY, Lines, MAX_LINES, Order, PAGE_REFUNDS, REFUNDS_QUERY, RETURNS_QUERY, Refund,
-    Returns,
+    RefundLines, Returns, UNITS_BATCH, UNITS_QUERY,
 };
 use crate::ingest::live::http::{Http, MAX_WAIT, Reply, excerpt, retry_after, secret_header};
 
@@ -126,6 +126,39 @@ impl<'a> Client<'a> {
             order.refunds = refunds;
         }
         self.rest_of_returns(order).await
+    }
+
+    /// The refunded lines of `refunds` (read after a bulk operation, which cannot ask for
+    /// them), 50 refunds a request.
+    pub(super) async fn refund_lines(&mut self, refunds: &mut [Refund]) -> Result<()> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Node {
+            id: Option<String>,
+            refund_line_items: Option<RefundLines>,
+        }
+        for chunk in refunds.chunks_mut(UNITS_BATCH) {
+            let ids: Vec<&str> = chunk.iter().map(Refund::id).collect();
+            let data = self
+                .graphql(UNITS_QUERY, json!({ "ids": ids }), "refunded lines")
+                .await?;
+            let nodes = data.get("nodes").cloned().unwrap_or_default();
+            let nodes: Vec<Option<Node>> = Vec::deserialize(&nodes).with_context(|| {
+                format!(
+                    "source {}: the refunded lines are not as expected",
+                    self.source()
+                )
+            })?;
+            for node in nodes.into_iter().flatten() {
+                let (Some(id), Some(lines)) = (node.id, node.refund_line_items) else {
+                    continue;
+                };
+                if let Some(r) = chunk.iter_mut().find(|r| r.id() == id) {
+                    r.set_lines(lines);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The rest of an order's lines, when the page held only the first of them.

@@ -127,6 +127,12 @@ pub(super) const LINES_QUERY: &str = concat!(
     "} } } } }"
 );
 
+/// The refunded lines of up to [`UNITS_BATCH`] refunds by their ids: each refund 1 + a
+/// connection of 10 lines (2 + 10), 650 points for 50.
+pub(super) const UNITS_QUERY: &str = "query RefundUnits($ids: [ID!]!) { nodes(ids: $ids) { \
+     ... on Refund { id refundLineItems(first: 10) { pageInfo { hasNextPage } nodes { quantity } } } } }";
+pub(super) const UNITS_BATCH: usize = 50;
+
 /// Every refund of one order (their units are not asked: a refund's lines would multiply
 /// the cost by the refunds, which are not paged).
 pub(super) const REFUNDS_QUERY: &str = concat!(
@@ -281,7 +287,7 @@ pub(super) struct Refund {
     refund_line_items: Option<RefundLines>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct RefundLines {
     #[serde(default)]
@@ -296,6 +302,15 @@ pub(super) struct RefundLine {
 }
 
 impl Refund {
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Its lines as read after a bulk operation (which cannot ask for them).
+    pub(super) fn set_lines(&mut self, lines: RefundLines) {
+        self.refund_line_items = Some(lines);
+    }
+
     /// The units given back, when every refunded line was read.
     fn units(&self) -> SqlValue {
         match &self.refund_line_items {
@@ -459,20 +474,13 @@ impl Order {
         ));
         self.line_rows(&id, out)?;
         self.fulfilment_rows(&id, tz, out)?;
-        for r in &self.refunds {
-            let at = epoch(&r.created_at, "refunds.createdAt")?;
-            out.push((
-                REFUNDS,
-                vec![
-                    text(&id),
-                    text(&short(&r.id)),
-                    text(&local_day(at, tz).to_string()),
-                    SqlValue::Float(r.total_refunded_set.amount("totalRefundedSet")?.max(0.0)),
-                    r.units(),
-                ],
-            ));
-        }
+        refund_rows(&id, &self.refunds, tz, out)?;
         self.return_rows(&id, tz, out)
+    }
+
+    /// The order's name, as its rows key it.
+    pub(super) fn key(&self) -> String {
+        short(&self.name)
     }
 
     fn status(&self) -> &'static str {
@@ -635,6 +643,25 @@ impl Order {
         }
         Ok(())
     }
+}
+
+/// Each refund of an order on the day it was given, with its amount and (where its lines
+/// were read) its units.
+pub(super) fn refund_rows(order: &str, refunds: &[Refund], tz: Tz, out: &mut Rows) -> Result<()> {
+    for r in refunds {
+        let at = epoch(&r.created_at, "refunds.createdAt")?;
+        out.push((
+            REFUNDS,
+            vec![
+                text(order),
+                text(&short(&r.id)),
+                text(&local_day(at, tz).to_string()),
+                SqlValue::Float(r.total_refunded_set.amount("totalRefundedSet")?.max(0.0)),
+                r.units(),
+            ],
+        ));
+    }
+    Ok(())
 }
 
 /// A line's SKU, or its name when it has none (a custom item).
