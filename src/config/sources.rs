@@ -408,6 +408,14 @@ fn ga4(cx: &Cx<'_>, g: RawGa4, span: Range<usize>, key: &str) -> Result<SourceSe
     Ok(common.with(Platform::Ga4 { property, key: sa }))
 }
 
+const ADS_ACCOUNT: &str = "a Google Ads account is ten digits, such as \"123-456-7890\"";
+
+/// A Google Ads account's ten digits, dashes or not.
+fn ads_account(v: &str) -> Option<String> {
+    let digits: String = v.trim().chars().filter(|c| *c != '-').collect();
+    (digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
+}
+
 fn google_ads(
     cx: &Cx<'_>,
     g: RawGoogleAds,
@@ -415,16 +423,7 @@ fn google_ads(
     key: &str,
 ) -> Result<SourceSettings> {
     let at = |k: &str, msg: String| cx.at(span.clone(), &format!("{key}.{k}"), msg);
-    let account = |k: &str, v: &str| {
-        let digits: String = v.chars().filter(|c| *c != '-').collect();
-        match digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit()) {
-            true => Ok(digits),
-            false => Err(at(
-                k,
-                "a Google Ads account is ten digits, such as \"123-456-7890\"".into(),
-            )),
-        }
-    };
+    let account = |k: &str, v: &str| ads_account(v).ok_or_else(|| at(k, ADS_ACCOUNT.into()));
     let customer = account("customer", &g.customer)?;
     let login_customer = g
         .login_customer

@@ -597,6 +597,29 @@ impl Order {
                 place(|a| &a.state),
             ],
         ));
+        self.line_rows(&id, out)?;
+        if status == "shipped"
+            && let Some(done) = &self.date_completed_gmt
+        {
+            let at = epoch(gmt(&Some(done.clone()), "date_completed_gmt")?);
+            out.push((
+                FULFILMENT,
+                vec![
+                    text(&id),
+                    SqlValue::Null,
+                    SqlValue::Int(at),
+                    text(&local_day(at, tz).to_string()),
+                    SqlValue::Null,
+                    SqlValue::Null,
+                    SqlValue::Null,
+                ],
+            ));
+        }
+        refund_rows(&id, refunds, tz, out)
+    }
+
+    /// Its lines, each priced at its subtotal (before discounts) over its quantity.
+    fn line_rows(&self, id: &str, out: &mut crate::ingest::load::Rows) -> Result<()> {
         if self.line_items.len() > MAX_ITEMS {
             bail!("more than {MAX_ITEMS} lines");
         }
@@ -616,7 +639,7 @@ impl Order {
             out.push((
                 LINES,
                 vec![
-                    text(&id),
+                    text(id),
                     SqlValue::Int(i as i64 + 1),
                     text(&sku),
                     SqlValue::Int(line.quantity),
@@ -624,47 +647,40 @@ impl Order {
                 ],
             ));
         }
-        if status == "shipped"
-            && let Some(done) = &self.date_completed_gmt
-        {
-            let at = epoch(gmt(&Some(done.clone()), "date_completed_gmt")?);
-            out.push((
-                FULFILMENT,
-                vec![
-                    text(&id),
-                    SqlValue::Null,
-                    SqlValue::Int(at),
-                    text(&local_day(at, tz).to_string()),
-                    SqlValue::Null,
-                    SqlValue::Null,
-                    SqlValue::Null,
-                ],
-            ));
-        }
-        for r in refunds {
-            let at = epoch(gmt(&r.date_created_gmt, "refund date_created_gmt")?);
-            let units: i64 = r
-                .line_items
-                .iter()
-                .map(|l| l.quantity.unsigned_abs().min(i64::MAX as u64) as i64)
-                .fold(0, i64::saturating_add);
-            out.push((
-                REFUNDS,
-                vec![
-                    text(&id),
-                    text(&r.id.to_string()),
-                    text(&local_day(at, tz).to_string()),
-                    SqlValue::Float(amount(&r.amount, "refund amount")?.abs()),
-                    if r.line_items.is_empty() {
-                        SqlValue::Null
-                    } else {
-                        SqlValue::Int(units)
-                    },
-                ],
-            ));
-        }
         Ok(())
     }
+}
+
+/// Each refund on the day it was given, with its units where it names its lines.
+fn refund_rows(
+    order: &str,
+    refunds: &[Refund],
+    tz: Tz,
+    out: &mut crate::ingest::load::Rows,
+) -> Result<()> {
+    for r in refunds {
+        let at = epoch(gmt(&r.date_created_gmt, "refund date_created_gmt")?);
+        let units: i64 = r
+            .line_items
+            .iter()
+            .map(|l| l.quantity.unsigned_abs().min(i64::MAX as u64) as i64)
+            .fold(0, i64::saturating_add);
+        out.push((
+            REFUNDS,
+            vec![
+                text(order),
+                text(&r.id.to_string()),
+                text(&local_day(at, tz).to_string()),
+                SqlValue::Float(amount(&r.amount, "refund amount")?.abs()),
+                if r.line_items.is_empty() {
+                    SqlValue::Null
+                } else {
+                    SqlValue::Int(units)
+                },
+            ],
+        ));
+    }
+    Ok(())
 }
 
 /// WooCommerce's order statuses as dawnpost's.
