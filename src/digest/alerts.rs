@@ -32,7 +32,8 @@ pub(super) fn build_alerts(
         &inputs.capacity_plan,
         &config.alerts,
     ));
-    let mut views: Vec<AlertView> = alerts.iter().map(|a| alert_view(a, d, f)).collect();
+    let rule = config.alerts.capacity_threshold;
+    let mut views: Vec<AlertView> = alerts.iter().map(|a| alert_view(a, d, f, rule)).collect();
     views.extend(rule_views(config, report, f));
     // Critical first; within a severity, in the order above.
     views.sort_by_key(|v| v.severity);
@@ -117,15 +118,17 @@ pub(super) fn rule_views(config: &Config, report: &MetricsReport, f: &Formatter)
     out
 }
 
-pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter) -> AlertView {
+/// An alert as the email words it; `rule` is the share of capacity a capacity alert fires
+/// above, which it states.
+pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter, rule: f64) -> AlertView {
     let tone = match a.severity {
         Severity::Critical => "critical",
         Severity::Warning => "warning",
     };
     let (title, detail, action) = match a.kind {
         AlertKind::OutOfStock | AlertKind::LowCover => stock_words(a, f),
-        AlertKind::Capacity => capacity_words(a, d, f),
-        AlertKind::CapacityAhead => capacity_ahead_words(a, d, f),
+        AlertKind::Capacity => capacity_words(a, d, f, rule),
+        AlertKind::CapacityAhead => capacity_ahead_words(a, d, f, rule),
         // Rule alerts are worded from their rule (`rule_views`); an `Alert` never is one.
         AlertKind::Rule => (product_name(a), String::new(), String::new()),
     };
@@ -205,7 +208,7 @@ fn stock_words(a: &Alert, f: &Formatter) -> (String, String, String) {
 }
 
 /// Title, detail and action of a day's orders near the warehouse's capacity.
-fn capacity_words(a: &Alert, d: NaiveDate, f: &Formatter) -> (String, String, String) {
+fn capacity_words(a: &Alert, d: NaiveDate, f: &Formatter, rule: f64) -> (String, String, String) {
     let day = a.day.unwrap_or(d);
     let (o, c) = (a.orders.unwrap_or(0.0), a.capacity.unwrap_or(0.0));
     let when = if day == d {
@@ -219,13 +222,24 @@ fn capacity_words(a: &Alert, d: NaiveDate, f: &Formatter) -> (String, String, St
             f.amount(Unit::Percent, if c > 0.0 { o / c } else { 0.0 })
         ),
         format!(
-            "{} orders against a capacity of {} on {}.",
+            "{} orders against a capacity of {} on {}, above the alert's line of {}.",
             f.amount(Unit::Count, o),
             f.amount(Unit::Count, c),
-            day.format("%-d %b")
+            day.format("%-d %b"),
+            rule_words(rule)
         ),
         "Plan extra picking shifts, and tell marketing before adding promotion spend.".to_string(),
     )
+}
+
+/// A capacity alert's line, as a share: "90%", "87.5%".
+fn rule_words(rule: f64) -> String {
+    let pct = rule * 100.0;
+    if (pct - pct.round()).abs() < 1e-9 {
+        format!("{pct:.0}%")
+    } else {
+        format!("{pct:.1}%")
+    }
 }
 
 /// The alert in a few words: the subject line leads with the first alert's.
@@ -250,18 +264,25 @@ fn short_words(a: &Alert, title: &str, f: &Formatter) -> String {
     }
 }
 
-/// "Thu 3 Dec: 260-300 orders expected against capacity 250", the campaign behind it, and
+/// "Thu 3 Dec: 260-300 orders expected, above 90% of capacity 250", the campaign behind it, and
 /// what each team can do.
-fn capacity_ahead_words(a: &Alert, d: NaiveDate, f: &Formatter) -> (String, String, String) {
+fn capacity_ahead_words(
+    a: &Alert,
+    d: NaiveDate,
+    f: &Formatter,
+    rule: f64,
+) -> (String, String, String) {
     let day = a.day.unwrap_or(d);
     let count = |v: f64| f.amount(Unit::Count, v.round());
     let (low, high) = a.range.unwrap_or((0.0, 0.0));
     let capacity = a.capacity.unwrap_or(0.0);
+    // The rule it fired by, stated: "above 90% of capacity 250".
     let title = format!(
-        "{}: {}-{} orders expected against capacity {}{}",
+        "{}: {}-{} orders expected, above {} of capacity {}{}",
         forecast::day_label(day),
         count(low),
         count(high),
+        rule_words(rule),
         count(capacity),
         if a.capacity_assumed { " (assumed)" } else { "" }
     );
@@ -390,7 +411,7 @@ mod tests {
     fn a_promoted_sku_out_of_stock_says_what_to_do_before_and_during_the_campaign() {
         let f = Formatter::new(NumberFormat::default(), "£".into());
         let d = day("2026-11-30");
-        let v = alert_view(&out_of_stock(true), d, &f);
+        let v = alert_view(&out_of_stock(true), d, &f, 0.9);
         assert_eq!(
             v.title,
             "KNT-003 Lambswool Cardigan: out of stock while promoted"
@@ -402,7 +423,7 @@ mod tests {
         assert!(v.action.starts_with("Pause the promotion"), "{}", v.action);
         assert_eq!(v.short, "KNT-003 out of stock");
         assert_eq!(v.tone, "critical");
-        let before = alert_view(&out_of_stock(false), day("2026-11-20"), &f);
+        let before = alert_view(&out_of_stock(false), day("2026-11-20"), &f, 0.9);
         assert!(
             before
                 .detail

@@ -168,6 +168,8 @@ macro_rules! text_header {
 
 // RFC 3834: out-of-office replies are not sent back to an auto-generated message.
 text_header!(AutoSubmitted, "Auto-Submitted");
+// Exchange and Outlook do not read RFC 3834: they are asked in their own header.
+text_header!(AutoResponseSuppress, "X-Auto-Response-Suppress");
 // RFC 2919 and 2369: clients group the report and offer a way out.
 text_header!(ListId, "List-Id");
 text_header!(ListUnsubscribe, "List-Unsubscribe");
@@ -215,7 +217,8 @@ pub fn addressed(
     let mut builder = Message::builder()
         .from(head.from.clone())
         .to(to.clone())
-        .header(AutoSubmitted("auto-generated".into()));
+        .header(AutoSubmitted("auto-generated".into()))
+        .header(AutoResponseSuppress("OOF, AutoReply".into()));
     if let Some(r) = head.reply_to {
         builder = builder.reply_to(r.clone());
     }

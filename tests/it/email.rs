@@ -158,6 +158,7 @@ async fn the_eml_is_the_message_send_delivers() {
             .to_string()
     };
     assert_eq!(header("Auto-Submitted"), "auto-generated");
+    assert_eq!(header("X-Auto-Response-Suppress"), "OOF, AutoReply");
     let report = &t.config.reports[0];
     let domain = "small.example";
     assert_eq!(

@@ -151,7 +151,8 @@ async fn the_demo_week_ahead_shows_the_calendar_and_the_campaign_day_over_capaci
     assert_eq!(flagged.len(), 1, "{:?}", o.days);
     let day = &flagged[0];
     assert!(day.campaigns.contains(story::UPCOMING_CAMPAIGN), "{day:?}");
-    // The alert for both teams names the day, its range and capacity, and the campaign.
+    // The alert for both teams names the day, its range, the rule it fired by and capacity,
+    // and the campaign.
     let alert = c
         .digest
         .alerts
@@ -161,7 +162,7 @@ async fn the_demo_week_ahead_shows_the_calendar_and_the_campaign_day_over_capaci
     assert_eq!(
         alert.title,
         format!(
-            "{}: {} orders expected against capacity {}",
+            "{}: {} orders expected, above 90% of capacity {}",
             day.day, day.range, day.capacity
         )
     );
