@@ -529,7 +529,36 @@ async fn check_and_status_show_each_source() {
     assert!(!out.contains(SECRET) && !err.contains(SECRET));
 }
 
+/// `sync --check` reads everything and says what it would load: nothing is written and the
+/// cursor stays where it was.
+async fn a_check_says_what_it_would_load_and_writes_nothing(b: Backend) {
+    let Some(s) = setup(b, Woo::new(), "GBP", SECRET).await else {
+        return;
+    };
+    let before = s.t.fingerprint().await;
+    let o = dawnpost::ingest::live::SyncOptions {
+        check: true,
+        ..opts(DAY, AT)
+    };
+    let summary = run(&s.t, &o).await.unwrap();
+    let plan = summary.import.plan.expect("a plan");
+    assert_eq!(plan.rows.get("orders"), Some(&205));
+    assert_eq!(plan.rows.get("refunds"), Some(&1));
+    assert_eq!(plan.first_day.as_deref(), Some("2024-06-01"));
+    assert_eq!(s.t.fingerprint().await, before);
+    assert_eq!(cursor(&s.t, "woo").await, None);
+    assert!(
+        s.t.store
+            .source_state("woo")
+            .await
+            .unwrap()
+            .synced_at
+            .is_none()
+    );
+}
+
 both_backends!(
+    a_check_says_what_it_would_load_and_writes_nothing,
     a_failed_sync_is_told_in_the_email_which_still_has_the_data,
     a_sync_pages_through_every_order_and_dates_the_refund,
     a_late_refund_moves_its_own_day_and_no_other,
