@@ -10,11 +10,14 @@ pub(super) fn kr_chart(rows: &[KrChartRow]) -> ChartSpec {
         .iter()
         .map(|r| {
             format!(
-                "{}: {} ({} of the way, {}% expected by now, {}; target {})",
+                "{}: {} ({}, {}% expected by now, {}; target {})",
                 r.label,
                 r.current,
-                r.progress
-                    .map_or("n/a".into(), |p| format!("{:.0}%", p * 100.0)),
+                match r.progress {
+                    None => "progress n/a".to_string(),
+                    Some(p) if p < 0.0 => "below the baseline".to_string(),
+                    Some(p) => format!("{:.0}% of the way", p * 100.0),
+                },
                 (r.expected * 100.0).round(),
                 r.status.label().to_lowercase(),
                 r.target

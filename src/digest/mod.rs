@@ -305,6 +305,9 @@ pub struct KrView {
     pub baseline: String,
     pub target: String,
     pub progress: String,
+    /// The progress in words: "64.3% of the way", or "below the baseline" when it is below
+    /// 0 (a raw "-167.1% of the way" reads as nothing).
+    pub progress_words: String,
     pub expected: String,
     pub status: String,
     pub tone: &'static str,

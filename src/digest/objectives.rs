@@ -116,6 +116,7 @@ fn kr_view(kr: &okr::KeyResult, metric: &MetricDef, s: &okr::KrStatus, f: &Forma
         baseline: f.amount(metric.unit, kr.baseline),
         target: f.amount(metric.unit, kr.target),
         progress: s.progress.map_or("n/a".into(), pct),
+        progress_words: progress_words(s.progress, f),
         expected: pct(s.expected),
         status: s.status.label().to_string(),
         tone: status_tone(s.status),
@@ -124,6 +125,16 @@ fn kr_view(kr: &okr::KeyResult, metric: &MetricDef, s: &okr::KrStatus, f: &Forma
             okr::Window::Trailing(1) => "yesterday".into(),
             okr::Window::Trailing(n) => format!("last {n} days"),
         },
+    }
+}
+
+/// A key result's progress in words: below 0 it is "below the baseline", not a negative
+/// share of the way.
+pub(super) fn progress_words(progress: Option<f64>, f: &Formatter) -> String {
+    match progress {
+        None => "progress n/a".into(),
+        Some(p) if p < 0.0 => "below the baseline".into(),
+        Some(p) => format!("{} of the way", f.amount(Unit::Percent, p)),
     }
 }
 
@@ -158,5 +169,21 @@ pub(super) fn shorten(s: &str, max: usize) -> String {
     } else {
         let cut: String = s.chars().take(max - 1).collect();
         format!("{}…", cut.trim_end())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NumberFormat;
+
+    #[test]
+    fn progress_below_zero_reads_as_below_the_baseline() {
+        let f = Formatter::new(NumberFormat::default(), "£".into());
+        assert_eq!(progress_words(Some(0.643), &f), "64.3% of the way");
+        assert_eq!(progress_words(Some(1.25), &f), "125.0% of the way");
+        assert_eq!(progress_words(Some(0.0), &f), "0.0% of the way");
+        assert_eq!(progress_words(Some(-1.671), &f), "below the baseline");
+        assert_eq!(progress_words(None, &f), "progress n/a");
     }
 }
