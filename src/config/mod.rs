@@ -236,7 +236,13 @@ pub struct EmailSettings {
     /// A product's return rate is listed only with at least this many units sold in the
     /// month to date: a rate over one or two sales says nothing.
     pub return_rate_min_units: u32,
+    /// Where the day's report can be read in a browser: an https URL in which `{date}` is
+    /// the report date (`YYYY-MM-DD`); the email links to it ("View in browser").
+    pub view_url: Option<String>,
 }
+
+/// The longest `[email] view_url`.
+pub const MAX_VIEW_URL: usize = 500;
 
 /// The default of `email.return_rate_min_units`.
 pub const RETURN_RATE_MIN_UNITS: u32 = 10;

@@ -154,6 +154,8 @@ pub(super) struct RawEmail {
     pub(super) preview_to: Option<Spanned<String>>,
     pub(super) templates_dir: Option<PathBuf>,
     pub(super) return_rate_min_units: Option<u32>,
+    /// "https://reports.example/{date}": where the day's report can be read in a browser.
+    pub(super) view_url: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

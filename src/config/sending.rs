@@ -21,6 +21,7 @@ pub(super) fn email(cx: &Cx<'_>, raw: Option<RawEmail>) -> Result<EmailSettings>
             preview_to: me,
             templates_dir: None,
             return_rate_min_units: RETURN_RATE_MIN_UNITS,
+            view_url: None,
         });
     };
     let from = cx.mailbox(e.from.get_ref(), e.from.span(), "email.from")?;
@@ -33,7 +34,24 @@ pub(super) fn email(cx: &Cx<'_>, raw: Option<RawEmail>) -> Result<EmailSettings>
         preview_to,
         templates_dir: e.templates_dir.map(|d| cx.base_dir.join(d)),
         return_rate_min_units: e.return_rate_min_units.unwrap_or(RETURN_RATE_MIN_UNITS),
+        view_url: e.view_url.map(|v| view_url(cx, &v)).transpose()?,
     })
+}
+
+/// `[email] view_url`: an https URL once `{date}` is filled in, on one line, within
+/// [`MAX_VIEW_URL`].
+fn view_url(cx: &Cx<'_>, v: &Spanned<String>) -> Result<String> {
+    let text = v.get_ref().trim();
+    cx.name(text, v.span(), "email.view_url", MAX_VIEW_URL)?;
+    let sample = text.replace("{date}", "2026-01-31");
+    match url::Url::parse(&sample) {
+        Ok(u) if u.scheme() == "https" && u.host().is_some() => Ok(text.to_string()),
+        _ => Err(cx.at(
+            v.span(),
+            "email.view_url",
+            "give an https:// URL, with {date} where the report date goes",
+        )),
+    }
 }
 
 pub(super) type Teams = Vec<(String, Option<Lead>, Vec<Mailbox>)>;

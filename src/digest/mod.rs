@@ -89,6 +89,8 @@ pub struct Digest {
     pub timezone: String,
     /// "22 Nov 2026 06:00 GMT".
     pub generated_at: String,
+    /// Where this day's report reads in a browser (`[email] view_url`); empty without one.
+    pub view_url: String,
     /// The hidden first line email clients show beside the subject.
     pub preheader: String,
     /// Pieces of the subject line.
@@ -487,6 +489,11 @@ fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, 
         weekday_short: ctx.weekday.to_string(),
         timezone: config.shop.timezone.name().to_string(),
         generated_at: cover.generated_at,
+        view_url: config
+            .email
+            .view_url
+            .as_deref()
+            .map_or(String::new(), |u| u.replace("{date}", &d.to_string())),
         footer: cover.footer,
         preheader: summary.preheader,
         subject: summary.subject,

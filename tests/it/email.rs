@@ -423,6 +423,57 @@ async fn a_template_override_is_used_and_undefined_variables_are_errors() {
     assert!(format!("{err:#}").contains("subject.txt.j2"), "{err:#}");
 }
 
+/// `[email] view_url` links each day's email to its page in a browser, in both parts; a
+/// URL that is not https is refused naming the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_url_links_the_day_in_both_parts() {
+    let small = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap();
+    let text = small.replacen(
+        "[email]\n",
+        "[email]\nview_url = \"https://reports.small.example/morning/{date}\"\n",
+        1,
+    );
+    assert_ne!(text, small);
+    let t = TestStore::new(Backend::Sqlite, &text)
+        .await
+        .unwrap()
+        .with_small_data()
+        .await;
+    let c = composed(&t).await;
+    let url = "https://reports.small.example/morning/2024-03-01";
+    assert!(
+        c.rendered.html.contains(&format!("<a href=\"{url}\"")),
+        "{}",
+        c.rendered.html
+    );
+    assert!(
+        c.rendered.text.contains(&format!("View in browser: {url}")),
+        "{}",
+        c.rendered.text
+    );
+    // Without it, no link at all (the snapshots hold the rest).
+    let plain = TestStore::small(Backend::Sqlite).await.unwrap();
+    assert!(
+        !composed(&plain)
+            .await
+            .rendered
+            .html
+            .contains("View in browser")
+    );
+    let bad = small.replacen(
+        "[email]\n",
+        "[email]\nview_url = \"ftp://reports/{date}\"\n",
+        1,
+    );
+    let e = dawnpost::config::Config::parse(&dawnpost::config::ConfigSource {
+        origin: "shop.toml".into(),
+        text: &bad,
+        base_dir: std::env::temp_dir(),
+    })
+    .unwrap_err();
+    assert!(format!("{e:#}").contains("`email.view_url`"), "{e:#}");
+}
+
 /// Headless Chromium renders the preview: every image loads, nothing is wider than the
 /// 600-pixel column, and a screenshot is left beside it for people to look at.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
