@@ -68,6 +68,17 @@ pub enum AxisUnit {
 }
 
 impl AxisUnit {
+    /// How many labels an axis spanning `span` asks for: counts over a span of a few units
+    /// get one per whole number (a count has no half orders), the rest five.
+    fn label_count(&self, span: f64) -> usize {
+        match self {
+            AxisUnit::Count if span.is_finite() && span < 4.0 => {
+                (span.ceil().max(1.0) as usize) + 1
+            }
+            _ => 5,
+        }
+    }
+
     /// Percent ticks get a decimal when the axis spans under ten points.
     fn tick_for(&self, v: f64, span: f64) -> String {
         match self {
@@ -438,7 +449,7 @@ fn time_axes<'a, 'b>(
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(5)
-        .y_labels(5)
+        .y_labels(unit.label_count(span))
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&|v| unit.tick_for(*v, span))
         .label_style(font(TEXT_PX))
@@ -452,7 +463,7 @@ fn time_axes<'a, 'b>(
         let span = s1 - s0;
         chart
             .configure_secondary_axes()
-            .y_labels(5)
+            .y_labels(unit.label_count(span))
             .y_label_formatter(&|v| unit.tick_for(*v, span))
             .label_style(font(TEXT_PX))
             .axis_style(palette::COMPARE.stroke_width(SCALE))
@@ -721,6 +732,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_over_a_few_units_is_labelled_at_whole_numbers() {
+        assert_eq!(AxisUnit::Count.label_count(2.0), 3);
+        assert_eq!(AxisUnit::Count.label_count(3.0), 4);
+        assert_eq!(AxisUnit::Count.label_count(0.0), 2);
+        assert_eq!(AxisUnit::Count.label_count(250.0), 5);
+        assert_eq!(AxisUnit::Percent.label_count(0.02), 5);
+        assert_eq!(AxisUnit::Money("£".into()).label_count(2.0), 5);
+    }
 
     #[test]
     fn small_spans_keep_their_tick_labels_apart() {
