@@ -35,15 +35,16 @@ pub(super) fn build_objectives(
         let cycle = o.cycle.bounds(d);
         let mut statuses = Vec::new();
         let mut krs = Vec::new();
-        // A key result on a metric whose source never had data is left out, like the metric.
-        for kr in o
-            .key_results
-            .iter()
-            .filter(|kr| !hidden.contains(&kr.metric))
-        {
+        for kr in &o.key_results {
             let Some(metric) = config.catalog.get(&kr.metric) else {
                 continue;
             };
+            // A key result on a metric whose source never had data is listed as such, with
+            // no bar, and judges nothing: the objective does not vanish without a word.
+            if hidden.contains(&kr.metric) {
+                krs.push(no_data_yet(kr, metric, cycle, d, f));
+                continue;
+            }
             let s = key_result_status(config, cycle, d, inputs, kr, metric);
             chart_rows.push(kr_chart_row(kr, metric, &s, f));
             krs.push(kr_view(kr, metric, &s, f));
@@ -125,6 +126,26 @@ fn kr_view(kr: &okr::KeyResult, metric: &MetricDef, s: &okr::KrStatus, f: &Forma
             okr::Window::Trailing(1) => "yesterday".into(),
             okr::Window::Trailing(n) => format!("last {n} days"),
         },
+    }
+}
+
+/// A key result whose metric's source never had data.
+fn no_data_yet(
+    kr: &okr::KeyResult,
+    metric: &MetricDef,
+    cycle: (NaiveDate, NaiveDate),
+    d: NaiveDate,
+    f: &Formatter,
+) -> KrView {
+    let s = okr::KrStatus {
+        current: Value::NoData,
+        progress: None,
+        expected: okr::expected(cycle, d),
+        status: Status::NoData,
+    };
+    KrView {
+        current: "no data yet".into(),
+        ..kr_view(kr, metric, &s, f)
     }
 }
 

@@ -474,6 +474,47 @@ async fn a_view_url_links_the_day_in_both_parts() {
     assert!(format!("{e:#}").contains("`email.view_url`"), "{e:#}");
 }
 
+/// A shop with orders only: its objective's key results (conversion, time to ship) have no
+/// source yet, and the objective is still listed, each key result "no data yet", with no bar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_objective_without_data_is_listed_as_no_data_yet() {
+    let text = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap();
+    let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
+    for table in ["products", "orders", "order_lines"] {
+        let f = crate::support::fixture(&format!("small/{table}.csv"));
+        dawnpost::ingest::import_csv(&t.store, table, &f, t.config.shop.timezone)
+            .await
+            .unwrap();
+    }
+    let c = composed(&t).await;
+    let objective = &c.digest.objectives;
+    assert_eq!(objective.len(), 1, "{objective:?}");
+    assert_eq!(objective[0].title, "Grow the small shop");
+    let krs = &objective[0].key_results;
+    assert_eq!(krs.len(), 2);
+    assert!(
+        krs.iter()
+            .all(|k| k.current == "no data yet" && k.status == "No data"),
+        "{krs:?}"
+    );
+    let body = c
+        .rendered
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        body.contains("Grow the small shop") && body.contains("now no data yet"),
+        "{body}"
+    );
+    // No bar is drawn for a key result without data: no key results chart at all here.
+    assert!(
+        !c.digest.chart.contains_key("key_results"),
+        "{:?}",
+        c.digest.chart.keys()
+    );
+}
+
 /// Headless Chromium renders the preview: every image loads, nothing is wider than the
 /// 600-pixel column, and a screenshot is left beside it for people to look at.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
