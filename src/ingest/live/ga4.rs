@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::google::GoogleToken;
 use super::http::{Http, Reply, excerpt};
-use super::intake::{Intake, Session, SyncOptions, Synced, begin, finish, import_options};
+use super::intake::{Session, SyncOptions, Synced, import_options, load_days};
 use crate::config::{Config, Platform, SourceSettings};
 use crate::ingest::load::Target;
 use crate::ingest::values::sum_counts;
@@ -122,28 +122,21 @@ pub(super) async fn sync(
     let io = import_options(config, config.shop.timezone, opts);
     let zone = read_all(&mut api, (from, to), &io, &mut sums).await?;
     let warnings: Vec<String> = zone_warning(config, zone.as_deref()).into_iter().collect();
-    let file = format!("source {} (GA4)", source.name);
-    let mut load = begin(store, &io, &file, "ga4-api", &TARGETS).await?;
-    let mut intake = Intake::new(&mut load, io, opts.progress, &file);
-    let read = write(&mut intake, sums).await;
-    let (records, orders, _) = intake.done();
-    // The cursor is the last day asked for: the next sync reads again from it less the
-    // lookback.
-    let cursor = Some(format!("{to}T00:00:00Z"));
-    let import = finish(
-        load,
-        read.map(|()| records),
-        &source.name,
-        cursor.clone(),
-        opts.at,
-        zone,
-    )
-    .await?;
+    let rows = sums
+        .into_iter()
+        .map(|((day, channel), v)| {
+            let mut values = vec![SqlValue::Text(day.to_string()), SqlValue::Text(channel)];
+            values.extend(v.iter().map(|n| SqlValue::Int(*n)));
+            (0, values)
+        })
+        .collect();
+    let (cursor, import) =
+        load_days(store, config, source, opts, "ga4-api", &TARGETS, zone, rows).await?;
     let session = Session {
         warnings,
         requests: api.requests + api.token.requests,
     };
-    Ok((session, orders, cursor, import))
+    Ok((session, 0, cursor, import))
 }
 
 /// Signs in and reads one day's report, as `check` does: the warnings a sync would give.
@@ -192,29 +185,6 @@ fn zone_warning(config: &Config, zone: Option<&str>) -> Option<String> {
             config.shop.timezone
         )
     })
-}
-
-/// One row per (day, channel).
-async fn write(
-    intake: &mut Intake<'_, '_>,
-    sums: BTreeMap<(NaiveDate, String), [i64; 4]>,
-) -> Result<()> {
-    for ((day, channel), v) in sums {
-        let label = format!("{day} {channel}");
-        let row = |_: &crate::ingest::ImportOptions, out: &mut crate::ingest::load::Rows| {
-            let mut values = vec![
-                SqlValue::Text(day.to_string()),
-                SqlValue::Text(channel.clone()),
-            ];
-            values.extend(v.iter().map(|n| SqlValue::Int(*n)));
-            out.push((0, values));
-            Ok(())
-        };
-        if !intake.record(&label, row).await? {
-            return Ok(());
-        }
-    }
-    Ok(())
 }
 
 struct Api<'a> {

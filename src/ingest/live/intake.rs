@@ -2,7 +2,7 @@
 //! record (`Intake`), moving its cursor as it reads, and the end that commits the rows and
 //! the cursor together. Every platform's module uses this; `live` dispatches to them.
 
-use anyhow::Result;
+use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Config;
@@ -159,6 +159,88 @@ pub(super) async fn finish(
         zone,
     });
     load.finish(read, None).await
+}
+
+/// A day-based source's rows (traffic, ad spend), each a record, committed with the cursor
+/// at the sync day: the next sync reads again from that day less the lookback. Its days
+/// are the platform's own, `zone`. Returns the cursor and the import.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn load_days(
+    store: &Store,
+    config: &Config,
+    source: &crate::config::SourceSettings,
+    opts: &SyncOptions,
+    format: &'static str,
+    targets: &[Target],
+    zone: Option<String>,
+    rows: Rows,
+) -> Result<(Option<String>, ImportSummary)> {
+    let io = import_options(config, config.shop.timezone, opts);
+    let file = format!("source {} ({})", source.name, source.platform.label());
+    let mut load = begin(store, &io, &file, format, targets).await?;
+    let mut intake = Intake::new(&mut load, io, opts.progress, &file);
+    let mut read = Ok(());
+    for (n, row) in rows.into_iter().enumerate() {
+        let label = format!("row {}", n + 1);
+        let one = |_: &ImportOptions, out: &mut Rows| {
+            out.push(row);
+            Ok(())
+        };
+        match intake.record(&label, one).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                read = Err(e);
+                break;
+            }
+        }
+    }
+    let (records, _, _) = intake.done();
+    let cursor = Some(format!("{}T00:00:00Z", opts.day));
+    let import = finish(
+        load,
+        read.map(|()| records),
+        &source.name,
+        cursor.clone(),
+        opts.at,
+        zone,
+    )
+    .await?;
+    Ok((cursor, import))
+}
+
+/// The longest text kept from an API (a name, a reason); a longer SKU is refused.
+pub(super) const MAX_TEXT: usize = 255;
+
+/// Text from an API, cut at [`MAX_TEXT`] characters.
+pub(super) fn short(s: &str) -> String {
+    s.chars().take(MAX_TEXT).collect()
+}
+
+/// A money amount an API sends as a decimal string ("12.5"), within dawnpost's bound.
+pub(super) fn amount(raw: &str, what: &str) -> Result<f64> {
+    let shown = || super::http::excerpt(raw.as_bytes());
+    let v: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("{what}: {:?} is not an amount", shown()))?;
+    if !v.is_finite() || v.abs() > crate::schema::MAX_NUMBER {
+        bail!("{what}: {:?} is not an amount dawnpost keeps", shown());
+    }
+    Ok(v)
+}
+
+/// A line's SKU, or its name when it has none (a custom item, a deleted product).
+pub(super) fn sku_or_name(sku: Option<&str>, name: Option<&str>) -> Result<String> {
+    let pick = match (sku.map(str::trim), name.map(str::trim)) {
+        (Some(s), _) if !s.is_empty() => s,
+        (_, Some(n)) if !n.is_empty() => n,
+        _ => bail!("the line has neither a SKU nor a name"),
+    };
+    if pick.chars().count() > MAX_TEXT {
+        bail!("a SKU of more than {MAX_TEXT} characters");
+    }
+    Ok(pick.to_string())
 }
 
 #[cfg(test)]

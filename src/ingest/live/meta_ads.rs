@@ -18,9 +18,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::http::{Http, Reply, excerpt};
-use super::intake::{Intake, Session, SyncOptions, Synced, begin, finish, import_options};
+use super::intake::{Session, SyncOptions, Synced, import_options, load_days};
 use crate::config::{Config, Platform, Secret, SourceSettings};
 use crate::ingest::ad_spend::{Spend, SpendSums, TARGETS};
+use crate::ingest::load::Rows;
 use crate::store::Store;
 
 /// The Graph API version every request names.
@@ -57,36 +58,26 @@ pub(super) async fn sync(
     let (zone, warnings) = check_account(&mut api, config, source).await?;
     let (from, to) = (since.date_naive(), opts.day);
     let mut sums = SpendSums::default();
-    let rows = insights(&mut api, from, to, &mut sums).await?;
-    let io = import_options(config, config.shop.timezone, opts);
-    let channel = io.channel("Meta Ads");
-    let file = format!("source {} (Meta Ads)", source.name);
-    let mut load = begin(store, &io, &file, "meta-ads-api", &TARGETS).await?;
-    let mut intake = Intake::new(&mut load, io, opts.progress, &file);
-    let label = format!("{rows} campaign-days");
-    let read = intake
-        .record(&label, |_, out| {
-            sums.finish(&channel, out);
-            Ok(())
-        })
-        .await
-        .map(|_| ());
-    let (records, orders, _) = intake.done();
-    let cursor = Some(format!("{to}T00:00:00Z"));
-    let import = finish(
-        load,
-        read.map(|()| records),
-        &source.name,
-        cursor.clone(),
-        opts.at,
+    insights(&mut api, from, to, &mut sums).await?;
+    let channel = import_options(config, config.shop.timezone, opts).channel("Meta Ads");
+    let mut rows = Rows::new();
+    sums.finish(&channel, &mut rows);
+    let (cursor, import) = load_days(
+        store,
+        config,
+        source,
+        opts,
+        "meta-ads-api",
+        &TARGETS,
         Some(zone),
+        rows,
     )
     .await?;
     let session = Session {
         warnings,
         requests: api.requests,
     };
-    Ok((session, orders, cursor, import))
+    Ok((session, 0, cursor, import))
 }
 
 /// Reads the account's settings, as `check` does.

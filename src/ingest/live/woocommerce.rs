@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::http::{Http, Reply, excerpt};
-use super::intake::{Intake, Session, SyncOptions, Synced, begin, finish, import_options};
+use super::intake::{
+    Intake, Session, SyncOptions, Synced, amount, begin, finish, import_options, short, sku_or_name,
+};
 use crate::config::{Config, Platform, Secret, SourceSettings};
 use crate::ingest::load::Target;
 use crate::ingest::preset::LINE_PRODUCTS;
@@ -30,8 +32,6 @@ const MODIFIED_AFTER_SINCE: (u32, u32) = (5, 8);
 const PER_PAGE: u32 = 100;
 /// The most lines or refunds one order may have.
 const MAX_ITEMS: usize = 10_000;
-/// The longest name kept; a longer SKU is refused.
-const MAX_TEXT: usize = 255;
 
 static TARGETS: [Target; 7] = [
     Target::upsert(&PRODUCT_FIELDS),
@@ -403,36 +403,6 @@ fn gmt(raw: &Option<String>, what: &str) -> Result<NaiveDateTime> {
         .map_err(|e| anyhow!("{what}: {:?} is not a time: {e}", excerpt(raw.as_bytes())))
 }
 
-fn amount(raw: &str, what: &str) -> Result<f64> {
-    let v: f64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| anyhow!("{what}: {:?} is not an amount", excerpt(raw.as_bytes())))?;
-    if !v.is_finite() || v.abs() > schema::MAX_NUMBER {
-        bail!(
-            "{what}: {:?} is not an amount dawnpost keeps",
-            excerpt(raw.as_bytes())
-        );
-    }
-    Ok(v)
-}
-
-fn short(s: &str) -> String {
-    s.chars().take(MAX_TEXT).collect()
-}
-
-fn sku_of(sku: Option<&str>, name: &str) -> Result<String> {
-    let pick = match sku.map(str::trim) {
-        Some(s) if !s.is_empty() => s,
-        _ if !name.trim().is_empty() => name.trim(),
-        _ => bail!("an item has neither a SKU nor a name"),
-    };
-    if pick.chars().count() > MAX_TEXT {
-        bail!("a SKU of more than {MAX_TEXT} characters");
-    }
-    Ok(pick.to_string())
-}
-
 #[derive(Debug, Deserialize)]
 struct Category {
     name: String,
@@ -456,7 +426,7 @@ impl Product {
         let Some(sku) = self.sku.as_deref().filter(|s| !s.trim().is_empty()) else {
             return Ok(());
         };
-        let sku = sku_of(Some(sku), &self.name)?;
+        let sku = sku_or_name(Some(sku), Some(&self.name))?;
         let price = match self.price.as_deref().filter(|p| !p.trim().is_empty()) {
             Some(p) => amount(p, "price")?.max(0.0),
             None => 0.0,
@@ -624,7 +594,7 @@ impl Order {
             bail!("more than {MAX_ITEMS} lines");
         }
         for (i, line) in self.line_items.iter().enumerate() {
-            let sku = sku_of(line.sku.as_deref(), &line.name)
+            let sku = sku_or_name(line.sku.as_deref(), Some(&line.name))
                 .with_context(|| format!("line {}", i + 1))?;
             let subtotal = amount(&line.subtotal, "subtotal")?;
             let price = if line.quantity != 0 {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::ingest::live::intake::{amount, short, sku_or_name};
 use crate::ingest::load::{Rows, Target};
 use crate::ingest::options::ImportOptions;
 use crate::ingest::preset::LINE_PRODUCTS;
@@ -22,8 +23,6 @@ use crate::store::write::SqlValue;
 pub(super) const PAGE_ORDERS: u32 = 4;
 /// The most lines one order may have: past it the record is refused.
 pub(super) const MAX_LINES: usize = 10_000;
-/// The longest name or reason kept; a SKU longer than this is refused.
-const MAX_TEXT: usize = 255;
 
 /// The tables a Shopify sync writes, parents first.
 pub(super) static TARGETS: [Target; 8] = [
@@ -225,25 +224,8 @@ impl MoneyBag {
     }
 }
 
-/// A money amount, which Shopify sends as a decimal string.
-fn amount(raw: &str, what: &str) -> Result<f64> {
-    let v: f64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| anyhow!("{what}: {:?} is not an amount", excerpt(raw)))?;
-    if !v.is_finite() || v.abs() > schema::MAX_NUMBER {
-        bail!("{what}: {:?} is not an amount dawnpost keeps", excerpt(raw));
-    }
-    Ok(v)
-}
-
 fn excerpt(s: &str) -> String {
     s.chars().take(40).collect()
-}
-
-/// Text from the API, cut at [`MAX_TEXT`] characters.
-fn short(s: &str) -> String {
-    s.chars().take(MAX_TEXT).collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -505,7 +487,7 @@ impl Order {
         }
         for (i, line) in self.line_items.nodes.iter().enumerate() {
             let what = format!("line {}", i + 1);
-            let sku = line_sku(
+            let sku = sku_or_name(
                 line.sku.as_deref(),
                 line.name.as_deref().or(line.title.as_deref()),
             )
@@ -607,7 +589,7 @@ impl Order {
                     .fulfillment_line_item
                     .as_ref()
                     .and_then(|f| f.line_item.as_ref());
-                let sku = line_sku(
+                let sku = sku_or_name(
                     item.and_then(|i| i.sku.as_deref()),
                     item.and_then(|i| i.name.as_deref()),
                 )
@@ -664,19 +646,6 @@ pub(super) fn refund_rows(order: &str, refunds: &[Refund], tz: Tz, out: &mut Row
     Ok(())
 }
 
-/// A line's SKU, or its name when it has none (a custom item).
-fn line_sku(sku: Option<&str>, name: Option<&str>) -> Result<String> {
-    let pick = match (sku.map(str::trim), name.map(str::trim)) {
-        (Some(s), _) if !s.is_empty() => s,
-        (_, Some(n)) if !n.is_empty() => n,
-        _ => bail!("the line has neither a SKU nor a name"),
-    };
-    if pick.chars().count() > MAX_TEXT {
-        bail!("a SKU of more than {MAX_TEXT} characters");
-    }
-    Ok(pick.to_string())
-}
-
 /// A product variant: its price, cost and stock on hand.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -712,7 +681,7 @@ impl Variant {
         let Some(sku) = self.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(());
         };
-        let sku = line_sku(Some(sku), None)?;
+        let sku = sku_or_name(Some(sku), None)?;
         let price = amount(&self.price, "price")?.max(0.0);
         let cost = match self
             .inventory_item
