@@ -113,6 +113,8 @@ pub(super) fn rule_views(config: &Config, report: &MetricsReport, f: &Formatter)
             title,
             detail,
             action: cap(&rule.action, text::COMMENT),
+            day: None,
+            plan: String::new(),
         });
     }
     out
@@ -141,6 +143,11 @@ pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter, rule: f64) -> A
         title: title.split_whitespace().collect::<Vec<_>>().join(" "),
         detail,
         action,
+        day: a.day,
+        plan: match a.kind {
+            AlertKind::CapacityAhead => marketing_words(a),
+            _ => String::new(),
+        },
     }
 }
 
@@ -233,7 +240,7 @@ fn capacity_words(a: &Alert, d: NaiveDate, f: &Formatter, rule: f64) -> (String,
 }
 
 /// A capacity alert's line, as a share: "90%", "87.5%".
-fn rule_words(rule: f64) -> String {
+pub(super) fn rule_words(rule: f64) -> String {
     let pct = rule * 100.0;
     if (pct - pct.round()).abs() < 1e-9 {
         format!("{pct:.0}%")
@@ -242,23 +249,32 @@ fn rule_words(rule: f64) -> String {
     }
 }
 
-/// The alert in a few words: the subject line leads with the first alert's.
+/// The alert in a few words a reader knows, for the first 38 characters of the subject:
+/// "Lambswool Cardigan sells out in 4 days", not SKU codes.
 fn short_words(a: &Alert, title: &str, f: &Formatter) -> String {
-    let sku = cap(a.sku.as_deref().unwrap_or(""), 20);
+    let product = a
+        .product
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+        .or(a.sku.as_deref())
+        .map_or(String::new(), |p| cap(p, 24));
     match a.kind {
-        AlertKind::OutOfStock => format!("{sku} out of stock"),
-        AlertKind::LowCover => format!(
-            "{sku} cover {}{}",
-            days_of_cover(a, f),
-            a.lead_time_days
-                .map_or(String::new(), |l| format!(" (lead {l})"))
-        ),
-        AlertKind::Capacity => title.replace(" of warehouse capacity", " of capacity"),
+        AlertKind::OutOfStock => format!("{product} out of stock"),
+        AlertKind::LowCover => match a.days_of_cover {
+            Some(c) if c < 1.0 => format!("{product} sells out within a day"),
+            Some(c) => format!(
+                "{product} sells out in {} day{}",
+                f.amount(Unit::Count, c.floor()),
+                if c.floor() == 1.0 { "" } else { "s" }
+            ),
+            None => format!("{product} low on stock"),
+        },
+        AlertKind::Capacity => title
+            .replace(" of warehouse capacity", " of capacity")
+            .replace("Orders at", "Warehouse at"),
         AlertKind::CapacityAhead => format!(
-            "{}: up to {} orders vs capacity {}",
-            a.day.map(forecast::day_label).unwrap_or_default(),
-            f.amount(Unit::Count, a.range.map_or(0.0, |r| r.1).round()),
-            f.amount(Unit::Count, a.capacity.unwrap_or(0.0))
+            "{}: orders near capacity",
+            a.day.map(forecast::day_label).unwrap_or_default()
         ),
         AlertKind::Rule => title.to_string(),
     }
@@ -307,18 +323,24 @@ fn capacity_ahead_words(
     if a.capacity_assumed {
         detail.push_str(" No capacity is planned for that day: the latest known is assumed.");
     }
-    let marketing = match a.channel.as_deref() {
+    let action = format!(
+        "Operations: plan extra shifts for {}; marketing: {}.",
+        forecast::day_label(day),
+        marketing_words(a)
+    );
+    (title, detail, action)
+}
+
+/// What marketing can do about a busy day ahead: "consider pacing the paid search budget
+/// that day".
+fn marketing_words(a: &Alert) -> String {
+    match a.channel.as_deref() {
         Some("email") => "consider staggering the email send".to_string(),
         Some(ch) if a.campaign.is_some() => {
             format!("consider pacing the {} budget that day", channel_words(ch))
         }
         _ => "avoid launching a push that day".to_string(),
-    };
-    let action = format!(
-        "Operations: plan extra shifts for {}; marketing: {marketing}.",
-        forecast::day_label(day)
-    );
-    (title, detail, action)
+    }
 }
 
 /// A channel as people say it: "paid social".
@@ -421,7 +443,7 @@ mod tests {
             "Promoted in Winter Warmers (27 Nov - 6 Dec, running). On hand: 0. Supplier lead time: 35 days."
         );
         assert!(v.action.starts_with("Pause the promotion"), "{}", v.action);
-        assert_eq!(v.short, "KNT-003 out of stock");
+        assert_eq!(v.short, "Lambswool Cardigan out of stock");
         assert_eq!(v.tone, "critical");
         let before = alert_view(&out_of_stock(false), day("2026-11-20"), &f, 0.9);
         assert!(

@@ -67,6 +67,25 @@ impl Formatter {
         }
     }
 
+    /// Money in few characters, for a subject line: `£850`, `£3.2k`, `£32k`, `£1.4m`.
+    pub fn compact_money(&self, x: f64) -> String {
+        let sign = if x < 0.0 { "-" } else { "" };
+        let a = x.abs();
+        let (v, suffix) = if a >= 999_500.0 {
+            (a / 1e6, "m")
+        } else if a >= 999.5 {
+            (a / 1e3, "k")
+        } else {
+            (a.round(), "")
+        };
+        let decimals = usize::from(!suffix.is_empty() && v < 9.95);
+        format!(
+            "{sign}{}{}{suffix}",
+            self.currency_symbol,
+            self.number(v, decimals)
+        )
+    }
+
     pub fn amount(&self, unit: Unit, x: f64) -> String {
         match unit {
             Unit::Money => {
@@ -153,6 +172,18 @@ mod tests {
 
     fn f() -> Formatter {
         Formatter::new(NumberFormat::default(), "£".into())
+    }
+
+    #[test]
+    fn compact_money_for_subjects() {
+        let c = |x: f64| f().compact_money(x);
+        assert_eq!(c(849.6), "£850");
+        assert_eq!(c(999.6), "£1.0k");
+        assert_eq!(c(3_249.0), "£3.2k");
+        assert_eq!(c(9_960.0), "£10k");
+        assert_eq!(c(32_307.0), "£32k");
+        assert_eq!(c(1_440_000.0), "£1.4m");
+        assert_eq!(c(-2_500.0), "-£2.5k");
     }
 
     #[test]

@@ -30,11 +30,14 @@ mod alerts;
 mod charts;
 mod coverage;
 pub mod format;
+mod glance;
 mod news;
 mod objectives;
 mod outlook;
 pub mod revisions;
+mod stories;
 mod tables;
+pub mod triage;
 
 use crate::text::{self, cap};
 use alerts::{build_alerts, lead_time_note, no_alerts_note};
@@ -44,6 +47,7 @@ use coverage::{
     column_name, footer, freshness, hidden_metrics, never_filled, sync_note, unavailable_note,
     valueless_metrics, without, zones_note,
 };
+pub use glance::Glance;
 use objectives::{KrChartRow, build_objectives, status_tone};
 use tables::{Ctx, channels, funnel, out_of_stock, returns_by_channel, sections, top_returns};
 
@@ -132,7 +136,15 @@ pub struct Digest {
     pub returns_by_channel: Vec<ReturnRow>,
     pub out_of_stock: Vec<String>,
     pub objectives: Vec<ObjectiveView>,
+    /// The alerts told in full: critical first, busy days ahead as one, and past the cap
+    /// the promoted SKUs of one kind as one.
     pub alerts: Vec<AlertView>,
+    /// The alerts past the cap, a title each; none is critical.
+    pub more_alerts: Vec<String>,
+    /// "And 3 more:", or empty.
+    pub more_alerts_phrase: String,
+    /// The first screen: the day in one line, and the alerts that cannot wait.
+    pub glance: Glance,
     /// "2 alerts", "1 alert", "no alerts".
     pub alerts_phrase: String,
     /// What an empty alerts section says: "fine" only for what there is data to check.
@@ -149,7 +161,7 @@ pub struct Digest {
 
 /// The sections after the news in the common copy.
 const ORDER: [&str; 6] = [
-    "tiles",
+    "trend",
     "outlook",
     "objectives",
     "marketing",
@@ -330,6 +342,12 @@ pub struct AlertView {
     pub metric: Option<String>,
     pub detail: String,
     pub action: String,
+    /// The day a capacity alert is about: alerts for several days ahead are told as one.
+    #[serde(skip)]
+    pub day: Option<NaiveDate>,
+    /// What marketing can do about a busy day ahead, for the grouped alert's action.
+    #[serde(skip)]
+    pub plan: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -477,7 +495,7 @@ fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, 
     let tiles: Vec<&str> = headline.iter().map(|t| t.key.as_str()).collect();
     let (marketing, operations) = sections(config, report, ctx, &tiles);
     let revisions = revisions::revisions(config, inputs, report, &tiles, f);
-    let summary = summary(report, f, &news, alerts, ctx.weekday);
+    let summary = summary(&headline, f, &news, alerts, report, config);
     let (objectives, kr_rows) = build_objectives(config, d, inputs, f, &left.hidden);
     let cover = Coverage::new(config, d, day.now, inputs, &left.valueless);
     let specs = chart_specs(day, &kr_rows, &mut headline);
@@ -515,7 +533,10 @@ fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, 
         returns_by_channel: returns_by_channel(config, d, inputs, f),
         out_of_stock: out_of_stock(&inputs.out_of_stock),
         objectives,
-        alerts: summary.alerts,
+        alerts: summary.alerts.shown,
+        more_alerts: summary.alerts.more,
+        more_alerts_phrase: summary.alerts.more_phrase,
+        glance: summary.glance,
         alerts_phrase: summary.alerts_phrase,
         no_alerts_note: no_alerts_note(inputs, d),
         lead_time_note: lead_time_note(config, inputs),
@@ -533,35 +554,41 @@ fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, 
     (digest, specs)
 }
 
-/// The alerts the email lists, their count in words, the subject and the preheader.
+/// The alerts the email lists, their count in words, the first screen, the subject and the
+/// preheader.
 struct Summary {
-    alerts: Vec<AlertView>,
+    alerts: triage::AlertList,
     alerts_phrase: String,
+    glance: Glance,
     subject: Subject,
     preheader: String,
 }
 
-/// The day's summary lines, with the alerts cut to the dozen the email lists.
+/// The day's summary lines, with the alerts sorted out for the email.
 fn summary(
-    report: &MetricsReport,
+    headline: &[Tile],
     f: &Formatter,
     news: &news::News,
-    mut alerts: Vec<AlertView>,
-    weekday: &str,
+    alerts: Vec<AlertView>,
+    report: &MetricsReport,
+    config: &Config,
 ) -> Summary {
     let alerts_phrase = alerts_phrase(alerts.len());
-    // Past a dozen, the email lists the first twelve; the count above stays whole.
-    alerts.truncate(12);
-    let (mut subject, orders) = subject(report, f);
-    subject.lead = match (alerts.first(), news.items.first()) {
+    let alerts = triage::triage(alerts, config.alerts.capacity_threshold);
+    let mut subject = subject(report, f);
+    // The subject's first words are the day's most important thing: the first alert, or
+    // the first story of what moved.
+    subject.lead = match (alerts.shown.first(), news.items.first()) {
         (Some(a), _) => a.short.clone(),
         (None, Some(n)) => n.short.clone(),
         (None, None) => String::new(),
     };
-    let preheader = preheader(&subject, news, weekday, &orders, &alerts_phrase);
+    let glance = glance::glance(headline, &alerts, &alerts_phrase);
+    let preheader = preheader(&subject, &glance, news, &alerts);
     Summary {
         alerts,
         alerts_phrase,
+        glance,
         subject,
         preheader,
     }
@@ -706,29 +733,27 @@ fn cid_tag(config: &Config, d: NaiveDate, now: DateTime<Tz>) -> String {
     format!("{:016x}@{}", h.finish(), config.email.from.email.domain())
 }
 
-/// What the subject leaves out: the next news, then orders and the alerts count.
+/// What the subject leaves out: the other headline figures, then the next alerts and news.
 fn preheader(
     subject: &Subject,
+    glance: &Glance,
     news: &news::News,
-    weekday: &str,
-    orders: &str,
-    alerts: &str,
+    alerts: &triage::AlertList,
 ) -> String {
-    let rest: Vec<&str> = news
-        .items
+    let rest: Vec<&str> = alerts
+        .shown
         .iter()
-        .map(|n| n.short.as_str())
+        .map(|a| a.short.as_str())
+        .chain(news.items.iter().map(|n| n.short.as_str()))
         .filter(|s| *s != subject.lead)
         .take(2)
         .collect();
-    let mut out = rest.join("; ");
-    if !out.is_empty() {
-        out.push_str(". ");
+    let mut out = glance.figures.clone();
+    if !rest.is_empty() {
+        out.push_str(". Also: ");
+        out.push_str(&rest.join("; "));
     }
-    out.push_str(&format!(
-        "Revenue {} ({} vs last {weekday}), {orders} orders, {alerts}.",
-        subject.revenue, subject.revenue_change
-    ));
+    out.push('.');
     out
 }
 
@@ -758,33 +783,30 @@ fn headline(report: &MetricsReport, ctx: &Ctx<'_>) -> Vec<Tile> {
         .collect()
 }
 
-/// The subject's revenue and its change against the same weekday a week earlier, and
-/// yesterday's orders.
-fn subject(report: &MetricsReport, f: &Formatter) -> (Subject, String) {
+/// The subject's revenue in few characters, and its change against the same weekday a
+/// week earlier: "+86%", "flat" where it rounds to nothing (never "−0%"), or "n/a".
+fn subject(report: &MetricsReport, f: &Formatter) -> Subject {
     let revenue = report.get("net_revenue");
-    let revenue_value = revenue.map_or("n/a".into(), |m| f.value(m.unit, m.comparisons[0].current));
+    let revenue_value = revenue
+        .and_then(|m| m.comparisons[0].current.get())
+        .map_or("n/a".into(), |v| f.compact_money(v));
     let revenue_change = revenue.map_or("n/a".into(), |m| {
         let c = comparison(m, ComparisonKind::SameWeekdayLastWeek);
         match c.rel_change {
+            Some(r) if (r * 100.0).round() == 0.0 => "flat".into(),
             Some(r) => format!(
                 "{}{:.0}%",
-                if r >= 0.0 { "+" } else { "-" },
+                if r > 0.0 { "+" } else { "−" },
                 (r * 100.0).abs()
             ),
             None => "n/a".into(),
         }
     });
-    let orders = report
-        .get("orders")
-        .map_or("n/a".into(), |m| f.value(m.unit, m.comparisons[0].current));
-    (
-        Subject {
-            lead: String::new(),
-            revenue: revenue_value,
-            revenue_change,
-        },
-        orders,
-    )
+    Subject {
+        lead: String::new(),
+        revenue: revenue_value,
+        revenue_change,
+    }
 }
 
 /// The most mentioned feedback themes, with one comment each.

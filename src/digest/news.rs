@@ -27,6 +27,18 @@ pub struct NewsItem {
     pub metric: String,
     #[serde(skip)]
     pub score: f64,
+    /// The parts a story is told from: the label ("Sessions by channel"), the breakdown
+    /// value ("paid_social"), the figure, its usual range, and which way it moved.
+    #[serde(skip)]
+    pub label: String,
+    #[serde(skip)]
+    pub dim: Option<String>,
+    #[serde(skip)]
+    pub value: String,
+    #[serde(skip)]
+    pub usual: String,
+    #[serde(skip)]
+    pub up: bool,
 }
 
 /// The news section: unusual changes (most unusual first), why revenue moved, and the
@@ -95,6 +107,7 @@ pub(super) fn build(
     if let Some(big) = inputs.big_order.as_ref().filter(|b| b.dominates()) {
         items = one_order(items, big, config, f);
     }
+    let mut items = super::stories::stories(items, &inputs.promotions, d);
     items.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.text.cmp(&b.text)));
     items.truncate(SHOWN);
     let quiet = if let Some(why) = inputs.calendar.why_closed(d) {
@@ -189,6 +202,11 @@ fn item(
         tone: tone.into(),
         metric: m.key.clone(),
         score: z.abs() * weight(&m.key, dim),
+        label: m.label.clone(),
+        dim: dim.map(str::to_string),
+        value: amount(value),
+        usual,
+        up: z > 0.0,
     }
 }
 
@@ -249,6 +267,11 @@ fn one_order(
         tone: "neutral".into(),
         metric: moved[0].metric.clone(),
         score: moved.iter().map(|i| i.score).fold(0.0, f64::max),
+        label: String::new(),
+        dim: None,
+        value: value.clone(),
+        usual: String::new(),
+        up: true,
     });
     rest
 }

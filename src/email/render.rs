@@ -213,7 +213,13 @@ impl Templates {
             );
         }
         let mut out = Bounded::new(MAX_OUTPUT_BYTES);
-        if let Err(e) = css_inline::inline_to(html, &mut out) {
+        // A `<style data-css-inline="ignore">` stays as it is, for the clients that keep a
+        // stylesheet; what was inlined leaves the other sheets, which are then dropped.
+        let inliner = css_inline::CSSInliner::options()
+            .keep_style_tags(true)
+            .remove_inlined_selectors(true)
+            .build();
+        if let Err(e) = inliner.inline_to(html, &mut out) {
             if out.over {
                 bail!(
                     "template {origin}: the HTML grows past {} KiB when its styles are inlined",

@@ -111,7 +111,7 @@ async fn digest_of_the_small_shop(b: Backend) {
     assert_eq!(d.stale_note, "");
     assert_eq!(
         c.rendered.subject,
-        "Fri 1 Mar: revenue $90 (+500% vs last Fri), no alerts"
+        "Fri 1 Mar: revenue $90 +500% vs last Fri · no alerts"
     );
 
     // Both backends render the very same email.
@@ -134,7 +134,7 @@ async fn the_eml_is_the_message_send_delivers() {
 
     assert_eq!(
         msg.subject(),
-        Some("Fri 1 Mar: revenue $90 (+500% vs last Fri), no alerts")
+        Some("Fri 1 Mar: revenue $90 +500% vs last Fri · no alerts")
     );
     assert!(msg.date().is_some());
     let id = msg.message_id().expect("a Message-ID");

@@ -637,7 +637,7 @@ async fn a_template_that_runs_without_bound_is_stopped_and_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_built_in_email_past_the_clip_still_goes_out() {
     let mut text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
-    for i in 0..150 {
+    for i in 0..1000 {
         text.push_str(&format!(
             "\n[[metrics]]\nkey = \"extra_{i}\"\nlabel = \"Extra metric number {i}\"\n\
              team = \"marketing\"\nunit = \"count\"\ndirection = \"higher_is_better\"\n\

@@ -116,7 +116,7 @@ async fn each_recipient_once_per_date(b: Backend) {
         );
         assert_eq!(
             msg.subject(),
-            Some("Fri 1 Mar: revenue $90 (+500% vs last Fri), no alerts")
+            Some("Fri 1 Mar: revenue $90 +500% vs last Fri · no alerts")
         );
     }
     seen.sort();
@@ -336,7 +336,7 @@ fn layout(html: &str) -> (Vec<String>, Vec<String>) {
         .nth(1)
         .map(|rest| {
             let table = &rest[..rest.find("</table>").unwrap()];
-            after(table, "class=\"rowhead\"")
+            after(table, "class=\"rh\"")
         })
         .unwrap_or_default();
     (sections, ops)

@@ -305,7 +305,7 @@ async fn starttls_and_auth_to_three_teams_with_an_overlapping_member() {
     assert_eq!(got, SMALL_RECIPIENTS);
     assert!(
         msgs.iter()
-            .all(|m| m.subject() == Some("Fri 1 Mar: revenue $90 (+500% vs last Fri), no alerts"))
+            .all(|m| m.subject() == Some("Fri 1 Mar: revenue $90 +500% vs last Fri · no alerts"))
     );
     assert_eq!(ledger_sent(&t).await, 4.0);
     // A second run sends nothing.
