@@ -402,10 +402,17 @@ pub fn build(
     let ahead = crate::metrics::forecast::forecast(&inputs.history, d, config.outlook.days);
     let alerts = build_alerts(config, d, inputs, &report, &ahead, &f);
     let flagged = flagged(&news, &alerts);
+    let noted: BTreeSet<String> = news
+        .items
+        .iter()
+        .flat_map(|n| n.members.iter().cloned())
+        .chain(alerts.iter().filter_map(|a| a.metric.clone()))
+        .collect();
     let ctx = Ctx {
         f: &f,
         weekday: &weekday,
         flagged: &flagged,
+        noted: &noted,
     };
     let day = Day {
         config,

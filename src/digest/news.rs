@@ -39,6 +39,9 @@ pub struct NewsItem {
     pub usual: String,
     #[serde(skip)]
     pub up: bool,
+    /// The metrics the item tells of: its own, or each of a story's.
+    #[serde(skip)]
+    pub members: Vec<String>,
 }
 
 /// The news section: unusual changes (most unusual first), why revenue moved, and the
@@ -207,6 +210,7 @@ fn item(
         value: amount(value),
         usual,
         up: z > 0.0,
+        members: vec![m.key.clone()],
     }
 }
 
@@ -272,6 +276,7 @@ fn one_order(
         value: value.clone(),
         usual: String::new(),
         up: true,
+        members: moved.iter().map(|i| i.metric.clone()).collect(),
     });
     rest
 }

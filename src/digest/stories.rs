@@ -97,6 +97,7 @@ fn told(name: &str, mut members: Vec<NewsItem>) -> NewsItem {
         String::new()
     };
     let bad = members.iter().any(|m| m.tone == "bad");
+    let keys = members.iter().map(|m| m.metric.clone()).collect();
     NewsItem {
         text: format!("{name}: {}{tail}.", parts.join(", ")),
         short: format!("{name}: {}", parts[0]),
@@ -105,6 +106,7 @@ fn told(name: &str, mut members: Vec<NewsItem>) -> NewsItem {
             _ => first.tone.clone(),
         },
         score: first.score,
+        members: keys,
         ..first
     }
 }
@@ -142,6 +144,7 @@ mod tests {
             value: format!("{score}"),
             usual: "1–2".into(),
             up,
+            members: vec![metric.into()],
         }
     }
 

@@ -44,6 +44,10 @@ pub(super) struct Ctx<'a> {
     pub(super) weekday: &'a str,
     /// Metrics with news or a rule crossed: their rows keep colour and marks.
     pub(super) flagged: &'a BTreeSet<String>,
+    /// Metrics the news names (or an alert is about): their rows say the other comparisons
+    /// in a line. Bounded by the stories told, so a shop of hundreds of unusual metrics
+    /// still fits under Gmail's clip.
+    pub(super) noted: &'a BTreeSet<String>,
 }
 
 impl Ctx<'_> {
@@ -119,7 +123,7 @@ impl Ctx<'_> {
         };
         // The table shows the week's comparison; a metric that is news says the others
         // in a line of its own.
-        let note = if loud {
+        let note = if self.noted.contains(&m.key) {
             let others: Vec<String> = [
                 quiet(comparison(m, ComparisonKind::PreviousDay)),
                 quiet(comparison(m, ComparisonKind::SameWeekdayLastYear)),

@@ -1,6 +1,7 @@
 //! Which alerts the email tells in full, which it tells as one, and which it names in a
 //! line past its cap: every alert is accounted for, and a critical one is never cut.
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::alerts::rule_words;
@@ -105,7 +106,7 @@ fn group(
 /// "Fri 11 Dec and Sat 12 Dec: orders expected above 90% of capacity", from the days'
 /// alerts, each day's numbers in the detail.
 fn busy_days(m: &[AlertView], rule: f64) -> AlertView {
-    let days: Vec<String> = m.iter().filter_map(|a| a.day).map(day_label).collect();
+    let days: Vec<NaiveDate> = m.iter().filter_map(|a| a.day).collect();
     let mut plans: Vec<&str> = Vec::new();
     for a in m {
         if !plans.contains(&a.plan.as_str()) {
@@ -123,7 +124,7 @@ fn busy_days(m: &[AlertView], rule: f64) -> AlertView {
     AlertView {
         title: format!(
             "{}: orders expected above {} of capacity",
-            and_list(&days),
+            runs(&days),
             rule_words(rule)
         ),
         short: format!("{} busy days ahead", m.len()),
@@ -145,10 +146,16 @@ fn stock_group(m: &[AlertView]) -> AlertView {
         AlertKind::OutOfStock => "Out of stock while promoted",
         _ => "Short of cover while promoted",
     };
+    // The group's title says what they share; each member is named with what is its own:
+    // "KNT-003 Lambswool Cardigan (4.0 days of cover, lead time 35 days)".
     let named: Vec<String> = m
         .iter()
         .take(MEMBERS_NAMED)
-        .map(|a| cap(&a.title, text::LABEL * 2))
+        .map(|a| match a.title.rsplit_once(": ") {
+            Some((name, "out of stock while promoted")) => cap(name, text::LABEL * 2),
+            Some((name, own)) => format!("{} ({own})", cap(name, text::LABEL * 2)),
+            None => cap(&a.title, text::LABEL * 2),
+        })
         .collect();
     let mut actions: Vec<&str> = Vec::new();
     for a in m {
@@ -165,6 +172,26 @@ fn stock_group(m: &[AlertView]) -> AlertView {
     }
 }
 
+/// Days as runs: "Mon 7 Dec to Fri 11 Dec and Sun 13 Dec".
+fn runs(days: &[NaiveDate]) -> String {
+    let mut spans: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for &d in days {
+        match spans.last_mut() {
+            Some((_, last)) if last.succ_opt() == Some(d) => *last = d,
+            _ => spans.push((d, d)),
+        }
+    }
+    let words: Vec<String> = spans
+        .iter()
+        .map(|&(a, b)| match (b - a).num_days() {
+            0 => day_label(a),
+            1 => format!("{} and {}", day_label(a), day_label(b)),
+            _ => format!("{} to {}", day_label(a), day_label(b)),
+        })
+        .collect();
+    and_list(&words)
+}
+
 /// "a", "a and b", "a, b and c".
 pub(super) fn and_list(items: &[String]) -> String {
     match items.split_last() {
@@ -177,7 +204,6 @@ pub(super) fn and_list(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
 
     fn alert(kind: AlertKind, severity: Severity, title: &str, day: Option<&str>) -> AlertView {
         AlertView {
@@ -298,7 +324,11 @@ mod tests {
             list.shown[1].title,
             "Short of cover while promoted: 30 SKUs"
         );
-        assert!(list.shown[1].detail.contains("SKU-29: 3 days"));
+        assert!(
+            list.shown[1].detail.contains("SKU-29 (3 days)"),
+            "{}",
+            list.shown[1].detail
+        );
         assert_eq!(list.shown[1].action, "Act.");
         assert!(list.more.is_empty());
     }

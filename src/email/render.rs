@@ -39,9 +39,8 @@ pub const MAX_TEMPLATE_BYTES: u64 = 1 << 20;
 
 /// The fuel one render of one template may burn (an instruction is 1, 64 bytes written or
 /// made are 1), so also at most 32 MB of data. On the demo digest the built-in templates
-/// burn 20 (subject), 3,624 (HTML) and 7,537 (text); with 20 more metrics, the HTML at
-/// 94 KB near Gmail's clip, 4,524 and 12,060 (`DAWNPOST_LOG=debug dawnpost preview` logs
-/// each render's; `check` prints the most). Fuel grows with what is written, which the clip
+/// burn 20 (subject), 3,693 (HTML) and 7,553 (text) (`DAWNPOST_LOG=debug dawnpost preview`
+/// logs each render's; `check` prints the most). Fuel grows with what is written, which the clip
 /// holds: 40 times the largest leaves room for any digest that fits, and stops
 /// `{% for a in range(100000) %}{% for b in range(100000) %}` in a fraction of a second.
 pub const FUEL: u64 = 500_000;
@@ -51,7 +50,9 @@ pub const FUEL: u64 = 500_000;
 pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 
 /// Gmail clips a message whose HTML is over about 102 KB, hiding the rest behind a link;
-/// dawnpost refuses to send one rather than have its end unread.
+/// dawnpost refuses to send one of a user's templates rather than have its end unread.
+/// The built-in template keeps its styles in one shared sheet to stay under 90 KB at the
+/// program's caps (tests/it/glance.rs builds such a shop).
 pub const GMAIL_CLIP_BYTES: usize = 102_000;
 
 /// The nesting of includes, macros and blocks a render may reach; an include counts 10, a
@@ -60,9 +61,10 @@ pub const GMAIL_CLIP_BYTES: usize = 102_000;
 /// (a tokio worker has 2 MiB) before it was stopped; at 100 it needs under 512 KiB.
 const RECURSION_LIMIT: usize = 100;
 
-/// The most style declarations a template's stylesheet may hold (colons in its `<style>`
-/// text: 163 in the built-in one), and the most declaration-tag pairs the inliner may weigh
-/// (182,397 on the demo digest, 319,317 with 60 more metrics): inlining matches every rule
+/// The most style declarations a template's inlined stylesheets may hold (colons in their
+/// `<style>` text: 48 in the built-in one; a sheet marked `data-css-inline="ignore"` is
+/// kept as it is and not counted), and the most declaration-tag pairs the inliner may weigh
+/// (55,344 on the demo digest): inlining matches every rule
 /// against every element, and an element's properties are searched one by one, so a sheet
 /// of many properties on a page of many elements could run for hours. At these bounds the
 /// worst (999 custom properties on `*`, 995 elements) took 3.2 s and 82 MB in a debug build.
@@ -342,7 +344,8 @@ fn trimmed_len(s: &str) -> usize {
         .sum()
 }
 
-/// The text of each `<style>` element of an HTML page.
+/// The text of each `<style>` element of an HTML page that is to be inlined: one marked
+/// `data-css-inline="ignore"` stays as it is, costs the inliner nothing and stays in the page.
 fn style_text(html: &str) -> Vec<&str> {
     let lower = html.to_ascii_lowercase();
     let mut out = Vec::new();
@@ -352,7 +355,11 @@ fn style_text(html: &str) -> Vec<&str> {
         let end = lower[start..]
             .find("</style")
             .map_or(html.len(), |i| start + i);
-        out.push(&html[start..end]);
+        let tag = &lower[open..start];
+        if !(tag.contains("data-css-inline=\"ignore\"") || tag.contains("data-css-inline='ignore'"))
+        {
+            out.push(&html[start..end]);
+        }
         at = end;
     }
     out

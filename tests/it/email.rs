@@ -281,7 +281,7 @@ async fn the_eml_is_the_message_send_delivers() {
         );
     }
     assert!(html.len() <= 60 * 1024, "HTML part is {} bytes", html.len());
-    assert!(html.contains("color-scheme: light only"));
+    assert!(html.contains("@media (prefers-color-scheme: dark)"));
     assert!(
         !html.contains("<script")
             && !html.contains("<link")

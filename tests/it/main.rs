@@ -12,6 +12,7 @@ mod exim;
 mod export_faults;
 mod faults;
 mod first_load;
+mod glance;
 mod import;
 mod layout;
 mod limits;

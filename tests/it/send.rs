@@ -336,7 +336,7 @@ fn layout(html: &str) -> (Vec<String>, Vec<String>) {
         .nth(1)
         .map(|rest| {
             let table = &rest[..rest.find("</table>").unwrap()];
-            after(table, "class=\"rh\"")
+            after(table, "scope=\"row\"")
         })
         .unwrap_or_default();
     (sections, ops)
