@@ -213,7 +213,8 @@ const ROLLUP_COLUMNS: [(&str, &str); 2] =
 
 /// Metrics that read a source that never held a row. Refunds only adjust other figures
 /// (net revenue less refunds): a shop without any still sees its net revenue, but not a
-/// metric of refunds alone.
+/// metric about refunds (whose first table is refunds; a later `UNION ALL` of order days
+/// only fills in zeros), which would say "Refunds £0" of refunds never imported.
 pub(super) fn hidden_metrics(
     config: &Config,
     never: &BTreeSet<&'static str>,
@@ -236,8 +237,14 @@ pub(super) fn hidden_metrics(
                 return true;
             }
             let read = crate::metrics::metric::sources(&m.sql);
-            let mut needed: BTreeSet<&str> =
-                read.iter().copied().filter(|t| *t != "refunds").collect();
+            let about = crate::metrics::metric::sources_in_order(&m.sql)
+                .first()
+                .copied();
+            let mut needed: BTreeSet<&str> = read
+                .iter()
+                .copied()
+                .filter(|t| *t != "refunds" || about == Some("refunds"))
+                .collect();
             if needed.is_empty() {
                 needed = read;
             }

@@ -227,6 +227,9 @@ pub struct Change {
     pub change: String,
     /// The earlier value, formatted.
     pub previous: String,
+    /// For week and month to date, the period's own value ("36.8%"); empty for a
+    /// comparison of yesterday, whose value is beside it.
+    pub current: String,
     /// good | bad | neutral | unknown.
     pub tone: &'static str,
     /// "▲", "▼" or "·": the direction of the change.

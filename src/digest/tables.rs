@@ -83,6 +83,15 @@ impl Ctx<'_> {
                 change
             },
             previous: self.f.value(m.unit, c.previous),
+            // Week and month to date compare periods, not yesterday: their own value is
+            // said beside the earlier one, or "−27 pts (was 63.9%)" reads against the wrong
+            // figure.
+            current: match c.kind {
+                ComparisonKind::WeekToDate | ComparisonKind::MonthToDate => {
+                    self.f.value(m.unit, c.current)
+                }
+                _ => String::new(),
+            },
             tone: if negligible {
                 "neutral"
             } else {

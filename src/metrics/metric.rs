@@ -192,12 +192,18 @@ pub fn words(sql: &str) -> std::collections::BTreeSet<String> {
 /// The dated tables a metric's SQL reads (after FROM or JOIN), with each rollup read as the
 /// table it sums: what must have held a row for the metric to mean anything.
 pub fn sources(sql: &str) -> std::collections::BTreeSet<&'static str> {
+    sources_in_order(sql).into_iter().collect()
+}
+
+/// The dated tables a metric's SQL reads, in the order it first names them: the first is
+/// the table its figure is about (a later `UNION ALL` of order days only fills in zeros).
+pub fn sources_in_order(sql: &str) -> Vec<&'static str> {
     let words: Vec<String> = sql
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| !w.is_empty())
         .map(str::to_ascii_lowercase)
         .collect();
-    let mut out = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
     for pair in words.windows(2) {
         if pair[0] != "from" && pair[0] != "join" {
             continue;
@@ -212,7 +218,9 @@ pub fn sources(sql: &str) -> std::collections::BTreeSet<&'static str> {
                 None => continue,
             },
         };
-        out.insert(table);
+        if !out.contains(&table) {
+            out.push(table);
+        }
     }
     out
 }

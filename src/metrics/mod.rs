@@ -14,3 +14,4 @@ pub mod news;
 pub mod okr;
 pub mod period;
 pub mod report;
+pub mod zeros;

@@ -78,6 +78,7 @@ pub async fn fetch_windows(
             }
         }
     }
+    crate::metrics::zeros::fill(&config.catalog, &mut out);
     Ok(out)
 }
 
