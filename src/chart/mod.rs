@@ -1,8 +1,10 @@
 //! Charts: PNG images drawn with plotters from numbers the digest already holds.
 //!
-//! Pure (no files, no clock). Drawn at three times their display size for sharp text on high-DPI
-//! screens, on an opaque white background (dark-mode clients must not invert a transparent
-//! chart), with a font embedded in the binary so that no system font is ever looked up.
+//! Pure (no files, no clock). Time and key results charts are drawn for the email's full
+//! column at twice their display size, and scale down with a phone's column; sparklines, never
+//! scaled down, at three times theirs. All on an opaque white background (dark-mode clients
+//! must not invert a transparent chart), with a font embedded in the binary so that no system
+//! font is ever looked up.
 
 use std::sync::Once;
 
@@ -16,31 +18,56 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 use serde::Serialize;
 
-/// Display size of a time chart, in CSS pixels: the column of a 375-pixel phone. The PNG has
-/// three times as many, sharp at 3x pixel density; a wider screen shows it at this size.
-pub const WIDTH: u32 = 343;
-pub const HEIGHT: u32 = 230;
-const SCALE: u32 = 3;
-/// Chart text in CSS pixels at the display size: at 15 px a label with ascenders and
-/// descenders inks about 12 px (measured in a test), above the 11 px a phone needs.
-pub const TEXT_PX: u32 = 15;
+/// Display size of a time chart, in CSS pixels: the email's 600-pixel column less its
+/// 16-pixel padding either side. On a phone the image scales down with its column
+/// (`max-width:100%`), to [`PHONE_WIDTH`]; 568 by 320 keeps it short there (343 by 193).
+pub const WIDTH: u32 = 568;
+pub const HEIGHT: u32 = 320;
+/// The narrowest column a chart is read in: a 375-pixel phone's, less the padding. A chart
+/// shown there is scaled by 343 / 568, about 0.6.
+pub const PHONE_WIDTH: u32 = 343;
+/// PNG pixels per CSS pixel of a time or key results chart: 1136 pixels across, sharp at 2x
+/// on the full column and at 3x on a phone's (1029 pixels).
+const SCALE: u32 = 2;
+/// Sparklines keep their size on a phone: three pixels per CSS pixel, sharp at 3x.
+const SPARK_SCALE: u32 = 3;
+/// Chart text in CSS pixels at the full width (plotters' size: the font's line from ascender
+/// to descender). A label with ascenders and descenders inks about 19 px (measured in a
+/// test), 11.5 px once scaled to a phone's column: above the 11 px a phone needs.
+pub const TEXT_PX: u32 = 23;
 
+mod axes;
 mod legend;
 pub mod palette;
+mod pattern;
 mod png;
 mod progress;
 
-use legend::{legend, legend_layout};
+use axes::{Placed, time_labels};
+use legend::{legend, legend_entries, legend_layout};
+pub use pattern::{Dash, Hatch};
+use pattern::{Segment, fill_hatch, line_series};
 use png::encode_indexed;
 use progress::draw_progress;
 
+/// How a series is drawn. Within one chart no two series look alike even without their
+/// colour: each has its own style, dash or hatching ([`TimeChart::alike`]), and the legend
+/// shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum LineStyle {
+    /// The chart's main series: a thick unbroken line, yesterday marked with a dot.
     Solid,
-    Dashed,
+    /// A comparison, an expectation or a limit: a thinner line, broken in its pattern.
+    Dashed(Dash),
     Bars,
-    /// Stacked filled areas (all `Area` lines of an axis stack in order).
-    Area,
+    /// Stacked filled areas (all `Area` lines of an axis stack in order), plain or hatched.
+    Area(Hatch),
+}
+
+impl LineStyle {
+    fn is_area(self) -> bool {
+        matches!(self, LineStyle::Area(_))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +166,23 @@ pub struct TimeChart {
     pub notes: Vec<Note>,
 }
 
+impl TimeChart {
+    /// The first two series of the chart that look alike without their colour (the same
+    /// style, dash and hatching), by label; None when every series has a look of its own.
+    pub fn alike(&self) -> Option<(&str, &str)> {
+        let lines: Vec<&Line> = std::iter::once(&self.primary)
+            .chain(self.secondary.as_ref())
+            .flat_map(|a| &a.lines)
+            .collect();
+        lines.iter().enumerate().find_map(|(i, a)| {
+            lines[i + 1..]
+                .iter()
+                .find(|b| b.style == a.style)
+                .map(|b| (a.label.as_str(), b.label.as_str()))
+        })
+    }
+}
+
 /// A low-high range per day; None is a gap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Band {
@@ -195,8 +239,16 @@ impl ChartKind {
     pub fn size(&self) -> (u32, u32) {
         match self {
             ChartKind::Time(_) => (WIDTH, HEIGHT),
-            ChartKind::Progress(p) => (WIDTH, 60 + 34 * p.rows.len().max(1) as u32),
+            ChartKind::Progress(p) => (WIDTH, progress::height(p.rows.len())),
             ChartKind::Spark(_) => (SPARK_WIDTH, SPARK_HEIGHT),
+        }
+    }
+
+    /// PNG pixels per CSS pixel.
+    fn scale(&self) -> u32 {
+        match self {
+            ChartKind::Spark(_) => SPARK_SCALE,
+            _ => SCALE,
         }
     }
 }
@@ -222,7 +274,8 @@ fn plottable(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite() && x.abs() < PLOTTABLE)
 }
 
-/// The chart with every value that cannot be drawn made a gap.
+/// The chart with every value that cannot be drawn made a gap, and without the series (and
+/// the band) left with nothing to draw: a legend entry without its series does not exist.
 fn sanitised(kind: &ChartKind) -> ChartKind {
     let mut k = kind.clone();
     match &mut k {
@@ -232,6 +285,23 @@ fn sanitised(kind: &ChartKind) -> ChartKind {
                     for v in &mut line.values {
                         *v = plottable(*v);
                     }
+                }
+                axis.lines.retain(|l| l.values.iter().any(Option::is_some));
+            }
+            if t.secondary.as_ref().is_some_and(|a| a.lines.is_empty()) {
+                t.secondary = None;
+            }
+            if let Some(b) = &mut t.band {
+                for v in b.low.iter_mut().chain(b.high.iter_mut()) {
+                    *v = plottable(*v);
+                }
+                if !b
+                    .low
+                    .iter()
+                    .zip(&b.high)
+                    .any(|(l, h)| l.is_some() && h.is_some())
+                {
+                    t.band = None;
                 }
             }
         }
@@ -257,16 +327,23 @@ pub fn render_png(kind: &ChartKind) -> Result<Vec<u8>> {
 
 /// Draws a chart to RGB pixels, with its pixel width and height.
 fn render_rgb(kind: &ChartKind) -> Result<(Vec<u8>, u32, u32)> {
+    render_rgb_placed(kind).map(|(rgb, w, h, _)| (rgb, w, h))
+}
+
+/// [`render_rgb`], and where a time chart's axis labels went.
+fn render_rgb_placed(kind: &ChartKind) -> Result<(Vec<u8>, u32, u32, Vec<Placed>)> {
     register();
     let kind = &sanitised(kind);
     let (w, h) = kind.size();
-    let (pw, ph) = (w * SCALE, h * SCALE);
+    let scale = kind.scale();
+    let (pw, ph) = (w * scale, h * scale);
     let mut rgb = vec![255u8; (pw * ph * 3) as usize];
+    let mut placed = Vec::new();
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (pw, ph)).into_drawing_area();
         // The buffer starts white (every byte 255): no fill needed.
         match kind {
-            ChartKind::Time(t) => draw_time(&root, t)?,
+            ChartKind::Time(t) => placed = draw_time(&root, t)?,
             ChartKind::Progress(p) => draw_progress(&root, p)?,
             ChartKind::Spark(sp) => draw_spark(&root, sp)?,
         }
@@ -281,13 +358,14 @@ fn render_rgb(kind: &ChartKind) -> Result<(Vec<u8>, u32, u32)> {
         }
         root.present().map_err(draw_err)?;
     }
-    Ok((rgb, pw, ph))
+    Ok((rgb, pw, ph, placed))
 }
 
 fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("cannot draw chart: {e:?}")
 }
 
+/// Text of `size` CSS pixels in a time or key results chart.
 fn font(size: u32) -> TextStyle<'static> {
     ("sans-serif", (size * SCALE) as f64)
         .into_font()
@@ -302,7 +380,7 @@ fn stacked(axis: &Axis) -> Vec<(usize, Vec<f64>)> {
         .lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.style == LineStyle::Area)
+        .filter(|(_, l)| l.style.is_area())
     {
         if totals.is_empty() {
             totals = vec![0.0; l.values.len()];
@@ -326,7 +404,7 @@ fn range(axis: &Axis, band: Option<&Band>, from_zero: bool) -> (f64, f64) {
     let values = axis
         .lines
         .iter()
-        .filter(|l| l.style != LineStyle::Area)
+        .filter(|l| !l.style.is_area())
         .flat_map(|l| l.values.iter().flatten().copied())
         .chain(stack_top)
         .chain(band_values);
@@ -357,33 +435,29 @@ fn segments(values: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
-fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Result<()> {
+/// Draws a time chart; returns where its axis labels went.
+fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Result<Vec<Placed>> {
     let (y0, y1) = range(&t.primary, t.band.as_ref(), true);
-    let band_entry = t
-        .band
-        .as_ref()
-        .filter(|b| !b.label.is_empty())
-        .map(|b| Line {
-            label: b.label.clone(),
-            color: b.color,
-            style: LineStyle::Area,
-            values: Vec::new(),
-        });
-    let mut entries: Vec<(&Line, bool)> = band_entry.iter().map(|l| (l, false)).collect();
-    entries.extend(t.primary.lines.iter().map(|l| (l, false)));
-    if let Some(sec) = &t.secondary {
-        entries.extend(sec.lines.iter().map(|l| (l, true)));
-    }
+    let entries = legend_entries(t);
     let places = legend_layout(root, &entries)?;
-    let legend_bottom = places.last().map_or(0, |(_, y)| *y as u32) + 10 * SCALE;
-    let mut chart = time_axes(root, t, legend_bottom, (y0, y1))?;
+    let legend_bottom =
+        places.last().map_or(0, |(_, y)| *y as u32) + legend::LEGEND_ROW * SCALE / 2;
+    let ticks = axes::AxisTicks {
+        primary: axes::ticks(root, &t.primary.unit, (y0, y1))?,
+        secondary: match &t.secondary {
+            Some(a) => axes::ticks(root, &a.unit, range(a, None, false))?,
+            None => Vec::new(),
+        },
+    };
+    let mut chart = time_axes(root, t, legend_bottom, (y0, y1), &ticks)?;
+    let placed = time_labels(root, &chart, t, &ticks)?;
     if let Some(b) = &t.band {
         draw_band(&mut chart, b)?;
     }
     if let Some((i, label)) = &t.divider {
         draw_divider(&mut chart, *i as f64 - 0.5, label, (y0, y1))?;
     }
-    draw_stacked(&mut chart, &t.primary)?;
+    draw_stacked(root, &mut chart, &t.primary)?;
     draw_lines(&mut chart, &t.primary)?;
     if let Some(sec) = &t.secondary {
         for line in &sec.lines {
@@ -404,68 +478,73 @@ fn draw_time(root: &DrawingArea<BitMapBackend<'_>, Shift>, t: &TimeChart) -> Res
         .iter()
         .filter(|l| l.style == LineStyle::Solid)
     {
-        mark_last(&mut chart, &line.values, line.color, 4)?;
+        mark_last(&mut chart, &line.values, line.color, 4 * SCALE)?;
     }
-    legend(root, &entries, &places)
+    let axis_y = chart.plotting_area().get_pixel_range().1.end;
+    axes::draw_labels(root, &placed, axis_y)?;
+    legend(root, &entries, &places)?;
+    Ok(placed)
 }
 
 /// A time chart's coordinates: one slot per day, the primary axis on the left and an
-/// optional secondary one on the right, with their meshes and labels drawn.
+/// optional secondary one on the right, with their meshes drawn; room left for the labels
+/// of `ticks` beside them and for the days under them, which [`time_labels`] places.
 fn time_axes<'a, 'b>(
     root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
     t: &TimeChart,
     legend_bottom: u32,
     (y0, y1): (f64, f64),
+    ticks: &axes::AxisTicks,
 ) -> Result<TimeCoords<'a, 'b>> {
     let n = t.days.len().max(2);
     let x = -0.6..(n as f64 - 0.4);
+    let widths = |v: &[(f64, String, u32)]| v.iter().map(|(_, _, w)| *w).collect::<Vec<_>>();
+    // Room under the axis as if every value label were the lowest, on it.
+    let lowest: Vec<&str> = ticks
+        .primary
+        .iter()
+        .chain(&ticks.secondary)
+        .map(|(_, text, _)| text.as_str())
+        .collect();
     let mut builder = ChartBuilder::on(root);
     builder
         .margin(8 * SCALE)
-        .margin_right(20 * SCALE)
+        .margin_right(if t.secondary.is_some() { 8 } else { 24 } * SCALE)
         .margin_top(legend_bottom + 6 * SCALE)
-        .x_label_area_size(22 * SCALE)
-        .y_label_area_size(44 * SCALE)
-        .right_y_label_area_size(if t.secondary.is_some() { 40 * SCALE } else { 0 });
-    let days = t.days.clone();
-    let x_fmt = move |v: &f64| {
-        let i = v.round();
-        if (v - i).abs() > 1e-6 || i < 0.0 {
-            return String::new();
-        }
-        days.get(i as usize)
-            .map(|d| d.format("%-d %b").to_string())
-            .unwrap_or_default()
-    };
+        .margin_bottom(0)
+        .x_label_area_size(axes::days_area(&lowest))
+        .y_label_area_size(axes::values_area(&widths(&ticks.primary)))
+        .right_y_label_area_size(if t.secondary.is_some() {
+            axes::values_area(&widths(&ticks.secondary))
+        } else {
+            0
+        });
     let secondary_range = t.secondary.as_ref().map(|a| range(a, None, false));
     let (s0, s1) = secondary_range.unwrap_or((0.0, 1.0));
     let mut chart = builder
         .build_cartesian_2d(x.clone(), y0..y1)
         .map_err(draw_err)?
         .set_secondary_coord(x, s0..s1);
-    let unit = t.primary.unit.clone();
     let span = y1 - y0;
+    // The mesh's gridlines and axis lines only: the labels are placed by `time_labels`.
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(5)
-        .y_labels(unit.label_count(span))
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&|v| unit.tick_for(*v, span))
-        .label_style(font(TEXT_PX))
+        .x_labels(2)
+        .y_labels(t.primary.unit.label_count(span))
+        .x_label_formatter(&|_| String::new())
+        .y_label_formatter(&|_| String::new())
+        .set_all_tick_mark_size(0)
         .bold_line_style(palette::GRID.stroke_width(SCALE))
         .light_line_style(TRANSPARENT)
         .axis_style(palette::COMPARE.stroke_width(SCALE))
         .draw()
         .map_err(draw_err)?;
-    if let Some(sec) = &t.secondary {
-        let unit = sec.unit.clone();
-        let span = s1 - s0;
+    if t.secondary.is_some() {
         chart
             .configure_secondary_axes()
-            .y_labels(unit.label_count(span))
-            .y_label_formatter(&|v| unit.tick_for(*v, span))
-            .label_style(font(TEXT_PX))
+            .y_labels(2)
+            .y_label_formatter(&|_| String::new())
             .axis_style(palette::COMPARE.stroke_width(SCALE))
             .draw()
             .map_err(draw_err)?;
@@ -510,11 +589,15 @@ fn draw_divider<DB: DrawingBackend>(
 }
 
 /// Stacked areas: each band is the polygon between its own running total and the one below
-/// it, so every pixel is filled once.
-fn draw_stacked<DB: DrawingBackend>(chart: &mut DayCoords<'_, DB>, axis: &Axis) -> Result<()> {
+/// it, so every pixel is filled once, then crossed by its hatching.
+fn draw_stacked(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    chart: &mut DayCoords<'_, BitMapBackend<'_>>,
+    axis: &Axis,
+) -> Result<()> {
     let mut below: Option<Vec<f64>> = None;
     for (i, totals) in stacked(axis) {
-        let color = axis.lines[i].color;
+        let line = &axis.lines[i];
         let lower = below.take().unwrap_or_else(|| vec![0.0; totals.len()]);
         let mut outline: Vec<(f64, f64)> = totals
             .iter()
@@ -523,8 +606,21 @@ fn draw_stacked<DB: DrawingBackend>(chart: &mut DayCoords<'_, DB>, axis: &Axis) 
             .collect();
         outline.extend(lower.iter().enumerate().rev().map(|(x, v)| (x as f64, *v)));
         chart
-            .draw_series(std::iter::once(Polygon::new(outline, color.filled())))
+            .draw_series(std::iter::once(Polygon::new(outline, line.color.filled())))
             .map_err(draw_err)?;
+        if let LineStyle::Area(hatch) = line.style {
+            let column = |x: usize| {
+                let (px, top) = chart.backend_coord(&(x as f64, totals[x]));
+                (px, top, chart.backend_coord(&(x as f64, lower[x])).1)
+            };
+            for x in 1..totals.len() {
+                fill_hatch(
+                    root,
+                    hatch,
+                    pattern::columns_between(column(x - 1), column(x)),
+                )?;
+            }
+        }
         below = Some(totals);
     }
     Ok(())
@@ -537,17 +633,17 @@ fn draw_lines<DB: DrawingBackend>(chart: &mut DayCoords<'_, DB>, axis: &Axis) ->
     let mut bar_i = 0;
     for line in &axis.lines {
         match line.style {
-            LineStyle::Area => {}
+            LineStyle::Area(_) => {}
             LineStyle::Bars => {
                 draw_bars(chart, line, -0.35 + width * bar_i as f64, width)?;
                 bar_i += 1;
             }
-            LineStyle::Solid | LineStyle::Dashed => {
+            LineStyle::Solid | LineStyle::Dashed(_) => {
                 for seg in segments(&line.values) {
                     if let [point] = seg[..] {
                         // A day alone between gaps (a shop open one day between two closed
                         // ones) has no neighbour to draw a line to: a dot shows it.
-                        draw_dot(chart, point, line.color, 3)?;
+                        draw_dot(chart, point, line.color, 3 * SCALE)?;
                         continue;
                     }
                     match line_series(line, seg) {
@@ -587,23 +683,6 @@ fn draw_bars<DB: DrawingBackend>(
     Ok(())
 }
 
-/// One run of a line's known values, dashed or solid as its style says. Dashed lines are
-/// comparisons and limits: a thinner stroke keeps them secondary.
-fn line_series<DB: DrawingBackend>(line: &Line, seg: Vec<(f64, f64)>) -> Segment<DB> {
-    if line.style == LineStyle::Dashed {
-        let dashed = line.color.stroke_width(2 * SCALE);
-        Segment::Dashed(DashedLineSeries::new(seg, 8 * SCALE, 6 * SCALE, dashed))
-    } else {
-        Segment::Solid(LineSeries::new(seg, line.color.stroke_width(3 * SCALE)))
-    }
-}
-
-/// A run of a line's values as plotters draws it: the two series have different types.
-enum Segment<DB: DrawingBackend> {
-    Dashed(DashedLineSeries<std::vec::IntoIter<(f64, f64)>, u32>),
-    Solid(LineSeries<DB, (f64, f64)>),
-}
-
 /// Notes above their day's value, right-aligned on the day so that a note on the last day
 /// stays inside the chart.
 fn draw_notes<DB: DrawingBackend>(
@@ -626,30 +705,46 @@ fn draw_notes<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The band as one polygon per run of days with both ends known.
-fn draw_band<DB: DrawingBackend, X, Y>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
-    b: &Band,
-) -> Result<()>
-where
-    X: Ranged<ValueType = f64>,
-    Y: Ranged<ValueType = f64>,
-{
+/// The width of the band's edges in PNG pixels (1.5 CSS pixels): the fill alone is too pale
+/// to see as a graphic (1.4:1 on white), so its edges carry it, at 3:1.
+const BAND_EDGE_WIDTH: u32 = 3 * SCALE / 2;
+
+/// The band as one polygon per run of days with both ends known, its high and low edges
+/// drawn in [`palette::BAND_EDGE`].
+fn draw_band<DB: DrawingBackend>(chart: &mut DayCoords<'_, DB>, b: &Band) -> Result<()> {
     let both: Vec<Option<f64>> = b
         .low
         .iter()
         .zip(&b.high)
         .map(|(l, h)| l.zip(*h).map(|(l, _)| l))
         .collect();
+    let edge = palette::BAND_EDGE.stroke_width(BAND_EDGE_WIDTH);
     for seg in segments(&both) {
-        let mut outline: Vec<(f64, f64)> = seg
+        let high: Vec<(f64, f64)> = seg
             .iter()
             .map(|(x, _)| (*x, b.high[*x as usize].unwrap_or(0.0)))
             .collect();
+        let mut outline = high.clone();
         outline.extend(seg.iter().rev().copied());
         chart
             .draw_series(std::iter::once(Polygon::new(outline, b.color.filled())))
-            .map_err(|e| anyhow!("cannot draw chart: {e:?}"))?;
+            .map_err(draw_err)?;
+        if let [(x, low)] = seg[..] {
+            // One day alone: its range as an upright bar's edge.
+            let (top, bottom) = (b.high[x as usize].unwrap_or(low), low);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, top), (x, bottom)],
+                    edge,
+                )))
+                .map_err(draw_err)?;
+            continue;
+        }
+        for edge_line in [high, seg] {
+            chart
+                .draw_series(std::iter::once(PathElement::new(edge_line, edge)))
+                .map_err(draw_err)?;
+        }
     }
     Ok(())
 }
@@ -669,24 +764,25 @@ fn draw_spark(root: &DrawingArea<BitMapBackend<'_>, Shift>, sp: &SparkChart) -> 
         (lo, hi)
     };
     let n = sp.values.len().max(2);
+    let s = SPARK_SCALE;
     let mut chart = ChartBuilder::on(root)
-        .margin(5 * SCALE)
+        .margin(5 * s)
         .build_cartesian_2d(-0.2..(n as f64 - 0.8), lo..hi)
         .map_err(draw_err)?;
     for seg in segments(&sp.values) {
         if let [point] = seg[..] {
-            draw_dot(&mut chart, point, sp.color, 2)?;
+            draw_dot(&mut chart, point, sp.color, 2 * s)?;
             continue;
         }
         chart
-            .draw_series(LineSeries::new(seg, sp.color.stroke_width(2 * SCALE)))
+            .draw_series(LineSeries::new(seg, sp.color.stroke_width(2 * s)))
             .map_err(draw_err)?;
     }
     // Yesterday, marked.
-    mark_last(&mut chart, &sp.values, sp.color, 3)
+    mark_last(&mut chart, &sp.values, sp.color, 3 * s)
 }
 
-/// A filled dot of `radius` CSS pixels at `point`.
+/// A filled dot of `radius` PNG pixels at `point`.
 fn draw_dot<DB: DrawingBackend, X, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
     point: (f64, f64),
@@ -700,14 +796,14 @@ where
     chart
         .draw_series(std::iter::once(Circle::new(
             point,
-            (radius * SCALE) as i32,
+            radius as i32,
             color.filled(),
         )))
         .map_err(|e| anyhow!("cannot draw chart: {e:?}"))?;
     Ok(())
 }
 
-/// A dot of `radius` CSS pixels on the last day with a value: yesterday.
+/// A dot of `radius` PNG pixels on the last day with a value: yesterday.
 fn mark_last<DB: DrawingBackend, X, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
     values: &[Option<f64>],
@@ -822,38 +918,79 @@ mod tests {
         assert_eq!(s, vec![vec![(0.0, 1.0)], vec![(2.0, 2.0), (3.0, 3.0)]]);
     }
 
-    #[test]
-    fn a_chart_is_a_png_at_three_times_the_display_size() {
-        let days: Vec<NaiveDate> = (0..30)
-            .map(|i| NaiveDate::from_ymd_opt(2026, 10, 23).unwrap() + chrono::Days::new(i))
-            .collect();
-        let chart = ChartKind::Time(TimeChart {
+    /// `n` days from 1 Nov 2026.
+    fn days(n: u64) -> Vec<NaiveDate> {
+        (0..n)
+            .map(|i| NaiveDate::from_ymd_opt(2026, 11, 1).unwrap() + chrono::Days::new(i))
+            .collect()
+    }
+
+    fn line(label: &str, color: RGBColor, style: LineStyle, values: Vec<Option<f64>>) -> Line {
+        Line {
+            label: label.into(),
+            color,
+            style,
+            values,
+        }
+    }
+
+    /// A time chart of `lines` in `unit` over `days`, nothing else.
+    fn time(days: Vec<NaiveDate>, unit: AxisUnit, lines: Vec<Line>) -> TimeChart {
+        TimeChart {
             band: None,
             divider: None,
             notes: Vec::new(),
             days,
-            primary: Axis {
-                lines: vec![Line {
-                    label: "Revenue".into(),
-                    color: palette::PRIMARY,
-                    style: LineStyle::Solid,
-                    values: (0..30)
-                        .map(|i| Some(1000.0 + 10.0 * f64::from(i)))
-                        .collect(),
-                }],
-                unit: AxisUnit::Money("£".into()),
-            },
+            primary: Axis { lines, unit },
             secondary: None,
-        });
-        let png = render_png(&chart).unwrap();
+        }
+    }
+
+    /// Revenue of the month against the week before, as the digest draws it.
+    fn revenue(prev: Vec<Option<f64>>) -> TimeChart {
+        time(
+            days(30),
+            AxisUnit::Money("£".into()),
+            vec![
+                line(
+                    "A week earlier",
+                    palette::COMPARE,
+                    LineStyle::Dashed(Dash::Long),
+                    prev,
+                ),
+                line(
+                    "Net revenue",
+                    palette::PRIMARY,
+                    LineStyle::Solid,
+                    (0..30)
+                        .map(|i| Some(18_000.0 + 400.0 * f64::from(i % 7)))
+                        .collect(),
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_chart_is_a_png_at_twice_the_display_size() {
+        let png = render_png(&ChartKind::Time(revenue(vec![None; 30]))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         // IHDR width and height, big-endian at bytes 16..24.
         let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
         let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        assert_eq!((w, h), (WIDTH * 3, HEIGHT * 3));
+        // The email's column, twice: as many pixels as a 3x phone shows it with (1029).
+        assert_eq!((w, h), (WIDTH * 2, HEIGHT * 2));
+        assert_eq!((WIDTH, HEIGHT), (568, 320));
+        assert!(w >= PHONE_WIDTH * 3);
         // Colour type 3: a palette without a tRNS chunk, so no transparency anywhere.
         assert_eq!(png[25], 3);
         assert!(!png.windows(4).any(|w| w == b"tRNS"));
+        // A sparkline keeps its size on a phone: three times it.
+        let spark = ChartKind::Spark(SparkChart {
+            values: vec![Some(1.0), Some(2.0)],
+            color: palette::PRIMARY,
+        });
+        let (_, w, h) = render_rgb(&spark).unwrap();
+        assert_eq!((w, h), (SPARK_WIDTH * 3, SPARK_HEIGHT * 3));
     }
 
     #[test]
@@ -869,6 +1006,7 @@ mod tests {
             COMPARE,
             SERIES_LIGHT,
             TEXT,
+            BAND_EDGE,
         ]
         .into_iter()
         .chain(SERIES.into_iter().take(3));
@@ -883,40 +1021,273 @@ mod tests {
         // By hand: black on white is 21:1, and a colour against itself 1:1.
         assert!((contrast(RGBColor(0, 0, 0), white) - 21.0).abs() < 1e-9);
         assert_eq!(contrast(PRIMARY, PRIMARY), 1.0);
-        // The band under the expected line, the grid and the frame are not data: the line
-        // and the numbers beside them carry it.
+        // The grid and the frame are not data: the lines and the numbers beside them carry
+        // it. Nor is the band's pale fill: its edges are what shows it.
         assert!(contrast(BAND, white) < 3.0 && contrast(GRID, white) < 3.0);
     }
 
     #[test]
-    fn chart_labels_ink_at_least_11_css_pixels_on_a_343_pixel_display() {
-        // A chart of one labelled series and no values: only the legend is drawn above the
-        // plot. "Typical range" has letters that rise (T, l) and fall (y, p, g).
-        let chart = ChartKind::Time(TimeChart {
-            band: None,
-            divider: None,
-            notes: Vec::new(),
-            days: (0..14)
-                .map(|i| NaiveDate::from_ymd_opt(2026, 11, 1 + i).unwrap())
-                .collect(),
-            primary: Axis {
-                lines: vec![Line {
-                    label: "Typical range".into(),
-                    color: palette::PRIMARY,
-                    style: LineStyle::Solid,
-                    values: vec![None; 14],
-                }],
-                unit: AxisUnit::Count,
-            },
-            secondary: None,
+    fn the_range_band_is_outlined_at_3_to_1_on_white() {
+        let white = RGBColor(255, 255, 255);
+        let edge = palette::contrast(palette::BAND_EDGE, white);
+        assert!(edge >= 3.0, "the band's edge is {edge:.2}:1");
+        // And the chart draws it: its edge's colour is on the image, at least two days long
+        // on each side, with the fill between.
+        let mut t = revenue(vec![None; 30]);
+        t.band = Some(Band {
+            label: "Usual range".into(),
+            color: palette::BAND,
+            low: (0..30).map(|i| (i >= 20).then_some(10_000.0)).collect(),
+            high: (0..30).map(|i| (i >= 20).then_some(25_000.0)).collect(),
         });
+        let kind = ChartKind::Time(t);
+        let plot = (legend::LEGEND_ROW * 2) * SCALE;
+        let edge_px = pixels_of(&kind, palette::BAND_EDGE, plot);
+        let fill_px = pixels_of(&kind, palette::BAND, plot);
+        assert!(edge_px > 2 * 200, "{edge_px} pixels of the band's edge");
+        assert!(fill_px > edge_px, "{fill_px} pixels of fill");
+    }
+
+    #[test]
+    fn no_two_series_of_a_chart_look_alike_without_their_colour() {
+        let t = revenue((0..30).map(|_| Some(15_000.0)).collect());
+        assert_eq!(t.alike(), None);
+        let mut same = t;
+        same.primary.lines[1].style = LineStyle::Dashed(Dash::Long);
+        assert_eq!(same.alike(), Some(("A week earlier", "Net revenue")));
+        // Areas apart by their hatching.
+        let areas = time(
+            days(3),
+            AxisUnit::Count,
+            [Hatch::Plain, Hatch::Stripes, Hatch::Dots]
+                .into_iter()
+                .map(|h| {
+                    line(
+                        "a",
+                        palette::PRIMARY,
+                        LineStyle::Area(h),
+                        vec![Some(1.0); 3],
+                    )
+                })
+                .collect(),
+        );
+        assert_eq!(areas.alike(), None);
+    }
+
+    #[test]
+    fn a_hatched_area_and_its_swatch_show_white_marks() {
+        let t = time(
+            days(14),
+            AxisUnit::Count,
+            vec![
+                line(
+                    "paid",
+                    palette::SERIES[0],
+                    LineStyle::Area(Hatch::Plain),
+                    vec![Some(100.0); 14],
+                ),
+                line(
+                    "other",
+                    palette::SERIES[2],
+                    LineStyle::Area(Hatch::Stripes),
+                    vec![Some(100.0); 14],
+                ),
+            ],
+        );
+        let (rgb, w, h) = render_rgb(&ChartKind::Time(t)).unwrap();
+        // In the plot, the upper area's rows hold white between its colour.
+        let rows = |from: u32, to: u32| {
+            let mut white_between = 0;
+            for y in from..to {
+                let row: Vec<[u8; 3]> = (0..w)
+                    .map(|x| {
+                        let i = ((y * w + x) * 3) as usize;
+                        [rgb[i], rgb[i + 1], rgb[i + 2]]
+                    })
+                    .collect();
+                let c = palette::SERIES[2];
+                let first = row.iter().position(|p| *p == [c.0, c.1, c.2]);
+                let last = row.iter().rposition(|p| *p == [c.0, c.1, c.2]);
+                if let (Some(a), Some(b)) = (first, last) {
+                    white_between += row[a..b].iter().filter(|p| **p == [255; 3]).count();
+                }
+            }
+            white_between
+        };
+        let legend_rows = legend::LEGEND_ROW * SCALE;
+        assert!(rows(0, legend_rows) > 20, "no hatching in the swatch");
+        assert!(rows(legend_rows, h) > 1000, "no hatching in the area");
+    }
+
+    #[test]
+    fn a_series_with_nothing_to_draw_has_no_legend_entry() {
+        // "A week earlier" without a value, as before the shop's second week.
+        let t = revenue(vec![None; 30]);
+        let ChartKind::Time(drawn) = sanitised(&ChartKind::Time(t)) else {
+            unreachable!()
+        };
+        let labels: Vec<String> = legend_entries(&drawn)
+            .into_iter()
+            .map(|(l, _)| l.label)
+            .collect();
+        assert_eq!(labels, ["Net revenue"]);
+        // Nor a value that cannot be drawn, nor a band without both ends on any day.
+        let mut t = revenue(vec![Some(f64::NAN); 30]);
+        t.band = Some(Band {
+            label: "Usual range".into(),
+            color: palette::BAND,
+            low: vec![Some(1.0); 30],
+            high: vec![None; 30],
+        });
+        let ChartKind::Time(drawn) = sanitised(&ChartKind::Time(t)) else {
+            unreachable!()
+        };
+        assert_eq!(legend_entries(&drawn).len(), 1);
+        assert!(drawn.band.is_none());
+        // In the image: no grey dashes in the legend's row.
+        let legend_rows = legend::LEGEND_ROW * SCALE;
+        let grey = |t: TimeChart| {
+            let (rgb, w, _) = render_rgb(&ChartKind::Time(t)).unwrap();
+            (0..legend_rows * w)
+                .filter(|p| {
+                    let i = (*p * 3) as usize;
+                    let c = palette::COMPARE;
+                    (rgb[i], rgb[i + 1], rgb[i + 2]) == (c.0, c.1, c.2)
+                })
+                .count()
+        };
+        assert_eq!(grey(revenue(vec![None; 30])), 0);
+        assert!(grey(revenue(vec![Some(1.0); 30])) > 0);
+    }
+
+    /// Charts whose labels once touched or could: revenue from £0, a few orders, a narrow
+    /// percentage, a secondary axis, the days ahead after a divider.
+    fn label_cases() -> Vec<TimeChart> {
+        let mut ahead = time(
+            days(21),
+            AxisUnit::Count,
+            vec![line(
+                "Orders",
+                palette::PRIMARY,
+                LineStyle::Solid,
+                (0..21).map(|i| (i < 14).then_some(150.0)).collect(),
+            )],
+        );
+        ahead.divider = Some((14, "ahead".into()));
+        let mut two_axes = revenue(vec![None; 30]);
+        two_axes.secondary = Some(Axis {
+            lines: vec![line(
+                "Conversion",
+                palette::SERIES[1],
+                LineStyle::Dashed(Dash::Short),
+                (0..30)
+                    .map(|i| Some(0.012 + 0.0001 * f64::from(i)))
+                    .collect(),
+            )],
+            unit: AxisUnit::Percent,
+        });
+        vec![
+            revenue(vec![Some(21_000.0); 30]),
+            time(
+                days(30),
+                AxisUnit::Count,
+                vec![line(
+                    "Orders",
+                    palette::SERIES_LIGHT,
+                    LineStyle::Bars,
+                    (0..30).map(|i| Some(f64::from(i % 3))).collect(),
+                )],
+            ),
+            time(
+                days(9),
+                AxisUnit::Percent,
+                vec![line(
+                    "Conversion",
+                    palette::PRIMARY,
+                    LineStyle::Solid,
+                    (0..9)
+                        .map(|i| Some(0.0012 + 0.00001 * f64::from(i)))
+                        .collect(),
+                )],
+            ),
+            two_axes,
+            ahead,
+        ]
+    }
+
+    #[test]
+    fn axis_labels_never_touch() {
+        let clear = (axes::CLEAR_PX * SCALE) as i32;
+        for t in label_cases() {
+            let (rgb, w, h, placed) = render_rgb_placed(&ChartKind::Time(t.clone())).unwrap();
+            let values: Vec<&Placed> = placed
+                .iter()
+                .filter(|p| p.which != axes::Which::Days)
+                .collect();
+            let days: Vec<&Placed> = placed
+                .iter()
+                .filter(|p| p.which == axes::Which::Days)
+                .collect();
+            assert!(values.len() >= 2 && days.len() >= 2, "{placed:?}");
+            // Every two labels apart by the gap, and the lowest value label above every
+            // day label: "£0" no longer sits on "7 Nov".
+            for (i, a) in placed.iter().enumerate() {
+                for b in &placed[i + 1..] {
+                    let gap = a.bounds.gap(&b.bounds);
+                    assert!(gap >= clear, "{:?} and {:?} {gap} px apart", a.text, b.text);
+                }
+                let b = a.bounds;
+                assert!(
+                    b.left >= 0 && b.right <= w as i32 && b.bottom <= h as i32,
+                    "{a:?}"
+                );
+            }
+            let lowest = values.iter().map(|p| p.bounds.bottom).max().unwrap();
+            let top = days.iter().map(|p| p.bounds.top).min().unwrap();
+            assert!(top - lowest >= clear, "{lowest} and {top}");
+            // The boxes hold the text's ink: every pixel in the text's colour from the top
+            // value label down lies in a label's box (a pixel of slack); notes and the
+            // divider's label have colours of their own.
+            let first = values.iter().map(|p| p.bounds.top).min().unwrap();
+            let text = palette::TEXT;
+            for y in first.max(0) as u32..h {
+                for x in 0..w {
+                    let i = ((y * w + x) * 3) as usize;
+                    if (rgb[i], rgb[i + 1], rgb[i + 2]) != (text.0, text.1, text.2) {
+                        continue;
+                    }
+                    let (x, y) = (x as i32, y as i32);
+                    let inside = placed.iter().any(|p| {
+                        let b = p.bounds;
+                        x >= b.left - 1 && x <= b.right + 1 && y >= b.top - 1 && y <= b.bottom + 1
+                    });
+                    assert!(inside, "text ink at ({x}, {y}) outside every label");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chart_labels_ink_at_least_11_css_pixels_on_a_phone() {
+        // A chart of one labelled series; its legend is drawn above the plot. "Typical range"
+        // has letters that rise (T, l) and fall (y, p, g).
+        let chart = ChartKind::Time(time(
+            days(14),
+            AxisUnit::Count,
+            vec![line(
+                "Typical range",
+                palette::PRIMARY,
+                LineStyle::Solid,
+                vec![Some(5.0); 14],
+            )],
+        ));
         let (rgb, w, _) = render_rgb(&chart).unwrap();
         let text = palette::TEXT;
-        // The legend's text pixels: the text colour, in the top rows, right of the y axis's
-        // tick labels (whose top one rises to the legend's row): "pical range".
+        // The legend's text pixels: the text colour, in the legend's row, right of the y
+        // axis's tick labels: "pical range".
         let (mut top, mut bottom) = (u32::MAX, 0);
-        for y in 0..(legend::LEGEND_ROW + 8) * SCALE {
-            for x in (50 * SCALE)..w {
+        for y in 0..legend::LEGEND_ROW * SCALE + 4 {
+            for x in (90 * SCALE)..w {
                 let i = ((y * w + x) * 3) as usize;
                 let p = (rgb[i], rgb[i + 1], rgb[i + 2]);
                 let dark = i32::from(p.0).abs_diff(i32::from(text.0)) < 40
@@ -929,12 +1300,11 @@ mod tests {
             }
         }
         assert!(top < bottom, "no legend text found");
-        // The PNG is drawn at 3x for a 343-pixel display.
-        assert_eq!(w, WIDTH * SCALE);
-        assert_eq!(WIDTH, 343);
-        let css = f64::from(bottom - top + 1) / f64::from(SCALE);
-        eprintln!("legend label inks {css:.1} CSS px");
-        assert!(css >= 11.0, "labels ink {css:.1} CSS px");
+        let full = f64::from(bottom - top + 1) / f64::from(SCALE);
+        // Shown on a phone's 343-pixel column, the chart is scaled by 343 / 568.
+        let phone = full * f64::from(PHONE_WIDTH) / f64::from(WIDTH);
+        eprintln!("legend label inks {full:.1} CSS px, {phone:.1} on a phone");
+        assert!(phone >= 11.0, "labels ink {phone:.1} CSS px on a phone");
     }
 
     #[test]

@@ -12,8 +12,11 @@ pub const GRID: RGBColor = RGBColor(0xea, 0xee, 0xf2);
 /// The frame around a chart.
 pub const FRAME: RGBColor = RGBColor(0xd0, 0xd7, 0xde);
 pub const TEXT: RGBColor = RGBColor(0x3d, 0x44, 0x4d);
-/// A range around an expectation (the forecast's band).
+/// A range around an expectation (the forecast's band): a pale fill, too pale to see as a
+/// graphic on its own (1.4:1 on white)...
 pub const BAND: RGBColor = RGBColor(0xc9, 0xd9, 0xf2);
+/// ...so its edges are drawn in this, 3.3:1 on white.
+pub const BAND_EDGE: RGBColor = RGBColor(0x5a, 0x8f, 0xd6);
 /// Bars without a good/bad meaning.
 pub const SERIES_LIGHT: RGBColor = RGBColor(0x5a, 0x8f, 0xd6);
 /// For series without a good/bad meaning (traffic channels).

@@ -5,13 +5,31 @@ use super::*;
 /// Progress below the baseline is drawn down to this floor (and labelled with its value).
 pub(super) const PROGRESS_FLOOR: f64 = -0.4;
 
+/// The chart's margin, CSS pixels.
+const MARGIN_PX: u32 = 10;
+/// Room above the first row to name the pace tick, CSS pixels.
+const TOP_PX: u32 = 40;
+/// The percentages under the plot, CSS pixels.
+const AXIS_PX: u32 = 30;
+/// One key result's row, CSS pixels.
+const ROW_PX: u32 = 46;
+
+/// The chart's display height for `rows` key results, CSS pixels.
+pub(super) fn height(rows: usize) -> u32 {
+    TOP_PX + AXIS_PX + MARGIN_PX + ROW_PX * rows.max(1) as u32
+}
+
 pub(super) fn draw_progress(
     root: &DrawingArea<BitMapBackend<'_>, Shift>,
     p: &ProgressChart,
 ) -> Result<()> {
     let n = p.rows.len().max(1);
     let (min, top) = bar_range(&p.rows);
-    let plot_px = f64::from(root.dim_in_pixel().0.saturating_sub(PLOT_LEFT + 10 * SCALE));
+    let plot_px = f64::from(
+        root.dim_in_pixel()
+            .0
+            .saturating_sub(PLOT_LEFT + MARGIN_PX * SCALE),
+    );
     let max = axis_end(root, &p.rows, (min, top), plot_px)?;
     let labels: Vec<String> = p.rows.iter().map(|r| r.label.clone()).collect();
     let mut chart = progress_plot(root, &labels, min..max, n)?;
@@ -58,10 +76,10 @@ fn progress_plot<'a, 'b>(
     n: usize,
 ) -> Result<Plot<'a, 'b>> {
     let mut chart = ChartBuilder::on(root)
-        .margin(10 * SCALE)
+        .margin(MARGIN_PX * SCALE)
         // Room above the first row to name the pace tick.
-        .margin_top(30 * SCALE)
-        .x_label_area_size(20 * SCALE)
+        .margin_top(TOP_PX * SCALE)
+        .x_label_area_size(AXIS_PX * SCALE)
         .y_label_area_size(NAMES_PX)
         .build_cartesian_2d(x, -0.5..(n as f64 - 0.5))
         .map_err(draw_err)?;
@@ -150,11 +168,11 @@ fn draw_value(
     Ok(())
 }
 
-/// The column of the key results' names, left of the plot.
-const NAMES_PX: u32 = 118 * SCALE;
+/// The column of the key results' names, left of the plot: a third of the width.
+const NAMES_PX: u32 = 190 * SCALE;
 
 /// The plot's left edge: the chart's margin and the names.
-const PLOT_LEFT: u32 = 10 * SCALE + NAMES_PX;
+const PLOT_LEFT: u32 = MARGIN_PX * SCALE + NAMES_PX;
 
 /// The gap between a bar's end and its value, as a share of the axis.
 const LABEL_GAP: f64 = 0.015;
@@ -296,9 +314,12 @@ mod tests {
             });
             let (rgb, w, h) = render_rgb(&chart).unwrap();
             let (w, h) = (w as usize, h as usize);
-            let edge = w - (10 * SCALE) as usize;
+            let edge = w - (MARGIN_PX * SCALE) as usize;
             // The row's band, clear of the axis line along the bottom.
-            let (top, bottom) = ((30 * SCALE) as usize + 10, h - (30 * SCALE) as usize - 10);
+            let (top, bottom) = (
+                (TOP_PX * SCALE) as usize + 10,
+                h - ((AXIS_PX + MARGIN_PX) * SCALE) as usize - 10,
+            );
             let dark = (top..bottom)
                 .flat_map(|y| (edge - 3..edge).map(move |x| (y * w + x) * 3))
                 .filter(|&i| rgb[i..i + 3].iter().all(|&c| c < 0x70))
