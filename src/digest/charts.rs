@@ -217,10 +217,6 @@ pub(super) fn charts(
 /// For the same inputs as [`charts`], a sentence for each time chart left out for having
 /// under [`MIN_CHART_DAYS`] days of data, in the order the charts come: "Net revenue, last
 /// 30 days: not drawn until there are 7 days of data (2 so far)."
-#[allow(
-    dead_code,
-    reason = "for digest::mod to print where the charts would be; remove once it does"
-)]
 pub(super) fn chart_notes(
     config: &Config,
     d: NaiveDate,

@@ -50,11 +50,12 @@ pub(super) fn freshness(inputs: &DigestInputs, d: NaiveDate) -> (Vec<Freshness>,
             stale.join(", ")
         )
     };
-    // A shop that never refunded has its refunds shown as 0: nothing is left out for them.
+    // Refunds never imported are named too: a shop cannot tell "none given" from "none
+    // imported", and "Refunds £0" would claim the first.
     let never: Vec<String> = inputs
         .freshness
         .iter()
-        .filter(|(s, last)| last.is_none() && *s != "refunds")
+        .filter(|(_, last)| last.is_none())
         .map(|(s, _)| name(s))
         .collect();
     let old: Vec<String> = inputs

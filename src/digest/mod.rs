@@ -42,7 +42,7 @@ pub mod triage;
 use crate::text::{self, cap};
 use alerts::{build_alerts, lead_time_note, no_alerts_note};
 pub use charts::draw_charts;
-use charts::{charts, kr_chart};
+use charts::{chart_notes, charts, kr_chart};
 use coverage::{
     column_name, footer, freshness, hidden_metrics, never_filled, sync_note, unavailable_note,
     valueless_metrics, without, zones_note,
@@ -155,6 +155,8 @@ pub struct Digest {
     pub charts: Vec<ChartView>,
     /// The same charts by id (revenue, orders_capacity, traffic, fulfilment, key_results).
     pub chart: BTreeMap<String, ChartView>,
+    /// Charts not drawn for too few days of data, a sentence each.
+    pub chart_notes: Vec<String>,
     /// Colours with a meaning, as in the charts.
     pub colors: Colors,
 }
@@ -554,6 +556,7 @@ fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, 
         has_stock: !left.never.contains("inventory"),
         has_feedback: !left.never.contains("feedback"),
         feedback: feedback(inputs),
+        chart_notes: chart_notes(config, d, inputs, day.ahead, f),
         charts: specs.iter().map(|s| s.view.clone()).collect(),
         chart: specs
             .iter()

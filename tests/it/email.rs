@@ -219,9 +219,9 @@ async fn the_eml_is_the_message_send_delivers() {
         .skip(1)
         .map(|s| &s[..s.find('"').unwrap()])
         .collect();
-    // Five charts (revenue, orders, traffic, fulfilment, key results) and a sparkline for
-    // each of the four headline tiles.
-    assert_eq!(referenced.len(), 9);
+    // The small shop has 5 days of orders, under the 7 a chart of days needs: the key
+    // results chart and a sparkline for each of the four headline tiles.
+    assert_eq!(referenced.len(), 5);
     assert_eq!(
         referenced
             .iter()
@@ -288,9 +288,20 @@ async fn the_eml_is_the_message_send_delivers() {
             && !html.contains("http://")
             && !html.contains("https://")
     );
-    // The stylesheet was inlined: no <style> block is left, styles sit on the elements.
-    assert!(!html.contains("<style"), "CSS not inlined");
-    assert!(html.contains("style=\"font-family: Helvetica, Arial, sans-serif;font-size: 14px"));
+    // Layout and meaning are inlined (type once, on the container, for the rest to
+    // inherit); the shared sheet stays once, for the clients that keep a stylesheet.
+    assert!(
+        html.contains("class=\"container\" style=\"max-width: 600px;margin: 0 auto;background-color: #ffffff;font-family: Helvetica, Arial, sans-serif;"),
+        "layout not inlined"
+    );
+    assert_eq!(
+        html.matches("<style data-css-inline=\"ignore\">").count(),
+        1
+    );
+    assert!(
+        html.matches("font-family").count() <= 3,
+        "type is written once"
+    );
 
     // The preview's own HTML points the cids at the chart files beside it.
     let page = std::fs::read_to_string(&files.html).unwrap();
@@ -569,8 +580,8 @@ async fn the_email_renders_in_chromium() {
         assert!(r["scroll"].as_f64().unwrap() <= f64::from(width), "{r}");
         assert!(r["small"].as_f64().unwrap() >= 12.0, "{r}");
         assert_eq!(r["wide"], serde_json::json!([]), "{r}");
-        // Charts are drawn for a 343 px column: narrower, they scale down with it.
-        if width >= 375 {
+        // Charts are drawn for the 568 px column: narrower, they scale down with it.
+        if width >= 600 {
             assert_eq!(r["resized"], serde_json::json!([]), "{r}");
         }
         assert_eq!(r["clipped"], 0, "{r}");
@@ -786,8 +797,8 @@ async fn the_banner_names_only_sources_that_stopped() {
     );
     assert_eq!(
         c.digest.absent_note,
-        "Not shown, no data imported yet: ad spend, shipping, returns, capacity, feedback, \
-         daily values. No data in the 14 days before 1 Mar: stock. Not shown, no value in the \
+        "Not shown, no data imported yet: ad spend, shipping, returns, refunds, capacity, \
+         feedback, daily values. No data in the 14 days before 1 Mar: stock. Not shown, no value in the \
          days this email reads: Sell-through of promoted SKUs, Days of cover (promoted)."
     );
     assert_eq!(c.rendered.html.matches("Incomplete data").count(), 1);

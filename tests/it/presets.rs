@@ -716,9 +716,18 @@ async fn an_orders_only_shop_gets_an_email_of_what_it_has(b: Backend) {
     );
     assert_eq!(
         g.absent_note,
-        "Not shown, no data imported yet: traffic, ad spend, stock, shipping, returns, capacity, \
-         feedback, daily values. Not shown, no value in the days this email reads: Gross \
-         margin, Orders from email."
+        "Not shown, no data imported yet: traffic, ad spend, stock, shipping, returns, refunds, \
+         capacity, feedback, daily values. Not shown, no value in the days this email reads: \
+         Gross margin, Orders from email."
+    );
+    // Refunds never imported are not a row of 0.
+    assert!(
+        g.marketing
+            .rows
+            .iter()
+            .chain(&g.operations.rows)
+            .all(|r| r.key != "refunds"),
+        "a refunds row without refunds"
     );
     let tiles: Vec<&str> = g.headline.iter().map(|t| t.key.as_str()).collect();
     assert_eq!(
@@ -878,8 +887,20 @@ async fn three_platform_files_make_a_true_email(b: Backend) {
             );
         }
     }
-    let channels: Vec<&str> = g.channels.iter().map(|c| c.channel.as_str()).collect();
-    assert_eq!(channels, ["organic", "paid search", "email"]);
+    // Channels with sessions on earlier days and none yesterday say 0, not "no data".
+    let channels: Vec<(&str, &str)> = g
+        .channels
+        .iter()
+        .map(|c| (c.channel.as_str(), c.sessions.as_str()))
+        .collect();
+    assert_eq!(channels.len(), 5, "{channels:?}");
+    assert_eq!(
+        channels[..3].iter().map(|c| c.0).collect::<Vec<_>>(),
+        ["organic", "paid search", "email"]
+    );
+    let mut zeros: Vec<(&str, &str)> = channels[3..].to_vec();
+    zeros.sort();
+    assert_eq!(zeros, [("direct", "0"), ("organic social", "0")]);
     if let Ok(path) = std::env::var("DAWNPOST_SCREENSHOT_THREE_FILES") {
         let Some(chromium) = crate::email::which("chromium") else {
             return;
