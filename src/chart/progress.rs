@@ -2,9 +2,6 @@
 
 use super::*;
 
-/// Progress below the baseline is drawn down to this floor (and labelled with its value).
-pub(super) const PROGRESS_FLOOR: f64 = -0.4;
-
 /// The chart's margin, CSS pixels.
 const MARGIN_PX: u32 = 10;
 /// Room above the first row to name the pace tick, CSS pixels.
@@ -50,8 +47,9 @@ pub(super) fn draw_progress(
 type Plot<'a, 'b> =
     ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// Where the axis starts, and where the bars end: the floor when a bar is below the
-/// baseline, else zero; the longest bar, at least 100%.
+/// Where the axis starts, and where the bars end: at zero (progress below the baseline is
+/// no bar, and says so in words: a bar drawn backwards reads as nothing); the longest bar,
+/// at least 100%.
 fn bar_range(rows: &[ProgressRow]) -> (f64, f64) {
     // Bars end at 200% at most; past it they are cut.
     let top = rows
@@ -59,12 +57,7 @@ fn bar_range(rows: &[ProgressRow]) -> (f64, f64) {
         .filter_map(|r| r.progress)
         .fold(1.0f64, f64::max)
         .min(2.0);
-    let min = if rows.iter().any(|r| r.progress.is_some_and(|v| v < 0.0)) {
-        PROGRESS_FLOOR - 0.05
-    } else {
-        0.0
-    };
-    (min, top)
+    (0.0, top)
 }
 
 /// The plot with its axes and grid drawn: progress across, the key results' names down,
@@ -197,6 +190,7 @@ fn label_x(row: &ProgressRow, top: f64, (text, tick_half): (f64, f64), span: f64
 
 fn value_label(progress: Option<f64>) -> String {
     match progress {
+        Some(p) if p < 0.0 => "below the baseline".to_string(),
         Some(p) => format!("{:.0}%", p * 100.0),
         None => "no data".to_string(),
     }
@@ -236,7 +230,7 @@ fn axis_end(
     Ok(max)
 }
 
-/// A key result's bar at row `y`, cut below the floor and past `top` (the axis ends at `max`).
+/// A key result's bar at row `y`, none below zero, cut past `top` (the axis ends at `max`).
 fn draw_bar<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     color: RGBColor,
@@ -244,21 +238,20 @@ fn draw_bar<DB: DrawingBackend>(
     y: f64,
     (min, top, max): (f64, f64, f64),
 ) -> Result<()> {
-    let v = progress.clamp(PROGRESS_FLOOR, top);
+    let v = progress.clamp(0.0, top);
+    if v <= 0.0 {
+        return Ok(());
+    }
     chart
         .draw_series(std::iter::once(Rectangle::new(
             [(0.0, y - 0.28), (v, y + 0.28)],
             color.filled(),
         )))
         .map_err(draw_err)?;
-    // A bar cut at the floor or the top gets a break mark: two white slashes across it, so
-    // its length is never read as its value.
-    if progress < PROGRESS_FLOOR || progress > top {
-        let at = if progress < PROGRESS_FLOOR {
-            PROGRESS_FLOOR + (max - min) * 0.04
-        } else {
-            top - (max - min) * 0.06
-        };
+    // A bar cut at the top gets a break mark: two white slashes across it, so its length
+    // is never read as its value.
+    if progress > top {
+        let at = top - (max - min) * 0.06;
         for k in 0..2 {
             let x0 = at + (max - min) * 0.018 * f64::from(k);
             chart
@@ -278,6 +271,26 @@ fn draw_bar<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_below_the_baseline_is_no_bar_and_says_so() {
+        let row = |progress: f64| ProgressRow {
+            label: "KR".into(),
+            progress: Some(progress),
+            expected: 0.5,
+            color: palette::BAD,
+        };
+        // The axis starts at zero even with a row at -167%.
+        assert_eq!(bar_range(&[row(-1.671), row(0.4)]), (0.0, 1.0));
+        assert_eq!(value_label(Some(-1.671)), "below the baseline");
+        assert_eq!(label_start(Some(-1.671), 1.0), 0.0);
+        // It still draws: the chart is whole, with its words where the bar would be.
+        let png = crate::chart::render_png(&crate::chart::ChartKind::Progress(ProgressChart {
+            rows: vec![row(-1.671), row(0.4)],
+        }))
+        .unwrap();
+        assert!(!png.is_empty());
+    }
 
     #[test]
     fn a_value_is_written_past_the_pace_tick_it_would_cross() {

@@ -822,6 +822,17 @@ fn subject(report: &MetricsReport, f: &Formatter) -> Subject {
     }
 }
 
+/// A relative change in whole percent for a subject line: "+86%", "−12%", and "flat" for
+/// one that rounds to nothing (never "−0%").
+fn percent_words(r: f64) -> String {
+    let whole = (r * 100.0).round();
+    if whole == 0.0 {
+        "flat".into()
+    } else {
+        format!("{}{:.0}%", if whole > 0.0 { "+" } else { "−" }, whole.abs())
+    }
+}
+
 /// The most mentioned feedback themes, with one comment each.
 fn feedback(inputs: &DigestInputs) -> Vec<ThemeView> {
     inputs
@@ -867,4 +878,18 @@ fn arrow(c: &Comparison) -> &'static str {
 
 fn span(a: NaiveDate, b: NaiveDate) -> String {
     format!("{} - {}", a.format("%-d %b"), b.format("%-d %b"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_never_says_minus_zero() {
+        assert_eq!(percent_words(0.864), "+86%");
+        assert_eq!(percent_words(-0.004), "flat");
+        assert_eq!(percent_words(0.0049), "flat");
+        assert_eq!(percent_words(-0.005), "−1%");
+        assert_eq!(percent_words(-0.12), "−12%");
+    }
 }

@@ -205,10 +205,29 @@ async fn the_first_screen_tells_the_day_in_every_copy() {
         return;
     };
     let plain = demo("").await;
+    let c = composed(&plain).await;
+    // The subject leads with the day's most important thing in words a reader knows, within
+    // the ~38 characters a phone shows; the preheader says what the subject does not.
+    let subject = &c.rendered.subject;
+    let lead = &c.digest.subject.lead;
+    assert!(
+        subject.starts_with(lead.as_str()) && lead.chars().count() <= 38,
+        "{subject}"
+    );
+    assert!(!lead.contains("KNT-"), "SKU codes in {subject}");
+    for zero in ["−0%", "-0%", "+0%"] {
+        assert!(!subject.contains(zero), "{subject}");
+    }
+    let preheader = &c.digest.preheader;
+    assert!(
+        !preheader.contains(&c.digest.headline[0].value),
+        "{preheader}"
+    );
+    assert!(!preheader.contains(lead.as_str()), "{preheader}");
     let busy = demo(&stress_config()).await;
     stress(&busy, d("2026-12-06")).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut all = copies(&plain, &composed(&plain).await, dir.path(), "demo");
+    let mut all = copies(&plain, &c, dir.path(), "demo");
     let c = composed(&busy).await;
     // The stress shop is at its caps: alerts past the dozen, 8 × 8 promoted SKUs.
     assert!(c.digest.alerts.len() + c.digest.more_alerts.len() > 12);
@@ -230,6 +249,22 @@ async fn the_first_screen_tells_the_day_in_every_copy() {
     for (name, html, copy) in &all {
         let size = copy.rendered.html.len();
         assert!(size < HTML_BUDGET, "{name}: {size} bytes");
+        let page = &copy.rendered.html;
+        // Every table is named for a screen reader; every chart's alt text is a sentence,
+        // not the table beside it again.
+        assert_eq!(
+            page.matches("<table class=\"grid\"").count(),
+            page.matches("<caption class=\"sr\">").count(),
+            "{name}: a table without a caption"
+        );
+        for alt in page.split(" alt=\"").skip(1) {
+            let alt = &alt[..alt.find('"').unwrap()];
+            assert!(
+                alt.chars().count() <= 150,
+                "{name}: alt of {} characters: {alt}",
+                alt.chars().count()
+            );
+        }
         let revenue = copy.digest.headline[0].value.clone();
         assert_eq!(copy.digest.headline[0].key, "net_revenue");
         let alert = copy.digest.alerts[0].title.clone();
@@ -272,4 +307,24 @@ async fn the_first_screen_tells_the_day_in_every_copy() {
         );
         assert!(shot.exists());
     }
+    // The demo as Apple Mail and iOS show it in dark mode, for people to look at.
+    let (_, html, _) = &all[0];
+    let frame = html.with_file_name("frame-dark.html");
+    std::fs::write(
+        &frame,
+        "<!DOCTYPE html><html><body style=\"margin:0\"><iframe src=\"index.html\" \
+         style=\"width:375px;height:667px;border:0\"></iframe></body></html>",
+    )
+    .unwrap();
+    let shot = shots.join("first-screen-demo-dark.png");
+    run_chromium(
+        &chromium,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=500,667",
+            "--blink-settings=preferredColorScheme=0",
+        ],
+        &frame,
+    );
+    assert!(shot.exists());
 }
