@@ -805,15 +805,7 @@ fn subject(report: &MetricsReport, f: &Formatter) -> Subject {
         .map_or("n/a".into(), |v| f.compact_money(v));
     let revenue_change = revenue.map_or("n/a".into(), |m| {
         let c = comparison(m, ComparisonKind::SameWeekdayLastWeek);
-        match c.rel_change {
-            Some(r) if (r * 100.0).round() == 0.0 => "flat".into(),
-            Some(r) => format!(
-                "{}{:.0}%",
-                if r > 0.0 { "+" } else { "−" },
-                (r * 100.0).abs()
-            ),
-            None => "n/a".into(),
-        }
+        c.rel_change.map_or("n/a".into(), percent_words)
     });
     Subject {
         lead: String::new(),
