@@ -285,7 +285,7 @@ mod tests {
         assert_eq!(value_label(Some(-1.671)), "below the baseline");
         assert_eq!(label_start(Some(-1.671), 1.0), 0.0);
         // It still draws: the chart is whole, with its words where the bar would be.
-        let png = crate::chart::render_png(&crate::chart::ChartKind::Progress(ProgressChart {
+        let png = render_png(&ChartKind::Progress(ProgressChart {
             rows: vec![row(-1.671), row(0.4)],
         }))
         .unwrap();

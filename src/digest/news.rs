@@ -273,7 +273,7 @@ fn one_order(
         score: moved.iter().map(|i| i.score).fold(0.0, f64::max),
         label: String::new(),
         dim: None,
-        value: value.clone(),
+        value,
         usual: String::new(),
         up: true,
         members: moved.iter().map(|i| i.metric.clone()).collect(),

@@ -72,11 +72,10 @@ async fn stress(t: &TestStore, day: NaiveDate) {
         "sms",
     ];
     let mut sql = Vec::new();
-    for c in 0..8 {
+    for (c, channel) in channels.iter().enumerate() {
         sql.push(format!(
             "INSERT INTO campaigns (campaign, channel, start_day, end_day) VALUES \
-             ('Stress campaign {c} with a long name for its calendar', '{}', '{}', '{}')",
-            channels[c],
+             ('Stress campaign {c} with a long name for its calendar', '{channel}', '{}', '{}')",
             day - Days::new(2),
             day + Days::new(5)
         ));
