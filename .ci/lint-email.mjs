@@ -31,6 +31,18 @@ const ALLOWED = {
   'text-transform': [OUTLOOK_WORD, 'uppercase labels fall back to their written case'],
   'white-space': [['gmail.android', 'gmail.ios', ...OUTLOOK_WORD], 'cosmetic'],
   'width attribute': [['outlook.windows'], 'partial; the 600px column also has a width style'],
+  // The shared stylesheet (one rule per class instead of the same declarations on every
+  // element, which kept the HTML under Gmail's clip): where a client keeps only part of it
+  // (Gmail's apps for non-Google accounts), the inlined sheet still gives the layout and
+  // the meaning, and the text falls back to the container's type.
+  'Class selector': [['gmail.mobile-webmail', 'gmail.android', 'gmail.ios'], 'shared sheet; layout and meaning are inlined'],
+  'Type selector': [['gmail.mobile-webmail', 'gmail.android', 'gmail.ios'], 'shared sheet; layout and meaning are inlined'],
+  'Descendant combinator': [['gmail.mobile-webmail', 'gmail.android', 'gmail.ios'], 'table cells of the shared sheet; where dropped, cells keep their padding attributes'],
+  'Chaining selectors': [[...GMAIL_ALL.filter((c) => c !== 'gmail.desktop-webmail'), ...OUTLOOK_WORD], 'grouped rules of the shared sheet; where dropped, the inlined layout stands'],
+  '@media': [[...GMAIL_ALL, 'outlook.ios', 'outlook.android', ...OUTLOOK_WORD], 'only prefers-color-scheme: dark; where ignored the email stays light, as designed'],
+  'position': [[...GMAIL_ALL, 'outlook.ios', 'outlook.android', ...OUTLOOK_WORD], 'screen-reader captions only; where ignored the caption shows as a visible title above its table'],
+  'overflow-wrap': [[...GMAIL_ALL, 'outlook.ios', 'outlook.android', ...OUTLOOK_WORD], 'long names break anywhere on a narrow phone; where ignored they break at spaces'],
+  'Local anchors': [['gmail.ios', 'outlook.android', 'outlook.ios'], 'the first screen links to the alerts just below; where ignored, scrolling reaches them'],
 };
 
 const file = process.argv[2];
