@@ -9,6 +9,7 @@
 
 pub mod caught;
 pub mod chart;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -201,7 +201,15 @@ async fn send_command(
         import_failures: Vec::new(),
     };
     let (mut failed, mut unknown, mut unrecorded) = (0, 0, 0);
-    for outlet in outlets(config)? {
+    let outlets = outlets(config)?;
+    if let Some(t) = opts.to.iter().find(|t| !outlets.iter().any(|o| o.takes(t))) {
+        bail!("--to {t:?}: no channel of this config takes it (is [slack] set up?)");
+    }
+    for outlet in outlets {
+        // A test send goes only through the channels its recipients are on.
+        if !opts.to.is_empty() && !opts.to.iter().any(|t| outlet.takes(t)) {
+            continue;
+        }
         let sent = outlet.send(store, config, report, date, now, &opts).await;
         outlet.close().await;
         let s = sent?;

@@ -19,12 +19,14 @@ use toml::Spanned;
 use crate::metrics::alert::AlertSettings;
 use crate::metrics::metric::{Catalog, MetricDef};
 
+mod chat;
 mod raw;
 mod recipient;
 mod sections;
 mod sending;
 mod sources;
 use crate::metrics::okr::{Objective, Thresholds};
+pub use chat::{SLACK_API, SlackSettings};
 use raw::*;
 pub use recipient::RecipientKey;
 pub use sources::{Platform, ServiceAccountKey, ShopifyAuth, SourceSettings};
@@ -103,6 +105,8 @@ pub struct Config {
     pub team_leads: BTreeMap<String, Option<Lead>>,
     /// The mail server; None means the outbox.
     pub smtp: Option<SmtpSettings>,
+    /// The Slack bot the reports' `slack_channels` are posted through.
+    pub slack: Option<SlackSettings>,
 }
 
 /// One `[[imports]]` entry: files matching a pattern, read as one format.
@@ -174,6 +178,8 @@ pub struct Report {
     pub recheck: chrono::Duration,
     /// After this long past the scheduled time, it goes out anyway with a banner.
     pub wait: chrono::Duration,
+    /// Slack channel ids it is posted to (through `[slack]`).
+    pub slack_channels: Vec<String>,
 }
 
 impl Config {
@@ -478,6 +484,22 @@ impl Config {
         }
         let teams = sending::teams(&cx, raw.teams)?;
         let shop_tz = raw.shop.timezone;
+        if raw.slack.is_none()
+            && let Some(r) = raw
+                .reports
+                .iter()
+                .find(|r| !r.get_ref().slack_channels.is_empty())
+        {
+            return Err(cx.at(
+                r.span(),
+                &format!(
+                    "reports[{:?}].slack_channels",
+                    sections::excerpt(&r.get_ref().name)
+                ),
+                "Slack channels need a [slack] section with the bot's token (token_env or \
+                 token_file)",
+            ));
+        }
         let format = raw
             .format
             .unwrap_or_else(|| Spanned::new(0..0, RawFormat::default()));
@@ -516,6 +538,7 @@ impl Config {
                     .unwrap_or_else(|| PathBuf::from("outbox")),
             ),
             smtp: sending::smtp(&cx, raw.smtp)?,
+            slack: chat::slack(&cx, raw.slack)?,
             imports: sections::imports(&cx, raw.imports, &src.base_dir)?,
             sources: sources::sources(&cx, raw.sources)?,
             team_leads: teams.iter().map(|(n, l, _)| (n.clone(), *l)).collect(),

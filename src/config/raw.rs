@@ -41,6 +41,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) delivery: RawDelivery,
     pub(super) smtp: Option<Spanned<RawSmtp>>,
+    pub(super) slack: Option<Spanned<super::chat::RawSlack>>,
     #[serde(default)]
     pub(super) imports: Vec<Spanned<RawImport>>,
     #[serde(default)]
@@ -126,6 +127,9 @@ pub(super) struct RawReport {
     /// How long after the scheduled time to wait for data before sending anyway.
     #[serde(default = "default_wait_minutes")]
     pub(super) wait_minutes: u32,
+    /// Slack channels (ids) the report is posted to, through `[slack]`.
+    #[serde(default)]
+    pub(super) slack_channels: Vec<String>,
 }
 
 fn default_grace_hours() -> u32 {

@@ -1,5 +1,6 @@
 //! The key the delivery ledger knows a recipient by, made in one place: a mailbox's address
-//! lower-cased, so `Sam@x` and `sam@x` are one person to the ledger, the leads and `status`.
+//! lower-cased, so `Sam@x` and `sam@x` are one person to the ledger, the leads and `status`;
+//! a Slack channel as `slack:` and its id.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -16,6 +17,11 @@ impl RecipientKey {
     /// The key of a person reached by email: the address, lower-cased.
     pub fn email(m: &Mailbox) -> RecipientKey {
         RecipientKey(m.email.to_string().to_lowercase())
+    }
+
+    /// The key of a Slack channel: `slack:` and its id, apart from every mailbox.
+    pub fn slack(channel: &str) -> RecipientKey {
+        RecipientKey(format!("slack:{channel}"))
     }
 
     /// A key as the ledger stored it, which was made by one of the constructors above.

@@ -184,7 +184,13 @@ fn report(
             ),
         ));
     }
+    let slack_channels = r
+        .slack_channels
+        .iter()
+        .map(|c| chat::slack_channel(cx, c, span.clone(), &format!("{key}.slack_channels")))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Report {
+        slack_channels,
         schedule,
         grace: chrono::Duration::hours(i64::from(r.grace_hours)),
         wait_for,

@@ -627,7 +627,7 @@ fn common(
 
 /// An `https://` URL with a host and no user or password in it (secrets have keys of their
 /// own, and a URL is shown in messages).
-fn https_url(cx: &Cx<'_>, text: &str, span: Range<usize>, key: &str) -> Result<Url> {
+pub(super) fn https_url(cx: &Cx<'_>, text: &str, span: Range<usize>, key: &str) -> Result<Url> {
     // The text is not repeated in the messages: it may hold a password by mistake.
     let url =
         Url::parse(text.trim()).map_err(|e| cx.at(span.clone(), key, format!("not a URL: {e}")))?;

@@ -74,6 +74,10 @@ pub trait Channel: Send + Sync + fmt::Display {
     /// A test send's recipient as typed after `send --to`; an error that says why not.
     fn recipient(&self, text: &str) -> Result<Self::To>;
 
+    /// Whether a `send --to` text is this channel's: each chat channel has its prefix
+    /// (`slack:`), and email takes what has none of them.
+    fn claims(&self, text: &str) -> bool;
+
     /// Renders the digest with `lead`'s section first (the common copy for None); called
     /// once per lead among the recipients, however many share it.
     fn render(&self, draft: &Draft<'_>, lead: Option<Lead>) -> Result<Self::Copy>;

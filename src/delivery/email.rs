@@ -135,6 +135,12 @@ impl Channel for EmailChannel {
             .map_err(|e| anyhow::anyhow!("--to {text:?} is not an email address: {e}"))
     }
 
+    fn claims(&self, text: &str) -> bool {
+        !super::outlet::CHAT_PREFIXES
+            .iter()
+            .any(|p| text.starts_with(p))
+    }
+
     fn render(&self, draft: &Draft<'_>, lead: Option<Lead>) -> Result<EmailCopy> {
         let report = draft.report;
         Ok(EmailCopy {

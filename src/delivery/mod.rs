@@ -22,6 +22,7 @@ mod job;
 pub mod outbox;
 mod outlet;
 mod owner;
+pub mod slack;
 pub mod smtp;
 
 use std::collections::{BTreeMap, HashMap};
@@ -43,6 +44,7 @@ use job::{Job, Outcome};
 pub use channel::{Channel, Draft, Note, Receipt};
 pub use email::EmailChannel;
 pub use outlet::{Outlet, outlets};
+pub use slack::SlackChannel;
 pub use smtp::SmtpClient;
 
 /// Why one message was not delivered.

@@ -10,9 +10,12 @@ use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use futures_util::future::LocalBoxFuture;
 
-use super::{Channel, EmailChannel, SendOptions, SendSummary};
+use super::{Channel, EmailChannel, SendOptions, SendSummary, SlackChannel};
 use crate::config::{Config, RecipientKey, Report};
 use crate::store::{DeliveryStatus, Store};
+
+/// The prefixes of a `send --to` that name a chat destination rather than a mailbox.
+pub(super) const CHAT_PREFIXES: [&str; 1] = ["slack:"];
 
 /// A channel as the commands see it: who is still to be served, and a report's send.
 /// Futures are local: a send runs on its caller's task and is never spawned.
@@ -33,6 +36,9 @@ pub trait Outlet: fmt::Display {
 
     /// Drops open connections: the next send is hours away.
     fn close(&self) -> LocalBoxFuture<'_, ()>;
+
+    /// Whether a `send --to` text is this channel's.
+    fn takes(&self, text: &str) -> bool;
 }
 
 impl<C: Channel> Outlet for C {
@@ -56,6 +62,7 @@ impl<C: Channel> Outlet for C {
             let to = opts
                 .to
                 .iter()
+                .filter(|t| self.claims(t))
                 .map(|t| self.recipient(t))
                 .collect::<Result<Vec<_>>>()?;
             let typed = SendOptions {
@@ -73,9 +80,17 @@ impl<C: Channel> Outlet for C {
     fn close(&self) -> LocalBoxFuture<'_, ()> {
         Box::pin(Channel::close(self))
     }
+
+    fn takes(&self, text: &str) -> bool {
+        self.claims(text)
+    }
 }
 
 /// Every channel the shop's config sets up, in the order its reports go out.
 pub fn outlets(config: &Config) -> Result<Vec<Box<dyn Outlet>>> {
-    Ok(vec![Box::new(EmailChannel::from_config(config)?)])
+    let mut out: Vec<Box<dyn Outlet>> = vec![Box::new(EmailChannel::from_config(config)?)];
+    if let Some(slack) = SlackChannel::from_config(config)? {
+        out.push(Box::new(slack));
+    }
+    Ok(out)
 }

@@ -112,6 +112,18 @@ async fn stress(t: &TestStore, day: NaiveDate) {
     }
 }
 
+/// The demo store filled up to the program's caps.
+async fn stress_store() -> TestStore {
+    let busy = demo(&stress_config()).await;
+    stress(&busy, d("2026-12-06")).await;
+    busy
+}
+
+/// The report for 6 Dec of a shop at the program's caps.
+pub(crate) async fn stress_shop() -> Composed {
+    composed(&stress_store().await).await
+}
+
 /// The report for 6 Dec, made at 06:00 the next morning.
 async fn composed(t: &TestStore) -> Composed {
     let templates = Templates::load(None).unwrap();
@@ -223,8 +235,7 @@ async fn the_first_screen_tells_the_day_in_every_copy() {
         "{preheader}"
     );
     assert!(!preheader.contains(lead.as_str()), "{preheader}");
-    let busy = demo(&stress_config()).await;
-    stress(&busy, d("2026-12-06")).await;
+    let busy = stress_store().await;
     let dir = tempfile::tempdir().unwrap();
     let mut all = copies(&plain, &c, dir.path(), "demo");
     let c = composed(&busy).await;

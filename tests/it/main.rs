@@ -30,5 +30,6 @@ mod scale;
 mod send;
 mod serve;
 mod serve_stop;
+mod slack;
 mod smtp;
 mod sync;

@@ -208,7 +208,7 @@ impl Http {
 }
 
 /// TLS with the public roots and, when given, the source's own CA.
-fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig> {
+pub(crate) fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(pem) = ca_pem {
@@ -230,7 +230,7 @@ fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig> {
 }
 
 /// A header value from a secret, marked sensitive so that no debug output shows it.
-pub(super) fn secret_header(value: &str) -> Result<HeaderValue> {
+pub(crate) fn secret_header(value: &str) -> Result<HeaderValue> {
     let mut v = HeaderValue::from_str(value)
         .map_err(|_| anyhow!("the secret holds characters a header cannot carry"))?;
     v.set_sensitive(true);

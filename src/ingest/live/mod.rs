@@ -12,7 +12,7 @@
 mod ga4;
 mod google;
 mod google_ads;
-mod http;
+pub(crate) mod http;
 mod intake;
 mod meta_ads;
 mod shopify;

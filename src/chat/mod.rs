@@ -1,0 +1,4 @@
+//! The digest as chat messages: Slack's Block Kit. Pure: made from the `Digest` alone, like
+//! the email's templates, so every channel says the same figures.
+
+pub mod slack;

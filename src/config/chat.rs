@@ -1,0 +1,126 @@
+//! `[slack]`: the bot that posts the morning report to the Slack channels each
+//! `[[reports]]` entry names (`slack_channels`).
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use super::Secret;
+use super::sections::Cx;
+
+/// Slack's Web API, unless `endpoint` says otherwise (a proxy, a test server).
+pub const SLACK_API: &str = "https://slack.com/api";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSlack {
+    token_env: Option<String>,
+    token_file: Option<PathBuf>,
+    endpoint: Option<String>,
+    ca_file: Option<PathBuf>,
+    /// Whether the charts are uploaded and shown (default true).
+    #[serde(default = "yes")]
+    charts: bool,
+    #[serde(default = "default_timeout")]
+    timeout_secs: Spanned<f64>,
+    #[serde(default = "default_retry_for")]
+    retry_for_secs: Spanned<f64>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_timeout() -> Spanned<f64> {
+    Spanned::new(0..0, 30.0)
+}
+fn default_retry_for() -> Spanned<f64> {
+    Spanned::new(0..0, 300.0)
+}
+
+/// The Slack bot, parsed.
+#[derive(Debug, Clone)]
+pub struct SlackSettings {
+    /// The bot token (`xoxb-…`).
+    pub token: Secret,
+    /// The Web API's base: `https://slack.com/api` or the configured endpoint.
+    pub endpoint: Url,
+    pub ca_pem: Option<Vec<u8>>,
+    pub charts: bool,
+    /// The deadline of each request.
+    pub timeout: Duration,
+    /// How long a channel's transient failures (rate limits, 5xx) are retried.
+    pub retry_for: Duration,
+}
+
+pub(super) fn slack(cx: &Cx<'_>, raw: Option<Spanned<RawSlack>>) -> Result<Option<SlackSettings>> {
+    let Some(s) = raw else { return Ok(None) };
+    let span = s.span();
+    let s = s.into_inner();
+    let err = |key: &str, msg: String| cx.at(span.clone(), &format!("slack.{key}"), msg);
+    let token = cx
+        .secret_named(
+            "token",
+            s.token_env.as_deref().map(|v| (v, span.clone())),
+            s.token_file.as_deref().map(|f| (f, span.clone())),
+            "slack",
+        )?
+        .ok_or_else(|| {
+            err(
+                "token_env",
+                "give token_env or token_file: the bot's token".into(),
+            )
+        })?;
+    let endpoint = match &s.endpoint {
+        Some(text) => super::sources::https_url(cx, text, span.clone(), "slack.endpoint")?,
+        None => Url::parse(SLACK_API).map_err(|e| err("endpoint", e.to_string()))?,
+    };
+    let ca_pem = match &s.ca_file {
+        Some(f) => Some(super::sending::ca_file(cx, f, &err)?),
+        None => None,
+    };
+    Ok(Some(SlackSettings {
+        token,
+        endpoint,
+        ca_pem,
+        charts: s.charts,
+        timeout: super::sections::seconds(cx, &s.timeout_secs, 0.01..=600.0, "slack.timeout_secs")?,
+        retry_for: super::sections::seconds(
+            cx,
+            &s.retry_for_secs,
+            0.0..=86_400.0,
+            "slack.retry_for_secs",
+        )?,
+    }))
+}
+
+/// A Slack conversation id as a report names it: `C0123ABC` (a channel), `G…` (a private
+/// one) or `D…` (a direct message); a name (`#ops`) is refused, since the API wants ids.
+pub(super) fn slack_channel(
+    cx: &Cx<'_>,
+    text: &str,
+    span: Range<usize>,
+    key: &str,
+) -> Result<String> {
+    let ok = (9..=12).contains(&text.len())
+        && text.starts_with(['C', 'G', 'D'])
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if !ok {
+        return Err(cx.at(
+            span,
+            key,
+            format!(
+                "{:?} is not a Slack channel id: give the id (C0123ABC45, from the channel's \
+                 details), not its name",
+                super::sections::excerpt(text)
+            ),
+        ));
+    }
+    Ok(text.to_string())
+}
