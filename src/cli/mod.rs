@@ -356,6 +356,12 @@ async fn preview(
         composed.digest = composed.digest.with_lead(lead);
     }
     let files = write_preview(&composed, config, now, out)?;
+    // The Slack post as a channel would get it, in its Block Kit shape (charts by file id
+    // once uploaded): for Slack's Block Kit Builder, or a look before setting up [slack].
+    let slack = out.join("slack.json");
+    let post = crate::chat::slack::post(&composed.digest);
+    std::fs::write(&slack, serde_json::to_string_pretty(&post)?)
+        .with_context(|| format!("cannot write {}", slack.display()))?;
     output::print_preview(&composed.rendered.subject, &files)?;
     if open {
         open_in_browser(&files.html);

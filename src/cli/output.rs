@@ -33,15 +33,20 @@ pub(super) fn print_status(
     report: &Report,
     store: &Store,
     next: Option<DateTime<Utc>>,
-    rows: &[(NaiveDate, DeliveryCounts)],
+    rows: &[(NaiveDate, Vec<(&'static str, DeliveryCounts)>)],
 ) -> Result<()> {
     let next = next.map_or("never".into(), |t| {
         t.with_timezone(&report.schedule.tz)
             .format("%a %Y-%m-%d %H:%M %:z")
             .to_string()
     });
+    let slack = match report.slack_channels.len() {
+        0 => String::new(),
+        1 => ", 1 Slack channel".to_string(),
+        n => format!(", {n} Slack channels"),
+    };
     say!(
-        "report {} ({} recipients, {}): next {next}",
+        "report {} ({} recipients{slack}, {}): next {next}",
         report.name,
         report.recipients.len(),
         store
@@ -49,14 +54,17 @@ pub(super) fn print_status(
     if rows.is_empty() {
         say!("  no deliveries yet");
     }
-    for (date, c) in rows {
-        say!(
-            "  {date}: {} sent, {} failed, {} pending, {} unknown",
-            c.sent,
-            c.failed,
-            c.pending,
-            c.unknown
-        );
+    for (date, by) in rows {
+        let parts: Vec<String> = by
+            .iter()
+            .map(|(channel, c)| {
+                format!(
+                    "{channel} {} sent, {} failed, {} pending, {} unknown",
+                    c.sent, c.failed, c.pending, c.unknown
+                )
+            })
+            .collect();
+        say!("  {date}: {}", parts.join("; "));
     }
     Ok(())
 }

@@ -81,32 +81,40 @@ impl Store {
         &self,
         report: &str,
         limit: i64,
-    ) -> Result<Vec<(NaiveDate, DeliveryCounts)>> {
-        let rows: Vec<(Day, i64, i64, i64, i64)> = sqlx::query_as(
+    ) -> Result<Vec<(NaiveDate, Vec<(&'static str, DeliveryCounts)>)>> {
+        // The channel is told by the key: `slack:` and a channel id, or a mailbox.
+        let rows: Vec<(Day, String, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT report_date, \
+               CASE WHEN recipient LIKE 'slack:%' THEN 'slack' ELSE 'email' END AS channel, \
                CAST(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
                CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
                CAST(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS BIGINT), \
                CAST(SUM(CASE WHEN status = 'unknown' THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM deliveries WHERE report = $1 \
-             GROUP BY report_date ORDER BY report_date DESC LIMIT $2",
+             FROM deliveries WHERE report = $1 AND report_date IN \
+               (SELECT DISTINCT report_date FROM deliveries WHERE report = $1 \
+                ORDER BY report_date DESC LIMIT $2) \
+             GROUP BY report_date, channel ORDER BY report_date DESC, channel",
         )
         .bind(report)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
         .context("cannot read the delivery ledger")?;
-        rows.into_iter()
-            .map(|(d, sent, failed, pending, unknown)| {
-                let counts = DeliveryCounts {
-                    sent,
-                    failed,
-                    pending,
-                    unknown,
-                };
-                Ok((d.0, counts))
-            })
-            .collect()
+        let mut out: Vec<(NaiveDate, Vec<(&'static str, DeliveryCounts)>)> = Vec::new();
+        for (d, channel, sent, failed, pending, unknown) in rows {
+            let counts = DeliveryCounts {
+                sent,
+                failed,
+                pending,
+                unknown,
+            };
+            let channel = if channel == "slack" { "slack" } else { "email" };
+            match out.last_mut() {
+                Some((day, by)) if *day == d.0 => by.push((channel, counts)),
+                _ => out.push((d.0, vec![(channel, counts)])),
+            }
+        }
+        Ok(out)
     }
 
     /// Claims one recipient for this sender: a new row, or one that failed, or one pending

@@ -393,7 +393,7 @@ fn schedule_status_and_json_logs() {
     assert!(status.success(), "{err}");
     let (_, out, _) = dawnpost(&["--config", c, "status"], &[]);
     assert!(
-        out.contains("2024-03-01: 4 sent, 0 failed, 0 pending"),
+        out.contains("2024-03-01: email 4 sent, 0 failed, 0 pending"),
         "{out}"
     );
 

@@ -203,6 +203,11 @@ async fn each_channel_gets_the_report_once_with_its_charts() {
                 .ends_with(":1503435956.000247")
         );
     }
+    // `status` counts them by channel.
+    let counts = t.store.delivery_counts("morning", 7).await.unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(counts[0].1.len(), 1);
+    assert_eq!((counts[0].1[0].0, counts[0].1[0].1.sent), ("slack", 2));
     // Again: the ledger says both were served.
     let again = post_report(&t).await;
     assert_eq!((again.sent.len(), again.skipped.len()), (0, 2));
@@ -389,4 +394,56 @@ async fn the_post_keeps_slacks_limits_at_the_caps() {
         let head: String = title.chars().take(24).collect();
         assert!(text.contains(&head), "{head:?} is not in the post");
     }
+}
+
+/// `send --to slack:C…` is a test send through Slack alone: one post to that channel, no
+/// ledger row, and the email channel does not take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_send_to_a_channel_posts_once_and_records_nothing() {
+    let (replay, seen) = slack(|_, _| accepted()).await;
+    let t = shop(&replay).await;
+    let outlets = dawnpost::delivery::outlets(&t.config).unwrap();
+    let to = format!("slack:{}", CHANNELS[1]);
+    let takers: Vec<String> = outlets
+        .iter()
+        .filter(|o| o.takes(&to))
+        .map(|o| o.to_string())
+        .collect();
+    assert_eq!(takers.len(), 1, "{takers:?}");
+    assert!(takers[0].starts_with("Slack"), "{takers:?}");
+    assert!(
+        !outlets
+            .iter()
+            .any(|o| o.takes("slack-ish@small.example") && o.to_string().starts_with("Slack"))
+    );
+    let slack = outlets.iter().find(|o| o.takes(&to)).unwrap();
+    let report = t.config.report(None).unwrap();
+    let now = t
+        .config
+        .shop
+        .timezone
+        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
+        .unwrap();
+    let opts = SendOptions {
+        to: vec![to.clone()],
+        ..SendOptions::default()
+    };
+    let s = slack
+        .send(
+            &t.store,
+            &t.config,
+            report,
+            "2024-03-01".parse().unwrap(),
+            now,
+            &opts,
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.sent.len(), 1);
+    let posts = calls(&seen_now(&seen), "/api/chat.postMessage")
+        .iter()
+        .map(|p| body(p)["channel"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(posts, [CHANNELS[1]]);
+    assert!(ledger(&t).await.is_empty(), "a test send is not recorded");
 }
