@@ -627,6 +627,47 @@ mod tests {
     }
 
     #[test]
+    fn slack_channels_are_ids_and_need_a_bot() {
+        let report = |channels: &str| {
+            format!(
+                "{MINIMAL}\n[[teams]]\nname = \"a\"\nmembers = [{{ name = \"Al\", email = \"al@x.example\" }}]\n\
+                 [[reports]]\nname = \"r\"\nfrom = \"r@x.example\"\nowner = \"r@x.example\"\nteams = [\"a\"]\n\
+                 slack_channels = {channels}\n"
+            )
+        };
+        let err = format!("{:#}", parse(&report("[\"C0123ABC45\"]")).unwrap_err());
+        assert!(
+            err.starts_with("test.toml:") && err.contains("`reports[\"r\"].slack_channels`"),
+            "{err}"
+        );
+        assert!(err.contains("need a [slack] section"), "{err}");
+        let slack = "\n[slack]\ntoken_file = \"/no/such/token\"\n";
+        let err = format!("{:#}", parse(&(report("[\"#ops\"]") + slack)).unwrap_err());
+        assert!(err.contains("\"#ops\" is not a Slack channel id"), "{err}");
+        // The token file is read at parse time; a missing one is named, never its content.
+        let err = format!(
+            "{:#}",
+            parse(&(report("[\"C0123ABC45\"]") + slack)).unwrap_err()
+        );
+        assert!(
+            err.contains("`slack.token_file`") && err.contains("/no/such/token"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            parse(&(report("[]") + "\n[slack]\nendpoint = \"https://proxy.example/api\"\n"))
+                .unwrap_err()
+        );
+        assert!(err.contains("give token_env or token_file"), "{err}");
+        let err = format!(
+            "{:#}",
+            parse(&(report("[]") + "\n[slack]\ntoken_file = \"t\"\nchannel = \"C1\"\n"))
+                .unwrap_err()
+        );
+        assert!(err.contains("unknown field `channel`"), "{err}");
+    }
+
+    #[test]
     fn members_whose_addresses_differ_only_in_case_are_one_recipient() {
         // `Ö` and `ö` lower-case alike: one ledger key, so one recipient, whichever team
         // names them; an ASCII-only comparison would keep both and serve only one.
