@@ -1,4 +1,5 @@
-//! The digest as chat messages: Slack's Block Kit. Pure: made from the `Digest` alone, like
+//! The digest as chat messages: Slack's Block Kit, a Teams Adaptive Card. Pure: made from the `Digest` alone, like
 //! the email's templates, so every channel says the same figures.
 
 pub mod slack;
+pub mod teams;

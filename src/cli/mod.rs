@@ -203,7 +203,10 @@ async fn send_command(
     let (mut failed, mut unknown, mut unrecorded) = (0, 0, 0);
     let outlets = outlets(config)?;
     if let Some(t) = opts.to.iter().find(|t| !outlets.iter().any(|o| o.takes(t))) {
-        bail!("--to {t:?}: no channel of this config takes it (is [slack] set up?)");
+        bail!(
+            "--to {t:?}: no channel of this config takes it (slack: needs [slack]; msteams: a \
+             report with teams_webhook_env or teams_webhook_file)"
+        );
     }
     for outlet in outlets {
         // A test send goes only through the channels its recipients are on.

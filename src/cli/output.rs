@@ -40,11 +40,14 @@ pub(super) fn print_status(
             .format("%a %Y-%m-%d %H:%M %:z")
             .to_string()
     });
-    let slack = match report.slack_channels.len() {
+    let mut slack = match report.slack_channels.len() {
         0 => String::new(),
         1 => ", 1 Slack channel".to_string(),
         n => format!(", {n} Slack channels"),
     };
+    if report.teams_webhook.is_some() {
+        slack.push_str(", a Teams webhook");
+    }
     say!(
         "report {} ({} recipients{slack}, {}): next {next}",
         report.name,

@@ -124,3 +124,88 @@ pub(super) fn slack_channel(
     }
     Ok(text.to_string())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMsTeams {
+    ca_file: Option<PathBuf>,
+    #[serde(default = "default_timeout")]
+    timeout_secs: Spanned<f64>,
+    #[serde(default = "default_retry_for")]
+    retry_for_secs: Spanned<f64>,
+}
+
+/// How reports reach Microsoft Teams: each report's Workflows webhook is its own secret
+/// (`teams_webhook_env` or `teams_webhook_file` on `[[reports]]`); this is what they share.
+#[derive(Debug, Clone)]
+pub struct MsTeamsSettings {
+    pub ca_pem: Option<Vec<u8>>,
+    pub timeout: Duration,
+    pub retry_for: Duration,
+}
+
+impl Default for MsTeamsSettings {
+    fn default() -> MsTeamsSettings {
+        MsTeamsSettings {
+            ca_pem: None,
+            timeout: Duration::from_secs(30),
+            retry_for: Duration::from_secs(300),
+        }
+    }
+}
+
+pub(super) fn msteams(cx: &Cx<'_>, raw: Option<Spanned<RawMsTeams>>) -> Result<MsTeamsSettings> {
+    let Some(s) = raw else {
+        return Ok(MsTeamsSettings::default());
+    };
+    let span = s.span();
+    let s = s.into_inner();
+    let err = |key: &str, msg: String| cx.at(span.clone(), &format!("msteams.{key}"), msg);
+    Ok(MsTeamsSettings {
+        ca_pem: match &s.ca_file {
+            Some(f) => Some(super::sending::ca_file(cx, f, &err)?),
+            None => None,
+        },
+        timeout: super::sections::seconds(
+            cx,
+            &s.timeout_secs,
+            0.01..=600.0,
+            "msteams.timeout_secs",
+        )?,
+        retry_for: super::sections::seconds(
+            cx,
+            &s.retry_for_secs,
+            0.0..=86_400.0,
+            "msteams.retry_for_secs",
+        )?,
+    })
+}
+
+/// A report's Teams webhook, checked: an https URL, and not an Office 365 connector's
+/// (retired by Microsoft). The URL is a secret: no message repeats it.
+pub(super) fn teams_webhook(
+    cx: &Cx<'_>,
+    url: Secret,
+    span: Range<usize>,
+    key: &str,
+) -> Result<Secret> {
+    let parsed = Url::parse(url.expose().trim())
+        .map_err(|e| cx.at(span.clone(), key, format!("the webhook is not a URL: {e}")))?;
+    let host = parsed.host_str().unwrap_or("").to_ascii_lowercase();
+    if host == "webhook.office.com"
+        || host.ends_with(".webhook.office.com")
+        || host == "outlook.office.com"
+    {
+        return Err(cx.at(
+            span,
+            key,
+            "an Office 365 connector webhook: Microsoft retired those. In Teams, add the \
+             Workflows app's \"Post to a channel when a webhook request is received\" to the \
+             channel and give the URL it makes",
+        ));
+    }
+    if parsed.scheme() != "https" {
+        return Err(cx.at(span, key, "the webhook must be an https:// URL"));
+    }
+    Ok(url)
+}

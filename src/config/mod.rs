@@ -26,7 +26,7 @@ mod sections;
 mod sending;
 mod sources;
 use crate::metrics::okr::{Objective, Thresholds};
-pub use chat::{SLACK_API, SlackSettings};
+pub use chat::{MsTeamsSettings, SLACK_API, SlackSettings};
 use raw::*;
 pub use recipient::RecipientKey;
 pub use sources::{Platform, ServiceAccountKey, ShopifyAuth, SourceSettings};
@@ -107,6 +107,8 @@ pub struct Config {
     pub smtp: Option<SmtpSettings>,
     /// The Slack bot the reports' `slack_channels` are posted through.
     pub slack: Option<SlackSettings>,
+    /// What the reports' Teams webhooks share (`[msteams]`).
+    pub msteams: MsTeamsSettings,
 }
 
 /// One `[[imports]]` entry: files matching a pattern, read as one format.
@@ -180,6 +182,8 @@ pub struct Report {
     pub wait: chrono::Duration,
     /// Slack channel ids it is posted to (through `[slack]`).
     pub slack_channels: Vec<String>,
+    /// The Microsoft Teams Workflows webhook it is posted to: a secret URL.
+    pub teams_webhook: Option<Secret>,
 }
 
 impl Config {
@@ -539,6 +543,7 @@ impl Config {
             ),
             smtp: sending::smtp(&cx, raw.smtp)?,
             slack: chat::slack(&cx, raw.slack)?,
+            msteams: chat::msteams(&cx, raw.msteams)?,
             imports: sections::imports(&cx, raw.imports, &src.base_dir)?,
             sources: sources::sources(&cx, raw.sources)?,
             team_leads: teams.iter().map(|(n, l, _)| (n.clone(), *l)).collect(),
@@ -665,6 +670,40 @@ mod tests {
                 .unwrap_err()
         );
         assert!(err.contains("unknown field `channel`"), "{err}");
+    }
+
+    #[test]
+    fn a_teams_webhook_is_a_workflows_url_and_never_repeated() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |url: &str| {
+            let f = dir.path().join("hook");
+            std::fs::write(&f, url).unwrap();
+            format!(
+                "{MINIMAL}\n[[teams]]\nname = \"a\"\nmembers = [{{ name = \"Al\", email = \"al@x.example\" }}]\n\
+                 [[reports]]\nname = \"r\"\nfrom = \"r@x.example\"\nowner = \"r@x.example\"\nteams = [\"a\"]\n\
+                 teams_webhook_file = \"{}\"\n",
+                f.display()
+            )
+        };
+        let retired =
+            "https://contoso.webhook.office.com/webhookb2/abc@def/IncomingWebhook/x/y?sig=zz";
+        let err = format!("{:#}", parse(&with(retired)).unwrap_err());
+        assert!(err.contains("`reports[\"r\"].teams_webhook`"), "{err}");
+        assert!(
+            err.contains("Office 365 connector") && err.contains("Workflows"),
+            "{err}"
+        );
+        assert!(!err.contains("sig=zz") && !err.contains("contoso"), "{err}");
+        let err = format!(
+            "{:#}",
+            parse(&with("http://flows.example/x?sig=zz")).unwrap_err()
+        );
+        assert!(err.contains("https://") && !err.contains("sig=zz"), "{err}");
+        let ok = "https://prod-1.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=zz";
+        let c = parse(&with(ok)).unwrap();
+        let hook = c.reports[0].teams_webhook.as_ref().unwrap();
+        assert_eq!(hook.expose(), ok);
+        assert!(!format!("{:?}", c.reports[0]).contains("sig=zz"));
     }
 
     #[test]

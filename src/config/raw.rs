@@ -42,6 +42,7 @@ pub(super) struct RawConfig {
     pub(super) delivery: RawDelivery,
     pub(super) smtp: Option<Spanned<RawSmtp>>,
     pub(super) slack: Option<Spanned<super::chat::RawSlack>>,
+    pub(super) msteams: Option<Spanned<super::chat::RawMsTeams>>,
     #[serde(default)]
     pub(super) imports: Vec<Spanned<RawImport>>,
     #[serde(default)]
@@ -130,6 +131,9 @@ pub(super) struct RawReport {
     /// Slack channels (ids) the report is posted to, through `[slack]`.
     #[serde(default)]
     pub(super) slack_channels: Vec<String>,
+    /// A Microsoft Teams Workflows webhook (a secret URL) the report is posted to.
+    pub(super) teams_webhook_env: Option<String>,
+    pub(super) teams_webhook_file: Option<PathBuf>,
 }
 
 fn default_grace_hours() -> u32 {

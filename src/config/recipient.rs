@@ -24,6 +24,12 @@ impl RecipientKey {
         RecipientKey(format!("slack:{channel}"))
     }
 
+    /// The key of a report's Microsoft Teams webhook: `msteams:` and the report's name (the
+    /// URL is a secret, never a key).
+    pub fn msteams(report: &str) -> RecipientKey {
+        RecipientKey(format!("msteams:{report}"))
+    }
+
     /// A key as the ledger stored it, which was made by one of the constructors above.
     pub(crate) fn from_ledger(stored: String) -> RecipientKey {
         RecipientKey(stored)

@@ -189,7 +189,17 @@ fn report(
         .iter()
         .map(|c| chat::slack_channel(cx, c, span.clone(), &format!("{key}.slack_channels")))
         .collect::<Result<Vec<_>>>()?;
+    let teams_webhook = cx
+        .secret_named(
+            "teams_webhook",
+            r.teams_webhook_env.as_deref().map(|v| (v, span.clone())),
+            r.teams_webhook_file.as_deref().map(|f| (f, span.clone())),
+            key,
+        )?
+        .map(|url| chat::teams_webhook(cx, url, span.clone(), &format!("{key}.teams_webhook")))
+        .transpose()?;
     Ok(Report {
+        teams_webhook,
         slack_channels,
         schedule,
         grace: chrono::Duration::hours(i64::from(r.grace_hours)),

@@ -24,6 +24,7 @@ mod outlet;
 mod owner;
 pub mod slack;
 pub mod smtp;
+pub mod teams;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub use email::EmailChannel;
 pub use outlet::{Outlet, outlets};
 pub use slack::SlackChannel;
 pub use smtp::SmtpClient;
+pub use teams::TeamsChannel;
 
 /// Why one message was not delivered.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -10,12 +10,12 @@ use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use futures_util::future::LocalBoxFuture;
 
-use super::{Channel, EmailChannel, SendOptions, SendSummary, SlackChannel};
+use super::{Channel, EmailChannel, SendOptions, SendSummary, SlackChannel, TeamsChannel};
 use crate::config::{Config, RecipientKey, Report};
 use crate::store::{DeliveryStatus, Store};
 
 /// The prefixes of a `send --to` that name a chat destination rather than a mailbox.
-pub(super) const CHAT_PREFIXES: [&str; 1] = ["slack:"];
+pub(super) const CHAT_PREFIXES: [&str; 2] = ["slack:", "msteams:"];
 
 /// A channel as the commands see it: who is still to be served, and a report's send.
 /// Futures are local: a send runs on its caller's task and is never spawned.
@@ -91,6 +91,9 @@ pub fn outlets(config: &Config) -> Result<Vec<Box<dyn Outlet>>> {
     let mut out: Vec<Box<dyn Outlet>> = vec![Box::new(EmailChannel::from_config(config)?)];
     if let Some(slack) = SlackChannel::from_config(config)? {
         out.push(Box::new(slack));
+    }
+    if let Some(teams) = TeamsChannel::from_config(config)? {
+        out.push(Box::new(teams));
     }
     Ok(out)
 }

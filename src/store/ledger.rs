@@ -82,10 +82,12 @@ impl Store {
         report: &str,
         limit: i64,
     ) -> Result<Vec<(NaiveDate, Vec<(&'static str, DeliveryCounts)>)>> {
-        // The channel is told by the key: `slack:` and a channel id, or a mailbox.
+        // The channel is told by the key: `slack:` and a channel id, `msteams:` and a report,
+        // or a mailbox.
         let rows: Vec<(Day, String, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT report_date, \
-               CASE WHEN recipient LIKE 'slack:%' THEN 'slack' ELSE 'email' END AS channel, \
+               CASE WHEN recipient LIKE 'slack:%' THEN 'slack' \
+                    WHEN recipient LIKE 'msteams:%' THEN 'msteams' ELSE 'email' END AS channel, \
                CAST(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
                CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
                CAST(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS BIGINT), \
@@ -108,7 +110,11 @@ impl Store {
                 pending,
                 unknown,
             };
-            let channel = if channel == "slack" { "slack" } else { "email" };
+            let channel = match channel.as_str() {
+                "slack" => "slack",
+                "msteams" => "msteams",
+                _ => "email",
+            };
             match out.last_mut() {
                 Some((day, by)) if *day == d.0 => by.push((channel, counts)),
                 _ => out.push((d.0, vec![(channel, counts)])),

@@ -33,3 +33,4 @@ mod serve_stop;
 mod slack;
 mod smtp;
 mod sync;
+mod teams;
