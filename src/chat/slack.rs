@@ -116,7 +116,7 @@ fn assemble(d: &Digest, told: usize, per: usize) -> Post {
     blocks.extend(alerts(d, told, per));
     blocks.push(section(&news(d), per));
     blocks.push(json!({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": clip(&esc(&context(d)), per.min(2_000))}
+        {"type": "mrkdwn", "text": clip(&esc(&super::context(d)), per.min(2_000))}
     ]}));
     Post {
         text: cap(
@@ -196,20 +196,6 @@ fn news(d: &Digest) -> String {
         lines.push(esc(&d.news.revenue));
     }
     lines.join("\n")
-}
-
-/// The data's date and freshness, and what is not shown.
-fn context(d: &Digest) -> String {
-    [
-        d.stale_note.as_str(),
-        d.footer.as_str(),
-        d.absent_note.as_str(),
-    ]
-    .iter()
-    .filter(|s| !s.is_empty())
-    .copied()
-    .collect::<Vec<_>>()
-    .join(" ")
 }
 
 /// A section of mrkdwn, cut to `per` characters (and Slack's 3,000).

@@ -98,6 +98,16 @@ pub(super) fn slack(cx: &Cx<'_>, raw: Option<Spanned<RawSlack>>) -> Result<Optio
     }))
 }
 
+/// Whether `text` is a Slack conversation id: `C`, `G` or `D` and 8 to 11 more capitals or
+/// digits.
+pub fn is_slack_channel_id(text: &str) -> bool {
+    (9..=12).contains(&text.len())
+        && text.starts_with(['C', 'G', 'D'])
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 /// A Slack conversation id as a report names it: `C0123ABC` (a channel), `G…` (a private
 /// one) or `D…` (a direct message); a name (`#ops`) is refused, since the API wants ids.
 pub(super) fn slack_channel(

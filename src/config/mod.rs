@@ -26,7 +26,7 @@ mod sections;
 mod sending;
 mod sources;
 use crate::metrics::okr::{Objective, Thresholds};
-pub use chat::{MsTeamsSettings, SLACK_API, SlackSettings};
+pub use chat::{MsTeamsSettings, SLACK_API, SlackSettings, is_slack_channel_id};
 use raw::*;
 pub use recipient::RecipientKey;
 pub use sources::{Platform, ServiceAccountKey, ShopifyAuth, SourceSettings};

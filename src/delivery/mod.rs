@@ -25,6 +25,7 @@ mod owner;
 pub mod slack;
 pub mod smtp;
 pub mod teams;
+mod web;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

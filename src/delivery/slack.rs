@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -57,21 +57,7 @@ impl SlackChannel {
         let Some(s) = &config.slack else {
             return Ok(None);
         };
-        let tls = crate::ingest::live::http::tls_config(s.ca_pem.as_deref())
-            .context("slack: cannot set up TLS")?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(s.timeout)
-            .timeout(s.timeout)
-            // A redirect could carry the token to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            // A fresh connection each time: hyper sends a request again, unasked, when a
-            // reused connection closes before its answer, and a post sent twice is a
-            // duplicate in the channel.
-            .pool_max_idle_per_host(0)
-            .user_agent(concat!("dawnpost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("slack: cannot build the HTTP client")?;
+        let client = super::web::client(s.ca_pem.as_deref(), s.timeout, "slack")?;
         Ok(Some(SlackChannel {
             client,
             settings: Arc::new(s.clone()),

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use reqwest::header::CONTENT_TYPE;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -56,19 +56,7 @@ impl TeamsChannel {
             return Ok(None);
         }
         let s = &config.msteams;
-        let tls = crate::ingest::live::http::tls_config(s.ca_pem.as_deref())
-            .context("msteams: cannot set up TLS")?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(s.timeout)
-            .timeout(s.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            // A fresh connection each time: a request resent unasked on a reused connection
-            // would be a second card in the channel.
-            .pool_max_idle_per_host(0)
-            .user_agent(concat!("dawnpost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("msteams: cannot build the HTTP client")?;
+        let client = super::web::client(s.ca_pem.as_deref(), s.timeout, "msteams")?;
         let webhooks = config
             .reports
             .iter()

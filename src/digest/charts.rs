@@ -197,40 +197,25 @@ fn time_charts(
     out
 }
 
-/// The email's time charts: those with a week of data at least (see [`chart_notes`]).
+/// The email's time charts, those with a week of data at least; and for each left out for
+/// having under [`MIN_CHART_DAYS`] days of data, in the order the charts come, the sentence
+/// the email says instead: "Net revenue, last 30 days: not drawn until there are 7 days of
+/// data (2 so far)."
 pub(super) fn charts(
     config: &Config,
     d: NaiveDate,
     inputs: &DigestInputs,
     ahead: &[DayForecast],
     f: &Formatter,
-) -> Vec<ChartSpec> {
-    time_charts(config, d, inputs, ahead, f)
-        .into_iter()
-        .filter_map(|b| match b {
-            Built::Drawn(spec) => Some(spec),
-            Built::Thin(_) => None,
-        })
-        .collect()
-}
-
-/// For the same inputs as [`charts`], a sentence for each time chart left out for having
-/// under [`MIN_CHART_DAYS`] days of data, in the order the charts come: "Net revenue, last
-/// 30 days: not drawn until there are 7 days of data (2 so far)."
-pub(super) fn chart_notes(
-    config: &Config,
-    d: NaiveDate,
-    inputs: &DigestInputs,
-    ahead: &[DayForecast],
-    f: &Formatter,
-) -> Vec<String> {
-    time_charts(config, d, inputs, ahead, f)
-        .into_iter()
-        .filter_map(|b| match b {
-            Built::Thin(note) => Some(note),
-            Built::Drawn(_) => None,
-        })
-        .collect()
+) -> (Vec<ChartSpec>, Vec<String>) {
+    let (mut drawn, mut notes) = (Vec::new(), Vec::new());
+    for b in time_charts(config, d, inputs, ahead, f) {
+        match b {
+            Built::Drawn(spec) => drawn.push(spec),
+            Built::Thin(note) => notes.push(note),
+        }
+    }
+    (drawn, notes)
 }
 
 fn spec(id: &str, title: String, alt: String, kind: ChartKind) -> ChartSpec {
@@ -890,8 +875,8 @@ mod tests {
         let (c, f) = (config(), f());
         // Six days: no time chart, a note for each in its place.
         let six = inputs(6);
-        assert!(charts(&c, d(), &six, &[], &f).is_empty());
-        let notes = chart_notes(&c, d(), &six, &[], &f);
+        let (drawn, notes) = charts(&c, d(), &six, &[], &f);
+        assert!(drawn.is_empty());
         assert_eq!(
             notes,
             [
@@ -902,7 +887,7 @@ mod tests {
             ]
         );
         // Orders with the week ahead count the days behind only.
-        let notes = chart_notes(&c, d(), &six, &ahead(), &f);
+        let notes = charts(&c, d(), &six, &ahead(), &f).1;
         assert_eq!(
             notes[1],
             "Orders, last 14 days and the 7 ahead: not drawn until there are 7 days of data (6 so far)."
@@ -910,16 +895,16 @@ mod tests {
         // Seven: every chart, and no note.
         let seven = inputs(7);
         assert_eq!(
-            ids(&charts(&c, d(), &seven, &[], &f)),
+            ids(&charts(&c, d(), &seven, &[], &f).0),
             ["revenue", "orders_capacity", "traffic", "fulfilment"]
         );
-        assert!(chart_notes(&c, d(), &seven, &[], &f).is_empty());
+        assert!(charts(&c, d(), &seven, &[], &f).1.is_empty());
         assert_eq!(
-            ids(&charts(&c, d(), &seven, &ahead(), &f)),
+            ids(&charts(&c, d(), &seven, &ahead(), &f).0),
             ["revenue", "orders_ahead", "traffic", "fulfilment"]
         );
         // None at all.
-        let none = chart_notes(&c, d(), &DigestInputs::default(), &[], &f);
+        let none = charts(&c, d(), &DigestInputs::default(), &[], &f).1;
         assert_eq!(
             none[0],
             "Net revenue, last 30 days: not drawn until there are 7 days of data (none so far)."
@@ -930,8 +915,8 @@ mod tests {
     /// a sparkline.
     fn every_chart() -> Vec<ChartSpec> {
         let (c, f, i) = (config(), f(), inputs(40));
-        let mut out = charts(&c, d(), &i, &[], &f);
-        out.extend(charts(&c, d(), &i, &ahead(), &f));
+        let mut out = charts(&c, d(), &i, &[], &f).0;
+        out.extend(charts(&c, d(), &i, &ahead(), &f).0);
         let kr = |label: &str, status, progress| KrChartRow {
             label: label.into(),
             progress: Some(progress),
@@ -1075,7 +1060,7 @@ mod tests {
         // earlier" has nothing to draw, and is left out, its legend entry with it.
         let mut i = inputs(7);
         i.fetched.series.remove("capacity_utilisation");
-        let specs = charts(&c, d(), &i, &[], &f);
+        let specs = charts(&c, d(), &i, &[], &f).0;
         let revenue = &specs[0];
         let ChartKind::Time(t) = &revenue.kind else {
             panic!("not a time chart")
@@ -1092,7 +1077,7 @@ mod tests {
         assert_eq!(labels, ["Orders"]);
         assert!(!specs[1].view.alt.contains("capacity"));
         // With three days more, the week before has data on three days, and its line is back.
-        let specs = charts(&c, d(), &inputs(10), &[], &f);
+        let specs = charts(&c, d(), &inputs(10), &[], &f).0;
         let ChartKind::Time(t) = &specs[0].kind else {
             panic!("not a time chart")
         };

@@ -42,7 +42,7 @@ pub mod triage;
 use crate::text::{self, cap};
 use alerts::{build_alerts, lead_time_note, no_alerts_note};
 pub use charts::draw_charts;
-use charts::{chart_notes, charts, kr_chart};
+use charts::{charts, kr_chart};
 use coverage::{
     column_name, footer, freshness, hidden_metrics, never_filled, sync_note, unavailable_note,
     valueless_metrics, without, zones_note,
@@ -510,7 +510,7 @@ fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, 
     let summary = summary(&headline, f, &news, alerts, report, config);
     let (objectives, kr_rows) = build_objectives(config, d, inputs, f, &left.hidden);
     let cover = Coverage::new(config, d, day.now, inputs, &left.valueless);
-    let specs = chart_specs(day, &kr_rows, &mut headline);
+    let (specs, chart_notes) = chart_specs(day, &kr_rows, &mut headline);
     let digest = Digest {
         shop: config.shop.name.clone(),
         date: d,
@@ -556,7 +556,7 @@ fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, 
         has_stock: !left.never.contains("inventory"),
         has_feedback: !left.never.contains("feedback"),
         feedback: feedback(inputs),
-        chart_notes: chart_notes(config, d, inputs, day.ahead, f),
+        chart_notes,
         charts: specs.iter().map(|s| s.view.clone()).collect(),
         chart: specs
             .iter()
@@ -652,21 +652,26 @@ impl Coverage {
     }
 }
 
-/// Every chart the email shows, tied to this email, and each headline tile's sparkline.
-fn chart_specs(day: &Day<'_>, kr_rows: &[KrChartRow], headline: &mut [Tile]) -> Vec<ChartSpec> {
+/// Every chart the email shows, tied to this email, and each headline tile's sparkline; and
+/// the notes for the charts not drawn for too few days.
+fn chart_specs(
+    day: &Day<'_>,
+    kr_rows: &[KrChartRow],
+    headline: &mut [Tile],
+) -> (Vec<ChartSpec>, Vec<String>) {
     let (config, d, inputs, f) = (day.config, day.d, day.inputs, day.ctx.f);
     let sparks: Vec<ChartSpec> = headline
         .iter()
         .filter_map(|t| day.report.get(&t.key))
         .map(|m| charts::spark_chart(m, d, inputs, f))
         .collect();
-    let mut specs = charts(config, d, inputs, day.ahead, f);
+    let (mut specs, notes) = charts(config, d, inputs, day.ahead, f);
     if !kr_rows.is_empty() {
         specs.push(kr_chart(kr_rows));
     }
     specs.extend(sparks);
     tie_charts(&mut specs, &cid_tag(config, d, day.now), headline);
-    specs
+    (specs, notes)
 }
 
 fn alerts_phrase(n: usize) -> String {

@@ -530,14 +530,7 @@ async fn an_objective_without_data_is_listed_as_no_data_yet() {
 /// 600-pixel column, and a screenshot is left beside it for people to look at.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_email_renders_in_chromium() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|b| which(b))
-    else {
-        if std::env::var("DAWNPOST_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
-            panic!("Chromium is required (DAWNPOST_REQUIRE_CHROMIUM=1) but not installed");
-        }
-        eprintln!("notice: Chromium is not installed; skipping the browser rendering test");
+    let Some(chromium) = chromium_or_skip("the browser rendering test") else {
         return;
     };
     let text = dawnpost::config::DEMO_CONFIG;
@@ -722,6 +715,21 @@ fn probe_page(chromium: &str, page: &Path, probe: &str, open: &Path) -> serde_js
         .and_then(|s| s.split("</title>").next())
         .unwrap_or_else(|| panic!("no probe result in {}", &dom[..dom.len().min(500)]));
     serde_json::from_str(&title.replace("&quot;", "\"")).unwrap()
+}
+
+/// Chromium's path; None (the test skips, saying so) where it is not installed, unless
+/// `DAWNPOST_REQUIRE_CHROMIUM=1` (CI), where that is a failure.
+pub(crate) fn chromium_or_skip(test: &str) -> Option<String> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|b| which(b));
+    if found.is_none() {
+        if std::env::var("DAWNPOST_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
+            panic!("Chromium is required (DAWNPOST_REQUIRE_CHROMIUM=1) but not installed");
+        }
+        eprintln!("notice: Chromium is not installed; skipping {test}");
+    }
+    found
 }
 
 pub(crate) fn which(bin: &str) -> Option<String> {

@@ -9,7 +9,7 @@ use dawnpost::config::Lead;
 use dawnpost::email::compose::{Composed, compose, write_preview};
 use dawnpost::email::render::Templates;
 
-use crate::email::{probe_in_chromium_at, run_chromium, which};
+use crate::email::{chromium_or_skip, probe_in_chromium_at, run_chromium};
 use crate::support::{Backend, TestStore};
 
 /// The budget the issue sets: well under Gmail's clip of about 102 KB.
@@ -205,14 +205,7 @@ window.addEventListener('load', () => {{
 /// phone's first screen of each is kept in target/email-screenshots.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_screen_tells_the_day_in_every_copy() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|b| which(b))
-    else {
-        if std::env::var("DAWNPOST_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
-            panic!("Chromium is required (DAWNPOST_REQUIRE_CHROMIUM=1) but not installed");
-        }
-        eprintln!("notice: Chromium is not installed; skipping the first-screen test");
+    let Some(chromium) = chromium_or_skip("the first-screen test") else {
         return;
     };
     let plain = demo("").await;

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{NaiveDate, TimeZone};
+use chrono::NaiveDate;
 use dawnpost::delivery::{SendOptions, SendSummary, SlackChannel, send};
 use serde_json::Value;
 
@@ -96,12 +96,6 @@ async fn post_report(t: &TestStore) -> SendSummary {
 async fn try_post_report(t: &TestStore) -> anyhow::Result<SendSummary> {
     let channel = SlackChannel::from_config(&t.config).unwrap().unwrap();
     let report = t.config.report(None).unwrap();
-    let now = t
-        .config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
-        .unwrap();
     let d: NaiveDate = "2024-03-01".parse().unwrap();
     send(
         &t.store,
@@ -109,7 +103,7 @@ async fn try_post_report(t: &TestStore) -> anyhow::Result<SendSummary> {
         report,
         &channel,
         d,
-        now,
+        crate::support::now(t),
         &SendOptions::default(),
     )
     .await
@@ -418,12 +412,7 @@ async fn a_test_send_to_a_channel_posts_once_and_records_nothing() {
     );
     let slack = outlets.iter().find(|o| o.takes(&to)).unwrap();
     let report = t.config.report(None).unwrap();
-    let now = t
-        .config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
-        .unwrap();
+    let now = crate::support::now(&t);
     let opts = SendOptions {
         to: vec![to.clone()],
         ..SendOptions::default()

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chrono::{NaiveDate, TimeZone};
+use chrono::NaiveDate;
 use dawnpost::delivery::{Channel, SendOptions, SendSummary, TeamsChannel, send};
 use serde_json::Value;
 
@@ -69,14 +69,6 @@ async fn shop(replay: &Replay) -> TestStore {
     t.with_small_data().await
 }
 
-fn now(t: &TestStore) -> chrono::DateTime<chrono_tz::Tz> {
-    t.config
-        .shop
-        .timezone
-        .with_ymd_and_hms(2024, 3, 2, 6, 0, 0)
-        .unwrap()
-}
-
 async fn post_report(t: &TestStore) -> SendSummary {
     let channel = TeamsChannel::from_config(&t.config).unwrap().unwrap();
     let d: NaiveDate = "2024-03-01".parse().unwrap();
@@ -87,7 +79,7 @@ async fn post_report(t: &TestStore) -> SendSummary {
         report,
         &channel,
         d,
-        now(t),
+        crate::support::now(t),
         &SendOptions::default(),
     )
     .await
