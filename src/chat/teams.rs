@@ -111,16 +111,7 @@ fn card(d: &Digest, told: usize, per: usize) -> Value {
         }
     }
     body.push(text(&moved.join("\n"), per, "Default", false));
-    let context = [
-        d.stale_note.as_str(),
-        d.footer.as_str(),
-        d.absent_note.as_str(),
-    ]
-    .iter()
-    .filter(|s| !s.is_empty())
-    .copied()
-    .collect::<Vec<_>>()
-    .join(" ");
+    let context = super::context(d);
     body.push(
         json!({"type": "TextBlock", "text": clip(&plain(&context), per),
         "wrap": true, "isSubtle": true, "size": "Small"}),
