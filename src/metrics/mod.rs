@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod compare;
 pub mod forecast;
 pub mod inputs;
+pub mod live;
 pub mod metric;
 pub mod news;
 pub mod okr;
