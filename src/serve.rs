@@ -90,6 +90,8 @@ pub async fn serve<C: Clock>(
     let mut events = Vec::new();
     let mut memory = Memory::default();
     let channels = channels(shops)?;
+    // When each shop with `[alerts] live` is next checked, by its config file.
+    let mut next_live: HashMap<String, DateTime<Utc>> = HashMap::new();
     for (_, report) in shops.reports() {
         tracing::info!(
             report = %report.name,
@@ -117,7 +119,18 @@ pub async fn serve<C: Clock>(
         for (report, date, result) in results.into_iter().flatten() {
             events.extend(memory.settle(report, date, now, result));
         }
-        let wake = memory.wake(shops, now, opts.until);
+        for shop in shops.iter().filter(|s| s.config.alerts.live) {
+            let origin = &shop.config.origin;
+            if next_live.get(origin).is_some_and(|t| now < *t) || shutdown.is_set() {
+                continue;
+            }
+            let next = live_check(shop, &channels[origin], now).await;
+            next_live.insert(origin.clone(), next);
+        }
+        let wake = next_live
+            .values()
+            .copied()
+            .fold(memory.wake(shops, now, opts.until), DateTime::min);
         tokio::select! {
             () = clock.sleep_until(wake) => {}
             () = shutdown.wait() => {}
@@ -240,6 +253,51 @@ impl Memory {
             .chain(rechecks)
             .chain(until)
             .fold(now + MAX_SLEEP, DateTime::min)
+    }
+}
+
+/// One shop's alerts as they happen: its live sources synced, then the alerts of its day so
+/// far sent where new or worse. Returns when to check next: after `sync_every_minutes`, or
+/// when its quiet hours end. A failure is logged and tried at the next check.
+async fn live_check(
+    shop: &Shop,
+    channels: &[Box<dyn Outlet>],
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let config = &shop.config;
+    let every = Duration::minutes(i64::from(config.alerts.sync_every_minutes));
+    let work = async {
+        let store = shop.store().await?;
+        let local = now.with_timezone(&config.shop.timezone);
+        let held = config
+            .alerts
+            .quiet_hours
+            .is_some_and(|q| q.holds(local.time()));
+        if !held {
+            let sync = crate::ingest::live::SyncOptions {
+                since: None,
+                check: false,
+                day: local.date_naive(),
+                at: now.timestamp(),
+                progress: crate::progress::Style::Log,
+            };
+            for f in
+                crate::ingest::live::sync_due(&store, config, &sync, SYNC_GAP, SYNC_DEADLINE).await
+            {
+                tracing::error!(problem = %f, "a source did not sync for the live alerts");
+            }
+        }
+        crate::delivery::live::check(&store, config, channels, now).await
+    };
+    match crate::caught::caught(work).await {
+        Ok(run) => {
+            tracing::info!(shop = %config.shop.name, found = run.found, sent = run.sent, failed = run.failed, unknown = run.unknown, "live alerts checked");
+            run.held_until.unwrap_or(now + every)
+        }
+        Err(e) => {
+            tracing::error!(shop = %config.shop.name, error = %format!("{e:#}"), "live alerts not checked");
+            now + every
+        }
     }
 }
 

@@ -707,6 +707,37 @@ mod tests {
     }
 
     #[test]
+    fn live_alerts_settings_are_checked() {
+        let c = parse(&format!(
+            "{MINIMAL}\n[alerts]\nlive = true\nquiet_hours = \"21:00-07:00\"\n"
+        ))
+        .unwrap();
+        assert!(c.alerts.live);
+        assert_eq!(c.alerts.sync_every_minutes, 60);
+        let q = c.alerts.quiet_hours.unwrap();
+        assert_eq!(String::from(q), "21:00-07:00");
+        let err = format!(
+            "{:#}",
+            parse(&format!(
+                "{MINIMAL}\n[alerts]\nquiet_hours = \"25:00-07:00\"\n"
+            ))
+            .unwrap_err()
+        );
+        assert!(
+            err.contains("test.toml:") && err.contains("21:00-07:00"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            parse(&format!("{MINIMAL}\n[alerts]\nsync_every_minutes = 2\n")).unwrap_err()
+        );
+        assert!(
+            err.contains("`alerts.sync_every_minutes`: 2 is not between 5 and 1440"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn members_whose_addresses_differ_only_in_case_are_one_recipient() {
         // `Ö` and `ö` lower-case alike: one ledger key, so one recipient, whichever team
         // names them; an ASCII-only comparison would keep both and serve only one.

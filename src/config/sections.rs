@@ -9,7 +9,7 @@ use std::ops::{Range, RangeInclusive};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Error, Result, anyhow};
+use anyhow::{Error, Result, anyhow, bail};
 use chrono::Weekday;
 use lettre::message::Mailbox;
 use toml::Spanned;
@@ -626,6 +626,13 @@ pub(super) fn alerts(cx: &Cx<'_>, raw: AlertSettings, catalog: &Catalog) -> Resu
         if rule.action.trim().is_empty() {
             return Err(cx.at(span, &key("action"), "say what to do when the rule fires"));
         }
+    }
+    if !(5..=1_440).contains(&raw.sync_every_minutes) {
+        bail!(
+            "{}: `alerts.sync_every_minutes`: {} is not between 5 and 1440",
+            cx.origin,
+            raw.sync_every_minutes
+        );
     }
     Ok(raw)
 }

@@ -41,6 +41,40 @@ pub struct Note<'a> {
     pub body: String,
 }
 
+/// An alert as it happens, for any channel to word.
+#[derive(Debug, Clone, Copy)]
+pub struct Flash<'a> {
+    pub report: &'a Report,
+    pub shop: &'a str,
+    pub alert: &'a crate::digest::AlertView,
+    /// The alert's mark and level, as the live ledger keys it.
+    pub mark: &'a str,
+    pub date: NaiveDate,
+    pub now: DateTime<Tz>,
+}
+
+impl Flash<'_> {
+    /// "✗ Critical: KNT-003 Lambswool Cardigan: out of stock while promoted".
+    pub fn headline(&self) -> String {
+        let word = match self.alert.tone {
+            "critical" => "✗ Critical",
+            _ => "! Warning",
+        };
+        format!("{word}: {}", self.alert.title)
+    }
+
+    /// The detail and what to do, as plain text.
+    pub fn body(&self) -> String {
+        format!(
+            "{}\n\nWhat to do: {}\n\n{}, found at {}; the next morning's report lists it again.",
+            self.alert.detail,
+            self.alert.action,
+            self.shop,
+            self.now.format("%H:%M %Z")
+        )
+    }
+}
+
 /// What a delivery that was accepted came back with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Receipt {
@@ -100,6 +134,17 @@ pub trait Channel: Send + Sync + fmt::Display {
         msg: &Self::Message,
         mark: &impl AsyncFn() -> Result<(), DeliveryError>,
     ) -> Result<Receipt, DeliveryError>;
+
+    /// Whether alerts as they happen go to `report`'s destinations on this channel: chat
+    /// channels take them; email only for a report with no chat destination, so that a team
+    /// on Slack is not told twice.
+    fn carries_live(&self, _report: &Report) -> bool {
+        true
+    }
+
+    /// An alert found as it happened, as a short message of this channel to `to`; `mark` is
+    /// what makes it unique ("stock:KNT-003:2026-12-06" at its level).
+    fn alert(&self, alert: &Flash<'_>, to: &Self::To) -> Result<Self::Message>;
 
     /// The owner's note as a message of this channel, addressed to wherever the owner is
     /// told; delivered once, without a ledger row.

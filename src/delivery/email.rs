@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 use lettre::message::{Mailbox, MultiPart};
 
-use super::channel::{Channel, Draft, Note, Receipt};
+use super::channel::{Channel, Draft, Flash, Note, Receipt};
 use super::{DeliveryError, SmtpClient, outbox, smtp};
 use crate::config::{Config, Lead, RecipientKey, Report};
 use crate::email::message::{self, MessageId};
@@ -187,6 +187,23 @@ impl Channel for EmailChannel {
         Ok(Receipt {
             reference: self.reference(msg),
         })
+    }
+
+    fn carries_live(&self, report: &Report) -> bool {
+        report.slack_channels.is_empty() && report.teams_webhook.is_none()
+    }
+
+    fn alert(&self, a: &Flash<'_>, to: &Mailbox) -> Result<Letter> {
+        let id = MessageId::alert(a.date, to, a.mark, a.now, &a.report.from);
+        let subject = crate::text::cap(&a.headline(), 200);
+        let message = message::short(&a.report.from, to, &subject, a.body(), &id, a.now)?;
+        let stem = outbox::file_stem(
+            &a.report.name,
+            &a.date.to_string(),
+            RecipientKey::email(to).as_str(),
+            &id.unique(),
+        );
+        Ok(Letter { message, id, stem })
     }
 
     fn note(&self, note: &Note<'_>) -> Result<Letter> {

@@ -19,6 +19,7 @@
 pub mod channel;
 pub mod email;
 mod job;
+pub mod live;
 pub mod outbox;
 mod outlet;
 mod owner;
@@ -43,7 +44,7 @@ use crate::shutdown::Shutdown;
 use crate::store::{DeliveryStatus, Store};
 use job::{Job, Outcome};
 
-pub use channel::{Channel, Draft, Note, Receipt};
+pub use channel::{Channel, Draft, Flash, Note, Receipt};
 pub use email::EmailChannel;
 pub use outlet::{Outlet, outlets};
 pub use slack::SlackChannel;

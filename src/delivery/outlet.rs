@@ -39,6 +39,18 @@ pub trait Outlet: fmt::Display {
 
     /// Whether a `send --to` text is this channel's.
     fn takes(&self, text: &str) -> bool;
+
+    /// Alerts found as they happen, sent to the report's destinations on this channel.
+    #[allow(clippy::too_many_arguments)]
+    fn send_live<'a>(
+        &'a self,
+        store: &'a Store,
+        report: &'a Report,
+        shop: &'a str,
+        day: NaiveDate,
+        now: DateTime<Tz>,
+        found: &'a [(crate::metrics::live::Mark, crate::digest::AlertView)],
+    ) -> LocalBoxFuture<'a, Result<super::live::LiveRun>>;
 }
 
 impl<C: Channel> Outlet for C {
@@ -83,6 +95,20 @@ impl<C: Channel> Outlet for C {
 
     fn takes(&self, text: &str) -> bool {
         self.claims(text)
+    }
+
+    fn send_live<'a>(
+        &'a self,
+        store: &'a Store,
+        report: &'a Report,
+        shop: &'a str,
+        day: NaiveDate,
+        now: DateTime<Tz>,
+        found: &'a [(crate::metrics::live::Mark, crate::digest::AlertView)],
+    ) -> LocalBoxFuture<'a, Result<super::live::LiveRun>> {
+        Box::pin(super::live::send(
+            store, report, shop, self, day, now, found,
+        ))
     }
 }
 

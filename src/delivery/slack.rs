@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::DeliveryError;
-use super::channel::{Channel, Draft, Note, Receipt};
+use super::channel::{Channel, Draft, Flash, Note, Receipt};
 use crate::chat::slack::{self as blocks, Post, Uploaded};
 use crate::config::{Config, Lead, RecipientKey, Report, SlackSettings};
 use crate::digest::ChartView;
@@ -201,6 +201,24 @@ impl Channel for SlackChannel {
             &msg.channel,
             answer.error.as_deref().unwrap_or("no error given"),
         ))
+    }
+
+    fn alert(&self, a: &Flash<'_>, to: &String) -> Result<SlackMessage> {
+        let head = crate::text::cap(&a.headline(), 2_900);
+        let body = crate::text::cap(&a.body().replace("\n\n", " "), 2_900);
+        Ok(SlackMessage {
+            channel: to.clone(),
+            copy: Arc::new(SlackCopy {
+                post: Post {
+                    text: head.clone(),
+                    blocks: vec![
+                        json!({"type": "section", "text": {"type": "plain_text", "text": head}}),
+                        json!({"type": "section", "text": {"type": "plain_text", "text": body}}),
+                    ],
+                },
+                charts: Vec::new(),
+            }),
+        })
     }
 
     fn note(&self, note: &Note<'_>) -> Result<SlackMessage> {

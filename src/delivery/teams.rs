@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::DeliveryError;
-use super::channel::{Channel, Draft, Note, Receipt};
+use super::channel::{Channel, Draft, Flash, Note, Receipt};
 use crate::config::{Config, Lead, MsTeamsSettings, RecipientKey, Report, Secret};
 
 /// Teams takes at most 4 requests a second on a webhook.
@@ -193,24 +193,15 @@ impl Channel for TeamsChannel {
         }
     }
 
+    fn alert(&self, a: &Flash<'_>, to: &String) -> Result<TeamsMessage> {
+        self.address(&Arc::new(card(&a.headline(), &a.body())), to)
+    }
+
     fn note(&self, note: &Note<'_>) -> Result<TeamsMessage> {
-        let body = serde_json::json!({
-            "type": "message",
-            "attachments": [{
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": null,
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": "1.4",
-                    "body": [
-                        {"type": "TextBlock", "text": note.subject, "wrap": true, "weight": "Bolder"},
-                        {"type": "TextBlock", "text": crate::text::cap(&note.body, 4_000), "wrap": true}
-                    ]
-                }
-            }]
-        });
-        self.address(&Arc::new(body.to_string()), &note.report.name)
+        self.address(
+            &Arc::new(card(&note.subject, &note.body)),
+            &note.report.name,
+        )
     }
 
     fn retry_for(&self) -> Duration {
@@ -222,4 +213,25 @@ impl Channel for TeamsChannel {
     }
 
     async fn close(&self) {}
+}
+
+/// A card of a title and a text: an alert as it happens, or the owner's note.
+fn card(title: &str, text: &str) -> String {
+    serde_json::json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": [
+                    {"type": "TextBlock", "text": crate::text::cap(title, 300), "wrap": true, "weight": "Bolder"},
+                    {"type": "TextBlock", "text": crate::text::cap(text, 4_000), "wrap": true}
+                ]
+            }
+        }]
+    })
+    .to_string()
 }

@@ -115,6 +115,7 @@ pub(super) fn rule_views(config: &Config, report: &MetricsReport, f: &Formatter)
             action: cap(&rule.action, text::COMMENT),
             day: None,
             plan: String::new(),
+            subject: rule.metric.clone(),
         });
     }
     out
@@ -144,6 +145,10 @@ pub(super) fn alert_view(a: &Alert, d: NaiveDate, f: &Formatter, rule: f64) -> A
         detail,
         action,
         day: a.day,
+        subject: match a.kind {
+            AlertKind::OutOfStock | AlertKind::LowCover => a.sku.clone().unwrap_or_default(),
+            _ => a.day.unwrap_or(d).to_string(),
+        },
         plan: match a.kind {
             AlertKind::CapacityAhead => marketing_words(a),
             _ => String::new(),

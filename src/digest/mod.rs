@@ -151,6 +151,9 @@ pub struct Digest {
     pub no_alerts_note: String,
     /// Promoted products whose cover could not be checked against a lead time.
     pub lead_time_note: String,
+    /// The alerts already sent as they happened on the report date, as a sentence; empty
+    /// without any.
+    pub live_note: String,
     pub feedback: Vec<ThemeView>,
     pub charts: Vec<ChartView>,
     /// The same charts by id (revenue, orders_capacity, traffic, fulfilment, key_results).
@@ -353,6 +356,9 @@ pub struct AlertView {
     /// What marketing can do about a busy day ahead, for the grouped alert's action.
     #[serde(skip)]
     pub plan: String,
+    /// What the alert is about, for alerts as they happen: the SKU, the day, the metric.
+    #[serde(skip)]
+    pub subject: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -430,6 +436,39 @@ pub fn build(
         left: &left,
     };
     compose(&day, news, alerts)
+}
+
+/// The alerts that can go out as they happen on `d` (today, on its figures so far): promoted
+/// stock, orders past capacity on the day, and the shop's rules marked `live`; each with its
+/// mark. Not the days ahead: a forecast is the morning's to say.
+pub fn live_alerts(
+    config: &Config,
+    d: NaiveDate,
+    inputs: &DigestInputs,
+) -> Vec<(crate::metrics::live::Mark, AlertView)> {
+    let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+    let report = config.assemble_report(d, &inputs.fetched);
+    let live_rules: BTreeSet<&str> = config
+        .alerts
+        .rules
+        .iter()
+        .map(|r| r.get_ref())
+        .filter(|r| r.live)
+        .map(|r| r.metric.as_str())
+        .collect();
+    build_alerts(config, d, inputs, &report, &[], &f)
+        .into_iter()
+        .filter(|a| match a.kind {
+            AlertKind::OutOfStock | AlertKind::LowCover => true,
+            AlertKind::Capacity => a.day == Some(d),
+            AlertKind::CapacityAhead => false,
+            AlertKind::Rule => a.metric.as_deref().is_some_and(|m| live_rules.contains(m)),
+        })
+        .map(|a| {
+            let m = crate::metrics::live::mark(a.kind, a.severity, &a.subject, d);
+            (m, a)
+        })
+        .collect()
 }
 
 /// What every part of one digest reads: the inputs with the hidden metrics left out, the
@@ -552,6 +591,7 @@ fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, 
         alerts_phrase: summary.alerts_phrase,
         no_alerts_note: no_alerts_note(inputs, d),
         lead_time_note: lead_time_note(config, inputs),
+        live_note: live_note(&inputs.live_sent, d),
         has_returns: !left.never.contains("returns"),
         has_stock: !left.never.contains("inventory"),
         has_feedback: !left.never.contains("feedback"),
@@ -672,6 +712,29 @@ fn chart_specs(
     specs.extend(sparks);
     tie_charts(&mut specs, &cid_tag(config, d, day.now), headline);
     (specs, notes)
+}
+
+/// "Sent as they happened on Sun 6 Dec: …": what the teams already had during the day.
+fn live_note(sent: &[String], d: NaiveDate) -> String {
+    if sent.is_empty() {
+        return String::new();
+    }
+    let titles: Vec<String> = sent
+        .iter()
+        .take(12)
+        .map(|t| cap(t, text::LABEL * 2))
+        .collect();
+    let more = sent.len().saturating_sub(titles.len());
+    format!(
+        "Sent as they happened on {}: {}{}.",
+        d.format("%a %-d %b"),
+        titles.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    )
 }
 
 fn alerts_phrase(n: usize) -> String {

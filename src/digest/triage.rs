@@ -220,6 +220,7 @@ mod tests {
             action: "Act.".into(),
             day: day.map(|d| d.parse::<NaiveDate>().unwrap()),
             plan: "consider pacing the paid search budget that day".into(),
+            subject: title.into(),
         }
     }
 

@@ -55,6 +55,26 @@ impl MessageId {
         }
     }
 
+    /// The id of an alert sent as it happened: unique to the alert (its mark) and the
+    /// recipient.
+    pub fn alert(
+        date: NaiveDate,
+        to: &Mailbox,
+        mark: &str,
+        now: DateTime<Tz>,
+        from: &Mailbox,
+    ) -> MessageId {
+        let mut id = MessageId::digest(date, to, now, from);
+        let mut h = DefaultHasher::new();
+        id.hash.hash(&mut h);
+        mark.hash(&mut h);
+        id.hash = h.finish();
+        MessageId {
+            kind: "dawnpost-alert",
+            ..id
+        }
+    }
+
     /// The part unique to one message (its hash), so a forced re-send to the outbox keeps
     /// the first file.
     pub fn unique(&self) -> String {
@@ -173,6 +193,27 @@ text_header!(AutoResponseSuppress, "X-Auto-Response-Suppress");
 // RFC 2919 and 2369: clients group the report and offer a way out.
 text_header!(ListId, "List-Id");
 text_header!(ListUnsubscribe, "List-Unsubscribe");
+
+/// A short plain-text message (an alert as it happens), marked auto-generated like the
+/// digest so that no out-of-office reply comes back.
+pub fn short(
+    from: &Mailbox,
+    to: &Mailbox,
+    subject: &str,
+    body: String,
+    id: &MessageId,
+    now: DateTime<Tz>,
+) -> Result<Message> {
+    Ok(Message::builder()
+        .from(from.clone())
+        .to(to.clone())
+        .subject(subject)
+        .date(SystemTime::from(now))
+        .message_id(Some(id.to_string()))
+        .header(AutoSubmitted("auto-generated".into()))
+        .header(AutoResponseSuppress("OOF, AutoReply".into()))
+        .body(body)?)
+}
 
 /// `morning.northwind.example` for report "morning" from `@northwind.example`: the report
 /// name as a DNS label (letters, digits and hyphens).

@@ -31,6 +31,16 @@ pub struct AlertSettings {
     /// kept, for errors).
     #[serde(default)]
     pub rules: Vec<toml::Spanned<AlertRule>>,
+    /// Alerts as they happen: `serve` re-checks them between morning reports and sends what
+    /// is new or worse to each report's destinations.
+    #[serde(default)]
+    pub live: bool,
+    /// How often `serve` syncs the live sources and re-checks (5 to 1,440 minutes).
+    #[serde(default = "default_every")]
+    pub sync_every_minutes: u32,
+    /// When nothing goes out, in the shop's zone ("21:00-07:00"): held until they end.
+    #[serde(default)]
+    pub quiet_hours: Option<crate::metrics::live::QuietHours>,
 }
 
 /// A threshold the shop sets: when a metric's day is past it, an alert for both teams.
@@ -49,6 +59,9 @@ pub struct AlertRule {
     pub severity: Severity,
     /// What to do, said in the alert.
     pub action: String,
+    /// Checked through the day too (with `[alerts] live`), on the day's figures so far.
+    #[serde(default)]
+    pub live: bool,
 }
 
 fn warning() -> Severity {
@@ -105,6 +118,9 @@ fn default_lookahead() -> u32 {
 fn default_capacity() -> f64 {
     0.9
 }
+fn default_every() -> u32 {
+    60
+}
 
 impl Default for AlertSettings {
     fn default() -> Self {
@@ -114,6 +130,9 @@ impl Default for AlertSettings {
             capacity_threshold: default_capacity(),
             default_lead_time_days: None,
             rules: Vec::new(),
+            live: false,
+            sync_every_minutes: default_every(),
+            quiet_hours: None,
         }
     }
 }
@@ -379,6 +398,7 @@ mod tests {
             comparison: RuleComparison::LastWeek,
             severity: Severity::Critical,
             action: "Call the carrier.".into(),
+            live: false,
         };
         let below = rule(Condition::Below, 0.9);
         assert!(!rule_fires(&below, Some(0.9), None));

@@ -60,6 +60,8 @@ pub struct DigestInputs {
     pub feeds: BTreeMap<String, String>,
     /// Each live source's last sync, for the freshness line.
     pub syncs: Vec<SourceSync>,
+    /// The titles of the alerts sent as they happened on the report date.
+    pub live_sent: Vec<String>,
 }
 
 /// A live source's last sync, as the email's freshness line tells it.

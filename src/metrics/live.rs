@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use super::alert::{Alert, AlertKind, Severity};
+use super::alert::{AlertKind, Severity};
 
 /// An alert's identity for the day, and how bad it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -20,36 +20,21 @@ pub struct Mark {
     pub level: u8,
 }
 
-/// The mark of `alert` found on `day`: stock alerts by SKU (low cover and out of stock are
-/// one alert that gets worse), capacity by the day it is about.
-pub fn mark(alert: &Alert, day: NaiveDate) -> Mark {
-    let level = match (alert.kind, alert.severity) {
+/// The mark of an alert found on `day`: stock alerts by SKU (low cover and out of stock are
+/// one alert that gets worse), capacity by the day it is about, a rule by its metric;
+/// `subject` is that SKU, day or metric.
+pub fn mark(kind: AlertKind, severity: Severity, subject: &str, day: NaiveDate) -> Mark {
+    let level = match (kind, severity) {
         (AlertKind::OutOfStock, _) => 3,
         (_, Severity::Critical) => 2,
         (_, Severity::Warning) => 1,
     };
-    let key = match alert.kind {
-        AlertKind::OutOfStock | AlertKind::LowCover => {
-            format!("stock:{}:{day}", alert.sku.as_deref().unwrap_or(""))
-        }
-        AlertKind::Capacity | AlertKind::CapacityAhead => {
-            format!("capacity:{}", alert.day.unwrap_or(day))
-        }
-        // A rule's alert is worded from its rule, never an `Alert`: see [`rule_mark`].
-        AlertKind::Rule => format!("rule::{day}"),
+    let key = match kind {
+        AlertKind::OutOfStock | AlertKind::LowCover => format!("stock:{subject}:{day}"),
+        AlertKind::Capacity | AlertKind::CapacityAhead => format!("capacity:{subject}"),
+        AlertKind::Rule => format!("rule:{subject}:{day}"),
     };
     Mark { key, level }
-}
-
-/// The mark of a shop's rule crossed on `day`, by the metric it watches.
-pub fn rule_mark(metric: &str, severity: Severity, day: NaiveDate) -> Mark {
-    Mark {
-        key: format!("rule:{metric}:{day}"),
-        level: match severity {
-            Severity::Critical => 2,
-            Severity::Warning => 1,
-        },
-    }
 }
 
 /// Of the marks found now, those to send: new ones, and those worse than the worst that
@@ -71,10 +56,24 @@ pub fn due(found: &[Mark], sent: &BTreeMap<String, u8>) -> Vec<Mark> {
 }
 
 /// The shop's quiet hours, in its zone: "21:00-07:00" runs over midnight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct QuietHours {
     pub start: NaiveTime,
     pub end: NaiveTime,
+}
+
+impl TryFrom<String> for QuietHours {
+    type Error = String;
+    fn try_from(text: String) -> Result<QuietHours, String> {
+        QuietHours::parse(&text)
+    }
+}
+
+impl From<QuietHours> for String {
+    fn from(q: QuietHours) -> String {
+        format!("{}-{}", q.start.format("%H:%M"), q.end.format("%H:%M"))
+    }
 }
 
 impl QuietHours {
@@ -121,11 +120,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn stock(kind: AlertKind, severity: Severity) -> Alert {
-        Alert {
-            sku: Some("KNT-003".into()),
-            ..Alert::new(kind, severity)
-        }
+    fn stock(kind: AlertKind, severity: Severity, d: NaiveDate) -> Mark {
+        mark(kind, severity, "KNT-003", d)
     }
 
     /// A day of hourly checks: the cover falls below the lead time at 10:00 (critical) and
@@ -138,8 +134,8 @@ mod tests {
         for hour in 6..22 {
             let found: Vec<Mark> = match hour {
                 ..10 => Vec::new(),
-                10..15 => vec![mark(&stock(AlertKind::LowCover, Severity::Critical), d)],
-                _ => vec![mark(&stock(AlertKind::OutOfStock, Severity::Critical), d)],
+                10..15 => vec![stock(AlertKind::LowCover, Severity::Critical, d)],
+                _ => vec![stock(AlertKind::OutOfStock, Severity::Critical, d)],
             };
             for m in due(&found, &sent) {
                 posts.push((hour, m.level));
@@ -152,17 +148,14 @@ mod tests {
     #[test]
     fn only_worse_goes_again_and_a_new_day_is_new() {
         let d = day("2026-12-06");
-        let warn = mark(&stock(AlertKind::LowCover, Severity::Warning), d);
-        let crit = mark(&stock(AlertKind::LowCover, Severity::Critical), d);
+        let warn = stock(AlertKind::LowCover, Severity::Warning, d);
+        let crit = stock(AlertKind::LowCover, Severity::Critical, d);
         let sent: BTreeMap<String, u8> = [(crit.key.clone(), 2)].into();
         // Better again (a restock) is not news; the same is not either.
         assert!(due(std::slice::from_ref(&warn), &sent).is_empty());
         assert!(due(std::slice::from_ref(&crit), &sent).is_empty());
         // The next day it is a new alert.
-        let tomorrow = mark(
-            &stock(AlertKind::LowCover, Severity::Critical),
-            day("2026-12-07"),
-        );
+        let tomorrow = stock(AlertKind::LowCover, Severity::Critical, day("2026-12-07"));
         assert_eq!(due(std::slice::from_ref(&tomorrow), &sent), [tomorrow]);
         // Found twice in one check: once, the worse.
         let twice = due(&[warn.clone(), crit], &BTreeMap::new());
@@ -178,13 +171,16 @@ mod tests {
     #[test]
     fn a_rule_is_known_by_its_metric() {
         let d = day("2026-12-06");
-        let w = rule_mark("orders", Severity::Warning, d);
-        let c = rule_mark("orders", Severity::Critical, d);
+        let w = mark(AlertKind::Rule, Severity::Warning, "orders", d);
+        let c = mark(AlertKind::Rule, Severity::Critical, "orders", d);
         assert_eq!(
             (w.key.as_str(), w.level, c.level),
             ("rule:orders:2026-12-06", 1, 2)
         );
-        assert_ne!(w.key, rule_mark("cac", Severity::Warning, d).key);
+        assert_ne!(
+            w.key,
+            mark(AlertKind::Rule, Severity::Warning, "cac", d).key
+        );
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
             big_order: store.big_order(d).await?,
             feeds: store.feeds().await?,
             syncs: source_syncs(store, config).await?,
+            live_sent: store.live_titles(d).await?,
         })
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;

@@ -33,6 +33,8 @@ mod feeds;
 mod files;
 pub mod gather;
 mod ledger;
+mod live;
+pub use live::LiveKey;
 mod mailed;
 mod reads;
 pub mod report;

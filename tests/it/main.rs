@@ -16,6 +16,7 @@ mod glance;
 mod import;
 mod layout;
 mod limits;
+mod live;
 mod lumpy;
 mod metrics;
 mod never_twice;

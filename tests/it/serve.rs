@@ -769,3 +769,42 @@ async fn a_source_that_fails_to_sync_is_told_and_the_digest_goes_out() {
     run(&t, ny("2024-03-02 06:30"), ny("2024-03-02 06:40")).await;
     assert_eq!(server.requests().len(), asked);
 }
+
+/// `serve` with `[alerts] live`: between morning reports it checks every hour, and the
+/// promoted Beta Tee out of stock on 2 Mar goes to the report's four people once, however
+/// many checks see it; the quiet hours from 21:00 check nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sends_an_alert_as_it_happens_once() {
+    let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap()
+        + "\n[alerts]\nlive = true\nsync_every_minutes = 60\nquiet_hours = \"21:00-07:00\"\n";
+    let t = TestStore::new(Backend::Sqlite, &text)
+        .await
+        .unwrap()
+        .with_small_data()
+        .await;
+    sqlx::query(
+        "INSERT INTO inventory (day, sku, on_hand, on_order) VALUES ('2024-03-02', 'B', 0, 0)",
+    )
+    .execute(t.store.pool())
+    .await
+    .unwrap();
+    let (_, wakes) = run_clocked(&t, ny("2024-03-02 09:30"), ny("2024-03-02 23:00")).await;
+    let mut alerts = Vec::new();
+    for f in std::fs::read_dir(t.dir.path().join("outbox")).unwrap() {
+        let raw = std::fs::read(f.unwrap().path()).unwrap();
+        let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let subject = msg.subject().unwrap_or("").to_string();
+        if subject.contains("Beta Tee") {
+            alerts.push(subject);
+        }
+    }
+    assert_eq!(alerts.len(), 4, "{alerts:?}");
+    // Checked hourly: the live ledger has the one alert, at one level, for four people.
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT COUNT(*) FROM live_alerts WHERE alert_key = 'stock:B:2024-03-02'")
+            .fetch_all(t.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(rows[0].0, 4);
+    assert!(wakes.iter().any(|w| *w >= ny("2024-03-02 20:00")));
+}

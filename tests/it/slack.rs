@@ -22,7 +22,7 @@ fn fixture(name: &str) -> String {
 
 /// Slack as its docs answer: an upload URL on this server, the bytes taken, the upload
 /// completed, the post accepted with its `ts`; `post` decides each `chat.postMessage`.
-async fn slack(
+pub(crate) async fn slack(
     mut post: impl FnMut(&Request, usize) -> Answer + Send + 'static,
 ) -> (Replay, Arc<Mutex<Vec<Request>>>) {
     let seen: Arc<Mutex<Vec<Request>>> = Arc::new(Mutex::new(Vec::new()));
@@ -62,7 +62,7 @@ async fn slack(
     (replay, seen)
 }
 
-fn accepted() -> Answer {
+pub(crate) fn accepted() -> Answer {
     Answer::json(200, &fixture("chat.postMessage.ok.json"))
 }
 
@@ -109,7 +109,7 @@ async fn try_post_report(t: &TestStore) -> anyhow::Result<SendSummary> {
     .await
 }
 
-fn body(r: &Request) -> Value {
+pub(crate) fn body(r: &Request) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
