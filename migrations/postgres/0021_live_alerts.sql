@@ -3,11 +3,11 @@
 -- 'pending' before the message leaves, so a restart never sends it again; 'failed' ones
 -- (nothing reached the destination) may be tried at the next check.
 CREATE TABLE live_alerts (
-    report       TEXT NOT NULL,
-    day          TEXT NOT NULL,
-    alert_key    TEXT NOT NULL,
+    report       TEXT COLLATE "C" NOT NULL,
+    day          TEXT COLLATE "C" NOT NULL,
+    alert_key    TEXT COLLATE "C" NOT NULL,
     level        INTEGER NOT NULL,
-    destination  TEXT NOT NULL,
+    destination  TEXT COLLATE "C" NOT NULL,
     status       TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'unknown')),
     title        TEXT NOT NULL,
     error        TEXT,
