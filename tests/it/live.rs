@@ -12,12 +12,18 @@ use dawnpost::delivery::outlets;
 
 use crate::replay::Request;
 use crate::slack::{accepted, body, slack};
-use crate::support::{Backend, TestStore};
+use crate::support::{Backend, TestStore, both_backends};
+
+both_backends!(
+    a_day_of_hourly_checks_posts_the_new_and_the_worse_once,
+    a_report_without_chat_gets_its_alerts_by_email
+);
 
 const CHANNEL: &str = "C0123ABC45";
 
-/// The small shop posting to one Slack channel, with `[alerts] live` and quiet hours.
-async fn shop(replay: &crate::replay::Replay) -> TestStore {
+/// The small shop posting to one Slack channel, with `[alerts] live` and quiet hours; None
+/// where the backend's server is not installed.
+async fn shop(replay: &crate::replay::Replay, b: Backend) -> Option<TestStore> {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("slack-token");
     std::fs::write(&token, "xoxb-test\n").unwrap();
@@ -34,9 +40,9 @@ async fn shop(replay: &crate::replay::Replay) -> TestStore {
         replay.port,
         replay.ca.display()
     ));
-    let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
+    let t = TestStore::new(b, &text).await?;
     drop(dir);
-    t.with_small_data().await
+    Some(t.with_small_data().await)
 }
 
 /// Beta Tee's stock on `day`, as a stock export through the day would set it.
@@ -75,10 +81,11 @@ fn posts_about(seen: &Arc<Mutex<Vec<Request>>>, needle: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_day_of_hourly_checks_posts_the_new_and_the_worse_once() {
+async fn a_day_of_hourly_checks_posts_the_new_and_the_worse_once(b: Backend) {
     let (replay, seen) = slack(|_, _| accepted()).await;
-    let t = shop(&replay).await;
+    let Some(t) = shop(&replay, b).await else {
+        return;
+    };
     let outlets = outlets(&t.config).unwrap();
     // Beta Tee (lead time 21 days) is promoted in the Leap Sale (28 Feb - 5 Mar). By hand:
     // 500 on hand is far more cover than 21 days; 1 is less; 0 is out of stock.
@@ -116,7 +123,8 @@ async fn a_day_of_hourly_checks_posts_the_new_and_the_worse_once() {
         .unwrap();
     assert_eq!(posts_about(&seen, "Beta Tee").len(), 2);
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT alert_key, level, status FROM live_alerts WHERE alert_key LIKE 'stock:B:%' ORDER BY level",
+        "SELECT alert_key, CAST(level AS BIGINT), status FROM live_alerts \
+         WHERE alert_key LIKE 'stock:B:%' ORDER BY level",
     )
     .fetch_all(t.store.pool())
     .await
@@ -159,11 +167,12 @@ async fn a_day_of_hourly_checks_posts_the_new_and_the_worse_once() {
 
 /// A report with no chat destination gets its alerts by email, one message per member,
 /// marked auto-generated; parsed back with mail-parser.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_report_without_chat_gets_its_alerts_by_email() {
+async fn a_report_without_chat_gets_its_alerts_by_email(b: Backend) {
     let mut text = std::fs::read_to_string(crate::support::fixture("small/config.toml")).unwrap();
     text.push_str("\n[alerts]\nlive = true\n");
-    let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
+    let Some(t) = TestStore::new(b, &text).await else {
+        return;
+    };
     let t = t.with_small_data().await;
     let outlets = outlets(&t.config).unwrap();
     stock(&t, "2024-03-02", "B", 0).await;
