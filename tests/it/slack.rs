@@ -436,3 +436,106 @@ async fn a_test_send_to_a_channel_posts_once_and_records_nothing() {
     assert_eq!(posts, [CHANNELS[1]]);
     assert!(ledger(&t).await.is_empty(), "a test send is not recorded");
 }
+
+/// The fault suite's first case, on Slack: the `dawnpost send` process is killed (SIGKILL)
+/// while Slack holds its post unanswered. The ledger keeps it pending; the next run settles
+/// it as unknown and does not post again; Slack got exactly one post.
+#[test]
+fn a_killed_senders_post_is_never_sent_again() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Slack takes the post and answers it 3 s later: the sender is killed in between.
+    let (replay, seen) = rt.block_on(slack(|_, _| {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        accepted()
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("slack-token");
+    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    let db = dir.path().join("killed.sqlite");
+    let text = std::fs::read_to_string(crate::support::fixture("small/config.toml"))
+        .unwrap()
+        .replacen(
+            "name = \"morning\"",
+            &format!("name = \"morning\"\nslack_channels = [\"{}\"]", CHANNELS[0]),
+            1,
+        )
+        + &format!(
+            "\n[slack]\ntoken_file = \"{}\"\nendpoint = \"https://127.0.0.1:{}/api\"\nca_file = \"{}\"\ncharts = false\n",
+            token.display(),
+            replay.port,
+            replay.ca.display()
+        );
+    let config = dir.path().join("killed.toml");
+    std::fs::write(
+        &config,
+        crate::support::replace_store_url(&text, &format!("sqlite://{}", db.display())),
+    )
+    .unwrap();
+    crate::support::import_small_cli(config.to_str().unwrap());
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dawnpost"))
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "send",
+                "--date",
+                "2024-03-01",
+            ])
+            .env("DAWNPOST_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let posts = || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path() == "/api/chat.postMessage")
+            .count()
+    };
+    let mut child = spawn();
+    let started = std::time::Instant::now();
+    while posts() == 0 {
+        assert!(started.elapsed().as_secs() < 60, "the post never came");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let probe = crate::support::LedgerProbe::new(&db);
+    let slack_row = |rows: Vec<crate::support::LedgerRow>| {
+        rows.into_iter()
+            .find(|r| r.0 == format!("slack:{}", CHANNELS[0]))
+            .unwrap()
+    };
+    assert_eq!(
+        slack_row(probe.rows("morning")).1,
+        "pending",
+        "as the kill left it"
+    );
+    let out = spawn().wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("UNKNOWN: slack:{}", CHANNELS[0])),
+        "{stdout}"
+    );
+    assert_eq!(slack_row(probe.rows("morning")).1, "unknown");
+    // Give a late second post time to arrive, were there one.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(posts(), 1, "Slack got exactly one post");
+    // And never later either.
+    let out = spawn().wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("not sent again: slack:{}", CHANNELS[0])),
+        "{stdout}"
+    );
+    assert_eq!(posts(), 1);
+    drop(replay);
+}
