@@ -112,7 +112,7 @@ fn shop(dir: &Path, n: usize, url: &str, port: u16, connections: usize, delivery
     path
 }
 
-fn spawn_send(config: &Path) -> Child {
+pub(crate) fn spawn_send(config: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dawnpost"))
         .args(["--config", config.to_str().unwrap(), "send", "--date", DATE])
         .env("DAWNPOST_LOG", "warn")

@@ -476,22 +476,7 @@ fn a_killed_senders_post_is_never_sent_again() {
     )
     .unwrap();
     crate::support::import_small_cli(config.to_str().unwrap());
-    let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_dawnpost"))
-            .args([
-                "--config",
-                config.to_str().unwrap(),
-                "send",
-                "--date",
-                "2024-03-01",
-            ])
-            .env("DAWNPOST_LOG", "warn")
-            .env("NO_COLOR", "1")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || crate::never_twice::spawn_send(&config);
     let posts = || {
         seen.lock()
             .unwrap()

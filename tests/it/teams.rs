@@ -223,3 +223,79 @@ async fn the_card_stays_under_28_kb_at_the_caps() {
         assert!(text.contains(head), "{head:?} is not in the card");
     }
 }
+
+/// The fault suite's first case, on Teams: `dawnpost send` killed (SIGKILL) while the
+/// webhook holds its card unanswered; the next run settles it as unknown and sends nothing
+/// again; the webhook got exactly one card.
+#[test]
+fn a_killed_senders_card_is_never_sent_again() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (replay, seen) = rt.block_on(webhook(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        accepted()
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("teams-webhook");
+    std::fs::write(
+        &url,
+        format!(
+            "https://127.0.0.1:{}/workflows/abc/triggers/manual/paths/invoke?api-version=1&{SIG}\n",
+            replay.port
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("killed.sqlite");
+    let text = std::fs::read_to_string(crate::support::fixture("small/config.toml"))
+        .unwrap()
+        .replacen(
+            "name = \"morning\"",
+            &format!(
+                "name = \"morning\"\nteams_webhook_file = \"{}\"",
+                url.display()
+            ),
+            1,
+        )
+        + &format!("\n[msteams]\nca_file = \"{}\"\n", replay.ca.display());
+    let config = dir.path().join("killed.toml");
+    std::fs::write(
+        &config,
+        crate::support::replace_store_url(&text, &format!("sqlite://{}", db.display())),
+    )
+    .unwrap();
+    crate::support::import_small_cli(config.to_str().unwrap());
+    let spawn = || crate::never_twice::spawn_send(&config);
+    let mut child = spawn();
+    let started = Instant::now();
+    while seen.lock().unwrap().is_empty() {
+        assert!(started.elapsed().as_secs() < 60, "the card never came");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let probe = crate::support::LedgerProbe::new(&db);
+    let row = || {
+        probe
+            .rows("morning")
+            .into_iter()
+            .find(|r| r.0 == "msteams:morning")
+            .unwrap()
+    };
+    assert_eq!(row().1, "pending", "as the kill left it");
+    let out = spawn().wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("UNKNOWN: msteams:morning"), "{stdout}");
+    assert!(!stdout.contains(SIG));
+    assert_eq!(row().1, "unknown");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the webhook got exactly one card"
+    );
+    drop(replay);
+}
