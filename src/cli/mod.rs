@@ -489,6 +489,12 @@ async fn check(config: &Config, store: &Store, yesterday: NaiveDate) -> Result<(
             Err(e) => failed.push(format!("{e:#}")),
         }
     }
+    if let Some(slack) = crate::delivery::SlackChannel::from_config(config)? {
+        match slack.probe().await {
+            Ok(who) => output::print_slack_ok(&who)?,
+            Err(e) => failed.push(format!("{e:#}")),
+        }
+    }
     if !failed.is_empty() {
         bail!("{}", failed.join("\n"));
     }

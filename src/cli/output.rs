@@ -28,6 +28,12 @@ use crate::metrics::period::ComparisonKind;
 use crate::metrics::report::MetricsReport;
 use crate::store::{DeliveryCounts, Store};
 
+/// `check`'s line for the Slack bot it signed in as.
+pub(super) fn print_slack_ok(who: &str) -> Result<()> {
+    say!("slack    signed in as {who}");
+    Ok(())
+}
+
 /// A report's next run and its last week of deliveries, for `status`.
 pub(super) fn print_status(
     report: &Report,

@@ -105,6 +105,9 @@ struct Answer {
     ts: Option<String>,
     upload_url: Option<String>,
     file_id: Option<String>,
+    /// `auth.test`: the bot's name and its workspace.
+    user: Option<String>,
+    team: Option<String>,
 }
 
 /// How a request ended, for the ledger.
@@ -255,6 +258,27 @@ impl Channel for SlackChannel {
 }
 
 impl SlackChannel {
+    /// For `check`: signs in with `auth.test` and says as whom ("dawnpost in Northwind"),
+    /// posting nothing; a bad token is an error that says what to do.
+    pub async fn probe(&self) -> Result<String> {
+        let answer = self
+            .call("auth.test", &json!({}))
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        if !answer.ok {
+            let error = answer.error.unwrap_or_default();
+            return Err(anyhow!(
+                "{}",
+                fatal(&error).unwrap_or_else(|| format!("slack: auth.test refused: {error}"))
+            ));
+        }
+        Ok(format!(
+            "{} in {}",
+            answer.user.unwrap_or_else(|| "the bot".into()),
+            answer.team.unwrap_or_else(|| "its workspace".into())
+        ))
+    }
+
     /// Uploads the charts without sharing them; before the mark, so any failure leaves the
     /// channel untouched. A chart Slack will not take is left out, the post goes on.
     async fn upload<'a>(&self, msg: &'a SlackMessage) -> Result<Vec<Uploaded<'a>>, DeliveryError> {

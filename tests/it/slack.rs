@@ -47,6 +47,7 @@ pub(crate) async fn slack(
                 headers: vec![("Content-Type".into(), "text/plain".into())],
                 body: format!("OK - {}", r.body.len()).into_bytes(),
             },
+            "/api/auth.test" => Answer::json(200, &fixture("auth.test.json")),
             "/api/files.completeUploadExternal" => {
                 Answer::json(200, &fixture("files.completeUploadExternal.json"))
             }
@@ -523,4 +524,33 @@ fn a_killed_senders_post_is_never_sent_again() {
     );
     assert_eq!(posts(), 1);
     drop(replay);
+}
+
+/// `check` signs in with `auth.test` and says as whom, posting nothing; a revoked token is
+/// an error that says what to do, without the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_signs_in_and_posts_nothing() {
+    let (replay, seen) = slack(|_, _| accepted()).await;
+    let t = shop(&replay).await;
+    let channel = SlackChannel::from_config(&t.config).unwrap().unwrap();
+    assert_eq!(
+        channel.probe().await.unwrap(),
+        "dawnpost in Northwind Outfitters"
+    );
+    let paths: Vec<String> = seen_now(&seen)
+        .iter()
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(paths, ["/api/auth.test"]);
+
+    let revoked =
+        Replay::start(|_| Answer::json(200, &fixture("chat.postMessage.token_revoked.json"))).await;
+    let t = shop(&revoked).await;
+    let channel = SlackChannel::from_config(&t.config).unwrap().unwrap();
+    let err = format!("{:#}", channel.probe().await.unwrap_err());
+    assert!(
+        err.contains("revoked") && err.contains("make a new one"),
+        "{err}"
+    );
+    assert!(!err.contains(TOKEN));
 }
