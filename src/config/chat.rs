@@ -1,5 +1,6 @@
-//! `[slack]`: the bot that posts the morning report to the Slack channels each
-//! `[[reports]]` entry names (`slack_channels`).
+//! The chat destinations' settings: `[slack]`, the bot that posts to the Slack channels
+//! each `[[reports]]` entry names (`slack_channels`), and `[msteams]` with each report's
+//! Teams webhook (`teams_webhook_env` / `teams_webhook_file`).
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -218,4 +219,84 @@ pub(super) fn teams_webhook(
         return Err(cx.at(span, key, "the webhook must be an https:// URL"));
     }
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{MINIMAL, parse};
+
+    #[test]
+    fn slack_channels_are_ids_and_need_a_bot() {
+        let report = |channels: &str| {
+            format!(
+                "{MINIMAL}\n[[teams]]\nname = \"a\"\nmembers = [{{ name = \"Al\", email = \"al@x.example\" }}]\n\
+                 [[reports]]\nname = \"r\"\nfrom = \"r@x.example\"\nowner = \"r@x.example\"\nteams = [\"a\"]\n\
+                 slack_channels = {channels}\n"
+            )
+        };
+        let err = format!("{:#}", parse(&report("[\"C0123ABC45\"]")).unwrap_err());
+        assert!(
+            err.starts_with("test.toml:") && err.contains("`reports[\"r\"].slack_channels`"),
+            "{err}"
+        );
+        assert!(err.contains("need a [slack] section"), "{err}");
+        let slack = "\n[slack]\ntoken_file = \"/no/such/token\"\n";
+        let err = format!("{:#}", parse(&(report("[\"#ops\"]") + slack)).unwrap_err());
+        assert!(err.contains("\"#ops\" is not a Slack channel id"), "{err}");
+        // The token file is read at parse time; a missing one is named, never its content.
+        let err = format!(
+            "{:#}",
+            parse(&(report("[\"C0123ABC45\"]") + slack)).unwrap_err()
+        );
+        assert!(
+            err.contains("`slack.token_file`") && err.contains("/no/such/token"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            parse(&(report("[]") + "\n[slack]\nendpoint = \"https://proxy.example/api\"\n"))
+                .unwrap_err()
+        );
+        assert!(err.contains("give token_env or token_file"), "{err}");
+        let err = format!(
+            "{:#}",
+            parse(&(report("[]") + "\n[slack]\ntoken_file = \"t\"\nchannel = \"C1\"\n"))
+                .unwrap_err()
+        );
+        assert!(err.contains("unknown field `channel`"), "{err}");
+    }
+
+    #[test]
+    fn a_teams_webhook_is_a_workflows_url_and_never_repeated() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |url: &str| {
+            let f = dir.path().join("hook");
+            std::fs::write(&f, url).unwrap();
+            format!(
+                "{MINIMAL}\n[[teams]]\nname = \"a\"\nmembers = [{{ name = \"Al\", email = \"al@x.example\" }}]\n\
+                 [[reports]]\nname = \"r\"\nfrom = \"r@x.example\"\nowner = \"r@x.example\"\nteams = [\"a\"]\n\
+                 teams_webhook_file = \"{}\"\n",
+                f.display()
+            )
+        };
+        let retired =
+            "https://contoso.webhook.office.com/webhookb2/abc@def/IncomingWebhook/x/y?sig=zz";
+        let err = format!("{:#}", parse(&with(retired)).unwrap_err());
+        assert!(err.contains("`reports[\"r\"].teams_webhook`"), "{err}");
+        assert!(
+            err.contains("Office 365 connector") && err.contains("Workflows"),
+            "{err}"
+        );
+        assert!(!err.contains("sig=zz") && !err.contains("contoso"), "{err}");
+        let err = format!(
+            "{:#}",
+            parse(&with("http://flows.example/x?sig=zz")).unwrap_err()
+        );
+        assert!(err.contains("https://") && !err.contains("sig=zz"), "{err}");
+        let ok = "https://prod-1.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=zz";
+        let c = parse(&with(ok)).unwrap();
+        let hook = c.reports[0].teams_webhook.as_ref().unwrap();
+        assert_eq!(hook.expose(), ok);
+        assert!(!format!("{:?}", c.reports[0]).contains("sig=zz"));
+    }
 }

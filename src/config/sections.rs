@@ -792,3 +792,39 @@ pub(super) fn seconds(
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{MINIMAL, parse};
+
+    #[test]
+    fn live_alerts_settings_are_checked() {
+        let c = parse(&format!(
+            "{MINIMAL}\n[alerts]\nlive = true\nquiet_hours = \"21:00-07:00\"\n"
+        ))
+        .unwrap();
+        assert!(c.alerts.live);
+        assert_eq!(c.alerts.sync_every_minutes, 60);
+        let q = c.alerts.quiet_hours.unwrap();
+        assert_eq!(String::from(q), "21:00-07:00");
+        let err = format!(
+            "{:#}",
+            parse(&format!(
+                "{MINIMAL}\n[alerts]\nquiet_hours = \"25:00-07:00\"\n"
+            ))
+            .unwrap_err()
+        );
+        assert!(
+            err.contains("test.toml:") && err.contains("21:00-07:00"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            parse(&format!("{MINIMAL}\n[alerts]\nsync_every_minutes = 2\n")).unwrap_err()
+        );
+        assert!(
+            err.contains("`alerts.sync_every_minutes`: 2 is not between 5 and 1440"),
+            "{err}"
+        );
+    }
+}
