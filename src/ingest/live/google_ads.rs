@@ -17,10 +17,9 @@ use serde_json::{Value, json};
 
 use super::google::RefreshedToken;
 use super::http::{Http, Reply, excerpt};
-use super::intake::{Session, SyncOptions, Synced, import_options, load_days};
+use super::intake::{Session, SyncOptions, Synced, load_spend};
 use crate::config::{Config, Platform, SourceSettings};
-use crate::ingest::ad_spend::{Spend, SpendSums, TARGETS};
-use crate::ingest::load::Rows;
+use crate::ingest::ad_spend::{Spend, SpendSums};
 use crate::store::Store;
 
 /// The API version every request names.
@@ -54,25 +53,22 @@ pub(super) async fn sync(
     let (from, to) = (since.date_naive(), opts.day);
     let mut sums = SpendSums::default();
     campaigns(&mut api, from, to, &mut sums).await?;
-    let channel = import_options(config, config.shop.timezone, opts).channel("Google Ads");
-    let mut rows = Rows::new();
-    sums.finish(&channel, &mut rows);
-    let (cursor, import) = load_days(
+    let session = Session {
+        warnings,
+        requests: api.requests + api.token.requests,
+    };
+    load_spend(
         store,
         config,
         source,
         opts,
         "google-ads-api",
-        &TARGETS,
-        Some(zone),
-        rows,
+        "Google Ads",
+        zone,
+        sums,
+        session,
     )
-    .await?;
-    let session = Session {
-        warnings,
-        requests: api.requests + api.token.requests,
-    };
-    Ok((session, 0, cursor, import))
+    .await
 }
 
 /// Signs in and reads the account's settings, as `check` does.

@@ -161,6 +161,39 @@ pub(super) async fn finish(
     load.finish(read, None).await
 }
 
+/// The tail of an ad platform's sync: its spend, summed by day and campaign, loaded under the
+/// channel the shop maps `platform` to ("Google Ads" is paid search by default), with the
+/// cursor at the sync day.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn load_spend(
+    store: &Store,
+    config: &Config,
+    source: &crate::config::SourceSettings,
+    opts: &SyncOptions,
+    format: &'static str,
+    platform: &str,
+    zone: String,
+    mut sums: crate::ingest::ad_spend::SpendSums,
+    session: Session,
+) -> Result<Synced> {
+    let channel = import_options(config, config.shop.timezone, opts).channel(platform);
+    let mut rows = Rows::new();
+    sums.finish(&channel, &mut rows);
+    let targets = &crate::ingest::ad_spend::TARGETS;
+    let (cursor, import) = load_days(
+        store,
+        config,
+        source,
+        opts,
+        format,
+        targets,
+        Some(zone),
+        rows,
+    )
+    .await?;
+    Ok((session, 0, cursor, import))
+}
+
 /// A day-based source's rows (traffic, ad spend), each a record, committed with the cursor
 /// at the sync day: the next sync reads again from that day less the lookback. Its days
 /// are the platform's own, `zone`. Returns the cursor and the import.

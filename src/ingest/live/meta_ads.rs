@@ -18,10 +18,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::http::{Http, Reply, excerpt};
-use super::intake::{Session, SyncOptions, Synced, import_options, load_days};
+use super::intake::{Session, SyncOptions, Synced, load_spend};
 use crate::config::{Config, Platform, Secret, SourceSettings};
-use crate::ingest::ad_spend::{Spend, SpendSums, TARGETS};
-use crate::ingest::load::Rows;
+use crate::ingest::ad_spend::{Spend, SpendSums};
 use crate::store::Store;
 
 /// The Graph API version every request names.
@@ -59,25 +58,22 @@ pub(super) async fn sync(
     let (from, to) = (since.date_naive(), opts.day);
     let mut sums = SpendSums::default();
     insights(&mut api, from, to, &mut sums).await?;
-    let channel = import_options(config, config.shop.timezone, opts).channel("Meta Ads");
-    let mut rows = Rows::new();
-    sums.finish(&channel, &mut rows);
-    let (cursor, import) = load_days(
+    let session = Session {
+        warnings,
+        requests: api.requests,
+    };
+    load_spend(
         store,
         config,
         source,
         opts,
         "meta-ads-api",
-        &TARGETS,
-        Some(zone),
-        rows,
+        "Meta Ads",
+        zone,
+        sums,
+        session,
     )
-    .await?;
-    let session = Session {
-        warnings,
-        requests: api.requests,
-    };
-    Ok((session, 0, cursor, import))
+    .await
 }
 
 /// Reads the account's settings, as `check` does.
