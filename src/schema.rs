@@ -202,6 +202,11 @@ pub const CAMPAIGNS: TableSpec = TableSpec {
         col("channel", ColType::Text),
         col("start_day", ColType::Day),
         col("end_day", ColType::Day),
+        // What marketing expects: 0.3 for 30% more orders; without it the channel's past
+        // campaigns say. Above -1: a campaign cannot take away every order.
+        opt("expected_lift", ColType::Float { min: -0.99 }),
+        // The planned discount, 0.2 for 20% off (under 1: the store refuses more).
+        opt("discount", ColType::Float { min: 0.0 }),
     ],
     key: &["campaign"],
     refs: &[],

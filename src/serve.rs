@@ -40,6 +40,27 @@ impl Clock for SystemClock {
     }
 }
 
+/// One shop's campaign handoffs: each campaign starting within the notice checked, and its
+/// note sent where this plan and verdict have not gone. A failure is logged and tried at the
+/// next round.
+async fn handoffs(shop: &Shop, channels: &[Box<dyn Outlet>], now: DateTime<Utc>) {
+    let config = &shop.config;
+    let work = async {
+        let store = shop.store().await?;
+        crate::delivery::handoff::check(&store, config, channels, now).await
+    };
+    match crate::caught::caught(work).await {
+        Ok(run) if run.checked > 0 => {
+            tracing::info!(shop = %config.shop.name, campaigns = run.checked, sent = run.sent, failed = run.failed, unknown = run.unknown, "campaign handoffs checked");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(shop = %config.shop.name, error = %format!("{e:#}"), "campaign handoffs not checked");
+        }
+    }
+    shop.close().await;
+}
+
 /// Shops at work at once. Each holds its store open (some 3 MB of connections and caches)
 /// while it works, so this bounds memory however many shops are configured; a slow shop
 /// holds one place and no other shop's run.
@@ -50,6 +71,9 @@ const SYNC_GAP: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// How long one source's sync may take before a report: past it, nothing of it is written
 /// and the email goes out with what the store has.
 const SYNC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+/// How often each shop's campaigns starting soon are checked for a handoff note to send.
+const HANDOFF_EVERY: Duration = Duration::minutes(60);
 
 /// The longest `serve` sleeps: a suspended machine or a changed clock is noticed within it.
 const MAX_SLEEP: Duration = Duration::seconds(60);
@@ -92,6 +116,8 @@ pub async fn serve<C: Clock>(
     let channels = channels(shops)?;
     // When each shop with `[alerts] live` is next checked, by its config file.
     let mut next_live: HashMap<String, DateTime<Utc>> = HashMap::new();
+    // When each shop's campaigns are next checked for a handoff, likewise.
+    let mut next_handoff: HashMap<String, DateTime<Utc>> = HashMap::new();
     for (_, report) in shops.reports() {
         tracing::info!(
             report = %report.name,
@@ -127,8 +153,20 @@ pub async fn serve<C: Clock>(
             let next = live_check(shop, &channels[origin], now).await;
             next_live.insert(origin.clone(), next);
         }
+        for shop in shops.iter() {
+            let origin = &shop.config.origin;
+            let Some(outlets) = channels.get(origin) else {
+                continue;
+            };
+            if next_handoff.get(origin).is_some_and(|t| now < *t) || shutdown.is_set() {
+                continue;
+            }
+            handoffs(shop, outlets, now).await;
+            next_handoff.insert(origin.clone(), now + HANDOFF_EVERY);
+        }
         let wake = next_live
             .values()
+            .chain(next_handoff.values())
             .copied()
             .fold(memory.wake(shops, now, opts.until), DateTime::min);
         tokio::select! {

@@ -162,6 +162,26 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// The campaign calendar: add a planned campaign, or change the one of its name.
+    Campaign {
+        #[command(subcommand)]
+        action: CampaignAction,
+    },
+    /// Check a planned campaign's days against capacity, its SKUs' stock against its length
+    /// and their lead times, and its margin; print the verdict and what must change.
+    Preflight {
+        /// The campaign's name, as in the calendar.
+        campaign: String,
+        /// Record operations' confirmation of the campaign as planned now, with this note.
+        #[arg(long)]
+        confirm: Option<String>,
+        /// The last day with data the check is made on [default: yesterday in the shop
+        /// time zone].
+        #[arg(long, value_parser = day_arg)]
+        date: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Print every metric with its period comparisons.
     Metrics {
         /// Report date [default: yesterday in the shop time zone].
@@ -172,6 +192,32 @@ pub enum Command {
         /// Every breakdown value in JSON, not only the largest 50 of each metric.
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignAction {
+    /// Add a campaign to the calendar, or replace the one of that name, with its SKUs.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// The marketing channel it runs on, as the shop's orders and traffic name it.
+        #[arg(long)]
+        channel: String,
+        #[arg(long, value_parser = day_arg)]
+        start: NaiveDate,
+        #[arg(long, value_parser = day_arg)]
+        end: NaiveDate,
+        /// The promoted SKUs, separated by commas.
+        #[arg(long, value_delimiter = ',')]
+        skus: Vec<String>,
+        /// The lift in orders marketing expects: 0.3 for 30% more [default: what the
+        /// channel's past campaigns showed].
+        #[arg(long, allow_negative_numbers = true)]
+        expected_lift: Option<f64>,
+        /// The planned discount: 0.2 for 20% off.
+        #[arg(long)]
+        discount: Option<f64>,
     },
 }
 
@@ -253,6 +299,8 @@ impl Command {
             Command::Recipients { .. } => "recipients",
             Command::Send { .. } => "send",
             Command::Metrics { .. } => "metrics",
+            Command::Campaign { .. } => "campaign",
+            Command::Preflight { .. } => "preflight",
             Command::Backtest { .. } => "backtest",
             Command::Serve => "serve",
             Command::Schedule { .. } => "schedule",

@@ -310,6 +310,38 @@ async fn dispatch_one(
             };
             backtest(config, store, date, span, format).await
         }
+        Command::Campaign {
+            action: args::CampaignAction::Add {
+                name,
+                channel,
+                start,
+                end,
+                skus,
+                expected_lift,
+                discount,
+            },
+        } => {
+            let plan = crate::metrics::preflight::Plan {
+                campaign: name,
+                channel,
+                start,
+                end,
+                skus,
+                expected_lift,
+                discount,
+            };
+            campaign_add(store, plan).await
+        }
+        Command::Preflight {
+            campaign,
+            confirm,
+            date,
+            format,
+        } => {
+            refresh_demo(config, store, yesterday).await?;
+            let origin = date.unwrap_or(yesterday);
+            preflight(config, store, &campaign, confirm.as_deref(), origin, format).await
+        }
         Command::Metrics { date, format, all } => {
             refresh_demo(config, store, yesterday).await?;
             let date = date.unwrap_or(yesterday);
@@ -430,6 +462,76 @@ async fn metrics(
     match format {
         OutputFormat::Json => output::print_json(&report),
         OutputFormat::Table => output::print_table(&report, config),
+    }
+}
+
+/// `campaign add`: the plan checked for what the store would refuse less clearly, then
+/// written with its SKUs in one transaction.
+async fn campaign_add(store: &Store, mut plan: crate::metrics::preflight::Plan) -> Result<()> {
+    plan.skus.retain(|s| !s.trim().is_empty());
+    plan.skus = plan.skus.iter().map(|s| s.trim().to_string()).collect();
+    plan.skus.sort();
+    plan.skus.dedup();
+    for (key, v) in [("--name", &plan.campaign), ("--channel", &plan.channel)] {
+        if v.trim().is_empty() || v.chars().count() > crate::config::MAX_NAME {
+            bail!("{key}: give 1 to {} characters", crate::config::MAX_NAME);
+        }
+        if v.chars().any(char::is_control) {
+            bail!("{key}: control characters are not allowed");
+        }
+    }
+    if plan.end < plan.start {
+        bail!("--end {} is before --start {}", plan.end, plan.start);
+    }
+    if let Some(l) = plan.expected_lift
+        && !(l.is_finite() && l > -1.0 && l <= 100.0)
+    {
+        bail!("--expected-lift {l}: give the lift as a fraction above -1 (0.3 for 30% more orders)");
+    }
+    if let Some(d) = plan.discount
+        && !(d.is_finite() && (0.0..1.0).contains(&d))
+    {
+        bail!("--discount {d}: give the discount as a fraction from 0 to under 1 (0.2 for 20% off)");
+    }
+    store.save_plan(&plan).await?;
+    output::print_campaign_added(&plan)
+}
+
+/// `preflight`: the check of one campaign as of `origin`, after recording a confirmation
+/// if one is given.
+async fn preflight(
+    config: &Config,
+    store: &Store,
+    campaign: &str,
+    confirm: Option<&str>,
+    origin: NaiveDate,
+    format: OutputFormat,
+) -> Result<()> {
+    let Some(plan) = store.plan(campaign).await? else {
+        bail!(
+            "no campaign named {campaign:?} in the calendar (add it with `dawnpost campaign add`)"
+        );
+    };
+    if let Some(note) = confirm {
+        if note.trim().is_empty() || note.chars().count() > crate::config::MAX_SUBJECT {
+            bail!("--confirm: give a note of 1 to {} characters", crate::config::MAX_SUBJECT);
+        }
+        if note.chars().any(char::is_control) {
+            bail!("--confirm: control characters are not allowed");
+        }
+        let now = Utc::now().timestamp();
+        store.confirm(campaign, &plan.fingerprint(), note.trim(), now).await?;
+    }
+    let confirmation = store
+        .confirmations(&[plan.campaign.clone()])
+        .await?
+        .remove(&plan.campaign);
+    let check = crate::store::gather::preflight(store, config, &plan, origin)
+        .await?
+        .confirmed_by(confirmation);
+    match format {
+        OutputFormat::Json => output::print_json(&check),
+        OutputFormat::Table => output::print_preflight(&check, config),
     }
 }
 

@@ -266,6 +266,31 @@ pub(super) fn print_json(value: &impl serde::Serialize) -> Result<()> {
         .map_err(closed)
 }
 
+pub(super) fn print_campaign_added(plan: &crate::metrics::preflight::Plan) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Campaign {} ({}, {} to {}, {} SKUs) is in the calendar; check it with `dawnpost preflight {:?}`.",
+        plan.campaign,
+        plan.channel,
+        plan.start,
+        plan.end,
+        plan.skus.len(),
+        plan.campaign
+    )
+    .map_err(|e| closed(e.into()))
+}
+
+pub(super) fn print_preflight(
+    check: &crate::metrics::preflight::Preflight,
+    config: &Config,
+) -> Result<()> {
+    let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+    let view = crate::digest::preflight::view(check, &f);
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", crate::digest::preflight::text(&view)).map_err(|e| closed(e.into()))
+}
+
 pub(super) fn print_backtest(b: &crate::metrics::forecast::BacktestReport) -> Result<()> {
     write_backtest(&mut std::io::stdout().lock(), b).map_err(closed)
 }

@@ -83,6 +83,8 @@ pub struct Config {
     pub news: crate::metrics::news::NewsSettings,
     /// The days "Coming up" covers (`[outlook]`).
     pub outlook: crate::metrics::forecast::OutlookSettings,
+    /// When `serve` sends a campaign's handoff note (`[preflight]`).
+    pub preflight: crate::metrics::preflight::PreflightSettings,
     /// Platform channel names (GA4 channel groups, "Google Ads", "Meta Ads", Shopify's
     /// `Source`) to the shop's channels, over the built-in table.
     pub channels: BTreeMap<String, String>,
@@ -521,6 +523,10 @@ impl Config {
             outlook: match raw.outlook {
                 Some(o) => sections::outlook(&cx, o)?,
                 None => crate::metrics::forecast::OutlookSettings::default(),
+            },
+            preflight: match raw.preflight {
+                Some(p) => sections::preflight(&cx, p)?,
+                None => crate::metrics::preflight::PreflightSettings::default(),
             },
             channels: match raw.channels {
                 Some(c) => sections::channels(&cx, c)?,

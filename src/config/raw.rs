@@ -32,6 +32,7 @@ pub(super) struct RawConfig {
     pub(super) news: Option<Spanned<crate::metrics::news::NewsSettings>>,
     #[serde(default)]
     pub(super) outlook: Option<Spanned<crate::metrics::forecast::OutlookSettings>>,
+    pub(super) preflight: Option<Spanned<crate::metrics::preflight::PreflightSettings>>,
     pub(super) channels: Option<Spanned<BTreeMap<String, String>>>,
     pub(super) email: Option<RawEmail>,
     #[serde(default)]

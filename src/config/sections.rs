@@ -699,6 +699,24 @@ pub(super) fn outlook(
     Ok(o)
 }
 
+/// `[preflight]`: a handoff's notice, 1 day to the forecast's reach.
+pub(super) fn preflight(
+    cx: &Cx<'_>,
+    raw: Spanned<crate::metrics::preflight::PreflightSettings>,
+) -> Result<crate::metrics::preflight::PreflightSettings> {
+    use crate::metrics::preflight::MAX_NOTICE_DAYS;
+    let span = raw.span();
+    let p = raw.into_inner();
+    if !(1..=MAX_NOTICE_DAYS).contains(&p.notice_days) {
+        return Err(cx.at(
+            span,
+            "preflight.notice_days",
+            format!("{} is not between 1 and {MAX_NOTICE_DAYS}", p.notice_days),
+        ));
+    }
+    Ok(p)
+}
+
 /// `[[imports]]`: a folder and a file name pattern, a known format, and a time of day.
 pub(super) fn imports(
     cx: &Cx<'_>,

@@ -41,37 +41,76 @@ pub struct Note<'a> {
     pub body: String,
 }
 
-/// An alert as it happens, for any channel to word.
-#[derive(Debug, Clone, Copy)]
+/// A short message of its own, for any channel to word: an alert as it happens, or a
+/// campaign's handoff note.
+#[derive(Debug, Clone)]
 pub struct Flash<'a> {
     pub report: &'a Report,
-    pub shop: &'a str,
-    pub alert: &'a crate::digest::AlertView,
-    /// The alert's mark and level, as the live ledger keys it.
+    /// What makes it unique: an alert's mark and level ("stock:KNT-003:2026-12-06#2"), a
+    /// handoff's campaign and fingerprint.
     pub mark: &'a str,
     pub date: NaiveDate,
     pub now: DateTime<Tz>,
+    headline: String,
+    body: String,
 }
 
-impl Flash<'_> {
-    /// "✗ Critical: KNT-003 Lambswool Cardigan: out of stock while promoted".
-    pub fn headline(&self) -> String {
-        let word = match self.alert.tone {
+impl<'a> Flash<'a> {
+    /// An alert found as it happened.
+    pub fn alert(
+        report: &'a Report,
+        shop: &str,
+        alert: &crate::digest::AlertView,
+        mark: &'a str,
+        date: NaiveDate,
+        now: DateTime<Tz>,
+    ) -> Flash<'a> {
+        let word = match alert.tone {
             "critical" => "✗ Critical",
             _ => "! Warning",
         };
-        format!("{word}: {}", self.alert.title)
+        Flash {
+            report,
+            mark,
+            date,
+            now,
+            headline: format!("{word}: {}", alert.title),
+            body: format!(
+                "{}\n\nWhat to do: {}\n\n{shop}, found at {}; the next morning's report lists it again.",
+                alert.detail,
+                alert.action,
+                now.format("%H:%M %Z")
+            ),
+        }
+    }
+
+    /// A message of a headline and a plain-text body.
+    pub fn note(
+        report: &'a Report,
+        mark: &'a str,
+        date: NaiveDate,
+        now: DateTime<Tz>,
+        headline: String,
+        body: String,
+    ) -> Flash<'a> {
+        Flash {
+            report,
+            mark,
+            date,
+            now,
+            headline,
+            body,
+        }
+    }
+
+    /// "✗ Critical: KNT-003 Lambswool Cardigan: out of stock while promoted".
+    pub fn headline(&self) -> String {
+        self.headline.clone()
     }
 
     /// The detail and what to do, as plain text.
     pub fn body(&self) -> String {
-        format!(
-            "{}\n\nWhat to do: {}\n\n{}, found at {}; the next morning's report lists it again.",
-            self.alert.detail,
-            self.alert.action,
-            self.shop,
-            self.now.format("%H:%M %Z")
-        )
+        self.body.clone()
     }
 }
 

@@ -102,14 +102,7 @@ pub(super) async fn send<C: Channel>(
                 continue;
             }
             let mark = format!("{}#{}", m.key, m.level);
-            let flash = Flash {
-                report,
-                shop,
-                alert: view,
-                mark: &mark,
-                date: day,
-                now,
-            };
+            let flash = Flash::alert(report, shop, view, &mark, day, now);
             let result = match channel.alert(&flash, &to) {
                 Ok(msg) => channel.deliver(&msg, &async || Ok(())).await,
                 Err(e) => Err(DeliveryError::Permanent(format!("{e:#}"))),

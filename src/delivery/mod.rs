@@ -18,6 +18,7 @@
 
 pub mod channel;
 pub mod email;
+pub mod handoff;
 mod job;
 pub mod live;
 pub mod outbox;

@@ -51,6 +51,17 @@ pub trait Outlet: fmt::Display {
         now: DateTime<Tz>,
         found: &'a [(crate::metrics::live::Mark, crate::digest::AlertView)],
     ) -> LocalBoxFuture<'a, Result<super::live::LiveRun>>;
+
+    /// A campaign's handoff note, sent to the report's destinations on this channel that
+    /// have not had it.
+    fn send_handoff<'a>(
+        &'a self,
+        store: &'a Store,
+        report: &'a Report,
+        day: NaiveDate,
+        now: DateTime<Tz>,
+        note: &'a super::handoff::Handoff,
+    ) -> LocalBoxFuture<'a, Result<super::handoff::HandoffRun>>;
 }
 
 impl<C: Channel> Outlet for C {
@@ -109,6 +120,17 @@ impl<C: Channel> Outlet for C {
         Box::pin(super::live::send(
             store, report, shop, self, day, now, found,
         ))
+    }
+
+    fn send_handoff<'a>(
+        &'a self,
+        store: &'a Store,
+        report: &'a Report,
+        day: NaiveDate,
+        now: DateTime<Tz>,
+        note: &'a super::handoff::Handoff,
+    ) -> LocalBoxFuture<'a, Result<super::handoff::HandoffRun>> {
+        Box::pin(super::handoff::send(store, report, self, day, now, note))
     }
 }
 

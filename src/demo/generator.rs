@@ -335,6 +335,9 @@ impl Generator {
                     text(c.channel),
                     text(c.start.to_string()),
                     text(c.end.to_string()),
+                    // The demo's campaigns state no lift nor discount: the past says.
+                    SqlValue::Null,
+                    SqlValue::Null,
                 ],
                 0,
             )?;
@@ -749,6 +752,7 @@ impl Generator {
                 channel: c.channel.to_string(),
                 start: c.start,
                 end: c.end,
+                stated: None,
             })
             .collect();
         let h = History::new(

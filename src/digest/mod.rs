@@ -34,6 +34,7 @@ mod glance;
 mod news;
 mod objectives;
 mod outlook;
+pub mod preflight;
 pub mod revisions;
 mod stories;
 mod tables;

@@ -564,6 +564,7 @@ mod tests {
                 channel: "email".into(),
                 start: d("2026-12-02"),
                 end: d("2026-12-05"),
+                stated: None,
             })
             .collect();
         DayForecast {
@@ -587,6 +588,7 @@ mod tests {
                     campaigns: 1,
                     raw: Some(*lift),
                     lift: *lift,
+                    stated: false,
                 })
                 .collect(),
             campaigns,

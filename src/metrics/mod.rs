@@ -14,5 +14,6 @@ pub mod metric;
 pub mod news;
 pub mod okr;
 pub mod period;
+pub mod preflight;
 pub mod report;
 pub mod zeros;

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::metrics::alert::COVER_WINDOW_DAYS;
 use crate::metrics::calendar::Calendar;
 use crate::metrics::forecast::{self, History};
+use crate::metrics::preflight::{self, Plan, Preflight, PreflightInputs, SkuFacts};
 use crate::metrics::inputs::{CHART_DAYS, DigestInputs, REVISION_DAYS, SourceSync};
 use crate::metrics::report::Fetched;
 use crate::store::Store;
@@ -154,4 +155,61 @@ async fn history(
         store.campaign_spans(from, ahead).await?,
         calendar,
     ))
+}
+
+/// The pre-flight of `plan` as of the end of `origin`, the last day with data: its days'
+/// forecast with its lift, capacity, its SKUs' stock, sales and prices, and the calendar
+/// around it.
+pub async fn preflight(
+    store: &Store,
+    config: &Config,
+    plan: &Plan,
+    origin: NaiveDate,
+) -> Result<Preflight> {
+    crate::store::rollup::refresh_if_stale(store).await?;
+    let cal = report::calendar(store, config, origin).await?;
+    let h = history(store, origin, origin, plan.end, cal).await?;
+    let days = forecast::forecast_span(&h, origin, plan.start, plan.end);
+    let (lift, lift_source) = match plan.expected_lift {
+        Some(l) => (1.0 + l, "stated by marketing".to_string()),
+        None => {
+            let u = forecast::uplift(&h, origin, &plan.channel);
+            let source = match u.campaigns {
+                0 => format!("no past {} campaign: none assumed", plan.channel),
+                1 => format!("from 1 past {} campaign", plan.channel),
+                n => format!("from {n} past {} campaigns", plan.channel),
+            };
+            (u.lift, source)
+        }
+    };
+    let stock = store
+        .stock_positions(&plan.skus, origin, COVER_WINDOW_DAYS)
+        .await?;
+    let prices = store.prices(&plan.skus).await?;
+    let skus: Vec<SkuFacts> = plan
+        .skus
+        .iter()
+        .filter_map(|s| {
+            let position = stock.get(s)?.clone();
+            let (price, cost) = prices.get(s).copied().map_or((None, None), |(p, c)| (Some(p), c));
+            Some(SkuFacts {
+                position,
+                unit_price: price,
+                unit_cost: cost,
+            })
+        })
+        .collect();
+    let capacity_plan = store.capacity_plan(origin, plan.end).await?;
+    let calendar = store.promotions(plan.start, plan.end).await?;
+    Ok(preflight::check(&PreflightInputs {
+        plan,
+        origin,
+        days: &days,
+        lift,
+        lift_source,
+        capacity_plan: &capacity_plan,
+        settings: &config.alerts,
+        skus: &skus,
+        calendar: &calendar,
+    }))
 }

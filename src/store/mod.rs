@@ -28,6 +28,8 @@ use crate::config::{StoreConfig, StoreUrl};
 
 mod big_order;
 mod bulk;
+mod campaigns;
+pub use campaigns::{HandoffKey, MAX_PLAN_SKUS, MAX_PLANS};
 mod day;
 mod feeds;
 mod files;

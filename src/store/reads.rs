@@ -155,8 +155,8 @@ impl Store {
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<Vec<crate::metrics::forecast::CampaignSpan>> {
-        let rows: Vec<(String, String, Day, Day)> = sqlx::query_as(
-            "SELECT campaign, channel, start_day, end_day FROM campaigns \
+        let rows: Vec<(String, String, Day, Day, Option<f64>)> = sqlx::query_as(
+            "SELECT campaign, channel, start_day, end_day, expected_lift FROM campaigns \
              WHERE start_day <= $2 AND end_day >= $1 ORDER BY start_day DESC, campaign LIMIT $3",
         )
         .bind(Day(first))
@@ -168,11 +168,12 @@ impl Store {
         let mut out = rows
             .into_iter()
             .map(
-                |(name, channel, start, end)| crate::metrics::forecast::CampaignSpan {
+                |(name, channel, start, end, lift)| crate::metrics::forecast::CampaignSpan {
                     start: start.0,
                     end: end.0,
                     name,
                     channel,
+                    stated: lift.map(|l| 1.0 + l),
                 },
             )
             .collect::<Vec<_>>();

@@ -556,6 +556,31 @@ pub fn forecast(h: &History, origin: NaiveDate, days: u32) -> Vec<DayForecast> {
         .collect()
 }
 
+/// The farthest a pre-flight's forecast reaches past its origin: as far as the range's
+/// errors are measured beyond the outlook's longest look ahead.
+pub const REACH_DAYS: u32 = MAX_DAYS + MAX_LAG as u32;
+
+/// The days from `first` to `last` as forecast on `origin`, those within [`REACH_DAYS`] of
+/// it; empty when [`forecastable`] says no.
+pub fn forecast_span(
+    h: &History,
+    origin: NaiveDate,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Vec<DayForecast> {
+    if forecastable(h, origin).is_err() {
+        return Vec::new();
+    }
+    let reach = origin + Span::new(u64::from(REACH_DAYS));
+    let mut known = Lifts::default();
+    first
+        .max(origin + Span::new(1))
+        .iter_days()
+        .take_while(|d| *d <= last.min(reach))
+        .filter_map(|d| forecast_with(h, origin, d, &mut known))
+        .collect()
+}
+
 /// "Thu 3 Dec".
 pub fn day_label(d: NaiveDate) -> String {
     format!("{} {}", d.format("%a"), d.format("%-d %b"))
@@ -597,6 +622,7 @@ mod tests {
             channel: channel.into(),
             start: d(start),
             end: d(end),
+            stated: None,
         }
     }
 

@@ -19,6 +19,9 @@ pub struct CampaignSpan {
     pub channel: String,
     pub start: NaiveDate,
     pub end: NaiveDate,
+    /// The lift marketing stated for it (1.3 for 30% more orders), which takes the place of
+    /// what its channel's past campaigns say.
+    pub stated: Option<f64>,
 }
 
 impl CampaignSpan {
@@ -36,6 +39,8 @@ pub struct Uplift {
     pub raw: Option<f64>,
     /// The factor applied: 1 without past campaigns.
     pub lift: f64,
+    /// Whether `lift` is the one marketing stated for a campaign, not the past's.
+    pub stated: bool,
 }
 
 /// The observed lift of each campaign that `keep` keeps and that started in the
@@ -75,6 +80,7 @@ pub fn uplift(h: &History, origin: NaiveDate, channel: &str) -> Uplift {
         campaigns: n,
         raw,
         lift,
+        stated: false,
     }
 }
 
@@ -97,6 +103,17 @@ impl Lifts {
     }
 }
 
+/// The lift stated for the campaigns on `channel` that run together, the largest where
+/// several state one: marketing knows its plan better than the past does.
+fn stated(campaigns: &[CampaignSpan], channel: &str) -> Option<f64> {
+    campaigns
+        .iter()
+        .filter(|c| c.channel == channel)
+        .filter_map(|c| c.stated)
+        .filter(|l| l.is_finite() && *l > 0.0)
+        .reduce(f64::max)
+}
+
 /// The product of the uplifts of the channels with a campaign on `target`, as known on
 /// `origin`, with those uplifts and the campaigns.
 pub(super) fn lift(
@@ -117,11 +134,16 @@ pub(super) fn lift(
     let uplifts: Vec<Uplift> = channels
         .iter()
         .map(|ch| {
-            known
+            let past = known
                 .uplifts
                 .entry((origin, ch.to_string()))
                 .or_insert_with(|| uplift(h, origin, ch))
-                .clone()
+                .clone();
+            stated(&campaigns, ch).map_or(past.clone(), |lift| Uplift {
+                lift,
+                stated: true,
+                ..past
+            })
         })
         .collect();
     let factor = uplifts.iter().map(|u| u.lift).product::<f64>();

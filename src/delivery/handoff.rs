@@ -1,0 +1,157 @@
+//! The campaign handoff, sent: each campaign starting within `[preflight] notice_days` is
+//! checked, and its pre-flight goes to every report's destinations once per plan and
+//! verdict, through the handoff ledger (claimed before a note leaves). A changed plan or
+//! verdict is a new note; the same one is never sent twice.
+
+use anyhow::{Result, anyhow};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use super::{Channel, DeliveryError, Flash, Outlet};
+use crate::config::{Config, Report};
+use crate::digest::format::Formatter;
+use crate::digest::preflight;
+use crate::metrics::preflight::Preflight;
+use crate::store::{HandoffKey, Store};
+
+/// What one round of handoffs did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandoffRun {
+    /// Campaigns checked: those starting within the notice.
+    pub checked: usize,
+    pub sent: usize,
+    pub failed: usize,
+    pub unknown: usize,
+}
+
+/// A campaign's handoff note, as every channel words it.
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    pub campaign: String,
+    /// The plan and verdict the note is sent once for.
+    pub fingerprint: String,
+    pub verdict: &'static str,
+    pub subject: String,
+    pub body: String,
+}
+
+impl Handoff {
+    fn new(check: &Preflight, config: &Config) -> Handoff {
+        let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+        let view = preflight::view(check, &f);
+        let confirm = if check.confirmed {
+            String::new()
+        } else {
+            format!(
+                "\nOperations: once the changes above are in hand, confirm with\n  dawnpost preflight {:?} --confirm \"…\"\n",
+                check.plan.campaign
+            )
+        };
+        Handoff {
+            campaign: check.plan.campaign.clone(),
+            fingerprint: check.fingerprint(),
+            verdict: check.verdict(),
+            subject: view.subject.clone(),
+            body: format!(
+                "{}{confirm}\n{}: the campaign handoff, sent once for this plan and verdict; again only if either changes.\n",
+                preflight::text(&view),
+                config.shop.name
+            ),
+        }
+    }
+}
+
+/// One round at `now`: the campaigns starting from today to the notice's end, each checked
+/// on the data to yesterday and its note sent where it has not gone.
+pub async fn check(
+    store: &Store,
+    config: &Config,
+    outlets: &[Box<dyn Outlet>],
+    now: DateTime<Utc>,
+) -> Result<HandoffRun> {
+    let local = now.with_timezone(&config.shop.timezone);
+    let today = local.date_naive();
+    let Some(origin) = today.checked_sub_days(Days::new(1)) else {
+        return Ok(HandoffRun::default());
+    };
+    let last = today + Days::new(u64::from(config.preflight.notice_days));
+    let plans = store.plans_starting(today, last).await?;
+    let mut run = HandoffRun {
+        checked: plans.len(),
+        ..HandoffRun::default()
+    };
+    for plan in &plans {
+        let confirmation = store
+            .confirmations(std::slice::from_ref(&plan.campaign))
+            .await?
+            .remove(&plan.campaign);
+        let check = crate::store::gather::preflight(store, config, plan, origin)
+            .await?
+            .confirmed_by(confirmation);
+        let note = Handoff::new(&check, config);
+        for report in &config.reports {
+            for outlet in outlets {
+                let r = outlet.send_handoff(store, report, today, local, &note).await?;
+                run.sent += r.sent;
+                run.failed += r.failed;
+                run.unknown += r.unknown;
+            }
+        }
+    }
+    Ok(run)
+}
+
+/// Sends `note` to each of `report`'s destinations on `channel` that has not had it; a
+/// destination shared by two reports gets it once, as the ledger keys it without the report.
+pub(super) async fn send<C: Channel>(
+    store: &Store,
+    report: &Report,
+    channel: &C,
+    day: NaiveDate,
+    now: DateTime<Tz>,
+    note: &Handoff,
+) -> Result<HandoffRun> {
+    let mut run = HandoffRun::default();
+    let mark = format!("handoff:{}:{}", note.campaign, note.fingerprint);
+    for to in channel.audience(report) {
+        let dest = channel.key(&to);
+        let k = HandoffKey {
+            campaign: &note.campaign,
+            fingerprint: &note.fingerprint,
+            destination: dest.as_str(),
+        };
+        // Claimed before it leaves: a restart finds the row and sends nothing again.
+        if !store.claim_handoff(&k, note.verdict, now.timestamp()).await? {
+            continue;
+        }
+        let flash = Flash::note(
+            report,
+            &mark,
+            day,
+            now,
+            note.subject.clone(),
+            note.body.clone(),
+        );
+        let result = match channel.alert(&flash, &to) {
+            Ok(msg) => channel.deliver(&msg, &async || Ok(())).await,
+            Err(e) => Err(DeliveryError::Permanent(format!("{e:#}"))),
+        };
+        let (status, error) = match &result {
+            Ok(_) => ("sent", None),
+            Err(DeliveryError::Unknown(e)) => ("unknown", Some(e.clone())),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        store
+            .record_handoff(&k, status, error.as_deref(), now.timestamp())
+            .await?;
+        match status {
+            "sent" => run.sent += 1,
+            "unknown" => run.unknown += 1,
+            _ => run.failed += 1,
+        }
+        if let Err(DeliveryError::Fatal(e)) = result {
+            return Err(anyhow!("{channel}: {e}"));
+        }
+    }
+    Ok(run)
+}

@@ -1,0 +1,318 @@
+//! The pre-flight as people read it: the verdict, each check a line, and what must change
+//! with the team that owns each change; for `dawnpost preflight` and the handoff note.
+
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+
+use super::alerts::channel_words;
+use super::format::Formatter;
+use crate::metrics::forecast::day_label;
+use crate::metrics::metric::Unit;
+use crate::metrics::preflight::{Owner, Preflight, Problem, SkuCheck};
+use crate::text::{self, cap};
+
+/// Lines of each kind told at most; the rest are counted.
+const LISTED: usize = 40;
+
+/// One change that must happen, and who makes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionView {
+    /// "Operations".
+    pub owner: &'static str,
+    /// "restock 10 of KNT-003 by Thu 3 Dec".
+    pub text: String,
+    /// The way around it, and who takes it: "Marketing: drop it from the promotion".
+    pub or: String,
+}
+
+/// The pre-flight, worded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreflightView {
+    /// "Pre-flight: Winter push (email, Thu 3 Dec to Wed 9 Dec): not ready".
+    pub subject: String,
+    /// "Not ready: 3 changes before Thu 3 Dec." or "Ready."
+    pub verdict: String,
+    /// The lift, the confirmation.
+    pub summary: Vec<String>,
+    pub days: Vec<String>,
+    pub skus: Vec<String>,
+    pub overlaps: Vec<String>,
+    pub actions: Vec<ActionView>,
+    /// What was not checked, and why.
+    pub notes: Vec<String>,
+}
+
+fn owner(o: Owner) -> &'static str {
+    match o {
+        Owner::Marketing => "Marketing",
+        Owner::Operations => "Operations",
+    }
+}
+
+fn count(f: &Formatter, x: f64) -> String {
+    f.amount(Unit::Count, x.round())
+}
+
+pub fn view(p: &Preflight, f: &Formatter) -> PreflightView {
+    let plan = &p.plan;
+    let name = cap(&plan.campaign, text::LABEL);
+    let dates = format!("{} to {}", day_label(plan.start), day_label(plan.end));
+    let subject = format!(
+        "Pre-flight: {name} ({}, {dates}): {}",
+        channel_words(&plan.channel),
+        p.verdict()
+    );
+    let verdict = match p.problems.len() {
+        0 => "Ready: stock, capacity and margin hold for the campaign's days.".to_string(),
+        1 => format!("Not ready: 1 change before {}.", day_label(plan.start)),
+        n => format!("Not ready: {n} changes before {}.", day_label(plan.start)),
+    };
+    PreflightView {
+        subject,
+        verdict,
+        summary: summary(p, f),
+        days: p.days.iter().take(LISTED).map(|d| day_line(d, f)).collect(),
+        skus: p
+            .skus
+            .iter()
+            .take(LISTED)
+            .map(|s| sku_line(s, p, f))
+            .collect(),
+        overlaps: p
+            .overlaps
+            .iter()
+            .take(LISTED)
+            .map(|o| {
+                let shared = match o.shared_skus.len() {
+                    0 => String::new(),
+                    n => format!(
+                        ", sharing {n} SKU{}: {}",
+                        if n == 1 { "" } else { "s" },
+                        o.shared_skus
+                            .iter()
+                            .take(8)
+                            .map(|s| cap(s, text::NAME))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                format!(
+                    "{} ({}, {} to {}) runs on {} of its days{shared}; the forecast counts both lifts.",
+                    cap(&o.campaign, text::LABEL),
+                    channel_words(&o.channel),
+                    day_label(o.start),
+                    day_label(o.end),
+                    o.shared_days
+                )
+            })
+            .collect(),
+        actions: p
+            .problems
+            .iter()
+            .take(LISTED)
+            .map(|x| action(x, p, f))
+            .collect(),
+        notes: notes(p),
+    }
+}
+
+fn summary(p: &Preflight, f: &Formatter) -> Vec<String> {
+    let plan = &p.plan;
+    let mut out = vec![format!(
+        "Checked on the data to {}: {} days, {} promoted SKU{}; orders {} ({}).",
+        day_label(p.origin),
+        plan.days(),
+        plan.skus.len(),
+        if plan.skus.len() == 1 { "" } else { "s" },
+        match p.lift {
+            l if (l - 1.0).abs() < 0.005 => "as usual".to_string(),
+            l => format!("{:+.0}% on its days", (l - 1.0) * 100.0),
+        },
+        p.lift_source
+    )];
+    if let Some(d) = plan.discount {
+        out.push(format!("Planned discount: {} off.", f.amount(Unit::Percent, d)));
+    }
+    out.push(match (&p.confirmation, p.confirmed) {
+        (Some(c), true) => format!("Confirmed by operations: {}", cap(&c.note, text::LABEL)),
+        (Some(_), false) => "Not confirmed: operations confirmed an earlier plan, before it changed.".into(),
+        (None, _) => "Not confirmed by operations yet.".into(),
+    });
+    out
+}
+
+fn day_line(d: &crate::metrics::preflight::DayCheck, f: &Formatter) -> String {
+    if let Some(why) = &d.closed {
+        return format!("{}: {}", day_label(d.day), cap(why, text::LABEL));
+    }
+    let expected = format!(
+        "{}: {} orders expected ({}-{})",
+        day_label(d.day),
+        count(f, d.expected),
+        count(f, d.low),
+        count(f, d.high)
+    );
+    match d.capacity {
+        Some(c) if c > 0.0 => format!(
+            "{expected}, capacity {}{}: up to {}{}",
+            count(f, c),
+            if d.assumed { " (assumed)" } else { "" },
+            f.amount(Unit::Percent, d.high / c),
+            if d.over { " ✗ over the threshold" } else { " ✓" }
+        ),
+        _ => format!("{expected}, no capacity known"),
+    }
+}
+
+fn sku_line(s: &SkuCheck, p: &Preflight, f: &Formatter) -> String {
+    let who = format!("{} {}", cap(&s.sku, text::NAME), cap(&s.name, text::NAME));
+    let margin = match (s.unit_margin, s.margin_share) {
+        (Some(m), Some(share)) => format!(
+            "; margin at the discount {} a unit ({})",
+            f.amount(Unit::Money, m),
+            f.amount(Unit::Percent, share)
+        ),
+        _ => String::new(),
+    };
+    let rate = format!(
+        "sells {} a day, {} at the campaign's lift",
+        f.amount(Unit::Count, s.daily_units),
+        f.amount(Unit::Count, s.campaign_daily_units)
+    );
+    let cover = match (s.on_hand, s.runs_out_day) {
+        (None, _) => "no stock data".to_string(),
+        (Some(n), Some(0)) => format!("{n} on hand, sold out before the start ✗"),
+        (Some(n), Some(k)) => format!(
+            "{n} on hand, runs out on day {k} of {} ({}) ✗",
+            p.plan.days(),
+            day_label(p.plan.start + Days::new(u64::try_from(k - 1).unwrap_or(0)))
+        ),
+        (Some(n), None) if s.daily_units <= 0.0 => format!("{n} on hand, no recent sales"),
+        (Some(n), None) => format!("{n} on hand, lasts the campaign ✓"),
+    };
+    format!("{who}: {cover}; {rate}{margin}")
+}
+
+fn action(x: &Problem, p: &Preflight, f: &Formatter) -> ActionView {
+    let start = p.plan.start;
+    match x {
+        Problem::RunsOut {
+            sku,
+            restock,
+            reorder_arrives,
+            ..
+        } => {
+            let lead = p
+                .skus
+                .iter()
+                .find(|s| s.sku == *sku)
+                .and_then(|s| s.lead_time_days);
+            let sku = cap(sku, text::NAME);
+            let text = match (reorder_arrives, lead) {
+                (Some(a), Some(l)) if *a > start => format!(
+                    "restock {restock} of {sku} by {}: a reorder placed now arrives {} at its {l}-day lead time, too late",
+                    day_label(start),
+                    day_label(*a)
+                ),
+                (Some(_), Some(l)) => format!(
+                    "restock {restock} of {sku} by {} (order by {} at its {l}-day lead time)",
+                    day_label(start),
+                    day_label(order_by(start, l))
+                ),
+                _ => format!("restock {restock} of {sku} by {}", day_label(start)),
+            };
+            let or = match reorder_arrives {
+                Some(a) if *a > start && *a <= p.plan.end => format!(
+                    "Marketing: drop {sku} from the promotion, or start the campaign on {}",
+                    day_label(*a)
+                ),
+                _ => format!("Marketing: drop {sku} from the promotion"),
+            };
+            ActionView {
+                owner: owner(x.owner()),
+                text,
+                or,
+            }
+        }
+        Problem::OverCapacity { day, add } => ActionView {
+            owner: owner(x.owner()),
+            text: format!(
+                "add capacity for {} orders on {}",
+                count(f, *add as f64),
+                day_label(*day)
+            ),
+            or: format!("Marketing: move the push off {}", day_label(*day)),
+        },
+        Problem::BelowCost { sku, max_discount } => ActionView {
+            owner: owner(x.owner()),
+            text: format!(
+                "{} sells below cost at {} off: keep its discount to {} or less",
+                cap(sku, text::NAME),
+                f.amount(Unit::Percent, p.plan.discount.unwrap_or(0.0)),
+                f.amount(Unit::Percent, (max_discount * 100.0).floor() / 100.0)
+            ),
+            or: "or drop it from the promotion".into(),
+        },
+    }
+}
+
+fn order_by(start: NaiveDate, lead: i64) -> NaiveDate {
+    u64::try_from(lead)
+        .ok()
+        .and_then(|l| start.checked_sub_days(Days::new(l)))
+        .unwrap_or(start)
+}
+
+fn notes(p: &Preflight) -> Vec<String> {
+    let mut out = Vec::new();
+    if p.days.is_empty() && p.plan.end > p.origin {
+        out.push(
+            "Capacity not checked: no forecast (too little order history, or the campaign is too far ahead)."
+                .into(),
+        );
+    } else if let Some(from) = p.unforecast_from {
+        out.push(format!(
+            "Capacity not checked from {}: too far ahead to forecast; check again nearer the start.",
+            day_label(from)
+        ));
+    }
+    let missing = p.plan.skus.len().saturating_sub(p.skus.len());
+    if missing > 0 {
+        out.push(format!(
+            "{missing} promoted SKU{} not in the products: not checked.",
+            if missing == 1 { " is" } else { "s are" }
+        ));
+    }
+    if p.plan.discount.is_some() && p.skus.iter().all(|s| s.unit_margin.is_none()) {
+        out.push("Margin not checked: no product cost known.".into());
+    }
+    if p.plan.end <= p.origin {
+        out.push("The campaign has ended: nothing left to check.".into());
+    }
+    out
+}
+
+/// The pre-flight as plain text: the note operations and marketing both read.
+pub fn text(v: &PreflightView) -> String {
+    let mut out = format!("{}\n\n{}\n", v.subject, v.verdict);
+    let section = |out: &mut String, title: &str, lines: &[String]| {
+        if !lines.is_empty() {
+            out.push_str(&format!("\n{title}\n"));
+            for l in lines {
+                out.push_str(&format!("- {l}\n"));
+            }
+        }
+    };
+    if !v.actions.is_empty() {
+        out.push_str("\nWhat must change\n");
+        for a in &v.actions {
+            out.push_str(&format!("- {}: {}; {}\n", a.owner, a.text, a.or));
+        }
+    }
+    section(&mut out, "The plan", &v.summary);
+    section(&mut out, "Orders against capacity", &v.days);
+    section(&mut out, "Promoted SKUs", &v.skus);
+    section(&mut out, "Overlapping campaigns", &v.overlaps);
+    section(&mut out, "Not checked", &v.notes);
+    out
+}

@@ -1,0 +1,247 @@
+//! The campaign plans behind the pre-flight: a campaign added or changed from the command
+//! line (all or nothing), read back as a `Plan`; operations' confirmations, each for the plan
+//! it saw; and the handoff notes' ledger, claimed before a note leaves.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+
+use super::Store;
+use super::day::Day;
+use crate::metrics::preflight::{Confirmation, Plan};
+
+/// Campaigns a pre-flight or the handoff reads at most at once, and SKUs a plan carries.
+pub const MAX_PLANS: i64 = 200;
+pub const MAX_PLAN_SKUS: usize = 500;
+
+/// One handoff note to one destination.
+#[derive(Debug, Clone, Copy)]
+pub struct HandoffKey<'a> {
+    pub campaign: &'a str,
+    pub fingerprint: &'a str,
+    pub destination: &'a str,
+}
+
+impl Store {
+    /// Adds `plan` to the campaign calendar, or replaces the campaign of its name, with its
+    /// SKUs, in one transaction. An unknown SKU is refused by name, and nothing is written.
+    pub async fn save_plan(&self, plan: &Plan) -> Result<()> {
+        if plan.skus.len() > MAX_PLAN_SKUS {
+            bail!("a campaign promotes at most {MAX_PLAN_SKUS} SKUs");
+        }
+        let mut tx = self.pool.begin().await.context("cannot write the campaign")?;
+        for sku in &plan.skus {
+            let known: Option<String> =
+                sqlx::query_scalar("SELECT sku FROM products WHERE sku = $1")
+                    .bind(sku)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .context("cannot read the products")?;
+            if known.is_none() {
+                bail!("--skus: no product has the SKU `{sku}`; import the products first");
+            }
+        }
+        sqlx::query(
+            "INSERT INTO campaigns (campaign, channel, start_day, end_day, expected_lift, discount) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (campaign) DO UPDATE SET \
+             channel = excluded.channel, start_day = excluded.start_day, end_day = excluded.end_day, \
+             expected_lift = excluded.expected_lift, discount = excluded.discount",
+        )
+        .bind(&plan.campaign)
+        .bind(&plan.channel)
+        .bind(Day(plan.start))
+        .bind(Day(plan.end))
+        .bind(plan.expected_lift)
+        .bind(plan.discount)
+        .execute(&mut *tx)
+        .await
+        .with_context(|| format!("cannot write the campaign {}", plan.campaign))?;
+        sqlx::query("DELETE FROM campaign_skus WHERE campaign = $1")
+            .bind(&plan.campaign)
+            .execute(&mut *tx)
+            .await
+            .context("cannot write the campaign's SKUs")?;
+        for sku in &plan.skus {
+            sqlx::query("INSERT INTO campaign_skus (campaign, sku) VALUES ($1, $2)")
+                .bind(&plan.campaign)
+                .bind(sku)
+                .execute(&mut *tx)
+                .await
+                .context("cannot write the campaign's SKUs")?;
+        }
+        tx.commit().await.context("cannot write the campaign")?;
+        Ok(())
+    }
+
+    /// The campaign of that name, as planned.
+    pub async fn plan(&self, campaign: &str) -> Result<Option<Plan>> {
+        Ok(self
+            .plans_where("c.campaign = $1", campaign, None)
+            .await?
+            .pop())
+    }
+
+    /// The campaigns that start from `first` to `last`, by start day (at most
+    /// [`MAX_PLANS`]).
+    pub async fn plans_starting(&self, first: NaiveDate, last: NaiveDate) -> Result<Vec<Plan>> {
+        self.plans_where(
+            "c.start_day >= $1 AND c.start_day <= $2",
+            &first.to_string(),
+            Some(last),
+        )
+        .await
+    }
+
+    async fn plans_where(
+        &self,
+        filter: &str,
+        first: &str,
+        last: Option<NaiveDate>,
+    ) -> Result<Vec<Plan>> {
+        type Row = (String, String, Day, Day, Option<f64>, Option<f64>);
+        let sql = format!(
+            "SELECT c.campaign, c.channel, c.start_day, c.end_day, c.expected_lift, c.discount \
+             FROM campaigns c WHERE {filter} ORDER BY c.start_day, c.campaign LIMIT {MAX_PLANS}"
+        );
+        let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(first);
+        if let Some(last) = last {
+            q = q.bind(Day(last));
+        }
+        let rows = q
+            .fetch_all(&self.reader)
+            .await
+            .context("cannot read the campaign calendar")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (campaign, channel, start, end, expected_lift, discount) in rows {
+            let skus: Vec<String> = sqlx::query_scalar(
+                "SELECT sku FROM campaign_skus WHERE campaign = $1 ORDER BY sku LIMIT $2",
+            )
+            .bind(&campaign)
+            .bind(MAX_PLAN_SKUS as i64)
+            .fetch_all(&self.reader)
+            .await
+            .with_context(|| format!("cannot read the SKUs of {campaign}"))?;
+            out.push(Plan {
+                campaign,
+                channel,
+                start: start.0,
+                end: end.0,
+                skus,
+                expected_lift,
+                discount,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Each SKU's price and cost, where the product has them.
+    pub async fn prices(&self, skus: &[String]) -> Result<BTreeMap<String, (f64, Option<f64>)>> {
+        let mut out = BTreeMap::new();
+        for sku in skus.iter().take(MAX_PLAN_SKUS) {
+            let row: Option<(f64, Option<f64>)> =
+                sqlx::query_as("SELECT unit_price, unit_cost FROM products WHERE sku = $1")
+                    .bind(sku)
+                    .fetch_optional(&self.reader)
+                    .await
+                    .with_context(|| format!("cannot read the price of {sku}"))?;
+            if let Some(r) = row {
+                out.insert(sku.clone(), r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records operations' confirmation of `campaign` as planned (`plan`, its fingerprint);
+    /// a second one for the same plan replaces the first.
+    pub async fn confirm(&self, campaign: &str, plan: &str, note: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO preflight_confirmations (campaign, plan, note, confirmed_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (campaign, plan) DO UPDATE SET \
+             note = excluded.note, confirmed_at = excluded.confirmed_at",
+        )
+        .bind(campaign)
+        .bind(plan)
+        .bind(note)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot record the confirmation of {campaign}"))?;
+        Ok(())
+    }
+
+    /// The latest confirmation of each of `campaigns`, whatever plan it was for.
+    pub async fn confirmations(
+        &self,
+        campaigns: &[String],
+    ) -> Result<BTreeMap<String, Confirmation>> {
+        let mut out = BTreeMap::new();
+        for c in campaigns.iter().take(MAX_PLANS as usize) {
+            let row: Option<(String, String, i64)> = sqlx::query_as(
+                "SELECT plan, note, confirmed_at FROM preflight_confirmations \
+                 WHERE campaign = $1 ORDER BY confirmed_at DESC, plan LIMIT 1",
+            )
+            .bind(c)
+            .fetch_optional(&self.reader)
+            .await
+            .with_context(|| format!("cannot read the confirmation of {c}"))?;
+            if let Some((plan, note, confirmed_at)) = row {
+                out.insert(
+                    c.clone(),
+                    Confirmation {
+                        plan,
+                        note,
+                        confirmed_at,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Claims a handoff note before it leaves: true when this run may send it (no row yet,
+    /// or only a failed one).
+    pub async fn claim_handoff(&self, k: &HandoffKey<'_>, verdict: &str, now: i64) -> Result<bool> {
+        let won: Option<String> = sqlx::query_scalar(
+            "INSERT INTO handoffs (campaign, fingerprint, destination, verdict, status, updated_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5) \
+             ON CONFLICT (campaign, fingerprint, destination) DO UPDATE SET \
+               status = 'pending', error = NULL, updated_at = excluded.updated_at \
+             WHERE handoffs.status = 'failed' \
+             RETURNING destination",
+        )
+        .bind(k.campaign)
+        .bind(k.fingerprint)
+        .bind(k.destination)
+        .bind(verdict)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .with_context(|| format!("cannot claim the handoff of {} to {}", k.campaign, k.destination))?;
+        Ok(won.is_some())
+    }
+
+    /// What became of a claimed handoff note: `sent`, `failed` or `unknown`.
+    pub async fn record_handoff(
+        &self,
+        k: &HandoffKey<'_>,
+        status: &str,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE handoffs SET status = $4, error = $5, updated_at = $6 \
+             WHERE campaign = $1 AND fingerprint = $2 AND destination = $3",
+        )
+        .bind(k.campaign)
+        .bind(k.fingerprint)
+        .bind(k.destination)
+        .bind(status)
+        .bind(error)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot record the handoff of {} to {}", k.campaign, k.destination))?;
+        Ok(())
+    }
+}
