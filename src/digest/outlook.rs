@@ -4,6 +4,7 @@
 use super::alerts::channel_words;
 use super::*;
 use crate::metrics::forecast::{self, DayForecast, RangeSource};
+use crate::metrics::preflight::Confirmed;
 
 /// Campaigns and SKUs listed at most; the rest are counted.
 const CAMPAIGNS_LISTED: usize = 8;
@@ -37,6 +38,10 @@ pub struct CampaignView {
     /// "+12% orders expected, from 1 past email campaign", or "no past campaign to
     /// estimate from".
     pub lift: String,
+    /// "✓ confirmed by operations: extra shift booked", "not confirmed by operations".
+    pub handoff: String,
+    /// good when confirmed for the plan as it is, bad otherwise.
+    pub handoff_tone: &'static str,
     pub skus: Vec<SkuCover>,
     /// "and 3 more SKUs"; empty when all are listed.
     pub more_skus: String,
@@ -131,8 +136,18 @@ fn campaign_view(
     let remaining = (p.end - from).num_days() + 1;
     let u = forecast::uplift(&inputs.history, first - Days::new(1), &p.channel);
     let channel = channel_words(&p.channel);
+    let stated = inputs
+        .history
+        .campaigns()
+        .iter()
+        .find(|c| c.name == p.campaign)
+        .and_then(|c| c.stated);
     let lift = match u.campaigns {
         _ if !liftable => "too few orders yet to estimate its lift".to_string(),
+        _ if stated.is_some() => format!(
+            "{:+.0}% orders expected, as marketing stated",
+            (stated.unwrap_or(1.0) - 1.0) * 100.0
+        ),
         0 => "no past campaign to estimate from".to_string(),
         n => format!(
             "{:+.0}% orders expected, from {n} past {channel} campaign{}",
@@ -140,7 +155,20 @@ fn campaign_view(
             if n == 1 { "" } else { "s" }
         ),
     };
+    let (handoff, handoff_tone) = match inputs.confirmed.get(&p.campaign) {
+        Some(Confirmed::Yes(note)) => (
+            format!("✓ confirmed by operations: {}", cap(note, text::LABEL)),
+            "good",
+        ),
+        Some(Confirmed::Before) => (
+            "✗ not confirmed since its plan changed".to_string(),
+            "bad",
+        ),
+        _ => ("✗ not confirmed by operations".to_string(), "bad"),
+    };
     CampaignView {
+        handoff,
+        handoff_tone,
         name: cap(&p.campaign, text::LABEL),
         when: if p.start < first {
             format!("running, ends {}", forecast::day_label(p.end))

@@ -62,6 +62,8 @@ pub struct DigestInputs {
     pub syncs: Vec<SourceSync>,
     /// The titles of the alerts sent as they happened on the report date.
     pub live_sent: Vec<String>,
+    /// Whether operations confirmed each campaign of `promotions` as planned.
+    pub confirmed: BTreeMap<String, crate::metrics::preflight::Confirmed>,
 }
 
 /// A live source's last sync, as the email's freshness line tells it.

@@ -101,6 +101,27 @@ pub struct Confirmation {
     pub confirmed_at: i64,
 }
 
+/// Whether operations confirmed a campaign as it is planned now, for "Coming up".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    /// With the note it was confirmed with.
+    Yes(String),
+    /// Confirmed, but the plan changed since.
+    Before,
+    No,
+}
+
+impl Confirmed {
+    /// The state of `plan` given its latest confirmation.
+    pub fn of(plan: &Plan, c: Option<&Confirmation>) -> Confirmed {
+        match c {
+            Some(c) if c.plan == plan.fingerprint() => Confirmed::Yes(c.note.clone()),
+            Some(_) => Confirmed::Before,
+            None => Confirmed::No,
+        }
+    }
+}
+
 /// Everything one check reads.
 #[derive(Debug, Clone)]
 pub struct PreflightInputs<'a> {

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::metrics::alert::COVER_WINDOW_DAYS;
 use crate::metrics::calendar::Calendar;
 use crate::metrics::forecast::{self, History};
-use crate::metrics::preflight::{self, Plan, Preflight, PreflightInputs, SkuFacts};
+use crate::metrics::preflight::{self, Confirmed, Plan, Preflight, PreflightInputs, SkuFacts};
 use crate::metrics::inputs::{CHART_DAYS, DigestInputs, REVISION_DAYS, SourceSync};
 use crate::metrics::report::Fetched;
 use crate::store::Store;
@@ -69,7 +69,6 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
         Ok::<_, anyhow::Error>(DigestInputs {
             fetched: Fetched::default(),
             stock: store.stock_positions(&skus, d, COVER_WINDOW_DAYS).await?,
-            promotions,
             history: history(store, d, d, ahead, for_history).await?,
             capacity_plan: store.capacity_plan(d, ahead).await?,
             out_of_stock: store.out_of_stock(d).await?,
@@ -85,6 +84,8 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
             feeds: store.feeds().await?,
             syncs: source_syncs(store, config).await?,
             live_sent: store.live_titles(d).await?,
+            confirmed: confirmed(store, &promotions).await?,
+            promotions,
         })
     };
     let (fetched, rest) = tokio::try_join!(metrics, rest)?;
@@ -93,6 +94,28 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
         fetched,
         ..rest
     })
+}
+
+/// Whether operations confirmed each campaign as it is planned now (the first
+/// [`crate::store::MAX_PLANS`]).
+async fn confirmed(
+    store: &Store,
+    promotions: &[crate::metrics::alert::Promotion],
+) -> Result<BTreeMap<String, Confirmed>> {
+    let names: Vec<String> = promotions
+        .iter()
+        .take(crate::store::MAX_PLANS as usize)
+        .map(|p| p.campaign.clone())
+        .collect();
+    let confirmations = store.confirmations(&names).await?;
+    let mut out = BTreeMap::new();
+    for name in names {
+        if let Some(plan) = store.plan(&name).await? {
+            let state = Confirmed::of(&plan, confirmations.get(&name));
+            out.insert(name, state);
+        }
+    }
+    Ok(out)
 }
 
 /// Each configured live source's last sync.

@@ -24,6 +24,7 @@ mod news;
 mod nightly;
 mod outlook;
 mod pg_cluster;
+mod preflight;
 mod presets;
 mod replay;
 mod rollup;

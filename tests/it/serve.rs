@@ -10,13 +10,13 @@ use dawnpost::shops::{Shop, Shops};
 use crate::support::{Backend, TestStore, fixture};
 
 /// A clock that jumps to whatever time `serve` sleeps until, and remembers each wake.
-struct FakeClock {
+pub(crate) struct FakeClock {
     now: Mutex<DateTime<Utc>>,
     wakes: Mutex<Vec<DateTime<Utc>>>,
 }
 
 impl FakeClock {
-    fn at(t: DateTime<Utc>) -> FakeClock {
+    pub(crate) fn at(t: DateTime<Utc>) -> FakeClock {
         FakeClock {
             now: Mutex::new(t),
             wakes: Mutex::new(Vec::new()),

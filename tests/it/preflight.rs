@@ -1,0 +1,335 @@
+//! The campaign pre-flight on the demo shop, on a campaign constructed to fail: a knitwear
+//! push whose first SKU's stock (set here) runs out on its 4th day at the stated +30% and
+//! whose Saturday has a capacity of 10 orders. The cover, the restock, the capacity to add and
+//! the margin are worked by hand from separate SQL; the lift against the same plan at 0%.
+//! Then the handoff: `serve` sends it once to everyone, never again on a repeated run, and
+//! again after the campaign's dates change; and `preflight --confirm` is shown in "Coming up".
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use dawnpost::demo::{DemoOptions, generate};
+use dawnpost::metrics::preflight::{Plan, Preflight, Problem};
+use dawnpost::serve::{ServeOptions, Shutdown, serve};
+use dawnpost::shops::{Shop, Shops};
+
+use crate::support::{Backend, TestStore, both_backends};
+
+both_backends!(a_campaign_built_to_fail_gets_the_hand_worked_verdict);
+
+/// The demo's last day: the check is made on the data to it.
+const END: &str = "2026-12-06";
+/// The campaign: Thu 10 Dec to Wed 16 Dec, 3 days of ordinary sales after the end.
+const START: &str = "2026-12-10";
+const LAST: &str = "2026-12-16";
+const SATURDAY: &str = "2026-12-12";
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+async fn demo(b: Backend) -> Option<TestStore> {
+    let t = TestStore::new(b, dawnpost::config::DEMO_CONFIG).await?;
+    let o = DemoOptions {
+        end: d(END),
+        days: 150,
+        seed: 7,
+        scale: 1.0,
+        shop: dawnpost::demo::DemoShop::Northwind,
+    };
+    generate(&t.store, &o, t.config.shop.timezone, false)
+        .await
+        .unwrap();
+    Some(t)
+}
+
+/// Units of `sku` sold in the 14 days to `END`, from the raw rows.
+async fn sold_14(t: &TestStore, sku: &str) -> f64 {
+    t.scalar(&format!(
+        "SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
+         WHERE l.sku = '{sku}' AND o.status <> 'cancelled' AND o.day BETWEEN '2026-11-23' AND '{END}'"
+    ))
+    .await
+    .unwrap()
+}
+
+/// The two promoted SKUs: the knitwear SKU that sells best over the 14 days, and the next.
+async fn two_skus(t: &TestStore) -> (String, String) {
+    let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT l.sku FROM order_lines l JOIN orders o ON o.order_id = l.order_id \
+         WHERE l.sku LIKE 'KNT-%' AND o.status <> 'cancelled' AND o.day BETWEEN '2026-11-23' AND '{END}' \
+         GROUP BY l.sku ORDER BY SUM(l.quantity) DESC, l.sku LIMIT 2"
+    )))
+    .fetch_all(t.store.pool())
+    .await
+    .unwrap();
+    (rows[0].0.clone(), rows[1].0.clone())
+}
+
+async fn exec(t: &TestStore, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(t.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Stock and capacity set as the failing plan needs: returns the first SKU's stock.
+async fn arrange(t: &TestStore, first: &str, second: &str, rate: f64) -> i64 {
+    // 3 days at the ordinary rate, then 3.5 campaign days at +30%: it sells out on day 4.
+    let on_hand = (3.0 * rate + 3.5 * 1.3 * rate).round() as i64;
+    for (sku, n) in [(first, on_hand), (second, 100_000)] {
+        exec(
+            t,
+            &format!(
+                "INSERT INTO inventory (day, sku, on_hand, on_order) VALUES ('{END}', '{sku}', {n}, 0) \
+                 ON CONFLICT (day, sku) DO UPDATE SET on_hand = excluded.on_hand"
+            ),
+        )
+        .await;
+    }
+    let mut day = d(END);
+    while day < d(LAST) {
+        day = day + Days::new(1);
+        let cap = if day == d(SATURDAY) { 10 } else { 100_000 };
+        exec(
+            t,
+            &format!(
+                "INSERT INTO capacity (day, orders) VALUES ('{day}', {cap}) \
+                 ON CONFLICT (day) DO UPDATE SET orders = excluded.orders"
+            ),
+        )
+        .await;
+    }
+    on_hand
+}
+
+fn plan(first: &str, second: &str, lift: f64) -> Plan {
+    Plan {
+        campaign: "Knitwear push".into(),
+        channel: "email".into(),
+        start: d(START),
+        end: d(LAST),
+        skus: vec![first.to_string(), second.to_string()],
+        expected_lift: Some(lift),
+        discount: Some(0.2),
+    }
+}
+
+async fn check(t: &TestStore, p: &Plan) -> Preflight {
+    t.store.save_plan(p).await.unwrap();
+    dawnpost::store::gather::preflight(&t.store, &t.config, p, d(END))
+        .await
+        .unwrap()
+}
+
+async fn a_campaign_built_to_fail_gets_the_hand_worked_verdict(b: Backend) {
+    let Some(t) = demo(b).await else { return };
+    let (first, second) = two_skus(&t).await;
+    let rate = sold_14(&t, &first).await / 14.0;
+    assert!(rate > 1.0, "{first} sells {rate} a day");
+    let on_hand = arrange(&t, &first, &second, rate).await;
+
+    // By hand: 3 days (7-9 Dec) at the ordinary rate, then 1.3 × rate a day.
+    let at_start = on_hand as f64 - 3.0 * rate;
+    let day = (at_start / (1.3 * rate)).ceil() as i64;
+    assert_eq!(day, 4, "the arrangement makes day 4");
+    let restock = (3.0 * rate + 7.0 * 1.3 * rate - on_hand as f64).ceil() as i64;
+
+    let flat = check(&t, &plan(&first, &second, 0.0)).await;
+    let c = check(&t, &plan(&first, &second, 0.3)).await;
+    assert!(!c.ready);
+    assert_eq!(c.verdict(), "not ready");
+
+    // The lift: each campaign day 1.3 times the same plan at 0%.
+    assert_eq!(c.days.len(), 7);
+    for (a, z) in c.days.iter().zip(&flat.days) {
+        assert!(
+            (a.expected - 1.3 * z.expected).abs() < 1e-6,
+            "{}: {} against {}",
+            a.day,
+            a.expected,
+            z.expected
+        );
+    }
+
+    // The capacity: only Saturday, 10 orders, against the top of its range at 90%.
+    let sat = c.days.iter().find(|x| x.day == d(SATURDAY)).unwrap();
+    let over: Vec<NaiveDate> = c.days.iter().filter(|x| x.over).map(|x| x.day).collect();
+    assert_eq!(over, vec![d(SATURDAY)]);
+    let add = (sat.high / 0.9 - 10.0).ceil() as i64;
+
+    // The margin at 20% off, from the products.
+    let price = t
+        .scalar(&format!("SELECT unit_price FROM products WHERE sku = '{first}'"))
+        .await
+        .unwrap();
+    let cost = t
+        .scalar(&format!("SELECT unit_cost FROM products WHERE sku = '{first}'"))
+        .await
+        .unwrap();
+    let s = c.skus.iter().find(|s| s.sku == first).unwrap();
+    assert!((s.unit_margin.unwrap() - (price * 0.8 - cost)).abs() < 1e-9);
+    assert!(price * 0.8 > cost, "the demo sells knitwear above cost at 20% off");
+    assert_eq!(s.on_hand, Some(on_hand));
+    assert!((s.daily_units - rate).abs() < 1e-9);
+
+    let lead = t
+        .scalar(&format!("SELECT lead_time_days FROM products WHERE sku = '{first}'"))
+        .await
+        .unwrap() as u64;
+    assert_eq!(
+        c.problems,
+        vec![
+            Problem::RunsOut {
+                sku: first.clone(),
+                restock,
+                reorder_arrives: Some(d(END) + Days::new(lead + 1)),
+                run_out_day: 4,
+            },
+            Problem::OverCapacity {
+                day: d(SATURDAY),
+                add,
+            },
+        ]
+    );
+
+    // As people read it.
+    let f = dawnpost::digest::format::Formatter::new(
+        t.config.format.clone(),
+        t.config.shop.currency_symbol.clone(),
+    );
+    let text = dawnpost::digest::preflight::text(&dawnpost::digest::preflight::view(&c, &f));
+    for needle in [
+        "Pre-flight: Knitwear push (email, Thu 10 Dec to Wed 16 Dec): not ready".to_string(),
+        "Not ready: 2 changes before Thu 10 Dec.".to_string(),
+        format!("runs out on day 4 of 7 (Sun 13 Dec)"),
+        format!("Operations: restock {restock} of {first} by Thu 10 Dec"),
+        format!("Marketing: drop {first} from the promotion"),
+        format!("Operations: add capacity for {add} orders on Sat 12 Dec"),
+        "orders +30% on its days (stated by marketing)".to_string(),
+        "Not confirmed by operations yet.".to_string(),
+    ] {
+        assert!(text.contains(&needle), "{needle:?} not in:\n{text}");
+    }
+}
+
+/// 07:00 on `day` in the demo's zone (London).
+fn at(t: &TestStore, day: &str, hour: u32) -> DateTime<Utc> {
+    t.config
+        .shop
+        .timezone
+        .from_local_datetime(&d(day).and_hms_opt(hour, 0, 0).unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn serve_once(t: &TestStore, from: DateTime<Utc>) {
+    let shops = Shops::new(vec![Shop::new(t.config.clone())]).unwrap();
+    let clock = crate::serve::FakeClock::at(from);
+    serve(
+        &shops,
+        &clock,
+        &std::sync::Arc::new(Shutdown::default()),
+        &ServeOptions {
+            until: Some(from + chrono::Duration::minutes(1)),
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// The handoff notes in the outbox: subject by recipient, with their bodies.
+fn handoffs(t: &TestStore) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir(t.dir.path().join("outbox")) else {
+        return out;
+    };
+    for f in dir.flatten() {
+        let raw = std::fs::read(f.path()).unwrap();
+        let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let subject = msg.subject().unwrap_or("").to_string();
+        if !subject.starts_with("Pre-flight: Knitwear push") {
+            continue;
+        }
+        let to = msg
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or("")
+            .to_string();
+        let body = msg.body_text(0).unwrap_or_default().to_string();
+        out.entry(to).or_default().push((subject, body));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sends_the_handoff_once_and_again_when_the_dates_change() {
+    let t = demo(Backend::Sqlite).await.unwrap();
+    let (first, second) = two_skus(&t).await;
+    let rate = sold_14(&t, &first).await / 14.0;
+    arrange(&t, &first, &second, rate).await;
+    t.store.save_plan(&plan(&first, &second, 0.3)).await.unwrap();
+
+    // 7 Dec, after the morning report: the campaign starts in 3 days, within the 14.
+    serve_once(&t, at(&t, "2026-12-07", 7)).await;
+    let sent = handoffs(&t);
+    let people: Vec<&String> = sent.keys().collect();
+    // Everyone the morning report goes to, once: 5 people across the three teams.
+    assert_eq!(people.len(), 5, "{people:?}");
+    for (who, notes) in &sent {
+        assert_eq!(notes.len(), 1, "{who}");
+        let (subject, body) = &notes[0];
+        assert!(subject.ends_with(": not ready"), "{subject}");
+        assert!(body.contains("Operations: restock"), "{body}");
+        assert!(body.contains("--confirm"), "{body}");
+    }
+
+    // A second run, an hour later and after a restart: nothing new.
+    serve_once(&t, at(&t, "2026-12-07", 8)).await;
+    assert!(handoffs(&t).values().all(|n| n.len() == 1));
+
+    // Confirmed: "Coming up" says so. The plan is unchanged, so no note.
+    let p = plan(&first, &second, 0.3);
+    t.store
+        .confirm(&p.campaign, &p.fingerprint(), "Ops: extra shift booked", 1)
+        .await
+        .unwrap();
+    let c = crate::support::composed_on(&t, d(END)).await;
+    let view = c
+        .digest
+        .outlook
+        .campaigns
+        .iter()
+        .find(|v| v.name == "Knitwear push")
+        .expect("the campaign is coming up");
+    assert_eq!(view.handoff, "✓ confirmed by operations: Ops: extra shift booked");
+
+    // The dates move a day later: a new note to everyone, and the confirmation no longer
+    // holds.
+    let mut moved = plan(&first, &second, 0.3);
+    moved.start = d("2026-12-11");
+    moved.end = d("2026-12-17");
+    t.store.save_plan(&moved).await.unwrap();
+    serve_once(&t, at(&t, "2026-12-07", 9)).await;
+    let sent = handoffs(&t);
+    assert_eq!(sent.len(), 5);
+    for (who, notes) in &sent {
+        assert_eq!(notes.len(), 2, "{who}");
+        assert!(
+            notes
+                .iter()
+                .any(|(s, _)| s.contains("Fri 11 Dec to Thu 17 Dec")),
+            "{notes:?}"
+        );
+    }
+    let c = crate::support::composed_on(&t, d(END)).await;
+    let view = c
+        .digest
+        .outlook
+        .campaigns
+        .iter()
+        .find(|v| v.name == "Knitwear push")
+        .unwrap();
+    assert_eq!(view.handoff, "✗ not confirmed since its plan changed");
+}
