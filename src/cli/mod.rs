@@ -311,15 +311,16 @@ async fn dispatch_one(
             backtest(config, store, date, span, format).await
         }
         Command::Campaign {
-            action: args::CampaignAction::Add {
-                name,
-                channel,
-                start,
-                end,
-                skus,
-                expected_lift,
-                discount,
-            },
+            action:
+                args::CampaignAction::Add {
+                    name,
+                    channel,
+                    start,
+                    end,
+                    skus,
+                    expected_lift,
+                    discount,
+                },
         } => {
             let plan = crate::metrics::preflight::Plan {
                 campaign: name,
@@ -486,12 +487,16 @@ async fn campaign_add(store: &Store, mut plan: crate::metrics::preflight::Plan) 
     if let Some(l) = plan.expected_lift
         && !(l.is_finite() && l > -1.0 && l <= 100.0)
     {
-        bail!("--expected-lift {l}: give the lift as a fraction above -1 (0.3 for 30% more orders)");
+        bail!(
+            "--expected-lift {l}: give the lift as a fraction above -1 (0.3 for 30% more orders)"
+        );
     }
     if let Some(d) = plan.discount
         && !(d.is_finite() && (0.0..1.0).contains(&d))
     {
-        bail!("--discount {d}: give the discount as a fraction from 0 to under 1 (0.2 for 20% off)");
+        bail!(
+            "--discount {d}: give the discount as a fraction from 0 to under 1 (0.2 for 20% off)"
+        );
     }
     store.save_plan(&plan).await?;
     output::print_campaign_added(&plan)
@@ -514,13 +519,18 @@ async fn preflight(
     };
     if let Some(note) = confirm {
         if note.trim().is_empty() || note.chars().count() > crate::config::MAX_SUBJECT {
-            bail!("--confirm: give a note of 1 to {} characters", crate::config::MAX_SUBJECT);
+            bail!(
+                "--confirm: give a note of 1 to {} characters",
+                crate::config::MAX_SUBJECT
+            );
         }
         if note.chars().any(char::is_control) {
             bail!("--confirm: control characters are not allowed");
         }
         let now = Utc::now().timestamp();
-        store.confirm(campaign, &plan.fingerprint(), note.trim(), now).await?;
+        store
+            .confirm(campaign, &plan.fingerprint(), note.trim(), now)
+            .await?;
     }
     let confirmation = store
         .confirmations(&[plan.campaign.clone()])

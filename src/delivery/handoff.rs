@@ -91,7 +91,9 @@ pub async fn check(
         let note = Handoff::new(&check, config);
         for report in &config.reports {
             for outlet in outlets {
-                let r = outlet.send_handoff(store, report, today, local, &note).await?;
+                let r = outlet
+                    .send_handoff(store, report, today, local, &note)
+                    .await?;
                 run.sent += r.sent;
                 run.failed += r.failed;
                 run.unknown += r.unknown;
@@ -121,7 +123,10 @@ pub(super) async fn send<C: Channel>(
             destination: dest.as_str(),
         };
         // Claimed before it leaves: a restart finds the row and sends nothing again.
-        if !store.claim_handoff(&k, note.verdict, now.timestamp()).await? {
+        if !store
+            .claim_handoff(&k, note.verdict, now.timestamp())
+            .await?
+        {
             continue;
         }
         let flash = Flash::note(

@@ -160,10 +160,7 @@ fn campaign_view(
             format!("✓ confirmed by operations: {}", cap(note, text::LABEL)),
             "good",
         ),
-        Some(Confirmed::Before) => (
-            "✗ not confirmed since its plan changed".to_string(),
-            "bad",
-        ),
+        Some(Confirmed::Before) => ("✗ not confirmed since its plan changed".to_string(), "bad"),
         _ => ("✗ not confirmed by operations".to_string(), "bad"),
     };
     CampaignView {

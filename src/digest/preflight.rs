@@ -131,11 +131,16 @@ fn summary(p: &Preflight, f: &Formatter) -> Vec<String> {
         p.lift_source
     )];
     if let Some(d) = plan.discount {
-        out.push(format!("Planned discount: {} off.", f.amount(Unit::Percent, d)));
+        out.push(format!(
+            "Planned discount: {} off.",
+            f.amount(Unit::Percent, d)
+        ));
     }
     out.push(match (&p.confirmation, p.confirmed) {
         (Some(c), true) => format!("Confirmed by operations: {}", cap(&c.note, text::LABEL)),
-        (Some(_), false) => "Not confirmed: operations confirmed an earlier plan, before it changed.".into(),
+        (Some(_), false) => {
+            "Not confirmed: operations confirmed an earlier plan, before it changed.".into()
+        }
         (None, _) => "Not confirmed by operations yet.".into(),
     });
     out
@@ -158,7 +163,11 @@ fn day_line(d: &crate::metrics::preflight::DayCheck, f: &Formatter) -> String {
             count(f, c),
             if d.assumed { " (assumed)" } else { "" },
             f.amount(Unit::Percent, d.high / c),
-            if d.over { " ✗ over the threshold" } else { " ✓" }
+            if d.over {
+                " ✗ over the threshold"
+            } else {
+                " ✓"
+            }
         ),
         _ => format!("{expected}, no capacity known"),
     }

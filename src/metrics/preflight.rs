@@ -265,7 +265,9 @@ impl Preflight {
     /// The check with operations' latest confirmation of the campaign, which counts only
     /// for the plan it was given for.
     pub fn confirmed_by(mut self, c: Option<Confirmation>) -> Preflight {
-        self.confirmed = c.as_ref().is_some_and(|c| c.plan == self.plan.fingerprint());
+        self.confirmed = c
+            .as_ref()
+            .is_some_and(|c| c.plan == self.plan.fingerprint());
         self.confirmation = c;
         self
     }
@@ -304,11 +306,14 @@ pub fn check(i: &PreflightInputs<'_>) -> Preflight {
     }
     for d in days.iter().filter(|d| d.over) {
         let cap = d.capacity.unwrap_or(0.0);
-        let add = (d.high / i.settings.capacity_threshold - cap).ceil().max(1.0) as i64;
+        let add = (d.high / i.settings.capacity_threshold - cap)
+            .ceil()
+            .max(1.0) as i64;
         problems.push(Problem::OverCapacity { day: d.day, add });
     }
     for (s, facts) in skus.iter().zip(i.skus) {
-        if let (Some(m), Some(price), Some(cost)) = (s.unit_margin, facts.unit_price, facts.unit_cost)
+        if let (Some(m), Some(price), Some(cost)) =
+            (s.unit_margin, facts.unit_price, facts.unit_cost)
             && m < 0.0
             && price > 0.0
         {
@@ -352,7 +357,10 @@ fn day_check(f: &DayForecast, i: &PreflightInputs<'_>) -> DayCheck {
 /// The first campaign day after the check's last day forecast (every day when none is).
 fn unforecast(plan: &Plan, days: &[DayCheck], origin: NaiveDate) -> Option<NaiveDate> {
     let first = plan.start.max(origin + Days::new(1));
-    let next = days.last().map_or(first, |d| d.day + Days::new(1)).max(first);
+    let next = days
+        .last()
+        .map_or(first, |d| d.day + Days::new(1))
+        .max(first);
     (next <= plan.end).then_some(next)
 }
 
@@ -391,7 +399,9 @@ fn sku_check(s: &SkuFacts, i: &PreflightInputs<'_>) -> SkuCheck {
         campaign_daily_units: lifted,
         at_start,
         runs_out_day,
-        margin_share: unit_margin.zip(price).and_then(|(m, pr)| (pr > 0.0).then(|| m / pr)),
+        margin_share: unit_margin
+            .zip(price)
+            .and_then(|(m, pr)| (pr > 0.0).then(|| m / pr)),
         unit_margin,
     }
 }
@@ -402,7 +412,9 @@ fn runs_out(s: &SkuCheck, i: &PreflightInputs<'_>) -> Option<Problem> {
     let day = s.runs_out_day?;
     let before = (i.plan.start - i.origin).num_days().max(1) - 1;
     let need = s.daily_units * before as f64 + s.campaign_daily_units * i.plan.days() as f64;
-    let restock = (need - s.on_hand.unwrap_or(0).max(0) as f64).ceil().max(1.0) as i64;
+    let restock = (need - s.on_hand.unwrap_or(0).max(0) as f64)
+        .ceil()
+        .max(1.0) as i64;
     let reorder_arrives = s
         .lead_time_days
         .and_then(|l| u64::try_from(l).ok())
@@ -581,7 +593,16 @@ mod tests {
             end: d("2026-12-20"),
             skus: vec!["KNT-003".into(), "SCF-001".into()],
         };
-        let o = overlaps(&p, &[other.clone(), Promotion { campaign: p.campaign.clone(), ..other }]);
+        let o = overlaps(
+            &p,
+            &[
+                other.clone(),
+                Promotion {
+                    campaign: p.campaign.clone(),
+                    ..other
+                },
+            ],
+        );
         assert_eq!(o.len(), 1);
         assert_eq!(o[0].shared_days, 2);
         assert_eq!(o[0].shared_skus, vec!["KNT-003".to_string()]);

@@ -30,7 +30,11 @@ impl Store {
         if plan.skus.len() > MAX_PLAN_SKUS {
             bail!("a campaign promotes at most {MAX_PLAN_SKUS} SKUs");
         }
-        let mut tx = self.pool.begin().await.context("cannot write the campaign")?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .context("cannot write the campaign")?;
         for sku in &plan.skus {
             let known: Option<String> =
                 sqlx::query_scalar("SELECT sku FROM products WHERE sku = $1")
@@ -241,7 +245,12 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await
-        .with_context(|| format!("cannot record the handoff of {} to {}", k.campaign, k.destination))?;
+        .with_context(|| {
+            format!(
+                "cannot record the handoff of {} to {}",
+                k.campaign, k.destination
+            )
+        })?;
         Ok(())
     }
 }

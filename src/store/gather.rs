@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::metrics::alert::COVER_WINDOW_DAYS;
 use crate::metrics::calendar::Calendar;
 use crate::metrics::forecast::{self, History};
-use crate::metrics::preflight::{self, Confirmed, Plan, Preflight, PreflightInputs, SkuFacts};
 use crate::metrics::inputs::{CHART_DAYS, DigestInputs, REVISION_DAYS, SourceSync};
+use crate::metrics::preflight::{self, Confirmed, Plan, Preflight, PreflightInputs, SkuFacts};
 use crate::metrics::report::Fetched;
 use crate::store::Store;
 use crate::store::report;
@@ -214,7 +214,10 @@ pub async fn preflight(
         .iter()
         .filter_map(|s| {
             let position = stock.get(s)?.clone();
-            let (price, cost) = prices.get(s).copied().map_or((None, None), |(p, c)| (Some(p), c));
+            let (price, cost) = prices
+                .get(s)
+                .copied()
+                .map_or((None, None), |(p, c)| (Some(p), c));
             Some(SkuFacts {
                 position,
                 unit_price: price,

@@ -160,21 +160,30 @@ async fn a_campaign_built_to_fail_gets_the_hand_worked_verdict(b: Backend) {
 
     // The margin at 20% off, from the products.
     let price = t
-        .scalar(&format!("SELECT unit_price FROM products WHERE sku = '{first}'"))
+        .scalar(&format!(
+            "SELECT unit_price FROM products WHERE sku = '{first}'"
+        ))
         .await
         .unwrap();
     let cost = t
-        .scalar(&format!("SELECT unit_cost FROM products WHERE sku = '{first}'"))
+        .scalar(&format!(
+            "SELECT unit_cost FROM products WHERE sku = '{first}'"
+        ))
         .await
         .unwrap();
     let s = c.skus.iter().find(|s| s.sku == first).unwrap();
     assert!((s.unit_margin.unwrap() - (price * 0.8 - cost)).abs() < 1e-9);
-    assert!(price * 0.8 > cost, "the demo sells knitwear above cost at 20% off");
+    assert!(
+        price * 0.8 > cost,
+        "the demo sells knitwear above cost at 20% off"
+    );
     assert_eq!(s.on_hand, Some(on_hand));
     assert!((s.daily_units - rate).abs() < 1e-9);
 
     let lead = t
-        .scalar(&format!("SELECT lead_time_days FROM products WHERE sku = '{first}'"))
+        .scalar(&format!(
+            "SELECT lead_time_days FROM products WHERE sku = '{first}'"
+        ))
         .await
         .unwrap() as u64;
     assert_eq!(
@@ -269,7 +278,10 @@ async fn serve_sends_the_handoff_once_and_again_when_the_dates_change() {
     let (first, second) = two_skus(&t).await;
     let rate = sold_14(&t, &first).await / 14.0;
     arrange(&t, &first, &second, rate).await;
-    t.store.save_plan(&plan(&first, &second, 0.3)).await.unwrap();
+    t.store
+        .save_plan(&plan(&first, &second, 0.3))
+        .await
+        .unwrap();
 
     // 7 Dec, after the morning report: the campaign starts in 3 days, within the 14.
     serve_once(&t, at(&t, "2026-12-07", 7)).await;
@@ -303,7 +315,10 @@ async fn serve_sends_the_handoff_once_and_again_when_the_dates_change() {
         .iter()
         .find(|v| v.name == "Knitwear push")
         .expect("the campaign is coming up");
-    assert_eq!(view.handoff, "✓ confirmed by operations: Ops: extra shift booked");
+    assert_eq!(
+        view.handoff,
+        "✓ confirmed by operations: Ops: extra shift booked"
+    );
 
     // The dates move a day later: a new note to everyone, and the confirmation no longer
     // holds.
@@ -332,4 +347,92 @@ async fn serve_sends_the_handoff_once_and_again_when_the_dates_change() {
         .find(|v| v.name == "Knitwear push")
         .unwrap();
     assert_eq!(view.handoff, "✗ not confirmed since its plan changed");
+}
+
+/// The commands as a user types them: mistakes named by flag, nothing written; then the
+/// check as JSON, and a confirmation recorded for the plan as it is.
+#[test]
+fn the_commands_refuse_mistakes_and_print_the_check_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--data-dir", data];
+        all.extend_from_slice(args);
+        crate::support::dawnpost(&all, &[])
+    };
+    // The demo store is made by the first command that reads it.
+    let (status, _, err) = run(&["preflight", "Knitwear push"]);
+    assert!(!status.success());
+    assert!(err.contains("no campaign named \"Knitwear push\""), "{err}");
+
+    let add = |extra: &[&str]| {
+        let mut a = vec![
+            "campaign",
+            "add",
+            "--name",
+            "Knitwear push",
+            "--channel",
+            "email",
+            "--start",
+            "2030-01-10",
+            "--end",
+            "2030-01-16",
+        ];
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    for (extra, says) in [
+        (
+            &["--skus", "KNT-001,NOPE-9"][..],
+            "--skus: no product has the SKU `NOPE-9`",
+        ),
+        (
+            &["--skus", "KNT-001", "--discount", "1.5"][..],
+            "--discount 1.5",
+        ),
+        (
+            &["--skus", "KNT-001", "--expected-lift", "-1"][..],
+            "--expected-lift -1",
+        ),
+    ] {
+        let (status, _, err) = add(extra);
+        assert!(!status.success(), "{extra:?}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+    let (status, _, err) = run(&["preflight", "Knitwear push"]);
+    assert!(
+        err.contains("no campaign named"),
+        "nothing was written: {err}"
+    );
+    assert!(!status.success());
+
+    let (status, out, err) = add(&["--skus", "KNT-001, KNT-002", "--expected-lift", "0.3"]);
+    assert!(status.success(), "{err}");
+    assert!(
+        out.contains("Knitwear push (email, 2030-01-10 to 2030-01-16, 2 SKUs)"),
+        "{out}"
+    );
+
+    let (status, out, err) = run(&["preflight", "Knitwear push", "--format", "json"]);
+    assert!(status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["plan"]["skus"], serde_json::json!(["KNT-001", "KNT-002"]));
+    assert_eq!(v["lift"], serde_json::json!(1.3));
+    assert_eq!(v["confirmed"], serde_json::json!(false));
+    // Years ahead: no day is within the forecast's reach, and the check says so.
+    assert_eq!(v["days"], serde_json::json!([]));
+    assert_eq!(v["unforecast_from"], serde_json::json!("2030-01-10"));
+
+    let (status, out, err) = run(&[
+        "preflight",
+        "Knitwear push",
+        "--confirm",
+        "Ops: extra shift booked",
+    ]);
+    assert!(status.success(), "{err}");
+    assert!(
+        out.contains("Confirmed by operations: Ops: extra shift booked"),
+        "{out}"
+    );
+    assert!(out.contains("Capacity not checked"), "{out}");
 }
