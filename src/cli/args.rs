@@ -192,6 +192,11 @@ pub enum Command {
         /// Every breakdown value in JSON, not only the largest 50 of each metric.
         #[arg(long)]
         all: bool,
+        /// day: the date against the six comparisons; week: the last full week ending on
+        /// or before the date, against the week before, the same week last year and the
+        /// plans.
+        #[arg(long, value_enum, default_value_t = PeriodArg::Day)]
+        period: PeriodArg,
     },
 }
 
@@ -224,6 +229,12 @@ pub enum CampaignAction {
 /// How many breakdown values (channels, SKUs) `metrics --format json` prints per metric
 /// without `--all`: a shop with 20,000 SKUs must not print them all by default.
 pub const JSON_BREAKDOWN_LIMIT: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    Day,
+    Week,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {

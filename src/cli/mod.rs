@@ -343,10 +343,15 @@ async fn dispatch_one(
             let origin = date.unwrap_or(yesterday);
             preflight(config, store, &campaign, confirm.as_deref(), origin, format).await
         }
-        Command::Metrics { date, format, all } => {
+        Command::Metrics {
+            date,
+            format,
+            all,
+            period,
+        } => {
             refresh_demo(config, store, yesterday).await?;
             let date = date.unwrap_or(yesterday);
-            metrics(config, store, date, format, all).await
+            metrics(config, store, date, format, all, period).await
         }
     }
 }
@@ -452,8 +457,15 @@ async fn metrics(
     date: NaiveDate,
     format: OutputFormat,
     all: bool,
+    period: args::PeriodArg,
 ) -> Result<()> {
-    let mut report = report::build(store, config, date).await?;
+    let mut report = match period {
+        args::PeriodArg::Day => report::build(store, config, date).await?,
+        args::PeriodArg::Week => {
+            let (_, last) = crate::metrics::period::last_full_week(date, config.shop.week_start);
+            report::build_week(store, config, last).await?
+        }
+    };
     if !all {
         // Ranked largest first (month to date), so the cut keeps the biggest.
         for m in &mut report.metrics {

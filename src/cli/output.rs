@@ -24,6 +24,7 @@ use crate::email::compose::PreviewFiles;
 use crate::email::render::Rendered;
 use crate::ingest;
 use crate::ingest::nightly::Survey;
+use crate::metrics::metric::Unit;
 use crate::metrics::period::ComparisonKind;
 use crate::metrics::report::MetricsReport;
 use crate::store::{DeliveryCounts, Store};
@@ -407,15 +408,38 @@ pub(super) fn write_table(
     config: &Config,
 ) -> Result<()> {
     let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+    // The comparisons the report was assembled with: the morning's six, or a week's two.
+    let kinds: Vec<ComparisonKind> = report
+        .metrics
+        .iter()
+        .map(|m| {
+            m.breakdown
+                .first()
+                .map_or(&m.comparisons, |b| &b.comparisons)
+        })
+        .find(|c| !c.is_empty())
+        .map_or(ComparisonKind::ALL.to_vec(), |c| {
+            c.iter().map(|c| c.kind).collect()
+        });
+    let planned = report.metrics.iter().any(|m| m.plan.is_some());
+    let when = match kinds.first() {
+        Some(ComparisonKind::WeekBefore) => format!(
+            "week {} to {}",
+            (report.date - chrono::Days::new(6)).format("%a %-d %b"),
+            report.date.format("%a %-d %b %Y")
+        ),
+        _ => report.date.format("%a %-d %b %Y").to_string(),
+    };
     writeln!(
         out,
-        "{} · {} ({}) · changes: relative, in points for percentages; ▲ good ▼ bad",
-        report.shop,
-        report.date.format("%a %-d %b %Y"),
-        report.timezone
+        "{} · {when} ({}) · changes: relative, in points for percentages; ▲ good ▼ bad",
+        report.shop, report.timezone
     )?;
     let mut header = vec!["metric".to_string(), "value".to_string()];
-    for k in ComparisonKind::ALL {
+    if planned {
+        header.push("vs plan".into());
+    }
+    for &k in &kinds {
         match k {
             ComparisonKind::WeekToDate | ComparisonKind::MonthToDate => {
                 header.push(k.label().to_string());
@@ -426,8 +450,23 @@ pub(super) fn write_table(
     }
     let mut rows = vec![header];
     for m in &report.metrics {
+        let plan = m.plan.as_ref().map_or(String::new(), |p| {
+            format!(
+                "{} of {} {}",
+                p.attained
+                    .map_or("n/a".into(), |a| f.amount(Unit::Percent, a)),
+                f.amount(m.unit, p.target),
+                Formatter::mark(p.verdict)
+            )
+        });
         let mut add = |label: String, comparisons: &[crate::metrics::compare::Comparison]| {
-            let mut row = vec![label, f.value(m.unit, comparisons[0].current)];
+            let Some(first) = comparisons.first() else {
+                return;
+            };
+            let mut row = vec![label, f.value(m.unit, first.current)];
+            if planned {
+                row.push(plan.clone());
+            }
             for c in comparisons {
                 if matches!(
                     c.kind,

@@ -83,6 +83,8 @@ pub struct Config {
     pub news: crate::metrics::news::NewsSettings,
     /// The days "Coming up" covers (`[outlook]`).
     pub outlook: crate::metrics::forecast::OutlookSettings,
+    /// Targets the weekly report holds its figures to (`[[plans]]`).
+    pub plans: Vec<crate::metrics::plan::PlanTarget>,
     /// When `serve` sends a campaign's handoff note (`[preflight]`).
     pub preflight: crate::metrics::preflight::PreflightSettings,
     /// Platform channel names (GA4 channel groups, "Google Ads", "Meta Ads", Shopify's
@@ -186,6 +188,37 @@ pub struct Report {
     pub slack_channels: Vec<String>,
     /// The Microsoft Teams Workflows webhook it is posted to: a secret URL.
     pub teams_webhook: Option<Secret>,
+    /// What one report covers: a day, or the last full week.
+    pub period: ReportPeriod,
+}
+
+/// What a report covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportPeriod {
+    /// The day before it goes out: the morning email.
+    #[default]
+    Day,
+    /// The last full week (by `[shop] week_start`) before it goes out: the weekly review.
+    Week,
+}
+
+impl Report {
+    /// The report date of a send on `today` (in the report's zone): yesterday, or for a
+    /// weekly report the last day of the last full week before today.
+    pub fn date_on(&self, today: chrono::NaiveDate, week_start: Weekday) -> chrono::NaiveDate {
+        let yesterday = today.pred_opt().unwrap_or(today);
+        self.date_for(yesterday, week_start)
+    }
+
+    /// The report date that covers `d`: `d` itself, or for a weekly report the last day of
+    /// the last full week ending on or before it.
+    pub fn date_for(&self, d: chrono::NaiveDate, week_start: Weekday) -> chrono::NaiveDate {
+        match self.period {
+            ReportPeriod::Day => d,
+            ReportPeriod::Week => crate::metrics::period::last_full_week(d, week_start).1,
+        }
+    }
 }
 
 impl Config {
@@ -201,6 +234,26 @@ impl Config {
             currency: self.shop.currency.clone(),
         };
         crate::metrics::report::assemble(&self.catalog, self.shop.week_start, of, date, fetched)
+    }
+
+    /// The weekly report of the week ending on `last`, against the week before, the same
+    /// week a year ago and the plans.
+    pub fn assemble_week(
+        &self,
+        last: chrono::NaiveDate,
+        fetched: &crate::metrics::report::Fetched,
+    ) -> crate::metrics::report::MetricsReport {
+        let of = crate::metrics::report::ReportOf {
+            shop: self.shop.name.clone(),
+            timezone: self.shop.timezone.name().to_string(),
+            currency: self.shop.currency.clone(),
+        };
+        let over = crate::metrics::report::Over {
+            kinds: &crate::metrics::period::ComparisonKind::WEEKLY,
+            week_start: self.shop.week_start,
+            plans: &self.plans,
+        };
+        crate::metrics::report::assemble_with(&self.catalog, &over, of, last, fetched)
     }
 
     /// The named report, or the only one when `name` is None.
@@ -484,6 +537,7 @@ impl Config {
             None => crate::metrics::news::NewsSettings::default(),
         };
         let objectives = sections::objectives(&cx, raw.objectives, &catalog)?;
+        let plans = sections::plans(&cx, raw.plans, &catalog)?;
         let t = raw.okr;
         if !(0.0 < t.at_risk && t.at_risk <= t.on_track && t.on_track <= 1.0) {
             bail!("{origin}: `okr`: thresholds must satisfy 0 < at_risk <= on_track <= 1");
@@ -524,6 +578,7 @@ impl Config {
                 Some(o) => sections::outlook(&cx, o)?,
                 None => crate::metrics::forecast::OutlookSettings::default(),
             },
+            plans,
             preflight: match raw.preflight {
                 Some(p) => sections::preflight(&cx, p)?,
                 None => crate::metrics::preflight::PreflightSettings::default(),

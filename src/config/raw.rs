@@ -33,6 +33,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) outlook: Option<Spanned<crate::metrics::forecast::OutlookSettings>>,
     pub(super) preflight: Option<Spanned<crate::metrics::preflight::PreflightSettings>>,
+    #[serde(default)]
+    pub(super) plans: Vec<Spanned<crate::metrics::plan::RawPlan>>,
     pub(super) channels: Option<Spanned<BTreeMap<String, String>>>,
     pub(super) email: Option<RawEmail>,
     #[serde(default)]
@@ -135,6 +137,9 @@ pub(super) struct RawReport {
     /// A Microsoft Teams Workflows webhook (a secret URL) the report is posted to.
     pub(super) teams_webhook_env: Option<String>,
     pub(super) teams_webhook_file: Option<PathBuf>,
+    /// "day" (the default): the day before the send; "week": the last full week.
+    #[serde(default)]
+    pub(super) period: crate::config::ReportPeriod,
 }
 
 fn default_grace_hours() -> u32 {

@@ -199,6 +199,7 @@ fn report(
         .map(|url| chat::teams_webhook(cx, url, span.clone(), &format!("{key}.teams_webhook")))
         .transpose()?;
     Ok(Report {
+        period: r.period,
         teams_webhook,
         slack_channels,
         schedule,

@@ -59,6 +59,9 @@ impl Ctx<'_> {
             ComparisonKind::WeekToDate => "vs last week to date".to_string(),
             ComparisonKind::MonthToDate => "vs last month to date".to_string(),
             ComparisonKind::SameWeekdayLastYear => "vs last year".to_string(),
+            ComparisonKind::WeekBefore | ComparisonKind::SameWeekLastYear => {
+                c.kind.label().to_string()
+            }
         };
         // Where the shop was closed on the usual day, say which day stood in and why.
         let label = match (&c.previous_note, c.kind) {

@@ -162,7 +162,19 @@ pub fn compare_all(
     week_start: Weekday,
     cal: &Calendar,
 ) -> Vec<Comparison> {
-    ComparisonKind::ALL
+    compare_kinds(&ComparisonKind::ALL, series, metric, d, week_start, cal)
+}
+
+/// The comparisons `kinds` of one series for report date `d`.
+pub fn compare_kinds(
+    kinds: &[ComparisonKind],
+    series: &Series,
+    metric: &MetricDef,
+    d: NaiveDate,
+    week_start: Weekday,
+    cal: &Calendar,
+) -> Vec<Comparison> {
+    kinds
         .iter()
         .map(|&kind| {
             let (cur, prev) = kind.periods(d, week_start, cal);

@@ -14,6 +14,7 @@ pub mod metric;
 pub mod news;
 pub mod okr;
 pub mod period;
+pub mod plan;
 pub mod preflight;
 pub mod report;
 pub mod zeros;

@@ -23,6 +23,10 @@ pub enum ComparisonKind {
     MonthToDate,
     /// D vs D-364, the same weekday a year earlier.
     SameWeekdayLastYear,
+    /// A weekly report's week (the 7 days ending on D) vs the 7 days before it.
+    WeekBefore,
+    /// A weekly report's week vs the same 7 days 52 weeks earlier.
+    SameWeekLastYear,
 }
 
 impl ComparisonKind {
@@ -35,6 +39,10 @@ impl ComparisonKind {
         ComparisonKind::SameWeekdayLastYear,
     ];
 
+    /// A weekly report's comparisons, for the week ending on its date.
+    pub const WEEKLY: [ComparisonKind; 2] =
+        [ComparisonKind::WeekBefore, ComparisonKind::SameWeekLastYear];
+
     /// A short label for tables and emails.
     pub fn label(self) -> &'static str {
         match self {
@@ -44,6 +52,8 @@ impl ComparisonKind {
             ComparisonKind::WeekToDate => "week to date",
             ComparisonKind::MonthToDate => "month to date",
             ComparisonKind::SameWeekdayLastYear => "vs last year",
+            ComparisonKind::WeekBefore => "vs week before",
+            ComparisonKind::SameWeekLastYear => "vs same week last year",
         }
     }
 
@@ -83,6 +93,15 @@ impl ComparisonKind {
                     stepped(cal, nominal, cal.same_weekday_back(d, 52)),
                 )
             }
+            // A week is compared whole: a closed day is part of both weeks' story.
+            ComparisonKind::WeekBefore => (
+                Period::range(minus(d, 6), d),
+                Period::range(minus(d, 13), minus(d, 7)),
+            ),
+            ComparisonKind::SameWeekLastYear => (
+                Period::range(minus(d, 6), d),
+                Period::range(minus(d, 370), minus(d, 364)),
+            ),
         }
     }
 }
@@ -221,12 +240,26 @@ pub fn fetch_ranges(
     week_start: Weekday,
     cal: &Calendar,
 ) -> Vec<(NaiveDate, NaiveDate)> {
+    fetch_ranges_of(&ComparisonKind::ALL, d, week_start, cal)
+}
+
+/// The days the comparisons `kinds` need for `d`, as [`fetch_ranges`] gives them.
+pub fn fetch_ranges_of(
+    kinds: &[ComparisonKind],
+    d: NaiveDate,
+    week_start: Weekday,
+    cal: &Calendar,
+) -> Vec<(NaiveDate, NaiveDate)> {
     let mut recent_start = d;
     let mut ranges = Vec::new();
-    for kind in ComparisonKind::ALL {
+    for &kind in kinds {
         let (cur, prev) = kind.periods(d, week_start, cal);
         for p in [cur, prev] {
-            if kind == ComparisonKind::SameWeekdayLastYear && p.first() < minus(d, 60) {
+            let year_ago = matches!(
+                kind,
+                ComparisonKind::SameWeekdayLastYear | ComparisonKind::SameWeekLastYear
+            );
+            if year_ago && p.first() < minus(d, 60) {
                 ranges.push((p.first(), p.last()));
             } else {
                 recent_start = recent_start.min(p.first());
@@ -235,6 +268,15 @@ pub fn fetch_ranges(
     }
     ranges.push((recent_start, d));
     ranges
+}
+
+/// The last full week ending on or before `d`, as its first and last days: the week a
+/// weekly report covers.
+pub fn last_full_week(d: NaiveDate, week_start: Weekday) -> (NaiveDate, NaiveDate) {
+    let last_day = week_start.pred();
+    let back = u64::from(d.weekday().days_since(last_day));
+    let last = minus(d, back);
+    (minus(last, 6), last)
 }
 
 /// Sorts ranges and merges those that overlap or touch.

@@ -8,10 +8,11 @@ use chrono::{NaiveDate, Weekday};
 use serde::Serialize;
 
 use crate::metrics::calendar::Calendar;
-use crate::metrics::compare::{Comparison, Series, Value, compare_all};
+use crate::metrics::compare::{Comparison, Series, Value, compare_kinds};
 use crate::metrics::metric::{Aggregate, Catalog, Direction, MetricDef, Team, Unit};
 use crate::metrics::news;
 use crate::metrics::period::ComparisonKind;
+use crate::metrics::plan::{self, PlanCheck, PlanTarget};
 
 /// What a report is of, as `metrics --format json` names it: the shop, its time zone and its
 /// currency.
@@ -71,6 +72,9 @@ pub struct MetricResult {
     /// Why the metric has no values at all: its query failed or timed out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
+    /// The first comparison's current period against the shop's plan, where one covers it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanCheck>,
     /// Per breakdown value (for example per channel), largest first on the report date.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub breakdown: Vec<BreakdownResult>,
@@ -96,9 +100,44 @@ pub fn assemble(
     date: NaiveDate,
     fetched: &Fetched,
 ) -> MetricsReport {
+    let report = assemble_with(catalog, &Over::daily(week_start), of, date, fetched);
+    MetricsReport {
+        explain: explain(date, fetched),
+        ..report
+    }
+}
+
+/// What a report compares: its comparisons, the shop's week and its plans.
+#[derive(Debug, Clone, Copy)]
+pub struct Over<'a> {
+    pub kinds: &'a [ComparisonKind],
+    pub week_start: Weekday,
+    pub plans: &'a [PlanTarget],
+}
+
+impl Over<'static> {
+    /// The morning report's six comparisons.
+    pub fn daily(week_start: Weekday) -> Over<'static> {
+        Over {
+            kinds: &ComparisonKind::ALL,
+            week_start,
+            plans: &[],
+        }
+    }
+}
+
+/// The report of the comparisons `over.kinds` (a weekly report's: the week before and the
+/// same week a year ago, and the plan), without the revenue split of a day.
+pub fn assemble_with(
+    catalog: &Catalog,
+    over: &Over<'_>,
+    of: ReportOf,
+    date: NaiveDate,
+    fetched: &Fetched,
+) -> MetricsReport {
     let metrics = catalog
         .iter()
-        .map(|m| metric_result(m, week_start, date, fetched))
+        .map(|m| metric_result(m, over, date, fetched))
         .collect();
     MetricsReport {
         shop: of.shop,
@@ -106,7 +145,7 @@ pub fn assemble(
         timezone: of.timezone,
         currency: of.currency,
         metrics,
-        explain: explain(date, fetched),
+        explain: None,
     }
 }
 
@@ -114,7 +153,7 @@ pub fn assemble(
 /// none.
 fn metric_result(
     m: &MetricDef,
-    week_start: Weekday,
+    over: &Over<'_>,
     date: NaiveDate,
     fetched: &Fetched,
 ) -> MetricResult {
@@ -123,16 +162,19 @@ fn metric_result(
     let series = fetched.get(&m.key).unwrap_or(&empty);
     let unavailable = fetched.unavailable.get(&m.key).cloned();
     let (comparisons, breakdown) = if unavailable.is_some() {
-        (
-            unavailable_comparisons(m, week_start, date, cal),
-            Vec::new(),
-        )
+        (unavailable_comparisons(m, over, date, cal), Vec::new())
     } else if m.breakdown.is_some() {
-        (Vec::new(), breakdown(series, m, week_start, date, cal))
+        (Vec::new(), breakdown(series, m, over, date, cal))
     } else {
         let s = series.get(&None).cloned().unwrap_or_default();
-        (compare_all(&s, m, date, week_start, cal), Vec::new())
+        let all = compare_kinds(over.kinds, &s, m, date, over.week_start, cal);
+        (all, Vec::new())
     };
+    let plan = comparisons.first().and_then(|c| {
+        let (first, last) = c.current_period;
+        let t = plan::target(over.plans, &m.key, m.aggregate, first, last)?;
+        Some(plan::check(c.current.get(), t, m.direction))
+    });
     MetricResult {
         key: m.key.clone(),
         label: m.label.clone(),
@@ -143,6 +185,7 @@ fn metric_result(
         description: m.description.clone(),
         comparisons,
         unavailable,
+        plan,
         breakdown,
     }
 }
@@ -150,12 +193,12 @@ fn metric_result(
 /// Every comparison of a metric whose query failed, each side unavailable.
 fn unavailable_comparisons(
     m: &MetricDef,
-    week_start: Weekday,
+    over: &Over<'_>,
     date: NaiveDate,
     cal: &Calendar,
 ) -> Vec<Comparison> {
     let none = Series::default();
-    let mut all = compare_all(&none, m, date, week_start, cal);
+    let mut all = compare_kinds(over.kinds, &none, m, date, over.week_start, cal);
     for c in &mut all {
         c.current = Value::Unavailable;
         c.previous = Value::Unavailable;
@@ -167,7 +210,7 @@ fn unavailable_comparisons(
 fn breakdown(
     series: &MetricSeries,
     m: &MetricDef,
-    week_start: Weekday,
+    over: &Over<'_>,
     date: NaiveDate,
     cal: &Calendar,
 ) -> Vec<BreakdownResult> {
@@ -176,17 +219,24 @@ fn breakdown(
         .filter_map(|(dim, s)| {
             dim.as_ref().map(|d| BreakdownResult {
                 value: d.clone(),
-                comparisons: compare_all(s, m, date, week_start, cal),
+                comparisons: compare_kinds(over.kinds, s, m, date, over.week_start, cal),
             })
         })
         .collect();
-    // Ranked by month to date: steadier than one day, and what "top" means in a report.
-    let mtd = ComparisonKind::ALL
+    // Ranked by month to date: steadier than one day, and what "top" means in a report (a
+    // weekly report's by its week).
+    let mtd = over
+        .kinds
         .iter()
         .position(|k| *k == ComparisonKind::MonthToDate)
-        .expect("listed");
+        .unwrap_or(0);
     rows.sort_by(|a, b| {
-        let v = |r: &BreakdownResult| r.comparisons[mtd].current.get().unwrap_or(f64::MIN);
+        let v = |r: &BreakdownResult| {
+            r.comparisons
+                .get(mtd)
+                .and_then(|c| c.current.get())
+                .unwrap_or(f64::MIN)
+        };
         v(b).total_cmp(&v(a)).then_with(|| a.value.cmp(&b.value))
     });
     rows

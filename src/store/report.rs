@@ -42,6 +42,38 @@ pub async fn fetch_windows(
     let calendar = calendar(store, config, date).await?;
     let mut common = fetch_ranges(date, config.shop.week_start, &calendar);
     common.extend_from_slice(extra);
+    fetch_over(store, config, calendar, common, own).await
+}
+
+/// The rows of a weekly report ending on `last`: its week, the week before and the same
+/// week a year ago, with the rollups refreshed first.
+pub async fn fetch_week(store: &Store, config: &Config, last: NaiveDate) -> Result<Fetched> {
+    crate::store::rollup::refresh_if_stale(store).await?;
+    let calendar = calendar(store, config, last).await?;
+    let ranges = crate::metrics::period::fetch_ranges_of(
+        &crate::metrics::period::ComparisonKind::WEEKLY,
+        last,
+        config.shop.week_start,
+        &calendar,
+    );
+    fetch_over(store, config, calendar, ranges, &BTreeMap::new()).await
+}
+
+/// The weekly report ending on `last`: each metric against the week before, the same week a
+/// year ago and the shop's plan.
+pub async fn build_week(store: &Store, config: &Config, last: NaiveDate) -> Result<MetricsReport> {
+    let fetched = fetch_week(store, config, last).await?;
+    Ok(config.assemble_week(last, &fetched))
+}
+
+/// Every metric's rows over `common` (and its own ranges of `own`), side by side.
+async fn fetch_over(
+    store: &Store,
+    config: &Config,
+    calendar: Calendar,
+    common: Vec<(NaiveDate, NaiveDate)>,
+    own: &BTreeMap<String, Vec<(NaiveDate, NaiveDate)>>,
+) -> Result<Fetched> {
     // Metrics are independent: run them side by side, as many at a time as the read-only
     // pool has connections.
     let mut tasks = tokio::task::JoinSet::new();
