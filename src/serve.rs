@@ -242,7 +242,7 @@ impl Memory {
         let fire = report
             .schedule
             .last_at_or_before(now, report.grace + Duration::days(2))?;
-        let date = report.schedule.report_date(fire);
+        let date = report.date_for(report.schedule.report_date(fire));
         let key = (report.name.clone(), date);
         if self.done.contains(&key) || self.recheck.get(&key).is_some_and(|t| now < *t) {
             return None;

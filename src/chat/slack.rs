@@ -42,6 +42,9 @@ pub struct Uploaded<'a> {
 /// The digest as a post without images, within the limits less room for the charts.
 pub fn post(d: &Digest) -> Post {
     let budget = MAX_BYTES - IMAGES_RESERVE;
+    if let Some(w) = &d.weekly {
+        return weekly_post(d, w, budget);
+    }
     for told in (0..=ALERTS_TOLD.min(d.alerts.len())).rev() {
         let p = assemble(d, told, MAX_SECTION);
         if size(&p) <= budget {
@@ -79,6 +82,35 @@ pub fn with_images(post: &Post, images: &[Uploaded<'_>]) -> Post {
     }
     p.blocks.extend(context);
     p
+}
+
+/// A weekly review as a post: a header, the agenda's sections in order, each cut to fit.
+fn weekly_post(d: &Digest, w: &crate::digest::weekly::Weekly, budget: usize) -> Post {
+    let mut per = MAX_SECTION;
+    loop {
+        let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text",
+            "text": cap(&format!("{} · weekly review, {}", d.shop, w.title), MAX_HEADER)}})];
+        for (i, (title, lines)) in w.sections().iter().enumerate() {
+            let body = lines
+                .iter()
+                .map(|l| format!("• {}", esc(l)))
+                .collect::<Vec<_>>();
+            blocks.push(section(
+                &format!("*{}. {}*\n{}", i + 1, esc(title), body.join("\n")),
+                per,
+            ));
+        }
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
+            "text": clip(&esc(&d.footer), 2_000)}]}));
+        let p = Post {
+            text: cap(&w.subject, 3_000),
+            blocks,
+        };
+        if size(&p) <= budget || per <= 200 {
+            return p;
+        }
+        per = per * 3 / 4;
+    }
 }
 
 /// The size Slack weighs: the blocks as JSON.

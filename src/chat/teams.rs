@@ -14,6 +14,32 @@ const ALERTS_TOLD: usize = 8;
 
 /// The webhook's body: a message with the card as its one attachment.
 pub fn message(d: &Digest) -> Value {
+    if let Some(w) = &d.weekly {
+        let mut per = 4_000;
+        loop {
+            let mut body = vec![text(
+                &format!("{} · weekly review, {}", d.shop, w.title),
+                per,
+                "Large",
+                true,
+            )];
+            for (i, (title, lines)) in w.sections().iter().enumerate() {
+                body.push(text(&format!("{}. {title}", i + 1), per, "Medium", true));
+                body.push(text(&lines.join("\n\n"), per, "Default", false));
+            }
+            body.push(text(&d.footer, per, "Small", false));
+            let m = envelope(&json!({
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+            }));
+            if size(&m) <= MAX_BYTES || per <= 200 {
+                return m;
+            }
+            per = per * 3 / 4;
+        }
+    }
     for told in (0..=ALERTS_TOLD.min(d.alerts.len())).rev() {
         let m = envelope(&card(d, told, 4_000));
         if size(&m) <= MAX_BYTES {

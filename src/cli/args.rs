@@ -102,6 +102,10 @@ pub enum Command {
         /// Write this team's copy (its lead section first) [default: the common one].
         #[arg(long)]
         team: Option<String>,
+        /// Preview this report (a weekly one is the review of the last full week ending on
+        /// or before the date) [default: the morning email].
+        #[arg(long)]
+        report: Option<String>,
     },
     /// Print who receives a report: every member of its teams, once each.
     Recipients {

@@ -24,7 +24,7 @@ use output::{print_import, print_recipients, print_schedule};
 use crate::config::{Config, Lead, Report};
 use crate::delivery::{SendOptions, outlets};
 use crate::demo::{self, DemoOptions};
-use crate::email::compose::{compose, write_preview};
+use crate::email::compose::{compose, compose_for, write_preview};
 use crate::email::render::Templates;
 use crate::ingest::{self, Format, ImportOptions};
 use crate::progress::Style;
@@ -187,7 +187,7 @@ async fn send_command(
         force,
         retry_unknown,
     } = flags;
-    let date = date.unwrap_or(yesterday);
+    let date = report.date_for(date.unwrap_or(yesterday));
     if !force {
         refuse_date_without_data(store, date, yesterday).await?;
     }
@@ -281,10 +281,25 @@ async fn dispatch_one(
             out,
             open,
             team,
+            report,
         } => {
             refresh_demo(config, store, yesterday).await?;
-            let date = date.unwrap_or(yesterday);
-            preview(config, store, date, &out, open, team.as_deref()).await
+            let period = match report.as_deref() {
+                None => crate::config::ReportPeriod::Day,
+                Some(name) => named_report(config, name)?.period,
+            };
+            let mut date = date.unwrap_or(yesterday);
+            if period == crate::config::ReportPeriod::Week {
+                date = crate::metrics::period::last_full_week(date, config.shop.week_start).1;
+            }
+            let page = Page {
+                date,
+                period,
+                out: &out,
+                open,
+                team: team.as_deref(),
+            };
+            preview(config, store, &page).await
         }
         Command::Check
         | Command::Recipients { .. }
@@ -370,14 +385,39 @@ async fn demo_command(
     output::print_demo(store, &summary, options, secs)
 }
 
-async fn preview(
-    config: &Config,
-    store: &Store,
+/// What `preview` writes: a report date and period, where, and which team's copy.
+struct Page<'a> {
     date: NaiveDate,
-    out: &Path,
+    period: crate::config::ReportPeriod,
+    out: &'a Path,
     open: bool,
-    team: Option<&str>,
-) -> Result<()> {
+    team: Option<&'a str>,
+}
+
+/// The report of that name in the config, or an error naming those there are.
+fn named_report<'a>(config: &'a Config, name: &str) -> Result<&'a Report> {
+    config
+        .reports
+        .iter()
+        .find(|r| r.name == name)
+        .with_context(|| {
+            let known: Vec<&str> = config.reports.iter().map(|r| r.name.as_str()).collect();
+            format!(
+                "--report: no report `{name}` in {}; the reports are: {}",
+                config.origin,
+                known.join(", ")
+            )
+        })
+}
+
+async fn preview(config: &Config, store: &Store, page: &Page<'_>) -> Result<()> {
+    let Page {
+        date,
+        period,
+        out,
+        open,
+        team,
+    } = *page;
     let now = Utc::now().with_timezone(&config.shop.timezone);
     let templates = Templates::load(config.email.templates_dir.as_deref())?;
     let lead = match team {
@@ -391,7 +431,7 @@ async fn preview(
             )
         })?,
     };
-    let mut composed = compose(store, config, &templates, date, now).await?;
+    let mut composed = compose_for(store, config, &templates, period, date, now).await?;
     if lead.is_some() {
         composed.rendered = composed.variant(&templates, lead)?;
         composed.digest = composed.digest.with_lead(lead);

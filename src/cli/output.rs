@@ -334,7 +334,7 @@ pub(super) fn print_schedule(report: &Report, from: DateTime<Utc>, count: usize)
             "  {}  {}  for {}",
             local.format("%a %Y-%m-%d %H:%M %:z %Z"),
             next.format("%Y-%m-%dT%H:%MZ"),
-            s.report_date(next)
+            report.date_for(s.report_date(next))
         );
         t = next;
     }

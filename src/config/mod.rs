@@ -190,6 +190,8 @@ pub struct Report {
     pub teams_webhook: Option<Secret>,
     /// What one report covers: a day, or the last full week.
     pub period: ReportPeriod,
+    /// The shop's first day of the week, which a weekly report's weeks start on.
+    pub week_start: Weekday,
 }
 
 /// What a report covers.
@@ -204,19 +206,12 @@ pub enum ReportPeriod {
 }
 
 impl Report {
-    /// The report date of a send on `today` (in the report's zone): yesterday, or for a
-    /// weekly report the last day of the last full week before today.
-    pub fn date_on(&self, today: chrono::NaiveDate, week_start: Weekday) -> chrono::NaiveDate {
-        let yesterday = today.pred_opt().unwrap_or(today);
-        self.date_for(yesterday, week_start)
-    }
-
     /// The report date that covers `d`: `d` itself, or for a weekly report the last day of
     /// the last full week ending on or before it.
-    pub fn date_for(&self, d: chrono::NaiveDate, week_start: Weekday) -> chrono::NaiveDate {
+    pub fn date_for(&self, d: chrono::NaiveDate) -> chrono::NaiveDate {
         match self.period {
             ReportPeriod::Day => d,
-            ReportPeriod::Week => crate::metrics::period::last_full_week(d, week_start).1,
+            ReportPeriod::Week => crate::metrics::period::last_full_week(d, self.week_start).1,
         }
     }
 }
@@ -275,6 +270,19 @@ impl Config {
             }),
             None => match self.reports.as_slice() {
                 [only] => Ok(only),
+                // The morning email and a weekly review: the morning email is the default.
+                several
+                    if several
+                        .iter()
+                        .filter(|r| r.period == ReportPeriod::Day)
+                        .count()
+                        == 1 =>
+                {
+                    Ok(several
+                        .iter()
+                        .find(|r| r.period == ReportPeriod::Day)
+                        .unwrap_or(&several[0]))
+                }
                 [] => bail!(
                     "{}: no [[reports]] configured: add one that names its teams",
                     self.origin
@@ -563,7 +571,7 @@ impl Config {
         let format = raw
             .format
             .unwrap_or_else(|| Spanned::new(0..0, RawFormat::default()));
-        Ok(Config {
+        let mut config = Config {
             origin: origin.clone(),
             shop: sections::shop(&cx, raw.shop, raw.closures)?,
             store: sections::store(&cx, &raw.store)?,
@@ -608,7 +616,12 @@ impl Config {
             imports: sections::imports(&cx, raw.imports, &src.base_dir)?,
             sources: sources::sources(&cx, raw.sources)?,
             team_leads: teams.iter().map(|(n, l, _)| (n.clone(), *l)).collect(),
-        })
+        };
+        // A weekly report's date is its week's last day, by the shop's week.
+        for r in &mut config.reports {
+            r.week_start = config.shop.week_start;
+        }
+        Ok(config)
     }
 }
 

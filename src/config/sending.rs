@@ -200,6 +200,8 @@ fn report(
         .transpose()?;
     Ok(Report {
         period: r.period,
+        // Set from `[shop]` once the whole config is read.
+        week_start: Weekday::Mon,
         teams_webhook,
         slack_channels,
         schedule,

@@ -39,7 +39,7 @@ use chrono_tz::Tz;
 use futures_util::StreamExt as _;
 
 use crate::config::{Config, Lead, RecipientKey, Report};
-use crate::email::compose::{Composed, compose};
+use crate::email::compose::{Composed, compose_for};
 use crate::email::render::Templates;
 use crate::shutdown::Shutdown;
 use crate::store::{DeliveryStatus, Store};
@@ -176,7 +176,7 @@ pub async fn send<C: Channel>(
         return Ok(summary);
     }
     let templates = Templates::load(config.email.templates_dir.as_deref())?;
-    let composing = compose(store, config, &templates, date, now);
+    let composing = compose_for(store, config, &templates, report.period, date, now);
     let Some(composed) = unless_stopped(composing, opts.stop.as_deref()).await? else {
         // A digest still being composed at shutdown is given up: nothing has left yet.
         summary.not_tried = targets.len();

@@ -39,6 +39,7 @@ pub mod revisions;
 mod stories;
 mod tables;
 pub mod triage;
+pub mod weekly;
 
 use crate::text::{self, cap};
 use alerts::{build_alerts, lead_time_note, no_alerts_note};
@@ -163,6 +164,9 @@ pub struct Digest {
     pub chart_notes: Vec<String>,
     /// Colours with a meaning, as in the charts.
     pub colors: Colors,
+    /// A weekly report's review of its week, which the templates show in place of the
+    /// day's sections; None in the morning email.
+    pub weekly: Option<weekly::Weekly>,
 }
 
 /// The sections after the news in the common copy.
@@ -604,7 +608,46 @@ fn compose(day: &Day<'_>, news: news::News, alerts: Vec<AlertView>) -> (Digest, 
             .map(|s| (s.view.id.clone(), s.view.clone()))
             .collect(),
         colors: Colors::from_palette(),
+        weekly: None,
     };
+    (digest, specs)
+}
+
+/// The alerts of day `d` as its morning email would list them, bar the days ahead: for the
+/// weekly review's alerts of the week.
+pub fn day_alerts(config: &Config, d: NaiveDate, inputs: &DigestInputs) -> Vec<AlertView> {
+    let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+    let report = config.assemble_report(d, &inputs.fetched);
+    build_alerts(config, d, inputs, &report, &[], &f)
+        .into_iter()
+        .filter(|a| a.kind != AlertKind::CapacityAhead)
+        .filter(|a| a.kind != AlertKind::Capacity || a.day == Some(d))
+        .collect()
+}
+
+/// A weekly report's digest: the digest of the week's last day with its review of the week
+/// in place of the day's sections, and the review's charts only.
+pub fn build_weekly(
+    config: &Config,
+    now: DateTime<Tz>,
+    day: &DigestInputs,
+    w: &crate::metrics::inputs::WeeklyInputs,
+    alerts: &[(NaiveDate, Vec<AlertView>)],
+) -> (Digest, Vec<ChartSpec>) {
+    let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+    let (mut digest, _) = build(config, w.last, now, day);
+    let hidden = left_out(config, day).hidden;
+    let (review, specs) = weekly::build(config, day, w, alerts, &hidden, &f);
+    digest.preheader = review.preheader.clone();
+    digest.charts = specs.iter().map(|s| s.view.clone()).collect();
+    digest.chart = specs
+        .iter()
+        .map(|s| (s.view.id.clone(), s.view.clone()))
+        .collect();
+    digest.chart_notes = Vec::new();
+    // The day's figures as mailed stay the morning email's to remember.
+    digest.revisions = revisions::Revisions::default();
+    digest.weekly = Some(review);
     (digest, specs)
 }
 

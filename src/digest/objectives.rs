@@ -59,7 +59,7 @@ pub(super) fn build_objectives(
 }
 
 /// A key result's status on `d`: its metric's value over the key result's window.
-fn key_result_status(
+pub(super) fn key_result_status(
     config: &Config,
     cycle: (NaiveDate, NaiveDate),
     d: NaiveDate,

@@ -117,7 +117,7 @@ pub(super) fn build(
         campaigns_note,
         days: ahead
             .iter()
-            .map(|day| forecast_row(day, config, inputs, f))
+            .map(|day| forecast_row(day, config, &inputs.capacity_plan, f))
             .collect(),
         forecast_note: forecast_note(ahead),
         no_forecast: no_forecast(inputs, d, ahead),
@@ -214,10 +214,10 @@ fn sku_cover(sku: &str, remaining: i64, inputs: &DigestInputs, f: &Formatter) ->
     }
 }
 
-fn forecast_row(
+pub(super) fn forecast_row(
     day: &DayForecast,
     config: &Config,
-    inputs: &DigestInputs,
+    capacity_plan: &BTreeMap<NaiveDate, f64>,
     f: &Formatter,
 ) -> ForecastRow {
     let count = |v: f64| f.amount(Unit::Count, v.round());
@@ -239,7 +239,7 @@ fn forecast_row(
             closed: closed_words(why),
         };
     }
-    let capacity = alert::capacity_on(&inputs.capacity_plan, day.day);
+    let capacity = alert::capacity_on(capacity_plan, day.day);
     let flagged = capacity.is_some_and(|(c, _)| alert::over_threshold(day, c, &config.alerts));
     ForecastRow {
         day: forecast::day_label(day.day),

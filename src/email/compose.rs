@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
 
-use crate::config::{Config, Lead};
+use crate::config::{Config, Lead, ReportPeriod};
 use crate::digest::{self, Digest};
 use crate::email::message;
 use crate::email::render::{Rendered, Templates};
@@ -45,6 +45,45 @@ pub async fn compose(
 ) -> Result<Composed> {
     let inputs = gather::gather(store, config, d).await?;
     let (digest, specs) = digest::build(config, d, now, &inputs);
+    let images = digest::draw_charts(&specs)?;
+    let rendered = templates.render_digest(&digest, images)?;
+    Ok(Composed { digest, rendered })
+}
+
+/// The email of `report` for report date `d`: the morning email, or for a weekly report
+/// the review of the week ending on `d`.
+pub async fn compose_for(
+    store: &Store,
+    config: &Config,
+    templates: &Templates,
+    period: ReportPeriod,
+    d: NaiveDate,
+    now: DateTime<Tz>,
+) -> Result<Composed> {
+    match period {
+        ReportPeriod::Day => compose(store, config, templates, d, now).await,
+        ReportPeriod::Week => compose_weekly(store, config, templates, d, now).await,
+    }
+}
+
+/// The weekly review of the week ending on `last`: the week's reads, the last day's digest
+/// (with the key results' windows of every week end) and each day's alerts.
+pub async fn compose_weekly(
+    store: &Store,
+    config: &Config,
+    templates: &Templates,
+    last: NaiveDate,
+    now: DateTime<Tz>,
+) -> Result<Composed> {
+    let week = crate::store::weekly::weekly(store, config, last).await?;
+    let day = gather::gather_weeks(store, config, last, &week.week_ends).await?;
+    let mut alerts = Vec::with_capacity(7);
+    for d in week.first.iter_days().take_while(|d| *d < last) {
+        let inputs = gather::gather(store, config, d).await?;
+        alerts.push((d, digest::day_alerts(config, d, &inputs)));
+    }
+    alerts.push((last, digest::day_alerts(config, last, &day)));
+    let (digest, specs) = digest::build_weekly(config, now, &day, &week, &alerts);
     let images = digest::draw_charts(&specs)?;
     let rendered = templates.render_digest(&digest, images)?;
     Ok(Composed { digest, rendered })

@@ -19,7 +19,7 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use crate::config::MAX_SUBJECT;
 use crate::digest::{ChartView, Digest};
 
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 5] = [
     (
         "digest.html.j2",
         include_str!("../../templates/digest.html.j2"),
@@ -31,6 +31,15 @@ const TEMPLATES: [(&str, &str); 3] = [
     (
         "subject.txt.j2",
         include_str!("../../templates/subject.txt.j2"),
+    ),
+    // The weekly review's body, which the two above include for a weekly report.
+    (
+        "weekly.html.j2",
+        include_str!("../../templates/weekly.html.j2"),
+    ),
+    (
+        "weekly.txt.j2",
+        include_str!("../../templates/weekly.txt.j2"),
     ),
 ];
 

@@ -81,3 +81,54 @@ pub struct SourceSync {
     pub days_of: &'static str,
     pub zone: Option<String>,
 }
+
+/// What a weekly review reads beyond the digest of its last day.
+#[derive(Debug, Clone, Default)]
+pub struct WeeklyInputs {
+    /// The week: its first and last day.
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+    /// Every metric's rows for the week, the week before and the same week a year ago.
+    pub fetched: Fetched,
+    /// The campaigns that ran in the week, each with what it did.
+    pub retros: Vec<Retro>,
+    /// The two weeks after it, forecast from its last day.
+    pub ahead: Vec<crate::metrics::forecast::DayForecast>,
+    pub capacity_plan: BTreeMap<NaiveDate, f64>,
+    /// Campaigns starting in those two weeks, with whether operations confirmed each.
+    pub starting: Vec<(Promotion, crate::metrics::preflight::Confirmed)>,
+    /// The last day of each week of the key results' cycles up to the week's last day, for
+    /// their trend.
+    pub week_ends: Vec<NaiveDate>,
+}
+
+/// A campaign's week as its retrospective tells it: over its days up to the week's end.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Retro {
+    pub campaign: String,
+    pub channel: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    /// Its days counted: from its start to its end or the week's last day.
+    pub through: NaiveDate,
+    /// Orders expected on those days by the forecast made the day before it started, with
+    /// its lift and without (the baseline); None without a forecast.
+    pub expected: Option<f64>,
+    pub baseline: Option<f64>,
+    /// Days of it past the forecast's reach, not in `expected`.
+    pub unforecast: i64,
+    pub orders: f64,
+    /// Promoted SKUs, and SKU-days out of stock on its days.
+    pub skus: usize,
+    pub sku_days_out: i64,
+    /// Units sold and returned of the orders on its channel on its days, and of every order
+    /// on those days.
+    pub units: f64,
+    pub returned: f64,
+    pub shop_units: f64,
+    pub shop_returned: f64,
+    /// Its ad spend on those days (ad rows naming it), and the revenue of its channel's
+    /// orders then.
+    pub spend: f64,
+    pub revenue: f64,
+}

@@ -45,6 +45,32 @@ pub fn key_result_ranges(
 }
 
 pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<DigestInputs> {
+    gather_own(store, config, d, key_result_ranges(config, d)).await
+}
+
+/// Like [`gather`], with each key result's window as of every one of `week_ends` too: a
+/// weekly review's trend of the key results, week by week.
+pub async fn gather_weeks(
+    store: &Store,
+    config: &Config,
+    d: NaiveDate,
+    week_ends: &[NaiveDate],
+) -> Result<DigestInputs> {
+    let mut own = key_result_ranges(config, d);
+    for w in week_ends {
+        for (metric, ranges) in key_result_ranges(config, *w) {
+            own.entry(metric).or_default().extend(ranges);
+        }
+    }
+    gather_own(store, config, d, own).await
+}
+
+async fn gather_own(
+    store: &Store,
+    config: &Config,
+    d: NaiveDate,
+    own: BTreeMap<String, Vec<(NaiveDate, NaiveDate)>>,
+) -> Result<DigestInputs> {
     // Rows written by another tool since the last import leave their days' rollups stale;
     // both halves below read the rollups.
     crate::store::rollup::refresh_if_stale(store).await?;
@@ -54,7 +80,6 @@ pub async fn gather(store: &Store, config: &Config, d: NaiveDate) -> Result<Dige
     // The metrics run on the read-only pool; the rest reads through the other pool, so the
     // two proceed side by side.
     let extra = extra_ranges(config, d);
-    let own = key_result_ranges(config, d);
     let metrics = report::fetch_windows(store, config, d, &extra, &own);
     let rest = async {
         let ahead = d + Days::new(u64::from(config.outlook.days));
@@ -161,7 +186,7 @@ pub async fn backtest(
 /// to `ahead`. A forecast's state is smoothed from the first day read, and campaign days are
 /// left out of it, so the email and a backtest read from the same day, and the same
 /// campaigns, for any shop younger than that.
-async fn history(
+pub(super) async fn history(
     store: &Store,
     origin: NaiveDate,
     last: NaiveDate,

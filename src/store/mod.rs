@@ -43,6 +43,7 @@ pub mod report;
 pub mod rollup;
 mod series;
 mod sources;
+pub mod weekly;
 pub mod write;
 
 pub use bulk::SetAside;

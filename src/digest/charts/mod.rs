@@ -418,6 +418,40 @@ pub(super) fn spark_chart(
     )
 }
 
+/// A key result's progress at the end of each week of its cycle, as a sparkline; its alt
+/// text says where it started and where it stands.
+pub(super) fn trend_spark(
+    id: &str,
+    label: &str,
+    weeks: &[NaiveDate],
+    at: &[okr::KrStatus],
+    f: &Formatter,
+) -> ChartSpec {
+    let values: Vec<Option<f64>> = at.iter().map(|s| s.progress).collect();
+    let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |p| f.amount(Unit::Percent, p));
+    let alt = format!(
+        "{} progress week by week: {} on {}, {} on {}.",
+        cap(label, ALT_NAME),
+        pct(values.first().copied().flatten()),
+        weeks
+            .first()
+            .map_or(String::new(), |d| d.format("%-d %b").to_string()),
+        pct(values.last().copied().flatten()),
+        weeks
+            .last()
+            .map_or(String::new(), |d| d.format("%-d %b").to_string()),
+    );
+    spec(
+        id,
+        format!("{}, week by week", cap(label, ALT_NAME)),
+        alt,
+        ChartKind::Spark(chart::SparkChart {
+            values,
+            color: palette::PRIMARY,
+        }),
+    )
+}
+
 /// The band of the channels after the two largest, together.
 const OTHER_CHANNELS: &str = "Other channels";
 
