@@ -13,7 +13,7 @@ use crate::email::{chromium_or_skip, probe_in_chromium_at, run_chromium};
 use crate::support::{Backend, TestStore};
 
 /// The budget the issue sets: well under Gmail's clip of about 102 KB.
-const HTML_BUDGET: usize = 90_000;
+pub(crate) const HTML_BUDGET: usize = 90_000;
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -169,7 +169,7 @@ fn copies(t: &TestStore, c: &Composed, dir: &Path, name: &str) -> Vec<(String, P
 
 /// Where on the page (the bottom of its box, in px) the first text holding each needle
 /// ends, with the width the page scrolls to and its smallest visible text.
-fn probe(needles: &[&str]) -> String {
+pub(crate) fn probe(needles: &[&str]) -> String {
     format!(
         r#"<script>
 window.addEventListener('load', () => {{

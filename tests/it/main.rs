@@ -36,3 +36,4 @@ mod slack;
 mod smtp;
 mod sync;
 mod teams;
+mod weekly;
