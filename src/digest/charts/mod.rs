@@ -835,6 +835,7 @@ mod tests {
             description: String::new(),
             comparisons: Vec::new(),
             unavailable: None,
+            plan: None,
             breakdown: Vec::new(),
         };
         out.push(spark_chart(&m, d(), &i, &f));
