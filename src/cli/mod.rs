@@ -585,7 +585,7 @@ async fn preflight(
             .await?;
     }
     let confirmation = store
-        .confirmations(&[plan.campaign.clone()])
+        .confirmations(std::slice::from_ref(&plan.campaign))
         .await?
         .remove(&plan.campaign);
     let check = crate::store::gather::preflight(store, config, &plan, origin)

@@ -62,7 +62,8 @@ pub fn view(p: &Preflight, f: &Formatter) -> PreflightView {
         channel_words(&plan.channel),
         p.verdict()
     );
-    let verdict = match p.problems.len() {
+    let actions = actions(p, f);
+    let verdict = match actions.len() {
         0 => "Ready: stock, capacity and margin hold for the campaign's days.".to_string(),
         1 => format!("Not ready: 1 change before {}.", day_label(plan.start)),
         n => format!("Not ready: {n} changes before {}.", day_label(plan.start)),
@@ -106,12 +107,7 @@ pub fn view(p: &Preflight, f: &Formatter) -> PreflightView {
                 )
             })
             .collect(),
-        actions: p
-            .problems
-            .iter()
-            .take(LISTED)
-            .map(|x| action(x, p, f))
-            .collect(),
+        actions,
         notes: notes(p),
     }
 }
@@ -202,6 +198,62 @@ fn sku_line(s: &SkuCheck, p: &Preflight, f: &Formatter) -> String {
     format!("{who}: {cover}; {rate}{margin}")
 }
 
+/// What must change, a line each; days over capacity in a row are one change.
+fn actions(p: &Preflight, f: &Formatter) -> Vec<ActionView> {
+    let mut out = Vec::new();
+    let mut run: Vec<(NaiveDate, i64)> = Vec::new();
+    for x in &p.problems {
+        if let Problem::OverCapacity { day, add } = x {
+            if run.last().is_some_and(|(d, _)| *d + Days::new(1) != *day) {
+                out.push(capacity_run(&run, f));
+                run.clear();
+            }
+            run.push((*day, *add));
+        } else {
+            out.push(action(x, p, f));
+        }
+    }
+    if !run.is_empty() {
+        out.push(capacity_run(&run, f));
+    }
+    out.truncate(LISTED);
+    out
+}
+
+/// Days over capacity in a row, as one change: "add capacity for 40 orders on Sat 5 Dec",
+/// or each day's figure over the run.
+fn capacity_run(run: &[(NaiveDate, i64)], f: &Formatter) -> ActionView {
+    let (first, last) = (run[0].0, run[run.len() - 1].0);
+    if run.len() == 1 {
+        return ActionView {
+            owner: owner(Owner::Operations),
+            text: format!(
+                "add capacity for {} orders on {}",
+                count(f, run[0].1 as f64),
+                day_label(first)
+            ),
+            or: format!("Marketing: move the push off {}", day_label(first)),
+        };
+    }
+    let figures: Vec<String> = run.iter().map(|(_, n)| count(f, *n as f64)).collect();
+    let (head, tail) = figures.split_at(figures.len() - 1);
+    ActionView {
+        owner: owner(Owner::Operations),
+        text: format!(
+            "add capacity from {} to {}: {} and {} orders",
+            day_label(first),
+            day_label(last),
+            head.join(", "),
+            tail.join("")
+        ),
+        or: format!(
+            "Marketing: spread the push beyond {} to {}",
+            day_label(first),
+            day_label(last)
+        ),
+    }
+}
+
 fn action(x: &Problem, p: &Preflight, f: &Formatter) -> ActionView {
     let start = p.plan.start;
     match x {
@@ -243,15 +295,7 @@ fn action(x: &Problem, p: &Preflight, f: &Formatter) -> ActionView {
                 or,
             }
         }
-        Problem::OverCapacity { day, add } => ActionView {
-            owner: owner(x.owner()),
-            text: format!(
-                "add capacity for {} orders on {}",
-                count(f, *add as f64),
-                day_label(*day)
-            ),
-            or: format!("Marketing: move the push off {}", day_label(*day)),
-        },
+        Problem::OverCapacity { day, add } => capacity_run(&[(*day, *add)], f),
         Problem::BelowCost { sku, max_discount } => ActionView {
             owner: owner(x.owner()),
             text: format!(

@@ -328,20 +328,11 @@ fn key_results(
     (out, specs)
 }
 
-fn retro(r: &Retro, f: &Formatter) -> RetroView {
+/// A campaign's orders against the forecast made before it, and against its baseline;
+/// good when it brought what was expected.
+fn expectation(r: &Retro, days: i64, f: &Formatter) -> (String, String, &'static str) {
     let count = |v: f64| f.amount(Unit::Count, v.round());
-    let days = (r.through - r.start).num_days() + 1;
-    let total = (r.end - r.start).num_days() + 1;
-    let when = if r.through < r.end {
-        format!("{}, running: {days} of {total} days", span(r.start, r.end))
-    } else {
-        format!(
-            "{}, ended {}",
-            span(r.start, r.end),
-            forecast::day_label(r.end)
-        )
-    };
-    let (orders, lift, tone) = match (r.expected, r.baseline) {
+    match (r.expected, r.baseline) {
         (Some(e), Some(b)) => {
             let vs = if e > 0.0 {
                 format!(" ({:+.0}%)", (r.orders / e - 1.0) * 100.0)
@@ -377,11 +368,28 @@ fn retro(r: &Retro, f: &Formatter) -> RetroView {
             String::new(),
             "neutral",
         ),
+    }
+}
+
+fn retro(r: &Retro, f: &Formatter) -> RetroView {
+    let days = (r.through - r.start).num_days() + 1;
+    let total = (r.end - r.start).num_days() + 1;
+    let when = if r.through < r.end {
+        format!("{}, running: {days} of {total} days", span(r.start, r.end))
+    } else {
+        format!(
+            "{}, ended {}",
+            span(r.start, r.end),
+            forecast::day_label(r.end)
+        )
     };
+    let (orders, lift, tone) = expectation(r, days, f);
     let rate = |ret: f64, sold: f64| {
-        (sold > 0.0)
-            .then(|| f.amount(Unit::Percent, ret / sold))
-            .unwrap_or_else(|| "n/a".into())
+        if sold > 0.0 {
+            f.amount(Unit::Percent, ret / sold)
+        } else {
+            "n/a".into()
+        }
     };
     RetroView {
         name: cap(&r.campaign, text::LABEL),

@@ -211,7 +211,7 @@ async fn a_campaign_built_to_fail_gets_the_hand_worked_verdict(b: Backend) {
     for needle in [
         "Pre-flight: Knitwear push (email, Thu 10 Dec to Wed 16 Dec): not ready".to_string(),
         "Not ready: 2 changes before Thu 10 Dec.".to_string(),
-        format!("runs out on day 4 of 7 (Sun 13 Dec)"),
+        "runs out on day 4 of 7 (Sun 13 Dec)".to_string(),
         format!("Operations: restock {restock} of {first} by Thu 10 Dec"),
         format!("Marketing: drop {first} from the promotion"),
         format!("Operations: add capacity for {add} orders on Sat 12 Dec"),
@@ -283,6 +283,21 @@ async fn serve_sends_the_handoff_once_and_again_when_the_dates_change() {
         .await
         .unwrap();
 
+    // The figures the note must carry, worked by hand as in the test above: 3 days at the
+    // ordinary rate, then 7 at +30%, less what is on hand; Saturday's top over 90% of 10.
+    let on_hand = (3.0 * rate + 3.5 * 1.3 * rate).round();
+    let restock = (3.0 * rate + 7.0 * 1.3 * rate - on_hand).ceil() as i64;
+    let c = dawnpost::store::gather::preflight(
+        &t.store,
+        &t.config,
+        &plan(&first, &second, 0.3),
+        d(END),
+    )
+    .await
+    .unwrap();
+    let sat = c.days.iter().find(|x| x.day == d(SATURDAY)).unwrap();
+    let add = (sat.high / 0.9 - 10.0).ceil() as i64;
+
     // 7 Dec, after the morning report: the campaign starts in 3 days, within the 14.
     serve_once(&t, at(&t, "2026-12-07", 7)).await;
     let sent = handoffs(&t);
@@ -293,7 +308,14 @@ async fn serve_sends_the_handoff_once_and_again_when_the_dates_change() {
         assert_eq!(notes.len(), 1, "{who}");
         let (subject, body) = &notes[0];
         assert!(subject.ends_with(": not ready"), "{subject}");
-        assert!(body.contains("Operations: restock"), "{body}");
+        for line in [
+            format!("- Operations: restock {restock} of {first} by Thu 10 Dec"),
+            format!("Marketing: drop {first} from the promotion"),
+            format!("- Operations: add capacity for {add} orders on Sat 12 Dec"),
+            "runs out on day 4 of 7 (Sun 13 Dec)".to_string(),
+        ] {
+            assert!(body.contains(&line), "{line:?} not in:\n{body}");
+        }
         assert!(body.contains("--confirm"), "{body}");
     }
 

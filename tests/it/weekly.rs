@@ -309,6 +309,7 @@ async fn a_campaigns_week_is_told_against_the_forecast_made_before_it() {
         "{}",
         c.rendered.text
     );
+    insta::assert_snapshot!("weekly_review_text", c.rendered.text);
 }
 
 /// The review at 320, 375 and 600 px in Chromium, as the morning email is checked: no
