@@ -20,10 +20,12 @@ use crate::metrics::alert::AlertSettings;
 use crate::metrics::metric::{Catalog, MetricDef};
 
 mod chat;
+mod planning;
 mod raw;
 mod recipient;
 mod sections;
 mod sending;
+pub use sending::ReportPeriod;
 mod sources;
 use crate::metrics::okr::{Objective, Thresholds};
 pub use chat::{MsTeamsSettings, SLACK_API, SlackSettings, is_slack_channel_id};
@@ -194,28 +196,6 @@ pub struct Report {
     pub week_start: Weekday,
 }
 
-/// What a report covers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportPeriod {
-    /// The day before it goes out: the morning email.
-    #[default]
-    Day,
-    /// The last full week (by `[shop] week_start`) before it goes out: the weekly review.
-    Week,
-}
-
-impl Report {
-    /// The report date that covers `d`: `d` itself, or for a weekly report the last day of
-    /// the last full week ending on or before it.
-    pub fn date_for(&self, d: chrono::NaiveDate) -> chrono::NaiveDate {
-        match self.period {
-            ReportPeriod::Day => d,
-            ReportPeriod::Week => crate::metrics::period::last_full_week(d, self.week_start).1,
-        }
-    }
-}
-
 impl Config {
     /// The metrics report of `date` from fetched rows, for this shop's catalog and week.
     pub fn assemble_report(
@@ -249,51 +229,6 @@ impl Config {
             plans: &self.plans,
         };
         crate::metrics::report::assemble_with(&self.catalog, &over, of, last, fetched)
-    }
-
-    /// The named report, or the only one when `name` is None.
-    pub fn report(&self, name: Option<&str>) -> Result<&Report> {
-        let names = || {
-            self.reports
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match name {
-            Some(n) => self.reports.iter().find(|r| r.name == n).ok_or_else(|| {
-                anyhow!(
-                    "{}: no report named `{n}` (reports: {})",
-                    self.origin,
-                    names()
-                )
-            }),
-            None => match self.reports.as_slice() {
-                [only] => Ok(only),
-                // The morning email and a weekly review: the morning email is the default.
-                several
-                    if several
-                        .iter()
-                        .filter(|r| r.period == ReportPeriod::Day)
-                        .count()
-                        == 1 =>
-                {
-                    Ok(several
-                        .iter()
-                        .find(|r| r.period == ReportPeriod::Day)
-                        .unwrap_or(&several[0]))
-                }
-                [] => bail!(
-                    "{}: no [[reports]] configured: add one that names its teams",
-                    self.origin
-                ),
-                _ => bail!(
-                    "{}: several reports are configured ({}): choose one with --report",
-                    self.origin,
-                    names()
-                ),
-            },
-        }
     }
 }
 
@@ -545,7 +480,7 @@ impl Config {
             None => crate::metrics::news::NewsSettings::default(),
         };
         let objectives = sections::objectives(&cx, raw.objectives, &catalog)?;
-        let plans = sections::plans(&cx, raw.plans, &catalog)?;
+        let plans = planning::plans(&cx, raw.plans, &catalog)?;
         let t = raw.okr;
         if !(0.0 < t.at_risk && t.at_risk <= t.on_track && t.on_track <= 1.0) {
             bail!("{origin}: `okr`: thresholds must satisfy 0 < at_risk <= on_track <= 1");
@@ -588,7 +523,7 @@ impl Config {
             },
             plans,
             preflight: match raw.preflight {
-                Some(p) => sections::preflight(&cx, p)?,
+                Some(p) => planning::preflight(&cx, p)?,
                 None => crate::metrics::preflight::PreflightSettings::default(),
             },
             channels: match raw.channels {

@@ -699,67 +699,6 @@ pub(super) fn outlook(
     Ok(o)
 }
 
-/// `[[plans]]`: a known metric, a month, quarter or ISO week, a finite target; at most one
-/// plan per metric and period.
-pub(super) fn plans(
-    cx: &Cx<'_>,
-    raw: Vec<Spanned<crate::metrics::plan::RawPlan>>,
-    catalog: &Catalog,
-) -> Result<Vec<crate::metrics::plan::PlanTarget>> {
-    let mut out: Vec<crate::metrics::plan::PlanTarget> = Vec::new();
-    for (i, p) in raw.into_iter().enumerate() {
-        let span = p.span();
-        let p = p.into_inner();
-        let at =
-            |field: &str, msg: String| cx.at(span.clone(), &format!("plans[{i}].{field}"), msg);
-        if catalog.get(&p.metric).is_none() {
-            return Err(at(
-                "metric",
-                format!("unknown metric `{}`", excerpt(&p.metric)),
-            ));
-        }
-        let (first, last) =
-            crate::metrics::plan::parse_period(&p.period).map_err(|e| at("period", excerpt(&e)))?;
-        if !p.target.is_finite() || p.target.abs() > crate::schema::MAX_NUMBER {
-            return Err(at("target", format!("{} is not a usable number", p.target)));
-        }
-        if out
-            .iter()
-            .any(|o| o.metric == p.metric && o.first <= last && o.last >= first)
-        {
-            return Err(at(
-                "period",
-                format!("{} overlaps another plan of `{}`", p.period, p.metric),
-            ));
-        }
-        out.push(crate::metrics::plan::PlanTarget {
-            metric: p.metric,
-            first,
-            last,
-            target: p.target,
-        });
-    }
-    Ok(out)
-}
-
-/// `[preflight]`: a handoff's notice, 1 day to the forecast's reach.
-pub(super) fn preflight(
-    cx: &Cx<'_>,
-    raw: Spanned<crate::metrics::preflight::PreflightSettings>,
-) -> Result<crate::metrics::preflight::PreflightSettings> {
-    use crate::metrics::preflight::MAX_NOTICE_DAYS;
-    let span = raw.span();
-    let p = raw.into_inner();
-    if !(1..=MAX_NOTICE_DAYS).contains(&p.notice_days) {
-        return Err(cx.at(
-            span,
-            "preflight.notice_days",
-            format!("{} is not between 1 and {MAX_NOTICE_DAYS}", p.notice_days),
-        ));
-    }
-    Ok(p)
-}
-
 /// `[[imports]]`: a folder and a file name pattern, a known format, and a time of day.
 pub(super) fn imports(
     cx: &Cx<'_>,

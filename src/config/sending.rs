@@ -342,3 +342,68 @@ pub(super) fn ca_file(
     })?;
     Ok(pem)
 }
+
+/// What a report covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportPeriod {
+    /// The day before it goes out: the morning email.
+    #[default]
+    Day,
+    /// The last full week (by `[shop] week_start`) before it goes out: the weekly review.
+    Week,
+}
+
+impl Report {
+    /// The report date that covers `d`: `d` itself, or for a weekly report the last day of
+    /// the last full week ending on or before it.
+    pub fn date_for(&self, d: chrono::NaiveDate) -> chrono::NaiveDate {
+        match self.period {
+            ReportPeriod::Day => d,
+            ReportPeriod::Week => crate::metrics::period::last_full_week(d, self.week_start).1,
+        }
+    }
+}
+
+impl Config {
+    /// The named report, or the only one when `name` is None.
+    pub fn report(&self, name: Option<&str>) -> Result<&Report> {
+        let names = || {
+            self.reports
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match name {
+            Some(n) => self.reports.iter().find(|r| r.name == n).ok_or_else(|| {
+                anyhow!(
+                    "{}: no report named `{n}` (reports: {})",
+                    self.origin,
+                    names()
+                )
+            }),
+            None => {
+                // The morning email and a weekly review: the morning email is the default.
+                let daily: Vec<&Report> = self
+                    .reports
+                    .iter()
+                    .filter(|r| r.period == ReportPeriod::Day)
+                    .collect();
+                match (self.reports.as_slice(), daily.as_slice()) {
+                    ([only], _) => Ok(only),
+                    (_, [daily]) => Ok(daily),
+                    ([], _) => bail!(
+                        "{}: no [[reports]] configured: add one that names its teams",
+                        self.origin
+                    ),
+                    _ => bail!(
+                        "{}: several reports are configured ({}): choose one with --report",
+                        self.origin,
+                        names()
+                    ),
+                }
+            }
+        }
+    }
+}

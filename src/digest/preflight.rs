@@ -255,7 +255,8 @@ fn capacity_run(run: &[(NaiveDate, i64)], f: &Formatter) -> ActionView {
 }
 
 fn action(x: &Problem, p: &Preflight, f: &Formatter) -> ActionView {
-    let start = p.plan.start;
+    // A running campaign's stock is needed by tomorrow.
+    let start = p.plan.start.max(p.origin + Days::new(1));
     match x {
         Problem::RunsOut {
             sku,

@@ -140,6 +140,26 @@ pub struct PreflightInputs<'a> {
     pub calendar: &'a [Promotion],
 }
 
+/// The campaign's days as seen from the check: ordinary days before it starts, its days
+/// already past (a running campaign), and its days still to come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ahead {
+    before: i64,
+    passed: i64,
+    remaining: i64,
+}
+
+impl PreflightInputs<'_> {
+    fn ahead(&self) -> Ahead {
+        let first = self.plan.start.max(self.origin + Days::new(1));
+        Ahead {
+            before: (first - self.origin).num_days() - 1,
+            passed: (first - self.plan.start).num_days(),
+            remaining: (self.plan.end - first).num_days() + 1,
+        }
+    }
+}
+
 /// Who acts on a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -368,16 +388,18 @@ fn sku_check(s: &SkuFacts, i: &PreflightInputs<'_>) -> SkuCheck {
     let p = &s.position;
     let daily = p.units_sold_window.max(0) as f64 / f64::from(COVER_WINDOW_DAYS);
     let lifted = daily * i.lift.max(0.0);
+    let w = i.ahead();
     // Sales go on at the ordinary rate on the days between the check and the start.
-    let before = (i.plan.start - i.origin).num_days().max(1) - 1;
     let at_start = p
         .on_hand
-        .map(|n| (n.max(0) as f64 - daily * before as f64).max(0.0));
+        .map(|n| (n.max(0) as f64 - daily * w.before as f64).max(0.0));
     let runs_out_day = match at_start {
-        Some(left) if left <= 0.0 && daily > 0.0 => Some(0),
-        Some(left) if lifted > 0.0 && left < lifted * i.plan.days() as f64 => {
-            // The day whose sales take the last unit: day k sells out when k × rate ≥ left.
-            Some(((left / lifted).ceil() as i64).max(1))
+        _ if w.remaining <= 0 => None,
+        Some(left) if left <= 0.0 && daily > 0.0 && w.passed == 0 => Some(0),
+        Some(left) if lifted > 0.0 && left < lifted * w.remaining as f64 => {
+            // The day whose sales take the last unit: day k sells out when k × rate ≥ left,
+            // counted from the campaign's first day.
+            Some(w.passed + ((left / lifted).ceil() as i64).max(1))
         }
         _ => None,
     };
@@ -410,8 +432,8 @@ fn sku_check(s: &SkuFacts, i: &PreflightInputs<'_>) -> SkuCheck {
 /// reorder placed the next day would arrive.
 fn runs_out(s: &SkuCheck, i: &PreflightInputs<'_>) -> Option<Problem> {
     let day = s.runs_out_day?;
-    let before = (i.plan.start - i.origin).num_days().max(1) - 1;
-    let need = s.daily_units * before as f64 + s.campaign_daily_units * i.plan.days() as f64;
+    let w = i.ahead();
+    let need = s.daily_units * w.before as f64 + s.campaign_daily_units * w.remaining as f64;
     let restock = (need - s.on_hand.unwrap_or(0).max(0) as f64)
         .ceil()
         .max(1.0) as i64;
@@ -557,6 +579,41 @@ mod tests {
         );
         assert_eq!(c.skus[0].unit_margin, Some(-2.0));
         assert_eq!(c.unforecast_from, Some(d("2026-12-06")));
+    }
+
+    #[test]
+    fn a_running_campaign_is_checked_over_its_days_to_come() {
+        // 29 Nov to 5 Dec, checked on the data to 2 Dec: 4 days have passed, 3 to 5 Dec
+        // (days 5 to 7) remain. 6 on hand at 2.6 a day lasts 2.3 days, so it sells out on
+        // day 4 + 3 = 7; the 3 days need 7.8, so 2 more.
+        let mut p = plan();
+        p.start = d("2026-11-29");
+        p.end = d("2026-12-05");
+        let skus = [sku(6, 28)];
+        let settings = AlertSettings::default();
+        let caps = BTreeMap::new();
+        let i = PreflightInputs {
+            plan: &p,
+            origin: d("2026-12-02"),
+            days: &[],
+            lift: 1.3,
+            lift_source: "stated".into(),
+            capacity_plan: &caps,
+            settings: &settings,
+            skus: &skus,
+            calendar: &[],
+        };
+        let c = check(&i);
+        assert_eq!(c.skus[0].runs_out_day, Some(7));
+        assert_eq!(c.skus[0].at_start, Some(6.0));
+        assert!(matches!(
+            c.problems[0],
+            Problem::RunsOut {
+                restock: 2,
+                run_out_day: 7,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -310,6 +310,34 @@ async fn a_campaigns_week_is_told_against_the_forecast_made_before_it() {
         c.rendered.text
     );
     insta::assert_snapshot!("weekly_review_text", c.rendered.text);
+
+    // The same review as a Slack post and a Teams card: the header, the agenda's six
+    // sections in order and a context line, within each platform's limits.
+    let post = dawnpost::chat::slack::post(&c.digest);
+    assert_eq!(post.blocks.len(), 8, "{:?}", post.blocks);
+    assert!(dawnpost::chat::slack::size(&post) <= dawnpost::chat::slack::MAX_BYTES);
+    assert!(
+        post.blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("weekly review")
+    );
+    let sections: Vec<&str> = post.blocks[1..7]
+        .iter()
+        .map(|b| b["text"]["text"].as_str().unwrap())
+        .collect();
+    for (i, title) in review.agenda.iter().enumerate() {
+        assert!(
+            sections[i].starts_with(&format!("*{}. {title}*", i + 1)),
+            "{}",
+            sections[i]
+        );
+    }
+    assert!(sections[2].contains("Winter Warmers"), "{}", sections[2]);
+    let card = dawnpost::chat::teams::message(&c.digest);
+    assert!(dawnpost::chat::teams::size(&card) <= dawnpost::chat::teams::MAX_BYTES);
+    let text = card.to_string();
+    assert!(text.contains("6. Alerts of the week"), "{text}");
 }
 
 /// The review at 320, 375 and 600 px in Chromium, as the morning email is checked: no
