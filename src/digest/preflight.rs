@@ -8,7 +8,7 @@ use super::alerts::channel_words;
 use super::format::Formatter;
 use crate::metrics::forecast::day_label;
 use crate::metrics::metric::Unit;
-use crate::metrics::preflight::{Owner, Preflight, Problem, SkuCheck};
+use crate::metrics::preflight::{LiftSource, Owner, Preflight, Problem, SkuCheck};
 use crate::text::{self, cap};
 
 /// Lines of each kind told at most; the rest are counted.
@@ -124,7 +124,18 @@ fn summary(p: &Preflight, f: &Formatter) -> Vec<String> {
             l if (l - 1.0).abs() < 0.005 => "as usual".to_string(),
             l => format!("{:+.0}% on its days", (l - 1.0) * 100.0),
         },
-        p.lift_source
+        match p.lift_source {
+            LiftSource::Stated => "stated by marketing".to_string(),
+            LiftSource::Past { campaigns: 0 } => format!(
+                "no past {} campaign: none assumed",
+                channel_words(&plan.channel)
+            ),
+            LiftSource::Past { campaigns } => format!(
+                "from {campaigns} past {} campaign{}",
+                channel_words(&plan.channel),
+                if campaigns == 1 { "" } else { "s" }
+            ),
+        }
     )];
     if let Some(d) = plan.discount {
         out.push(format!(
@@ -348,19 +359,24 @@ fn notes(p: &Preflight) -> Vec<String> {
 
 /// The pre-flight as plain text: the note operations and marketing both read.
 pub fn text(v: &PreflightView) -> String {
-    let mut out = format!("{}\n\n{}\n", v.subject, v.verdict);
+    let mut out = format!("{}\n\n{}\n", text::wrap(&v.subject, 0, 2), v.verdict);
+    // A line each, wrapped at 76 as a plain-text email is, its continuation indented.
+    let bullet = |out: &mut String, l: &str| {
+        out.push_str(&text::wrap(&format!("- {l}"), 0, 2));
+        out.push('\n');
+    };
     let section = |out: &mut String, title: &str, lines: &[String]| {
         if !lines.is_empty() {
             out.push_str(&format!("\n{title}\n"));
             for l in lines {
-                out.push_str(&format!("- {l}\n"));
+                bullet(out, l);
             }
         }
     };
     if !v.actions.is_empty() {
         out.push_str("\nWhat must change\n");
         for a in &v.actions {
-            out.push_str(&format!("- {}: {}; {}\n", a.owner, a.text, a.or));
+            bullet(&mut out, &format!("{}: {}; {}", a.owner, a.text, a.or));
         }
     }
     section(&mut out, "The plan", &v.summary);

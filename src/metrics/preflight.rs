@@ -132,7 +132,7 @@ pub struct PreflightInputs<'a> {
     pub days: &'a [DayForecast],
     /// The factor the campaign lifts orders (and each SKU's sales) by, and where it is from.
     pub lift: f64,
-    pub lift_source: String,
+    pub lift_source: LiftSource,
     pub capacity_plan: &'a std::collections::BTreeMap<NaiveDate, f64>,
     pub settings: &'a AlertSettings,
     pub skus: &'a [SkuFacts],
@@ -158,6 +158,16 @@ impl PreflightInputs<'_> {
             remaining: (self.plan.end - first).num_days() + 1,
         }
     }
+}
+
+/// Where a campaign's lift comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum LiftSource {
+    /// Marketing stated it for the campaign.
+    Stated,
+    /// The channel's past campaigns showed it (none: no lift assumed).
+    Past { campaigns: usize },
 }
 
 /// Who acts on a change.
@@ -267,7 +277,7 @@ pub struct Preflight {
     pub plan: Plan,
     pub origin: NaiveDate,
     pub lift: f64,
-    pub lift_source: String,
+    pub lift_source: LiftSource,
     pub days: Vec<DayCheck>,
     /// The campaign's days the forecast does not reach, from the first.
     pub unforecast_from: Option<NaiveDate>,
@@ -347,7 +357,7 @@ pub fn check(i: &PreflightInputs<'_>) -> Preflight {
         plan: i.plan.clone(),
         origin: i.origin,
         lift: i.lift,
-        lift_source: i.lift_source.clone(),
+        lift_source: i.lift_source,
         ready: problems.is_empty(),
         days,
         unforecast_from,
@@ -546,7 +556,7 @@ mod tests {
             origin: d("2026-11-30"),
             days: &days,
             lift: 1.3,
-            lift_source: "stated".into(),
+            lift_source: LiftSource::Stated,
             capacity_plan: &caps,
             settings: &settings,
             skus: &skus,
@@ -597,7 +607,7 @@ mod tests {
             origin: d("2026-12-02"),
             days: &[],
             lift: 1.3,
-            lift_source: "stated".into(),
+            lift_source: LiftSource::Stated,
             capacity_plan: &caps,
             settings: &settings,
             skus: &skus,

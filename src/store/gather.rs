@@ -12,7 +12,9 @@ use crate::metrics::alert::COVER_WINDOW_DAYS;
 use crate::metrics::calendar::Calendar;
 use crate::metrics::forecast::{self, History};
 use crate::metrics::inputs::{CHART_DAYS, DigestInputs, REVISION_DAYS, SourceSync};
-use crate::metrics::preflight::{self, Confirmed, Plan, Preflight, PreflightInputs, SkuFacts};
+use crate::metrics::preflight::{
+    self, Confirmed, LiftSource, Plan, Preflight, PreflightInputs, SkuFacts,
+};
 use crate::metrics::report::Fetched;
 use crate::store::Store;
 use crate::store::report;
@@ -219,15 +221,15 @@ pub async fn preflight(
     let h = history(store, origin, origin, plan.end, cal).await?;
     let days = forecast::forecast_span(&h, origin, plan.start, plan.end);
     let (lift, lift_source) = match plan.expected_lift {
-        Some(l) => (1.0 + l, "stated by marketing".to_string()),
+        Some(l) => (1.0 + l, LiftSource::Stated),
         None => {
             let u = forecast::uplift(&h, origin, &plan.channel);
-            let source = match u.campaigns {
-                0 => format!("no past {} campaign: none assumed", plan.channel),
-                1 => format!("from 1 past {} campaign", plan.channel),
-                n => format!("from {n} past {} campaigns", plan.channel),
-            };
-            (u.lift, source)
+            (
+                u.lift,
+                LiftSource::Past {
+                    campaigns: u.campaigns,
+                },
+            )
         }
     };
     let stock = store

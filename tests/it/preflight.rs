@@ -28,6 +28,22 @@ fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
+/// Text wrapped at 76 as one line, so a phrase is found wherever the wrap fell; each
+/// bullet keeps its "- ".
+fn joined(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .fold(String::new(), |mut out, l| {
+            if l.starts_with("- ") || out.is_empty() {
+                out.push('\n');
+            } else {
+                out.push(' ');
+            }
+            out.push_str(l);
+            out
+        })
+}
+
 async fn demo(b: Backend) -> Option<TestStore> {
     let t = TestStore::new(b, dawnpost::config::DEMO_CONFIG).await?;
     let o = DemoOptions {
@@ -218,7 +234,10 @@ async fn a_campaign_built_to_fail_gets_the_hand_worked_verdict(b: Backend) {
         "orders +30% on its days (stated by marketing)".to_string(),
         "Not confirmed by operations yet.".to_string(),
     ] {
-        assert!(text.contains(&needle), "{needle:?} not in:\n{text}");
+        assert!(
+            joined(&text).contains(&needle),
+            "{needle:?} not in:\n{text}"
+        );
     }
 }
 
@@ -314,7 +333,7 @@ async fn serve_sends_the_handoff_once_and_again_when_the_dates_change() {
             format!("- Operations: add capacity for {add} orders on Sat 12 Dec"),
             "runs out on day 4 of 7 (Sun 13 Dec)".to_string(),
         ] {
-            assert!(body.contains(&line), "{line:?} not in:\n{body}");
+            assert!(joined(body).contains(&line), "{line:?} not in:\n{body}");
         }
         assert!(body.contains("--confirm"), "{body}");
     }
@@ -453,8 +472,8 @@ fn the_commands_refuse_mistakes_and_print_the_check_as_json() {
     ]);
     assert!(status.success(), "{err}");
     assert!(
-        out.contains("Confirmed by operations: Ops: extra shift booked"),
+        joined(&out).contains("Confirmed by operations: Ops: extra shift booked"),
         "{out}"
     );
-    assert!(out.contains("Capacity not checked"), "{out}");
+    assert!(joined(&out).contains("Capacity not checked"), "{out}");
 }
