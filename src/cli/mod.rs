@@ -702,7 +702,19 @@ async fn check_templates(
             failed.push(format!("{e:#} (the {} copy for {date})", lead.name()));
         }
     }
-    output::print_email_check(date, &composed.rendered)?;
+    output::print_email_check("email", date, &composed.rendered)?;
+    // A weekly report renders its own body: the week to the same date, checked once.
+    if let Some(weekly) = config
+        .reports
+        .iter()
+        .find(|r| r.period == crate::config::ReportPeriod::Week)
+    {
+        let week = weekly.date_for(date);
+        match compose_for(store, config, &templates, weekly.period, week, now).await {
+            Ok(c) => output::print_email_check("weekly", week, &c.rendered)?,
+            Err(e) => failed.push(format!("{e:#} (rendering the weekly review to {week})")),
+        }
+    }
     Ok(failed)
 }
 

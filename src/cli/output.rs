@@ -208,9 +208,9 @@ pub(super) fn print_email_unchecked() -> Result<()> {
 }
 
 /// The email `check` rendered: its sizes against Gmail's clip and the template budget.
-pub(super) fn print_email_check(date: NaiveDate, r: &Rendered) -> Result<()> {
+pub(super) fn print_email_check(what: &str, date: NaiveDate, r: &Rendered) -> Result<()> {
     say!(
-        "email    rendered for {date}: subject {} characters, HTML {} of {} bytes (Gmail's \
+        "{what:<8} rendered for {date}: subject {} characters, HTML {} of {} bytes (Gmail's \
          clip), template fuel at most {} of {}",
         r.subject.chars().count(),
         r.html.len(),

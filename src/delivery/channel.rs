@@ -51,6 +51,8 @@ pub struct Flash<'a> {
     pub mark: &'a str,
     pub date: NaiveDate,
     pub now: DateTime<Tz>,
+    /// What the note is, for a file name: the report's name for an alert, "handoff".
+    pub topic: &'a str,
     headline: String,
     body: String,
 }
@@ -74,6 +76,7 @@ impl<'a> Flash<'a> {
             mark,
             date,
             now,
+            topic: &report.name,
             headline: format!("{word}: {}", alert.title),
             body: format!(
                 "{}\n\nWhat to do: {}\n\n{shop}, found at {}; the next morning's report lists it again.",
@@ -84,10 +87,10 @@ impl<'a> Flash<'a> {
         }
     }
 
-    /// A message of a headline and a plain-text body.
+    /// A message of a headline and a plain-text body about `topic`.
     pub fn note(
         report: &'a Report,
-        mark: &'a str,
+        (topic, mark): (&'a str, &'a str),
         date: NaiveDate,
         now: DateTime<Tz>,
         headline: String,
@@ -98,6 +101,7 @@ impl<'a> Flash<'a> {
             mark,
             date,
             now,
+            topic,
             headline,
             body,
         }

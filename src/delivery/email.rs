@@ -198,7 +198,7 @@ impl Channel for EmailChannel {
         let subject = crate::text::cap(&a.headline(), 200);
         let message = message::short(&a.report.from, to, &subject, a.body(), &id, a.now)?;
         let stem = outbox::file_stem(
-            &a.report.name,
+            a.topic,
             &a.date.to_string(),
             RecipientKey::email(to).as_str(),
             &id.unique(),

@@ -131,7 +131,7 @@ pub(super) async fn send<C: Channel>(
         }
         let flash = Flash::note(
             report,
-            &mark,
+            ("handoff", &mark),
             day,
             now,
             note.subject.clone(),
