@@ -16,6 +16,8 @@ pub enum ColType {
     Float {
         min: f64,
     },
+    /// A share from 0 to under 1: 0.2 is 20% (a planned discount).
+    Share,
     /// A local calendar day, `YYYY-MM-DD`.
     Day,
     /// A moment: RFC 3339 with an offset, or a local `YYYY-MM-DD HH:MM[:SS]` in the store zone.
@@ -205,8 +207,8 @@ pub const CAMPAIGNS: TableSpec = TableSpec {
         // What marketing expects: 0.3 for 30% more orders; without it the channel's past
         // campaigns say. Above -1: a campaign cannot take away every order.
         opt("expected_lift", ColType::Float { min: -0.99 }),
-        // The planned discount, 0.2 for 20% off (under 1: the store refuses more).
-        opt("discount", ColType::Float { min: 0.0 }),
+        // The planned discount, 0.2 for 20% off.
+        opt("discount", ColType::Share),
     ],
     key: &["campaign"],
     refs: &[],

@@ -44,6 +44,15 @@ pub fn parse_value(ty: ColType, raw: &str, tz: Tz) -> Result<SqlValue> {
             }
             SqlValue::Float(v)
         }
+        ColType::Share => {
+            let v: f64 = raw
+                .parse()
+                .map_err(|_| anyhow!("{raw:?} is not a number"))?;
+            if !(0.0..1.0).contains(&v) {
+                bail!("{raw} is not a share from 0 to under 1 (0.2 for 20%)");
+            }
+            SqlValue::Float(v)
+        }
         ColType::Day => SqlValue::Text(parse_day_or_moment(raw, tz)?.to_string()),
         ColType::Timestamp => SqlValue::Int(parse_timestamp(raw, tz)?),
         ColType::Position => SqlValue::Int(whole_number(raw).and_then(|v| {

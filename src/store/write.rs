@@ -38,7 +38,7 @@ impl SqlValue {
                 ColType::Int { .. } | ColType::Timestamp | ColType::Position => {
                     args.add(None::<i64>)
                 }
-                ColType::Float { .. } => args.add(None::<f64>),
+                ColType::Float { .. } | ColType::Share => args.add(None::<f64>),
                 ColType::Text | ColType::Enum(_) | ColType::Day | ColType::DayOf(_) => {
                     args.add(None::<String>)
                 }

@@ -476,4 +476,41 @@ fn the_commands_refuse_mistakes_and_print_the_check_as_json() {
         "{out}"
     );
     assert!(joined(&out).contains("Capacity not checked"), "{out}");
+
+    // A plan imported with the calendar carries its lift and discount the same way.
+    let file = dir.path().join("campaigns.csv");
+    std::fs::write(
+        &file,
+        "campaign,channel,start_day,end_day,skus,expected_lift,discount\n\
+         Imported push,email,2030-02-01,2030-02-07,KNT-001;KNT-002,0.25,0.1\n",
+    )
+    .unwrap();
+    let (status, _, err) = run(&["import", "campaigns", file.to_str().unwrap()]);
+    assert!(status.success(), "{err}");
+    let (status, out, err) = run(&["preflight", "Imported push", "--format", "json"]);
+    assert!(status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["lift"], serde_json::json!(1.25));
+    assert_eq!(v["plan"]["discount"], serde_json::json!(0.1));
+    assert_eq!(v["lift_source"], serde_json::json!({"from": "stated"}));
+    // A discount of 100% or more is refused, naming the file, its line and the column.
+    std::fs::write(
+        &file,
+        "campaign,channel,start_day,end_day,skus,expected_lift,discount\n\
+         Imported push,email,2030-02-01,2030-02-07,KNT-001,0.25,1.5\n",
+    )
+    .unwrap();
+    let (status, _, err) = run(&["import", "campaigns", file.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        err.contains("campaigns.csv:2") && err.contains("column `discount`"),
+        "{err}"
+    );
+    let (_, out, _) = run(&["preflight", "Imported push", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["plan"]["discount"],
+        serde_json::json!(0.1),
+        "nothing half written"
+    );
 }
