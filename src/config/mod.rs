@@ -203,12 +203,17 @@ impl Config {
         date: chrono::NaiveDate,
         fetched: &crate::metrics::report::Fetched,
     ) -> crate::metrics::report::MetricsReport {
-        let of = crate::metrics::report::ReportOf {
+        let of = self.report_of();
+        crate::metrics::report::assemble(&self.catalog, self.shop.week_start, of, date, fetched)
+    }
+
+    /// The shop a report is of, as `metrics --format json` names it.
+    fn report_of(&self) -> crate::metrics::report::ReportOf {
+        crate::metrics::report::ReportOf {
             shop: self.shop.name.clone(),
             timezone: self.shop.timezone.name().to_string(),
             currency: self.shop.currency.clone(),
-        };
-        crate::metrics::report::assemble(&self.catalog, self.shop.week_start, of, date, fetched)
+        }
     }
 
     /// The weekly report of the week ending on `last`, against the week before, the same
@@ -218,11 +223,7 @@ impl Config {
         last: chrono::NaiveDate,
         fetched: &crate::metrics::report::Fetched,
     ) -> crate::metrics::report::MetricsReport {
-        let of = crate::metrics::report::ReportOf {
-            shop: self.shop.name.clone(),
-            timezone: self.shop.timezone.name().to_string(),
-            currency: self.shop.currency.clone(),
-        };
+        let of = self.report_of();
         let over = crate::metrics::report::Over {
             kinds: &crate::metrics::period::ComparisonKind::WEEKLY,
             week_start: self.shop.week_start,

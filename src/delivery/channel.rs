@@ -118,6 +118,45 @@ impl<'a> Flash<'a> {
     }
 }
 
+/// What one attempt at a note already claimed in its ledger came to: the status to record
+/// ("sent", "failed" or "unknown"), its error, and whether it ends the round (the channel's
+/// credentials are refused: no other note would go either).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Attempt {
+    pub(super) status: &'static str,
+    pub(super) error: Option<String>,
+    pub(super) fatal: Option<String>,
+}
+
+/// One attempt at `flash` to `to`: no retries, as its ledger row was claimed before it and
+/// only a failure that reached nobody is tried again, at the next round.
+pub(super) async fn attempt<C: Channel>(channel: &C, flash: &Flash<'_>, to: &C::To) -> Attempt {
+    let result = match channel.alert(flash, to) {
+        Ok(msg) => channel.deliver(&msg, &async || Ok(())).await,
+        Err(e) => Err(DeliveryError::Permanent(format!("{e:#}"))),
+    };
+    match result {
+        Ok(_) => Attempt {
+            status: "sent",
+            error: None,
+            fatal: None,
+        },
+        Err(DeliveryError::Unknown(e)) => Attempt {
+            status: "unknown",
+            error: Some(e),
+            fatal: None,
+        },
+        Err(e) => Attempt {
+            status: "failed",
+            error: Some(e.to_string()),
+            fatal: match e {
+                DeliveryError::Fatal(f) => Some(f),
+                _ => None,
+            },
+        },
+    }
+}
+
 /// What a delivery that was accepted came back with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Receipt {

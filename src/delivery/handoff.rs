@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::{Channel, DeliveryError, Flash, Outlet};
+use super::{Channel, Flash, Outlet};
 use crate::config::{Config, Report};
 use crate::digest::format::Formatter;
 use crate::digest::preflight;
@@ -137,24 +137,16 @@ pub(super) async fn send<C: Channel>(
             note.subject.clone(),
             note.body.clone(),
         );
-        let result = match channel.alert(&flash, &to) {
-            Ok(msg) => channel.deliver(&msg, &async || Ok(())).await,
-            Err(e) => Err(DeliveryError::Permanent(format!("{e:#}"))),
-        };
-        let (status, error) = match &result {
-            Ok(_) => ("sent", None),
-            Err(DeliveryError::Unknown(e)) => ("unknown", Some(e.clone())),
-            Err(e) => ("failed", Some(e.to_string())),
-        };
+        let a = super::channel::attempt(channel, &flash, &to).await;
         store
-            .record_handoff(&k, status, error.as_deref(), now.timestamp())
+            .record_handoff(&k, a.status, a.error.as_deref(), now.timestamp())
             .await?;
-        match status {
+        match a.status {
             "sent" => run.sent += 1,
             "unknown" => run.unknown += 1,
             _ => run.failed += 1,
         }
-        if let Err(DeliveryError::Fatal(e)) = result {
+        if let Some(e) = a.fatal {
             return Err(anyhow!("{channel}: {e}"));
         }
     }

@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::{Channel, DeliveryError, Flash, Outlet};
+use super::{Channel, Flash, Outlet};
 use crate::config::{Config, Report};
 use crate::digest::AlertView;
 use crate::metrics::live::{Mark, due};
@@ -103,24 +103,16 @@ pub(super) async fn send<C: Channel>(
             }
             let mark = format!("{}#{}", m.key, m.level);
             let flash = Flash::alert(report, shop, view, &mark, day, now);
-            let result = match channel.alert(&flash, &to) {
-                Ok(msg) => channel.deliver(&msg, &async || Ok(())).await,
-                Err(e) => Err(DeliveryError::Permanent(format!("{e:#}"))),
-            };
-            let (status, error) = match &result {
-                Ok(_) => ("sent", None),
-                Err(DeliveryError::Unknown(e)) => ("unknown", Some(e.clone())),
-                Err(e) => ("failed", Some(e.to_string())),
-            };
+            let a = super::channel::attempt(channel, &flash, &to).await;
             store
-                .record_live(&k, status, error.as_deref(), now.timestamp())
+                .record_live(&k, a.status, a.error.as_deref(), now.timestamp())
                 .await?;
-            match status {
+            match a.status {
                 "sent" => run.sent += 1,
                 "unknown" => run.unknown += 1,
                 _ => run.failed += 1,
             }
-            if let Err(DeliveryError::Fatal(e)) = result {
+            if let Some(e) = a.fatal {
                 return Err(anyhow!("{channel}: {e}"));
             }
         }

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
-use dawnpost::demo::{DemoOptions, generate};
 use dawnpost::metrics::preflight::{Plan, Preflight, Problem};
 use dawnpost::serve::{ServeOptions, Shutdown, serve};
 use dawnpost::shops::{Shop, Shops};
@@ -45,18 +44,7 @@ fn joined(text: &str) -> String {
 }
 
 async fn demo(b: Backend) -> Option<TestStore> {
-    let t = TestStore::new(b, dawnpost::config::DEMO_CONFIG).await?;
-    let o = DemoOptions {
-        end: d(END),
-        days: 150,
-        seed: 7,
-        scale: 1.0,
-        shop: dawnpost::demo::DemoShop::Northwind,
-    };
-    generate(&t.store, &o, t.config.shop.timezone, false)
-        .await
-        .unwrap();
-    Some(t)
+    crate::weekly::demo(b, 150, "").await
 }
 
 /// Units of `sku` sold in the 14 days to `END`, from the raw rows.

@@ -47,7 +47,9 @@ fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-async fn demo(b: Backend, days: u32, extra: &str) -> Option<TestStore> {
+/// The demo to Sun 6 Dec 2026 over `days`, its config with `extra` appended; None where
+/// the backend's server is not installed.
+pub(crate) async fn demo(b: Backend, days: u32, extra: &str) -> Option<TestStore> {
     let text = format!("{}\n{extra}", dawnpost::config::DEMO_CONFIG);
     let t = TestStore::new(b, &text).await?;
     let o = DemoOptions {
