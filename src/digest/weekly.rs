@@ -187,7 +187,7 @@ pub fn build(
             String::new()
         },
         has_capacity: !w.capacity_plan.is_empty(),
-        starting: starting(w),
+        starting: starting(w, f),
         alerts_note: match alerts.len() {
             0 => "No alert fired this week.".into(),
             _ => String::new(),
@@ -504,17 +504,32 @@ fn themes(w: &WeeklyInputs, f: &Formatter) -> Vec<ChangeLine> {
     rows.into_iter().take(LISTED).map(|(_, l)| l).collect()
 }
 
-fn starting(w: &WeeklyInputs) -> Vec<StartingView> {
+fn starting(w: &WeeklyInputs, f: &Formatter) -> Vec<StartingView> {
     w.starting
         .iter()
-        .map(|(p, state)| {
-            let (confirmed, tone) = match state {
+        .map(|s| {
+            let p = &s.promotion;
+            let (confirmed, tone) = match &s.confirmed {
                 Confirmed::Yes(note) => (
                     format!("✓ confirmed by operations: {}", cap(note, text::LABEL)),
                     "good",
                 ),
                 Confirmed::Before => ("✗ not confirmed since its plan changed".into(), "bad"),
                 Confirmed::No => ("✗ not confirmed by operations".into(), "bad"),
+            };
+            // The pre-flight's verdict first: what the meeting must settle.
+            let (confirmed, tone) = match &s.check {
+                Some(c) if !c.ready => (
+                    format!(
+                        "{} {confirmed}",
+                        preflight::view(c, f)
+                            .verdict
+                            .replacen("Not ready", "✗ Not ready", 1)
+                    ),
+                    "bad",
+                ),
+                Some(_) => (format!("✓ Ready; {confirmed}"), tone),
+                None => (confirmed, tone),
             };
             StartingView {
                 name: cap(&p.campaign, text::LABEL),

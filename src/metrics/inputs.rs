@@ -95,11 +95,22 @@ pub struct WeeklyInputs {
     /// The two weeks after it, forecast from its last day.
     pub ahead: Vec<crate::metrics::forecast::DayForecast>,
     pub capacity_plan: BTreeMap<NaiveDate, f64>,
-    /// Campaigns starting in those two weeks, with whether operations confirmed each.
-    pub starting: Vec<(Promotion, crate::metrics::preflight::Confirmed)>,
+    /// Campaigns starting in those two weeks, each with its pre-flight and whether
+    /// operations confirmed it.
+    pub starting: Vec<Starting>,
     /// The last day of each week of the key results' cycles up to the week's last day, for
     /// their trend.
     pub week_ends: Vec<NaiveDate>,
+}
+
+/// A campaign starting soon, as the weekly review lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Starting {
+    pub promotion: Promotion,
+    pub confirmed: crate::metrics::preflight::Confirmed,
+    /// Its pre-flight on the week's data; None for a campaign the calendar lists without a
+    /// plan.
+    pub check: Option<crate::metrics::preflight::Preflight>,
 }
 
 /// A campaign's week as its retrospective tells it: over its days up to the week's end.

@@ -10,7 +10,7 @@ use super::day::Day;
 use crate::config::Config;
 use crate::metrics::alert::Promotion;
 use crate::metrics::forecast;
-use crate::metrics::inputs::{Retro, WeeklyInputs};
+use crate::metrics::inputs::{Retro, Starting, WeeklyInputs};
 use crate::metrics::preflight::Confirmed;
 
 /// Campaigns a week's retrospectives and its "starting" list hold at most.
@@ -42,11 +42,18 @@ pub async fn weekly(store: &Store, config: &Config, last: NaiveDate) -> Result<W
     let confirmations = store.confirmations(&names).await?;
     let mut with_state = Vec::with_capacity(starting.len());
     for p in starting {
-        let state = match store.plan(&p.campaign).await? {
-            Some(plan) => Confirmed::of(&plan, confirmations.get(&p.campaign)),
-            None => Confirmed::No,
+        let (confirmed, check) = match store.plan(&p.campaign).await? {
+            Some(plan) => (
+                Confirmed::of(&plan, confirmations.get(&p.campaign)),
+                Some(super::gather::preflight(store, config, &plan, last).await?),
+            ),
+            None => (Confirmed::No, None),
         };
-        with_state.push((p, state));
+        with_state.push(Starting {
+            promotion: p,
+            confirmed,
+            check,
+        });
     }
     Ok(WeeklyInputs {
         first,
