@@ -160,6 +160,8 @@ async fn status(shops: &Shops) -> Result<()> {
             let state = store.source_state(&source.name).await?;
             output::print_source_status(source, &state, shop.config.shop.timezone)?;
         }
+        let handoffs = store.recent_handoffs(10).await?;
+        output::print_handoffs(&handoffs, shop.config.shop.timezone)?;
         shop.close().await;
     }
     Ok(())

@@ -267,6 +267,31 @@ pub(super) fn print_json(value: &impl serde::Serialize) -> Result<()> {
         .map_err(closed)
 }
 
+/// The latest campaign handoffs, a line each; nothing when none was sent.
+pub(super) fn print_handoffs(
+    rows: &[crate::store::HandoffSummary],
+    tz: chrono_tz::Tz,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    say!("campaign handoffs (latest first)");
+    for h in rows {
+        let at = DateTime::from_timestamp(h.at, 0).map_or("?".into(), |t| {
+            t.with_timezone(&tz).format("%a %-d %b %H:%M").to_string()
+        });
+        say!(
+            "  {at}  {}: {}; sent {}, failed {}, unknown {}",
+            h.campaign,
+            h.verdict,
+            h.sent,
+            h.failed,
+            h.unknown
+        );
+    }
+    Ok(())
+}
+
 pub(super) fn print_campaign_added(plan: &crate::metrics::preflight::Plan) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(

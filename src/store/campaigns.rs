@@ -253,4 +253,47 @@ impl Store {
         })?;
         Ok(())
     }
+
+    /// The latest handoff notes, newest first: each campaign's plan and verdict with how
+    /// many destinations it reached, failed or may have reached, and when it last moved.
+    pub async fn recent_handoffs(&self, limit: i64) -> Result<Vec<HandoffSummary>> {
+        let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT campaign, verdict, \
+               CAST(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status IN ('unknown', 'pending') THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(MAX(updated_at) AS BIGINT) \
+             FROM handoffs GROUP BY campaign, fingerprint, verdict ORDER BY 6 DESC, 1 LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .context("cannot read the handoff ledger")?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(campaign, verdict, sent, failed, unknown, at)| HandoffSummary {
+                    campaign,
+                    verdict,
+                    sent,
+                    failed,
+                    unknown,
+                    at,
+                },
+            )
+            .collect())
+    }
+}
+
+/// One handoff note across its destinations, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandoffSummary {
+    pub campaign: String,
+    pub verdict: String,
+    pub sent: i64,
+    pub failed: i64,
+    /// Unknown, or claimed by a run that never said: either may have reached them.
+    pub unknown: i64,
+    /// Epoch seconds.
+    pub at: i64,
 }

@@ -29,7 +29,7 @@ use crate::config::{StoreConfig, StoreUrl};
 mod big_order;
 mod bulk;
 mod campaigns;
-pub use campaigns::{HandoffKey, MAX_PLAN_SKUS, MAX_PLANS};
+pub use campaigns::{HandoffKey, HandoffSummary, MAX_PLAN_SKUS, MAX_PLANS};
 mod day;
 mod feeds;
 mod files;

@@ -376,6 +376,17 @@ async fn serve_sends_the_handoff_once_and_again_when_the_dates_change() {
         .find(|v| v.name == "Knitwear push")
         .unwrap();
     assert_eq!(view.handoff, "✗ not confirmed since its plan changed");
+    // `status` lists both notes, each sent to the five.
+    let mine: Vec<_> = t
+        .store
+        .recent_handoffs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.campaign == "Knitwear push")
+        .map(|h| (h.verdict, h.sent, h.failed, h.unknown))
+        .collect();
+    assert_eq!(mine, vec![("not ready".to_string(), 5, 0, 0); 2]);
 }
 
 /// The commands as a user types them: mistakes named by flag, nothing written; then the
