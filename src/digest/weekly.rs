@@ -441,14 +441,16 @@ fn rates(w: &WeeklyInputs, key: &str, day: &DigestInputs, f: &Formatter) -> Vec<
             let (ret, sold) = sum(s, &week);
             let (ret0, sold0) = sum(s, &before);
             (sold >= MIN_UNITS && ret > 0.0).then(|| {
-                let name = day
-                    .product_names
-                    .get(dim)
-                    .map_or(String::new(), |n| format!(" {n}"));
+                // A SKU with its product's name; a channel as the email words it.
+                let label = match day.product_names.get(dim) {
+                    Some(n) => format!("{dim} {n}"),
+                    None if key.ends_with("_by_channel") => alerts::channel_words(dim),
+                    None => dim.clone(),
+                };
                 let now = ret / sold;
                 let was = (sold0 > 0.0).then(|| ret0 / sold0);
                 let line = ChangeLine {
-                    label: cap(&format!("{dim}{name}"), text::NAME),
+                    label: cap(&label, text::NAME),
                     now: format!("{} ({} of {})", f.amount(Unit::Percent, now), ret, sold),
                     before: was.map_or("n/a".into(), |v| f.amount(Unit::Percent, v)),
                     tone: match was {
