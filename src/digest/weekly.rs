@@ -138,6 +138,7 @@ pub fn build(
     // does the review.
     report.metrics.retain(|m| !hidden.contains(&m.key));
     let (figures, missing) = figures(&report, f);
+    let no_figures = figures.iter().all(|s| s.rows.is_empty());
     let (key_results, specs) = key_results(config, day, w, hidden, f);
     let retros: Vec<RetroView> = w.retros.iter().map(|r| retro(r, f)).collect();
     let alerts = week_alerts(alerts, w.last);
@@ -164,6 +165,9 @@ pub fn build(
         has_plan: report.metrics.iter().any(|m| m.plan.is_some()),
         figures,
         figures_note: match missing.len() {
+            _ if no_figures => {
+                "No figures for the week: no data for it yet.".to_string()
+            }
             0 => String::new(),
             _ => format!("No figure this week: {}.", missing.join(", ")),
         },
