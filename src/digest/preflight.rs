@@ -348,6 +348,28 @@ fn notes(p: &Preflight) -> Vec<String> {
             if missing == 1 { " is" } else { "s are" }
         ));
     }
+    let unknown: Vec<&str> = p
+        .skus
+        .iter()
+        .filter(|s| s.on_hand.is_none())
+        .map(|s| s.sku.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        out.push(format!(
+            "Cover not checked for {} without stock data: {}.",
+            if unknown.len() == 1 {
+                "1 SKU".to_string()
+            } else {
+                format!("{} SKUs", unknown.len())
+            },
+            unknown
+                .iter()
+                .take(8)
+                .map(|s| cap(s, text::NAME))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if p.plan.discount.is_some() && p.skus.iter().all(|s| s.unit_margin.is_none()) {
         out.push("Margin not checked: no product cost known.".into());
     }
@@ -385,4 +407,112 @@ pub fn text(v: &PreflightView) -> String {
     section(&mut out, "Overlapping campaigns", &v.overlaps);
     section(&mut out, "Not checked", &v.notes);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::NumberFormat;
+    use crate::metrics::alert::{AlertSettings, StockPosition};
+    use crate::metrics::forecast::{Baseline, DayForecast, RangeSource};
+    use crate::metrics::preflight::{Plan, PreflightInputs, SkuFacts, check};
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn day(s: &str, high: f64) -> DayForecast {
+        DayForecast {
+            day: d(s),
+            baseline: Baseline {
+                value: 50.0,
+                level: 50.0,
+                trend: 1.0,
+                share: 1.0,
+                weights: crate::metrics::forecast::smooth::Weights {
+                    alpha: 0.1,
+                    beta: 0.1,
+                    gamma: 0.1,
+                },
+                from: d("2026-12-06"),
+            },
+            uplifts: Vec::new(),
+            campaigns: Vec::new(),
+            expected: 50.0,
+            low: 40.0,
+            high,
+            range: RangeSource::Errors,
+            closed: None,
+        }
+    }
+
+    #[test]
+    fn days_over_capacity_in_a_row_are_one_change_and_unknown_stock_is_said() {
+        let plan = Plan {
+            campaign: "Push".into(),
+            channel: "paid_social".into(),
+            start: d("2026-12-10"),
+            end: d("2026-12-13"),
+            skus: vec!["A".into()],
+            expected_lift: None,
+            discount: None,
+        };
+        // Capacity 100 at 90%: 95 and 99 on the 10th and 11th, 120 on the 13th.
+        let days = [
+            day("2026-12-10", 95.0),
+            day("2026-12-11", 99.0),
+            day("2026-12-12", 80.0),
+            day("2026-12-13", 120.0),
+        ];
+        let caps = BTreeMap::from([(d("2026-12-06"), 100.0)]);
+        let skus = [SkuFacts {
+            position: StockPosition {
+                sku: "A".into(),
+                name: "Alpha".into(),
+                lead_time_days: None,
+                on_hand: None,
+                units_sold_window: 14,
+            },
+            unit_price: None,
+            unit_cost: None,
+        }];
+        let settings = AlertSettings::default();
+        let c = check(&PreflightInputs {
+            plan: &plan,
+            origin: d("2026-12-06"),
+            days: &days,
+            lift: 1.0,
+            lift_source: LiftSource::Past { campaigns: 0 },
+            capacity_plan: &caps,
+            settings: &settings,
+            skus: &skus,
+            calendar: &[],
+        });
+        let v = view(&c, &Formatter::new(NumberFormat::default(), "£".into()));
+        // 95 / 0.9 - 100 = 5.6, so 6; 99 / 0.9 - 100 = 10; 120 / 0.9 - 100 = 33.3, so 34.
+        let texts: Vec<&str> = v.actions.iter().map(|a| a.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "add capacity from Thu 10 Dec to Fri 11 Dec: 6 and 10 orders",
+                "add capacity for 34 orders on Sun 13 Dec",
+            ]
+        );
+        assert_eq!(v.verdict, "Not ready: 2 changes before Thu 10 Dec.");
+        assert!(
+            v.notes
+                .contains(&"Cover not checked for 1 SKU without stock data: A.".to_string()),
+            "{:?}",
+            v.notes
+        );
+        assert!(
+            v.summary[0].contains("orders as usual (no past paid social campaign: none assumed)"),
+            "{}",
+            v.summary[0]
+        );
+        let t = text(&v);
+        assert!(t.lines().all(|l| l.chars().count() <= 76), "{t}");
+    }
 }
