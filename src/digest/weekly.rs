@@ -734,3 +734,78 @@ impl Weekly {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn alert(kind: AlertKind, subject: &str, title: &str) -> AlertView {
+        AlertView {
+            kind,
+            severity: Severity::Warning,
+            tone: "warning",
+            title: title.into(),
+            short: String::new(),
+            metric: None,
+            detail: String::new(),
+            action: String::new(),
+            day: None,
+            plan: String::new(),
+            subject: subject.into(),
+        }
+    }
+
+    #[test]
+    fn an_alert_of_the_week_is_told_once_with_its_days_and_whether_it_cleared() {
+        let low = |t: &str| alert(AlertKind::LowCover, "KNT-003", t);
+        let cap = |t: &str| alert(AlertKind::Capacity, "2026-12-0x", t);
+        let days = vec![
+            (d("2026-11-30"), vec![low("KNT-003: 6 days of cover")]),
+            (d("2026-12-01"), vec![low("KNT-003: 5 days of cover")]),
+            (
+                d("2026-12-02"),
+                vec![cap("Orders at 92% of capacity yesterday")],
+            ),
+            (d("2026-12-03"), vec![]),
+            (
+                d("2026-12-04"),
+                vec![cap("Orders at 95% of capacity yesterday")],
+            ),
+            (d("2026-12-05"), vec![]),
+            (
+                d("2026-12-06"),
+                vec![alert(
+                    AlertKind::OutOfStock,
+                    "KNT-003",
+                    "KNT-003: out of stock",
+                )],
+            ),
+        ];
+        let out = week_alerts(&days, d("2026-12-06"));
+        let told: Vec<(&str, &str, &str)> = out
+            .iter()
+            .map(|a| (a.title.as_str(), a.days.as_str(), a.state.as_str()))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                // Low cover, then out of stock: one story about the SKU, still open.
+                (
+                    "KNT-003: out of stock",
+                    "Mon 30 Nov, Tue 1 Dec, Sun 6 Dec",
+                    "still open on Sun 6 Dec"
+                ),
+                (
+                    "Orders at 95% of capacity",
+                    "Wed 2 Dec, Fri 4 Dec",
+                    "cleared by Sat 5 Dec"
+                ),
+            ]
+        );
+        assert_eq!(out[1].tone, "good");
+    }
+}
