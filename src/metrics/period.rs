@@ -332,6 +332,49 @@ mod tests {
     }
 
     #[test]
+    fn a_weekly_report_covers_the_last_full_week_against_the_one_before_and_last_year() {
+        let w = |d: &str, ws| {
+            let (a, b) = last_full_week(date(d), ws);
+            (a.to_string(), b.to_string())
+        };
+        // Weeks from Monday: a Thursday's is the week to the Sunday before; a Sunday's its own.
+        assert_eq!(
+            w("2026-12-03", Weekday::Mon),
+            ("2026-11-23".into(), "2026-11-29".into())
+        );
+        assert_eq!(
+            w("2026-12-06", Weekday::Mon),
+            ("2026-11-30".into(), "2026-12-06".into())
+        );
+        // Weeks from Sunday end on Saturdays.
+        assert_eq!(
+            w("2026-12-06", Weekday::Sun),
+            ("2026-11-29".into(), "2026-12-05".into())
+        );
+        let (cur, prev) =
+            ComparisonKind::WeekBefore.periods(date("2026-12-06"), Weekday::Mon, &open());
+        assert_eq!(span(&cur), ("2026-11-30".into(), "2026-12-06".into(), 7));
+        assert_eq!(span(&prev), ("2026-11-23".into(), "2026-11-29".into(), 7));
+        let (_, prev) =
+            ComparisonKind::SameWeekLastYear.periods(date("2026-12-06"), Weekday::Mon, &open());
+        // 52 weeks back: the same weekdays, Monday 1 to Sunday 7 December 2025.
+        assert_eq!(span(&prev), ("2025-12-01".into(), "2025-12-07".into(), 7));
+        let ranges = fetch_ranges_of(
+            &ComparisonKind::WEEKLY,
+            date("2026-12-06"),
+            Weekday::Mon,
+            &open(),
+        );
+        assert_eq!(
+            ranges,
+            vec![
+                (date("2025-12-01"), date("2025-12-07")),
+                (date("2026-11-23"), date("2026-12-06"))
+            ]
+        );
+    }
+
+    #[test]
     fn month_to_date_on_the_first_and_on_1_january() {
         let (cur, prev) =
             ComparisonKind::MonthToDate.periods(date("2026-01-01"), Weekday::Mon, &open());
