@@ -513,3 +513,43 @@ fn the_commands_refuse_mistakes_and_print_the_check_as_json() {
         "nothing half written"
     );
 }
+
+/// A run killed after claiming a note and before it left leaves the claim `pending`: the next
+/// `serve` sends that destination nothing (a gap, never a duplicate), the others their note,
+/// and `status` counts it as unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claimed_handoff_is_never_sent_again() {
+    let t = demo(Backend::Sqlite).await.unwrap();
+    let (first, second) = two_skus(&t).await;
+    let rate = sold_14(&t, &first).await / 14.0;
+    arrange(&t, &first, &second, rate).await;
+    let p = plan(&first, &second, 0.3);
+    t.store.save_plan(&p).await.unwrap();
+    // What serve will work out on 7 Dec: the check on the data to the 6th.
+    let c = dawnpost::store::gather::preflight(&t.store, &t.config, &p, d(END))
+        .await
+        .unwrap()
+        .confirmed_by(None);
+    let fingerprint = c.fingerprint();
+    let key = dawnpost::store::HandoffKey {
+        campaign: &p.campaign,
+        fingerprint: &fingerprint,
+        destination: "aiko@northwind.example",
+    };
+    assert!(t.store.claim_handoff(&key, c.verdict(), 1).await.unwrap());
+
+    serve_once(&t, at(&t, "2026-12-07", 7)).await;
+    let sent = handoffs(&t);
+    assert!(!sent.contains_key("aiko@northwind.example"), "{sent:?}");
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    let mine: Vec<_> = t
+        .store
+        .recent_handoffs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.campaign == "Knitwear push")
+        .map(|h| (h.sent, h.failed, h.unknown))
+        .collect();
+    assert_eq!(mine, vec![(4, 0, 1)]);
+}
