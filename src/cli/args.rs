@@ -174,8 +174,9 @@ pub enum Command {
     /// Check a planned campaign's days against capacity, its SKUs' stock against its length
     /// and their lead times, and its margin; print the verdict and what must change.
     Preflight {
-        /// The campaign's name, as in the calendar.
-        campaign: String,
+        /// The campaign's name, as in the calendar [default: every campaign starting within
+        /// `[preflight] notice_days`, a line each].
+        campaign: Option<String>,
         /// Record operations' confirmation of the campaign as planned now, with this note.
         #[arg(long)]
         confirm: Option<String>,

@@ -358,7 +358,11 @@ async fn dispatch_one(
         } => {
             refresh_demo(config, store, yesterday).await?;
             let origin = date.unwrap_or(yesterday);
-            preflight(config, store, &campaign, confirm.as_deref(), origin, format).await
+            match campaign {
+                Some(c) => preflight(config, store, &c, confirm.as_deref(), origin, format).await,
+                None if confirm.is_some() => bail!("--confirm: name the campaign it confirms"),
+                None => preflight_all(config, store, origin, format).await,
+            }
         }
         Command::Metrics {
             date,
@@ -596,6 +600,30 @@ async fn preflight(
     match format {
         OutputFormat::Json => output::print_json(&check),
         OutputFormat::Table => output::print_preflight(&check, config),
+    }
+}
+
+/// `preflight` without a campaign: every campaign starting from the day after `origin` to
+/// the notice's end, checked, a line each (or all of them as JSON).
+async fn preflight_all(
+    config: &Config,
+    store: &Store,
+    origin: NaiveDate,
+    format: OutputFormat,
+) -> Result<()> {
+    let first = origin + Days::new(1);
+    let last = first + Days::new(u64::from(config.preflight.notice_days));
+    let plans = store.plans_starting(first, last).await?;
+    let names: Vec<String> = plans.iter().map(|p| p.campaign.clone()).collect();
+    let mut confirmations = store.confirmations(&names).await?;
+    let mut checks = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        let check = crate::store::gather::preflight(store, config, plan, origin).await?;
+        checks.push(check.confirmed_by(confirmations.remove(&plan.campaign)));
+    }
+    match format {
+        OutputFormat::Json => output::print_json(&checks),
+        OutputFormat::Table => output::print_preflights(&checks, config, first, last),
     }
 }
 

@@ -317,6 +317,29 @@ pub(super) fn print_preflight(
     write!(out, "{}", crate::digest::preflight::text(&view)).map_err(|e| closed(e.into()))
 }
 
+pub(super) fn print_preflights(
+    checks: &[crate::metrics::preflight::Preflight],
+    config: &Config,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<()> {
+    let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
+    if checks.is_empty() {
+        say!("No campaign starts from {first} to {last}.");
+    }
+    for c in checks {
+        let v = crate::digest::preflight::view(c, &f);
+        let confirmed = if c.confirmed {
+            "Confirmed"
+        } else {
+            "Not confirmed"
+        };
+        say!("{}", v.subject);
+        say!("  {} {confirmed} by operations.", v.verdict);
+    }
+    Ok(())
+}
+
 pub(super) fn print_backtest(b: &crate::metrics::forecast::BacktestReport) -> Result<()> {
     write_backtest(&mut std::io::stdout().lock(), b).map_err(closed)
 }

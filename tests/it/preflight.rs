@@ -476,6 +476,26 @@ fn the_commands_refuse_mistakes_and_print_the_check_as_json() {
     );
     assert!(joined(&out).contains("Capacity not checked"), "{out}");
 
+    // Without a name: every campaign starting within the 14 days after the date.
+    let (status, out, err) = run(&["preflight", "--date", "2030-01-05"]);
+    assert!(status.success(), "{err}");
+    assert!(
+        out.contains("Pre-flight: Knitwear push (email, Thu 10 Jan to Wed 16 Jan)")
+            && out.contains("Confirmed by operations."),
+        "{out}"
+    );
+    let (_, out, _) = run(&["preflight", "--date", "2029-12-01", "--format", "json"]);
+    assert_eq!(
+        out.trim(),
+        "[]",
+        "nothing starts within 14 days of 1 Dec 2029"
+    );
+    let (status, _, err) = run(&["preflight", "--confirm", "yes"]);
+    assert!(
+        !status.success() && err.contains("--confirm: name the campaign"),
+        "{err}"
+    );
+
     // A plan imported with the calendar carries its lift and discount the same way.
     let file = dir.path().join("campaigns.csv");
     std::fs::write(
