@@ -51,7 +51,7 @@ async fn handoffs(shop: &Shop, channels: &[Box<dyn Outlet>], now: DateTime<Utc>)
     };
     match crate::caught::caught(work).await {
         Ok(run) if run.checked > 0 => {
-            tracing::info!(shop = %config.shop.name, campaigns = run.checked, sent = run.sent, failed = run.failed, unknown = run.unknown, "campaign handoffs checked");
+            tracing::info!(shop = %config.shop.name, campaigns = run.checked, sent = run.tally.sent, failed = run.tally.failed, unknown = run.tally.unknown, "campaign handoffs checked");
         }
         Ok(_) => {}
         Err(e) => {
@@ -329,7 +329,7 @@ async fn live_check(
     };
     match crate::caught::caught(work).await {
         Ok(run) => {
-            tracing::info!(shop = %config.shop.name, found = run.found, sent = run.sent, failed = run.failed, unknown = run.unknown, "live alerts checked");
+            tracing::info!(shop = %config.shop.name, found = run.found, sent = run.tally.sent, failed = run.tally.failed, unknown = run.tally.unknown, "live alerts checked");
             run.held_until.unwrap_or(now + every)
         }
         Err(e) => {

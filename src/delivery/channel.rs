@@ -118,6 +118,32 @@ impl<'a> Flash<'a> {
     }
 }
 
+/// Notes sent one at a time through a ledger (alerts as they happen, handoffs): how many
+/// went out, failed (tried again at the next round) or may have gone (never again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub sent: usize,
+    pub failed: usize,
+    pub unknown: usize,
+}
+
+impl Tally {
+    /// One more note of `status` ("sent", "unknown", anything else failed).
+    pub(super) fn count(&mut self, status: &str) {
+        match status {
+            "sent" => self.sent += 1,
+            "unknown" => self.unknown += 1,
+            _ => self.failed += 1,
+        }
+    }
+
+    pub(super) fn add(&mut self, other: Tally) {
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.unknown += other.unknown;
+    }
+}
+
 /// What one attempt at a note already claimed in its ledger came to: the status to record
 /// ("sent", "failed" or "unknown"), its error, and whether it ends the round (the channel's
 /// credentials are refused: no other note would go either).

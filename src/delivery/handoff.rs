@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::{Channel, Flash, Outlet};
+use super::{Channel, Flash, Outlet, Tally};
 use crate::config::{Config, Report};
 use crate::digest::format::Formatter;
 use crate::digest::preflight;
@@ -19,9 +19,7 @@ use crate::store::{HandoffKey, Store};
 pub struct HandoffRun {
     /// Campaigns checked: those starting within the notice.
     pub checked: usize,
-    pub sent: usize,
-    pub failed: usize,
-    pub unknown: usize,
+    pub tally: Tally,
 }
 
 /// A campaign's handoff note, as every channel words it.
@@ -94,9 +92,7 @@ pub async fn check(
                 let r = outlet
                     .send_handoff(store, report, today, local, &note)
                     .await?;
-                run.sent += r.sent;
-                run.failed += r.failed;
-                run.unknown += r.unknown;
+                run.tally.add(r);
             }
         }
     }
@@ -112,8 +108,8 @@ pub(super) async fn send<C: Channel>(
     day: NaiveDate,
     now: DateTime<Tz>,
     note: &Handoff,
-) -> Result<HandoffRun> {
-    let mut run = HandoffRun::default();
+) -> Result<Tally> {
+    let mut run = Tally::default();
     let mark = format!("handoff:{}:{}", note.campaign, note.fingerprint);
     for to in channel.audience(report) {
         let dest = channel.key(&to);
@@ -141,11 +137,7 @@ pub(super) async fn send<C: Channel>(
         store
             .record_handoff(&k, a.status, a.error.as_deref(), now.timestamp())
             .await?;
-        match a.status {
-            "sent" => run.sent += 1,
-            "unknown" => run.unknown += 1,
-            _ => run.failed += 1,
-        }
+        run.count(a.status);
         if let Some(e) = a.fatal {
             return Err(anyhow!("{channel}: {e}"));
         }

@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::{Channel, Flash, Outlet};
+use super::{Channel, Flash, Outlet, Tally};
 use crate::config::{Config, Report};
 use crate::digest::AlertView;
 use crate::metrics::live::{Mark, due};
@@ -17,11 +17,8 @@ use crate::store::{LiveKey, Store};
 pub struct LiveRun {
     /// Alerts found on the day so far.
     pub found: usize,
-    /// Messages that went out (one per alert, level and destination).
-    pub sent: usize,
-    /// Messages that failed (tried again at the next check) or may have gone (never again).
-    pub failed: usize,
-    pub unknown: usize,
+    /// Messages by what became of them (one per alert, level and destination).
+    pub tally: Tally,
     /// Held by quiet hours: nothing was checked; the next check is when they end.
     pub held_until: Option<DateTime<Utc>>,
 }
@@ -60,9 +57,7 @@ pub async fn check(
             let r = outlet
                 .send_live(store, report, &config.shop.name, day, local, &found)
                 .await?;
-            run.sent += r.sent;
-            run.failed += r.failed;
-            run.unknown += r.unknown;
+            run.tally.add(r);
         }
     }
     Ok(run)
@@ -77,8 +72,8 @@ pub(super) async fn send<C: Channel>(
     day: NaiveDate,
     now: DateTime<Tz>,
     found: &[(Mark, AlertView)],
-) -> Result<LiveRun> {
-    let mut run = LiveRun::default();
+) -> Result<Tally> {
+    let mut run = Tally::default();
     if !channel.carries_live(report) {
         return Ok(run);
     }
@@ -107,11 +102,7 @@ pub(super) async fn send<C: Channel>(
             store
                 .record_live(&k, a.status, a.error.as_deref(), now.timestamp())
                 .await?;
-            match a.status {
-                "sent" => run.sent += 1,
-                "unknown" => run.unknown += 1,
-                _ => run.failed += 1,
-            }
+            run.count(a.status);
             if let Some(e) = a.fatal {
                 return Err(anyhow!("{channel}: {e}"));
             }

@@ -45,7 +45,7 @@ use crate::shutdown::Shutdown;
 use crate::store::{DeliveryStatus, Store};
 use job::{Job, Outcome};
 
-pub use channel::{Channel, Draft, Flash, Note, Receipt};
+pub use channel::{Channel, Draft, Flash, Note, Receipt, Tally};
 pub use email::EmailChannel;
 pub use outlet::{Outlet, outlets};
 pub use slack::SlackChannel;

@@ -50,7 +50,7 @@ pub trait Outlet: fmt::Display {
         day: NaiveDate,
         now: DateTime<Tz>,
         found: &'a [(crate::metrics::live::Mark, crate::digest::AlertView)],
-    ) -> LocalBoxFuture<'a, Result<super::live::LiveRun>>;
+    ) -> LocalBoxFuture<'a, Result<super::Tally>>;
 
     /// A campaign's handoff note, sent to the report's destinations on this channel that
     /// have not had it.
@@ -61,7 +61,7 @@ pub trait Outlet: fmt::Display {
         day: NaiveDate,
         now: DateTime<Tz>,
         note: &'a super::handoff::Handoff,
-    ) -> LocalBoxFuture<'a, Result<super::handoff::HandoffRun>>;
+    ) -> LocalBoxFuture<'a, Result<super::Tally>>;
 }
 
 impl<C: Channel> Outlet for C {
@@ -116,7 +116,7 @@ impl<C: Channel> Outlet for C {
         day: NaiveDate,
         now: DateTime<Tz>,
         found: &'a [(crate::metrics::live::Mark, crate::digest::AlertView)],
-    ) -> LocalBoxFuture<'a, Result<super::live::LiveRun>> {
+    ) -> LocalBoxFuture<'a, Result<super::Tally>> {
         Box::pin(super::live::send(
             store, report, shop, self, day, now, found,
         ))
@@ -129,7 +129,7 @@ impl<C: Channel> Outlet for C {
         day: NaiveDate,
         now: DateTime<Tz>,
         note: &'a super::handoff::Handoff,
-    ) -> LocalBoxFuture<'a, Result<super::handoff::HandoffRun>> {
+    ) -> LocalBoxFuture<'a, Result<super::Tally>> {
         Box::pin(super::handoff::send(store, report, self, day, now, note))
     }
 }

@@ -147,7 +147,7 @@ async fn a_day_of_hourly_checks_posts_the_new_and_the_worse_once(b: Backend) {
     let run = check(&t.store, &t.config, &outlets, at(&t, "2024-03-03", 7, 0))
         .await
         .unwrap();
-    assert!(run.sent >= 1, "{run:?}");
+    assert!(run.tally.sent >= 1, "{run:?}");
     assert_eq!(posts_about(&seen, "Gamma Cap").len(), 1);
 
     // The morning email for 2 Mar lists what went out that day, each at its worst.
@@ -198,7 +198,7 @@ async fn a_report_without_chat_gets_its_alerts_by_email(b: Backend) {
         "{}",
         beta[0]
     );
-    assert_eq!(run.sent, subjects.len());
+    assert_eq!(run.tally.sent, subjects.len());
     // Again at 11:00: nothing new.
     check(&t.store, &t.config, &outlets, at(&t, "2024-03-02", 11, 0))
         .await
