@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -173,20 +173,7 @@ pub enum Command {
     },
     /// Check a planned campaign's days against capacity, its SKUs' stock against its length
     /// and their lead times, and its margin; print the verdict and what must change.
-    Preflight {
-        /// The campaign's name, as in the calendar [default: every campaign starting within
-        /// `[preflight] notice_days`, a line each].
-        campaign: Option<String>,
-        /// Record operations' confirmation of the campaign as planned now, with this note.
-        #[arg(long)]
-        confirm: Option<String>,
-        /// The last day with data the check is made on [default: yesterday in the shop
-        /// time zone].
-        #[arg(long, value_parser = day_arg)]
-        date: Option<NaiveDate>,
-        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-        format: OutputFormat,
-    },
+    Preflight(PreflightArgs),
     /// Print every metric with its period comparisons.
     Metrics {
         /// Report date [default: yesterday in the shop time zone].
@@ -208,27 +195,62 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum CampaignAction {
     /// Add a campaign to the calendar, or replace the one of that name, with its SKUs.
-    Add {
-        #[arg(long)]
-        name: String,
-        /// The marketing channel it runs on, as the shop's orders and traffic name it.
-        #[arg(long)]
-        channel: String,
-        #[arg(long, value_parser = day_arg)]
-        start: NaiveDate,
-        #[arg(long, value_parser = day_arg)]
-        end: NaiveDate,
-        /// The promoted SKUs, separated by commas.
-        #[arg(long, value_delimiter = ',')]
-        skus: Vec<String>,
-        /// The lift in orders marketing expects: 0.3 for 30% more [default: what the
-        /// channel's past campaigns showed].
-        #[arg(long, allow_negative_numbers = true)]
-        expected_lift: Option<f64>,
-        /// The planned discount: 0.2 for 20% off.
-        #[arg(long)]
-        discount: Option<f64>,
-    },
+    Add(PlanArgs),
+}
+
+/// `campaign add`: a planned campaign as typed.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[arg(long)]
+    pub name: String,
+    /// The marketing channel it runs on, as the shop's orders and traffic name it.
+    #[arg(long)]
+    pub channel: String,
+    #[arg(long, value_parser = day_arg)]
+    pub start: NaiveDate,
+    #[arg(long, value_parser = day_arg)]
+    pub end: NaiveDate,
+    /// The promoted SKUs, separated by commas.
+    #[arg(long, value_delimiter = ',')]
+    pub skus: Vec<String>,
+    /// The lift in orders marketing expects: 0.3 for 30% more [default: what the
+    /// channel's past campaigns showed].
+    #[arg(long, allow_negative_numbers = true)]
+    pub expected_lift: Option<f64>,
+    /// The planned discount: 0.2 for 20% off.
+    #[arg(long)]
+    pub discount: Option<f64>,
+}
+
+impl From<PlanArgs> for crate::metrics::preflight::Plan {
+    fn from(a: PlanArgs) -> Self {
+        crate::metrics::preflight::Plan {
+            campaign: a.name,
+            channel: a.channel,
+            start: a.start,
+            end: a.end,
+            skus: a.skus,
+            expected_lift: a.expected_lift,
+            discount: a.discount,
+        }
+    }
+}
+
+/// `preflight`: which campaign, a confirmation, the day of the data, the output.
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    /// The campaign's name, as in the calendar [default: every campaign starting within
+    /// `[preflight] notice_days`, a line each].
+    pub campaign: Option<String>,
+    /// Record operations' confirmation of the campaign as planned now, with this note.
+    #[arg(long)]
+    pub confirm: Option<String>,
+    /// The last day with data the check is made on [default: yesterday in the shop
+    /// time zone].
+    #[arg(long, value_parser = day_arg)]
+    pub date: Option<NaiveDate>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// How many breakdown values (channels, SKUs) `metrics --format json` prints per metric
@@ -316,7 +338,7 @@ impl Command {
             Command::Send { .. } => "send",
             Command::Metrics { .. } => "metrics",
             Command::Campaign { .. } => "campaign",
-            Command::Preflight { .. } => "preflight",
+            Command::Preflight(_) => "preflight",
             Command::Backtest { .. } => "backtest",
             Command::Serve => "serve",
             Command::Schedule { .. } => "schedule",

@@ -286,20 +286,11 @@ async fn dispatch_one(
             report,
         } => {
             refresh_demo(config, store, yesterday).await?;
-            let period = match report.as_deref() {
-                None => crate::config::ReportPeriod::Day,
-                Some(name) => named_report(config, name)?.period,
-            };
-            let mut date = date.unwrap_or(yesterday);
-            if period == crate::config::ReportPeriod::Week {
-                date = crate::metrics::period::last_full_week(date, config.shop.week_start).1;
-            }
+            let page = Page::of(config, report.as_deref(), date.unwrap_or(yesterday), &out)?;
             let page = Page {
-                date,
-                period,
-                out: &out,
                 open,
                 team: team.as_deref(),
+                ..page
             };
             preview(config, store, &page).await
         }
@@ -328,41 +319,11 @@ async fn dispatch_one(
             backtest(config, store, date, span, format).await
         }
         Command::Campaign {
-            action:
-                args::CampaignAction::Add {
-                    name,
-                    channel,
-                    start,
-                    end,
-                    skus,
-                    expected_lift,
-                    discount,
-                },
-        } => {
-            let plan = crate::metrics::preflight::Plan {
-                campaign: name,
-                channel,
-                start,
-                end,
-                skus,
-                expected_lift,
-                discount,
-            };
-            campaign_add(store, plan).await
-        }
-        Command::Preflight {
-            campaign,
-            confirm,
-            date,
-            format,
-        } => {
+            action: args::CampaignAction::Add(plan),
+        } => campaign_add(store, plan.into()).await,
+        Command::Preflight(p) => {
             refresh_demo(config, store, yesterday).await?;
-            let origin = date.unwrap_or(yesterday);
-            match campaign {
-                Some(c) => preflight(config, store, &c, confirm.as_deref(), origin, format).await,
-                None if confirm.is_some() => bail!("--confirm: name the campaign it confirms"),
-                None => preflight_all(config, store, origin, format).await,
-            }
+            preflight_command(config, store, p.date.unwrap_or(yesterday), p).await
         }
         Command::Metrics {
             date,
@@ -398,6 +359,35 @@ struct Page<'a> {
     out: &'a Path,
     open: bool,
     team: Option<&'a str>,
+}
+
+impl<'a> Page<'a> {
+    /// The page of `report` (the morning email without one) for `date`: a weekly report's
+    /// is the last full week ending on or before it.
+    fn of(
+        config: &Config,
+        report: Option<&str>,
+        date: NaiveDate,
+        out: &'a Path,
+    ) -> Result<Page<'a>> {
+        let period = match report {
+            None => crate::config::ReportPeriod::Day,
+            Some(name) => named_report(config, name)?.period,
+        };
+        let date = match period {
+            crate::config::ReportPeriod::Day => date,
+            crate::config::ReportPeriod::Week => {
+                crate::metrics::period::last_full_week(date, config.shop.week_start).1
+            }
+        };
+        Ok(Page {
+            date,
+            period,
+            out,
+            open: false,
+            team: None,
+        })
+    }
 }
 
 /// The report of that name in the config, or an error naming those there are.
@@ -600,6 +590,21 @@ async fn preflight(
     match format {
         OutputFormat::Json => output::print_json(&check),
         OutputFormat::Table => output::print_preflight(&check, config),
+    }
+}
+
+/// `preflight`: one campaign (with a confirmation first, if given), or every one starting
+/// within the notice.
+async fn preflight_command(
+    config: &Config,
+    store: &Store,
+    origin: NaiveDate,
+    p: args::PreflightArgs,
+) -> Result<()> {
+    match p.campaign {
+        Some(c) => preflight(config, store, &c, p.confirm.as_deref(), origin, p.format).await,
+        None if p.confirm.is_some() => bail!("--confirm: name the campaign it confirms"),
+        None => preflight_all(config, store, origin, p.format).await,
     }
 }
 
