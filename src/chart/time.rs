@@ -54,15 +54,18 @@ pub(super) fn range(axis: &Axis, band: Option<&Band>, from_zero: bool) -> (f64, 
 }
 
 pub(super) fn segments(values: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
-    let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut run: Vec<(f64, f64)> = Vec::new();
     for (i, v) in values.iter().enumerate() {
         match v {
-            Some(v) => out.last_mut().expect("one segment").push((i as f64, *v)),
-            None if !out.last().expect("one segment").is_empty() => out.push(Vec::new()),
+            Some(v) => run.push((i as f64, *v)),
+            None if !run.is_empty() => out.push(std::mem::take(&mut run)),
             None => {}
         }
     }
-    out.retain(|s| !s.is_empty());
+    if !run.is_empty() {
+        out.push(run);
+    }
     out
 }
 

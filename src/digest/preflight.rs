@@ -215,8 +215,10 @@ fn actions(p: &Preflight, f: &Formatter) -> Vec<ActionView> {
     let mut run: Vec<(NaiveDate, i64)> = Vec::new();
     for x in &p.problems {
         if let Problem::OverCapacity { day, add } = x {
-            if run.last().is_some_and(|(d, _)| *d + Days::new(1) != *day) {
-                out.push(capacity_run(&run, f));
+            if let Some((head, rest)) = run.split_first()
+                && rest.last().unwrap_or(head).0 + Days::new(1) != *day
+            {
+                out.push(capacity_run(*head, rest, f));
                 run.clear();
             }
             run.push((*day, *add));
@@ -224,8 +226,8 @@ fn actions(p: &Preflight, f: &Formatter) -> Vec<ActionView> {
             out.push(action(x, p, f));
         }
     }
-    if !run.is_empty() {
-        out.push(capacity_run(&run, f));
+    if let Some((head, rest)) = run.split_first() {
+        out.push(capacity_run(*head, rest, f));
     }
     out.truncate(LISTED);
     out
@@ -233,29 +235,31 @@ fn actions(p: &Preflight, f: &Formatter) -> Vec<ActionView> {
 
 /// Days over capacity in a row, as one change: "add capacity for 40 orders on Sat 5 Dec",
 /// or each day's figure over the run.
-fn capacity_run(run: &[(NaiveDate, i64)], f: &Formatter) -> ActionView {
-    let (first, last) = (run[0].0, run[run.len() - 1].0);
-    if run.len() == 1 {
+fn capacity_run(head: (NaiveDate, i64), rest: &[(NaiveDate, i64)], f: &Formatter) -> ActionView {
+    let first = head.0;
+    let Some(&(last, _)) = rest.last() else {
         return ActionView {
             owner: owner(Owner::Operations),
             text: format!(
                 "add capacity for {} orders on {}",
-                count(f, run[0].1 as f64),
+                count(f, head.1 as f64),
                 day_label(first)
             ),
             or: format!("Marketing: move the push off {}", day_label(first)),
         };
-    }
-    let figures: Vec<String> = run.iter().map(|(_, n)| count(f, *n as f64)).collect();
-    let (head, tail) = figures.split_at(figures.len() - 1);
+    };
+    let mut figures: Vec<String> = std::iter::once(head)
+        .chain(rest.iter().copied())
+        .map(|(_, n)| count(f, n as f64))
+        .collect();
+    let tail = figures.pop().unwrap_or_default();
     ActionView {
         owner: owner(Owner::Operations),
         text: format!(
-            "add capacity from {} to {}: {} and {} orders",
+            "add capacity from {} to {}: {} and {tail} orders",
             day_label(first),
             day_label(last),
-            head.join(", "),
-            tail.join("")
+            figures.join(", "),
         ),
         or: format!(
             "Marketing: spread the push beyond {} to {}",
@@ -307,7 +311,7 @@ fn action(x: &Problem, p: &Preflight, f: &Formatter) -> ActionView {
                 or,
             }
         }
-        Problem::OverCapacity { day, add } => capacity_run(&[(*day, *add)], f),
+        Problem::OverCapacity { day, add } => capacity_run((*day, *add), &[], f),
         Problem::BelowCost { sku, max_discount } => ActionView {
             owner: owner(x.owner()),
             text: format!(
