@@ -621,11 +621,14 @@ async fn preflight_all(
     let plans = store.plans_starting(first, last).await?;
     let names: Vec<String> = plans.iter().map(|p| p.campaign.clone()).collect();
     let mut confirmations = store.confirmations(&names).await?;
-    let mut checks = Vec::with_capacity(plans.len());
-    for plan in &plans {
-        let check = crate::store::gather::preflight(store, config, plan, origin).await?;
-        checks.push(check.confirmed_by(confirmations.remove(&plan.campaign)));
-    }
+    let checks: Vec<_> = crate::store::gather::preflights(store, config, &plans, origin)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let confirmation = confirmations.remove(&c.plan.campaign);
+            c.confirmed_by(confirmation)
+        })
+        .collect();
     match format {
         OutputFormat::Json => output::print_json(&checks),
         OutputFormat::Table => output::print_preflights(&checks, config, first, last),

@@ -78,15 +78,12 @@ pub async fn check(
         checked: plans.len(),
         ..HandoffRun::default()
     };
-    for plan in &plans {
-        let confirmation = store
-            .confirmations(std::slice::from_ref(&plan.campaign))
-            .await?
-            .remove(&plan.campaign);
-        let check = crate::store::gather::preflight(store, config, plan, origin)
-            .await?
-            .confirmed_by(confirmation);
-        let note = Handoff::new(&check, config);
+    let names: Vec<String> = plans.iter().map(|p| p.campaign.clone()).collect();
+    let mut confirmations = store.confirmations(&names).await?;
+    let checks = crate::store::gather::preflights(store, config, &plans, origin).await?;
+    for check in checks {
+        let confirmation = confirmations.remove(&check.plan.campaign);
+        let note = Handoff::new(&check.confirmed_by(confirmation), config);
         for report in &config.reports {
             for outlet in outlets {
                 let r = outlet

@@ -155,6 +155,8 @@ mod tests {
             start: start.parse().unwrap(),
             end: end.parse().unwrap(),
             skus: Vec::new(),
+            expected_lift: None,
+            discount: None,
         }
     }
 

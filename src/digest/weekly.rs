@@ -525,7 +525,7 @@ fn starting(w: &WeeklyInputs, f: &Formatter) -> Vec<StartingView> {
             };
             // The pre-flight's verdict first: what the meeting must settle.
             let (confirmed, tone) = match &s.check {
-                Some(c) if !c.ready => (
+                c if !c.ready => (
                     format!(
                         "{} {confirmed}",
                         preflight::view(c, f)
@@ -534,8 +534,7 @@ fn starting(w: &WeeklyInputs, f: &Formatter) -> Vec<StartingView> {
                     ),
                     "bad",
                 ),
-                Some(_) => (format!("✓ Ready; {confirmed}"), tone),
-                None => (confirmed, tone),
+                _ => (format!("✓ Ready; {confirmed}"), tone),
             };
             StartingView {
                 name: cap(&p.campaign, text::LABEL),
@@ -578,8 +577,8 @@ fn week_alerts(days: &[(NaiveDate, Vec<AlertView>)], last: NaiveDate) -> Vec<Wee
         }
     }
     seen.into_iter()
-        .map(|(_, on, a)| {
-            let (first, end) = (on[0], on[on.len() - 1]);
+        .filter_map(|(_, on, a)| {
+            let (&first, &end) = (on.first()?, on.last()?);
             let run = (end - first).num_days() + 1 == on.len() as i64;
             let days = match (on.len(), run) {
                 (1, _) => forecast::day_label(first),
@@ -595,7 +594,7 @@ fn week_alerts(days: &[(NaiveDate, Vec<AlertView>)], last: NaiveDate) -> Vec<Wee
                     .join(", "),
             };
             let open = end == last;
-            WeekAlert {
+            Some(WeekAlert {
                 // The morning's "yesterday" is a day of the week here, named in `days`.
                 title: a.title.trim_end_matches(" yesterday").to_string(),
                 days,
@@ -605,7 +604,7 @@ fn week_alerts(days: &[(NaiveDate, Vec<AlertView>)], last: NaiveDate) -> Vec<Wee
                     format!("cleared by {}", forecast::day_label(end + Days::new(1)))
                 },
                 tone: if open { a.tone } else { "good" },
-            }
+            })
         })
         .collect()
 }

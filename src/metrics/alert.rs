@@ -140,14 +140,19 @@ impl Default for AlertSettings {
 /// Days of sales that "days of cover" averages over.
 pub const COVER_WINDOW_DAYS: u32 = 14;
 
-/// A campaign from the calendar with its promoted SKUs.
-#[derive(Debug, Clone, PartialEq)]
+/// A campaign from the calendar with its promoted SKUs, as planned (the pre-flight's
+/// `Plan`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Promotion {
     pub campaign: String,
     pub channel: String,
     pub start: NaiveDate,
     pub end: NaiveDate,
     pub skus: Vec<String>,
+    /// 0.3 for 30% more orders, as marketing stated it.
+    pub expected_lift: Option<f64>,
+    /// 0.2 for 20% off.
+    pub discount: Option<f64>,
 }
 
 /// A SKU's stock position on the report date.
@@ -431,6 +436,8 @@ mod tests {
             start: d(start),
             end: d(end),
             skus: skus.iter().map(|s| s.to_string()).collect(),
+            expected_lift: None,
+            discount: None,
         }
     }
 

@@ -108,9 +108,8 @@ pub struct WeeklyInputs {
 pub struct Starting {
     pub promotion: Promotion,
     pub confirmed: crate::metrics::preflight::Confirmed,
-    /// Its pre-flight on the week's data; None for a campaign the calendar lists without a
-    /// plan.
-    pub check: Option<crate::metrics::preflight::Preflight>,
+    /// Its pre-flight on the week's data.
+    pub check: crate::metrics::preflight::Preflight,
 }
 
 /// A campaign's week as its retrospective tells it: over its days up to the week's end.

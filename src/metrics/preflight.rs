@@ -33,21 +33,10 @@ impl Default for PreflightSettings {
 /// The longest notice `[preflight] notice_days` may give: the forecast's reach.
 pub const MAX_NOTICE_DAYS: u32 = crate::metrics::forecast::REACH_DAYS;
 
-/// A campaign as planned: the row of the calendar and its promoted SKUs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Plan {
-    pub campaign: String,
-    pub channel: String,
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-    pub skus: Vec<String>,
-    /// 0.3 for 30% more orders, as marketing stated it.
-    pub expected_lift: Option<f64>,
-    /// 0.2 for 20% off.
-    pub discount: Option<f64>,
-}
+/// A campaign as planned: the calendar's row, with its SKUs, lift and discount.
+pub type Plan = Promotion;
 
-impl Plan {
+impl Promotion {
     /// Days the campaign runs, both ends counted.
     pub fn days(&self) -> i64 {
         (self.end - self.start).num_days() + 1
@@ -659,6 +648,8 @@ mod tests {
             start: d("2026-12-08"),
             end: d("2026-12-20"),
             skus: vec!["KNT-003".into(), "SCF-001".into()],
+            expected_lift: None,
+            discount: None,
         };
         let o = overlaps(
             &p,

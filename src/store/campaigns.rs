@@ -81,7 +81,7 @@ impl Store {
     /// The campaign of that name, as planned.
     pub async fn plan(&self, campaign: &str) -> Result<Option<Plan>> {
         Ok(self
-            .plans_where("c.campaign = $1", campaign, None)
+            .campaigns_where("campaign = $1", &[campaign.to_string()], 1)
             .await?
             .pop())
     }
@@ -89,60 +89,19 @@ impl Store {
     /// The campaigns that start from `first` to `last`, by start day (at most
     /// [`MAX_PLANS`]).
     pub async fn plans_starting(&self, first: NaiveDate, last: NaiveDate) -> Result<Vec<Plan>> {
-        self.plans_where(
-            "c.start_day >= $1 AND c.start_day <= $2",
-            &first.to_string(),
-            Some(last),
+        self.campaigns_where(
+            "start_day >= $1 AND start_day <= $2",
+            &[first.to_string(), last.to_string()],
+            MAX_PLANS,
         )
         .await
-    }
-
-    async fn plans_where(
-        &self,
-        filter: &str,
-        first: &str,
-        last: Option<NaiveDate>,
-    ) -> Result<Vec<Plan>> {
-        type Row = (String, String, Day, Day, Option<f64>, Option<f64>);
-        let sql = format!(
-            "SELECT c.campaign, c.channel, c.start_day, c.end_day, c.expected_lift, c.discount \
-             FROM campaigns c WHERE {filter} ORDER BY c.start_day, c.campaign LIMIT {MAX_PLANS}"
-        );
-        let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(first);
-        if let Some(last) = last {
-            q = q.bind(Day(last));
-        }
-        let rows = q
-            .fetch_all(&self.reader)
-            .await
-            .context("cannot read the campaign calendar")?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (campaign, channel, start, end, expected_lift, discount) in rows {
-            let skus: Vec<String> = sqlx::query_scalar(
-                "SELECT sku FROM campaign_skus WHERE campaign = $1 ORDER BY sku LIMIT $2",
-            )
-            .bind(&campaign)
-            .bind(MAX_PLAN_SKUS as i64)
-            .fetch_all(&self.reader)
-            .await
-            .with_context(|| format!("cannot read the SKUs of {campaign}"))?;
-            out.push(Plan {
-                campaign,
-                channel,
-                start: start.0,
-                end: end.0,
-                skus,
-                expected_lift,
-                discount,
-            });
-        }
-        Ok(out)
     }
 
     /// Each SKU's price and cost, where the product has them.
     pub async fn prices(&self, skus: &[String]) -> Result<BTreeMap<String, (f64, Option<f64>)>> {
         let mut out = BTreeMap::new();
-        for sku in skus.iter().take(MAX_PLAN_SKUS) {
+        // Bounded by the callers: at most MAX_PLANS plans of MAX_PLAN_SKUS SKUs each.
+        for sku in skus {
             let row: Option<(f64, Option<f64>)> =
                 sqlx::query_as("SELECT unit_price, unit_cost FROM products WHERE sku = $1")
                     .bind(sku)

@@ -135,14 +135,16 @@ async fn confirmed(
         .map(|p| p.campaign.clone())
         .collect();
     let confirmations = store.confirmations(&names).await?;
-    let mut out = BTreeMap::new();
-    for name in names {
-        if let Some(plan) = store.plan(&name).await? {
-            let state = Confirmed::of(&plan, confirmations.get(&name));
-            out.insert(name, state);
-        }
-    }
-    Ok(out)
+    Ok(promotions
+        .iter()
+        .take(names.len())
+        .map(|p| {
+            (
+                p.campaign.clone(),
+                Confirmed::of(p, confirmations.get(&p.campaign)),
+            )
+        })
+        .collect())
 }
 
 /// Each configured live source's last sync.
@@ -207,62 +209,85 @@ pub(super) async fn history(
     ))
 }
 
-/// The pre-flight of `plan` as of the end of `origin`, the last day with data: its days'
-/// forecast with its lift, capacity, its SKUs' stock, sales and prices, and the calendar
-/// around it.
+/// The pre-flight of `plan` as of the end of `origin`, the last day with data.
 pub async fn preflight(
     store: &Store,
     config: &Config,
     plan: &Plan,
     origin: NaiveDate,
 ) -> Result<Preflight> {
+    let mut one = preflights(store, config, std::slice::from_ref(plan), origin).await?;
+    one.pop()
+        .ok_or_else(|| anyhow::anyhow!("no pre-flight of {}", plan.campaign))
+}
+
+/// The pre-flight of each of `plans` as of the end of `origin`, the last day with data:
+/// their days' forecast with their lifts, capacity, their SKUs' stock, sales and prices, and
+/// the calendar around them. What they share (the history and its forecast state, capacity,
+/// each SKU's stock) is read once.
+pub async fn preflights(
+    store: &Store,
+    config: &Config,
+    plans: &[Plan],
+    origin: NaiveDate,
+) -> Result<Vec<Preflight>> {
+    let (Some(first), Some(last)) = (
+        plans.iter().map(|p| p.start).min(),
+        plans.iter().map(|p| p.end).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
     crate::store::rollup::refresh_if_stale(store).await?;
     let cal = report::calendar(store, config, origin).await?;
-    let h = history(store, origin, origin, plan.end, cal).await?;
-    let days = forecast::forecast_span(&h, origin, plan.start, plan.end);
-    let (lift, lift_source) = match plan.expected_lift {
-        Some(l) => (1.0 + l, LiftSource::Stated),
-        None => {
-            let u = forecast::uplift(&h, origin, &plan.channel);
-            (
-                u.lift,
-                LiftSource::Past {
-                    campaigns: u.campaigns,
-                },
-            )
-        }
-    };
+    // Campaigns starting after a plan's end run on none of its days: one history to the
+    // last end serves every plan.
+    let h = history(store, origin, origin, last, cal).await?;
+    let mut all: Vec<String> = plans.iter().flat_map(|p| p.skus.iter().cloned()).collect();
+    all.sort();
+    all.dedup();
     let stock = store
-        .stock_positions(&plan.skus, origin, COVER_WINDOW_DAYS)
+        .stock_positions(&all, origin, COVER_WINDOW_DAYS)
         .await?;
-    let prices = store.prices(&plan.skus).await?;
-    let skus: Vec<SkuFacts> = plan
-        .skus
+    let prices = store.prices(&all).await?;
+    let capacity_plan = store.capacity_plan(origin, last).await?;
+    let calendar = store.promotions(first, last).await?;
+    Ok(plans
         .iter()
-        .filter_map(|s| {
-            let position = stock.get(s)?.clone();
-            let (price, cost) = prices
-                .get(s)
-                .copied()
-                .map_or((None, None), |(p, c)| (Some(p), c));
-            Some(SkuFacts {
-                position,
-                unit_price: price,
-                unit_cost: cost,
+        .map(|plan| {
+            let (lift, lift_source) = match plan.expected_lift {
+                Some(l) => (1.0 + l, LiftSource::Stated),
+                None => {
+                    let u = forecast::uplift(&h, origin, &plan.channel);
+                    let campaigns = u.campaigns;
+                    (u.lift, LiftSource::Past { campaigns })
+                }
+            };
+            let skus: Vec<SkuFacts> = plan
+                .skus
+                .iter()
+                .filter_map(|s| {
+                    let (unit_price, unit_cost) = prices
+                        .get(s)
+                        .copied()
+                        .map_or((None, None), |(p, c)| (Some(p), c));
+                    Some(SkuFacts {
+                        position: stock.get(s)?.clone(),
+                        unit_price,
+                        unit_cost,
+                    })
+                })
+                .collect();
+            preflight::check(&PreflightInputs {
+                plan,
+                origin,
+                days: &forecast::forecast_span(&h, origin, plan.start, plan.end),
+                lift,
+                lift_source,
+                capacity_plan: &capacity_plan,
+                settings: &config.alerts,
+                skus: &skus,
+                calendar: &calendar,
             })
         })
-        .collect();
-    let capacity_plan = store.capacity_plan(origin, plan.end).await?;
-    let calendar = store.promotions(plan.start, plan.end).await?;
-    Ok(preflight::check(&PreflightInputs {
-        plan,
-        origin,
-        days: &days,
-        lift,
-        lift_source,
-        capacity_plan: &capacity_plan,
-        settings: &config.alerts,
-        skus: &skus,
-        calendar: &calendar,
-    }))
+        .collect())
 }

@@ -87,24 +87,56 @@ impl Store {
         }
         Ok(out)
     }
-    /// Campaigns that overlap `first..=last`, with their promoted SKUs.
+    /// Campaigns that overlap `first..=last`, with their promoted SKUs (at most
+    /// [`MAX_CAMPAIGNS`], the earliest to start).
     pub async fn promotions(
         &self,
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<Vec<crate::metrics::alert::Promotion>> {
-        let rows: Vec<(String, String, Day, Day, Option<String>)> = sqlx::query_as(
-            "SELECT c.campaign, c.channel, c.start_day, c.end_day, cs.sku \
-             FROM campaigns c LEFT JOIN campaign_skus cs ON cs.campaign = c.campaign \
-             WHERE c.start_day <= $2 AND c.end_day >= $1 ORDER BY c.start_day, c.campaign, cs.sku",
+        self.campaigns_where(
+            "start_day <= $2 AND end_day >= $1",
+            &[first.to_string(), last.to_string()],
+            MAX_CAMPAIGNS,
         )
-        .bind(Day(first))
-        .bind(Day(last))
-        .fetch_all(&self.reader)
         .await
-        .context("cannot read the campaign calendar")?;
+    }
+
+    /// The campaigns `filter` (on `campaigns`, with `binds` as $1, $2...) keeps, at most
+    /// `limit` of them by start day, each with its SKUs (at most
+    /// [`super::MAX_PLAN_SKUS`]): one query, whatever their number.
+    pub(super) async fn campaigns_where(
+        &self,
+        filter: &str,
+        binds: &[String],
+        limit: i64,
+    ) -> Result<Vec<crate::metrics::alert::Promotion>> {
+        type Row = (
+            String,
+            String,
+            Day,
+            Day,
+            Option<f64>,
+            Option<f64>,
+            Option<String>,
+        );
+        let sql = format!(
+            "SELECT c.campaign, c.channel, c.start_day, c.end_day, c.expected_lift, c.discount, cs.sku \
+             FROM campaigns c LEFT JOIN campaign_skus cs ON cs.campaign = c.campaign \
+             WHERE c.campaign IN (SELECT campaign FROM campaigns WHERE {filter} \
+               ORDER BY start_day, campaign LIMIT {limit}) \
+             ORDER BY c.start_day, c.campaign, cs.sku"
+        );
+        let mut q = sqlx::query_as::<_, Row>(AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b.clone());
+        }
+        let rows = q
+            .fetch_all(&self.reader)
+            .await
+            .context("cannot read the campaign calendar")?;
         let mut out: Vec<crate::metrics::alert::Promotion> = Vec::new();
-        for (campaign, channel, start, end, sku) in rows {
+        for (campaign, channel, start, end, expected_lift, discount, sku) in rows {
             if out.last().is_none_or(|p| p.campaign != campaign) {
                 out.push(crate::metrics::alert::Promotion {
                     campaign,
@@ -112,9 +144,13 @@ impl Store {
                     start: start.0,
                     end: end.0,
                     skus: Vec::new(),
+                    expected_lift,
+                    discount,
                 });
             }
-            if let (Some(sku), Some(p)) = (sku, out.last_mut()) {
+            if let (Some(sku), Some(p)) = (sku, out.last_mut())
+                && p.skus.len() < super::MAX_PLAN_SKUS
+            {
                 p.skus.push(sku);
             }
         }

@@ -40,21 +40,16 @@ pub async fn weekly(store: &Store, config: &Config, last: NaiveDate) -> Result<W
         .collect();
     let names: Vec<String> = starting.iter().map(|p| p.campaign.clone()).collect();
     let confirmations = store.confirmations(&names).await?;
-    let mut with_state = Vec::with_capacity(starting.len());
-    for p in starting {
-        let (confirmed, check) = match store.plan(&p.campaign).await? {
-            Some(plan) => (
-                Confirmed::of(&plan, confirmations.get(&p.campaign)),
-                Some(super::gather::preflight(store, config, &plan, last).await?),
-            ),
-            None => (Confirmed::No, None),
-        };
-        with_state.push(Starting {
+    let checks = super::gather::preflights(store, config, &starting, last).await?;
+    let with_state = starting
+        .into_iter()
+        .zip(checks)
+        .map(|(p, check)| Starting {
+            confirmed: Confirmed::of(&p, confirmations.get(&p.campaign)),
             promotion: p,
-            confirmed,
             check,
-        });
-    }
+        })
+        .collect();
     Ok(WeeklyInputs {
         first,
         last,
