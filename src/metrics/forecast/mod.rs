@@ -34,7 +34,7 @@ mod uplift;
 pub use backtest::{
     Accuracy, BacktestReport, BacktestRow, Window, accuracy, backtest, backtest_report,
 };
-use range::{Errors, Factors, MAX_LAG};
+use range::{Errors, Factors, MAX_LAG, Shown};
 pub use smooth::Weights;
 use smooth::{INIT_DAYS, State};
 pub use uplift::{CAMPAIGN_LOOKBACK_DAYS, CampaignSpan, PRIOR, Uplift, uplift};
@@ -90,8 +90,6 @@ pub(crate) struct Days {
     /// Ordinary: open, and no campaign ran (unless campaigns always run). What the state
     /// learns from and what the range's errors are read on.
     used: Vec<bool>,
-    /// Some campaign ran.
-    on_campaign: Vec<bool>,
     /// Open days up to and including each day.
     open_so_far: Vec<u32>,
 }
@@ -137,7 +135,6 @@ impl Days {
             weekday: dates.iter().map(|d| weekday(*d)).collect(),
             open,
             used,
-            on_campaign,
             open_so_far,
         }
     }
@@ -219,22 +216,34 @@ impl History {
             .map(|t| Some(h.baseline_at(h.anchor(t.checked_sub(1)?)?, t)?.value))
             .collect();
         h.errors = Errors::new(&h.days, |j, t| Some(h.baseline_at(j, t)?.value));
-        let mut uplifts = Lifts::default();
-        // Only ordinary days move the factors: a campaign day misses for its lift, which its
-        // range allows for apart (see `forecast_with`).
+        let mut known = Lifts::default();
+        // Every open day moves the factors, a campaign day against its range as shown.
         let factors = range::adapt(&h.days, &h.errors, |j, t| {
-            if !h.days.used[t] {
-                return None;
-            }
             let base = h.baseline_at(j, t)?.value;
-            if !h.days.on_campaign[t] {
-                return Some(base);
-            }
             let (origin, target) = (h.days.date(j)?, h.days.date(t)?);
-            Some(base * lift(&h, origin, target, &mut uplifts).0)
+            Some(h.shown(origin, target, base, &mut known).0)
         });
         h.factors = factors;
         h
+    }
+
+    /// What the range of `target` forecast on `origin` is drawn around, from its `baseline`:
+    /// with the lift of its campaigns (and those uplifts and campaigns).
+    fn shown(
+        &self,
+        origin: NaiveDate,
+        target: NaiveDate,
+        baseline: f64,
+        known: &mut Lifts,
+    ) -> (Shown, Vec<Uplift>, Vec<CampaignSpan>) {
+        let (factor, uplifts, campaigns) = lift(self, origin, target, known);
+        let top =
+            (!campaigns.is_empty()).then(|| baseline * known.largest(self, origin).max(factor));
+        let shown = Shown {
+            expected: baseline * factor,
+            top,
+        };
+        (shown, uplifts, campaigns)
     }
 
     /// The day whose state a forecast made at the end of day `origin` starts from: the last
@@ -465,20 +474,13 @@ fn forecast_with(
             closed: Some(why),
         });
     }
-    let (factor, uplifts, campaigns) = lift(h, origin, target, known);
-    let expected = baseline.value * factor;
+    let (shown, uplifts, campaigns) = h.shown(origin, target, baseline.value, known);
+    let expected = shown.expected;
     let lag = usize::try_from((target - baseline.from).num_days()).ok()?;
     let spread = h.errors.spread(j, lag.min(MAX_LAG));
     let (low, high, range) = match spread {
         Some(s) => {
-            let factors = h.factors[o][lag.min(MAX_LAG)];
-            let (low, mut high) = s.range(expected, factors);
-            if !campaigns.is_empty() {
-                // The lift itself is uncertain, and a shrunk one errs low: the top of the
-                // range is that of the day lifted as much as any past campaign lifted orders.
-                let top = known.largest(h, origin).max(factor);
-                high = high.max(s.range(baseline.value * top, factors).1);
-            }
+            let (low, high) = s.shown(shown, h.factors[o][lag.min(MAX_LAG)]);
             (low, high, RangeSource::Errors)
         }
         None => {
@@ -886,9 +888,10 @@ mod tests {
     }
 
     /// The width of the range in log terms, ln(high / low), for a day `lag` days ahead of the
-    /// last day, mean over 5 weeks of origins.
+    /// last day, mean over 20 weeks of origins: each lag's factor wanders from week to week
+    /// after its own misses and hits, so a few weeks' mean says more of luck than of the lag.
     fn width(h: &History, lag: u64) -> f64 {
-        let origins = (0..35).map(|i| d("2026-12-01") - Span::new(i + lag));
+        let origins = (0..140).map(|i| d("2026-12-01") - Span::new(i + lag));
         let widths: Vec<f64> = origins
             .map(|o| {
                 let f = forecast_day(h, o, o + Span::new(lag)).unwrap();
@@ -909,6 +912,50 @@ mod tests {
         let wandering = noisy(0.06, 3);
         let ratio = width(&wandering, 7) / width(&wandering, 1);
         assert!(ratio > 1.3, "wandering: {ratio}");
+    }
+
+    /// 400 days to 1 Dec 2026 around 200 orders, with a first campaign on email from 20 to
+    /// 30 Nov whose days come in at `lift` times what they would have been.
+    fn with_a_first_campaign(lift: f64) -> History {
+        let mut noise = Noise(11);
+        let orders = series("2026-12-01", 400, |_, _| 0.0)
+            .into_keys()
+            .map(|day| {
+                let base = 200.0 * (0.1 * noise.normal()).exp();
+                let on = (d("2026-11-20")..=d("2026-11-30")).contains(&day);
+                (day, (base * if on { lift } else { 1.0 }).round())
+            })
+            .collect();
+        let launch = campaign("Launch", "email", "2026-11-20", "2026-11-30");
+        History::new(orders, vec![launch], Calendar::default())
+    }
+
+    #[test]
+    fn campaign_days_move_the_range_as_shown() {
+        // No past campaign, so the first one is forecast at no lift with a range no wider.
+        // Days at twice that all beat its top: the range of the day after it widens. Days as
+        // usual mostly fall inside: it narrows. The state learns nothing from campaign days,
+        // so the expectation is the same in both.
+        let (beaten, inside) = (with_a_first_campaign(2.0), with_a_first_campaign(1.0));
+        let (from, day) = (d("2026-11-30"), d("2026-12-01"));
+        let a = forecast_day(&beaten, from, day).unwrap();
+        let b = forecast_day(&inside, from, day).unwrap();
+        assert_eq!(a.expected, b.expected);
+        assert!(
+            a.high - a.expected > 1.5 * (b.high - b.expected),
+            "{a:?}\n{b:?}"
+        );
+        // Before the campaign the two histories are the same day for day.
+        let before = |h: &History| forecast_day(h, d("2026-11-19"), d("2026-11-20")).unwrap();
+        assert_eq!(before(&beaten).high, before(&inside).high);
+        // The campaign's own days learn from its first: its last day's top, from the day
+        // before, is further above its expectation when its first days beat their tops.
+        let last = |h: &History| forecast_day(h, d("2026-11-29"), d("2026-11-30")).unwrap();
+        let (la, lb) = (last(&beaten), last(&inside));
+        assert!(
+            la.high / la.expected > lb.high / lb.expected,
+            "{la:?}\n{lb:?}"
+        );
     }
 
     #[test]
