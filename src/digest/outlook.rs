@@ -290,7 +290,7 @@ fn forecast_note(ahead: &[DayForecast]) -> String {
     let b = &last.baseline;
     let range = match first.range {
         RangeSource::Errors | RangeSource::Closed => format!(
-            "the range is where 8 in 10 days fell against the same estimate made as far ahead, over the last {} weeks",
+            "the range is where 8 in 10 days fell against the same estimate made about as far ahead, over the last {} weeks",
             forecast::range::ERRORS / 7
         ),
         RangeSource::CountingNoise => {

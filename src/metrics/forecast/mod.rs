@@ -11,8 +11,8 @@
 //!   before (`smooth`);
 //! - **uplift** per channel = 1 + (mean lift of past campaigns on it − 1) × n / (n + [`PRIOR`])
 //!   (`uplift`);
-//! - **range** = the forecast's own errors made as far ahead, at the level expected now, each
-//!   end widened after a miss and narrowed after a hit (`range`).
+//! - **range** = the forecast's own errors made about as far ahead, at the level expected now,
+//!   each end widened after a miss and narrowed after a hit (`range`).
 //!
 //! A forecast made on day D reads orders of days up to D only. Every figure that does not
 //! depend on the day forecast (each day's smoothed state, each lag's errors, the range's
@@ -400,7 +400,7 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RangeSource {
-    /// The forecast's own errors made as far ahead, over the last 13 weeks.
+    /// The forecast's own errors made about as far ahead, over the last 13 weeks.
     Errors,
     /// Too few errors yet: an 80% interval of a Poisson count around the expectation.
     CountingNoise,

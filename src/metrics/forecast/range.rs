@@ -1,31 +1,37 @@
-//! The range: where orders fell against the forecast's own expectations made as far ahead,
-//! over the last [`ERRORS`] ordinary days, at the level expected now, with each end widened
-//! after a miss and narrowed after a hit. Pure.
+//! The range: where orders fell against the forecast's own expectations made about as far
+//! ahead, over the last [`ERRORS`] ordinary days, at the level expected now, with each end
+//! widened after a miss and narrowed after a hit. Pure.
 //!
-//! - **As far ahead.** An error is kept by its lag: the days from the last ordinary day the
-//!   forecast was made from to the day forecast. A forecast made across a closure is as
-//!   uncertain as one made that many days before, so its lag counts the closure.
+//! - **About as far ahead.** An error is kept by its lag: the days from the last ordinary day
+//!   the forecast was made from to the day forecast. A forecast made across a closure is as
+//!   uncertain as one made that many days before, so its lag counts the closure. A lag's
+//!   spread is read from its own errors and those of the [`NEIGHBOURS`] lags either side:
+//!   five times the errors behind each end, so that the range grows with the days ahead
+//!   where the errors do, not with each lag's own luck.
 //! - **At the level expected now.** A day's spread is part chance (a count of 30 varies more,
 //!   as a share, than a count of 300) and part the shop's own: the log error's variance is
 //!   taken as `κ + 1 / (expected + ½)`, κ read from the errors, and the quantiles are of
 //!   errors measured in that spread. So a range read from a quiet summer fits a busy autumn.
-//! - **Widened after a miss.** Each end's factor (per lag) is multiplied by
-//!   `e^(STEP × (missed − 10%))` on every day whose orders come in (adaptive conformal
-//!   inference): a run of misses widens that end until it holds again, and days of hits
-//!   narrow it. So the range holds 8 days in 10 over a few weeks, not only on average.
+//! - **Widened after a miss** (adaptive conformal inference). Each end has a factor shared by
+//!   every lag, multiplied on every day whose orders come in by `e^(STEP × (share missed −
+//!   10%))`, the share over that day's forecasts 1 to [`SHARED_LAGS`] days ahead; and a
+//!   factor per lag, moved the same way by [`STEP_LAG`] on that lag's own miss or hit. A run
+//!   of misses widens that end until it holds again, and days of hits narrow it, so the
+//!   range holds 8 days in 10 over each few weeks, not only on average. The shared factor
+//!   does most of that, so the days of the week ahead move together; the one per lag, slower,
+//!   mends a lag that holds more or less often than the rest.
 //! - **Every open day counts**, a campaign day against its range as shown, whose top reaches
 //!   the largest lift a past campaign showed ([`Shown`]). The promise is about the ranges a
 //!   reader sees: a campaign that beats its top widens the ranges of the days after it, its
 //!   own among them, and one that stays inside narrows them, so a window with a campaign
 //!   in it still holds about 8 days in 10.
 //!
-//! A larger [`STEP`] holds each few weeks closer to 8 in 10 at the cost of wider ranges that
-//! move more from one day to the next. 0.6 was chosen on 12 seeds of the demo shop and the
-//! lumpy shop (README, "The week ahead"): windows of 56 days outside 75-85% fell from 23 of
-//! 72 at 0.3 to 4, for ranges 13% wider on average.
+//! The steps trade holding 8 in 10 over each few weeks against ranges that are wider and
+//! move more from day to day. They were chosen on 12 seeds of the demo shop and 5 of the
+//! lumpy shop (README, "The week ahead"): 56-day windows outside 75-85% fell from 23 of the
+//! demo's 72 (a step of 0.3 per lag, campaign days apart) to 5, for ranges about 18% wider.
 
 use super::Days;
-use super::percentile;
 use super::smooth::log_error;
 
 /// The longest lag with its own errors; a longer one (a long closure) takes these.
@@ -36,8 +42,15 @@ pub const ERRORS: usize = 91;
 pub const MIN_ERRORS: usize = 14;
 /// The range's ends: the 10th and 90th percentiles.
 pub const TAIL: f64 = 0.10;
-/// How far one day moves an end's factor (see the module's note), and the factor's bounds.
+/// How far one day moves an end's shared factor (see the module's note).
 pub const STEP: f64 = 0.6;
+/// How far one day moves an end's factor at one lag.
+pub const STEP_LAG: f64 = 0.15;
+/// The forecasts whose misses move the shared factor: 1 to 7 days ahead, the week ahead.
+pub const SHARED_LAGS: usize = 7;
+/// The lags either side whose errors a lag's spread is read with.
+pub const NEIGHBOURS: usize = 2;
+/// Each factor's bounds, and so the product's.
 const FACTOR_MIN: f64 = 0.25;
 const FACTOR_MAX: f64 = 4.0;
 /// The least of the shop's own variance κ (log scale): a range is never chance alone.
@@ -139,7 +152,7 @@ impl Errors {
                 (0..=MAX_LAG)
                     .map(|k| {
                         (k > 0 && days.used[j])
-                            .then(|| spread(&by_lag[k], j))
+                            .then(|| spread(&by_lag[neighbours(k)], j))
                             .flatten()
                     })
                     .collect()
@@ -153,38 +166,74 @@ impl Errors {
         *self.spreads.get(j)?.get(k.clamp(1, MAX_LAG))?
     }
 
-    /// Errors at lag `k` of days up to `j` (for tests and the count behind a range).
+    /// The errors behind the spread at lag `k` on day `j`: the last [`ERRORS`] of days up to
+    /// `j` at each of its lags.
     pub fn count(&self, j: usize, k: usize) -> usize {
-        let e = &self.by_lag[k.clamp(1, MAX_LAG)];
-        e.partition_point(|x| x.day <= j).min(ERRORS)
+        self.by_lag[neighbours(k.clamp(1, MAX_LAG))]
+            .iter()
+            .map(|e| e.partition_point(|x| x.day <= j).min(ERRORS))
+            .sum()
     }
 }
 
-/// The spread of the last [`ERRORS`] errors of `errors` on days up to `j`.
-fn spread(errors: &[Error], j: usize) -> Option<Spread> {
-    let end = errors.partition_point(|x| x.day <= j);
-    let recent = &errors[end.saturating_sub(ERRORS)..end];
+/// The lags whose errors lag `k`'s spread is read from: [`NEIGHBOURS`] either side, within
+/// 1 to [`MAX_LAG`].
+fn neighbours(k: usize) -> std::ops::RangeInclusive<usize> {
+    k.saturating_sub(NEIGHBOURS).max(1)..=(k + NEIGHBOURS).min(MAX_LAG)
+}
+
+/// The spread of the last [`ERRORS`] errors on days up to `j` of each of `lags`, together.
+fn spread(lags: &[Vec<Error>], j: usize) -> Option<Spread> {
+    let recent: Vec<Error> = lags
+        .iter()
+        .flat_map(|errors| {
+            let end = errors.partition_point(|x| x.day <= j);
+            &errors[end.saturating_sub(ERRORS)..end]
+        })
+        .copied()
+        .collect();
     if recent.len() < MIN_ERRORS {
         return None;
     }
-    let e: Vec<f64> = recent.iter().map(|x| x.error).collect();
-    let mid = median(&e);
-    let deviations: Vec<f64> = e.iter().map(|x| (x - mid).abs()).collect();
+    let mut e: Vec<f64> = recent.iter().map(|x| x.error).collect();
+    let mid = median(&mut e);
+    let mut deviations: Vec<f64> = e.iter().map(|x| (x - mid).abs()).collect();
     let chance = recent.iter().map(|x| 1.0 / (x.expected + 0.5)).sum::<f64>() / e.len() as f64;
-    let kappa = ((MAD_SD * median(&deviations)).powi(2) - chance).max(KAPPA_MIN);
-    let z: Vec<f64> = recent
+    let kappa = ((MAD_SD * median(&mut deviations)).powi(2) - chance).max(KAPPA_MIN);
+    let mut z: Vec<f64> = recent
         .iter()
         .map(|x| x.error / (kappa + 1.0 / (x.expected + 0.5)).sqrt())
         .collect();
     Some(Spread {
         kappa,
-        low: percentile(&z, TAIL)?.min(0.0),
-        high: percentile(&z, 1.0 - TAIL)?.max(0.0),
+        low: selected(&mut z, TAIL)?.min(0.0),
+        high: selected(&mut z, 1.0 - TAIL)?.max(0.0),
     })
 }
 
-fn median(values: &[f64]) -> f64 {
-    percentile(values, 0.5).unwrap_or(0.0)
+/// The `p` percentile as [`super::percentile`] has it, found by selection rather than a sort
+/// (reordering `v`): the spread is read for every day at every lag.
+fn selected(v: &mut [f64], p: f64) -> Option<f64> {
+    let n = v.len();
+    if n == 0 {
+        return None;
+    }
+    let h = (n as f64 + 1.0) * p.clamp(0.0, 1.0);
+    let lo = h.floor() as usize;
+    if h <= 1.0 || h >= n as f64 {
+        let i = if h <= 1.0 { 0 } else { n - 1 };
+        return Some(*v.select_nth_unstable_by(i, f64::total_cmp).1);
+    }
+    // 1 < h < n, so 1 <= lo < n: the order statistics lo and lo + 1 (1-based) both exist.
+    let (_, below, above) = v.select_nth_unstable_by(lo - 1, f64::total_cmp);
+    let below = *below;
+    let above = above.iter().copied().min_by(f64::total_cmp)?;
+    Some(below + (h - lo as f64) * (above - below))
+}
+
+/// The median, reordering `values`.
+fn median(values: &mut [f64]) -> f64 {
+    selected(values, 0.5).unwrap_or(0.0)
 }
 
 /// Each day's factors, after the misses and hits of every day up to it: on each open day
@@ -196,9 +245,12 @@ pub(crate) fn adapt(
     errors: &Errors,
     mut shown: impl FnMut(usize, usize) -> Option<Shown>,
 ) -> Vec<Factors> {
-    let mut now: Factors = [[1.0; 2]; MAX_LAG + 1];
+    let mut per_lag: Factors = [[1.0; 2]; MAX_LAG + 1];
+    let mut shared = [1.0; 2];
     let mut out: Vec<Factors> = Vec::with_capacity(days.len());
     for t in 0..days.len() {
+        // Of the day's forecasts 1 to SHARED_LAGS days ahead: how many, and misses per end.
+        let (mut week, mut missed_in_week) = (0u32, [0u32; 2]);
         if days.open[t] {
             let y = days.orders[t];
             for k in 1..=MAX_LAG.min(t) {
@@ -209,15 +261,29 @@ pub(crate) fn adapt(
                 };
                 let Some(day) = shown(j, t) else { continue };
                 let (low, high) = spread.shown(day, out[j][k]);
+                week += u32::from(k <= SHARED_LAGS);
                 for (end, missed) in [(0, y < low), (1, y > high)] {
-                    let step = STEP * (f64::from(u8::from(missed)) - TAIL);
-                    now[k][end] = (now[k][end] * step.exp()).clamp(FACTOR_MIN, FACTOR_MAX);
+                    missed_in_week[end] += u32::from(missed && k <= SHARED_LAGS);
+                    let f = &mut per_lag[k][end];
+                    *f = moved(*f, STEP_LAG, f64::from(u8::from(missed)));
                 }
             }
         }
-        out.push(now);
+        if week > 0 {
+            for (end, f) in shared.iter_mut().enumerate() {
+                *f = moved(*f, STEP, f64::from(missed_in_week[end]) / f64::from(week));
+            }
+        }
+        out.push(
+            per_lag.map(|ends| [0, 1].map(|e| (ends[e] * shared[e]).clamp(FACTOR_MIN, FACTOR_MAX))),
+        );
     }
     out
+}
+
+/// `factor` after a day on which its end missed `share` of the time, moved by `step`.
+fn moved(factor: f64, step: f64, share: f64) -> f64 {
+    (factor * (step * (share - TAIL)).exp()).clamp(FACTOR_MIN, FACTOR_MAX)
 }
 
 #[cfg(test)]
@@ -274,6 +340,51 @@ mod tests {
     }
 
     #[test]
+    fn selection_finds_the_percentiles_a_sort_does() {
+        // 0, 1, ..., 10 shuffled, and shorter runs: every percentile as the sort has it.
+        for n in 0..12usize {
+            let values: Vec<f64> = (0..n).map(|i| ((i * 7) % n.max(1)) as f64).collect();
+            for p in [0.0, 0.05, 0.1, 0.25, 0.5, 0.9, 0.95, 1.0] {
+                let mut v = values.clone();
+                assert_eq!(
+                    selected(&mut v, p),
+                    super::super::percentile(&values, p),
+                    "{n} {p}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_lags_spread_reads_the_errors_of_its_neighbours_too() {
+        assert_eq!(neighbours(1), 1..=3);
+        assert_eq!(neighbours(7), 5..=9);
+        assert_eq!(neighbours(MAX_LAG), MAX_LAG - 2..=MAX_LAG);
+        // Two lags of 10 errors at an expectation of 49.5, one all +0.1, the other all -0.1:
+        // too few at either alone; together, median 0 and every deviation 0.1, so
+        // κ = (1.4826 × 0.1)² - 1/50 → held at 0.0025, and the ends at ±0.1 in units of
+        // √(0.0025 + 1/50).
+        let lag = |error: f64| -> Vec<Error> {
+            (0..10)
+                .map(|day| Error {
+                    day,
+                    error,
+                    expected: 49.5,
+                })
+                .collect()
+        };
+        let (up, down) = (lag(0.1), lag(-0.1));
+        assert_eq!(spread(std::slice::from_ref(&up), 9), None);
+        let s = spread(&[up, down], 9).unwrap();
+        assert_eq!(s.kappa, KAPPA_MIN);
+        let z = 0.1 / (KAPPA_MIN + 0.02f64).sqrt();
+        assert!(
+            (s.high - z).abs() < 1e-12 && (s.low + z).abs() < 1e-12,
+            "{s:?}"
+        );
+    }
+
+    #[test]
     fn the_spread_reads_the_last_errors_in_units_of_their_level() {
         // 20 errors at an expectation of 49.5: ±0.1 alternating, then a last one of 0.3.
         let mut errors: Vec<Error> = (0..20)
@@ -290,7 +401,7 @@ mod tests {
         });
         // On day 19: 20 errors, median 0 (halfway between -0.1 and 0.1), every deviation
         // 0.1: κ = (1.4826 × 0.1)² - 1/50 = 0.001981 → held at 0.0025.
-        let s = spread(&errors, 19).unwrap();
+        let s = spread(std::slice::from_ref(&errors), 19).unwrap();
         assert_eq!(s.kappa, KAPPA_MIN);
         let z = 0.1 / (KAPPA_MIN + 0.02f64).sqrt();
         assert!(
@@ -298,7 +409,7 @@ mod tests {
             "{s:?}"
         );
         // 13 errors are too few.
-        assert_eq!(spread(&errors, 12), None);
-        assert!(spread(&errors, 13).is_some());
+        assert_eq!(spread(std::slice::from_ref(&errors), 12), None);
+        assert!(spread(std::slice::from_ref(&errors), 13).is_some());
     }
 }
