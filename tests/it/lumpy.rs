@@ -41,20 +41,6 @@ fn reference() -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Orders per day counted from the raw orders by separate SQL (not the rollup the forecast
-/// reads).
-async fn raw_orders(t: &TestStore) -> BTreeMap<NaiveDate, f64> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT day, COUNT(*) FROM orders WHERE status <> 'cancelled' GROUP BY day ORDER BY day",
-    )
-    .fetch_all(t.store.pool())
-    .await
-    .unwrap();
-    rows.into_iter()
-        .map(|(day, n)| (day.parse().unwrap(), n as f64))
-        .collect()
-}
-
 /// Open on the fixture's calendar, worked out here: not a Saturday, not in a closure.
 fn open(t: &TestStore, day: NaiveDate) -> bool {
     day.weekday() != Weekday::Sat
@@ -110,7 +96,7 @@ async fn the_lumpy_shop_beats_seasonal_naive_and_ets(b: Backend) {
         return;
     };
     let r = reference();
-    let orders = raw_orders(&t).await;
+    let orders = t.raw_orders().await;
     let bt = backtest(&t, &t.config).await;
     the_reference_is_of_this_store(&t, &r, &orders, &bt);
     each_window_beats_naive_and_holds_its_range(&t, &orders, &bt);
@@ -292,7 +278,7 @@ async fn christmas_is_closed_and_the_level_is_carried_over_it() {
 /// No order on a closed day; a few huge orders (600 units or more on a line), most of them
 /// cancelled.
 async fn the_fixture_is_what_it_says(t: &TestStore) {
-    let all = raw_orders(t).await;
+    let all = t.raw_orders().await;
     assert!(all.keys().all(|day| open(t, *day)));
     let placed_closed = t
         .scalar("SELECT COUNT(*) FROM orders WHERE strftime('%w', day) = '6'")

@@ -1,8 +1,6 @@
 //! The week ahead on the demo shop: the campaign calendar with each SKU's cover, the orders
 //! expected against capacity with the storyline's alert, and the backtest's own figures.
 
-use std::collections::BTreeMap;
-
 use chrono::{Days, NaiveDate};
 use dawnpost::demo::{DemoOptions, generate, story};
 use dawnpost::metrics::alert::AlertKind;
@@ -191,20 +189,6 @@ async fn the_demo_week_ahead_shows_the_calendar_and_the_campaign_day_over_capaci
     insta::assert_snapshot!("demo_coming_up_html", &html[from..to]);
 }
 
-/// Orders per day counted from the raw orders by separate SQL (not the rollup the forecast
-/// reads).
-async fn raw_orders(t: &TestStore) -> BTreeMap<NaiveDate, f64> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT day, COUNT(*) FROM orders WHERE status <> 'cancelled' GROUP BY day ORDER BY day",
-    )
-    .fetch_all(t.store.pool())
-    .await
-    .unwrap();
-    rows.into_iter()
-        .map(|(day, n)| (day.parse().unwrap(), n as f64))
-        .collect()
-}
-
 /// Six windows of 56 days, as the README's table: the range holds 75-85% in each, the
 /// share worked out here from the rows and orders counted apart, campaign days included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +199,7 @@ async fn the_demo_backtest_holds_eight_days_in_ten_in_every_window() {
         .await
         .unwrap();
     assert_eq!(b.rows.len(), 6 * 56 * 7);
-    let orders = raw_orders(&t).await;
+    let orders = t.raw_orders().await;
     let (mut abs_pct, mut naive_pct) = (0.0, 0.0);
     for r in &b.rows {
         let actual = orders[&r.day];

@@ -5,11 +5,13 @@
 //! binary exits). Where PostgreSQL is not installed the PostgreSQL half of a test prints a
 //! notice and returns, unless `DAWNPOST_REQUIRE_POSTGRES=1`, which turns that into a failure.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use chrono::NaiveDate;
 use dawnpost::config::{Config, ConfigSource};
 use dawnpost::store::Store;
 use sqlx::Connection;
@@ -107,6 +109,20 @@ impl TestStore {
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
         v
+    }
+
+    /// Orders per day counted from the raw orders by separate SQL (not the rollup the
+    /// forecast reads).
+    pub(crate) async fn raw_orders(&self) -> BTreeMap<NaiveDate, f64> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT day, COUNT(*) FROM orders WHERE status <> 'cancelled' GROUP BY day ORDER BY day",
+        )
+        .fetch_all(self.store.pool())
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|(day, n)| (day.parse().unwrap(), n as f64))
+            .collect()
     }
 
     /// A fingerprint of every data table: row counts and a digest of the rows, to show
