@@ -472,7 +472,7 @@ pub(crate) async fn composed(t: &TestStore) -> dawnpost::email::compose::Compose
 /// the shop's zone, as `serve` would.
 pub(crate) async fn composed_on(
     t: &TestStore,
-    d: chrono::NaiveDate,
+    d: NaiveDate,
 ) -> dawnpost::email::compose::Composed {
     use chrono::TimeZone;
     let templates = dawnpost::email::render::Templates::load(None).unwrap();

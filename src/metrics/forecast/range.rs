@@ -147,12 +147,13 @@ impl Errors {
                 }
             }
         }
+        let mut scratch = Scratch::default();
         let spreads = (0..n)
             .map(|j| {
                 (0..=MAX_LAG)
                     .map(|k| {
                         (k > 0 && days.used[j])
-                            .then(|| spread(&by_lag[neighbours(k)], j))
+                            .then(|| spread(&by_lag[neighbours(k)], j, &mut scratch))
                             .flatten()
                     })
                     .collect()
@@ -182,32 +183,40 @@ fn neighbours(k: usize) -> std::ops::RangeInclusive<usize> {
     k.saturating_sub(NEIGHBOURS).max(1)..=(k + NEIGHBOURS).min(MAX_LAG)
 }
 
+/// Buffers one spread is worked out in, kept from one to the next: a spread is read for
+/// every day at every lag.
+#[derive(Default)]
+struct Scratch {
+    /// Each error and its chance variance, `1 / (expected + ½)`.
+    recent: Vec<(f64, f64)>,
+    values: Vec<f64>,
+}
+
 /// The spread of the last [`ERRORS`] errors on days up to `j` of each of `lags`, together.
-fn spread(lags: &[Vec<Error>], j: usize) -> Option<Spread> {
-    let recent: Vec<Error> = lags
-        .iter()
-        .flat_map(|errors| {
-            let end = errors.partition_point(|x| x.day <= j);
-            &errors[end.saturating_sub(ERRORS)..end]
-        })
-        .copied()
-        .collect();
+fn spread(lags: &[Vec<Error>], j: usize, scratch: &mut Scratch) -> Option<Spread> {
+    let Scratch { recent, values } = scratch;
+    recent.clear();
+    for errors in lags {
+        let end = errors.partition_point(|x| x.day <= j);
+        let kept = &errors[end.saturating_sub(ERRORS)..end];
+        recent.extend(kept.iter().map(|x| (x.error, 1.0 / (x.expected + 0.5))));
+    }
     if recent.len() < MIN_ERRORS {
         return None;
     }
-    let mut e: Vec<f64> = recent.iter().map(|x| x.error).collect();
-    let mid = median(&mut e);
-    let mut deviations: Vec<f64> = e.iter().map(|x| (x - mid).abs()).collect();
-    let chance = recent.iter().map(|x| 1.0 / (x.expected + 0.5)).sum::<f64>() / e.len() as f64;
-    let kappa = ((MAD_SD * median(&mut deviations)).powi(2) - chance).max(KAPPA_MIN);
-    let mut z: Vec<f64> = recent
-        .iter()
-        .map(|x| x.error / (kappa + 1.0 / (x.expected + 0.5)).sqrt())
-        .collect();
+    values.clear();
+    values.extend(recent.iter().map(|(e, _)| e));
+    let mid = median(values);
+    values.clear();
+    values.extend(recent.iter().map(|(e, _)| (e - mid).abs()));
+    let chance = recent.iter().map(|(_, c)| c).sum::<f64>() / recent.len() as f64;
+    let kappa = ((MAD_SD * median(values)).powi(2) - chance).max(KAPPA_MIN);
+    values.clear();
+    values.extend(recent.iter().map(|(e, c)| e / (kappa + c).sqrt()));
     Some(Spread {
         kappa,
-        low: selected(&mut z, TAIL)?.min(0.0),
-        high: selected(&mut z, 1.0 - TAIL)?.max(0.0),
+        low: selected(values, TAIL)?.min(0.0),
+        high: selected(values, 1.0 - TAIL)?.max(0.0),
     })
 }
 
@@ -374,8 +383,11 @@ mod tests {
                 .collect()
         };
         let (up, down) = (lag(0.1), lag(-0.1));
-        assert_eq!(spread(std::slice::from_ref(&up), 9), None);
-        let s = spread(&[up, down], 9).unwrap();
+        assert_eq!(
+            spread(std::slice::from_ref(&up), 9, &mut Scratch::default()),
+            None
+        );
+        let s = spread(&[up, down], 9, &mut Scratch::default()).unwrap();
         assert_eq!(s.kappa, KAPPA_MIN);
         let z = 0.1 / (KAPPA_MIN + 0.02f64).sqrt();
         assert!(
@@ -401,7 +413,7 @@ mod tests {
         });
         // On day 19: 20 errors, median 0 (halfway between -0.1 and 0.1), every deviation
         // 0.1: κ = (1.4826 × 0.1)² - 1/50 = 0.001981 → held at 0.0025.
-        let s = spread(std::slice::from_ref(&errors), 19).unwrap();
+        let s = spread(std::slice::from_ref(&errors), 19, &mut Scratch::default()).unwrap();
         assert_eq!(s.kappa, KAPPA_MIN);
         let z = 0.1 / (KAPPA_MIN + 0.02f64).sqrt();
         assert!(
@@ -409,7 +421,10 @@ mod tests {
             "{s:?}"
         );
         // 13 errors are too few.
-        assert_eq!(spread(std::slice::from_ref(&errors), 12), None);
-        assert!(spread(std::slice::from_ref(&errors), 13).is_some());
+        assert_eq!(
+            spread(std::slice::from_ref(&errors), 12, &mut Scratch::default()),
+            None
+        );
+        assert!(spread(std::slice::from_ref(&errors), 13, &mut Scratch::default()).is_some());
     }
 }
