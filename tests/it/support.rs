@@ -470,10 +470,7 @@ pub(crate) async fn composed(t: &TestStore) -> dawnpost::email::compose::Compose
 
 /// The email for `d` with the built-in templates, composed at 06:00 the morning after in
 /// the shop's zone, as `serve` would.
-pub(crate) async fn composed_on(
-    t: &TestStore,
-    d: NaiveDate,
-) -> dawnpost::email::compose::Composed {
+pub(crate) async fn composed_on(t: &TestStore, d: NaiveDate) -> dawnpost::email::compose::Composed {
     use chrono::TimeZone;
     let templates = dawnpost::email::render::Templates::load(None).unwrap();
     let now = t
