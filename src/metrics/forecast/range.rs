@@ -29,7 +29,7 @@
 //! The steps trade holding 8 in 10 over each few weeks against ranges that are wider and
 //! move more from day to day. They were chosen on 12 seeds of the demo shop and 5 of the
 //! lumpy shop (README, "The week ahead"): 56-day windows outside 75-85% fell from 23 of the
-//! demo's 72 (a step of 0.3 per lag, campaign days apart) to 5, for ranges about 18% wider.
+//! demo's 72 (a step of 0.3 per lag, campaign days apart) to 5, for ranges about 19% wider.
 
 use super::Days;
 use super::smooth::log_error;
