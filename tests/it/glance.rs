@@ -10,7 +10,7 @@ use dawnpost::email::compose::{Composed, compose, write_preview};
 use dawnpost::email::render::Templates;
 
 use crate::email::{chromium_or_skip, probe_in_chromium_at, run_chromium};
-use crate::support::{Backend, TestStore};
+use crate::support::{Backend, TestStore, demo_store};
 
 /// The budget the issue sets: well under Gmail's clip of about 102 KB.
 pub(crate) const HTML_BUDGET: usize = 90_000;
@@ -22,18 +22,9 @@ fn d(s: &str) -> NaiveDate {
 /// The demo shop on its report date, 6 Dec 2026, with `extra` config appended.
 async fn demo(extra: &str) -> TestStore {
     let text = format!("{}\n{extra}", dawnpost::config::DEMO_CONFIG);
-    let t = TestStore::new(Backend::Sqlite, &text).await.unwrap();
-    let o = dawnpost::demo::DemoOptions {
-        end: d("2026-12-06"),
-        days: 400,
-        seed: 7,
-        scale: 1.0,
-        shop: dawnpost::demo::DemoShop::Northwind,
-    };
-    dawnpost::demo::generate(&t.store, &o, t.config.shop.timezone, false)
+    demo_store(Backend::Sqlite, &text, d("2026-12-06"), 400)
         .await
-        .unwrap();
-    t
+        .unwrap()
 }
 
 /// The config of a shop at the program's caps: 200 custom metrics and 30 rules that fire.

@@ -2,30 +2,18 @@
 //! stretch of ordinary days is rarely called unusual.
 
 use chrono::{Days, NaiveDate, TimeZone};
-use dawnpost::demo::{DemoOptions, generate};
 use dawnpost::metrics::news::{Verdict, judge};
 
-use crate::support::{Backend, TestStore};
+use crate::support::{Backend, TestStore, demo_store};
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
 async fn demo(end: NaiveDate) -> TestStore {
-    let t = TestStore::new(Backend::Sqlite, dawnpost::config::DEMO_CONFIG)
+    demo_store(Backend::Sqlite, dawnpost::config::DEMO_CONFIG, end, 400)
         .await
-        .unwrap();
-    let o = DemoOptions {
-        end,
-        days: 400,
-        seed: 7,
-        scale: 1.0,
-        shop: dawnpost::demo::DemoShop::Northwind,
-    };
-    generate(&t.store, &o, t.config.shop.timezone, false)
-        .await
-        .unwrap();
-    t
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,10 +2,10 @@
 //! expected against capacity with the storyline's alert, and the backtest's own figures.
 
 use chrono::{Days, NaiveDate};
-use dawnpost::demo::{DemoOptions, generate, story};
+use dawnpost::demo::story;
 use dawnpost::metrics::alert::AlertKind;
 
-use crate::support::{Backend, TestStore};
+use crate::support::{Backend, TestStore, demo_store};
 
 const END: &str = "2026-12-01";
 
@@ -14,20 +14,9 @@ fn d(s: &str) -> NaiveDate {
 }
 
 async fn demo() -> TestStore {
-    let t = TestStore::new(Backend::Sqlite, dawnpost::config::DEMO_CONFIG)
+    demo_store(Backend::Sqlite, dawnpost::config::DEMO_CONFIG, d(END), 430)
         .await
-        .unwrap();
-    let o = DemoOptions {
-        end: d(END),
-        days: 430,
-        seed: 7,
-        scale: 1.0,
-        shop: dawnpost::demo::DemoShop::Northwind,
-    };
-    generate(&t.store, &o, t.config.shop.timezone, false)
-        .await
-        .unwrap();
-    t
+        .unwrap()
 }
 
 /// "204-258" as numbers.

@@ -144,6 +144,28 @@ impl TestStore {
     }
 }
 
+/// A store of `config_text` filled with the demo shop (seed 7, full scale) over `days` to
+/// `end`; None where the backend's server is not installed.
+pub(crate) async fn demo_store(
+    b: Backend,
+    config_text: &str,
+    end: NaiveDate,
+    days: u32,
+) -> Option<TestStore> {
+    let t = TestStore::new(b, config_text).await?;
+    let o = dawnpost::demo::DemoOptions {
+        end,
+        days,
+        seed: 7,
+        scale: 1.0,
+        shop: dawnpost::demo::DemoShop::Northwind,
+    };
+    dawnpost::demo::generate(&t.store, &o, t.config.shop.timezone, false)
+        .await
+        .unwrap();
+    Some(t)
+}
+
 pub(crate) fn row_text(row: &sqlx::any::AnyRow) -> String {
     use sqlx::{Column, Row};
     row.columns()

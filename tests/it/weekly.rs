@@ -8,14 +8,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use dawnpost::config::ReportPeriod;
-use dawnpost::demo::{DemoOptions, generate};
 use dawnpost::email::compose::{compose_for, write_preview};
 use dawnpost::email::render::Templates;
 use dawnpost::metrics::forecast::{self, CampaignSpan, History};
 use dawnpost::serve::{ServeOptions, Shutdown, serve};
 use dawnpost::shops::{Shop, Shops};
 
-use crate::support::{Backend, TestStore, both_backends};
+use crate::support::{Backend, TestStore, both_backends, demo_store};
 
 both_backends!(
     the_weeks_figures_match_separate_sql,
@@ -51,18 +50,7 @@ fn d(s: &str) -> NaiveDate {
 /// the backend's server is not installed.
 pub(crate) async fn demo(b: Backend, days: u32, extra: &str) -> Option<TestStore> {
     let text = format!("{}\n{extra}", dawnpost::config::DEMO_CONFIG);
-    let t = TestStore::new(b, &text).await?;
-    let o = DemoOptions {
-        end: d(LAST),
-        days,
-        seed: 7,
-        scale: 1.0,
-        shop: dawnpost::demo::DemoShop::Northwind,
-    };
-    generate(&t.store, &o, t.config.shop.timezone, false)
-        .await
-        .unwrap();
-    Some(t)
+    demo_store(b, &text, d(LAST), days).await
 }
 
 /// Net revenue from `a` to `b` from the raw rows: lines at their price, less order
