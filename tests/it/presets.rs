@@ -656,7 +656,12 @@ async fn an_older_store_upgrades_in_place(b: Backend) {
     })
     .unwrap();
     let store = dawnpost::store::Store::open(&config.store).await.unwrap();
-    let upgraded = TestStore { store, config, dir };
+    let upgraded = TestStore {
+        store,
+        config,
+        dir,
+        _database: None,
+    };
     // Lines numbered in SKU order; 2×10 + 7 - 1 = 26, 3 units, 1 new customer.
     assert_eq!(
         count(

@@ -52,6 +52,9 @@ pub(crate) struct TestStore {
     pub store: Store,
     pub config: Config,
     pub dir: tempfile::TempDir,
+    /// Dropped after the store: its database goes with the test, so a run's disk use does
+    /// not grow with every PostgreSQL test it has run.
+    pub _database: Option<PgDatabase>,
 }
 
 impl TestStore {
@@ -59,9 +62,13 @@ impl TestStore {
     /// is replaced). None when PostgreSQL is wanted but not available (and not required).
     pub(crate) async fn new(backend: Backend, config_text: &str) -> Option<TestStore> {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = match backend {
-            Backend::Sqlite => "sqlite://store.sqlite".to_string(),
-            Backend::Postgres => postgres_database().await?,
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_database().await?),
+        };
+        let url = match &database {
+            None => "sqlite://store.sqlite".to_string(),
+            Some(d) => d.url.clone(),
         };
         let text = replace_store_url(config_text, &url);
         let config = Config::parse(&ConfigSource {
@@ -71,7 +78,12 @@ impl TestStore {
         })
         .expect("test config is valid");
         let store = Store::open(&config.store).await.expect("store opens");
-        Some(TestStore { store, config, dir })
+        Some(TestStore {
+            store,
+            config,
+            dir,
+            _database: database,
+        })
     }
 
     /// The small hand-made shop of fixtures/small, fully imported.
@@ -218,9 +230,58 @@ pub(crate) fn require_postgres() -> bool {
     std::env::var("DAWNPOST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
 
-/// A new, empty database on the test server, as a URL; None (after a notice) when no server
-/// can be had and none is required.
+/// A new, empty database on the test server, as a URL, kept until the cluster stops;
+/// None (after a notice) when no server can be had and none is required.
 pub(crate) async fn postgres_database() -> Option<String> {
+    fresh_database().await.map(PgDatabase::keep)
+}
+
+/// A database on the test server that is dropped with this value.
+pub(crate) struct PgDatabase {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// Its URL, leaving the database in place.
+    fn keep(self) -> String {
+        let url = self.url.clone();
+        std::mem::forget(self);
+        url
+    }
+}
+
+impl Drop for PgDatabase {
+    /// Drops the database on a thread of its own, so it works inside and outside a runtime;
+    /// FORCE ends the connections a store's pool may still hold. Failures only leave it for
+    /// the cluster's removal at exit.
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// A new, empty database on the test server; None (after a notice) when no server can be
+/// had and none is required.
+async fn fresh_database() -> Option<PgDatabase> {
     let cluster = CLUSTER.get_or_init(|| match std::env::var("DAWNPOST_TEST_POSTGRES_URL") {
         Ok(url) => Some(Cluster {
             base: url.trim_end_matches('/').to_string(),
@@ -251,7 +312,11 @@ pub(crate) async fn postgres_database() -> Option<String> {
         .await
         .expect("create test database");
     conn.close().await.ok();
-    Some(format!("{}/{name}", cluster.base))
+    Some(PgDatabase {
+        url: format!("{}/{name}", cluster.base),
+        admin,
+        name,
+    })
 }
 
 pub(crate) fn find_pg_bin(tool: &str) -> Option<PathBuf> {
