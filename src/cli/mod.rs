@@ -247,22 +247,8 @@ async fn dispatch_one(
     style: Style,
 ) -> Result<()> {
     match command {
-        Command::Demo {
-            end,
-            days,
-            seed,
-            scale,
-            shop,
-            force,
-        } => {
-            let options = DemoOptions {
-                end: end.unwrap_or(yesterday),
-                days,
-                seed,
-                scale,
-                shop,
-            };
-            demo_command(config, store, &options, force, style).await
+        Command::Demo(d) => {
+            demo_command(config, store, &d.options(yesterday), d.force, style).await
         }
         Command::Import {
             format,
@@ -278,18 +264,13 @@ async fn dispatch_one(
             since,
             check,
         } => sync(config, store, source.as_deref(), since, check, style).await,
-        Command::Preview {
-            date,
-            out,
-            open,
-            team,
-            report,
-        } => {
+        Command::Preview(p) => {
             refresh_demo(config, store, yesterday).await?;
-            let page = Page::of(config, report.as_deref(), date.unwrap_or(yesterday), &out)?;
+            let date = p.date.unwrap_or(yesterday);
+            let page = Page::of(config, p.report.as_deref(), date, &p.out)?;
             let page = Page {
-                open,
-                team: team.as_deref(),
+                open: p.open,
+                team: p.team.as_deref(),
                 ..page
             };
             preview(config, store, &page).await

@@ -26,7 +26,7 @@ use crate::ingest;
 use crate::ingest::nightly::Survey;
 use crate::metrics::metric::Unit;
 use crate::metrics::period::ComparisonKind;
-use crate::metrics::report::MetricsReport;
+use crate::metrics::report::{MetricResult, MetricsReport};
 use crate::store::{DeliveryCounts, Store};
 
 /// `check`'s line for the Slack bot it signed in as.
@@ -456,19 +456,7 @@ pub(super) fn write_table(
     config: &Config,
 ) -> Result<()> {
     let f = Formatter::new(config.format.clone(), config.shop.currency_symbol.clone());
-    // The comparisons the report was assembled with: the morning's six, or a week's two.
-    let kinds: Vec<ComparisonKind> = report
-        .metrics
-        .iter()
-        .map(|m| {
-            m.breakdown
-                .first()
-                .map_or(&m.comparisons, |b| &b.comparisons)
-        })
-        .find(|c| !c.is_empty())
-        .map_or(ComparisonKind::ALL.to_vec(), |c| {
-            c.iter().map(|c| c.kind).collect()
-        });
+    let kinds = report_kinds(report);
     let planned = report.metrics.iter().any(|m| m.plan.is_some());
     let when = match kinds.first() {
         Some(ComparisonKind::WeekBefore) => format!(
@@ -483,87 +471,121 @@ pub(super) fn write_table(
         "{} · {when} ({}) · changes: relative, in points for percentages; ▲ good ▼ bad",
         report.shop, report.timezone
     )?;
+    let mut rows = vec![table_header(&kinds, planned)];
+    for m in &report.metrics {
+        metric_rows(&mut rows, m, &f, planned);
+    }
+    write_aligned(out, &rows)
+}
+
+/// The comparisons the report was assembled with: the morning's six, or a week's two.
+fn report_kinds(report: &MetricsReport) -> Vec<ComparisonKind> {
+    report
+        .metrics
+        .iter()
+        .map(|m| {
+            m.breakdown
+                .first()
+                .map_or(&m.comparisons, |b| &b.comparisons)
+        })
+        .find(|c| !c.is_empty())
+        .map_or(ComparisonKind::ALL.to_vec(), |c| {
+            c.iter().map(|c| c.kind).collect()
+        })
+}
+
+/// A to-date comparison has two columns: the period's value so far, and its change.
+fn to_date(kind: ComparisonKind) -> bool {
+    matches!(
+        kind,
+        ComparisonKind::WeekToDate | ComparisonKind::MonthToDate
+    )
+}
+
+fn table_header(kinds: &[ComparisonKind], planned: bool) -> Vec<String> {
     let mut header = vec!["metric".to_string(), "value".to_string()];
     if planned {
         header.push("vs plan".into());
     }
-    for &k in &kinds {
-        match k {
-            ComparisonKind::WeekToDate | ComparisonKind::MonthToDate => {
-                header.push(k.label().to_string());
-                header.push("vs prior".into());
-            }
-            _ => header.push(k.label().to_string()),
+    for &k in kinds {
+        header.push(k.label().to_string());
+        if to_date(k) {
+            header.push("vs prior".into());
         }
     }
-    let mut rows = vec![header];
-    for m in &report.metrics {
-        let plan = m.plan.as_ref().map_or(String::new(), |p| {
-            format!(
-                "{} of {} {}",
-                p.attained
-                    .map_or("n/a".into(), |a| f.amount(Unit::Percent, a)),
-                f.amount(m.unit, p.target),
-                Formatter::mark(p.verdict)
-            )
-        });
-        let mut add = |label: String, comparisons: &[crate::metrics::compare::Comparison]| {
-            let Some(first) = comparisons.first() else {
-                return;
-            };
-            let mut row = vec![label, f.value(m.unit, first.current)];
-            if planned {
-                row.push(plan.clone());
-            }
-            for c in comparisons {
-                if matches!(
-                    c.kind,
-                    ComparisonKind::WeekToDate | ComparisonKind::MonthToDate
-                ) {
-                    row.push(f.value(m.unit, c.current));
-                }
-                row.push(format!(
-                    "{} {}",
-                    f.change(m.unit, c),
-                    Formatter::mark(c.verdict)
-                ));
-            }
-            rows.push(row);
+    header
+}
+
+/// A metric's row, or a row for each of its largest few breakdown values (`--format json`
+/// has them all).
+fn metric_rows(rows: &mut Vec<Vec<String>>, m: &MetricResult, f: &Formatter, planned: bool) {
+    let plan = m.plan.as_ref().map_or(String::new(), |p| {
+        format!(
+            "{} of {} {}",
+            p.attained
+                .map_or("n/a".into(), |a| f.amount(Unit::Percent, a)),
+            f.amount(m.unit, p.target),
+            Formatter::mark(p.verdict)
+        )
+    });
+    let mut add = |label: String, comparisons: &[crate::metrics::compare::Comparison]| {
+        let Some(first) = comparisons.first() else {
+            return;
         };
-        if m.breakdown.is_empty() {
-            if !m.comparisons.is_empty() {
-                add(m.label.clone(), &m.comparisons);
+        let mut row = vec![label, f.value(m.unit, first.current)];
+        if planned {
+            row.push(plan.clone());
+        }
+        for c in comparisons {
+            if to_date(c.kind) {
+                row.push(f.value(m.unit, c.current));
             }
-        } else {
-            // The largest few; `--format json` has them all.
-            for b in m.breakdown.iter().take(6) {
-                add(format!("{} · {}", m.label, b.value), &b.comparisons);
-            }
+            row.push(format!(
+                "{} {}",
+                f.change(m.unit, c),
+                Formatter::mark(c.verdict)
+            ));
+        }
+        rows.push(row);
+    };
+    if m.breakdown.is_empty() {
+        add(m.label.clone(), &m.comparisons);
+    } else {
+        for b in m.breakdown.iter().take(6) {
+            add(format!("{} · {}", m.label, b.value), &b.comparisons);
         }
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+}
+
+/// Rows in columns: the first left-aligned, the rest right-aligned, a rule under the header.
+fn write_aligned(out: &mut impl Write, rows: &[Vec<String>]) -> Result<()> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for (n, row) in rows.iter().enumerate() {
         let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            let pad = widths[i] - cell.chars().count();
+        for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
+            let pad = " ".repeat(width.saturating_sub(cell.chars().count()));
             if i == 0 {
                 line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
+                line.push_str(&pad);
             } else {
                 line.push_str("  ");
-                line.push_str(&" ".repeat(pad));
+                line.push_str(&pad);
                 line.push_str(cell);
             }
         }
         writeln!(out, "{}", line.trim_end())?;
         if n == 0 {
-            writeln!(
-                out,
-                "{}",
-                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
-            )?;
+            let rule = widths.iter().sum::<usize>() + 2 * columns.saturating_sub(1);
+            writeln!(out, "{}", "-".repeat(rule))?;
         }
     }
     Ok(())

@@ -58,6 +58,32 @@ pub struct SlackSettings {
     pub retry_for: Duration,
 }
 
+/// A report with Slack channels needs a `[slack]` section to post with.
+pub(super) fn reports_need_slack(
+    cx: &Cx<'_>,
+    slack: bool,
+    reports: &[Spanned<super::raw::RawReport>],
+) -> Result<()> {
+    if slack {
+        return Ok(());
+    }
+    match reports
+        .iter()
+        .find(|r| !r.get_ref().slack_channels.is_empty())
+    {
+        None => Ok(()),
+        Some(r) => Err(cx.at(
+            r.span(),
+            &format!(
+                "reports[{:?}].slack_channels",
+                super::sections::excerpt(&r.get_ref().name)
+            ),
+            "Slack channels need a [slack] section with the bot's token (token_env or \
+             token_file)",
+        )),
+    }
+}
+
 pub(super) fn slack(cx: &Cx<'_>, raw: Option<Spanned<RawSlack>>) -> Result<Option<SlackSettings>> {
     let Some(s) = raw else { return Ok(None) };
     let span = s.span();

@@ -488,22 +488,7 @@ impl Config {
         }
         let teams = sending::teams(&cx, raw.teams)?;
         let shop_tz = raw.shop.timezone;
-        if raw.slack.is_none()
-            && let Some(r) = raw
-                .reports
-                .iter()
-                .find(|r| !r.get_ref().slack_channels.is_empty())
-        {
-            return Err(cx.at(
-                r.span(),
-                &format!(
-                    "reports[{:?}].slack_channels",
-                    sections::excerpt(&r.get_ref().name)
-                ),
-                "Slack channels need a [slack] section with the bot's token (token_env or \
-                 token_file)",
-            ));
-        }
+        chat::reports_need_slack(&cx, raw.slack.is_some(), &raw.reports)?;
         let format = raw
             .format
             .unwrap_or_else(|| Spanned::new(0..0, RawFormat::default()));
@@ -533,14 +518,20 @@ impl Config {
             },
             email: sending::email(&cx, raw.email)?,
             reports: sending::reports(&cx, raw.reports, &teams, shop_tz)?,
-            ledger_retry: match &raw.delivery.ledger_retry_secs {
-                Some(s) => sections::seconds(&cx, s, 0.0..=3_600.0, "delivery.ledger_retry_secs")?,
-                None => std::time::Duration::from_secs(60),
-            },
-            claim_lease: match &raw.delivery.claim_lease_secs {
-                Some(s) => sections::seconds(&cx, s, 2.0..=86_400.0, "delivery.claim_lease_secs")?,
-                None => std::time::Duration::from_secs(120),
-            },
+            ledger_retry: sections::seconds_or(
+                &cx,
+                &raw.delivery.ledger_retry_secs,
+                0.0..=3_600.0,
+                "delivery.ledger_retry_secs",
+                60,
+            )?,
+            claim_lease: sections::seconds_or(
+                &cx,
+                &raw.delivery.claim_lease_secs,
+                2.0..=86_400.0,
+                "delivery.claim_lease_secs",
+                120,
+            )?,
             outbox: src.base_dir.join(
                 raw.delivery
                     .outbox

@@ -734,10 +734,13 @@ pub(super) fn imports(
                     .map_err(|_| at("time", format!("{t:?} is not a time of day (HH:MM)")))?,
             ),
         };
-        let settle = match &r.settle_secs {
-            Some(v) => seconds(cx, v, 0.0..=600.0, &format!("imports[{i}].settle_secs"))?,
-            None => Duration::from_secs(5),
-        };
+        let settle = seconds_or(
+            cx,
+            &r.settle_secs,
+            0.0..=600.0,
+            &format!("imports[{i}].settle_secs"),
+            5,
+        )?;
         // The formats are ingest's to know (a new one is a line in its registry): it checks
         // the name against them when the config is loaded, and says where it was written.
         let format_at = cx.place(span.clone(), &format!("imports[{i}].format"));
@@ -790,6 +793,20 @@ pub(super) fn seconds(
                 range.end()
             ),
         ))
+    }
+}
+
+/// An optional number of seconds in `range`, `default` seconds when not given.
+pub(super) fn seconds_or(
+    cx: &Cx<'_>,
+    v: &Option<Spanned<f64>>,
+    range: RangeInclusive<f64>,
+    key: &str,
+    default: u64,
+) -> Result<Duration> {
+    match v {
+        Some(v) => seconds(cx, v, range, key),
+        None => Ok(Duration::from_secs(default)),
     }
 }
 

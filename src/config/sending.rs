@@ -156,34 +156,7 @@ fn report(
         tz,
     )
     .map_err(|e| at("schedule", e))?;
-    let wait_for = r
-        .wait_for
-        .unwrap_or_else(|| vec!["orders".into(), "traffic".into()]);
-    if let Some(t) = wait_for
-        .iter()
-        .find(|t| !crate::schema::dated_tables().any(|d| d == t.as_str()))
-    {
-        return Err(at(
-            "wait_for",
-            format!(
-                "unknown table `{}` (tables with days: {})",
-                excerpt(t),
-                crate::schema::dated_tables().collect::<Vec<_>>().join(", ")
-            ),
-        ));
-    }
-    if r.grace_hours > 24 * 7 {
-        return Err(at("grace_hours", "must be at most 168 (a week)".into()));
-    }
-    if r.wait_minutes / 60 >= r.grace_hours {
-        return Err(at(
-            "wait_minutes",
-            format!(
-                "waiting {} minutes for data leaves nothing of the {} h grace period",
-                r.wait_minutes, r.grace_hours
-            ),
-        ));
-    }
+    let wait_for = waiting(&r, at)?;
     let slack_channels = r
         .slack_channels
         .iter()
@@ -221,6 +194,41 @@ fn report(
         recipients,
         leads,
     })
+}
+
+/// The tables a report waits for (orders and traffic unless it says), and a wait that leaves
+/// some of the grace period to send in.
+fn waiting(r: &RawReport, at: impl Fn(&str, String) -> Error) -> Result<Vec<String>> {
+    let wait_for = r
+        .wait_for
+        .clone()
+        .unwrap_or_else(|| vec!["orders".into(), "traffic".into()]);
+    if let Some(t) = wait_for
+        .iter()
+        .find(|t| !crate::schema::dated_tables().any(|d| d == t.as_str()))
+    {
+        return Err(at(
+            "wait_for",
+            format!(
+                "unknown table `{}` (tables with days: {})",
+                excerpt(t),
+                crate::schema::dated_tables().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    if r.grace_hours > 24 * 7 {
+        return Err(at("grace_hours", "must be at most 168 (a week)".into()));
+    }
+    if r.wait_minutes / 60 >= r.grace_hours {
+        return Err(at(
+            "wait_minutes",
+            format!(
+                "waiting {} minutes for data leaves nothing of the {} h grace period",
+                r.wait_minutes, r.grace_hours
+            ),
+        ));
+    }
+    Ok(wait_for)
 }
 
 pub(super) fn smtp(cx: &Cx<'_>, raw: Option<Spanned<RawSmtp>>) -> Result<Option<SmtpSettings>> {

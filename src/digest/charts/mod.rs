@@ -460,84 +460,22 @@ const CHANNEL_HATCH: [Hatch; 3] = [Hatch::Plain, Hatch::Stripes, Hatch::Dots];
 
 /// Sessions per day by channel (the largest few), and conversion.
 fn traffic_chart(cx: &ChartCtx<'_>) -> Built {
-    let (days, f) = (&cx.days, cx.f);
-    let by_channel = cx.inputs.fetched.get("sessions_by_channel");
-    let mut channel_lines: Vec<(f64, Line)> = by_channel
-        .map(|m| {
-            m.iter()
-                .filter_map(|(dim, s)| {
-                    let dim = dim.as_ref()?;
-                    let values = daily(Some(s), days, |n, _| Some(n));
-                    // A channel without a session in the chart's days has no band.
-                    values.iter().any(Option::is_some).then_some(())?;
-                    // Ranked by yesterday: the channel that moved is one of the two named.
-                    let yesterday = values.last().copied().flatten().unwrap_or(0.0);
-                    Some((
-                        yesterday,
-                        Line {
-                            label: cap(&dim.replace('_', " "), text::LABEL),
-                            color: palette::PRIMARY,
-                            style: LineStyle::Area(Hatch::Plain),
-                            values,
-                        },
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    channel_lines.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.label.cmp(&b.1.label)));
-    // Three bands at most on a phone: the two largest channels, and the rest together.
-    let mut rest: Option<Line> = None;
-    for (_, l) in channel_lines.drain(2.min(channel_lines.len())..) {
-        let r = rest.get_or_insert_with(|| Line {
-            label: OTHER_CHANNELS.into(),
-            color: palette::SERIES[2],
-            style: LineStyle::Area(Hatch::Plain),
-            values: vec![None; l.values.len()],
-        });
-        for (a, b) in r.values.iter_mut().zip(&l.values) {
-            *a = match (*a, *b) {
-                (None, None) => None,
-                (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
-            };
-        }
-    }
-    let channel_lines: Vec<Line> = channel_lines
-        .into_iter()
-        .map(|(_, l)| l)
-        .chain(rest)
-        .enumerate()
-        .map(|(i, mut l)| {
-            l.color = palette::SERIES[i];
-            l.style = LineStyle::Area(CHANNEL_HATCH[i]);
-            l
-        })
-        .collect();
+    let days = &cx.days;
+    let channel_lines = channel_bands(cx);
     // The main series: all sessions, on the days any channel has a figure.
     let total: Vec<Option<f64>> = (0..days.len())
         .map(|i| {
-            let known: Vec<f64> = channel_lines.iter().filter_map(|l| l.values[i]).collect();
+            let known: Vec<f64> = channel_lines
+                .iter()
+                .filter_map(|l| l.values.get(i).copied().flatten())
+                .collect();
             (!known.is_empty()).then(|| known.iter().sum())
         })
         .collect();
-    let count = |v: f64| f.amount(Unit::Count, v);
-    // The largest single channel yesterday: "Other channels" is several.
-    let leader = channel_lines
-        .iter()
-        .filter(|l| l.label != OTHER_CHANNELS)
-        .filter_map(|l| Some((l, l.values.last().copied().flatten()?)))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    let fact = match (total.last().copied().flatten(), leader) {
-        (Some(all), Some((l, v))) => format!(
-            "yesterday {} sessions, the most from {} ({})",
-            count(all),
-            cap(&l.label, ALT_NAME),
-            count(v)
-        ),
-        (Some(all), None) => format!("yesterday {} sessions", count(all)),
-        (None, _) => "no sessions recorded yesterday".to_string(),
-    };
-    let alt = format!("Sessions per day by channel, stacked, over the last 30 days; {fact}.");
+    let alt = format!(
+        "Sessions per day by channel, stacked, over the last 30 days; {}.",
+        traffic_fact(cx.f, &channel_lines, &total)
+    );
     unless_thin("Sessions by channel, last 30 days", &total, || {
         spec(
             "traffic",
@@ -556,6 +494,85 @@ fn traffic_chart(cx: &ChartCtx<'_>) -> Built {
             }),
         )
     })
+}
+
+/// Each channel's sessions as a band, ranked by yesterday so that the channel that moved is
+/// one of the two named; three bands at most on a phone: the two largest, and the rest
+/// together.
+fn channel_bands(cx: &ChartCtx<'_>) -> Vec<Line> {
+    let days = &cx.days;
+    let mut channel_lines: Vec<(f64, Line)> = cx
+        .inputs
+        .fetched
+        .get("sessions_by_channel")
+        .map(|m| {
+            m.iter()
+                .filter_map(|(dim, s)| {
+                    let dim = dim.as_ref()?;
+                    let values = daily(Some(s), days, |n, _| Some(n));
+                    // A channel without a session in the chart's days has no band.
+                    values.iter().any(Option::is_some).then_some(())?;
+                    let yesterday = values.last().copied().flatten().unwrap_or(0.0);
+                    Some((
+                        yesterday,
+                        Line {
+                            label: cap(&dim.replace('_', " "), text::LABEL),
+                            color: palette::PRIMARY,
+                            style: LineStyle::Area(Hatch::Plain),
+                            values,
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    channel_lines.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.label.cmp(&b.1.label)));
+    let mut rest: Option<Line> = None;
+    for (_, l) in channel_lines.drain(2.min(channel_lines.len())..) {
+        let r = rest.get_or_insert_with(|| Line {
+            label: OTHER_CHANNELS.into(),
+            color: palette::SERIES[2],
+            style: LineStyle::Area(Hatch::Plain),
+            values: vec![None; l.values.len()],
+        });
+        for (a, b) in r.values.iter_mut().zip(&l.values) {
+            *a = match (*a, *b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+            };
+        }
+    }
+    channel_lines
+        .into_iter()
+        .map(|(_, l)| l)
+        .chain(rest)
+        .enumerate()
+        .map(|(i, mut l)| {
+            l.color = palette::SERIES[i];
+            l.style = LineStyle::Area(CHANNEL_HATCH[i]);
+            l
+        })
+        .collect()
+}
+
+/// Yesterday's sessions, and the largest single channel ("Other channels" is several).
+fn traffic_fact(f: &Formatter, channel_lines: &[Line], total: &[Option<f64>]) -> String {
+    let count = |v: f64| f.amount(Unit::Count, v);
+    let leader = channel_lines
+        .iter()
+        .filter(|l| l.label != OTHER_CHANNELS)
+        .filter_map(|l| Some((l, l.values.last().copied().flatten()?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    match (total.last().copied().flatten(), leader) {
+        (Some(all), Some((l, v))) => format!(
+            "yesterday {} sessions, the most from {} ({})",
+            count(all),
+            cap(&l.label, ALT_NAME),
+            count(v)
+        ),
+        (Some(all), None) => format!("yesterday {} sessions", count(all)),
+        (None, _) => "no sessions recorded yesterday".to_string(),
+    }
 }
 
 /// Hours from order to shipment, and on-time delivery.
