@@ -169,6 +169,18 @@ pub struct TimeChart {
 }
 
 impl TimeChart {
+    /// Lines over days, with no band, divider or notes: the charts of the days gone by.
+    pub fn over(days: Vec<NaiveDate>, primary: Axis, secondary: Option<Axis>) -> TimeChart {
+        TimeChart {
+            days,
+            primary,
+            secondary,
+            band: None,
+            divider: None,
+            notes: Vec::new(),
+        }
+    }
+
     /// The first two series of the chart that look alike without their colour (the same
     /// style, dash and hatching), by label; None when every series has a look of its own.
     pub fn alike(&self) -> Option<(&str, &str)> {

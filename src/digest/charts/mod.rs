@@ -273,12 +273,9 @@ fn revenue_chart(cx: &ChartCtx<'_>) -> Built {
             "revenue",
             title.to_string(),
             alt,
-            ChartKind::Time(TimeChart {
-                band: None,
-                divider: None,
-                notes: Vec::new(),
-                days: days.clone(),
-                primary: Axis {
+            ChartKind::Time(TimeChart::over(
+                days.clone(),
+                Axis {
                     lines: drawable(vec![
                         Line {
                             label: "A week earlier".into(),
@@ -295,8 +292,8 @@ fn revenue_chart(cx: &ChartCtx<'_>) -> Built {
                     ]),
                     unit: cx.money.clone(),
                 },
-                secondary: None,
-            }),
+                None,
+            )),
         )
     })
 }
@@ -481,17 +478,14 @@ fn traffic_chart(cx: &ChartCtx<'_>) -> Built {
             "traffic",
             "Sessions by channel, last 30 days".into(),
             alt,
-            ChartKind::Time(TimeChart {
-                band: None,
-                divider: None,
-                notes: Vec::new(),
-                days: days.clone(),
-                primary: Axis {
+            ChartKind::Time(TimeChart::over(
+                days.clone(),
+                Axis {
                     lines: channel_lines,
                     unit: AxisUnit::Count,
                 },
-                secondary: None,
-            }),
+                None,
+            )),
         )
     })
 }
@@ -594,12 +588,9 @@ fn fulfilment_chart(cx: &ChartCtx<'_>) -> Built {
             "fulfilment",
             "Time to ship, last 30 days".into(),
             alt,
-            ChartKind::Time(TimeChart {
-                band: None,
-                divider: None,
-                notes: Vec::new(),
-                days: days.clone(),
-                primary: Axis {
+            ChartKind::Time(TimeChart::over(
+                days.clone(),
+                Axis {
                     lines: drawable(vec![Line {
                         label: "Hours to ship".into(),
                         color: palette::SERIES_LIGHT,
@@ -608,8 +599,8 @@ fn fulfilment_chart(cx: &ChartCtx<'_>) -> Built {
                     }]),
                     unit: AxisUnit::Hours,
                 },
-                secondary: None,
-            }),
+                None,
+            )),
         )
     })
 }
