@@ -29,8 +29,6 @@ pub const PHONE_WIDTH: u32 = 343;
 /// PNG pixels per CSS pixel of a time or key results chart: 1136 pixels across, sharp at 2x
 /// on the full column and at 3x on a phone's (1029 pixels).
 const SCALE: u32 = 2;
-/// Sparklines keep their size on a phone: three pixels per CSS pixel, sharp at 3x.
-const SPARK_SCALE: u32 = 3;
 /// Chart text in CSS pixels at the full width (plotters' size: the font's line from ascender
 /// to descender). A label with ascenders and descenders inks about 19 px (measured in a
 /// test), 11.5 px once scaled to a phone's column: above the 11 px a phone needs.
@@ -42,6 +40,7 @@ pub mod palette;
 mod pattern;
 mod png;
 mod progress;
+mod spark;
 mod time;
 
 use axes::{Placed, time_labels};
@@ -50,6 +49,8 @@ pub use pattern::{Dash, Hatch};
 use pattern::{Segment, fill_hatch, line_series};
 use png::encode_indexed;
 use progress::draw_progress;
+pub use spark::{SPARK_HEIGHT, SPARK_WIDTH, SparkChart};
+use spark::{SPARK_SCALE, draw_spark};
 use time::{TimeCoords, draw_time, segments};
 
 /// How a series is drawn. Within one chart no two series look alike even without their
@@ -237,17 +238,6 @@ pub enum ChartKind {
     Spark(SparkChart),
 }
 
-/// A headline tile's last days as a line without axes, the last day marked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SparkChart {
-    pub values: Vec<Option<f64>>,
-    pub color: RGBColor,
-}
-
-/// Display size of a sparkline, in CSS pixels.
-pub const SPARK_WIDTH: u32 = 240;
-pub const SPARK_HEIGHT: u32 = 36;
-
 impl ChartKind {
     /// Display size in CSS pixels.
     pub fn size(&self) -> (u32, u32) {
@@ -384,39 +374,6 @@ fn font(size: u32) -> TextStyle<'static> {
     ("sans-serif", (size * SCALE) as f64)
         .into_font()
         .color(&palette::TEXT)
-}
-
-fn draw_spark(root: &DrawingArea<BitMapBackend<'_>, Shift>, sp: &SparkChart) -> Result<()> {
-    let known: Vec<f64> = sp.values.iter().flatten().copied().collect();
-    if known.is_empty() {
-        return Ok(());
-    }
-    let (lo, hi) = known
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    // A flat line sits in the middle rather than on an edge.
-    let (lo, hi) = if hi - lo < 1e-9 {
-        (lo - 1.0, hi + 1.0)
-    } else {
-        (lo, hi)
-    };
-    let n = sp.values.len().max(2);
-    let s = SPARK_SCALE;
-    let mut chart = ChartBuilder::on(root)
-        .margin(5 * s)
-        .build_cartesian_2d(-0.2..(n as f64 - 0.8), lo..hi)
-        .map_err(draw_err)?;
-    for seg in segments(&sp.values) {
-        if let [point] = seg[..] {
-            draw_dot(&mut chart, point, sp.color, 2 * s)?;
-            continue;
-        }
-        chart
-            .draw_series(LineSeries::new(seg, sp.color.stroke_width(2 * s)))
-            .map_err(draw_err)?;
-    }
-    // Yesterday, marked.
-    mark_last(&mut chart, &sp.values, sp.color, 3 * s)
 }
 
 /// A filled dot of `radius` PNG pixels at `point`.
