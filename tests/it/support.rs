@@ -570,3 +570,32 @@ pub(crate) async fn composed_on(t: &TestStore, d: NaiveDate) -> dawnpost::email:
         .await
         .unwrap()
 }
+
+/// A PostgreSQL test's database goes with its store, pool still open or not: a run's disk
+/// use must not grow with every test it has run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_store_drops_its_postgresql_database() {
+    let text = std::fs::read_to_string(fixture("small/config.toml")).unwrap();
+    let Some(t) = TestStore::new(Backend::Postgres, &text).await else {
+        return;
+    };
+    let Some(db) = &t._database else {
+        panic!("a PostgreSQL store has its database")
+    };
+    let (admin, name) = (db.admin.clone(), db.name.clone());
+    let exists = |admin: String, name: String| async move {
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        n == 1
+    };
+    assert!(
+        exists(admin.clone(), name.clone()).await,
+        "{name} is there while in use"
+    );
+    drop(t);
+    assert!(!exists(admin, name.clone()).await, "{name} is left behind");
+}
